@@ -1,0 +1,68 @@
+/**
+ * The server's configuration: parsed and validated once at the edge (CLI flags and CHORUS_*
+ * environment variables, see src/cli/server.ts) and passed down as this typed object.
+ */
+export interface ServerConfig {
+  /** Folder holding the SQLite database (and, later, TLS material). */
+  dataDir: string;
+  host: string;
+  /** 0 picks a free port (tests). */
+  httpPort: number;
+  tcpPort: number;
+  /** Session lifetime in seconds. */
+  sessionTtlSeconds: number;
+  /** Database engine: the embedded SQLite file in dataDir, or a PostgreSQL URL. */
+  database: { engine: 'sqlite' } | { engine: 'postgres'; url: string };
+  multicast: MulticastConfig;
+  /** pino level; 'silent' in tests. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export interface MulticastConfig {
+  /** CIDR range chat groups are drawn from, e.g. 239.255.0.0/16. */
+  groups: string;
+  /** Inclusive UDP port range chats are drawn from. */
+  ports: { first: number; last: number };
+  /** Address of the interface multicast leaves from. */
+  interface: string;
+  ttl: number;
+}
+
+export const DEFAULTS = {
+  dataDir: './chorus-data',
+  host: '127.0.0.1',
+  httpPort: 6789,
+  tcpPort: 12342,
+  sessionTtlSeconds: 30 * 24 * 3600,
+  multicastGroups: '239.255.0.0/16',
+  multicastPorts: { first: 40000, last: 49999 },
+  multicastInterface: '127.0.0.1',
+  multicastTtl: 1,
+} as const;
+
+export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+  return {
+    dataDir: DEFAULTS.dataDir,
+    host: DEFAULTS.host,
+    httpPort: DEFAULTS.httpPort,
+    tcpPort: DEFAULTS.tcpPort,
+    sessionTtlSeconds: DEFAULTS.sessionTtlSeconds,
+    database: { engine: 'sqlite' },
+    multicast: {
+      groups: DEFAULTS.multicastGroups,
+      ports: { ...DEFAULTS.multicastPorts },
+      interface: DEFAULTS.multicastInterface,
+      ttl: DEFAULTS.multicastTtl,
+    },
+    logLevel: 'info',
+    ...overrides,
+  };
+}
+
+/** What startServer hands back: where it listens, and how to stop it gracefully. */
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:6789 */
+  httpUrl: string;
+  tcpPort: number;
+  close(): Promise<void>;
+}
