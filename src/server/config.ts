@@ -1,3 +1,5 @@
+import { DEFAULT_THROTTLE, type ThrottlePolicy } from './login-throttle.js';
+
 /**
  * The server's configuration: parsed and validated once at the edge (CLI flags and CHORUS_*
  * environment variables, see src/cli/server.ts) and passed down as this typed object.
@@ -14,6 +16,8 @@ export interface ServerConfig {
   /** Database engine: the embedded SQLite file in dataDir, or a PostgreSQL URL. */
   database: { engine: 'sqlite' } | { engine: 'postgres'; url: string };
   multicast: MulticastConfig;
+  /** Failed-login throttling; see login-throttle.ts. */
+  loginThrottle: ThrottlePolicy;
   /** pino level; 'silent' in tests. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -54,6 +58,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
       interface: DEFAULTS.multicastInterface,
       ttl: DEFAULTS.multicastTtl,
     },
+    loginThrottle: { ...DEFAULT_THROTTLE },
     logLevel: 'info',
     ...overrides,
   };

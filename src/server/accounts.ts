@@ -1,0 +1,104 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { ChorusError } from '../protocol/errors.js';
+import type { LoginThrottle } from './login-throttle.js';
+import { burnVerifyTime, hashPassword, verifyPassword } from './passwords.js';
+import { isUniqueViolation } from './store/database.js';
+import type { Store } from './store/store.js';
+import type { UserRow } from './store/users.js';
+import * as validate from './validation.js';
+
+export interface User {
+  id: number;
+  name: string;
+  email: string;
+  createdAt: string;
+}
+
+export interface Session {
+  token: string;
+  expiresAt: string;
+  user: User;
+}
+
+export function toUser(row: UserRow): User {
+  return { id: row.id, name: row.name, email: row.email, createdAt: new Date(row.created_at).toISOString() };
+}
+
+/** Tokens are 256 random bits; only their hash is stored. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Registration, login, logout, and turning a bearer token back into its user. */
+export class Accounts {
+  constructor(
+    private readonly store: Store,
+    private readonly throttle: LoginThrottle,
+    private readonly sessionTtlSeconds: number,
+  ) {}
+
+  async register(input: { name: string; email: string; password: string }): Promise<User> {
+    const name = validate.userName(input.name);
+    const email = validate.email(input.email);
+    const password = validate.newPassword(input.password);
+    if (await this.store.users.findByEmail(email)) throw emailTaken();
+    try {
+      const row = await this.store.users.insert({
+        name,
+        email,
+        passwordHash: await hashPassword(password),
+        createdAt: Date.now(),
+      });
+      return toUser(row);
+    } catch (error) {
+      // Two registrations racing for one email: the database decides.
+      if (isUniqueViolation(error)) throw emailTaken();
+      throw error;
+    }
+  }
+
+  /** `address` is the client's IP, for throttling. */
+  async login(input: { email: string; password: string }, address: string): Promise<Session> {
+    const email = input.email.trim().toLowerCase();
+    const retryAfter = this.throttle.retryAfterSeconds(email, address);
+    if (retryAfter > 0) {
+      throw new ChorusError('TOO_MANY_REQUESTS', `Too many failed logins; try again in ${retryAfter} s`, undefined, retryAfter);
+    }
+    const row = await this.store.users.findByEmail(email);
+    const ok = row ? await verifyPassword(row.password_hash, input.password) : (await burnVerifyTime(input.password), false);
+    if (!row || !ok) {
+      this.throttle.recordFailure(email, address);
+      throw new ChorusError('WRONG_CREDENTIALS', 'Wrong email or password');
+    }
+    this.throttle.recordSuccess(email);
+    return this.openSession(row);
+  }
+
+  async logout(token: string): Promise<void> {
+    await this.store.sessions.delete(hashToken(token));
+  }
+
+  /** The user a bearer token belongs to; UNAUTHENTICATED if it is unknown, expired or revoked. */
+  async authenticate(token: string | undefined): Promise<User> {
+    if (!token) throw new ChorusError('UNAUTHENTICATED', 'Log in first: no session token was given');
+    const row = await this.store.sessions.findUser(hashToken(token), Date.now());
+    if (!row) throw new ChorusError('UNAUTHENTICATED', 'Session expired or logged out; log in again');
+    return toUser(row);
+  }
+
+  async removeExpiredSessions(): Promise<void> {
+    await this.store.sessions.deleteExpired(Date.now());
+  }
+
+  private async openSession(row: UserRow): Promise<Session> {
+    const token = randomBytes(32).toString('base64url');
+    const now = Date.now();
+    const expiresAt = now + this.sessionTtlSeconds * 1000;
+    await this.store.sessions.insert({ tokenHash: hashToken(token), userId: row.id, createdAt: now, expiresAt });
+    return { token, expiresAt: new Date(expiresAt).toISOString(), user: toUser(row) };
+  }
+}
+
+function emailTaken(): ChorusError {
+  return new ChorusError('EMAIL_TAKEN', 'An account with this email address already exists', 'email');
+}

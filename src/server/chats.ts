@@ -1,0 +1,152 @@
+import { formatChatCode, newChatCode, normalizeChatCode } from '../protocol/chat-code.js';
+import { ChorusError } from '../protocol/errors.js';
+import type { User } from './accounts.js';
+import type { MulticastAllocator } from './multicast-allocator.js';
+import type { ChatWithCount, MemberRow } from './store/chats.js';
+import { isUniqueViolation } from './store/database.js';
+import type { MessageRow, Page } from './store/messages.js';
+import type { Store } from './store/store.js';
+import * as validate from './validation.js';
+
+export interface Chat {
+  code: string;
+  name: string;
+  createdAt: string;
+  createdBy: number;
+  latestSeq: number;
+  memberCount: number;
+}
+
+export interface Member {
+  id: number;
+  name: string;
+  joinedAt: string;
+}
+
+export interface Message {
+  chat: string;
+  seq: number;
+  sender: { id: number; name: string };
+  text: string;
+  sentAt: string;
+  clientMsgId: string;
+}
+
+export const HISTORY_PAGE = { default: 100, max: 500 } as const;
+
+export function toChat(row: ChatWithCount): Chat {
+  return {
+    code: formatChatCode(row.code),
+    name: row.name,
+    createdAt: new Date(row.created_at).toISOString(),
+    createdBy: row.created_by,
+    latestSeq: row.last_seq,
+    memberCount: row.member_count,
+  };
+}
+
+export function toMessage(row: MessageRow): Message {
+  return {
+    chat: formatChatCode(row.chat_code),
+    seq: row.seq,
+    sender: { id: row.sender_id, name: row.sender_name },
+    text: row.text,
+    sentAt: new Date(row.sent_at).toISOString(),
+    clientMsgId: row.client_msg_id,
+  };
+}
+
+function toMember(row: MemberRow): Member {
+  return { id: row.id, name: row.name, joinedAt: new Date(row.joined_at).toISOString() };
+}
+
+/**
+ * Chats and their membership. Every method that reveals a chat's contents checks membership
+ * first, in `requireMember`, so no endpoint can forget it.
+ */
+export class Chats {
+  constructor(
+    private readonly store: Store,
+    private readonly multicast: MulticastAllocator,
+  ) {}
+
+  async create(user: User, input: { name: string }): Promise<Chat> {
+    const name = validate.chatName(input.name);
+    const attempts = Math.min(64, this.multicast.capacity * 4);
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const code = newChatCode();
+      const { group, port } = this.multicast.draw();
+      try {
+        await this.store.chats.insertWithCreator({
+          code,
+          name,
+          created_by: user.id,
+          created_at: Date.now(),
+          multicast_group: group,
+          multicast_port: port,
+        });
+        return toChat(await this.findOrThrow(code));
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+      }
+    }
+    throw new ChorusError('MULTICAST_EXHAUSTED', 'No free multicast group and port left for a new chat; widen --multicast-groups or --multicast-ports');
+  }
+
+  async listFor(user: User): Promise<Chat[]> {
+    return (await this.store.chats.listForUser(user.id)).map(toChat);
+  }
+
+  async get(user: User, codeInput: string): Promise<Chat> {
+    return toChat(await this.requireMember(user, codeInput));
+  }
+
+  async join(user: User, codeInput: string): Promise<Chat> {
+    const chat = await this.findOrThrow(codeInput);
+    await this.store.chats.addMember(chat.code, user.id, Date.now());
+    return toChat(await this.findOrThrow(chat.code));
+  }
+
+  async leave(user: User, codeInput: string): Promise<void> {
+    const chat = await this.requireMember(user, codeInput);
+    await this.store.chats.removeMember(chat.code, user.id);
+  }
+
+  async members(user: User, codeInput: string): Promise<Member[]> {
+    const chat = await this.requireMember(user, codeInput);
+    return (await this.store.chats.listMembers(chat.code)).map(toMember);
+  }
+
+  async history(
+    user: User,
+    codeInput: string,
+    query: { after?: number; before?: number; limit?: number },
+  ): Promise<{ messages: Message[]; latestSeq: number }> {
+    const chat = await this.requireMember(user, codeInput);
+    const limit = Math.min(query.limit ?? HISTORY_PAGE.default, HISTORY_PAGE.max);
+    let page: Page;
+    if (query.after !== undefined && query.before !== undefined) {
+      throw new ChorusError('INVALID_FIELD', 'Give either after or before, not both', 'before');
+    } else if (query.after !== undefined) page = { after: query.after, limit };
+    else if (query.before !== undefined) page = { before: query.before, limit };
+    else page = { latest: true, limit };
+    const rows = await this.store.messages.page(chat.code, page);
+    return { messages: rows.map(toMessage), latestSeq: chat.last_seq };
+  }
+
+  /** The chat, if `user` belongs to it: 404 if there is no such chat, 403 if not a member. */
+  async requireMember(user: User, codeInput: string): Promise<ChatWithCount> {
+    const chat = await this.findOrThrow(codeInput);
+    if (!(await this.store.chats.isMember(chat.code, user.id))) {
+      throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(chat.code)}`);
+    }
+    return chat;
+  }
+
+  private async findOrThrow(codeInput: string): Promise<ChatWithCount> {
+    const code = normalizeChatCode(codeInput);
+    const chat = code ? await this.store.chats.find(code) : undefined;
+    if (!chat) throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${codeInput.trim().slice(0, 32)}`);
+    return chat;
+  }
+}

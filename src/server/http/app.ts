@@ -1,0 +1,61 @@
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Accounts } from '../accounts.js';
+import type { Chats } from '../chats.js';
+import { chatRoutes } from './chats.js';
+import { healthRoutes } from './health.js';
+import { messageRoutes } from './messages.js';
+import { problemErrorHandler, sendProblem } from './problems.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+import { sessionRoutes } from './sessions.js';
+import { userRoutes } from './users.js';
+
+export interface HttpServices {
+  accounts: Accounts;
+  chats: Chats;
+}
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+/** The HTTP API: one Fastify app, one route file per resource. */
+export async function buildHttpApp(services: HttpServices, logger: Logger): Promise<App> {
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: MAX_BODY_BYTES,
+    // Slow clients must not hold a connection (and memory) open for ever.
+    requestTimeout: 30_000,
+    connectionTimeout: 30_000,
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Chorus API', version: '1', description: 'Accounts, chats and history of a Chorus server' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+
+  app.setErrorHandler(problemErrorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`),
+  );
+
+  await app.register(
+    async (api) => {
+      userRoutes(api, services);
+      sessionRoutes(api, services);
+      chatRoutes(api, services);
+      messageRoutes(api, services);
+      healthRoutes(api);
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: '/api' },
+  );
+  return app;
+}

@@ -1,0 +1,30 @@
+import { Type } from 'typebox';
+import { HISTORY_PAGE } from '../chats.js';
+import type { App, HttpServices } from './app.js';
+import { currentUser } from './auth.js';
+import { BEARER, ChatCodeParams, PROBLEMS } from './schemas.js';
+
+export function messageRoutes(app: App, { accounts, chats }: HttpServices): void {
+  app.get(
+    '/chats/:code/messages',
+    {
+      schema: {
+        summary: 'A page of history, ascending by sequence number (members only)',
+        description:
+          'With `after`, the first `limit` messages after that sequence number; with `before`, the last `limit` before it; with neither, the latest `limit`.',
+        security: BEARER,
+        params: ChatCodeParams,
+        querystring: Type.Object({
+          after: Type.Optional(Type.Integer({ minimum: 0 })),
+          before: Type.Optional(Type.Integer({ minimum: 1 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: HISTORY_PAGE.max })),
+        }),
+        response: {
+          200: Type.Object({ messages: Type.Array(Type.Ref('Message')), latestSeq: Type.Integer() }),
+          ...PROBLEMS,
+        },
+      },
+    },
+    async (request) => chats.history(await currentUser(accounts, request), request.params.code, request.query),
+  );
+}

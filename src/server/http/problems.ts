@@ -1,0 +1,48 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ChorusError, ERRORS, type ErrorCode } from '../../protocol/errors.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export function sendProblem(reply: FastifyReply, code: ErrorCode, detail: string, field?: string, retryAfter?: number) {
+  const { status, title } = ERRORS[code];
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  return reply
+    .code(status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send({ type: `urn:chorus:error:${code}`, title, status, detail, code, ...(field ? { field } : {}) });
+}
+
+/** Names the offending field from an Ajv error, e.g. `/email` → email, missing `password`. */
+function fieldOf(error: FastifyError): string | undefined {
+  const first = error.validation?.[0];
+  if (!first) return undefined;
+  const missing = (first.params as { missingProperty?: string } | undefined)?.missingProperty;
+  const path = first.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  return missing ? (path ? `${path}.${missing}` : missing) : path || undefined;
+}
+
+/** Turns every error into a problem document; only unexpected ones are 500s, and logged. */
+export function problemErrorHandler(error: FastifyError | ChorusError, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof ChorusError) {
+    return sendProblem(reply, error.code, error.message, error.field, error.retryAfterSeconds);
+  }
+  if (error.validation) {
+    const field = fieldOf(error);
+    const where = error.validationContext ?? 'request';
+    return sendProblem(reply, 'INVALID_FIELD', `Invalid ${field ?? where}: ${error.validation[0]?.message ?? 'bad value'}`, field);
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return sendProblem(reply, 'BAD_JSON', 'The request body is not valid JSON');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return sendProblem(reply, 'PAYLOAD_TOO_LARGE', 'The request body is larger than 64 KiB');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return sendProblem(reply, 'UNSUPPORTED_MEDIA_TYPE', 'Send JSON (Content-Type: application/json)');
+  }
+  if (error instanceof SyntaxError || (error.statusCode !== undefined && error.statusCode < 500)) {
+    return sendProblem(reply, error instanceof SyntaxError ? 'BAD_JSON' : 'BAD_REQUEST', error.message);
+  }
+  request.log.error({ err: error }, 'unexpected error');
+  return sendProblem(reply, 'INTERNAL', 'Something went wrong on the server');
+}

@@ -1,0 +1,63 @@
+import { Type } from 'typebox';
+
+/** TypeBox schemas shared by the routes; they also make the OpenAPI document. */
+
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String(),
+    field: Type.Optional(Type.String()),
+  },
+  { $id: 'Problem', description: 'RFC 9457 problem document; `code` is from the Chorus error catalogue' },
+);
+
+export const User = Type.Object(
+  { id: Type.Integer(), name: Type.String(), email: Type.String(), createdAt: Type.String({ format: 'date-time' }) },
+  { $id: 'User' },
+);
+
+export const Session = Type.Object(
+  { token: Type.String(), expiresAt: Type.String({ format: 'date-time' }), user: Type.Ref('User') },
+  { $id: 'Session' },
+);
+
+export const Chat = Type.Object(
+  {
+    code: Type.String({ description: 'XXXXX-XXXXX; accepted with or without the dash, in any case' }),
+    name: Type.String(),
+    createdAt: Type.String({ format: 'date-time' }),
+    createdBy: Type.Integer(),
+    latestSeq: Type.Integer(),
+    memberCount: Type.Integer(),
+  },
+  { $id: 'Chat' },
+);
+
+export const Member = Type.Object(
+  { id: Type.Integer(), name: Type.String(), joinedAt: Type.String({ format: 'date-time' }) },
+  { $id: 'Member' },
+);
+
+export const Message = Type.Object(
+  {
+    chat: Type.String(),
+    seq: Type.Integer(),
+    sender: Type.Object({ id: Type.Integer(), name: Type.String() }),
+    text: Type.String(),
+    sentAt: Type.String({ format: 'date-time' }),
+    clientMsgId: Type.String(),
+  },
+  { $id: 'Message' },
+);
+
+export const SHARED_SCHEMAS = [Problem, User, Session, Chat, Member, Message];
+
+export const ChatCodeParams = Type.Object({ code: Type.String({ maxLength: 64 }) });
+
+/** Error answers every route can give, for the OpenAPI document. */
+export const PROBLEMS = { '4xx': Type.Ref('Problem'), '5xx': Type.Ref('Problem') };
+
+export const BEARER = [{ bearer: [] }];

@@ -1,0 +1,88 @@
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { ChatsTable, Database } from './schema.js';
+
+export type ChatRow = Selectable<ChatsTable>;
+export type ChatWithCount = ChatRow & { member_count: number };
+export interface MemberRow {
+  id: number;
+  name: string;
+  joined_at: number;
+}
+
+export class ChatStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * Creates the chat and makes its creator a member, atomically. Throws the engine's
+   * unique-violation error if the code or the multicast group and port are taken.
+   */
+  async insertWithCreator(chat: Omit<ChatRow, 'last_seq' | 'key_epoch'>): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.insertInto('chats').values({ ...chat, last_seq: 0, key_epoch: 0 }).execute();
+      await tx
+        .insertInto('memberships')
+        .values({ chat_code: chat.code, user_id: chat.created_by, joined_at: chat.created_at })
+        .execute();
+    });
+  }
+
+  async find(code: string): Promise<ChatWithCount | undefined> {
+    return this.withMemberCount().where('chats.code', '=', code).executeTakeFirst();
+  }
+
+  async listForUser(userId: number): Promise<ChatWithCount[]> {
+    return this.withMemberCount()
+      .where('chats.code', 'in', (q) => q.selectFrom('memberships').select('chat_code').where('user_id', '=', userId))
+      .orderBy('chats.created_at')
+      .orderBy('chats.code')
+      .execute();
+  }
+
+  /** Adding an existing member is a no-op. */
+  async addMember(code: string, userId: number, joinedAt: number): Promise<void> {
+    await this.db
+      .insertInto('memberships')
+      .values({ chat_code: code, user_id: userId, joined_at: joinedAt })
+      .onConflict((oc) => oc.columns(['chat_code', 'user_id']).doNothing())
+      .execute();
+  }
+
+  async removeMember(code: string, userId: number): Promise<void> {
+    await this.db.deleteFrom('memberships').where('chat_code', '=', code).where('user_id', '=', userId).execute();
+  }
+
+  async isMember(code: string, userId: number): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('memberships')
+      .select('user_id')
+      .where('chat_code', '=', code)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async listMembers(code: string): Promise<MemberRow[]> {
+    return this.db
+      .selectFrom('memberships')
+      .innerJoin('users', 'users.id', 'memberships.user_id')
+      .select(['users.id', 'users.name', 'memberships.joined_at'])
+      .where('memberships.chat_code', '=', code)
+      .orderBy('memberships.joined_at')
+      .orderBy('users.id')
+      .execute();
+  }
+
+  private withMemberCount() {
+    return this.db
+      .selectFrom('chats')
+      .selectAll('chats')
+      .select((eb) =>
+        eb
+          .selectFrom('memberships')
+          .select(sql<number>`cast(count(*) as integer)`.as('n'))
+          .whereRef('memberships.chat_code', '=', 'chats.code')
+          .as('member_count'),
+      )
+      .$narrowType<{ member_count: number }>();
+  }
+}

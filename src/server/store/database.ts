@@ -1,0 +1,54 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+export type Engine = 'sqlite' | 'postgres';
+
+export type DatabaseTarget = { engine: 'sqlite'; file: string } | { engine: 'postgres'; url: string };
+
+export interface OpenDatabase {
+  db: Kysely<Database>;
+  engine: Engine;
+}
+
+export const SQLITE_FILE_NAME = 'chorus.sqlite3';
+
+/** Where the embedded database lives inside a data folder. */
+export function sqliteFileIn(dataDir: string): string {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return join(dataDir, SQLITE_FILE_NAME);
+}
+
+/** The only engine-specific code: connection setup. Everything above it is portable SQL. */
+export function openDatabase(target: DatabaseTarget): OpenDatabase {
+  if (target.engine === 'sqlite') {
+    const sqlite = new BetterSqlite3(target.file);
+    // WAL lets readers (history pages) run while the sequencer commits; FULL makes every
+    // acknowledged commit survive power loss, which is the promise an ack makes.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), engine: 'sqlite' };
+  }
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: 10,
+    // int8 columns (times, sequence numbers) come back as strings by default; ours stay far
+    // below 2^53, so numbers are exact.
+    types: {
+      getTypeParser: (oid: number, format?: any) =>
+        oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format),
+    },
+  });
+  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres' };
+}
+
+/** True when a write failed on a UNIQUE or PRIMARY KEY constraint, on either engine. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}

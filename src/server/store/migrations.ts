@@ -1,0 +1,83 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import type { Engine } from './database.js';
+
+/**
+ * Migrations live in code and are applied at start-up, in order, once each. The DDL is written
+ * with Kysely's schema builder so that the same migration runs on SQLite and PostgreSQL; only the
+ * auto-increment key differs between the two.
+ */
+function migrations(engine: Engine): Record<string, Migration> {
+  const idColumn = engine === 'postgres' ? 'serial' : 'integer';
+  return {
+    '0001_core': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('users')
+          .addColumn('id', idColumn, (c) => (engine === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('email', 'text', (c) => c.notNull().unique())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('sessions')
+          .addColumn('token_hash', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('sessions_user').on('sessions').column('user_id').execute();
+        await db.schema
+          .createTable('chats')
+          .addColumn('code', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'integer', (c) => c.notNull().references('users.id'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_seq', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('multicast_group', 'text', (c) => c.notNull())
+          .addColumn('multicast_port', 'integer', (c) => c.notNull())
+          .addColumn('key_epoch', 'integer', (c) => c.notNull().defaultTo(0))
+          .addUniqueConstraint('chats_multicast', ['multicast_group', 'multicast_port'])
+          .execute();
+        await db.schema
+          .createTable('memberships')
+          .addColumn('chat_code', 'text', (c) => c.notNull().references('chats.code').onDelete('cascade'))
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('joined_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('memberships_pk', ['chat_code', 'user_id'])
+          .execute();
+        await db.schema.createIndex('memberships_user').on('memberships').column('user_id').execute();
+        await db.schema
+          .createTable('messages')
+          .addColumn('chat_code', 'text', (c) => c.notNull().references('chats.code').onDelete('cascade'))
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('sender_id', 'integer', (c) => c.notNull().references('users.id'))
+          .addColumn('text', 'text', (c) => c.notNull())
+          .addColumn('sent_at', 'bigint', (c) => c.notNull())
+          .addColumn('client_msg_id', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('messages_pk', ['chat_code', 'seq'])
+          .addUniqueConstraint('messages_client_id', ['chat_code', 'sender_id', 'client_msg_id'])
+          .execute();
+      },
+    },
+  };
+}
+
+export async function migrateToLatest(db: Kysely<any>, engine: Engine): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(engine) };
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
+  }
+}
+
+/** Drops every table (tests against a shared PostgreSQL use it to start clean). */
+export async function dropAll(db: Kysely<any>): Promise<void> {
+  for (const table of ['messages', 'memberships', 'chats', 'sessions', 'users', 'kysely_migration', 'kysely_migration_lock']) {
+    await sql`drop table if exists ${sql.table(table)} cascade`.execute(db).catch(async () => {
+      await sql`drop table if exists ${sql.table(table)}`.execute(db);
+    });
+  }
+}

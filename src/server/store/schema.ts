@@ -1,0 +1,58 @@
+import type { Generated } from 'kysely';
+
+/**
+ * The tables, as Kysely sees them. Times are milliseconds since the epoch (bigint columns) and
+ * sequence numbers are bigint too; both engines hand them back as JS numbers (see database.ts).
+ */
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  chats: ChatsTable;
+  memberships: MembershipsTable;
+  messages: MessagesTable;
+}
+
+export interface UsersTable {
+  id: Generated<number>;
+  name: string;
+  email: string;
+  password_hash: string;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the bearer token: a stolen database does not hand out live sessions. */
+  token_hash: string;
+  user_id: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface ChatsTable {
+  /** Canonical chat code (10 Crockford base32 characters, no dash). */
+  code: string;
+  name: string;
+  created_by: number;
+  created_at: number;
+  /** The highest sequence number committed in this chat (0: none yet). */
+  last_seq: number;
+  multicast_group: string;
+  multicast_port: number;
+  /** Bumped whenever the chat's multicast key changes; keys themselves are never stored. */
+  key_epoch: number;
+}
+
+export interface MembershipsTable {
+  chat_code: string;
+  user_id: number;
+  joined_at: number;
+}
+
+export interface MessagesTable {
+  chat_code: string;
+  seq: number;
+  sender_id: number;
+  text: string;
+  sent_at: number;
+  client_msg_id: string;
+}
