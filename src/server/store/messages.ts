@@ -40,3 +40,88 @@ export class MessageStore {
     return newestFirst.reverse();
   }
 }
+
+export interface NewMessage {
+  chatCode: string;
+  senderId: number;
+  clientMsgId: string;
+  text: string;
+  sentAt: number;
+}
+
+/** What a commit assigned to a message; `duplicate` when the client id had been used already. */
+export interface Committed {
+  seq: number;
+  sentAt: number;
+  duplicate: boolean;
+}
+
+// Rows per INSERT statement: keeps the bound parameters well under SQLite's limit.
+const INSERT_CHUNK = 500;
+
+export class MessageLog {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * Commits a batch of messages in one transaction and returns, in input order, the sequence
+   * number each one got. Sequence numbers are assigned here, inside the transaction, from the
+   * chat's last_seq, so every chat's log stays 1, 2, 3 … without holes. A message whose
+   * (chat, sender, client id) is already stored — a client retrying after a lost ack — gets its
+   * first answer back and nothing new is stored.
+   */
+  async append(batch: readonly NewMessage[]): Promise<Committed[]> {
+    if (batch.length === 0) return [];
+    return this.db.transaction().execute(async (tx) => {
+      const chatCodes = [...new Set(batch.map((m) => m.chatCode))];
+      const chats = await tx.selectFrom('chats').select(['code', 'last_seq']).where('code', 'in', chatCodes).execute();
+      const lastSeq = new Map(chats.map((c) => [c.code, c.last_seq]));
+      const known = await this.existing(tx, batch, chatCodes);
+
+      const results: Committed[] = [];
+      const rows: MessagesTableRow[] = [];
+      for (const m of batch) {
+        const key = identity(m.chatCode, m.senderId, m.clientMsgId);
+        const previous = known.get(key);
+        if (previous) {
+          results.push({ ...previous, duplicate: true });
+          continue;
+        }
+        const last = lastSeq.get(m.chatCode);
+        if (last === undefined) throw new Error(`chat ${m.chatCode} does not exist`);
+        const seq = last + 1;
+        lastSeq.set(m.chatCode, seq);
+        known.set(key, { seq, sentAt: m.sentAt });
+        rows.push({ chat_code: m.chatCode, seq, sender_id: m.senderId, text: m.text, sent_at: m.sentAt, client_msg_id: m.clientMsgId });
+        results.push({ seq, sentAt: m.sentAt, duplicate: false });
+      }
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        await tx.insertInto('messages').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+      }
+      for (const code of new Set(rows.map((r) => r.chat_code))) {
+        await tx.updateTable('chats').set({ last_seq: lastSeq.get(code) ?? 0 }).where('code', '=', code).execute();
+      }
+      return results;
+    });
+  }
+
+  private async existing(tx: Kysely<Database>, batch: readonly NewMessage[], chatCodes: string[]) {
+    const ids = [...new Set(batch.map((m) => m.clientMsgId))];
+    const found = new Map<string, { seq: number; sentAt: number }>();
+    for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
+      const rows = await tx
+        .selectFrom('messages')
+        .select(['chat_code', 'sender_id', 'client_msg_id', 'seq', 'sent_at'])
+        .where('chat_code', 'in', chatCodes)
+        .where('client_msg_id', 'in', ids.slice(i, i + INSERT_CHUNK))
+        .execute();
+      for (const r of rows) found.set(identity(r.chat_code, r.sender_id, r.client_msg_id), { seq: r.seq, sentAt: r.sent_at });
+    }
+    return found;
+  }
+}
+
+type MessagesTableRow = Database['messages'];
+
+function identity(chat: string, sender: number, clientMsgId: string): string {
+  return `${chat}\u0000${sender}\u0000${clientMsgId}`;
+}

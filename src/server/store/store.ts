@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { ChatStore } from './chats.js';
 import { type DatabaseTarget, type Engine, openDatabase } from './database.js';
-import { MessageStore } from './messages.js';
+import { MessageLog, MessageStore } from './messages.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { SessionStore } from './sessions.js';
@@ -16,6 +16,7 @@ export class Store {
   readonly sessions: SessionStore;
   readonly chats: ChatStore;
   readonly messages: MessageStore;
+  readonly log: MessageLog;
 
   private constructor(
     readonly db: Kysely<Database>,
@@ -25,6 +26,7 @@ export class Store {
     this.sessions = new SessionStore(db);
     this.chats = new ChatStore(db);
     this.messages = new MessageStore(db);
+    this.log = new MessageLog(db);
   }
 
   /** Opens the database and brings its schema up to date. */

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from './store.js';
+
+/**
+ * The one behaviour suite every storage engine must pass (run by store.sqlite.test.ts and
+ * store.postgres.test.ts). An engine is done when this passes on it.
+ */
+export function storeContract(engineName: string, open: () => Promise<{ store: Store; dispose(): Promise<void> }>) {
+  describe(`Store on ${engineName}`, () => {
+    let store: Store;
+    let dispose: () => Promise<void>;
+    let alice: number;
+    let bob: number;
+
+    beforeAll(async () => {
+      ({ store, dispose } = await open());
+      alice = (await store.users.insert({ name: 'Alice', email: 'alice@x.io', passwordHash: 'h', createdAt: 1 })).id;
+      bob = (await store.users.insert({ name: 'Bób ☃', email: 'bob@x.io', passwordHash: 'h', createdAt: 2 })).id;
+    });
+    afterAll(async () => dispose?.());
+
+    const chat = (code: string, port: number) => ({
+      code,
+      name: `chat ${code}`,
+      created_by: alice,
+      created_at: 10,
+      multicast_group: '239.255.0.1',
+      multicast_port: port,
+    });
+
+    it('rejects a second user with the same email', async () => {
+      await expect(store.users.insert({ name: 'A2', email: 'alice@x.io', passwordHash: 'h', createdAt: 3 })).rejects.toThrow();
+    });
+
+    it('finds live sessions only', async () => {
+      await store.sessions.insert({ tokenHash: 'live', userId: alice, createdAt: 0, expiresAt: 1000 });
+      await store.sessions.insert({ tokenHash: 'old', userId: alice, createdAt: 0, expiresAt: 10 });
+      expect((await store.sessions.findUser('live', 500))?.id).toBe(alice);
+      expect(await store.sessions.findUser('old', 500)).toBeUndefined();
+      await store.sessions.deleteExpired(500);
+      await store.sessions.delete('live');
+      expect(await store.sessions.findUser('live', 500)).toBeUndefined();
+    });
+
+    it('creates a chat with its creator as member, and refuses a taken group and port', async () => {
+      await store.chats.insertWithCreator(chat('AAAAAAAAAA', 40001));
+      await expect(store.chats.insertWithCreator(chat('BBBBBBBBBB', 40001))).rejects.toThrow();
+      expect(await store.chats.find('BBBBBBBBBB')).toBeUndefined();
+      const found = await store.chats.find('AAAAAAAAAA');
+      expect(found).toMatchObject({ name: 'chat AAAAAAAAAA', last_seq: 0, member_count: 1, key_epoch: 0 });
+      expect(await store.chats.isMember('AAAAAAAAAA', alice)).toBe(true);
+      expect(await store.chats.isMember('AAAAAAAAAA', bob)).toBe(false);
+    });
+
+    it('adds members idempotently, lists and removes them', async () => {
+      await store.chats.addMember('AAAAAAAAAA', bob, 20);
+      await store.chats.addMember('AAAAAAAAAA', bob, 30);
+      expect((await store.chats.listMembers('AAAAAAAAAA')).map((m) => m.name)).toEqual(['Alice', 'Bób ☃']);
+      expect((await store.chats.listForUser(bob)).map((c) => [c.code, c.member_count])).toEqual([['AAAAAAAAAA', 2]]);
+      await store.chats.removeMember('AAAAAAAAAA', bob);
+      expect(await store.chats.listForUser(bob)).toEqual([]);
+    });
+
+    it('assigns consecutive sequence numbers per chat and answers a retried client id with the first result', async () => {
+      await store.chats.insertWithCreator(chat('CCCCCCCCCC', 40002));
+      const first = await store.log.append([
+        { chatCode: 'AAAAAAAAAA', senderId: alice, clientMsgId: 'm1', text: "'); drop table users; --", sentAt: 100 },
+        { chatCode: 'CCCCCCCCCC', senderId: alice, clientMsgId: 'm1', text: 'other chat', sentAt: 101 },
+        { chatCode: 'AAAAAAAAAA', senderId: alice, clientMsgId: 'm2', text: 'ünïcødé 🎉', sentAt: 102 },
+        { chatCode: 'AAAAAAAAAA', senderId: alice, clientMsgId: 'm2', text: 'ünïcødé 🎉', sentAt: 103 },
+      ]);
+      expect(first.map((r) => [r.seq, r.duplicate])).toEqual([[1, false], [1, false], [2, false], [2, true]]);
+      const retried = await store.log.append([
+        { chatCode: 'AAAAAAAAAA', senderId: alice, clientMsgId: 'm1', text: "'); drop table users; --", sentAt: 200 },
+        { chatCode: 'AAAAAAAAAA', senderId: bob, clientMsgId: 'm1', text: 'same id, other sender', sentAt: 201 },
+      ]);
+      expect(retried).toEqual([
+        { seq: 1, sentAt: 100, duplicate: true },
+        { seq: 3, sentAt: 201, duplicate: false },
+      ]);
+      expect((await store.chats.find('AAAAAAAAAA'))?.last_seq).toBe(3);
+      const page = await store.messages.page('AAAAAAAAAA', { after: 0, limit: 10 });
+      expect(page.map((m) => [m.seq, m.text, m.sender_name])).toEqual([
+        [1, "'); drop table users; --", 'Alice'],
+        [2, 'ünïcødé 🎉', 'Alice'],
+        [3, 'same id, other sender', 'Bób ☃'],
+      ]);
+    });
+
+    it('pages history after, before and latest, always ascending', async () => {
+      const batch = Array.from({ length: 20 }, (_, i) => ({
+        chatCode: 'CCCCCCCCCC',
+        senderId: alice,
+        clientMsgId: `p${i}`,
+        text: `n${i + 2}`,
+        sentAt: 1000 + i,
+      }));
+      await store.log.append(batch);
+      const seqs = async (p: Parameters<Store['messages']['page']>[1]) =>
+        (await store.messages.page('CCCCCCCCCC', p)).map((m) => m.seq);
+      expect(await seqs({ after: 5, limit: 3 })).toEqual([6, 7, 8]);
+      expect(await seqs({ before: 5, limit: 3 })).toEqual([2, 3, 4]);
+      expect(await seqs({ latest: true, limit: 3 })).toEqual([19, 20, 21]);
+      expect(await seqs({ after: 21, limit: 3 })).toEqual([]);
+    });
+
+    it('commits a large batch in one call', async () => {
+      const big = Array.from({ length: 1200 }, (_, i) => ({
+        chatCode: 'AAAAAAAAAA',
+        senderId: bob,
+        clientMsgId: `big-${i}`,
+        text: `big ${i}`,
+        sentAt: 5000,
+      }));
+      const results = await store.log.append(big);
+      expect(results[0]?.seq).toBe(4);
+      expect(results.at(-1)?.seq).toBe(1203);
+      expect((await store.chats.find('AAAAAAAAAA'))?.last_seq).toBe(1203);
+    });
+  });
+}
