@@ -1,4 +1,6 @@
 import swagger from '@fastify/swagger';
+import { Ajv } from 'ajv';
+import addFormatsPlugin from 'ajv-formats';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -11,6 +13,17 @@ import { problemErrorHandler, sendProblem } from './problems.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { sessionRoutes } from './sessions.js';
 import { userRoutes } from './users.js';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under ESM.
+const addFormats = ((addFormatsPlugin as any).default ?? addFormatsPlugin) as (ajv: Ajv) => Ajv;
+
+// Query strings and paths are text, so their numbers need coercing; JSON bodies carry real
+// types, so a number where a string belongs is an error there, not something to convert.
+const coercing = addFormats(new Ajv({ coerceTypes: true, removeAdditional: true, useDefaults: true }));
+const strict = addFormats(new Ajv({ coerceTypes: false, removeAdditional: true, useDefaults: true }));
+function validatorFor(httpPart: string | undefined): Ajv {
+  return httpPart === 'body' ? strict : coercing;
+}
 
 export interface HttpServices {
   accounts: Accounts;
@@ -29,8 +42,8 @@ export async function buildHttpApp(services: HttpServices, logger: Logger): Prom
     // Slow clients must not hold a connection (and memory) open for ever.
     requestTimeout: 30_000,
     connectionTimeout: 30_000,
-    ajv: { customOptions: { coerceTypes: true, removeAdditional: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(({ schema, httpPart }) => validatorFor(httpPart).compile(schema));
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   await app.register(swagger, {

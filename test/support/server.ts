@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from '../../src/server/compose.js';
+import { defaultServerConfig, type RunningServer, type ServerConfig } from '../../src/server/config.js';
+
+export interface TestServer extends RunningServer {
+  dataDir: string;
+  /** Stops the server and deletes its data folder. */
+  dispose(): Promise<void>;
+}
+
+/** A real server on loopback with free ports and a fresh SQLite file in a temporary folder. */
+export async function startTestServer(overrides: Partial<ServerConfig> = {}, dataDir?: string): Promise<TestServer> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'chorus-test-'));
+  const server = await startServer(
+    defaultServerConfig({ dataDir: dir, host: '127.0.0.1', httpPort: 0, tcpPort: 0, logLevel: 'silent', ...overrides }),
+  );
+  return {
+    ...server,
+    close: () => server.close(),
+    dataDir: dir,
+    async dispose() {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface HttpResult<T = any> {
+  status: number;
+  contentType: string | null;
+  headers: Headers;
+  body: T;
+}
+
+/** A tiny raw HTTP helper: tests see exactly what went over the wire. */
+export function http(baseUrl: string) {
+  return async function call<T = any>(
+    method: string,
+    path: string,
+    options: { json?: unknown; raw?: string; token?: string; headers?: Record<string, string> } = {},
+  ): Promise<HttpResult<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let body: string | undefined;
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.json);
+    } else if (options.raw !== undefined) {
+      headers['content-type'] ??= 'application/json';
+      body = options.raw;
+    }
+    const response = await fetch(baseUrl + path, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, contentType: response.headers.get('content-type'), headers: response.headers, body: parsed as T };
+  };
+}
+
+/** Registers and logs in a user; returns the token and user. */
+export async function signUp(baseUrl: string, name: string, email = `${name.toLowerCase()}@example.test`, password = 'correct horse battery') {
+  const call = http(baseUrl);
+  const registered = await call('POST', '/api/users', { json: { name, email, password } });
+  if (registered.status !== 201) throw new Error(`register ${name}: ${registered.status} ${JSON.stringify(registered.body)}`);
+  const session = await call('POST', '/api/sessions', { json: { email, password } });
+  if (session.status !== 201) throw new Error(`login ${name}: ${session.status}`);
+  return { token: session.body.token as string, user: session.body.user as { id: number; name: string; email: string }, email, password };
+}
