@@ -1,0 +1,349 @@
+import type { KeyObject } from 'node:crypto';
+import { normalizeChatCode } from './chat-code.js';
+import { NONCE_BYTES, SIGNATURE_BYTES, TAG_BYTES, open, seal, sign, verify } from './crypto.js';
+import { MAX_DATAGRAM_BYTES, PROTOCOL_VERSION } from './limits.js';
+
+/**
+ * Multicast datagrams: a clear header (also the AEAD associated data), for DATA an AES-256-GCM
+ * sealed body of consecutive messages, then the server's Ed25519 signature over everything
+ * before it. The byte layout is tabled in docs/protocol.md.
+ */
+
+export interface DatagramMessage {
+  seq: number;
+  senderId: number;
+  senderName: string;
+  /** Milliseconds since the Unix epoch. */
+  sentAt: number;
+  clientMsgId: string;
+  /** Empty when textOmitted. */
+  text: string;
+  /** Too large for a datagram: receivers fetch the message over HTTP. */
+  textOmitted: boolean;
+}
+
+export interface DataDatagram {
+  type: 'data';
+  chat: string;
+  epoch: number;
+  firstSeq: number;
+  messages: DatagramMessage[];
+}
+
+export interface HeartbeatDatagram {
+  type: 'heartbeat';
+  chat: string;
+  epoch: number;
+  latestSeq: number;
+}
+
+export type Datagram = DataDatagram | HeartbeatDatagram;
+
+/** The clear header. For a heartbeat, firstSeq is the chat's latest sequence number. */
+export interface DatagramHeader {
+  version: number;
+  type: 'data' | 'heartbeat';
+  chat: string;
+  epoch: number;
+  firstSeq: number;
+  count: number;
+  nonce: Buffer;
+}
+
+export type HeaderDropReason = 'malformed' | 'unknown-version' | 'unknown-type';
+export type DropReason = 'malformed' | 'bad-signature' | 'unknown-key' | 'undecryptable';
+export type DecodeResult = { ok: true; datagram: Datagram } | { ok: false; reason: DropReason };
+
+const MAGIC = 0x4348; // "CH"
+const TYPE_DATA = 1;
+const TYPE_HEARTBEAT = 2;
+const FLAG_TEXT_OMITTED = 0x01;
+
+const CHAT_CODE_BYTES = 10;
+const OFFSET_VERSION = 2;
+const OFFSET_TYPE = 3;
+const OFFSET_CHAT = 4;
+const OFFSET_EPOCH = OFFSET_CHAT + CHAT_CODE_BYTES;
+const OFFSET_SEQ = OFFSET_EPOCH + 4;
+const OFFSET_COUNT = OFFSET_SEQ + 8;
+const OFFSET_NONCE = OFFSET_COUNT + 2;
+export const HEADER_BYTES = OFFSET_NONCE + NONCE_BYTES; // 40
+/** Bytes of a DATA datagram besides its messages: header, GCM tag, signature. */
+export const DATA_OVERHEAD_BYTES = HEADER_BYTES + TAG_BYTES + SIGNATURE_BYTES; // 120
+export const HEARTBEAT_BYTES = HEADER_BYTES + SIGNATURE_BYTES; // 104
+
+// Per message: sender id u32, sentAt u64, flags u8, three length prefixes (u8, u8, u16).
+const MESSAGE_FIXED_BYTES = 4 + 8 + 1 + 1 + 1 + 2;
+const MAX_NAME_BYTES = 0xff;
+const MAX_CLIENT_MSG_ID_BYTES = 0xff;
+const MAX_TEXT_FIELD_BYTES = 0xffff;
+const MAX_COUNT = 0xffff;
+const MAX_U32 = 0xffff_ffff;
+const TWO_32 = 2 ** 32;
+// The high word of a u64 that is still a safe integer.
+const MAX_SAFE_HIGH = Math.floor(Number.MAX_SAFE_INTEGER / TWO_32);
+const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+// ---- encoding ----
+
+/**
+ * Names may be up to 64 characters, which can exceed the 255 bytes the field holds: such a
+ * name is cut at a character boundary (the history API has it whole).
+ */
+function nameBytes(name: string): Buffer {
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length <= MAX_NAME_BYTES) return bytes;
+  let end = MAX_NAME_BYTES;
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
+}
+
+function nameLength(name: string): number {
+  const length = Buffer.byteLength(name, 'utf8');
+  return length <= MAX_NAME_BYTES ? length : nameBytes(name).length;
+}
+
+/** Bytes `msg` takes inside a DATA body. */
+export function messageWireSize(msg: DatagramMessage): number {
+  const text = msg.textOmitted ? 0 : Buffer.byteLength(msg.text, 'utf8');
+  return MESSAGE_FIXED_BYTES + nameLength(msg.senderName) + msg.clientMsgId.length + text;
+}
+
+/** Whether `msg`, text included, fits a DATA datagram of at most maxBytes on its own. */
+export function fitsAlone(msg: DatagramMessage, maxBytes = MAX_DATAGRAM_BYTES): boolean {
+  return DATA_OVERHEAD_BYTES + messageWireSize(msg) <= maxBytes;
+}
+
+/**
+ * Groups messages, in order, into DATA datagrams of at most maxBytes each. A group holds only
+ * consecutive sequence numbers. A message that does not fit alone goes with textOmitted set
+ * and its text left out; receivers fetch it over HTTP.
+ */
+export function packMessages(messages: DatagramMessage[], maxBytes = MAX_DATAGRAM_BYTES): DatagramMessage[][] {
+  const groups: DatagramMessage[][] = [];
+  let group: DatagramMessage[] = [];
+  let size = DATA_OVERHEAD_BYTES;
+  for (const original of messages) {
+    let msg = original;
+    let msgSize = messageWireSize(msg);
+    if (DATA_OVERHEAD_BYTES + msgSize > maxBytes && !msg.textOmitted) {
+      msg = { ...msg, text: '', textOmitted: true };
+      msgSize = messageWireSize(msg);
+    }
+    if (DATA_OVERHEAD_BYTES + msgSize > maxBytes) throw new RangeError(`Message ${msg.seq} does not fit ${maxBytes} bytes even without its text`);
+    const last = group.at(-1);
+    if (last && (size + msgSize > maxBytes || msg.seq !== last.seq + 1 || group.length === MAX_COUNT)) {
+      groups.push(group);
+      group = [];
+      size = DATA_OVERHEAD_BYTES;
+    }
+    group.push(msg);
+    size += msgSize;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
+function checkU32(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_U32) throw new RangeError(`${what} must be a u32`);
+}
+
+function checkSafe(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative safe integer`);
+}
+
+function checkChat(chat: string): void {
+  if (chat.length !== CHAT_CODE_BYTES || normalizeChatCode(chat) !== chat) throw new RangeError('chat must be a canonical chat code');
+}
+
+function writeU64(buf: Buffer, value: number, offset: number): void {
+  buf.writeUInt32BE(Math.floor(value / TWO_32), offset);
+  buf.writeUInt32BE(value >>> 0, offset + 4);
+}
+
+function readU64(buf: Buffer, offset: number): number | undefined {
+  const high = buf.readUInt32BE(offset);
+  if (high > MAX_SAFE_HIGH) return undefined;
+  return high * TWO_32 + buf.readUInt32BE(offset + 4);
+}
+
+function writeHeader(type: number, chat: string, epoch: number, firstSeq: number, count: number, nonce: Buffer | undefined, out: Buffer): void {
+  out.writeUInt16BE(MAGIC, 0);
+  out.writeUInt8(PROTOCOL_VERSION, OFFSET_VERSION);
+  out.writeUInt8(type, OFFSET_TYPE);
+  out.write(chat, OFFSET_CHAT, CHAT_CODE_BYTES, 'latin1');
+  out.writeUInt32BE(epoch, OFFSET_EPOCH);
+  writeU64(out, firstSeq, OFFSET_SEQ);
+  out.writeUInt16BE(count, OFFSET_COUNT);
+  if (nonce) nonce.copy(out, OFFSET_NONCE);
+  else out.fill(0, OFFSET_NONCE, HEADER_BYTES);
+}
+
+function writeMessage(msg: DatagramMessage, out: Buffer, offset: number): number {
+  checkU32(msg.senderId, 'senderId');
+  checkSafe(msg.sentAt, 'sentAt');
+  if (msg.clientMsgId.length > MAX_CLIENT_MSG_ID_BYTES || !PRINTABLE_ASCII.test(msg.clientMsgId)) {
+    throw new RangeError('clientMsgId must be at most 255 printable ASCII characters');
+  }
+  let at = out.writeUInt32BE(msg.senderId, offset);
+  writeU64(out, msg.sentAt, at);
+  at = out.writeUInt8(msg.textOmitted ? FLAG_TEXT_OMITTED : 0, at + 8);
+  const name = nameBytes(msg.senderName);
+  at = out.writeUInt8(name.length, at);
+  at += name.copy(out, at);
+  at = out.writeUInt8(msg.clientMsgId.length, at);
+  at += out.write(msg.clientMsgId, at, 'latin1');
+  const textLength = msg.textOmitted ? 0 : Buffer.byteLength(msg.text, 'utf8');
+  if (textLength > MAX_TEXT_FIELD_BYTES) throw new RangeError('text too long for a datagram: pack it with packMessages');
+  at = out.writeUInt16BE(textLength, at);
+  if (textLength > 0) at += out.write(msg.text, at, textLength, 'utf8');
+  return at;
+}
+
+/**
+ * A sealed, signed DATA datagram. `messages` must have consecutive sequence numbers; their
+ * size is not checked here (use packMessages). `nonce` must never have been used under `key`.
+ */
+export function encodeData(
+  d: { chat: string; epoch: number; messages: DatagramMessage[] },
+  key: Buffer,
+  nonce: Buffer,
+  signingKey: KeyObject,
+): Buffer {
+  const { chat, epoch, messages } = d;
+  checkChat(chat);
+  checkU32(epoch, 'epoch');
+  const first = messages[0];
+  if (!first || messages.length > MAX_COUNT) throw new RangeError(`A DATA datagram holds 1..${MAX_COUNT} messages`);
+  if (!Number.isSafeInteger(first.seq) || first.seq < 1 || first.seq > Number.MAX_SAFE_INTEGER - (messages.length - 1)) {
+    throw new RangeError('seq out of range');
+  }
+  let bodySize = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const msg = messages[i]!;
+    if (msg.seq !== first.seq + i) throw new RangeError('messages must have consecutive sequence numbers');
+    bodySize += messageWireSize(msg);
+  }
+  const body = Buffer.allocUnsafe(bodySize);
+  let offset = 0;
+  for (const msg of messages) offset = writeMessage(msg, body, offset);
+
+  const header = Buffer.allocUnsafe(HEADER_BYTES);
+  writeHeader(TYPE_DATA, chat, epoch, first.seq, messages.length, nonce, header);
+  const sealed = seal(key, nonce, body, header);
+  const out = Buffer.allocUnsafe(HEADER_BYTES + sealed.length + SIGNATURE_BYTES);
+  header.copy(out, 0);
+  sealed.copy(out, HEADER_BYTES);
+  const signedEnd = HEADER_BYTES + sealed.length;
+  sign(signingKey, out.subarray(0, signedEnd)).copy(out, signedEnd);
+  return out;
+}
+
+/** A signed HEARTBEAT: the chat's latest sequence number under the current epoch, no body. */
+export function encodeHeartbeat(h: { chat: string; epoch: number; latestSeq: number }, signingKey: KeyObject): Buffer {
+  checkChat(h.chat);
+  checkU32(h.epoch, 'epoch');
+  checkSafe(h.latestSeq, 'latestSeq');
+  const out = Buffer.allocUnsafe(HEARTBEAT_BYTES);
+  writeHeader(TYPE_HEARTBEAT, h.chat, h.epoch, h.latestSeq, 0, undefined, out);
+  sign(signingKey, out.subarray(0, HEADER_BYTES)).copy(out, HEADER_BYTES);
+  return out;
+}
+
+// ---- decoding ----
+
+function drop<R extends string>(reason: R): { reason: R } {
+  return { reason };
+}
+
+/**
+ * The clear header, checked against the datagram's length, or why it cannot be one. Cheap: a
+ * receiver calls it first, to route by chat and count drops, before any cryptography.
+ */
+export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropReason } {
+  if (buf.length < OFFSET_TYPE + 1 || buf.readUInt16BE(0) !== MAGIC) return drop('malformed');
+  const version = buf.readUInt8(OFFSET_VERSION);
+  if (version !== PROTOCOL_VERSION) return drop('unknown-version');
+  const typeByte = buf.readUInt8(OFFSET_TYPE);
+  if (typeByte !== TYPE_DATA && typeByte !== TYPE_HEARTBEAT) return drop('unknown-type');
+  if (buf.length < HEARTBEAT_BYTES) return drop('malformed');
+
+  const chat = buf.toString('latin1', OFFSET_CHAT, OFFSET_EPOCH);
+  if (normalizeChatCode(chat) !== chat) return drop('malformed');
+  const epoch = buf.readUInt32BE(OFFSET_EPOCH);
+  const firstSeq = readU64(buf, OFFSET_SEQ);
+  const count = buf.readUInt16BE(OFFSET_COUNT);
+  const nonce = buf.subarray(OFFSET_NONCE, HEADER_BYTES);
+  if (firstSeq === undefined) return drop('malformed');
+
+  if (typeByte === TYPE_HEARTBEAT) {
+    if (buf.length !== HEARTBEAT_BYTES || count !== 0 || nonce.some((b) => b !== 0)) return drop('malformed');
+    return { version, type: 'heartbeat', chat, epoch, firstSeq, count, nonce };
+  }
+  if (count === 0 || firstSeq < 1 || firstSeq > Number.MAX_SAFE_INTEGER - (count - 1)) return drop('malformed');
+  if (buf.length < DATA_OVERHEAD_BYTES + count * MESSAGE_FIXED_BYTES) return drop('malformed');
+  return { version, type: 'data', chat, epoch, firstSeq, count, nonce };
+}
+
+/**
+ * Checks and opens a datagram: header, then the server's signature, then the key for its
+ * epoch (`lookup` returns undefined for an epoch the receiver does not hold), then the AEAD,
+ * then the body. Heartbeats need a known epoch too: a heartbeat under a new epoch is how a
+ * receiver learns the key was rotated. Never throws on any input.
+ */
+export function decodeDatagram(
+  buf: Buffer,
+  lookup: (chat: string, epoch: number) => Buffer | undefined,
+  serverPublicKey: KeyObject,
+): DecodeResult {
+  const header = parseHeader(buf);
+  if ('reason' in header) return { ok: false, reason: 'malformed' };
+  const signedEnd = buf.length - SIGNATURE_BYTES;
+  if (!verify(serverPublicKey, buf.subarray(0, signedEnd), buf.subarray(signedEnd))) return { ok: false, reason: 'bad-signature' };
+  const key = lookup(header.chat, header.epoch);
+  if (!key) return { ok: false, reason: 'unknown-key' };
+  const { chat, epoch, firstSeq } = header;
+  if (header.type === 'heartbeat') return { ok: true, datagram: { type: 'heartbeat', chat, epoch, latestSeq: firstSeq } };
+
+  const body = open(key, header.nonce, buf.subarray(HEADER_BYTES, signedEnd), buf.subarray(0, HEADER_BYTES));
+  if (!body) return { ok: false, reason: 'undecryptable' };
+  const messages = parseBody(body, firstSeq, header.count);
+  if (!messages) return { ok: false, reason: 'malformed' };
+  return { ok: true, datagram: { type: 'data', chat, epoch, firstSeq, messages } };
+}
+
+/** The messages of a DATA body, or undefined unless it holds exactly `count` well-formed ones. */
+function parseBody(body: Buffer, firstSeq: number, count: number): DatagramMessage[] | undefined {
+  const messages: DatagramMessage[] = [];
+  let at = 0;
+  try {
+    for (let i = 0; i < count; i++) {
+      if (body.length - at < MESSAGE_FIXED_BYTES) return undefined;
+      const senderId = body.readUInt32BE(at);
+      const sentAt = readU64(body, at + 4);
+      const flags = body.readUInt8(at + 12);
+      if (sentAt === undefined || (flags & ~FLAG_TEXT_OMITTED) !== 0) return undefined;
+      const textOmitted = (flags & FLAG_TEXT_OMITTED) !== 0;
+      at += 13;
+
+      const nameLength = body.readUInt8(at);
+      const senderName = utf8.decode(body.subarray(at + 1, at + 1 + nameLength));
+      at += 1 + nameLength;
+      const idLength = body.readUInt8(at);
+      const clientMsgId = body.toString('latin1', at + 1, at + 1 + idLength);
+      at += 1 + idLength;
+      const textLength = body.readUInt16BE(at);
+      if (at + 2 + textLength > body.length || (textOmitted && textLength > 0)) return undefined;
+      if (clientMsgId.length !== idLength || !PRINTABLE_ASCII.test(clientMsgId)) return undefined;
+      const text = utf8.decode(body.subarray(at + 2, at + 2 + textLength));
+      at += 2 + textLength;
+      messages.push({ seq: firstSeq + i, senderId, senderName, sentAt, clientMsgId, text, textOmitted });
+    }
+  } catch {
+    // Invalid UTF-8, or a length running past the end.
+    return undefined;
+  }
+  return at === body.length ? messages : undefined;
+}

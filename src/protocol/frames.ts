@@ -1,0 +1,286 @@
+import { ChorusError, type ErrorCode, isErrorCode } from './errors.js';
+import {
+  MAX_CHAT_INPUT_LENGTH,
+  MAX_CLIENT_MSG_ID_LENGTH,
+  MAX_ERROR_MESSAGE_LENGTH,
+  MAX_FRAME_BYTES,
+  MAX_NAME_LENGTH,
+  MAX_TOKEN_LENGTH,
+} from './limits.js';
+
+/**
+ * TCP frames: a 4-byte big-endian length N, then N bytes of UTF-8 JSON holding one object whose
+ * `t` says what it is. docs/protocol.md describes each frame and the conversation.
+ */
+
+/** client → server, first frame on a connection. */
+export interface HelloFrame {
+  t: 'hello';
+  v: number;
+  token: string;
+}
+/** server → client, the answer to a good `hello`. */
+export interface WelcomeFrame {
+  t: 'welcome';
+  v: number;
+  userId: number;
+}
+/** client → server: one message; `id` is the client's own id, for idempotent retries. */
+export interface SendFrame {
+  t: 'send';
+  id: string;
+  chat: string;
+  text: string;
+}
+/** server → client: the message with this `id` is committed as `seq`. */
+export interface AckFrame {
+  t: 'ack';
+  id: string;
+  chat: string;
+  seq: number;
+  sentAt: string;
+}
+/** server → client: a refusal; with `id` it refuses one send, without it the connection closes. */
+export interface ErrorFrame {
+  t: 'error';
+  id?: string;
+  code: ErrorCode;
+  message: string;
+}
+export interface PingFrame {
+  t: 'ping';
+}
+export interface PongFrame {
+  t: 'pong';
+}
+/** server → client: a chat message pushed over TCP (for clients multicast does not reach). */
+export interface MessageFrame {
+  t: 'message';
+  chat: string;
+  seq: number;
+  sender: { id: number; name: string };
+  text: string;
+  sentAt: string;
+  clientMsgId: string;
+}
+
+export type Frame = HelloFrame | WelcomeFrame | SendFrame | AckFrame | ErrorFrame | PingFrame | PongFrame | MessageFrame;
+export type FrameType = Frame['t'];
+
+/** A stream that cannot be decoded; the connection should be closed after saying why. */
+export class FrameError extends ChorusError {
+  constructor(code: 'PAYLOAD_TOO_LARGE' | 'BAD_REQUEST', message: string) {
+    super(code, message);
+  }
+}
+
+const LENGTH_BYTES = 4;
+
+/** The frame as bytes on the wire. Throws FrameError if its JSON exceeds MAX_FRAME_BYTES. */
+export function encodeFrame(frame: Frame): Buffer {
+  const json = JSON.stringify(frame);
+  const length = Buffer.byteLength(json, 'utf8');
+  if (length > MAX_FRAME_BYTES) {
+    throw new FrameError('PAYLOAD_TOO_LARGE', `Frame of ${length} bytes exceeds ${MAX_FRAME_BYTES}`);
+  }
+  const out = Buffer.allocUnsafe(LENGTH_BYTES + length);
+  out.writeUInt32BE(length, 0);
+  out.write(json, LENGTH_BYTES, 'utf8');
+  return out;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Turns a byte stream into frames. Chunks may split frames anywhere or hold several. Frames
+ * wholly inside a chunk are parsed in place; only a frame split across chunks is copied, once.
+ * The first error is final: every later push throws it again, since the stream cannot be
+ * trusted any more and the connection should be closed.
+ */
+export class FrameDecoder {
+  // The start of a frame split across chunks, as received.
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  // Length prefix plus body of the pending frame, once its prefix is complete.
+  private needed = 0;
+  private failure: FrameError | undefined;
+
+  push(chunk: Buffer): Frame[] {
+    if (this.failure) throw this.failure;
+    try {
+      return this.take(chunk);
+    } catch (error) {
+      this.failure = error instanceof FrameError ? error : new FrameError('BAD_REQUEST', 'Malformed frame');
+      this.pending = [];
+      this.pendingBytes = 0;
+      throw this.failure;
+    }
+  }
+
+  /** Bytes held for a frame not yet complete. */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  private take(chunk: Buffer): Frame[] {
+    const frames: Frame[] = [];
+    let offset = this.pendingBytes > 0 ? this.completePending(chunk, frames) : 0;
+    if (offset < 0) return frames;
+    while (chunk.length - offset >= LENGTH_BYTES) {
+      const end = offset + LENGTH_BYTES + readLength(chunk, offset);
+      if (end > chunk.length) break;
+      frames.push(parseFrame(chunk, offset + LENGTH_BYTES, end));
+      offset = end;
+    }
+    if (offset < chunk.length) {
+      // Copied so that a small remainder does not keep a large chunk alive.
+      const rest = Buffer.from(chunk.subarray(offset));
+      this.pending = [rest];
+      this.pendingBytes = rest.length;
+      this.needed = rest.length >= LENGTH_BYTES ? LENGTH_BYTES + readLength(rest, 0) : 0;
+    }
+    return frames;
+  }
+
+  /**
+   * Feeds the pending frame from the head of `chunk`. Returns where the rest of the chunk
+   * starts, or -1 if the whole chunk was consumed and the frame is still incomplete.
+   */
+  private completePending(chunk: Buffer, frames: Frame[]): number {
+    let offset = 0;
+    if (this.pendingBytes < LENGTH_BYTES) {
+      const missing = LENGTH_BYTES - this.pendingBytes;
+      if (chunk.length < missing) return this.keep(chunk);
+      const prefix = Buffer.concat([...this.pending, chunk.subarray(0, missing)], LENGTH_BYTES);
+      // The length is checked here, before any of the body is held.
+      this.needed = LENGTH_BYTES + readLength(prefix, 0);
+      this.pending = [prefix];
+      this.pendingBytes = LENGTH_BYTES;
+      offset = missing;
+    }
+    const missing = this.needed - this.pendingBytes;
+    if (chunk.length - offset < missing) return this.keep(chunk.subarray(offset));
+    this.pending.push(chunk.subarray(offset, offset + missing));
+    const whole = Buffer.concat(this.pending, this.needed);
+    this.pending = [];
+    this.pendingBytes = 0;
+    frames.push(parseFrame(whole, LENGTH_BYTES, whole.length));
+    return offset + missing;
+  }
+
+  private keep(part: Buffer): -1 {
+    this.pending.push(part);
+    this.pendingBytes += part.length;
+    return -1;
+  }
+}
+
+function readLength(buf: Buffer, offset: number): number {
+  const length = buf.readUInt32BE(offset);
+  if (length > MAX_FRAME_BYTES) {
+    throw new FrameError('PAYLOAD_TOO_LARGE', `Frame of ${length} bytes exceeds ${MAX_FRAME_BYTES}`);
+  }
+  return length;
+}
+
+function parseFrame(buf: Buffer, start: number, end: number): Frame {
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(buf.subarray(start, end)));
+  } catch {
+    throw new FrameError('BAD_REQUEST', 'Frame is not UTF-8 JSON');
+  }
+  return validateFrame(value);
+}
+
+// ---- validation: every field checked by hand; unknown fields are dropped ----
+
+const CLIENT_MSG_ID = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_CLIENT_MSG_ID_LENGTH}}$`);
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+type Fields = Record<string, unknown>;
+
+function invalid(what: string): never {
+  throw new FrameError('BAD_REQUEST', `Invalid frame: ${what}`);
+}
+
+function str(o: Fields, key: string, min: number, max: number): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v.length < min || v.length > max) invalid(`${key} must be a string of ${min}..${max} characters`);
+  return v;
+}
+
+function count(o: Fields, key: string, min: number): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) invalid(`${key} must be an integer ≥ ${min}`);
+  return v;
+}
+
+function clientMsgId(o: Fields, key: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || !CLIENT_MSG_ID.test(v)) invalid(`${key} must be 1..${MAX_CLIENT_MSG_ID_LENGTH} characters of [A-Za-z0-9_-]`);
+  return v;
+}
+
+function isoTime(o: Fields, key: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v.length > 40 || !ISO_TIME.test(v)) invalid(`${key} must be an ISO 8601 time`);
+  return v;
+}
+
+function text(o: Fields): string {
+  const v = o.text;
+  if (typeof v !== 'string') invalid('text must be a string');
+  return v;
+}
+
+function isObject(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The frame `value` describes, or FrameError. Exported for tests and for non-stream carriers. */
+export function validateFrame(value: unknown): Frame {
+  if (!isObject(value)) invalid('not an object');
+  const o = value;
+  switch (o.t) {
+    case 'hello':
+      return { t: 'hello', v: count(o, 'v', 1), token: str(o, 'token', 1, MAX_TOKEN_LENGTH) };
+    case 'welcome':
+      return { t: 'welcome', v: count(o, 'v', 1), userId: count(o, 'userId', 1) };
+    case 'send':
+      return { t: 'send', id: clientMsgId(o, 'id'), chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH), text: text(o) };
+    case 'ack':
+      return {
+        t: 'ack',
+        id: clientMsgId(o, 'id'),
+        chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH),
+        seq: count(o, 'seq', 1),
+        sentAt: isoTime(o, 'sentAt'),
+      };
+    case 'error': {
+      if (!isErrorCode(o.code)) invalid('code is not a Chorus error code');
+      const frame: ErrorFrame = { t: 'error', code: o.code, message: str(o, 'message', 0, MAX_ERROR_MESSAGE_LENGTH) };
+      if (o.id !== undefined) frame.id = clientMsgId(o, 'id');
+      return frame;
+    }
+    case 'ping':
+      return { t: 'ping' };
+    case 'pong':
+      return { t: 'pong' };
+    case 'message': {
+      const sender = o.sender;
+      if (!isObject(sender)) invalid('sender must be an object');
+      return {
+        t: 'message',
+        chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH),
+        seq: count(o, 'seq', 1),
+        sender: { id: count(sender, 'id', 1), name: str(sender, 'name', 0, MAX_NAME_LENGTH) },
+        text: text(o),
+        sentAt: isoTime(o, 'sentAt'),
+        clientMsgId: clientMsgId(o, 'clientMsgId'),
+      };
+    }
+    default:
+      return invalid('unknown type t');
+  }
+}

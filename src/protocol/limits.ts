@@ -1,0 +1,34 @@
+/**
+ * Sizes and times every part of Chorus agrees on. docs/protocol.md explains each one; change
+ * them there and here together.
+ */
+
+/** Version spoken in TCP `hello`/`welcome` frames and in the datagram header. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest TCP frame body (the JSON after the 4-byte length). */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** Largest message text, in UTF-8 bytes. */
+export const MAX_TEXT_BYTES = 16 * 1024;
+/** Client message ids: 1..64 characters of [A-Za-z0-9_-]. */
+export const MAX_CLIENT_MSG_ID_LENGTH = 64;
+/** Chat codes as a client may type them in a frame (canonical, dashed, spaced…), in characters. */
+export const MAX_CHAT_INPUT_LENGTH = 32;
+/** Session token in `hello`, in characters. */
+export const MAX_TOKEN_LENGTH = 512;
+/** Sender name in a `message` frame, in characters (names are at most 64 code points). */
+export const MAX_NAME_LENGTH = 256;
+/** Human-readable message of an `error` frame, in characters. */
+export const MAX_ERROR_MESSAGE_LENGTH = 1024;
+
+/** Largest multicast datagram: well under any Ethernet MTU, so it is never IP-fragmented. */
+export const MAX_DATAGRAM_BYTES = 1200;
+
+/** Sends on one connection that may await their ack at once. */
+export const MAX_IN_FLIGHT_PER_CONNECTION = 1024;
+/** A connection that has not said `hello` by then is closed. */
+export const AUTH_TIMEOUT_MS = 5000;
+/** A connection silent for this long is closed. */
+export const IDLE_TIMEOUT_MS = 60_000;
+/** Clients ping at this interval, well inside IDLE_TIMEOUT_MS. */
+export const KEEPALIVE_INTERVAL_MS = 15_000;
