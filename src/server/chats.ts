@@ -1,6 +1,8 @@
 import { formatChatCode, newChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
 import type { User } from './accounts.js';
+import type { ChatKey, ChatKeys } from './chat-keys.js';
+import type { MembershipCache } from './membership-cache.js';
 import type { MulticastAllocator } from './multicast-allocator.js';
 import type { ChatWithCount, MemberRow } from './store/chats.js';
 import { isUniqueViolation } from './store/database.js';
@@ -15,6 +17,16 @@ export interface Chat {
   createdBy: number;
   latestSeq: number;
   memberCount: number;
+  /** Where and how the chat's messages are multicast; only members ever see this. */
+  multicast: ChatMulticast;
+}
+
+export interface ChatMulticast {
+  group: string;
+  port: number;
+  keyEpoch: number;
+  /** AES-256-GCM key of the current epoch, base64. */
+  key: string;
 }
 
 export interface Member {
@@ -34,7 +46,7 @@ export interface Message {
 
 export const HISTORY_PAGE = { default: 100, max: 500 } as const;
 
-export function toChat(row: ChatWithCount): Chat {
+function toChat(row: ChatWithCount, key: ChatKey): Chat {
   return {
     code: formatChatCode(row.code),
     name: row.name,
@@ -42,6 +54,7 @@ export function toChat(row: ChatWithCount): Chat {
     createdBy: row.created_by,
     latestSeq: row.last_seq,
     memberCount: row.member_count,
+    multicast: { group: row.multicast_group, port: row.multicast_port, keyEpoch: key.epoch, key: key.key.toString('base64') },
   };
 }
 
@@ -68,6 +81,10 @@ export class Chats {
   constructor(
     private readonly store: Store,
     private readonly multicast: MulticastAllocator,
+    private readonly membership: MembershipCache,
+    private readonly keys: ChatKeys,
+    /** Told after a chat's key changes, so receivers hear of the new epoch at once. */
+    private readonly onKeyRotated: (chatCode: string) => void = () => {},
   ) {}
 
   async create(user: User, input: { name: string }): Promise<Chat> {
@@ -85,7 +102,8 @@ export class Chats {
           multicast_group: group,
           multicast_port: port,
         });
-        return toChat(await this.findOrThrow(code));
+        await this.membership.added(code, user.id);
+        return this.describe(await this.findOrThrow(code));
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
       }
@@ -94,22 +112,34 @@ export class Chats {
   }
 
   async listFor(user: User): Promise<Chat[]> {
-    return (await this.store.chats.listForUser(user.id)).map(toChat);
+    const rows = await this.store.chats.listForUser(user.id);
+    return Promise.all(rows.map((row) => this.describe(row)));
   }
 
   async get(user: User, codeInput: string): Promise<Chat> {
-    return toChat(await this.requireMember(user, codeInput));
+    return this.describe(await this.requireMember(user, codeInput));
   }
 
   async join(user: User, codeInput: string): Promise<Chat> {
     const chat = await this.findOrThrow(codeInput);
     await this.store.chats.addMember(chat.code, user.id, Date.now());
-    return toChat(await this.findOrThrow(chat.code));
+    await this.membership.added(chat.code, user.id);
+    return this.describe(await this.findOrThrow(chat.code));
   }
 
   async leave(user: User, codeInput: string): Promise<void> {
     const chat = await this.requireMember(user, codeInput);
     await this.store.chats.removeMember(chat.code, user.id);
+    await this.membership.removed(chat.code, user.id);
+    // The one who left knows the current key: from now on the chat speaks under a new one.
+    await this.keys.rotate(chat.code);
+    this.onKeyRotated(chat.code);
+  }
+
+  /** The chat's multicast address, for fan-out. */
+  async addressOf(chatCode: string): Promise<{ group: string; port: number }> {
+    const chat = await this.findOrThrow(chatCode);
+    return { group: chat.multicast_group, port: chat.multicast_port };
   }
 
   async members(user: User, codeInput: string): Promise<Member[]> {
@@ -141,6 +171,10 @@ export class Chats {
       throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(chat.code)}`);
     }
     return chat;
+  }
+
+  private async describe(row: ChatWithCount): Promise<Chat> {
+    return toChat(row, await this.keys.keyFor(row.code));
   }
 
   private async findOrThrow(codeInput: string): Promise<ChatWithCount> {

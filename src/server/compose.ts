@@ -1,53 +1,83 @@
 import type { AddressInfo } from 'node:net';
 import { Accounts } from './accounts.js';
+import { ChatKeys } from './chat-keys.js';
 import { Chats } from './chats.js';
 import type { RunningServer, ServerConfig } from './config.js';
+import { Fanout } from './fanout.js';
 import { buildHttpApp } from './http/app.js';
+import { Ingest } from './ingest.js';
 import { createLogger } from './logger.js';
 import { LoginThrottle } from './login-throttle.js';
+import { MembershipCache } from './membership-cache.js';
 import { MulticastAllocator } from './multicast-allocator.js';
+import { Sequencer } from './sequencer.js';
+import { ServerIdentity } from './server-identity.js';
 import { sqliteFileIn } from './store/database.js';
 import { Store } from './store/store.js';
 
 const EXPIRED_SESSION_SWEEP_MS = 60 * 60 * 1000;
 
-/** Wires the parts of a server together and starts listening. */
+/**
+ * Wires the parts of a server together and starts listening. A message's path through them:
+ * ingest (TCP) → sequencer (group commit into the store) → fan-out (multicast) and the ack.
+ */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
+  const identity = ServerIdentity.loadOrCreate(config.dataDir);
   const store = await Store.open(
     config.database.engine === 'sqlite'
       ? { engine: 'sqlite', file: sqliteFileIn(config.dataDir) }
       : { engine: 'postgres', url: config.database.url },
   );
-  const accounts = new Accounts(store, new LoginThrottle(config.loginThrottle), config.sessionTtlSeconds);
-  const chats = new Chats(store, new MulticastAllocator(config.multicast));
-  const app = await buildHttpApp({ accounts, chats }, logger);
+  const cleanup: (() => Promise<void>)[] = [() => store.close()];
+  const unwind = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+  };
 
   try {
+    const accounts = new Accounts(store, new LoginThrottle(config.loginThrottle), config.sessionTtlSeconds);
+    const members = new MembershipCache(store);
+    const keys = new ChatKeys(store);
+    let fanout: Fanout | undefined;
+    const chats = new Chats(store, new MulticastAllocator(config.multicast), members, keys, (code) => fanout?.nudge(code));
+    fanout = await Fanout.start(config.multicast, keys, identity, (code) => chats.addressOf(code), logger);
+    const activeFanout = fanout;
+    cleanup.push(() => activeFanout.close());
+
+    const sequencer = new Sequencer(store);
+    sequencer.onCommitted((batch) => activeFanout.publish(batch));
+
+    const ingest = new Ingest({ accounts, members, sequencer, logger });
+    const tcpPort = await ingest.listen(config.host, config.tcpPort);
+    cleanup.push(() => ingest.close());
+
+    const app = await buildHttpApp({ accounts, chats, identity, tcpPort }, logger);
     await app.listen({ host: config.host, port: config.httpPort });
+    cleanup.push(() => app.close());
+
+    const { port } = app.server.address() as AddressInfo;
+    const httpUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    const sweep = setInterval(() => void accounts.removeExpiredSessions().catch(() => {}), EXPIRED_SESSION_SWEEP_MS);
+    sweep.unref();
+    cleanup.push(async () => clearInterval(sweep));
+    logger.info({ httpUrl, tcpPort, engine: store.engine, multicastInterface: config.multicast.interface }, 'chorus server listening');
+
+    let closing: Promise<void> | undefined;
+    return {
+      httpUrl,
+      tcpPort,
+      close() {
+        // In reverse order of start: HTTP and TCP stop accepting and finish what is in flight,
+        // the sequencer's last commit goes out, then multicast and the database close.
+        closing ??= (async () => {
+          await unwind();
+          logger.info('chorus server stopped');
+        })();
+        return closing;
+      },
+    };
   } catch (error) {
-    await store.close();
+    await unwind();
     throw error;
   }
-  const { port } = app.server.address() as AddressInfo;
-  const httpUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  const sweep = setInterval(() => void accounts.removeExpiredSessions().catch(() => {}), EXPIRED_SESSION_SWEEP_MS);
-  sweep.unref();
-  logger.info({ httpUrl, engine: store.engine }, 'chorus server listening');
-
-  let closing: Promise<void> | undefined;
-  return {
-    httpUrl,
-    tcpPort: config.tcpPort,
-    close() {
-      closing ??= (async () => {
-        clearInterval(sweep);
-        // Fastify stops accepting, lets in-flight requests finish, then we close the database.
-        await app.close();
-        await store.close();
-        logger.info('chorus server stopped');
-      })();
-      return closing;
-    },
-  };
 }

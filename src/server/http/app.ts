@@ -6,8 +6,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Accounts } from '../accounts.js';
 import type { Chats } from '../chats.js';
+import type { ServerIdentity } from '../server-identity.js';
 import { chatRoutes } from './chats.js';
-import { healthRoutes } from './health.js';
+import { serverInfoRoutes } from './server-info.js';
 import { messageRoutes } from './messages.js';
 import { problemErrorHandler, sendProblem } from './problems.js';
 import { SHARED_SCHEMAS } from './schemas.js';
@@ -28,6 +29,9 @@ function validatorFor(httpPart: string | undefined): Ajv {
 export interface HttpServices {
   accounts: Accounts;
   chats: Chats;
+  identity: ServerIdentity;
+  /** The TCP ingest port, which clients learn from GET /api/server. */
+  tcpPort: number;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -65,7 +69,7 @@ export async function buildHttpApp(services: HttpServices, logger: Logger): Prom
       sessionRoutes(api, services);
       chatRoutes(api, services);
       messageRoutes(api, services);
-      healthRoutes(api);
+      serverInfoRoutes(api, services);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api' },

@@ -32,6 +32,12 @@ export const Chat = Type.Object(
     createdBy: Type.Integer(),
     latestSeq: Type.Integer(),
     memberCount: Type.Integer(),
+    multicast: Type.Object({
+      group: Type.String({ description: 'IPv4 multicast group of this chat' }),
+      port: Type.Integer(),
+      keyEpoch: Type.Integer(),
+      key: Type.String({ description: 'AES-256-GCM key of the current epoch, base64' }),
+    }),
   },
   { $id: 'Chat' },
 );
@@ -53,7 +59,16 @@ export const Message = Type.Object(
   { $id: 'Message' },
 );
 
-export const SHARED_SCHEMAS = [Problem, User, Session, Chat, Member, Message];
+export const ServerKey = Type.Object(
+  {
+    algorithm: Type.Literal('Ed25519'),
+    publicKey: Type.String({ description: 'raw 32-byte public key, base64' }),
+    fingerprint: Type.String({ description: 'SHA-256 of the raw public key, hex' }),
+  },
+  { $id: 'ServerKey' },
+);
+
+export const SHARED_SCHEMAS = [Problem, User, Session, Chat, Member, Message, ServerKey];
 
 export const ChatCodeParams = Type.Object({ code: Type.String({ maxLength: 64 }) });
 

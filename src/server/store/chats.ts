@@ -61,6 +61,17 @@ export class ChatStore {
     return row !== undefined;
   }
 
+  /** Starts a new key epoch for the chat and returns its number. */
+  async bumpKeyEpoch(code: string): Promise<number> {
+    const row = await this.db
+      .updateTable('chats')
+      .set((eb) => ({ key_epoch: eb('key_epoch', '+', 1) }))
+      .where('code', '=', code)
+      .returning('key_epoch')
+      .executeTakeFirstOrThrow();
+    return row.key_epoch;
+  }
+
   async listMembers(code: string): Promise<MemberRow[]> {
     return this.db
       .selectFrom('memberships')

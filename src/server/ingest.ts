@@ -1,0 +1,195 @@
+import { type Server, type Socket, createServer } from 'node:net';
+import type { Logger } from 'pino';
+import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
+import { ChorusError, type ErrorCode } from '../protocol/errors.js';
+import { type Frame, FrameDecoder, FrameError, encodeFrame } from '../protocol/frames.js';
+import {
+  AUTH_TIMEOUT_MS,
+  IDLE_TIMEOUT_MS,
+  MAX_IN_FLIGHT_PER_CONNECTION,
+  MAX_TEXT_BYTES,
+  PROTOCOL_VERSION,
+} from '../protocol/limits.js';
+import type { Accounts, User } from './accounts.js';
+import type { MembershipCache } from './membership-cache.js';
+import type { Sequencer } from './sequencer.js';
+
+// A peer that does not read its acks must not make us buffer without bound.
+const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+
+export interface IngestDeps {
+  accounts: Accounts;
+  members: MembershipCache;
+  sequencer: Sequencer;
+  logger: Logger;
+}
+
+/**
+ * The TCP side: one persistent, authenticated connection per client. A `send` is checked
+ * (membership, size, in-flight limit), handed to the sequencer, and acknowledged with its
+ * sequence number only once committed. A refused send gets an error frame and the connection
+ * stays usable; only protocol violations close it.
+ */
+export class Ingest {
+  private readonly server: Server;
+  private readonly connections = new Set<Connection>();
+
+  constructor(private readonly deps: IngestDeps) {
+    this.server = createServer((socket) => {
+      const connection = new Connection(socket, deps, () => this.connections.delete(connection));
+      this.connections.add(connection);
+    });
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const address = this.server.address();
+        resolve(typeof address === 'object' && address ? address.port : port);
+      });
+    });
+  }
+
+  /** Stops accepting, lets pending sends be acknowledged, then closes every connection. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all([...this.connections].map((c) => c.finish()));
+    await closed;
+  }
+}
+
+class Connection {
+  private readonly decoder = new FrameDecoder();
+  private user: User | undefined;
+  private authenticating = false;
+  private inFlight = 0;
+  private idleTimer: NodeJS.Timeout;
+  private readonly authTimer: NodeJS.Timeout;
+  private drained: (() => void)[] = [];
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly deps: IngestDeps,
+    private readonly onClose: () => void,
+  ) {
+    socket.setNoDelay(true);
+    this.authTimer = setTimeout(() => this.fail('UNAUTHENTICATED', 'No hello within the time allowed'), AUTH_TIMEOUT_MS);
+    this.idleTimer = setTimeout(() => this.destroy(), IDLE_TIMEOUT_MS);
+    socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => {
+      clearTimeout(this.authTimer);
+      clearTimeout(this.idleTimer);
+      this.onClose();
+      for (const resolve of this.drained.splice(0)) resolve();
+    });
+  }
+
+  /** Resolves when every accepted send has been answered, then ends the connection. */
+  async finish(): Promise<void> {
+    if (this.inFlight > 0 && !this.socket.destroyed) await new Promise<void>((resolve) => this.drained.push(resolve));
+    this.socket.end();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.idleTimer.refresh();
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (error) {
+      const code: ErrorCode = error instanceof FrameError ? error.code : 'BAD_REQUEST';
+      this.fail(code, error instanceof Error ? error.message : 'Malformed frame');
+      return;
+    }
+    for (const frame of frames) this.onFrame(frame);
+  }
+
+  private onFrame(frame: Frame): void {
+    if (frame.t === 'ping') return this.write({ t: 'pong' });
+    if (frame.t === 'pong') return;
+    if (!this.user) {
+      if (frame.t === 'hello' && !this.authenticating) return void this.hello(frame.v, frame.token);
+      return this.fail('UNAUTHENTICATED', 'Say hello with a session token first');
+    }
+    if (frame.t === 'send') return void this.send(frame.id, frame.chat, frame.text);
+    this.fail('BAD_REQUEST', `Unexpected frame ${frame.t}`);
+  }
+
+  private async hello(version: number, token: string): Promise<void> {
+    if (version !== PROTOCOL_VERSION) return this.fail('UNSUPPORTED_VERSION', `This server speaks protocol version ${PROTOCOL_VERSION}`);
+    this.authenticating = true;
+    try {
+      this.user = await this.deps.accounts.authenticate(token);
+      clearTimeout(this.authTimer);
+      this.write({ t: 'welcome', v: PROTOCOL_VERSION, userId: this.user.id });
+    } catch (error) {
+      this.fail('UNAUTHENTICATED', error instanceof ChorusError ? error.message : 'Authentication failed');
+    } finally {
+      this.authenticating = false;
+    }
+  }
+
+  private async send(id: string, chatInput: string, text: string): Promise<void> {
+    const user = this.user!;
+    if (this.inFlight >= MAX_IN_FLIGHT_PER_CONNECTION) {
+      return this.refuse(id, 'TOO_MANY_IN_FLIGHT', `At most ${MAX_IN_FLIGHT_PER_CONNECTION} messages may await their ack`);
+    }
+    this.inFlight++;
+    try {
+      const chatCode = normalizeChatCode(chatInput);
+      if (!chatCode) throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${chatInput.slice(0, 32)}`);
+      checkText(text);
+      if (!(await this.deps.members.isMember(chatCode, user.id))) {
+        throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(chatCode)}`);
+      }
+      const result = await this.deps.sequencer.submit({
+        chatCode,
+        senderId: user.id,
+        senderName: user.name,
+        clientMsgId: id,
+        text,
+        sentAt: Date.now(),
+      });
+      this.write({ t: 'ack', id, chat: formatChatCode(chatCode), seq: result.seq, sentAt: new Date(result.sentAt).toISOString() });
+    } catch (error) {
+      if (error instanceof ChorusError) this.refuse(id, error.code, error.message);
+      else {
+        this.deps.logger.error({ err: error }, 'send failed');
+        this.refuse(id, 'INTERNAL', 'The message could not be stored');
+      }
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) for (const resolve of this.drained.splice(0)) resolve();
+    }
+  }
+
+  private refuse(id: string, code: ErrorCode, message: string): void {
+    this.write({ t: 'error', id, code, message });
+  }
+
+  /** Protocol violation: say why, then close. */
+  private fail(code: ErrorCode, message: string): void {
+    this.write({ t: 'error', code, message });
+    this.socket.end();
+    setTimeout(() => this.destroy(), 1000).unref();
+  }
+
+  private write(frame: Frame): void {
+    if (this.socket.destroyed || !this.socket.writable) return;
+    if (this.socket.writableLength > MAX_UNSENT_BYTES) return this.destroy();
+    this.socket.write(encodeFrame(frame));
+  }
+
+  private destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+function checkText(text: string): void {
+  if (text.length === 0) throw new ChorusError('INVALID_FIELD', 'A message must not be empty', 'text');
+  if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
+    throw new ChorusError('PAYLOAD_TOO_LARGE', `A message may be at most ${MAX_TEXT_BYTES / 1024} KiB of UTF-8`, 'text');
+  }
+}

@@ -1,0 +1,45 @@
+import { formatChatCode } from '../protocol/chat-code.js';
+import { ChorusError } from '../protocol/errors.js';
+import type { Store } from './store/store.js';
+
+/**
+ * Who belongs to which chat, kept in memory so that checking every message sent over TCP does
+ * not cost a query. Loaded per chat on first use; joins and leaves go through `Chats`, which
+ * updates it, so it never goes stale within this process. Only chats that exist are cached, so
+ * sends to made-up codes cannot grow it.
+ */
+export class MembershipCache {
+  private readonly members = new Map<string, Promise<Set<number>>>();
+
+  constructor(private readonly store: Store) {}
+
+  /** Throws CHAT_NOT_FOUND for a chat that does not exist. */
+  async isMember(chatCode: string, userId: number): Promise<boolean> {
+    return (await this.load(chatCode)).has(userId);
+  }
+
+  async added(chatCode: string, userId: number): Promise<void> {
+    (await this.load(chatCode)).add(userId);
+  }
+
+  async removed(chatCode: string, userId: number): Promise<void> {
+    (await this.load(chatCode)).delete(userId);
+  }
+
+  private load(chatCode: string): Promise<Set<number>> {
+    let entry = this.members.get(chatCode);
+    if (!entry) {
+      entry = this.fetch(chatCode);
+      entry.catch(() => this.members.delete(chatCode));
+      this.members.set(chatCode, entry);
+    }
+    return entry;
+  }
+
+  private async fetch(chatCode: string): Promise<Set<number>> {
+    if (!(await this.store.chats.find(chatCode))) {
+      throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${formatChatCode(chatCode)}`);
+    }
+    return new Set((await this.store.chats.listMembers(chatCode)).map((r) => r.id));
+  }
+}
