@@ -1,0 +1,294 @@
+import { ERRORS, type ErrorCode, isErrorCode } from '../protocol/errors.js';
+
+/**
+ * A typed client for the HTTP API (docs/api.md), shared by the CLI, the terminal chat and the
+ * web client's agent. It speaks JSON over the global `fetch` and turns every refusal into an
+ * ApiError carrying the server's error code, and every failure to talk to the server at all into
+ * a ServerUnreachableError. It never prints and never exits: callers decide what to show.
+ */
+
+export interface User {
+  id: number;
+  name: string;
+  email: string;
+  /** ISO 8601 */
+  createdAt: string;
+}
+
+export interface Session {
+  token: string;
+  expiresAt: string;
+  user: User;
+}
+
+/** Where a chat's messages are multicast, and the key of its current epoch (members only). */
+export interface ChatMulticast {
+  group: string;
+  port: number;
+  keyEpoch: number;
+  /** AES-256-GCM key, base64: a secret shared by the chat's members. */
+  key: string;
+}
+
+export interface Chat {
+  /** XXXXX-XXXXX */
+  code: string;
+  name: string;
+  createdAt: string;
+  createdBy: number;
+  latestSeq: number;
+  memberCount: number;
+  multicast?: ChatMulticast;
+}
+
+export interface Member {
+  id: number;
+  name: string;
+  joinedAt: string;
+}
+
+export interface Message {
+  chat: string;
+  seq: number;
+  sender: { id: number; name: string };
+  text: string;
+  sentAt: string;
+  clientMsgId: string;
+}
+
+/** One page of history, ascending by seq, and the chat's latest seq when it was read. */
+export interface MessagePage {
+  messages: Message[];
+  latestSeq: number;
+}
+
+/** With `after`: the first `limit` messages after it; with `before`: the last `limit` before it; else the latest. */
+export type PageRequest = { after?: number; before?: undefined; limit?: number } | { after?: undefined; before: number; limit?: number };
+
+export interface ServerInfo {
+  protocolVersion: number;
+  tcpPort: number;
+}
+
+export interface ServerKey {
+  algorithm: 'Ed25519';
+  publicKey: string;
+  fingerprint: string;
+}
+
+/** The server refused a request; `message` is the server's explanation, safe to show. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The server could not be reached, or did not answer in time. */
+export class ServerUnreachableError extends Error {
+  override readonly name = 'ServerUnreachableError';
+  readonly code = 'UNREACHABLE' as const;
+
+  constructor(
+    readonly baseUrl: string,
+    readonly reason?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot reach the server at ${baseUrl}${reason ? ` (${reason})` : ''}`, options);
+  }
+}
+
+export interface ApiClientOptions {
+  /** e.g. http://127.0.0.1:6789 (a trailing slash is ignored) */
+  baseUrl: string;
+  token?: string;
+  /** Give up on a request after this long; 0 waits for ever. Default 30 s. */
+  timeoutMs?: number;
+  /** For tests or other runtimes; defaults to the global fetch. */
+  fetch?: typeof fetch;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export class ApiClient {
+  readonly baseUrl: string;
+  readonly token: string | undefined;
+  private readonly timeoutMs: number;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(options: ApiClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.fetchImpl = options.fetch ?? globalThis.fetch;
+  }
+
+  /** The same server, with another session. */
+  withToken(token: string | undefined): ApiClient {
+    return new ApiClient({ baseUrl: this.baseUrl, token, timeoutMs: this.timeoutMs, fetch: this.fetchImpl });
+  }
+
+  register(account: { name: string; email: string; password: string }): Promise<User> {
+    return this.request('POST', '/api/users', account);
+  }
+
+  login(credentials: { email: string; password: string }): Promise<Session> {
+    return this.request('POST', '/api/sessions', credentials);
+  }
+
+  /** Revokes this client's token on the server. */
+  logout(): Promise<void> {
+    return this.request('DELETE', '/api/sessions/current');
+  }
+
+  me(): Promise<User> {
+    return this.request('GET', '/api/me');
+  }
+
+  createChat(name: string): Promise<Chat> {
+    return this.request('POST', '/api/chats', { name });
+  }
+
+  async listChats(): Promise<Chat[]> {
+    return (await this.request<{ chats: Chat[] }>('GET', '/api/chats')).chats;
+  }
+
+  getChat(code: string): Promise<Chat> {
+    return this.request('GET', chatPath(code));
+  }
+
+  joinChat(code: string): Promise<Chat> {
+    return this.request('POST', `${chatPath(code)}/members`);
+  }
+
+  leaveChat(code: string): Promise<void> {
+    return this.request('DELETE', `${chatPath(code)}/members/me`);
+  }
+
+  async listMembers(code: string): Promise<Member[]> {
+    return (await this.request<{ members: Member[] }>('GET', `${chatPath(code)}/members`)).members;
+  }
+
+  listMessages(code: string, page: PageRequest = {}): Promise<MessagePage> {
+    const query = new URLSearchParams();
+    if (page.after !== undefined) query.set('after', String(page.after));
+    if (page.before !== undefined) query.set('before', String(page.before));
+    if (page.limit !== undefined) query.set('limit', String(page.limit));
+    const suffix = query.size > 0 ? `?${query}` : '';
+    return this.request('GET', `${chatPath(code)}/messages${suffix}`);
+  }
+
+  /** Where to send messages over TCP. */
+  serverInfo(): Promise<ServerInfo> {
+    return this.request('GET', '/api/server');
+  }
+
+  /** The public key that signs the server's multicast datagrams (clients pin it). */
+  serverKey(): Promise<ServerKey> {
+    return this.request('GET', '/api/server-key');
+  }
+
+  health(): Promise<{ status: 'ok' }> {
+    return this.request('GET', '/api/health');
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const init: RequestInit = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
+    if (this.timeoutMs > 0) init.signal = AbortSignal.timeout(this.timeoutMs);
+
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.fetchImpl(this.baseUrl + path, init);
+      text = await response.text();
+    } catch (error) {
+      throw new ServerUnreachableError(this.baseUrl, this.reasonOf(error), { cause: error });
+    }
+    if (!response.ok) throw problemToError(response, text, this.baseUrl);
+    if (response.status === 204 || text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError(response.status, 'INTERNAL', `the server at ${this.baseUrl} answered ${method} ${path} with something other than JSON: is it a Chorus server?`);
+    }
+  }
+
+  private reasonOf(error: unknown): string | undefined {
+    if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+      return `no answer within ${Math.round(this.timeoutMs / 1000)} s`;
+    }
+    const cause = error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
+    switch (cause?.code) {
+      case 'ECONNREFUSED':
+        return 'connection refused';
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+        return 'unknown host';
+      case 'ECONNRESET':
+      case 'UND_ERR_SOCKET':
+        return 'connection reset';
+      case 'ETIMEDOUT':
+      case 'UND_ERR_CONNECT_TIMEOUT':
+        return 'connection timed out';
+      case 'EHOSTUNREACH':
+      case 'ENETUNREACH':
+        return 'no route to host';
+    }
+    // fetch refuses some ports outright (the Fetch standard's "bad ports", e.g. 1, 6000, 6667).
+    if (cause?.message === 'bad port') return 'fetch refuses to connect to this port: run the server on another one';
+    return cause?.message ?? (error instanceof Error ? error.message : undefined);
+  }
+}
+
+function chatPath(code: string): string {
+  return `/api/chats/${encodeURIComponent(code)}`;
+}
+
+/** A problem+json answer becomes an ApiError with its code; anything else, one by its status. */
+function problemToError(response: Response, text: string, baseUrl: string): ApiError {
+  const retryAfter = retryAfterSeconds(response.headers.get('retry-after'));
+  let problem: { code?: unknown; detail?: unknown; title?: unknown; field?: unknown } | undefined;
+  try {
+    problem = JSON.parse(text);
+  } catch {
+    problem = undefined;
+  }
+  if (problem && isErrorCode(problem.code)) {
+    const message = typeof problem.detail === 'string' ? problem.detail : typeof problem.title === 'string' ? problem.title : ERRORS[problem.code].title;
+    const field = typeof problem.field === 'string' ? problem.field : undefined;
+    return new ApiError(response.status, problem.code, message, field, retryAfter);
+  }
+  const code = codeForStatus(response.status);
+  return new ApiError(response.status, code, `the server at ${baseUrl} answered HTTP ${response.status} (${ERRORS[code].title.toLowerCase()})`, undefined, retryAfter);
+}
+
+function codeForStatus(status: number): ErrorCode {
+  switch (status) {
+    case 401:
+      return 'UNAUTHENTICATED';
+    case 404:
+      return 'NOT_FOUND';
+    case 413:
+      return 'PAYLOAD_TOO_LARGE';
+    case 415:
+      return 'UNSUPPORTED_MEDIA_TYPE';
+    case 429:
+      return 'TOO_MANY_REQUESTS';
+  }
+  return status < 500 ? 'BAD_REQUEST' : 'INTERNAL';
+}
+
+function retryAfterSeconds(header: string | null): number | undefined {
+  if (header === null || !/^\d+$/.test(header.trim())) return undefined;
+  return Number(header.trim());
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/**
+ * A user's client state, kept in a profile folder: which server, the session token, who is
+ * logged in. The token is a credential, so the folder is the user's alone (0700) and the file is
+ * readable by the user only (0600), written atomically so a crash never leaves half a profile.
+ */
+export interface Profile {
+  /** Base URL of the server, e.g. http://127.0.0.1:6789 */
+  server: string;
+  token?: string;
+  user?: { id: number; name: string; email: string };
+  /** Reserved: the server's pinned public key (base64), learned at login. */
+  serverKey?: string;
+}
+
+export const PROFILE_FILE = 'profile.json';
+
+/** A profile file that exists but cannot be read as a profile. */
+export class ProfileError extends Error {
+  override readonly name = 'ProfileError';
+}
+
+/**
+ * Where the profile lives: the explicit folder (--profile), else CHORUS_HOME, else the user's
+ * config folder ($XDG_CONFIG_HOME/chorus or ~/.config/chorus). The environment is passed in,
+ * so only the program's edge reads process.env.
+ */
+export function resolveProfileDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit) return resolve(explicit);
+  if (env.CHORUS_HOME) return resolve(env.CHORUS_HOME);
+  if (env.XDG_CONFIG_HOME) return join(resolve(env.XDG_CONFIG_HOME), 'chorus');
+  return join(env.HOME || homedir(), '.config', 'chorus');
+}
+
+/** The profile in `dir`, or undefined when there is none yet. */
+export async function loadProfile(dir: string): Promise<Profile | undefined> {
+  const file = join(dir, PROFILE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ProfileError(`cannot read the profile ${file}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ProfileError(`the profile ${file} is not valid JSON: fix or delete it`);
+  }
+  if (!isProfile(parsed)) throw new ProfileError(`the profile ${file} is not a Chorus profile: fix or delete it`);
+  return parsed;
+}
+
+/** Writes the profile: a private temporary file in the same folder, flushed, then renamed over. */
+export async function saveProfile(dir: string, profile: Profile): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, PROFILE_FILE);
+  const temp = join(dir, `.${PROFILE_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    // The mode given to open is filtered by the umask; make sure it is exactly 0600.
+    await handle.chmod(0o600);
+    await handle.writeFile(`${JSON.stringify(profile, null, 2)}\n`, 'utf8');
+    await handle.sync();
+    await handle.close();
+    await rename(temp, file);
+  } catch (error) {
+    await handle.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+}
+
+function isProfile(value: unknown): value is Profile {
+  if (typeof value !== 'object' || value === null) return false;
+  const p = value as Record<string, unknown>;
+  if (typeof p.server !== 'string') return false;
+  if (p.token !== undefined && typeof p.token !== 'string') return false;
+  if (p.serverKey !== undefined && typeof p.serverKey !== 'string') return false;
+  if (p.user !== undefined) {
+    const u = p.user as Record<string, unknown> | null;
+    if (typeof u !== 'object' || u === null) return false;
+    if (typeof u.id !== 'number' || typeof u.name !== 'string' || typeof u.email !== 'string') return false;
+  }
+  return true;
+}

@@ -1,0 +1,318 @@
+import { type Socket, createSocket } from 'node:dgram';
+import type { KeyObject } from 'node:crypto';
+import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
+import { type DataDatagram, decodeDatagram, parseHeader } from '../protocol/datagram.js';
+import { ChatOrdering } from './ordering.js';
+
+/** A delivered message: the same shape the history API returns. */
+export interface ChatMessage {
+  chat: string;
+  seq: number;
+  sender: { id: number; name: string };
+  text: string;
+  sentAt: string;
+  clientMsgId: string;
+}
+
+export interface ChatInfo {
+  code: string;
+  multicast: { group: string; port: number; keyEpoch: number; key: string };
+}
+
+/** What the receiver needs from the server: the API client provides it. */
+export interface ReceiverSource {
+  chatInfo(code: string): Promise<ChatInfo>;
+  history(code: string, page: { after: number; limit: number } | { latest: number }): Promise<{ messages: ChatMessage[]; latestSeq: number }>;
+}
+
+export interface ReceiverOptions {
+  source: ReceiverSource;
+  /** The server's pinned Ed25519 public key: only datagrams it signed are believed. */
+  serverKey: KeyObject;
+  /** Address of the interface to join groups on (127.0.0.1 by default, like the server). */
+  interfaceAddress: string;
+  /** How long a gap may wait for a late datagram before it is fetched. */
+  reorderWindowMs?: number;
+  /** Extra random wait before a repair, so that receivers missing the same datagram spread out. */
+  repairJitterMs?: number;
+}
+
+export type DropReason = 'malformed' | 'bad-signature' | 'unknown-key' | 'undecryptable' | 'other-chat';
+
+const REPAIR_PAGE = 500;
+// How long after a rotation datagrams under the previous key are still accepted.
+const PREVIOUS_KEY_GRACE_MS = 10_000;
+
+interface Subscription {
+  code: string;
+  ordering: ChatOrdering<ChatMessage>;
+  /** While history loads: live messages and hints that arrived, replayed once it is in. */
+  early?: { messages: ChatMessage[]; latest: number };
+  keys: Map<number, { key: Buffer; until: number }>;
+  currentEpoch: number;
+  port: number;
+  group: string;
+  repairTimer?: NodeJS.Timeout;
+  repairing: boolean;
+  refreshingKey?: Promise<void>;
+}
+
+/**
+ * The multicast receiver: joins each chat's group, believes only what the server signed and
+ * the chat's key opens, and delivers every chat's messages exactly once and in order. Gaps (a
+ * later sequence number, or a heartbeat ahead of us) wait a short reorder window, then are
+ * fetched from the history API: the server's log is the retransmission buffer.
+ */
+export class Receiver {
+  private readonly sockets = new Map<number, Socket>();
+  private readonly chats = new Map<string, Subscription>();
+  private readonly listeners: ((message: ChatMessage) => void)[] = [];
+  private readonly errorListeners: ((error: unknown) => void)[] = [];
+  private closed = false;
+  readonly drops: Record<DropReason, number> = {
+    malformed: 0,
+    'bad-signature': 0,
+    'unknown-key': 0,
+    undecryptable: 0,
+    'other-chat': 0,
+  };
+  readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0 };
+
+  constructor(private readonly options: ReceiverOptions) {}
+
+  onMessage(listener: (message: ChatMessage) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Repair failures (the server unreachable…): reported, and retried on the next hint. */
+  onError(listener: (error: unknown) => void): void {
+    this.errorListeners.push(listener);
+  }
+
+  /**
+   * Starts receiving a chat. The group is joined first and only then history loaded, so
+   * nothing falls between the two: live messages that arrive meanwhile wait in order.
+   * `from`: `{ latest: N }` delivers the last N messages first; `{ after: S }` everything after S.
+   */
+  async join(codeInput: string, from: { latest: number } | { after: number } = { latest: 0 }): Promise<void> {
+    const code = normalizeChatCode(codeInput) ?? codeInput;
+    if (this.chats.has(code)) return;
+    const info = await this.options.source.chatInfo(formatChatCode(code));
+    const startAfter = 'after' in from ? from.after : 0;
+    const sub: Subscription = {
+      code,
+      ordering: new ChatOrdering<ChatMessage>(startAfter, (m) => this.emit(m)),
+      keys: new Map([[info.multicast.keyEpoch, { key: Buffer.from(info.multicast.key, 'base64'), until: Infinity }]]),
+      currentEpoch: info.multicast.keyEpoch,
+      port: info.multicast.port,
+      group: info.multicast.group,
+      repairing: false,
+      early: 'latest' in from ? { messages: [], latest: 0 } : undefined,
+    };
+    this.chats.set(code, sub);
+    await this.listen(sub);
+    if ('latest' in from) {
+      const page = await this.options.source.history(formatChatCode(code), { latest: from.latest });
+      const first = page.messages[0]?.seq ?? page.latestSeq + 1;
+      // Start just before the first message we show; older history is not this receiver's job.
+      sub.ordering = new ChatOrdering<ChatMessage>(first - 1, (m) => this.emit(m));
+      sub.ordering.offer(page.messages);
+      sub.ordering.noteLatest(page.latestSeq);
+      const early = sub.early!;
+      sub.early = undefined;
+      sub.ordering.offer(early.messages);
+      sub.ordering.noteLatest(early.latest);
+    } else {
+      this.scheduleRepair(sub, 0);
+    }
+    this.checkGap(sub);
+  }
+
+  /** Stops receiving a chat. */
+  leave(codeInput: string): void {
+    const code = normalizeChatCode(codeInput) ?? codeInput;
+    const sub = this.chats.get(code);
+    if (!sub) return;
+    clearTimeout(sub.repairTimer);
+    this.chats.delete(code);
+    const socket = this.sockets.get(sub.port);
+    const stillUsed = [...this.chats.values()].some((s) => s.port === sub.port && s.group === sub.group);
+    if (socket && !stillUsed) {
+      try {
+        socket.dropMembership(sub.group, this.options.interfaceAddress);
+      } catch {
+        // already dropped
+      }
+    }
+    if (socket && ![...this.chats.values()].some((s) => s.port === sub.port)) {
+      socket.close();
+      this.sockets.delete(sub.port);
+    }
+  }
+
+  lastDelivered(codeInput: string): number | undefined {
+    return this.chats.get(normalizeChatCode(codeInput) ?? codeInput)?.ordering.lastDelivered;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const sub of this.chats.values()) clearTimeout(sub.repairTimer);
+    for (const socket of this.sockets.values()) socket.close();
+    this.sockets.clear();
+    this.chats.clear();
+  }
+
+  private async listen(sub: Subscription): Promise<void> {
+    let socket = this.sockets.get(sub.port);
+    if (!socket) {
+      socket = createSocket({ type: 'udp4', reuseAddr: true });
+      const bound = socket;
+      this.sockets.set(sub.port, bound);
+      bound.on('message', (datagram) => this.onDatagram(datagram));
+      // A receive error must never stop us listening: count it and go on.
+      bound.on('error', (error) => this.reportError(error));
+      await new Promise<void>((resolve, reject) => {
+        bound.once('error', reject);
+        bound.bind(sub.port, () => {
+          bound.off('error', reject);
+          resolve();
+        });
+      });
+    }
+    socket.addMembership(sub.group, this.options.interfaceAddress);
+  }
+
+  private onDatagram(datagram: Buffer): void {
+    if (this.closed) return;
+    this.counts.datagrams++;
+    const header = parseHeader(datagram);
+    if ('reason' in header) {
+      this.drops.malformed++;
+      return;
+    }
+    const sub = this.chats.get(header.chat);
+    if (!sub) {
+      this.drops['other-chat']++;
+      return;
+    }
+    const now = Date.now();
+    const result = decodeDatagram(datagram, (_chat, epoch) => {
+      const entry = sub.keys.get(epoch);
+      return entry && entry.until > now ? entry.key : undefined;
+    }, this.options.serverKey);
+    if (!result.ok) {
+      this.drops[result.reason]++;
+      // A signed datagram under an epoch we do not know yet: the key was rotated (or the
+      // server restarted). Fetch the new key; what this datagram carried is fetched as a gap.
+      if (result.reason === 'unknown-key' && header.epoch > sub.currentEpoch) {
+        void this.refreshKey(sub);
+        if (!sub.early) {
+          sub.ordering.noteLatest(header.type === 'heartbeat' ? header.firstSeq : header.firstSeq + header.count - 1);
+          this.checkGap(sub);
+        }
+      }
+      return;
+    }
+    const d = result.datagram;
+    if (sub.early) {
+      if (d.type === 'heartbeat') sub.early.latest = Math.max(sub.early.latest, d.latestSeq);
+      else sub.early.messages.push(...toChatMessages(d).filter((m) => m !== undefined));
+      return;
+    }
+    if (d.type === 'heartbeat') {
+      this.counts.heartbeats++;
+      sub.ordering.noteLatest(d.latestSeq);
+    } else {
+      sub.ordering.offer(toChatMessages(d).filter((m) => m !== undefined));
+      // A message too large for a datagram was only announced: its seq counts as known.
+      sub.ordering.noteLatest(d.firstSeq + d.messages.length - 1);
+    }
+    this.checkGap(sub);
+  }
+
+  private checkGap(sub: Subscription): void {
+    if (sub.early || !sub.ordering.missing() || sub.repairTimer || sub.repairing) return;
+    const window = this.options.reorderWindowMs ?? 20;
+    const jitter = Math.random() * (this.options.repairJitterMs ?? 10);
+    this.scheduleRepair(sub, window + jitter);
+  }
+
+  private scheduleRepair(sub: Subscription, delayMs: number): void {
+    clearTimeout(sub.repairTimer);
+    sub.repairTimer = setTimeout(() => {
+      sub.repairTimer = undefined;
+      void this.repair(sub);
+    }, delayMs);
+  }
+
+  /** Fetches the missing range from history, page by page, until the chat is complete. */
+  private async repair(sub: Subscription): Promise<void> {
+    if (sub.repairing || this.closed) return;
+    sub.repairing = true;
+    this.counts.repairs++;
+    try {
+      let gap: { after: number; upTo: number } | undefined = sub.ordering.missing() ?? { after: sub.ordering.lastDelivered, upTo: Infinity };
+      for (; gap; gap = sub.ordering.missing()) {
+        const page = await this.options.source.history(formatChatCode(sub.code), { after: gap.after, limit: REPAIR_PAGE });
+        if (!this.chats.has(sub.code)) return;
+        this.counts.repairedMessages += page.messages.length;
+        sub.ordering.noteLatest(page.latestSeq);
+        sub.ordering.offer(page.messages);
+        if (page.messages.length === 0) break;
+      }
+    } catch (error) {
+      this.reportError(error);
+      // Try again later: the next datagram or heartbeat would, but an idle chat needs a nudge.
+      if (!this.closed) this.scheduleRepair(sub, 1000);
+    } finally {
+      sub.repairing = false;
+    }
+    if (!sub.repairTimer) this.checkGap(sub);
+  }
+
+  private refreshKey(sub: Subscription): Promise<void> {
+    sub.refreshingKey ??= (async () => {
+      try {
+        const info = await this.options.source.chatInfo(formatChatCode(sub.code));
+        const { keyEpoch, key } = info.multicast;
+        if (keyEpoch > sub.currentEpoch) {
+          const previous = sub.keys.get(sub.currentEpoch);
+          sub.keys.clear();
+          if (previous) sub.keys.set(sub.currentEpoch, { key: previous.key, until: Date.now() + PREVIOUS_KEY_GRACE_MS });
+          sub.keys.set(keyEpoch, { key: Buffer.from(key, 'base64'), until: Infinity });
+          sub.currentEpoch = keyEpoch;
+        }
+      } catch (error) {
+        this.reportError(error);
+      } finally {
+        // Allow another refresh, but not more than one a second.
+        setTimeout(() => (sub.refreshingKey = undefined), 1000).unref();
+      }
+    })();
+    return sub.refreshingKey;
+  }
+
+  private emit(message: ChatMessage): void {
+    for (const listener of this.listeners) listener(message);
+  }
+
+  private reportError(error: unknown): void {
+    for (const listener of this.errorListeners) listener(error);
+  }
+}
+
+function toChatMessages(d: DataDatagram): (ChatMessage | undefined)[] {
+  const chat = formatChatCode(d.chat);
+  return d.messages.map((m) =>
+    m.textOmitted
+      ? undefined
+      : {
+          chat,
+          seq: m.seq,
+          sender: { id: m.senderId, name: m.senderName },
+          text: m.text,
+          sentAt: new Date(m.sentAt).toISOString(),
+          clientMsgId: m.clientMsgId,
+        },
+  );
+}

@@ -1,0 +1,222 @@
+import { randomBytes } from 'node:crypto';
+import { type Socket, connect } from 'node:net';
+import { ChorusError, isErrorCode } from '../protocol/errors.js';
+import { type Frame, FrameDecoder, encodeFrame } from '../protocol/frames.js';
+import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
+
+export interface SenderOptions {
+  host: string;
+  port: number;
+  token: string;
+  /** Messages sent but not yet acknowledged, at most (the server allows 1024). */
+  window?: number;
+  /** Reconnect backoff bounds. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface Ack {
+  seq: number;
+  sentAt: string;
+  chat: string;
+  id: string;
+}
+
+interface Outgoing {
+  id: string;
+  chat: string;
+  text: string;
+  resolve(ack: Ack): void;
+  reject(error: Error): void;
+}
+
+export type SenderState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+/** A client message id: random, so that a retry after a reconnect is recognised as the same message. */
+export function newClientMessageId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+/**
+ * Sends messages over one persistent TCP connection. `send()` resolves with the sequence
+ * number once the server has committed the message. If the connection drops, the sender
+ * reconnects with backoff and resends every unacknowledged message with its original id: the
+ * server answers a repeated id with the first answer, so nothing is stored twice.
+ */
+export class Sender {
+  private socket: Socket | undefined;
+  private decoder = new FrameDecoder();
+  private state: SenderState = 'disconnected';
+  /** Sent and awaiting their ack, in send order. */
+  private readonly unacked = new Map<string, Outgoing>();
+  /** Not yet sent: the window is full or we are not connected. */
+  private readonly queue: Outgoing[] = [];
+  private backoffMs: number;
+  private reconnectTimer?: NodeJS.Timeout;
+  private keepAlive?: NodeJS.Timeout;
+  private readonly stateListeners: ((state: SenderState, detail?: string) => void)[] = [];
+  private fatal: ChorusError | undefined;
+  /** Callers of connect() waiting for the welcome. */
+  private readonly settledWaiters: { resolve(): void; reject(e: Error): void }[] = [];
+
+  constructor(private readonly options: SenderOptions) {
+    this.backoffMs = options.minBackoffMs ?? 100;
+  }
+
+  onStateChange(listener: (state: SenderState, detail?: string) => void): void {
+    this.stateListeners.push(listener);
+  }
+
+  get connectionState(): SenderState {
+    return this.state;
+  }
+
+  /** Opens the connection; resolves once the server has welcomed us. */
+  async connect(): Promise<void> {
+    if (this.state === 'connected') return;
+    const welcomed = new Promise<void>((resolve, reject) => this.settledWaiters.push({ resolve, reject }));
+    this.open();
+    return welcomed;
+  }
+
+  send(chat: string, text: string, id: string = newClientMessageId()): Promise<Ack> {
+    if (this.state === 'closed') return Promise.reject(new Error('sender is closed'));
+    if (this.fatal) return Promise.reject(this.fatal);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id, chat, text, resolve, reject });
+      if (this.state === 'disconnected' && !this.reconnectTimer) this.open();
+      this.pump();
+    });
+  }
+
+  /** Messages not yet acknowledged (sent or queued). */
+  get pending(): number {
+    return this.unacked.size + this.queue.length;
+  }
+
+  close(): void {
+    this.setState('closed');
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.keepAlive);
+    this.socket?.destroy();
+    const error = new Error('sender closed before the message was acknowledged');
+    for (const o of [...this.unacked.values(), ...this.queue]) o.reject(error);
+    this.unacked.clear();
+    this.queue.length = 0;
+  }
+
+  private open(): void {
+    if (this.state === 'closed' || this.state === 'connecting' || this.state === 'connected') return;
+    this.setState('connecting');
+    this.decoder = new FrameDecoder();
+    const socket = connect({ host: this.options.host, port: this.options.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('connect', () => socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: this.options.token })));
+    socket.on('data', (chunk) => {
+      let frames: Frame[];
+      try {
+        frames = this.decoder.push(chunk);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) this.onFrame(frame);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => this.onClosed(socket));
+  }
+
+  private onFrame(frame: Frame): void {
+    switch (frame.t) {
+      case 'welcome':
+        this.backoffMs = this.options.minBackoffMs ?? 100;
+        this.setState('connected');
+        for (const w of this.settledWaiters.splice(0)) w.resolve();
+        clearInterval(this.keepAlive);
+        this.keepAlive = setInterval(() => this.write({ t: 'ping' }), KEEPALIVE_INTERVAL_MS);
+        this.keepAlive.unref();
+        // Resend what the last connection left unacknowledged, in the original order and ids.
+        for (const o of this.unacked.values()) this.write({ t: 'send', id: o.id, chat: o.chat, text: o.text });
+        this.pump();
+        return;
+      case 'ack': {
+        const o = this.unacked.get(frame.id);
+        if (!o) return;
+        this.unacked.delete(frame.id);
+        o.resolve({ seq: frame.seq, sentAt: frame.sentAt, chat: frame.chat, id: frame.id });
+        this.pump();
+        return;
+      }
+      case 'error': {
+        const error = new ChorusError(isErrorCode(frame.code) ? frame.code : 'INTERNAL', frame.message);
+        if (frame.id !== undefined) {
+          const o = this.unacked.get(frame.id);
+          if (o) {
+            this.unacked.delete(frame.id);
+            o.reject(error);
+            this.pump();
+          }
+          return;
+        }
+        // A connection-level refusal: a bad token will not get better by retrying.
+        if (error.code === 'UNAUTHENTICATED' || error.code === 'UNSUPPORTED_VERSION') this.giveUp(error);
+        return;
+      }
+      case 'ping':
+        this.write({ t: 'pong' });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private pump(): void {
+    if (this.state !== 'connected') return;
+    const window = this.options.window ?? 512;
+    while (this.queue.length > 0 && this.unacked.size < window) {
+      const o = this.queue.shift()!;
+      this.unacked.set(o.id, o);
+      this.write({ t: 'send', id: o.id, chat: o.chat, text: o.text });
+    }
+  }
+
+  private write(frame: Frame): void {
+    if (this.socket && !this.socket.destroyed) this.socket.write(encodeFrame(frame));
+  }
+
+  private onClosed(socket: Socket): void {
+    if (socket !== this.socket) return;
+    clearInterval(this.keepAlive);
+    if (this.state === 'closed') return;
+    const wasConnecting = this.state === 'connecting';
+    this.setState('disconnected', this.fatal?.message);
+    if (this.fatal) return;
+    if (wasConnecting && this.settledWaiters.length > 0 && this.pending === 0) {
+      for (const w of this.settledWaiters.splice(0)) {
+        w.reject(new Error(`cannot reach the server at ${this.options.host}:${this.options.port}`));
+      }
+      return;
+    }
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.open();
+    }, this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 5000);
+  }
+
+  private giveUp(error: ChorusError): void {
+    this.fatal = error;
+    for (const w of this.settledWaiters.splice(0)) w.reject(error);
+    for (const o of [...this.unacked.values(), ...this.queue]) o.reject(error);
+    this.unacked.clear();
+    this.queue.length = 0;
+    this.socket?.destroy();
+  }
+
+  private setState(state: SenderState, detail?: string): void {
+    if (this.state === state) return;
+    this.state = state;
+    for (const listener of this.stateListeners) listener(state, detail);
+  }
+}
