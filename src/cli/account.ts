@@ -1,0 +1,209 @@
+import type { Command } from 'commander';
+import { ApiClient, ApiError, ServerUnreachableError, type Session, type User } from '../client/api.js';
+import { type Profile, loadProfile, resolveProfileDir, saveProfile } from '../client/profile.js';
+import { CliError, describeFailure, localMinute, printResult, terminalSafe, usageError } from './output.js';
+
+/** `chorus register`, `login`, `logout`, `whoami`, and the logged-in session other commands use. */
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:6789';
+
+export const PASSWORD_HELP = `The password is never a flag. It comes from --password-stdin (one line read from stdin),
+else the CHORUS_PASSWORD environment variable, else a prompt that does not echo.`;
+
+interface AccountOptions {
+  server?: string;
+  passwordStdin?: boolean;
+  json?: boolean;
+}
+
+export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv): void {
+  program
+    .command('register')
+    .description('create an account on a server, and log in to it')
+    .requiredOption('--name <name>', 'the name others see (1..64 characters)')
+    .requiredOption('--email <email>', 'the email address you log in with')
+    .option('--server <url>', `the server's address (default: the profile's server, else ${DEFAULT_SERVER})`)
+    .option('--password-stdin', 'read the password from the first line of stdin')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `\n${PASSWORD_HELP} When prompting, it asks twice.`)
+    .action(async (options: AccountOptions & { name: string; email: string }, command: Command) => {
+      const dir = profileDirOf(command, env);
+      const previous = await loadProfile(dir);
+      const client = new ApiClient({ baseUrl: serverFor(options.server, previous) });
+      const password = await readPassword(options, env, { confirm: true });
+      const user = await client.register({ name: options.name, email: options.email, password });
+      const session = await client.login({ email: user.email, password });
+      await saveProfile(dir, loggedIn(previous, client.baseUrl, session));
+      printResult(options.json, { server: client.baseUrl, user, expiresAt: session.expiresAt }, () =>
+        `Registered ${describeUser(user)} at ${client.baseUrl}, and logged in.`,
+      );
+    });
+
+  program
+    .command('login')
+    .description('log in; the session is kept in the profile')
+    .requiredOption('--email <email>', 'your email address')
+    .option('--server <url>', `the server's address (default: the profile's server, else ${DEFAULT_SERVER})`)
+    .option('--password-stdin', 'read the password from the first line of stdin')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `\n${PASSWORD_HELP}`)
+    .action(async (options: AccountOptions & { email: string }, command: Command) => {
+      const dir = profileDirOf(command, env);
+      const previous = await loadProfile(dir);
+      const client = new ApiClient({ baseUrl: serverFor(options.server, previous) });
+      const password = await readPassword(options, env, { confirm: false });
+      const session = await client.login({ email: options.email, password });
+      await saveProfile(dir, loggedIn(previous, client.baseUrl, session));
+      printResult(options.json, { server: client.baseUrl, user: session.user, expiresAt: session.expiresAt }, () =>
+        `Logged in as ${describeUser(session.user)} at ${client.baseUrl} (until ${localMinute(session.expiresAt)}).`,
+      );
+    });
+
+  program
+    .command('logout')
+    .description('end the session: revoke it on the server and forget it here')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const dir = profileDirOf(command, env);
+      const profile = await loadProfile(dir);
+      if (!profile?.token) {
+        printResult(options.json, { loggedOut: true, revoked: false }, () => 'Not logged in.');
+        return;
+      }
+      const revoked = await revoke(profile);
+      await saveProfile(dir, { server: profile.server, ...pinnedKey(profile, profile.server) });
+      const warning = revoked === true ? undefined : revoked;
+      printResult(options.json, { loggedOut: true, revoked: revoked === true, ...(warning ? { warning } : {}) }, () =>
+        warning ? `Logged out here, but ${warning}.` : 'Logged out.',
+      );
+    });
+
+  program
+    .command('whoami')
+    .description('show who is logged in, and where')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const { client } = await requireSession(command, env);
+      const user = await client.me();
+      printResult(options.json, { server: client.baseUrl, user }, () => `${describeUser(user)} at ${client.baseUrl}`);
+    });
+}
+
+/** The profile folder this command uses (--profile, else CHORUS_HOME, else the config folder). */
+export function profileDirOf(command: Command, env: NodeJS.ProcessEnv): string {
+  return resolveProfileDir(command.optsWithGlobals<{ profile?: string }>().profile, env);
+}
+
+/** An API client with the profile's session, or a clear "not logged in". */
+export async function requireSession(command: Command, env: NodeJS.ProcessEnv): Promise<{ client: ApiClient; profile: Profile }> {
+  const profile = await loadProfile(profileDirOf(command, env));
+  if (!profile?.token) throw new CliError('not logged in: run chorus login');
+  return { client: new ApiClient({ baseUrl: profile.server, token: profile.token }), profile };
+}
+
+/** Revokes the session: true, or why it could not be (the local copy is forgotten either way). */
+async function revoke(profile: Profile): Promise<true | string> {
+  try {
+    await new ApiClient({ baseUrl: profile.server, token: profile.token, timeoutMs: 10_000 }).logout();
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') return true; // already expired or revoked
+    const reason = error instanceof ServerUnreachableError ? error.message : `the server refused: ${describeFailure(error).line}`;
+    return `${reason}, so the session was not revoked there and stays valid until it expires`;
+  }
+}
+
+/** The profile after a login: the server's pinned key survives as long as the server is the same. */
+function loggedIn(previous: Profile | undefined, server: string, session: Session): Profile {
+  const { id, name, email } = session.user;
+  return { server, token: session.token, user: { id, name, email }, ...pinnedKey(previous, server) };
+}
+
+function pinnedKey(profile: Profile | undefined, server: string): Pick<Profile, 'serverKey'> {
+  return profile?.serverKey && profile.server === server ? { serverKey: profile.serverKey } : {};
+}
+
+function serverFor(flag: string | undefined, profile: Profile | undefined): string {
+  const raw = flag ?? profile?.server ?? DEFAULT_SERVER;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw usageError(`invalid --server "${raw}": give a URL such as ${DEFAULT_SERVER}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw usageError(`invalid --server "${raw}": it must start with http:// or https://`);
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw usageError(`invalid --server: give only the scheme, host and port, e.g. ${DEFAULT_SERVER}`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/** --password-stdin, else CHORUS_PASSWORD, else a prompt without echo (asked twice when confirming). */
+async function readPassword(options: AccountOptions, env: NodeJS.ProcessEnv, { confirm }: { confirm: boolean }): Promise<string> {
+  if (options.passwordStdin) {
+    const password = await readFirstLine(process.stdin);
+    if (password === '') throw usageError('--password-stdin: stdin held no password');
+    return password;
+  }
+  if (env.CHORUS_PASSWORD) return env.CHORUS_PASSWORD;
+  if (!process.stdin.isTTY) {
+    throw usageError('no password: not in a terminal, so give it with --password-stdin or CHORUS_PASSWORD');
+  }
+  const password = await promptHidden('Password: ');
+  if (password === '') throw usageError('no password given');
+  if (confirm && (await promptHidden('Confirm password: ')) !== password) {
+    throw usageError('the two passwords do not match');
+  }
+  return password;
+}
+
+async function readFirstLine(stream: NodeJS.ReadStream): Promise<string> {
+  stream.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of stream) {
+    text += chunk as string;
+    if (text.includes('\n')) break;
+  }
+  return text.split('\n')[0]!.replace(/\r$/, '');
+}
+
+/** Reads a line from the terminal in raw mode, echoing nothing. Ctrl-C cancels. */
+function promptHidden(question: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(question);
+  stdin.setRawMode(true);
+  stdin.setEncoding('utf8');
+  stdin.resume();
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    const finish = () => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') {
+          finish();
+          resolve(answer);
+          return;
+        }
+        if (ch === '\u0003' || (ch === '\u0004' && answer === '')) {
+          finish();
+          reject(new CliError('cancelled', 130));
+          return;
+        }
+        if (ch === '\u007f' || ch === '\b') answer = [...answer].slice(0, -1).join('');
+        else if (ch >= ' ') answer += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+function describeUser(user: Pick<User, 'name' | 'email'>): string {
+  return `${terminalSafe(user.name)} <${terminalSafe(user.email)}>`;
+}

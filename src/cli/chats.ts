@@ -1,0 +1,146 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { ApiError, type ApiClient, type Chat, type Message } from '../client/api.js';
+import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
+import { requireSession } from './account.js';
+import { CliError, localMinute, printResult, table, terminalSafe, usageError } from './output.js';
+
+/** `chorus create`, `join`, `leave`, `chats`, `history`. */
+
+const HISTORY_DEFAULT = 50;
+/** The most the API returns in one page (docs/api.md); longer histories take several. */
+const HISTORY_PAGE_MAX = 500;
+
+export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): void {
+  program
+    .command('create')
+    .description('create a chat and print its code, which is what others need to join')
+    .argument('<name>', 'the chat\'s name (1..100 characters)')
+    .option('--json', 'print the chat as JSON')
+    .action(async (name: string, options: { json?: boolean }, command: Command) => {
+      const { client } = await requireSession(command, env);
+      const chat = await client.createChat(name);
+      printResult(options.json, chatView(chat), () => [
+        `Created "${terminalSafe(chat.name)}" with code ${chat.code}.`,
+        `Others join it with: chorus join ${chat.code}`,
+      ]);
+    });
+
+  program
+    .command('join')
+    .description('join a chat by its code (any case, dash optional)')
+    .argument('<code>', 'the chat\'s code, e.g. ABCDE-12345')
+    .option('--json', 'print the chat as JSON')
+    .action(async (input: string, options: { json?: boolean }, command: Command) => {
+      const code = chatCodeArgument(input);
+      const { client } = await requireSession(command, env);
+      const chat = await onChat(code, () => client.joinChat(code));
+      printResult(options.json, chatView(chat), () =>
+        `Joined "${terminalSafe(chat.name)}" (${chat.code}): ${plural(chat.memberCount, 'member')}.`,
+      );
+    });
+
+  program
+    .command('leave')
+    .description('leave a chat')
+    .argument('<code>', 'the chat\'s code')
+    .option('--json', 'print the result as JSON')
+    .action(async (input: string, options: { json?: boolean }, command: Command) => {
+      const code = chatCodeArgument(input);
+      const { client } = await requireSession(command, env);
+      await onChat(code, () => client.leaveChat(code), { hintJoin: false });
+      printResult(options.json, { left: code }, () => `Left ${code}.`);
+    });
+
+  program
+    .command('chats')
+    .description('list my chats: code, name, members, latest sequence number')
+    .option('--json', 'print the chats as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const { client } = await requireSession(command, env);
+      const chats = await client.listChats();
+      printResult(options.json, chats.map(chatView), () =>
+        chats.length === 0
+          ? 'No chats yet: create one with chorus create NAME, or join one with chorus join CODE.'
+          : table(
+              ['CODE', 'NAME', 'MEMBERS', 'LATEST SEQ'],
+              chats.map((chat) => [chat.code, chat.name, String(chat.memberCount), String(chat.latestSeq)]),
+            ),
+      );
+    });
+
+  program
+    .command('history')
+    .description('print the latest messages of a chat, oldest first')
+    .argument('<code>', 'the chat\'s code')
+    .option('--limit <n>', `how many messages (default ${HISTORY_DEFAULT})`, positiveInteger)
+    .option('--json', 'print the messages as JSON')
+    .action(async (input: string, options: { limit?: number; json?: boolean }, command: Command) => {
+      const code = chatCodeArgument(input);
+      const { client } = await requireSession(command, env);
+      const messages = await onChat(code, () => latestMessages(client, code, options.limit ?? HISTORY_DEFAULT));
+      printResult(options.json, messages, () =>
+        messages.length === 0 ? `No messages in ${code} yet.` : messages.map(messageLine),
+      );
+    });
+}
+
+/** The latest `limit` messages, ascending, paging back when more than one page is asked for. */
+async function latestMessages(client: ApiClient, code: string, limit: number): Promise<Message[]> {
+  const pages: Message[][] = [];
+  let count = 0;
+  let before: number | undefined;
+  while (count < limit) {
+    const want = Math.min(limit - count, HISTORY_PAGE_MAX);
+    const page = before === undefined ? await client.listMessages(code, { limit: want }) : await client.listMessages(code, { before, limit: want });
+    const oldest = page.messages[0];
+    if (!oldest) break;
+    pages.unshift(page.messages);
+    count += page.messages.length;
+    if (oldest.seq <= 1 || page.messages.length < want) break;
+    before = oldest.seq;
+  }
+  return pages.flat();
+}
+
+/** `[2026-11-24 10:31] Alice: text`, continuation lines indented. */
+function messageLine(message: Message): string {
+  const text = terminalSafe(message.text).replace(/\r?\n/g, '\n    ');
+  return `[${localMinute(message.sentAt)}] ${terminalSafe(message.sender.name)}: ${text}`;
+}
+
+/** A chat as scripts see it: everything but the chat's multicast key, which is a secret. */
+function chatView(chat: Chat) {
+  const { code, name, createdAt, createdBy, memberCount, latestSeq } = chat;
+  return { code, name, createdAt, createdBy, memberCount, latestSeq };
+}
+
+/** The code in its displayed form (XXXXX-XXXXX), or a usage error when it cannot be one. */
+function chatCodeArgument(input: string): string {
+  const code = normalizeChatCode(input);
+  if (!code) throw usageError(`"${input.slice(0, 40)}" is not a chat code: codes look like ABCDE-12345`);
+  return formatChatCode(code);
+}
+
+/** Says which chat was refused, and why, in the user's words. */
+async function onChat<T>(code: string, call: () => Promise<T>, { hintJoin = true } = {}): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'CHAT_NOT_FOUND') throw new CliError(`no chat with code ${code}`);
+    if (error instanceof ApiError && error.code === 'NOT_A_MEMBER') {
+      throw new CliError(`you are not a member of ${code}${hintJoin ? `: run chorus join ${code}` : ''}`);
+    }
+    throw error;
+  }
+}
+
+function positiveInteger(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError('give a whole number of 1 or more.');
+  }
+  return Number(value);
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,57 @@
+import { Command, CommanderError } from 'commander';
+import { PASSWORD_HELP, registerAccountCommands } from './account.js';
+import { registerChatCommands } from './chats.js';
+import { EXIT_USAGE, reportFailure } from './output.js';
+import { registerServerCommand } from './server.js';
+
+/**
+ * The `chorus` program. Each command group lives in its own file; this one wires them together,
+ * and is the only place where failures become exit codes. The environment is read here, at the
+ * edge, and handed down.
+ */
+function buildProgram(env: NodeJS.ProcessEnv): Command {
+  const program = new Command('chorus')
+    .description('Chorus: group chat for a local network. Run a server, then register, create or join chats.')
+    .option('--profile <dir>', 'folder holding your login and server address (default: $CHORUS_HOME, else ~/.config/chorus)')
+    .showSuggestionAfterError()
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'chorus: ')) })
+    // Commander's own errors (unknown option, missing argument) become usage errors, exit 2.
+    .exitOverride();
+
+  registerServerCommand(program);
+  registerAccountCommands(program, env);
+  registerChatCommands(program, env);
+  // Room for the messaging commands `send`, `tail` and `chat`, which the next issue adds from
+  // their own file (src/cli/messaging.ts): not registered, and not stubbed, until they work.
+
+  program.addHelpText(
+    'after',
+    `
+Getting started:
+  chorus server                                   run a server on this machine (another terminal)
+  chorus register --name Ada --email ada@example.com
+  chorus create "Team room"                       prints the code others join with
+  chorus join ABCDE-12345
+
+Your login and the server's address are kept in a profile folder: --profile DIR, else
+$CHORUS_HOME, else $XDG_CONFIG_HOME/chorus or ~/.config/chorus (readable by you only).
+${PASSWORD_HELP}
+Every command takes --json for scripts. Failures print one line on stderr and exit 1,
+or 2 when the command itself is wrong. "chorus help COMMAND" shows a command's options.`,
+  );
+  return program;
+}
+
+async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const program = buildProgram(env);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    // Commander has already printed its message (or the help, which exits 0).
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    return reportFailure(error);
+  }
+}
+
+process.exitCode = await run(process.argv, process.env);

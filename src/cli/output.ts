@@ -1,0 +1,115 @@
+import { ApiError, ServerUnreachableError } from '../client/api.js';
+import { ProfileError } from '../client/profile.js';
+
+/**
+ * What the CLI shows: results on stdout (human lines, or JSON with --json), and every failure as
+ * ONE line on stderr with an exit code: 1 when something was refused or failed, 2 when the
+ * command itself was wrong (usage). Secrets (tokens, passwords, chat keys) are never printed.
+ */
+
+export const EXIT_REFUSED = 1;
+export const EXIT_USAGE = 2;
+
+/** A failure the CLI explains itself; the message is the whole line shown. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT_REFUSED,
+  ) {
+    super(message);
+  }
+}
+
+export function usageError(message: string): CliError {
+  return new CliError(message, EXIT_USAGE);
+}
+
+/** Prints `data` as JSON when asked, else the human lines. */
+export function printResult(json: boolean | undefined, data: unknown, human: () => string | string[]): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+    return;
+  }
+  const lines = human();
+  const text = Array.isArray(lines) ? lines.join('\n') : lines;
+  if (text !== '') process.stdout.write(`${text}\n`);
+}
+
+/** A note beside the result (warnings, progress): stderr, so stdout stays clean for scripts. */
+export function printNote(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** The one line and exit code for any error that reaches the top of the program. */
+export function describeFailure(error: unknown): { line: string; exitCode: number } {
+  if (error instanceof CliError) return { line: error.message, exitCode: error.exitCode };
+  if (error instanceof ServerUnreachableError) return { line: error.message, exitCode: EXIT_REFUSED };
+  if (error instanceof ProfileError) return { line: error.message, exitCode: EXIT_REFUSED };
+  if (error instanceof ApiError) return { line: describeApiError(error), exitCode: EXIT_REFUSED };
+  const message = error instanceof Error ? error.message : String(error);
+  return { line: `unexpected error: ${message}`, exitCode: EXIT_REFUSED };
+}
+
+function describeApiError(error: ApiError): string {
+  switch (error.code) {
+    case 'WRONG_CREDENTIALS':
+      return 'wrong email or password';
+    case 'UNAUTHENTICATED':
+      return 'not logged in (the session expired or was revoked): run chorus login';
+    case 'TOO_MANY_REQUESTS':
+      return error.retryAfterSeconds !== undefined
+        ? `too many failed attempts: try again in ${waitTime(error.retryAfterSeconds)}`
+        : 'too many failed attempts: try again later';
+    case 'EMAIL_TAKEN':
+      return 'an account with this email address already exists: run chorus login';
+    default:
+      return lowerFirst(error.message);
+  }
+}
+
+/** Turns failures into the one-line report; returns the exit code. */
+export function reportFailure(error: unknown): number {
+  const { line, exitCode } = describeFailure(error);
+  process.stderr.write(`chorus: ${terminalSafe(line)}\n`);
+  return exitCode;
+}
+
+/**
+ * Text from the network (names, messages) may hold control characters; written raw they could
+ * move the cursor or rewrite the terminal. Tabs and newlines stay, everything else shows as �.
+ */
+export function terminalSafe(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '\uFFFD');
+}
+
+/** Lines of a table with left-aligned columns; cells are made terminal-safe. */
+export function table(header: string[], rows: string[][]): string[] {
+  const cells = [header, ...rows].map((row) => row.map((cell) => terminalSafe(cell).replace(/[\t\n]/g, ' ')));
+  const widths = header.map((_, i) => Math.max(...cells.map((row) => [...(row[i] ?? '')].length)));
+  return cells.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - [...cell].length)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/** `2026-11-24 10:31` in the local time zone. */
+export function localMinute(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+function waitTime(seconds: number): string {
+  return seconds < 90 ? `${seconds} s` : `${Math.ceil(seconds / 60)} minutes`;
+}
+
+function lowerFirst(text: string): string {
+  // "No chat with code X" reads better after "chorus: " as "no chat with code X".
+  return text.length > 1 && /^[A-Z][a-z]/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
+}

@@ -1,0 +1,204 @@
+import { isIPv4 } from 'node:net';
+import { resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import { DEFAULTS, type RunningServer, type ServerConfig, defaultServerConfig } from '../server/config.js';
+import { CliError, printNote, reportFailure, usageError } from './output.js';
+
+/**
+ * `chorus server`: every setting is a flag or a CHORUS_* environment variable (the flag wins,
+ * then the environment, then the default), validated here once and handed to the server as a
+ * typed ServerConfig.
+ */
+
+interface ServerOptions {
+  data?: string;
+  host?: string;
+  httpPort?: string;
+  tcpPort?: string;
+  sessionTtl?: string;
+  databaseUrl?: string;
+  logLevel?: string;
+  multicastGroups?: string;
+  multicastPorts?: string;
+  multicastInterface?: string;
+  multicastTtl?: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const { first: MC_FIRST, last: MC_LAST } = DEFAULTS.multicastPorts;
+
+const OPTIONS: [flags: string, env: string, description: string][] = [
+  ['--data <dir>', 'CHORUS_DATA', `folder for the database and the server's key (default ${DEFAULTS.dataDir})`],
+  ['--host <address>', 'CHORUS_HOST', `address to listen on (default ${DEFAULTS.host}: this machine only)`],
+  ['--http-port <port>', 'CHORUS_HTTP_PORT', `port of the HTTP API, 0 for any free one (default ${DEFAULTS.httpPort})`],
+  ['--tcp-port <port>', 'CHORUS_TCP_PORT', `port messages are sent to, 0 for any free one (default ${DEFAULTS.tcpPort})`],
+  ['--session-ttl <duration>', 'CHORUS_SESSION_TTL', 'how long a login lasts: seconds, or a number with s, m, h or d (default 30d)'],
+  ['--database-url <url>', 'CHORUS_DATABASE_URL', 'use PostgreSQL at this postgres:// URL (default: embedded SQLite in the data folder)'],
+  ['--log-level <level>', 'CHORUS_LOG_LEVEL', `${LOG_LEVELS.join(', ')} (default info)`],
+  ['--multicast-groups <cidr>', 'CHORUS_MULTICAST_GROUPS', `range chats' multicast groups are drawn from, within 224.0.0.0/4 (default ${DEFAULTS.multicastGroups})`],
+  ['--multicast-ports <first-last>', 'CHORUS_MULTICAST_PORTS', `range of chats' UDP ports (default ${MC_FIRST}-${MC_LAST})`],
+  ['--multicast-interface <address>', 'CHORUS_MULTICAST_INTERFACE', `IPv4 address of the interface multicast leaves from (default ${DEFAULTS.multicastInterface})`],
+  ['--multicast-ttl <hops>', 'CHORUS_MULTICAST_TTL', `how many routers multicast may cross, 0..255 (default ${DEFAULTS.multicastTtl}: this network only)`],
+];
+
+export function registerServerCommand(program: Command): void {
+  const command = program
+    .command('server')
+    .description('run a Chorus server in the foreground (Ctrl-C stops it cleanly)')
+    .addHelpText(
+      'after',
+      `
+Flags win over environment variables, which win over the defaults. The defaults reach no one but
+this machine; to serve a LAN, listen on this machine's LAN address and send multicast from it:
+  chorus server --host 192.168.1.20 --multicast-interface 192.168.1.20`,
+    );
+  for (const [flags, env, description] of OPTIONS) command.addOption(new Option(flags, description).env(env));
+  command.action(async (options: ServerOptions, cmd: Command) => {
+    const config = serverConfigFrom(options, (key) => sourceName(cmd, key));
+    let server: RunningServer;
+    try {
+      // Loaded only here: the other commands need none of the server's dependencies.
+      const { startServer } = await import('../server/compose.js');
+      server = await startServer(config);
+    } catch (error) {
+      throw new CliError(startFailure(error, config));
+    }
+    const storage = config.database.engine === 'sqlite' ? `data in ${config.dataDir}` : 'data in PostgreSQL';
+    process.stdout.write(`Chorus server listening on ${server.httpUrl} (HTTP API) and TCP port ${server.tcpPort}; ${storage}\n`);
+    stopOnSignals(server);
+  });
+}
+
+/** Validates every setting; an invalid one is a usage error naming the flag or variable it came from. */
+export function serverConfigFrom(options: ServerOptions, nameOf: (key: keyof ServerOptions) => string): ServerConfig {
+  const invalid = (key: keyof ServerOptions, why: string, showValue = true) =>
+    usageError(`invalid ${nameOf(key)}${showValue ? ` "${String(options[key]).slice(0, 80)}"` : ''}: ${why}`);
+
+  const port = (key: 'httpPort' | 'tcpPort', fallback: number) => {
+    const value = options[key];
+    if (value === undefined) return fallback;
+    if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) throw invalid(key, 'give a port number from 1 to 65535 (0 picks a free one)');
+    return Number(value);
+  };
+
+  const host = options.host ?? DEFAULTS.host;
+  if (host.trim() === '') throw invalid('host', 'give an address such as 127.0.0.1 or 0.0.0.0');
+
+  const logLevel = options.logLevel ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw invalid('logLevel', `give one of ${LOG_LEVELS.join(', ')}`);
+
+  let database: ServerConfig['database'] = { engine: 'sqlite' };
+  if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
+    // The URL may hold a password: the error does not repeat it.
+    if (!/^postgres(ql)?:\/\/\S+$/.test(options.databaseUrl)) throw invalid('databaseUrl', 'give a postgres://user@host/database URL', false);
+    database = { engine: 'postgres', url: options.databaseUrl };
+  }
+
+  let sessionTtlSeconds: number = DEFAULTS.sessionTtlSeconds;
+  if (options.sessionTtl !== undefined) {
+    const seconds = durationSeconds(options.sessionTtl);
+    if (seconds === undefined) throw invalid('sessionTtl', 'give seconds, or a number with s, m, h or d, e.g. 12h or 30d');
+    sessionTtlSeconds = seconds;
+  }
+
+  return defaultServerConfig({
+    dataDir: resolve(options.data ?? DEFAULTS.dataDir),
+    host,
+    httpPort: port('httpPort', DEFAULTS.httpPort),
+    tcpPort: port('tcpPort', DEFAULTS.tcpPort),
+    sessionTtlSeconds,
+    database,
+    logLevel: logLevel as ServerConfig['logLevel'],
+    multicast: {
+      groups: options.multicastGroups === undefined ? DEFAULTS.multicastGroups : multicastRange(options.multicastGroups, (why) => invalid('multicastGroups', why)),
+      ports: options.multicastPorts === undefined ? { ...DEFAULTS.multicastPorts } : portRange(options.multicastPorts, (why) => invalid('multicastPorts', why)),
+      interface: options.multicastInterface === undefined ? DEFAULTS.multicastInterface : ipv4(options.multicastInterface, (why) => invalid('multicastInterface', why)),
+      ttl: options.multicastTtl === undefined ? DEFAULTS.multicastTtl : ttl(options.multicastTtl, (why) => invalid('multicastTtl', why)),
+    },
+  });
+}
+
+/** "--http-port" or "CHORUS_HTTP_PORT", whichever the value came from. */
+function sourceName(command: Command, key: string): string {
+  const option = command.options.find((o) => o.attributeName() === key);
+  if (!option) return key;
+  return command.getOptionValueSource(key) === 'env' && option.envVar ? option.envVar : (option.long ?? key);
+}
+
+const UNIT_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };
+
+function durationSeconds(value: string): number | undefined {
+  const match = /^(\d+)\s*([smhd]?)$/.exec(value.trim());
+  if (!match) return undefined;
+  const seconds = Number(match[1]) * UNIT_SECONDS[match[2]!]!;
+  return seconds >= 1 && Number.isSafeInteger(seconds) ? seconds : undefined;
+}
+
+type Refuse = (why: string) => CliError;
+
+function multicastRange(value: string, refuse: Refuse): string {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value.trim());
+  const octets = match?.slice(1, 5).map(Number) ?? [];
+  const prefix = Number(match?.[5]);
+  if (!match || octets.some((o) => o > 255) || prefix > 32) throw refuse('give a CIDR range such as 239.255.0.0/16');
+  if (prefix < 4 || octets[0]! < 224 || octets[0]! > 239) throw refuse('multicast groups must lie within 224.0.0.0/4 (e.g. 239.255.0.0/16)');
+  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const size = 2 ** (32 - prefix);
+  const network = address - (address % size);
+  if (network !== address) {
+    const text = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join('.');
+    throw refuse(`the address has bits set beyond the prefix: did you mean ${text}/${prefix}?`);
+  }
+  return `${octets.join('.')}/${prefix}`;
+}
+
+function portRange(value: string, refuse: Refuse): { first: number; last: number } {
+  const match = /^(\d{1,5})(?:\s*-\s*(\d{1,5}))?$/.exec(value.trim());
+  const first = Number(match?.[1]);
+  const last = Number(match?.[2] ?? match?.[1]);
+  if (!match || first < 1 || last > 65535 || first > last) throw refuse(`give a range of UDP ports FIRST-LAST within 1-65535, e.g. ${MC_FIRST}-${MC_LAST}`);
+  return { first, last };
+}
+
+function ipv4(value: string, refuse: Refuse): string {
+  if (!isIPv4(value.trim())) throw refuse('give the IPv4 address of one of this machine\'s interfaces, e.g. 127.0.0.1');
+  return value.trim();
+}
+
+function ttl(value: string, refuse: Refuse): number {
+  if (!/^\d{1,3}$/.test(value.trim()) || Number(value) > 255) throw refuse('give a whole number from 0 to 255');
+  return Number(value);
+}
+
+function startFailure(error: unknown, config: ServerConfig): string {
+  const e = error as NodeJS.ErrnoException & { port?: number; address?: string };
+  const where = e.port !== undefined ? `${e.address ?? config.host}:${e.port}` : config.host;
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return `cannot start the server: ${where} is already in use (choose another port with --http-port or --tcp-port)`;
+    case 'EACCES':
+      return `cannot start the server: not allowed to listen on ${where} (ports below 1024 need privileges)`;
+    case 'EADDRNOTAVAIL':
+      return `cannot start the server: ${config.host} is not an address of this machine (--host)`;
+  }
+  return `cannot start the server: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+/** SIGINT or SIGTERM closes gracefully and exits 0; a second signal stops at once. */
+function stopOnSignals(server: RunningServer): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      printNote(`chorus: ${signal} again: stopping without waiting`);
+      process.exit(1);
+    }
+    stopping = true;
+    printNote(`chorus: ${signal}: stopping (finishing requests in flight)`);
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => process.exit(reportFailure(error)),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
