@@ -1,0 +1,176 @@
+import { isIPv4 } from 'node:net';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadProfile, resolveProfileDir } from '../client/profile.js';
+import { CliError, printNote, reportFailure, usageError } from '../cli/output.js';
+import { DEFAULTS, type RunningServer, defaultServerConfig } from '../server/config.js';
+import { type AgentConfig, type RunningAgent, startAgent } from './agent.js';
+import { openBrowser } from './open-browser.js';
+import { UiNotBuiltError } from './static-files.js';
+
+/**
+ * `chorus client` (the web client: a local agent serving the UI to the user's browser) and
+ * `chorus up` (a server on its embedded defaults and a client, in one process: what a newcomer
+ * runs first). Flags are checked here, once, and handed down as an AgentConfig.
+ */
+
+export const DEFAULT_SERVER = `http://${DEFAULTS.host}:${DEFAULTS.httpPort}`;
+
+interface ClientOptions {
+  server?: string;
+  port?: string;
+  open: boolean;
+  multicastInterface?: string;
+}
+
+interface UpOptions {
+  data?: string;
+  port?: string;
+  open: boolean;
+}
+
+const PORT_HELP = 'port of the web UI on 127.0.0.1, 0 for any free one (default 0)';
+const NO_OPEN_HELP = 'print the address, but do not open it in a browser';
+
+export function registerClientCommand(program: Command, env: NodeJS.ProcessEnv = process.env): void {
+  program
+    .command('client')
+    .description('run the web client: serves the chat UI on 127.0.0.1 and opens it in your browser (Ctrl-C stops it)')
+    .option('--server <url>', `the server's address (default: the profile's server, else ${DEFAULT_SERVER})`)
+    .option('--port <port>', PORT_HELP)
+    .option('--no-open', NO_OPEN_HELP)
+    .option('--multicast-interface <address>', `IPv4 address of this machine's interface to receive chats on (default ${DEFAULTS.multicastInterface})`)
+    .addHelpText(
+      'after',
+      `
+Only the browser that opens the printed address can use the client: the address carries a
+secret, which the browser swaps for a cookie. Run one client per profile (--profile DIR) to be
+several people on one machine. On a LAN, give the server's address and your own LAN address:
+  chorus client --server http://192.168.1.20:6789 --multicast-interface 192.168.1.31`,
+    )
+    .action(async (options: ClientOptions, command: Command) => {
+      const profileDir = profileDirOf(command, env);
+      const profile = await loadProfile(profileDir);
+      const agent = await launchAgent({
+        server: serverUrl(options.server ?? profile?.server ?? DEFAULT_SERVER),
+        profileDir,
+        port: port(options.port),
+        interfaceAddress: ipv4(options.multicastInterface ?? DEFAULTS.multicastInterface),
+      });
+      announce(agent, options.open, `profile ${profileDir}`);
+      stopOnSignals([agent]);
+    });
+}
+
+export function registerUpCommand(program: Command, env: NodeJS.ProcessEnv = process.env): void {
+  program
+    .command('up')
+    .description('start a server on this machine (embedded defaults) and a web client for it, and open the browser')
+    .option('--data <dir>', `folder for the server's database and key (default ${DEFAULTS.dataDir})`)
+    .option('--port <port>', PORT_HELP)
+    .option('--no-open', NO_OPEN_HELP)
+    .addHelpText(
+      'after',
+      `
+The server listens on ${DEFAULT_SERVER} (this machine only). Others on this machine join it with
+  chorus client --profile DIR
+Use "chorus server" for a server alone, with every setting.`,
+    )
+    .action(async (options: UpOptions, command: Command) => {
+      const profileDir = profileDirOf(command, env);
+      const uiPort = port(options.port);
+      const dataDir = resolve(options.data ?? DEFAULTS.dataDir);
+      const server = await launchServer(dataDir);
+      let agent: RunningAgent;
+      try {
+        agent = await launchAgent({ server: server.httpUrl, profileDir, port: uiPort, interfaceAddress: DEFAULTS.multicastInterface });
+      } catch (error) {
+        await server.close();
+        throw error;
+      }
+      process.stdout.write(`Chorus server: ${server.httpUrl} (TCP port ${server.tcpPort}), data in ${dataDir}\n`);
+      announce(agent, options.open, `profile ${profileDir}`);
+      stopOnSignals([agent, server]);
+    });
+}
+
+async function launchServer(dataDir: string): Promise<RunningServer> {
+  // Loaded only here: `chorus client` needs none of the server's dependencies.
+  const { startServer } = await import('../server/compose.js');
+  try {
+    return await startServer(defaultServerConfig({ dataDir, logLevel: 'warn' }));
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') {
+      throw new CliError(
+        `cannot start the server: port ${DEFAULTS.httpPort} or ${DEFAULTS.tcpPort} on ${DEFAULTS.host} is in use. ` +
+          `If a Chorus server is already running, use "chorus client" to connect to it.`,
+      );
+    }
+    throw new CliError(`cannot start the server: ${e.message}`);
+  }
+}
+
+async function launchAgent(config: AgentConfig): Promise<RunningAgent> {
+  try {
+    return await startAgent(config);
+  } catch (error) {
+    if (error instanceof UiNotBuiltError) throw new CliError(`cannot start the client: ${error.message}`);
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new CliError(`cannot start the client: port ${config.port} on 127.0.0.1 is in use (choose another with --port, or 0)`);
+    throw error;
+  }
+}
+
+function announce(agent: RunningAgent, open: boolean, where: string): void {
+  process.stdout.write(`Chorus client: ${agent.url}\n`);
+  printNote(`(${where}; the address above is private to you. Ctrl-C stops.)`);
+  if (open) openBrowser(agent.url);
+}
+
+function profileDirOf(command: Command, env: NodeJS.ProcessEnv): string {
+  return resolveProfileDir(command.optsWithGlobals<{ profile?: string }>().profile, env);
+}
+
+function serverUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw usageError(`invalid --server "${raw.slice(0, 80)}": give a URL such as ${DEFAULT_SERVER}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usageError(`invalid --server "${raw.slice(0, 80)}": it must start with http:// or https://`);
+  if (url.username || url.password || url.search || url.hash || url.pathname !== '/') {
+    throw usageError(`invalid --server: give only the scheme, host and port, e.g. ${DEFAULT_SERVER}`);
+  }
+  return url.origin;
+}
+
+function port(value: string | undefined): number {
+  if (value === undefined) return 0;
+  if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) throw usageError(`invalid --port "${value.slice(0, 20)}": give a port number from 1 to 65535, or 0 for any free one`);
+  return Number(value);
+}
+
+function ipv4(value: string): string {
+  if (!isIPv4(value.trim())) throw usageError(`invalid --multicast-interface "${value.slice(0, 80)}": give the IPv4 address of one of this machine's interfaces, e.g. 127.0.0.1`);
+  return value.trim();
+}
+
+/** SIGINT or SIGTERM closes everything in order and exits 0; a second signal stops at once. */
+function stopOnSignals(parts: { close(): Promise<void> }[]): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    printNote(`chorus: ${signal}: stopping`);
+    (async () => {
+      for (const part of parts) await part.close();
+    })().then(
+      () => process.exit(0),
+      (error: unknown) => process.exit(reportFailure(error)),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

@@ -1,0 +1,309 @@
+import type { KeyObject } from 'node:crypto';
+import type { ApiClient, Chat } from '../client/api.js';
+import { type ChatMessage, Receiver, type ReceiverSource } from '../client/receiver.js';
+import { Sender, type SenderState } from '../client/sender.js';
+import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
+import { ChorusError } from '../protocol/errors.js';
+import { MAX_CLIENT_MSG_ID_LENGTH, MAX_TEXT_BYTES } from '../protocol/limits.js';
+import type { ReadPositions } from './read-positions.js';
+import { AgentError, isSessionEnded, toUiError } from './ui-errors.js';
+import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiMessage, type UiPush, type UiUser } from './ui-protocol.js';
+
+export interface MessagingOptions {
+  /** With the session's token. */
+  api: ApiClient;
+  user: UiUser;
+  /** The server's pinned signing key. */
+  serverKey: KeyObject;
+  tcp: { host: string; port: number };
+  interfaceAddress: string;
+  readPositions: ReadPositions;
+  push(event: UiPush): void;
+  /** The server no longer accepts the session (expired, revoked elsewhere). */
+  onSessionEnded(): void;
+}
+
+interface ChatEntry {
+  chat: Chat;
+  /** Everything up to here has been seen. */
+  readUpTo: number;
+  /** Messages from others after readUpTo. */
+  unread: Set<number>;
+  /** The receiver has joined its group. */
+  receiving: boolean;
+  /** Senders seen here: a new one may be a new member, so the member count is re-read. */
+  senders: Set<number>;
+}
+
+const RECONNECT_MS = { first: 500, max: 10_000 };
+const CLIENT_MSG_ID = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_CLIENT_MSG_ID_LENGTH}}$`);
+
+/**
+ * A logged-in user's messaging inside the agent: one Receiver for all their chats, one Sender,
+ * the chat list with unread counts, and the requests the UI makes about chats. Everything the
+ * UI learns arrives through `push`.
+ */
+export class Messaging {
+  private readonly receiver: Receiver;
+  private readonly sender: Sender;
+  private readonly chats = new Map<string, ChatEntry>();
+  private connection: { state: ConnectionState; detail?: string } = { state: 'connecting' };
+  private connectTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly options: MessagingOptions) {
+    const { api } = options;
+    const source: ReceiverSource = {
+      chatInfo: async (code) => {
+        const chat = await api.getChat(code);
+        if (!chat.multicast) throw new AgentError('INTERNAL', `the server did not say where chat ${code} is multicast`);
+        return { code: chat.code, multicast: chat.multicast };
+      },
+      history: async (code, page) => {
+        if ('after' in page) return api.listMessages(code, { after: page.after, limit: page.limit });
+        const latest = await api.listMessages(code, { limit: Math.max(1, page.latest) });
+        return page.latest === 0 ? { messages: [], latestSeq: latest.latestSeq } : latest;
+      },
+    };
+    this.receiver = new Receiver({ source, serverKey: options.serverKey, interfaceAddress: options.interfaceAddress });
+    this.receiver.onMessage((message) => this.onLiveMessage(message));
+    this.receiver.onError((error) => {
+      if (isSessionEnded(error)) this.options.onSessionEnded();
+    });
+    this.sender = new Sender({ host: options.tcp.host, port: options.tcp.port, token: this.token });
+    this.sender.onStateChange((state, detail) => this.onSenderState(state, detail));
+  }
+
+  /** Connects the sender (retrying until it succeeds) and starts receiving every chat. */
+  async start(): Promise<void> {
+    this.connect(RECONNECT_MS.first);
+    await this.refreshChats();
+  }
+
+  get connectionState(): { state: ConnectionState; detail?: string } {
+    return this.connection;
+  }
+
+  summaries(): UiChat[] {
+    return [...this.chats.values()].map((e) => this.summary(e)).sort((a, b) => a.name.localeCompare(b.name) || a.code.localeCompare(b.code));
+  }
+
+  /** Re-reads the chat list from the server; receives any chat not yet received. */
+  async refreshChats(): Promise<UiChat[]> {
+    const chats = await this.options.api.listChats();
+    const listed = new Set(chats.map((c) => c.code));
+    for (const code of [...this.chats.keys()]) {
+      if (!listed.has(code)) this.forget(code);
+    }
+    await Promise.all(chats.map((chat) => this.track(chat, this.options.readPositions.get(this.account, chat.code))));
+    const summaries = this.summaries();
+    this.options.push({ type: 'chats', chats: summaries });
+    return summaries;
+  }
+
+  async create(name: string): Promise<UiChat> {
+    const chat = await this.options.api.createChat(name);
+    return this.added(chat);
+  }
+
+  async join(codeInput: string): Promise<UiChat> {
+    const code = normalizeChatCode(codeInput);
+    if (!code) {
+      throw new AgentError('CHAT_NOT_FOUND', `"${codeInput.trim().slice(0, 32)}" is not a chat code: a code looks like ABCDE-12345.`, 'code');
+    }
+    const chat = await this.options.api.joinChat(formatChatCode(code));
+    return this.added(chat);
+  }
+
+  async leave(code: string): Promise<void> {
+    const entry = this.entry(code);
+    await this.options.api.leaveChat(entry.chat.code);
+    this.forget(entry.chat.code);
+    this.options.push({ type: 'chats', chats: this.summaries() });
+  }
+
+  /** The latest page of a chat; what arrives after it comes as `message` pushes. */
+  async open(code: string, limit = DEFAULT_PAGE) {
+    const entry = this.entry(code);
+    const [page] = await Promise.all([this.options.api.listMessages(entry.chat.code, { limit: clampPage(limit) }), this.refreshChat(entry)]);
+    return page;
+  }
+
+  older(code: string, before: number, limit = DEFAULT_PAGE) {
+    const entry = this.entry(code);
+    return this.options.api.listMessages(entry.chat.code, { before, limit: clampPage(limit) });
+  }
+
+  /** Queues a message; its ack or refusal is pushed when the server answers. */
+  send(code: string, text: string, clientMsgId: string): void {
+    const entry = this.entry(code);
+    if (!CLIENT_MSG_ID.test(clientMsgId)) throw new AgentError('BAD_UI_REQUEST', 'invalid message id');
+    if (text.trim() === '') throw new AgentError('INVALID_FIELD', 'A message must not be empty', 'text');
+    const chat = entry.chat.code;
+    if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
+      // Refused here as the server would, so the UI shows it the same way: failed, with the reason.
+      const error = { code: 'PAYLOAD_TOO_LARGE', message: `A message may be at most ${MAX_TEXT_BYTES / 1024} KiB of UTF-8`, field: 'text' };
+      queueMicrotask(() => this.options.push({ type: 'sendFailed', chat, clientMsgId, error }));
+      return;
+    }
+    this.sender.send(chat, text, clientMsgId).then(
+      (ack) => {
+        this.options.push({ type: 'ack', chat, clientMsgId, seq: ack.seq, sentAt: ack.sentAt });
+        this.markOwn(chat, ack.seq);
+      },
+      (error: unknown) => {
+        if (this.closed) return;
+        this.options.push({ type: 'sendFailed', chat, clientMsgId, error: toUiError(error) });
+        if (isSessionEnded(error)) this.options.onSessionEnded();
+        // Removed from the chat elsewhere (another device, the CLI): the list should say so.
+        if (error instanceof ChorusError && (error.code === 'NOT_A_MEMBER' || error.code === 'CHAT_NOT_FOUND')) void this.refreshChats().catch(() => {});
+      },
+    );
+  }
+
+  /** The user has seen `code` up to `seq`. */
+  read(code: string, seq: number): void {
+    const entry = this.entry(code);
+    const upTo = Math.min(seq, entry.chat.latestSeq);
+    if (upTo <= entry.readUpTo) return;
+    entry.readUpTo = upTo;
+    for (const s of entry.unread) if (s <= upTo) entry.unread.delete(s);
+    this.options.readPositions.set(this.account, entry.chat.code, upTo);
+    this.options.push({ type: 'chat', chat: this.summary(entry) });
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.connectTimer);
+    this.receiver.close();
+    this.sender.close();
+  }
+
+  private get token(): string {
+    return this.options.api.token ?? '';
+  }
+
+  private get account(): string {
+    return `${this.options.api.baseUrl}#${this.options.user.id}`;
+  }
+
+  /** The sender's first connection: retried with backoff; after that it reconnects by itself. */
+  private connect(delayMs: number): void {
+    this.sender.connect().catch((error: unknown) => {
+      if (this.closed) return;
+      if (isSessionEnded(error)) return this.options.onSessionEnded();
+      this.setConnection('disconnected', error instanceof Error ? error.message : String(error));
+      this.connectTimer = setTimeout(() => this.connect(Math.min(delayMs * 2, RECONNECT_MS.max)), delayMs);
+    });
+  }
+
+  private onSenderState(state: SenderState, detail?: string): void {
+    if (state === 'closed' || this.closed) return;
+    this.setConnection(state, detail);
+  }
+
+  private setConnection(state: ConnectionState, detail?: string): void {
+    if (this.connection.state === state && this.connection.detail === detail) return;
+    this.connection = detail ? { state, detail } : { state };
+    this.options.push({ type: 'connection', ...this.connection });
+  }
+
+  private async added(chat: Chat): Promise<UiChat> {
+    // A chat one creates or joins is on screen at once: nothing in it counts as unread.
+    await this.track(chat, chat.latestSeq);
+    this.options.readPositions.set(this.account, chat.code, Math.max(this.entry(chat.code).readUpTo, chat.latestSeq));
+    this.options.push({ type: 'chats', chats: this.summaries() });
+    return this.summary(this.entry(chat.code));
+  }
+
+  /** Keeps `chat` in the list and receives it. A chat seen for the first time starts read. */
+  private async track(chat: Chat, readUpTo: number | undefined): Promise<void> {
+    let entry = this.chats.get(chat.code);
+    if (entry) entry.chat = { ...chat, latestSeq: Math.max(chat.latestSeq, entry.chat.latestSeq) };
+    else {
+      entry = { chat, readUpTo: readUpTo ?? chat.latestSeq, unread: new Set(), receiving: false, senders: new Set() };
+      this.chats.set(chat.code, entry);
+    }
+    if (!entry.receiving) await this.receive(entry);
+  }
+
+  private async receive(entry: ChatEntry): Promise<void> {
+    try {
+      await this.receiver.join(entry.chat.code, { latest: 0 });
+      entry.receiving = true;
+    } catch (error) {
+      // Not received live for now: history still shows it when opened, and the next refresh retries.
+      this.receiver.leave(entry.chat.code);
+      if (isSessionEnded(error)) this.options.onSessionEnded();
+      return;
+    }
+    if (entry.readUpTo < entry.chat.latestSeq) void this.countUnread(entry);
+  }
+
+  /** Re-reads one chat's details (its member count changes as people join and leave). */
+  private async refreshChat(entry: ChatEntry): Promise<void> {
+    try {
+      const chat = await this.options.api.getChat(entry.chat.code);
+      entry.chat = { ...chat, latestSeq: Math.max(chat.latestSeq, entry.chat.latestSeq) };
+      this.options.push({ type: 'chat', chat: this.summary(entry) });
+    } catch {
+      // The page still opens; the count is refreshed next time.
+    }
+  }
+
+  /** After a restart: how many of the messages since the last read are from others. */
+  private async countUnread(entry: ChatEntry): Promise<void> {
+    try {
+      const page = await this.options.api.listMessages(entry.chat.code, { after: entry.readUpTo, limit: MAX_PAGE });
+      for (const m of page.messages) if (m.sender.id !== this.options.user.id) entry.unread.add(m.seq);
+      this.options.push({ type: 'chat', chat: this.summary(entry) });
+    } catch {
+      // Only a count: leave it at zero.
+    }
+  }
+
+  private forget(code: string): void {
+    this.chats.delete(code);
+    this.receiver.leave(code);
+  }
+
+  private onLiveMessage(message: ChatMessage): void {
+    const entry = this.chats.get(message.chat);
+    if (!entry) return;
+    entry.chat.latestSeq = Math.max(entry.chat.latestSeq, message.seq);
+    const ui: UiMessage = { ...message };
+    this.options.push({ type: 'message', message: ui });
+    if (message.sender.id === this.options.user.id) this.markOwn(message.chat, message.seq);
+    else if (message.seq > entry.readUpTo) entry.unread.add(message.seq);
+    this.options.push({ type: 'chat', chat: this.summary(entry) });
+    if (!entry.senders.has(message.sender.id)) {
+      entry.senders.add(message.sender.id);
+      void this.refreshChat(entry);
+    }
+  }
+
+  /** Writing a message means having read the chat up to it, unless others' messages wait unread. */
+  private markOwn(code: string, seq: number): void {
+    const entry = this.chats.get(code);
+    if (!entry || entry.unread.size > 0 || seq <= entry.readUpTo) return;
+    entry.chat.latestSeq = Math.max(entry.chat.latestSeq, seq);
+    entry.readUpTo = seq;
+    this.options.readPositions.set(this.account, code, seq);
+  }
+
+  private entry(codeInput: string): ChatEntry {
+    const code = normalizeChatCode(codeInput);
+    const entry = code ? this.chats.get(formatChatCode(code)) : undefined;
+    if (!entry) throw new AgentError('UNKNOWN_CHAT', `You are not in chat ${codeInput.slice(0, 32)}`);
+    return entry;
+  }
+
+  private summary(entry: ChatEntry): UiChat {
+    const { code, name, memberCount, latestSeq } = entry.chat;
+    return { code, name, memberCount, latestSeq, unread: entry.unread.size };
+  }
+}
+
+function clampPage(limit: number): number {
+  return Math.min(MAX_PAGE, Math.max(1, Math.floor(limit)));
+}

@@ -1,0 +1,216 @@
+import { ApiClient, ServerUnreachableError, type User } from '../client/api.js';
+import { type Profile, loadProfile, saveProfile } from '../client/profile.js';
+import { publicKeyFromBase64 } from '../protocol/crypto.js';
+import { Messaging } from './messaging.js';
+import { ReadPositions } from './read-positions.js';
+import { AgentError, isSessionEnded } from './ui-errors.js';
+import type { ConnectionState, UiPush, UiUser } from './ui-protocol.js';
+
+export interface SessionOptions {
+  profileDir: string;
+  /** The server's base URL, e.g. http://127.0.0.1:6789 */
+  server: string;
+  /** Where the receiver joins multicast groups. */
+  interfaceAddress: string;
+  push(event: UiPush): void;
+}
+
+const RESUME_RETRY_MS = 3000;
+
+/**
+ * The user's login inside the agent, kept in the profile folder exactly as the CLI keeps it
+ * (so `chorus login` and the web client share it). While logged in it runs the user's
+ * Messaging. The server's signing key is pinned at the first login and checked at every later
+ * one: a different key is refused, since it would let someone else's server forge messages.
+ */
+export class Session {
+  private user: UiUser | null = null;
+  private api: ApiClient;
+  private messaging: Messaging | undefined;
+  private notice: string | undefined;
+  private starting: { state: ConnectionState; detail?: string } = { state: 'connecting' };
+  private retryTimer?: NodeJS.Timeout;
+  /** Bumped by every login and logout, so that a stale continuation knows to stop. */
+  private generation = 0;
+
+  private constructor(
+    private readonly options: SessionOptions,
+    private profile: Profile | undefined,
+    private readonly readPositions: ReadPositions,
+  ) {
+    this.api = new ApiClient({ baseUrl: options.server });
+  }
+
+  /** Loads the profile; a saved session for this server is resumed in the background. */
+  static async open(options: SessionOptions): Promise<Session> {
+    const [profile, readPositions] = await Promise.all([loadProfile(options.profileDir), ReadPositions.load(options.profileDir)]);
+    const session = new Session(options, profile, readPositions);
+    if (profile?.token && profile.user && profile.server === session.api.baseUrl) {
+      session.api = session.api.withToken(profile.token);
+      session.user = { ...profile.user };
+      void session.resume(session.generation);
+    }
+    return session;
+  }
+
+  get server(): string {
+    return this.api.baseUrl;
+  }
+
+  /** What a newly connected UI needs to draw itself. */
+  snapshot(): UiPush[] {
+    return [this.sessionPush(), { type: 'chats', chats: this.messaging?.summaries() ?? [] }, { type: 'connection', ...this.connectionState() }];
+  }
+
+  /** The running messaging, or a refusal when logged out. */
+  chats(): Messaging {
+    if (!this.user) throw new AgentError('NOT_LOGGED_IN', 'Log in first.');
+    if (!this.messaging) throw new AgentError('UNREACHABLE', this.starting.detail ?? 'Still connecting to the server; try again in a moment.');
+    return this.messaging;
+  }
+
+  async register(account: { name: string; email: string; password: string }): Promise<UiUser> {
+    this.refuseIfLoggedIn();
+    const anonymous = this.api.withToken(undefined);
+    await this.checkServerKey(anonymous);
+    await anonymous.register(account);
+    return this.login({ email: account.email, password: account.password });
+  }
+
+  async login(credentials: { email: string; password: string }): Promise<UiUser> {
+    this.refuseIfLoggedIn();
+    const anonymous = this.api.withToken(undefined);
+    const serverKey = await this.checkServerKey(anonymous);
+    const session = await anonymous.login(credentials);
+    const user = userOf(session.user);
+    this.profile = { server: anonymous.baseUrl, token: session.token, user, serverKey };
+    await saveProfile(this.options.profileDir, this.profile);
+    this.api = anonymous.withToken(session.token);
+    this.user = user;
+    this.notice = undefined;
+    const generation = ++this.generation;
+    this.options.push(this.sessionPush());
+    await this.resume(generation);
+    return user;
+  }
+
+  /** Revokes the session on the server (if it can) and forgets it here either way. */
+  async logout(): Promise<void> {
+    const api = this.api;
+    this.end(undefined);
+    await this.forgetToken();
+    if (api.token) await api.logout().catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    this.generation++;
+    clearTimeout(this.retryTimer);
+    this.messaging?.close();
+    this.messaging = undefined;
+    await this.readPositions.flush();
+  }
+
+  /** Checks the saved session, pins or checks the server's key, and starts messaging; retries while the server is away. */
+  private async resume(generation: number): Promise<void> {
+    clearTimeout(this.retryTimer);
+    try {
+      const user = userOf(await this.api.me());
+      const serverKey = await this.checkServerKey(this.api);
+      const { tcpPort } = await this.api.serverInfo();
+      if (generation !== this.generation) return;
+      if (this.profile && this.profile.serverKey !== serverKey) {
+        this.profile = { ...this.profile, serverKey, user };
+        await saveProfile(this.options.profileDir, this.profile);
+      }
+      this.user = user;
+      const messaging = new Messaging({
+        api: this.api,
+        user,
+        serverKey: publicKeyFromBase64(serverKey),
+        // The TCP ingest listens where the HTTP API does (an IPv6 hostname comes bracketed).
+        tcp: { host: new URL(this.api.baseUrl).hostname.replace(/^\[|\]$/g, ''), port: tcpPort },
+        interfaceAddress: this.options.interfaceAddress,
+        readPositions: this.readPositions,
+        push: (event) => {
+          if (generation === this.generation) this.options.push(event);
+        },
+        onSessionEnded: () => {
+          if (generation === this.generation) void this.sessionEnded();
+        },
+      });
+      this.messaging = messaging;
+      this.options.push(this.sessionPush());
+      await messaging.start();
+    } catch (error) {
+      if (generation !== this.generation) return;
+      if (isSessionEnded(error)) return this.sessionEnded();
+      if (error instanceof AgentError && error.code === 'SERVER_KEY_CHANGED') {
+        this.end(error.message);
+        return;
+      }
+      this.messaging?.close();
+      this.messaging = undefined;
+      const detail = error instanceof ServerUnreachableError ? `Cannot reach the server at ${this.api.baseUrl}; retrying.` : `${(error as Error).message}; retrying.`;
+      this.starting = { state: 'disconnected', detail };
+      this.options.push({ type: 'connection', ...this.starting });
+      this.retryTimer = setTimeout(() => void this.resume(generation), RESUME_RETRY_MS);
+      this.retryTimer.unref();
+    }
+  }
+
+  /** The server no longer knows the session: back to the login screen, saying why. */
+  private async sessionEnded(): Promise<void> {
+    this.end('Your session has ended (it expired or was logged out elsewhere). Please log in again.');
+    await this.forgetToken();
+  }
+
+  private end(notice: string | undefined): void {
+    this.generation++;
+    clearTimeout(this.retryTimer);
+    this.messaging?.close();
+    this.messaging = undefined;
+    this.user = null;
+    this.api = this.api.withToken(undefined);
+    this.notice = notice;
+    this.starting = { state: 'connecting' };
+    this.options.push(this.sessionPush());
+    this.options.push({ type: 'chats', chats: [] });
+  }
+
+  private async forgetToken(): Promise<void> {
+    if (!this.profile?.token) return;
+    const { server, serverKey } = this.profile;
+    this.profile = { server, ...(serverKey ? { serverKey } : {}) };
+    await saveProfile(this.options.profileDir, this.profile).catch(() => {});
+  }
+
+  /** The server's signing key, checked against the one pinned for this server (if any). */
+  private async checkServerKey(api: ApiClient): Promise<string> {
+    const key = await api.serverKey();
+    const pinned = this.profile?.server === api.baseUrl ? this.profile.serverKey : undefined;
+    if (pinned !== undefined && pinned !== key.publicKey) {
+      throw new AgentError(
+        'SERVER_KEY_CHANGED',
+        `The server at ${api.baseUrl} presents a different identity key (fingerprint ${key.fingerprint}) from the one this profile trusted before. ` +
+          `Someone may be impersonating it. If its operator reinstalled it on purpose, remove "serverKey" from ${this.options.profileDir}/profile.json and log in again.`,
+      );
+    }
+    return key.publicKey;
+  }
+
+  private refuseIfLoggedIn(): void {
+    if (this.user) throw new AgentError('ALREADY_LOGGED_IN', `Already logged in as ${this.user.name}; log out first.`);
+  }
+
+  private connectionState(): { state: ConnectionState; detail?: string } {
+    return this.messaging?.connectionState ?? this.starting;
+  }
+
+  private sessionPush(): UiPush {
+    return { type: 'session', user: this.user, server: this.api.baseUrl, ...(this.notice ? { notice: this.notice } : {}) };
+  }
+}
+
+function userOf(user: User): UiUser {
+  return { id: user.id, name: user.name, email: user.email };
+}

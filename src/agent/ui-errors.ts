@@ -1,0 +1,41 @@
+import { ApiError, ServerUnreachableError } from '../client/api.js';
+import { ChorusError } from '../protocol/errors.js';
+import type { UiError } from './ui-protocol.js';
+
+/**
+ * Refusals the agent makes itself, with codes beside the server's (src/protocol/errors.ts):
+ * the UI shows `message` as it is, and may key on `code`.
+ */
+export type AgentErrorCode =
+  | 'NOT_LOGGED_IN'
+  | 'ALREADY_LOGGED_IN'
+  | 'SERVER_KEY_CHANGED'
+  | 'BAD_UI_REQUEST'
+  | 'UNKNOWN_CHAT'
+  | 'UNREACHABLE';
+
+export class AgentError extends Error {
+  override readonly name = 'AgentError';
+
+  constructor(
+    readonly code: AgentErrorCode | string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Any failure, as the UI sees it: a code and a sentence fit to show. */
+export function toUiError(error: unknown): UiError {
+  if (error instanceof ApiError || error instanceof ChorusError || error instanceof AgentError) {
+    return { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) };
+  }
+  if (error instanceof ServerUnreachableError) return { code: 'UNREACHABLE', message: `Cannot reach the Chorus server at ${error.baseUrl}${error.reason ? ` (${error.reason})` : ''}.` };
+  return { code: 'INTERNAL', message: `Something went wrong in the Chorus client: ${error instanceof Error ? error.message : String(error)}` };
+}
+
+/** The session is over on the server (expired, revoked): the user must log in again. */
+export function isSessionEnded(error: unknown): boolean {
+  return (error instanceof ApiError || error instanceof ChorusError) && error.code === 'UNAUTHENTICATED';
+}

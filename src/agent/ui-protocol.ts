@@ -1,0 +1,101 @@
+/**
+ * What the local agent and its web UI say to each other over the WebSocket, as JSON. The UI
+ * sends requests (each with an id it chose); the agent answers each with a reply carrying the
+ * same id, and pushes events on its own: the session, the chat list, live messages, acks, send
+ * failures and the connection state. Types only, so that web/ can import them too.
+ *
+ * The UI never sees the session token or a chat's key: the agent holds them.
+ */
+
+export interface UiUser {
+  id: number;
+  name: string;
+  email: string;
+}
+
+export interface UiMessage {
+  chat: string;
+  seq: number;
+  sender: { id: number; name: string };
+  text: string;
+  sentAt: string;
+  clientMsgId: string;
+}
+
+export interface UiChat {
+  /** XXXXX-XXXXX */
+  code: string;
+  name: string;
+  memberCount: number;
+  latestSeq: number;
+  /** Messages from others after the last one the user has seen. */
+  unread: number;
+}
+
+export interface UiError {
+  /** A Chorus error code (src/protocol/errors.ts), or an agent one such as UNREACHABLE or SERVER_KEY_CHANGED. */
+  code: string;
+  message: string;
+  /** The form field the error is about, when there is one. */
+  field?: string;
+}
+
+export type UiRequest =
+  | { id: number; type: 'register'; name: string; email: string; password: string }
+  | { id: number; type: 'login'; email: string; password: string }
+  | { id: number; type: 'logout' }
+  | { id: number; type: 'chats' }
+  | { id: number; type: 'create'; name: string }
+  | { id: number; type: 'join'; code: string }
+  | { id: number; type: 'leave'; code: string }
+  /** The latest page of a chat's history; live messages after it arrive as pushes. */
+  | { id: number; type: 'open'; code: string; limit?: number }
+  /** The page of history just before `before`. */
+  | { id: number; type: 'older'; code: string; before: number; limit?: number }
+  /** Replies at once; the outcome arrives as an `ack` or `sendFailed` push. */
+  | { id: number; type: 'send'; code: string; text: string; clientMsgId: string }
+  /** The user has seen everything up to `seq` in this chat. */
+  | { id: number; type: 'read'; code: string; seq: number };
+
+export type UiRequestType = UiRequest['type'];
+
+export interface UiResults {
+  register: { user: UiUser };
+  login: { user: UiUser };
+  logout: Record<string, never>;
+  chats: { chats: UiChat[] };
+  create: { chat: UiChat };
+  join: { chat: UiChat };
+  leave: Record<string, never>;
+  open: { messages: UiMessage[]; latestSeq: number };
+  older: { messages: UiMessage[]; latestSeq: number };
+  send: Record<string, never>;
+  read: Record<string, never>;
+}
+
+export type UiReply =
+  | { type: 'reply'; id: number; ok: true; result: unknown }
+  | { type: 'reply'; id: number; ok: false; error: UiError };
+
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
+
+export type UiPush =
+  /** Sent when the socket opens and whenever the login changes. */
+  | { type: 'session'; user: UiUser | null; server: string; notice?: string }
+  /** The whole chat list, sent when it changes as a whole (login, join, leave). */
+  | { type: 'chats'; chats: UiChat[] }
+  /** One chat's summary changed (a new message, a read). */
+  | { type: 'chat'; chat: UiChat }
+  | { type: 'message'; message: UiMessage }
+  | { type: 'ack'; chat: string; clientMsgId: string; seq: number; sentAt: string }
+  | { type: 'sendFailed'; chat: string; clientMsgId: string; error: UiError }
+  /** The link between the agent and the server. */
+  | { type: 'connection'; state: ConnectionState; detail?: string };
+
+export type AgentToUi = UiReply | UiPush;
+
+/** Largest WebSocket message either side sends. */
+export const MAX_UI_FRAME_BYTES = 256 * 1024;
+/** History page sizes. */
+export const DEFAULT_PAGE = 50;
+export const MAX_PAGE = 200;

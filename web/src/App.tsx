@@ -1,0 +1,65 @@
+import { type ReactNode, useEffect, useReducer, useRef } from 'react';
+import { link } from './agent-link.js';
+import { AuthScreens } from './components/AuthScreens.js';
+import { Workspace } from './components/Workspace.js';
+import { LogoMark } from './icons.js';
+import { notify } from './notifications.js';
+import { type State, initialState, reduce, totalUnread } from './state.js';
+
+let connected = false;
+
+export function App() {
+  const [state, dispatch] = useReducer(reduce, initialState);
+  const current = useRef<State>(state);
+  current.current = state;
+
+  useEffect(() => {
+    const offPush = link.onPush((push) => {
+      dispatch({ type: 'push', push });
+      if (push.type === 'message') notifyIfAway(current.current, push.message, (code) => dispatch({ type: 'select', code }));
+    });
+    const offState = link.onState((s) => dispatch({ type: 'link', state: s }));
+    if (!connected) {
+      connected = true;
+      link.connect();
+    }
+    return () => {
+      offPush();
+      offState();
+    };
+  }, []);
+
+  const unread = totalUnread(state.chats);
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) Chorus` : 'Chorus';
+  }, [unread]);
+
+  if (state.link === 'closed') {
+    return (
+      <Splash title="The Chorus client has stopped">
+        Start it again (<span className="mono">chorus client</span>) and open the address it prints.
+      </Splash>
+    );
+  }
+  if (!state.session) return <Splash title="Connecting…" />;
+  if (!state.session.user) return <AuthScreens server={state.session.server} notice={state.session.notice} />;
+  return <Workspace state={state} dispatch={dispatch} user={state.session.user} />;
+}
+
+function notifyIfAway(state: State, message: Parameters<typeof notify>[0], open: (code: string) => void) {
+  const me = state.session?.user;
+  if (!me || message.sender.id === me.id) return;
+  if (message.chat === state.active && document.visibilityState === 'visible') return;
+  const chat = state.chats.find((c) => c.code === message.chat);
+  notify(message, chat?.name ?? message.chat, () => open(message.chat));
+}
+
+function Splash({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <main className="splash">
+      <LogoMark className="logo-mark logo-large" />
+      <h1>{title}</h1>
+      {children && <p>{children}</p>}
+    </main>
+  );
+}

@@ -1,0 +1,170 @@
+import { type FormEvent, type ReactNode, useEffect, useRef, useState } from 'react';
+import { RequestError, link } from '../agent-link.js';
+import { LogoMark } from '../icons.js';
+import { Field, FormError } from './Field.js';
+
+/** Register and Login: the original app's two screens, with the original's labels. */
+
+type Errors = Partial<Record<'name' | 'email' | 'password' | 'confirm' | 'form', string>>;
+
+const MIN_PASSWORD = 8;
+
+export function AuthScreens({ server, notice }: { server: string; notice?: string }) {
+  const [screen, setScreen] = useState<'login' | 'register'>('login');
+  const [email, setEmail] = useState('');
+  return (
+    <main className="auth">
+      <div className="auth-card">
+        <div className="auth-brand">
+          <LogoMark />
+          <span>Chorus</span>
+        </div>
+        {screen === 'login' ? (
+          <LoginForm email={email} onEmail={setEmail} notice={notice} onSwitch={() => setScreen('register')} />
+        ) : (
+          <RegisterForm email={email} onEmail={setEmail} onSwitch={() => setScreen('login')} />
+        )}
+        <p className="auth-server">
+          Server <span className="mono">{server}</span>
+        </p>
+      </div>
+    </main>
+  );
+}
+
+function LoginForm({ email, onEmail, notice, onSwitch }: { email: string; onEmail(v: string): void; notice?: string; onSwitch(): void }) {
+  const [password, setPassword] = useState('');
+  const [errors, setErrors] = useState<Errors>({});
+  const [busy, setBusy] = useState(false);
+  const emailRef = useRef<HTMLInputElement>(null);
+  const passwordRef = useRef<HTMLInputElement>(null);
+  useEffect(() => emailRef.current?.focus(), []);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const found: Errors = {};
+    if (!email.trim()) found.email = 'Enter your email address.';
+    if (!password) found.password = 'Enter your password.';
+    setErrors(found);
+    if (found.email) return emailRef.current?.focus();
+    if (found.password) return passwordRef.current?.focus();
+    setBusy(true);
+    try {
+      await link.request('login', { email: email.trim(), password });
+    } catch (error) {
+      const e = error as RequestError;
+      setErrors(e.code === 'WRONG_CREDENTIALS' ? { form: 'Wrong email address or password.' } : fieldErrors(e));
+      setBusy(false);
+    }
+  }
+
+  return (
+    <AuthForm title="Welcome back" subtitle="Log in to your chats." onSubmit={submit} busy={busy}>
+      {notice && <div className="notice" role="status">{notice}</div>}
+      <FormError message={errors.form} />
+      <Field ref={emailRef} label="Email address" type="email" autoComplete="email" value={email} onChange={(e) => onEmail(e.target.value)} error={errors.email} />
+      <Field ref={passwordRef} label="Password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} error={errors.password} />
+      <button type="submit" className="button button-primary button-wide" disabled={busy}>
+        Login
+      </button>
+      <SwitchLink onClick={onSwitch} question="Don't have an account?" action="Register" />
+    </AuthForm>
+  );
+}
+
+function RegisterForm({ email, onEmail, onSwitch }: { email: string; onEmail(v: string): void; onSwitch(): void }) {
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
+  const [confirm, setConfirm] = useState('');
+  const [errors, setErrors] = useState<Errors>({});
+  const [busy, setBusy] = useState(false);
+  const refs = {
+    name: useRef<HTMLInputElement>(null),
+    email: useRef<HTMLInputElement>(null),
+    password: useRef<HTMLInputElement>(null),
+    confirm: useRef<HTMLInputElement>(null),
+  };
+  useEffect(() => refs.name.current?.focus(), []);
+
+  function show(found: Errors) {
+    setErrors(found);
+    const first = (['name', 'email', 'password', 'confirm'] as const).find((k) => found[k]);
+    if (first) refs[first].current?.focus();
+  }
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const found: Errors = {};
+    if (!name.trim()) found.name = 'Enter the name others will see.';
+    if (!email.trim()) found.email = 'Enter your email address.';
+    else if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) found.email = 'Enter an email address such as ada@example.com.';
+    if (password.length < MIN_PASSWORD) found.password = `The password is too weak: use at least ${MIN_PASSWORD} characters.`;
+    if (confirm !== password) found.confirm = 'The passwords do not match.';
+    if (Object.keys(found).length > 0) return show(found);
+    setErrors({});
+    setBusy(true);
+    try {
+      await link.request('register', { name: name.trim(), email: email.trim(), password });
+    } catch (error) {
+      show(fieldErrors(error as RequestError));
+      setBusy(false);
+    }
+  }
+
+  return (
+    <AuthForm title="Create your account" subtitle="Chat with everyone on your network." onSubmit={submit} busy={busy}>
+      <FormError message={errors.form} />
+      <Field ref={refs.name} label="Name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.name} maxLength={64} />
+      <Field ref={refs.email} label="Email address" type="email" autoComplete="email" value={email} onChange={(e) => onEmail(e.target.value)} error={errors.email} />
+      <Field
+        ref={refs.password}
+        label="Password"
+        type="password"
+        autoComplete="new-password"
+        value={password}
+        onChange={(e) => setPassword(e.target.value)}
+        error={errors.password}
+        hint={`At least ${MIN_PASSWORD} characters.`}
+      />
+      <Field ref={refs.confirm} label="Confirm Password" type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} error={errors.confirm} />
+      <button type="submit" className="button button-primary button-wide" disabled={busy}>
+        Register
+      </button>
+      <SwitchLink onClick={onSwitch} question="Already have an account?" action="Login" />
+    </AuthForm>
+  );
+}
+
+function AuthForm({ title, subtitle, onSubmit, busy, children }: { title: string; subtitle: string; onSubmit(e: FormEvent): void; busy: boolean; children: ReactNode }) {
+  return (
+    <form className="auth-form" onSubmit={onSubmit} noValidate aria-busy={busy}>
+      <h1>{title}</h1>
+      <p className="auth-subtitle">{subtitle}</p>
+      {children}
+    </form>
+  );
+}
+
+/** The whole sentence is the link, as in the original: "Don't have an account? Register". */
+function SwitchLink({ question, action, onClick }: { question: string; action: string; onClick(): void }) {
+  return (
+    <p className="auth-switch">
+      <a
+        href={`#${action.toLowerCase()}`}
+        onClick={(e) => {
+          e.preventDefault();
+          onClick();
+        }}
+      >
+        {question} <strong>{action}</strong>
+      </a>
+    </p>
+  );
+}
+
+/** A refusal placed beside the field it is about, else above the form. */
+function fieldErrors(error: RequestError): Errors {
+  if (error.code === 'EMAIL_TAKEN') return { email: 'An account with this email address already exists. Log in instead?' };
+  if (error.field === 'name' || error.field === 'email' || error.field === 'password') return { [error.field]: error.message };
+  return { form: error.message };
+}

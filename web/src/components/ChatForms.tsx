@@ -1,0 +1,144 @@
+import { type Dispatch, type FormEvent, type ReactNode, useEffect, useRef, useState } from 'react';
+import type { UiChat } from '../../../src/agent/ui-protocol.js';
+import { type RequestError, link } from '../agent-link.js';
+import { BackIcon, HashIcon, JoinIcon } from '../icons.js';
+import type { Action } from '../state.js';
+import { CopyButton } from './CopyButton.js';
+import { Field, FormError } from './Field.js';
+
+/** "Create chat" (then its code, to share) and "Join chat" (by code). */
+
+export function CreateChat({ dispatch }: { dispatch: Dispatch<Action> }) {
+  const [name, setName] = useState('');
+  const [error, setError] = useState<{ field?: string; form?: string }>({});
+  const [busy, setBusy] = useState(false);
+  const [created, setCreated] = useState<UiChat | null>(null);
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (!name.trim()) {
+      setError({ field: 'Give the chat a name.' });
+      return input.current?.focus();
+    }
+    setBusy(true);
+    try {
+      const { chat } = await link.request('create', { name: name.trim() });
+      dispatch({ type: 'chatAdded', chat });
+      setCreated(chat);
+    } catch (e) {
+      const failure = e as RequestError;
+      setError(failure.field === 'name' ? { field: failure.message } : { form: failure.message });
+      setBusy(false);
+    }
+  }
+
+  if (created) {
+    return (
+      <Panel title="Chat created" dispatch={dispatch}>
+        <p className="panel-lead">
+          <strong>{created.name}</strong> is ready. Share its code: anyone with it can join.
+        </p>
+        <div className="share">
+          <code className="share-code">{created.code}</code>
+          <CopyButton text={created.code} label="Copy" />
+        </div>
+        <button type="button" className="button button-primary" autoFocus onClick={() => dispatch({ type: 'select', code: created.code })}>
+          <HashIcon />
+          Open chat
+        </button>
+      </Panel>
+    );
+  }
+
+  return (
+    <Panel title="Create a chat" dispatch={dispatch}>
+      <p className="panel-lead">A new room. You get a code to share with the people you want in it.</p>
+      <form className="panel-form" onSubmit={submit} noValidate>
+        <FormError message={error.form} />
+        <Field ref={input} label="Chat name" value={name} onChange={(e) => setName(e.target.value)} error={error.field} maxLength={64} placeholder="e.g. Team room" autoComplete="off" />
+        <button type="submit" className="button button-primary" disabled={busy}>
+          Create
+        </button>
+      </form>
+    </Panel>
+  );
+}
+
+export function JoinChat({ dispatch }: { dispatch: Dispatch<Action> }) {
+  const [code, setCode] = useState('');
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const typed = code.trim();
+    if (!typed) {
+      setError('Enter the code someone shared with you.');
+      return input.current?.focus();
+    }
+    setBusy(true);
+    try {
+      const { chat } = await link.request('join', { code: typed });
+      dispatch({ type: 'chatAdded', chat });
+      dispatch({ type: 'select', code: chat.code });
+    } catch (e) {
+      const failure = e as RequestError;
+      setError(failure.code === 'CHAT_NOT_FOUND' ? `No chat has the code “${typed.slice(0, 32)}”. Check it with the person who shared it.` : failure.message);
+      setBusy(false);
+      input.current?.focus();
+    }
+  }
+
+  return (
+    <Panel title="Join a chat" dispatch={dispatch}>
+      <p className="panel-lead">Enter the code someone shared with you. Dashes and case do not matter.</p>
+      <form className="panel-form" onSubmit={submit} noValidate>
+        <Field
+          ref={input}
+          label="Chat code"
+          value={code}
+          onChange={(e) => {
+            setCode(e.target.value);
+            setError(undefined);
+          }}
+          error={error}
+          placeholder="ABCDE-12345"
+          autoComplete="off"
+          autoCapitalize="characters"
+          spellCheck={false}
+          className="field-code"
+        />
+        <button type="submit" className="button button-primary" disabled={busy}>
+          <JoinIcon />
+          Join
+        </button>
+      </form>
+    </Panel>
+  );
+}
+
+function Panel({ title, dispatch, children }: { title: string; dispatch: Dispatch<Action>; children: ReactNode }) {
+  const close = () => dispatch({ type: 'panel', panel: 'none' });
+  return (
+    <section
+      className="panel"
+      aria-labelledby="panel-title"
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') close();
+      }}
+    >
+      <header className="pane-header">
+        <button type="button" className="button button-icon back-button" onClick={close}>
+          <BackIcon />
+          <span className="back-label">Chats</span>
+        </button>
+        <h2 id="panel-title">{title}</h2>
+      </header>
+      <div className="panel-body">{children}</div>
+    </section>
+  );
+}

@@ -1,0 +1,136 @@
+import { type Dispatch, useCallback, useEffect, useRef, useState } from 'react';
+import type { UiChat, UiUser } from '../../../src/agent/ui-protocol.js';
+import { type RequestError, link } from '../agent-link.js';
+import { newClientMsgId } from '../format.js';
+import { BackIcon } from '../icons.js';
+import type { Action, Conversation } from '../state.js';
+import { Composer } from './Composer.js';
+import { CopyButton } from './CopyButton.js';
+import { MessageList } from './MessageList.js';
+
+interface ChatViewProps {
+  chat: UiChat;
+  conversation: Conversation | undefined;
+  dispatch: Dispatch<Action>;
+  user: UiUser;
+}
+
+const FIRST_PAGE = 50;
+
+/** One chat: its name, its messages, and the box to write in. */
+export function ChatView({ chat, conversation, dispatch, user }: ChatViewProps) {
+  const code = chat.code;
+  const status = conversation?.status;
+
+  const load = useCallback(() => {
+    dispatch({ type: 'openStarted', code });
+    link.request('open', { code, limit: FIRST_PAGE }).then(
+      (page) => dispatch({ type: 'opened', code, messages: page.messages }),
+      (error: RequestError) => dispatch({ type: 'openFailed', code, error: error.message }),
+    );
+  }, [code, dispatch]);
+
+  // Fetch the latest page on every visit (a loaded conversation is kept current by pushes, and
+  // this also refreshes the chat's details, such as who has joined since), and again whenever
+  // the conversation was dropped (after a lost link).
+  const visited = useRef(false);
+  useEffect(() => {
+    if (status === undefined || !visited.current) {
+      visited.current = true;
+      load();
+    }
+  }, [status, load]);
+
+  const [draft, setDraft] = useState('');
+
+  const send = useCallback(
+    (text: string, clientMsgId = newClientMsgId()) => {
+      dispatch({ type: 'sending', code, clientMsgId, text });
+      link.request('send', { code, text, clientMsgId }).catch((error: RequestError) =>
+        dispatch({ type: 'push', push: { type: 'sendFailed', chat: code, clientMsgId, error: { code: error.code, message: error.message } } }),
+      );
+    },
+    [code, dispatch],
+  );
+
+  return (
+    <section className="chat" aria-labelledby="chat-title">
+      <header className="pane-header chat-header">
+        <button type="button" className="button button-icon back-button" onClick={() => dispatch({ type: 'select', code: null })}>
+          <BackIcon />
+          <span className="back-label">Chats</span>
+        </button>
+        <div className="chat-heading">
+          <h2 id="chat-title">{chat.name}</h2>
+          <p className="chat-meta">
+            <span>
+              {chat.memberCount} {chat.memberCount === 1 ? 'member' : 'members'}
+            </span>
+            <span aria-hidden="true">·</span>
+            <span className="mono">{code}</span>
+          </p>
+        </div>
+        <div className="chat-actions">
+          <CopyButton text={code} label="Copy code" className="button button-secondary button-small" />
+          <LeaveButton code={code} />
+        </div>
+      </header>
+      {status === 'error' && conversation ? (
+        <div className="chat-problem" role="alert">
+          <p>Could not load this chat: {conversation.error}</p>
+          <button type="button" className="button button-secondary" onClick={load}>
+            Try again
+          </button>
+        </div>
+      ) : (
+        <MessageList
+          code={code}
+          name={chat.name}
+          conversation={conversation}
+          user={user}
+          dispatch={dispatch}
+          onRetry={(p) => send(p.text, p.clientMsgId)}
+          onEdit={(p) => {
+            setDraft(p.text);
+            dispatch({ type: 'discard', code, clientMsgId: p.clientMsgId });
+          }}
+          onDiscard={(p) => dispatch({ type: 'discard', code, clientMsgId: p.clientMsgId })}
+        />
+      )}
+      <Composer chatName={chat.name} text={draft} onText={setDraft} onSend={send} />
+    </section>
+  );
+}
+
+/** Leaving asks once more, inline (a dialog box would steal the keyboard and the page). */
+function LeaveButton({ code }: { code: string }) {
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+  const yes = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (confirming) yes.current?.focus();
+  }, [confirming]);
+  if (!confirming) {
+    return (
+      <button type="button" className="button button-ghost button-small" onClick={() => setConfirming(true)}>
+        Leave
+      </button>
+    );
+  }
+  return (
+    <span className="leave-confirm" role="group" aria-label="Leave this chat?">
+      <span className="leave-question">{error ?? 'Leave this chat?'}</span>
+      <button
+        ref={yes}
+        type="button"
+        className="button button-danger button-small"
+        onClick={() => link.request('leave', { code }).catch((e: RequestError) => setError(e.message))}
+      >
+        Leave chat
+      </button>
+      <button type="button" className="button button-ghost button-small" onClick={() => setConfirming(false)}>
+        Cancel
+      </button>
+    </span>
+  );
+}

@@ -1,0 +1,254 @@
+import { type Dispatch, Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import type { UiMessage, UiUser } from '../../../src/agent/ui-protocol.js';
+import { link } from '../agent-link.js';
+import { clockTime, colourOf, dayKey, dayLabel, fullTime, initial } from '../format.js';
+import { AlertIcon, ArrowDownIcon } from '../icons.js';
+import type { Action, Conversation, PendingMessage } from '../state.js';
+
+interface MessageListProps {
+  code: string;
+  name: string;
+  conversation: Conversation | undefined;
+  user: UiUser;
+  dispatch: Dispatch<Action>;
+  onRetry(pending: PendingMessage): void;
+  onEdit(pending: PendingMessage): void;
+  onDiscard(pending: PendingMessage): void;
+}
+
+const OLDER_PAGE = 50;
+/** Within this many pixels of the end counts as "at the bottom". */
+const BOTTOM_SLACK = 48;
+/** Start fetching older history this close to the top, so it is there before the user arrives. */
+const TOP_PREFETCH = 400;
+/** Messages by one person this close together are shown as one group. */
+const GROUP_MS = 5 * 60_000;
+
+/**
+ * The messages of one chat, oldest first, in a role="log" region. It follows new messages when
+ * the user is at the bottom and stays put when they are reading older ones; scrolling up fetches
+ * older history and keeps the message in view where it was.
+ */
+export function MessageList({ code, name, conversation, user, dispatch, onRetry, onEdit, onDiscard }: MessageListProps) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const atBottom = useRef(true);
+  const anchor = useRef<{ seq: number; offset: number } | null>(null);
+  const previousLast = useRef<string | undefined>(undefined);
+  const readSent = useRef(0);
+  const [newBelow, setNewBelow] = useState(false);
+
+  const messages = conversation?.messages ?? [];
+  const pending = conversation?.pending ?? [];
+  const ready = conversation?.status === 'ready';
+  const hasOlder = ready && conversation.hasOlder;
+  const loadingOlder = conversation?.loadingOlder ?? false;
+  const lastMessage = messages[messages.length - 1];
+  const lastPending = pending[pending.length - 1];
+  const lastKey = lastPending ? `p:${lastPending.clientMsgId}:${lastPending.state}` : lastMessage ? `m:${lastMessage.seq}` : undefined;
+  const lastSeq = lastMessage?.seq ?? 0;
+
+  const markRead = useCallback(() => {
+    if (!ready || !atBottom.current || document.visibilityState !== 'visible' || lastSeq <= readSent.current) return;
+    readSent.current = lastSeq;
+    link.request('read', { code, seq: lastSeq }).catch(() => (readSent.current = 0));
+  }, [ready, lastSeq, code]);
+
+  // Scroll events come faster than React re-renders: the ref, not the state, stops a second fetch.
+  const olderInFlight = useRef(false);
+  const loadOlder = useCallback(() => {
+    const first = messages[0];
+    if (!first || !hasOlder || olderInFlight.current) return;
+    olderInFlight.current = true;
+    dispatch({ type: 'olderStarted', code });
+    link
+      .request('older', { code, before: first.seq, limit: OLDER_PAGE })
+      .then(
+        (page) => {
+          anchor.current = visibleAnchor(scroller.current);
+          dispatch({ type: 'olderLoaded', code, messages: page.messages });
+        },
+        () => dispatch({ type: 'olderFailed', code }),
+      )
+      .finally(() => (olderInFlight.current = false));
+  }, [messages, hasOlder, code, dispatch]);
+
+  // After each change: keep the reader's place when history was added above, and follow new
+  // messages at the bottom only if the reader was already there (or just wrote one).
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    if (anchor.current) {
+      const node = el.querySelector<HTMLElement>(`[data-seq="${anchor.current.seq}"]`);
+      if (node) el.scrollTop += offsetIn(el, node) - anchor.current.offset;
+      anchor.current = null;
+    }
+    if (lastKey !== previousLast.current) {
+      const wroteIt = lastPending?.state === 'sending' || lastMessage?.sender.id === user.id;
+      if (atBottom.current || wroteIt || previousLast.current === undefined) {
+        el.scrollTop = el.scrollHeight;
+        atBottom.current = true;
+        setNewBelow(false);
+      } else {
+        setNewBelow(true);
+      }
+      previousLast.current = lastKey;
+    }
+  });
+
+  // Too little history to scroll? Fetch more until there is, or there is no more.
+  useEffect(() => {
+    const el = scroller.current;
+    if (el && hasOlder && !loadingOlder && el.scrollHeight <= el.clientHeight + TOP_PREFETCH / 4) loadOlder();
+  }, [hasOlder, loadingOlder, messages.length, loadOlder]);
+
+  useEffect(() => {
+    markRead();
+    document.addEventListener('visibilitychange', markRead);
+    window.addEventListener('focus', markRead);
+    return () => {
+      document.removeEventListener('visibilitychange', markRead);
+      window.removeEventListener('focus', markRead);
+    };
+  }, [markRead]);
+
+  function onScroll() {
+    const el = scroller.current;
+    if (!el) return;
+    atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < BOTTOM_SLACK;
+    if (atBottom.current) {
+      setNewBelow(false);
+      markRead();
+    }
+    if (el.scrollTop < TOP_PREFETCH) loadOlder();
+  }
+
+  function jumpToBottom() {
+    const el = scroller.current;
+    if (!el) return;
+    el.scrollTop = el.scrollHeight;
+    atBottom.current = true;
+    setNewBelow(false);
+    markRead();
+  }
+
+  return (
+    <div className="messages-wrap">
+      <div className="messages" ref={scroller} onScroll={onScroll} role="log" aria-labelledby="chat-title" aria-live="polite" aria-busy={!ready} tabIndex={0}>
+        <div className="history-edge">
+          {ready && !hasOlder && (
+            <div className="chat-start">
+              <p className="chat-start-title">This is the beginning of {name}.</p>
+              <p className="muted">Messages are kept by the server: whoever joins later sees them too.</p>
+            </div>
+          )}
+        </div>
+        <ol className="message-items">
+          {messages.map((message, i) => {
+            const previous = messages[i - 1];
+            const newDay = !previous || dayKey(previous.sentAt) !== dayKey(message.sentAt);
+            const continued = previous !== undefined && !newDay && previous.sender.id === message.sender.id && Date.parse(message.sentAt) - Date.parse(previous.sentAt) < GROUP_MS;
+            return (
+              <Fragment key={message.seq}>
+                {newDay && (
+                  <li className="day-divider" role="separator">
+                    <span>{dayLabel(message.sentAt)}</span>
+                  </li>
+                )}
+                <MessageItem message={message} continued={continued} own={message.sender.id === user.id} />
+              </Fragment>
+            );
+          })}
+          {pending.map((p) => (
+            <PendingItem key={p.clientMsgId} pending={p} user={user} onRetry={() => onRetry(p)} onEdit={() => onEdit(p)} onDiscard={() => onDiscard(p)} />
+          ))}
+        </ol>
+      </div>
+      {/* Over the list, not in it: an indicator in the flow would shift what the reader is looking at. */}
+      {(loadingOlder || (!ready && conversation?.status !== 'error')) && (
+        <p className="loading-pill" role="status">
+          {loadingOlder ? 'Loading older messages…' : 'Loading messages…'}
+        </p>
+      )}
+      {newBelow && (
+        <button type="button" className="new-below" onClick={jumpToBottom}>
+          <ArrowDownIcon />
+          New messages
+        </button>
+      )}
+    </div>
+  );
+}
+
+function MessageItem({ message, continued, own }: { message: UiMessage; continued: boolean; own: boolean }) {
+  return (
+    <li className={`message${continued ? ' message-continued' : ''}${own ? ' message-own' : ''}`} data-seq={message.seq}>
+      <span className={`avatar colour-${colourOf(message.sender.id)}`} aria-hidden="true">
+        {continued ? '' : initial(message.sender.name)}
+      </span>
+      <div className="message-body">
+        <div className="message-meta">
+          <span className="message-sender">{message.sender.name}</span>{' '}
+          <time className="message-time" dateTime={message.sentAt} title={fullTime(message.sentAt)}>
+            {clockTime(message.sentAt)}
+          </time>
+        </div>
+        <p className="message-text">{message.text}</p>
+      </div>
+    </li>
+  );
+}
+
+/** Past this, a message not (yet) sent shows only its beginning: the whole is back in the box with Edit. */
+const PENDING_PREVIEW = 600;
+
+function PendingItem({ pending, user, onRetry, onEdit, onDiscard }: { pending: PendingMessage; user: UiUser; onRetry(): void; onEdit(): void; onDiscard(): void }) {
+  const failed = pending.state === 'failed';
+  const long = pending.text.length > PENDING_PREVIEW;
+  return (
+    <li className={`message message-own ${failed ? 'message-failed' : 'message-pending'}`} data-pending={pending.clientMsgId}>
+      <span className={`avatar colour-${colourOf(user.id)}`} aria-hidden="true">
+        {initial(user.name)}
+      </span>
+      <div className="message-body">
+        <div className="message-meta">
+          <span className="message-sender">{user.name}</span> <span className="message-state">{failed ? 'Not sent' : 'Sending…'}</span>
+        </div>
+        <p className="message-text">
+          {long ? `${pending.text.slice(0, PENDING_PREVIEW)}…` : pending.text}
+          {long && <span className="message-length"> ({pending.text.length.toLocaleString()} characters)</span>}
+        </p>
+        {failed && (
+          <div className="message-problem" role="alert">
+            <AlertIcon className="icon icon-small" />
+            <span>{pending.error ?? 'The server refused this message.'}</span>
+            <span className="message-problem-actions">
+              <button type="button" className="button button-link" onClick={onRetry}>
+                Retry
+              </button>
+              <button type="button" className="button button-link" onClick={onEdit}>
+                Edit
+              </button>
+              <button type="button" className="button button-link" onClick={onDiscard}>
+                Discard
+              </button>
+            </span>
+          </div>
+        )}
+      </div>
+    </li>
+  );
+}
+
+/** The first message at least partly in view, and where it is: to keep it there. */
+function visibleAnchor(el: HTMLDivElement | null): { seq: number; offset: number } | null {
+  if (!el) return null;
+  for (const node of el.querySelectorAll<HTMLElement>('[data-seq]')) {
+    const offset = offsetIn(el, node);
+    if (offset + node.offsetHeight > 0) return { seq: Number(node.dataset.seq), offset };
+  }
+  return null;
+}
+
+function offsetIn(container: HTMLElement, node: HTMLElement): number {
+  return node.getBoundingClientRect().top - container.getBoundingClientRect().top;
+}

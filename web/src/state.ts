@@ -1,0 +1,185 @@
+import type { ConnectionState, UiChat, UiMessage, UiPush, UiUser } from '../../src/agent/ui-protocol.js';
+import type { LinkState } from './agent-link.js';
+
+/** Everything the UI shows, changed only by `reduce`. */
+
+export interface PendingMessage {
+  clientMsgId: string;
+  text: string;
+  state: 'sending' | 'failed';
+  error?: string;
+}
+
+export interface Conversation {
+  status: 'loading' | 'ready' | 'error';
+  error?: string;
+  /** Ascending by seq, each seq once. */
+  messages: UiMessage[];
+  /** Own messages not yet acknowledged, in the order written. */
+  pending: PendingMessage[];
+  hasOlder: boolean;
+  loadingOlder: boolean;
+}
+
+export type Panel = 'none' | 'create' | 'join';
+
+export interface State {
+  link: LinkState;
+  /** Undefined until the agent has said who is logged in. */
+  session?: { user: UiUser | null; server: string; notice?: string };
+  chats: UiChat[];
+  connection: { state: ConnectionState; detail?: string };
+  conversations: Record<string, Conversation>;
+  active: string | null;
+  panel: Panel;
+}
+
+export const initialState: State = {
+  link: 'connecting',
+  chats: [],
+  connection: { state: 'connecting' },
+  conversations: {},
+  active: null,
+  panel: 'none',
+};
+
+export type Action =
+  | { type: 'link'; state: LinkState }
+  | { type: 'push'; push: UiPush }
+  | { type: 'select'; code: string | null }
+  | { type: 'panel'; panel: Panel }
+  | { type: 'chatAdded'; chat: UiChat }
+  | { type: 'openStarted'; code: string }
+  | { type: 'opened'; code: string; messages: UiMessage[] }
+  | { type: 'openFailed'; code: string; error: string }
+  | { type: 'olderStarted'; code: string }
+  | { type: 'olderLoaded'; code: string; messages: UiMessage[] }
+  | { type: 'olderFailed'; code: string }
+  | { type: 'sending'; code: string; clientMsgId: string; text: string }
+  | { type: 'discard'; code: string; clientMsgId: string };
+
+export function reduce(state: State, action: Action): State {
+  switch (action.type) {
+    case 'link':
+      // Pushes may have been missed while the link was down: conversations are fetched afresh.
+      return action.state === 'open' && state.link !== 'open' ? { ...state, link: action.state, conversations: {} } : { ...state, link: action.state };
+    case 'push':
+      return onPush(state, action.push);
+    case 'select':
+      return { ...state, active: action.code, panel: 'none' };
+    case 'panel':
+      return { ...state, panel: action.panel, active: action.panel === 'none' ? state.active : null };
+    case 'chatAdded':
+      return { ...state, chats: upsertChat(state.chats, action.chat) };
+    case 'openStarted': {
+      const existing = state.conversations[action.code];
+      const conversation: Conversation = existing
+        ? { ...existing, status: existing.status === 'ready' ? 'ready' : 'loading', error: undefined }
+        : { status: 'loading', messages: [], pending: [], hasOlder: false, loadingOlder: false };
+      return withConversation(state, action.code, conversation);
+    }
+    case 'opened':
+      return updateConversation(state, action.code, (c) => {
+        const messages = mergeMessages(c.messages, action.messages);
+        return { ...c, status: 'ready', messages, pending: withoutDelivered(c.pending, messages), hasOlder: (messages[0]?.seq ?? 1) > 1 };
+      });
+    case 'openFailed':
+      return updateConversation(state, action.code, (c) => ({ ...c, status: c.status === 'ready' ? 'ready' : 'error', error: action.error }));
+    case 'olderStarted':
+      return updateConversation(state, action.code, (c) => ({ ...c, loadingOlder: true }));
+    case 'olderLoaded':
+      return updateConversation(state, action.code, (c) => {
+        const messages = mergeMessages(c.messages, action.messages);
+        return { ...c, messages, loadingOlder: false, hasOlder: action.messages.length > 0 && (messages[0]?.seq ?? 1) > 1 };
+      });
+    case 'olderFailed':
+      return updateConversation(state, action.code, (c) => ({ ...c, loadingOlder: false }));
+    case 'sending':
+      return updateConversation(state, action.code, (c) => ({
+        ...c,
+        pending: [...c.pending.filter((p) => p.clientMsgId !== action.clientMsgId), { clientMsgId: action.clientMsgId, text: action.text, state: 'sending' }],
+      }));
+    case 'discard':
+      return updateConversation(state, action.code, (c) => ({ ...c, pending: c.pending.filter((p) => p.clientMsgId !== action.clientMsgId) }));
+  }
+}
+
+function onPush(state: State, push: UiPush): State {
+  switch (push.type) {
+    case 'session': {
+      const sameUser = state.session?.user?.id === push.user?.id && push.user !== null;
+      const session = { user: push.user, server: push.server, notice: push.notice };
+      // Another user (or none): nothing of the previous one's may stay on screen.
+      return sameUser ? { ...state, session } : { ...initialState, link: state.link, session, connection: state.connection };
+    }
+    case 'chats': {
+      const known = new Set(push.chats.map((c) => c.code));
+      return { ...state, chats: push.chats, active: state.active && known.has(state.active) ? state.active : null };
+    }
+    case 'chat':
+      return state.chats.some((c) => c.code === push.chat.code) ? { ...state, chats: upsertChat(state.chats, push.chat) } : state;
+    case 'connection':
+      return { ...state, connection: { state: push.state, detail: push.detail } };
+    case 'message':
+      return updateConversation(state, push.message.chat, (c) => {
+        const messages = mergeMessages(c.messages, [push.message]);
+        return { ...c, messages, pending: withoutDelivered(c.pending, messages) };
+      });
+    case 'ack': {
+      const me = state.session?.user;
+      return updateConversation(state, push.chat, (c) => {
+        const pending = c.pending.find((p) => p.clientMsgId === push.clientMsgId);
+        if (!pending || !me) return c;
+        // Acknowledged means stored: show it as sent now, even before multicast brings it back.
+        const message: UiMessage = { chat: push.chat, seq: push.seq, sender: { id: me.id, name: me.name }, text: pending.text, sentAt: push.sentAt, clientMsgId: push.clientMsgId };
+        const messages = c.status === 'ready' ? mergeMessages(c.messages, [message]) : c.messages;
+        return { ...c, messages, pending: c.pending.filter((p) => p !== pending) };
+      });
+    }
+    case 'sendFailed':
+      return updateConversation(state, push.chat, (c) => ({
+        ...c,
+        pending: c.pending.map((p) => (p.clientMsgId === push.clientMsgId ? { ...p, state: 'failed', error: push.error.message } : p)),
+      }));
+  }
+}
+
+function withConversation(state: State, code: string, conversation: Conversation): State {
+  return { ...state, conversations: { ...state.conversations, [code]: conversation } };
+}
+
+/** Changes a conversation that is loaded or loading; others are left alone (they are fetched when opened). */
+function updateConversation(state: State, code: string, change: (c: Conversation) => Conversation): State {
+  const c = state.conversations[code];
+  if (!c) return state;
+  const next = change(c);
+  return next === c ? state : withConversation(state, code, next);
+}
+
+function upsertChat(chats: UiChat[], chat: UiChat): UiChat[] {
+  const others = chats.filter((c) => c.code !== chat.code);
+  return [...others, chat].sort((a, b) => a.name.localeCompare(b.name) || a.code.localeCompare(b.code));
+}
+
+/** Both lists ascending by seq; the result too, each seq once. */
+export function mergeMessages(current: UiMessage[], incoming: UiMessage[]): UiMessage[] {
+  if (incoming.length === 0) return current;
+  const last = current[current.length - 1];
+  // The common case, a live message after the last one: append.
+  if (incoming.length === 1 && (!last || incoming[0]!.seq > last.seq)) return [...current, incoming[0]!];
+  const bySeq = new Map<number, UiMessage>();
+  for (const m of current) bySeq.set(m.seq, m);
+  for (const m of incoming) bySeq.set(m.seq, m);
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+function withoutDelivered(pending: PendingMessage[], messages: UiMessage[]): PendingMessage[] {
+  if (pending.length === 0) return pending;
+  const delivered = new Set(messages.slice(-500).map((m) => m.clientMsgId));
+  const left = pending.filter((p) => !delivered.has(p.clientMsgId));
+  return left.length === pending.length ? pending : left;
+}
+
+export function totalUnread(chats: UiChat[]): number {
+  return chats.reduce((sum, c) => sum + c.unread, 0);
+}
