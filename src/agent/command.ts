@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { loadProfile, resolveProfileDir } from '../client/profile.js';
 import { CliError, printNote, reportFailure, usageError } from '../cli/output.js';
 import { DEFAULTS, type RunningServer, defaultServerConfig } from '../server/config.js';
-import { type AgentConfig, type RunningAgent, startAgent } from './agent.js';
+import type { AgentConfig, RunningAgent } from './agent.js';
 import { openBrowser } from './open-browser.js';
 import { UiNotBuiltError } from './static-files.js';
 
@@ -25,6 +25,8 @@ interface ClientOptions {
 
 interface UpOptions {
   data?: string;
+  httpPort?: string;
+  tcpPort?: string;
   port?: string;
   open: boolean;
 }
@@ -57,7 +59,7 @@ several people on one machine. On a LAN, give the server's address and your own 
         port: port(options.port),
         interfaceAddress: ipv4(options.multicastInterface ?? DEFAULTS.multicastInterface),
       });
-      announce(agent, options.open, `profile ${profileDir}`);
+      announce(agent, options.open, profileDir);
       stopOnSignals([agent]);
     });
 }
@@ -67,6 +69,8 @@ export function registerUpCommand(program: Command, env: NodeJS.ProcessEnv = pro
     .command('up')
     .description('start a server on this machine (embedded defaults) and a web client for it, and open the browser')
     .option('--data <dir>', `folder for the server's database and key (default ${DEFAULTS.dataDir})`)
+    .option('--http-port <port>', `port of the server's HTTP API on ${DEFAULTS.host}, 0 for any free one (default ${DEFAULTS.httpPort})`)
+    .option('--tcp-port <port>', `port the server takes messages on, 0 for any free one (default ${DEFAULTS.tcpPort})`)
     .option('--port <port>', PORT_HELP)
     .option('--no-open', NO_OPEN_HELP)
     .addHelpText(
@@ -80,7 +84,11 @@ Use "chorus server" for a server alone, with every setting.`,
       const profileDir = profileDirOf(command, env);
       const uiPort = port(options.port);
       const dataDir = resolve(options.data ?? DEFAULTS.dataDir);
-      const server = await launchServer(dataDir);
+      const server = await launchServer({
+        dataDir,
+        httpPort: options.httpPort === undefined ? DEFAULTS.httpPort : port(options.httpPort, '--http-port'),
+        tcpPort: options.tcpPort === undefined ? DEFAULTS.tcpPort : port(options.tcpPort, '--tcp-port'),
+      });
       let agent: RunningAgent;
       try {
         agent = await launchAgent({ server: server.httpUrl, profileDir, port: uiPort, interfaceAddress: DEFAULTS.multicastInterface });
@@ -89,22 +97,22 @@ Use "chorus server" for a server alone, with every setting.`,
         throw error;
       }
       process.stdout.write(`Chorus server: ${server.httpUrl} (TCP port ${server.tcpPort}), data in ${dataDir}\n`);
-      announce(agent, options.open, `profile ${profileDir}`);
+      announce(agent, options.open, profileDir);
       stopOnSignals([agent, server]);
     });
 }
 
-async function launchServer(dataDir: string): Promise<RunningServer> {
+async function launchServer(where: { dataDir: string; httpPort: number; tcpPort: number }): Promise<RunningServer> {
   // Loaded only here: `chorus client` needs none of the server's dependencies.
   const { startServer } = await import('../server/compose.js');
   try {
-    return await startServer(defaultServerConfig({ dataDir, logLevel: 'warn' }));
+    return await startServer(defaultServerConfig({ ...where, logLevel: 'warn' }));
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
       throw new CliError(
-        `cannot start the server: port ${DEFAULTS.httpPort} or ${DEFAULTS.tcpPort} on ${DEFAULTS.host} is in use. ` +
-          `If a Chorus server is already running, use "chorus client" to connect to it.`,
+        `cannot start the server: port ${where.httpPort} or ${where.tcpPort} on ${DEFAULTS.host} is in use. ` +
+          `If a Chorus server is already running, use "chorus client" to connect to it; else choose other ports with --http-port and --tcp-port.`,
       );
     }
     throw new CliError(`cannot start the server: ${e.message}`);
@@ -113,6 +121,8 @@ async function launchServer(dataDir: string): Promise<RunningServer> {
 
 async function launchAgent(config: AgentConfig): Promise<RunningAgent> {
   try {
+    // Loaded only here, like the server: the other commands need none of the agent's dependencies.
+    const { startAgent } = await import('./agent.js');
     return await startAgent(config);
   } catch (error) {
     if (error instanceof UiNotBuiltError) throw new CliError(`cannot start the client: ${error.message}`);
@@ -122,10 +132,10 @@ async function launchAgent(config: AgentConfig): Promise<RunningAgent> {
   }
 }
 
-function announce(agent: RunningAgent, open: boolean, where: string): void {
+function announce(agent: RunningAgent, open: boolean, profileDir: string): void {
   process.stdout.write(`Chorus client: ${agent.url}\n`);
-  printNote(`(${where}; the address above is private to you. Ctrl-C stops.)`);
-  if (open) openBrowser(agent.url);
+  printNote(`(profile ${profileDir}; the address above is private to you. Ctrl-C stops.)`);
+  if (open) openBrowser(agent.url, profileDir);
 }
 
 function profileDirOf(command: Command, env: NodeJS.ProcessEnv): string {
@@ -146,9 +156,9 @@ function serverUrl(raw: string): string {
   return url.origin;
 }
 
-function port(value: string | undefined): number {
+function port(value: string | undefined, flag = '--port'): number {
   if (value === undefined) return 0;
-  if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) throw usageError(`invalid --port "${value.slice(0, 20)}": give a port number from 1 to 65535, or 0 for any free one`);
+  if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) throw usageError(`invalid ${flag} "${value.slice(0, 20)}": give a port number from 1 to 65535, or 0 for any free one`);
   return Number(value);
 }
 
