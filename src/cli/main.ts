@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerClientCommand, registerUpCommand } from '../agent/command.js';
 import { PASSWORD_HELP, registerAccountCommands } from './account.js';
 import { registerChatCommands } from './chats.js';
 import { EXIT_USAGE, reportFailure } from './output.js';
@@ -18,7 +19,9 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
     // Commander's own errors (unknown option, missing argument) become usage errors, exit 2.
     .exitOverride();
 
+  registerUpCommand(program, env);
   registerServerCommand(program);
+  registerClientCommand(program, env);
   registerAccountCommands(program, env);
   registerChatCommands(program, env);
   // Room for the messaging commands `send`, `tail` and `chat`, which the next issue adds from
@@ -28,7 +31,8 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
     'after',
     `
 Getting started:
-  chorus server                                   run a server on this machine (another terminal)
+  chorus up                                       a server on this machine and the web client, in the browser
+  chorus server                                   or a server alone (another terminal), then:
   chorus register --name Ada --email ada@example.com
   chorus create "Team room"                       prints the code others join with
   chorus join ABCDE-12345
