@@ -10,6 +10,7 @@ export const ERRORS = {
   UNAUTHENTICATED: { status: 401, title: 'Not logged in' },
   WRONG_CREDENTIALS: { status: 401, title: 'Wrong email or password' },
   NOT_A_MEMBER: { status: 403, title: 'Not a member of this chat' },
+  FORBIDDEN: { status: 403, title: 'Not allowed' },
   CHAT_NOT_FOUND: { status: 404, title: 'No such chat' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   EMAIL_TAKEN: { status: 409, title: 'Email already registered' },

@@ -129,11 +129,29 @@ export class Chats {
 
   async leave(user: User, codeInput: string): Promise<void> {
     const chat = await this.requireMember(user, codeInput);
-    await this.store.chats.removeMember(chat.code, user.id);
-    await this.membership.removed(chat.code, user.id);
+    await this.dropMember(chat.code, user.id);
+  }
+
+  /** The chat's creator removes a member; removing oneself is leaving. */
+  async remove(user: User, codeInput: string, memberId: number): Promise<void> {
+    const chat = await this.requireMember(user, codeInput);
+    if (memberId !== user.id && chat.created_by !== user.id) {
+      throw new ChorusError('FORBIDDEN', `Only the chat's creator may remove its members`);
+    }
+    if (!(await this.store.chats.isMember(chat.code, memberId))) {
+      throw new ChorusError('NOT_FOUND', `User ${memberId} is not a member of chat ${formatChatCode(chat.code)}`);
+    }
+    await this.dropMember(chat.code, memberId);
+  }
+
+  private async dropMember(chatCode: string, userId: number): Promise<void> {
+    await this.store.chats.removeMember(chatCode, userId);
     // The one who left knows the current key: from now on the chat speaks under a new one.
-    await this.keys.rotate(chat.code);
-    this.onKeyRotated(chat.code);
+    // Both start before anything else runs, so from here on fan-out seals under the new key
+    // and ingest refuses the former member's sends, even on a connection already open.
+    const rotated = this.keys.rotate(chatCode);
+    await Promise.all([this.membership.removed(chatCode, userId), rotated]);
+    this.onKeyRotated(chatCode);
   }
 
   /** The chat's multicast address, for fan-out. */

@@ -74,6 +74,22 @@ export function chatRoutes(app: App, { accounts, chats }: HttpServices): void {
     },
   );
 
+  app.delete(
+    '/chats/:code/members/:userId',
+    {
+      schema: {
+        summary: "Remove a member (the chat's creator only); the chat's key is rotated",
+        security: BEARER,
+        params: Type.Object({ code: ChatCodeParams.properties.code, userId: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }) }),
+        response: { 204: Type.Null(), ...PROBLEMS },
+      },
+    },
+    async (request, reply) => {
+      await chats.remove(await currentUser(accounts, request), request.params.code, request.params.userId);
+      return reply.code(204).send(null);
+    },
+  );
+
   app.get(
     '/chats/:code/members',
     {
