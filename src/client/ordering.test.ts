@@ -25,6 +25,21 @@ describe('ChatOrdering', () => {
     expect(o.missing()).toEqual({ after: 5, upTo: 7 });
   });
 
+  it('names the first hole only, ending before the first message waiting, at most maxLength long', () => {
+    const o = new ChatOrdering(0, () => {});
+    expect(o.firstHole(500)).toBeUndefined();
+    o.offer([4, 5, 9].map(msg));
+    expect(o.firstHole(500)).toEqual({ after: 0, upTo: 3 });
+    expect(o.firstHole(2)).toEqual({ after: 0, upTo: 2 });
+    o.offer([1, 2, 3].map(msg));
+    expect(o.firstHole(500)).toEqual({ after: 5, upTo: 8 });
+    o.noteLatest(1000);
+    o.offer([6, 7, 8].map(msg));
+    expect(o.firstHole(500)).toEqual({ after: 9, upTo: 509 });
+    o.offer([msg(11)]);
+    expect(o.firstHole(500)).toEqual({ after: 9, upTo: 10 });
+  });
+
   it('keeps at most the buffer limit and still completes from a later fetch', () => {
     const out: number[] = [];
     const o = new ChatOrdering(0, (m) => out.push(m.seq), 3);

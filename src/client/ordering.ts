@@ -59,6 +59,20 @@ export class ChatOrdering<M extends Sequenced> {
     return { after: this.deliveredUpTo, upTo: this.highestKnown };
   }
 
+  /**
+   * The first run of missing sequence numbers, at most `maxLength` long: from the next one to
+   * deliver up to just before the first message already waiting (or the highest known). What a
+   * repair should fetch: not the messages that did arrive, and not holes further on that may
+   * still be filling from the network.
+   */
+  firstHole(maxLength: number): { after: number; upTo: number } | undefined {
+    if (this.highestKnown <= this.deliveredUpTo) return undefined;
+    const limit = Math.min(this.highestKnown, this.deliveredUpTo + Math.max(1, maxLength));
+    let upTo = this.deliveredUpTo + 1;
+    while (upTo < limit && !this.waiting.has(upTo + 1)) upTo++;
+    return { after: this.deliveredUpTo, upTo };
+  }
+
   private flush(): void {
     for (let next = this.waiting.get(this.deliveredUpTo + 1); next; next = this.waiting.get(this.deliveredUpTo + 1)) {
       this.waiting.delete(next.seq);

@@ -123,7 +123,7 @@ export class Receiver {
       sub.ordering.offer(early.messages);
       sub.ordering.noteLatest(early.latest);
     } else {
-      this.scheduleRepair(sub, 0);
+      this.scheduleRepair(sub, 0, true);
     }
     this.checkGap(sub);
   }
@@ -237,33 +237,45 @@ export class Receiver {
     this.scheduleRepair(sub, window + jitter);
   }
 
-  private scheduleRepair(sub: Subscription, delayMs: number): void {
+  private scheduleRepair(sub: Subscription, delayMs: number, catchUp = false): void {
     clearTimeout(sub.repairTimer);
     sub.repairTimer = setTimeout(() => {
       sub.repairTimer = undefined;
-      void this.repair(sub);
+      void this.repair(sub, catchUp);
     }, delayMs);
   }
 
-  /** Fetches the missing range from history, page by page, until the chat is complete. */
-  private async repair(sub: Subscription): Promise<void> {
+  /**
+   * Fetches from history what was missing when the repair began, hole by hole, and only the
+   * holes: not the messages already waiting, and not gaps that open while it fetches. Those get
+   * their own reorder window, for their datagrams are most likely still on the way. (Fetching
+   * from the first gap until nothing was missing pulled a whole burst over HTTP: at 10% loss a
+   * receiver fetched ~1800 of 2000 messages, test/netns/messaging-loss.test.ts.)
+   * `catchUp`: after a join from a known position, fetch up to the chat's latest message, which
+   * the first page tells.
+   */
+  private async repair(sub: Subscription, catchUp = false): Promise<void> {
     if (sub.repairing || this.closed) return;
     sub.repairing = true;
     this.counts.repairs++;
     try {
-      let gap: { after: number; upTo: number } | undefined = sub.ordering.missing() ?? { after: sub.ordering.lastDelivered, upTo: Infinity };
-      for (; gap; gap = sub.ordering.missing()) {
-        const page = await this.options.source.history(formatChatCode(sub.code), { after: gap.after, limit: REPAIR_PAGE });
+      let target = catchUp ? Infinity : (sub.ordering.missing()?.upTo ?? 0);
+      while (sub.ordering.lastDelivered < target) {
+        const after = sub.ordering.lastDelivered;
+        const hole = sub.ordering.firstHole(REPAIR_PAGE) ?? { after, upTo: after + REPAIR_PAGE };
+        const page = await this.options.source.history(formatChatCode(sub.code), { after, limit: hole.upTo - after });
         if (!this.chats.has(sub.code)) return;
         this.counts.repairedMessages += page.messages.length;
+        if (target === Infinity) target = page.latestSeq;
         sub.ordering.noteLatest(page.latestSeq);
         sub.ordering.offer(page.messages);
-        if (page.messages.length === 0) break;
+        // Nothing came that was due: stop rather than ask again (the next hint retries).
+        if (sub.ordering.lastDelivered === after) break;
       }
     } catch (error) {
       this.reportError(error);
       // Try again later: the next datagram or heartbeat would, but an idle chat needs a nudge.
-      if (!this.closed) this.scheduleRepair(sub, 1000);
+      if (!this.closed) this.scheduleRepair(sub, 1000, catchUp);
     } finally {
       sub.repairing = false;
     }
