@@ -1,7 +1,7 @@
 import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { DEFAULTS, type RunningServer, type ServerConfig, defaultServerConfig } from '../server/config.js';
+import { DEFAULTS, type RunningServer, type ServerConfig, type TlsConfig, defaultServerConfig } from '../server/config.js';
 import { CliError, printNote, reportFailure, usageError } from './output.js';
 
 /**
@@ -22,6 +22,10 @@ interface ServerOptions {
   multicastPorts?: string;
   multicastInterface?: string;
   multicastTtl?: string;
+  /** true from the flag; the variable's text when it came from CHORUS_TLS. */
+  tls?: boolean | string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -39,6 +43,9 @@ const OPTIONS: [flags: string, env: string, description: string][] = [
   ['--multicast-ports <first-last>', 'CHORUS_MULTICAST_PORTS', `range of chats' UDP ports (default ${MC_FIRST}-${MC_LAST})`],
   ['--multicast-interface <address>', 'CHORUS_MULTICAST_INTERFACE', `IPv4 address of the interface multicast leaves from (default ${DEFAULTS.multicastInterface})`],
   ['--multicast-ttl <hops>', 'CHORUS_MULTICAST_TTL', `how many routers multicast may cross, 0..255 (default ${DEFAULTS.multicastTtl}: this network only)`],
+  ['--tls', 'CHORUS_TLS', 'speak TLS on a loopback address too (beyond loopback it always does); CHORUS_TLS=1'],
+  ['--tls-cert <file>', 'CHORUS_TLS_CERT', 'your own TLS certificate (PEM), with --tls-key (default: a self-signed one made in the data folder)'],
+  ['--tls-key <file>', 'CHORUS_TLS_KEY', 'the private key (PEM, unencrypted) of --tls-cert'],
 ];
 
 export function registerServerCommand(program: Command): void {
@@ -50,10 +57,15 @@ export function registerServerCommand(program: Command): void {
       `
 Flags win over environment variables, which win over the defaults. The defaults reach no one but
 this machine; to serve a LAN, listen on this machine's LAN address and send multicast from it:
-  chorus server --host 192.168.1.20 --multicast-interface 192.168.1.20`,
+  chorus server --host 192.168.1.20 --multicast-interface 192.168.1.20
+Beyond loopback both ports speak TLS. Without --tls-cert the server makes a self-signed
+certificate in its data folder on first start and prints its fingerprint: tell it to your users,
+who check it when they first log in (chorus login --server https://… --fingerprint …).`,
     );
   for (const [flags, env, description] of OPTIONS) command.addOption(new Option(flags, description).env(env));
   command.action(async (options: ServerOptions, cmd: Command) => {
+    // Commander sets a boolean from a variable by its mere presence: keep the text to check it.
+    if (cmd.getOptionValueSource('tls') === 'env') options.tls = process.env.CHORUS_TLS ?? '';
     const config = serverConfigFrom(options, (key) => sourceName(cmd, key));
     let server: RunningServer;
     try {
@@ -64,7 +76,12 @@ this machine; to serve a LAN, listen on this machine's LAN address and send mult
       throw new CliError(startFailure(error, config));
     }
     const storage = config.database.engine === 'sqlite' ? `data in ${config.dataDir}` : 'data in PostgreSQL';
-    process.stdout.write(`Chorus server listening on ${server.httpUrl} (HTTP API) and TCP port ${server.tcpPort}; ${storage}\n`);
+    const tls = server.tlsFingerprint ? ', both over TLS' : '';
+    process.stdout.write(`Chorus server listening on ${server.httpUrl} (HTTP API) and TCP port ${server.tcpPort}${tls}; ${storage}\n`);
+    if (server.tlsFingerprint) {
+      process.stdout.write(`TLS certificate fingerprint (SHA-256): ${server.tlsFingerprint}\n`);
+      process.stdout.write(`Clients check it at their first login: chorus login --server ${server.httpUrl} --fingerprint ${server.tlsFingerprint}\n`);
+    }
     stopOnSignals(server);
   });
 }
@@ -102,6 +119,7 @@ export function serverConfigFrom(options: ServerOptions, nameOf: (key: keyof Ser
   }
 
   return defaultServerConfig({
+    tls: tlsConfig(options, invalid),
     dataDir: resolve(options.data ?? DEFAULTS.dataDir),
     host,
     httpPort: port('httpPort', DEFAULTS.httpPort),
@@ -116,6 +134,20 @@ export function serverConfigFrom(options: ServerOptions, nameOf: (key: keyof Ser
       ttl: options.multicastTtl === undefined ? DEFAULTS.multicastTtl : ttl(options.multicastTtl, (why) => invalid('multicastTtl', why)),
     },
   });
+}
+
+function tlsConfig(options: ServerOptions, invalid: (key: keyof ServerOptions, why: string) => CliError): TlsConfig {
+  let force = options.tls === true;
+  if (typeof options.tls === 'string') {
+    if (/^(1|true|yes|on)$/i.test(options.tls.trim())) force = true;
+    else if (!/^(0|false|no|off|)$/i.test(options.tls.trim())) throw invalid('tls', 'give 1 or 0');
+  }
+  const cert = options.tlsCert?.trim() || undefined;
+  const key = options.tlsKey?.trim() || undefined;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw usageError(`give both --tls-cert and --tls-key (or CHORUS_TLS_CERT and CHORUS_TLS_KEY), or neither for a self-signed certificate`);
+  }
+  return cert && key ? { force, files: { cert: resolve(cert), key: resolve(key) } } : { force };
 }
 
 /** "--http-port" or "CHORUS_HTTP_PORT", whichever the value came from. */

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Accounts } from './accounts.js';
 import { ChatKeys } from './chat-keys.js';
 import { Chats } from './chats.js';
-import type { RunningServer, ServerConfig } from './config.js';
+import { type RunningServer, type ServerConfig, usesTls } from './config.js';
 import { Fanout } from './fanout.js';
 import { buildHttpApp } from './http/app.js';
 import { Ingest } from './ingest.js';
@@ -14,6 +14,7 @@ import { Sequencer } from './sequencer.js';
 import { ServerIdentity } from './server-identity.js';
 import { sqliteFileIn } from './store/database.js';
 import { Store } from './store/store.js';
+import { type TlsMaterial, loadOrCreateSelfSigned, loadTlsFiles } from './tls/material.js';
 
 const EXPIRED_SESSION_SWEEP_MS = 60 * 60 * 1000;
 
@@ -24,6 +25,7 @@ const EXPIRED_SESSION_SWEEP_MS = 60 * 60 * 1000;
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
   const identity = ServerIdentity.loadOrCreate(config.dataDir);
+  const tls = tlsMaterial(config);
   const store = await Store.open(
     config.database.engine === 'sqlite'
       ? { engine: 'sqlite', file: sqliteFileIn(config.dataDir) }
@@ -47,25 +49,29 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const sequencer = new Sequencer(store);
     sequencer.onCommitted((batch) => activeFanout.publish(batch));
 
-    const ingest = new Ingest({ accounts, members, sequencer, logger });
+    const ingest = new Ingest({ accounts, members, sequencer, logger }, tls);
     const tcpPort = await ingest.listen(config.host, config.tcpPort);
     cleanup.push(() => ingest.close());
 
-    const app = await buildHttpApp({ accounts, chats, identity, tcpPort }, logger);
+    const app = await buildHttpApp({ accounts, chats, identity, tcpPort, tls }, logger);
     await app.listen({ host: config.host, port: config.httpPort });
     cleanup.push(() => app.close());
 
     const { port } = app.server.address() as AddressInfo;
-    const httpUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    const httpUrl = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     const sweep = setInterval(() => void accounts.removeExpiredSessions().catch(() => {}), EXPIRED_SESSION_SWEEP_MS);
     sweep.unref();
     cleanup.push(async () => clearInterval(sweep));
-    logger.info({ httpUrl, tcpPort, engine: store.engine, multicastInterface: config.multicast.interface }, 'chorus server listening');
+    logger.info(
+      { httpUrl, tcpPort, tls: tls !== undefined, tlsFingerprint: tls?.fingerprint, engine: store.engine, multicastInterface: config.multicast.interface },
+      'chorus server listening',
+    );
 
     let closing: Promise<void> | undefined;
     return {
       httpUrl,
       tcpPort,
+      ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
       close() {
         // In reverse order of start: HTTP and TCP stop accepting and finish what is in flight,
         // the sequencer's last commit goes out, then multicast and the database close.
@@ -80,4 +86,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await unwind();
     throw error;
   }
+}
+
+/** The operator's certificate, else the self-signed one in the data folder; none on plain loopback. */
+function tlsMaterial(config: ServerConfig): TlsMaterial | undefined {
+  if (!usesTls(config)) return undefined;
+  if (config.tls.files) return loadTlsFiles(config.tls.files.cert, config.tls.files.key);
+  return loadOrCreateSelfSigned(config.dataDir, config.host);
 }

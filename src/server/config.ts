@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from './login-throttle.js';
 
 /**
@@ -5,7 +6,7 @@ import { DEFAULT_THROTTLE, type ThrottlePolicy } from './login-throttle.js';
  * environment variables, see src/cli/server.ts) and passed down as this typed object.
  */
 export interface ServerConfig {
-  /** Folder holding the SQLite database (and, later, TLS material). */
+  /** Folder holding the SQLite database, the server's signing key and its self-signed TLS certificate. */
   dataDir: string;
   host: string;
   /** 0 picks a free port (tests). */
@@ -20,6 +21,31 @@ export interface ServerConfig {
   loginThrottle: ThrottlePolicy;
   /** pino level; 'silent' in tests. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** TLS for the HTTP API and the TCP port; see usesTls. */
+  tls: TlsConfig;
+}
+
+export interface TlsConfig {
+  /** Speak TLS on a loopback address too (beyond loopback it is always on). */
+  force: boolean;
+  /** The operator's own certificate and key (PEM files); without them, a self-signed one in dataDir. */
+  files?: { cert: string; key: string };
+}
+
+/**
+ * Beyond loopback, people on the network could read tokens and passwords off the wire, so both
+ * ports speak TLS; on loopback only when asked (or when the operator gave a certificate).
+ */
+export function usesTls(config: Pick<ServerConfig, 'host' | 'tls'>): boolean {
+  return config.tls.force || config.tls.files !== undefined || !isLoopbackHost(config.host);
+}
+
+/** 127.0.0.0/8, ::1 (also as an IPv4-mapped or bracketed address) and localhost. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = h.replace(/^::ffff:/, '');
+  return isIPv4(v4) && v4.startsWith('127.');
 }
 
 export interface MulticastConfig {
@@ -60,14 +86,17 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     },
     loginThrottle: { ...DEFAULT_THROTTLE },
     logLevel: 'info',
+    tls: { force: false },
     ...overrides,
   };
 }
 
 /** What startServer hands back: where it listens, and how to stop it gracefully. */
 export interface RunningServer {
-  /** e.g. http://127.0.0.1:6789 */
+  /** e.g. http://127.0.0.1:6789, or https://… when it speaks TLS */
   httpUrl: string;
   tcpPort: number;
+  /** When it speaks TLS: the certificate's SHA-256 fingerprint, which clients pin. */
+  tlsFingerprint?: string;
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { type Server, type Socket, createServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError, type ErrorCode } from '../protocol/errors.js';
@@ -34,11 +35,16 @@ export class Ingest {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
 
-  constructor(private readonly deps: IngestDeps) {
-    this.server = createServer((socket) => {
+  /** With `tls` (PEM certificate and key) the port speaks TLS; a connection counts once its handshake is done. */
+  constructor(
+    private readonly deps: IngestDeps,
+    tls?: { cert: string; key: string },
+  ) {
+    const accept = (socket: Socket) => {
       const connection = new Connection(socket, deps, () => this.connections.delete(connection));
       this.connections.add(connection);
-    });
+    };
+    this.server = tls ? createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: AUTH_TIMEOUT_MS }, accept) : createServer(accept);
   }
 
   listen(host: string, port: number): Promise<number> {

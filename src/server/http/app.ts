@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Accounts } from '../accounts.js';
 import type { Chats } from '../chats.js';
 import type { ServerIdentity } from '../server-identity.js';
+import type { TlsMaterial } from '../tls/material.js';
 import { chatRoutes } from './chats.js';
 import { serverInfoRoutes } from './server-info.js';
 import { messageRoutes } from './messages.js';
@@ -32,6 +33,8 @@ export interface HttpServices {
   identity: ServerIdentity;
   /** The TCP ingest port, which clients learn from GET /api/server. */
   tcpPort: number;
+  /** When set, the API is served over HTTPS with this certificate. */
+  tls?: TlsMaterial;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -41,6 +44,7 @@ export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 /** The HTTP API: one Fastify app, one route file per resource. */
 export async function buildHttpApp(services: HttpServices, logger: Logger): Promise<App> {
   const app = Fastify({
+    ...(services.tls ? { https: { cert: services.tls.cert, key: services.tls.key } } : {}),
     loggerInstance: logger,
     bodyLimit: MAX_BODY_BYTES,
     // Slow clients must not hold a connection (and memory) open for ever.

@@ -2,16 +2,26 @@ import { Type } from 'typebox';
 import { PROTOCOL_VERSION } from '../../protocol/limits.js';
 import type { App, HttpServices } from './app.js';
 
-export function serverInfoRoutes(app: App, { identity, tcpPort }: HttpServices): void {
+export function serverInfoRoutes(app: App, { identity, tcpPort, tls }: HttpServices): void {
   app.get(
     '/server',
     {
       schema: {
-        summary: 'Where to send messages: the TCP port and protocol version',
-        response: { 200: Type.Object({ protocolVersion: Type.Integer(), tcpPort: Type.Integer() }) },
+        summary: 'Where to send messages: the TCP port and protocol version; whether both ports speak TLS',
+        description:
+          'tlsFingerprint is for display: a client pins the fingerprint of the certificate it saw in the TLS handshake, ' +
+          'which is checked before any request is sent, so an answer over that connection adds no proof.',
+        response: {
+          200: Type.Object({
+            protocolVersion: Type.Integer(),
+            tcpPort: Type.Integer(),
+            tls: Type.Boolean(),
+            tlsFingerprint: Type.Optional(Type.String({ description: 'SHA-256 of the DER certificate, colon-separated uppercase hex' })),
+          }),
+        },
       },
     },
-    async () => ({ protocolVersion: PROTOCOL_VERSION, tcpPort }),
+    async () => ({ protocolVersion: PROTOCOL_VERSION, tcpPort, tls: tls !== undefined, ...(tls ? { tlsFingerprint: tls.fingerprint } : {}) }),
   );
 
   app.get(
