@@ -1,10 +1,14 @@
 import { ERRORS, type ErrorCode, isErrorCode } from '../protocol/errors.js';
+import { CertificateChangedError } from './certificate-pin.js';
+import { pinnedFetch } from './pinned-fetch.js';
 
 /**
  * A typed client for the HTTP API (docs/api.md), shared by the CLI, the terminal chat and the
  * web client's agent. It speaks JSON over the global `fetch` and turns every refusal into an
  * ApiError carrying the server's error code, and every failure to talk to the server at all into
  * a ServerUnreachableError. It never prints and never exits: callers decide what to show.
+ * An https:// server is reached with its certificate pinned (see certificate-pin.ts): a server
+ * presenting another certificate fails with CertificateChangedError before anything is sent.
  */
 
 export interface User {
@@ -68,6 +72,9 @@ export type PageRequest = { after?: number; before?: undefined; limit?: number }
 export interface ServerInfo {
   protocolVersion: number;
   tcpPort: number;
+  /** Both ports speak TLS (older servers leave it out). */
+  tls?: boolean;
+  tlsFingerprint?: string;
 }
 
 export interface ServerKey {
@@ -111,7 +118,13 @@ export interface ApiClientOptions {
   token?: string;
   /** Give up on a request after this long; 0 waits for ever. Default 30 s. */
   timeoutMs?: number;
-  /** For tests or other runtimes; defaults to the global fetch. */
+  /**
+   * For an https:// server: the SHA-256 fingerprint of its certificate (colon-separated
+   * uppercase hex) that every connection must present. Without it, the certificate must be
+   * signed by an authority this machine trusts. Ignored for http://.
+   */
+  tlsFingerprint?: string;
+  /** For tests or other runtimes; defaults to the global fetch, or a pinned one for https. */
   fetch?: typeof fetch;
 }
 
@@ -120,6 +133,8 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 export class ApiClient {
   readonly baseUrl: string;
   readonly token: string | undefined;
+  /** The pinned certificate fingerprint, for an https:// server. */
+  readonly tlsFingerprint: string | undefined;
   private readonly timeoutMs: number;
   private readonly fetchImpl: typeof fetch;
 
@@ -127,12 +142,14 @@ export class ApiClient {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    const https = this.baseUrl.toLowerCase().startsWith('https:');
+    this.tlsFingerprint = https ? options.tlsFingerprint : undefined;
+    this.fetchImpl = options.fetch ?? (this.tlsFingerprint ? pinnedFetch(this.tlsFingerprint) : globalThis.fetch);
   }
 
-  /** The same server, with another session. */
+  /** The same server (and pinned certificate), with another session. */
   withToken(token: string | undefined): ApiClient {
-    return new ApiClient({ baseUrl: this.baseUrl, token, timeoutMs: this.timeoutMs, fetch: this.fetchImpl });
+    return new ApiClient({ baseUrl: this.baseUrl, token, timeoutMs: this.timeoutMs, tlsFingerprint: this.tlsFingerprint, fetch: this.fetchImpl });
   }
 
   register(account: { name: string; email: string; password: string }): Promise<User> {
@@ -212,6 +229,7 @@ export class ApiClient {
       response = await this.fetchImpl(this.baseUrl + path, init);
       text = await response.text();
     } catch (error) {
+      if (error instanceof CertificateChangedError) throw error;
       throw new ServerUnreachableError(this.baseUrl, this.reasonOf(error), { cause: error });
     }
     if (!response.ok) throw problemToError(response, text, this.baseUrl);
@@ -236,13 +254,21 @@ export class ApiClient {
         return 'unknown host';
       case 'ECONNRESET':
       case 'UND_ERR_SOCKET':
-        return 'connection reset';
+        // A server speaking TLS resets a plain request.
+        return this.baseUrl.startsWith('http:') ? 'connection reset; if the server speaks TLS, its address starts with https://' : 'connection reset';
       case 'ETIMEDOUT':
       case 'UND_ERR_CONNECT_TIMEOUT':
         return 'connection timed out';
       case 'EHOSTUNREACH':
       case 'ENETUNREACH':
         return 'no route to host';
+      case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+      case 'SELF_SIGNED_CERT_IN_CHAIN':
+      case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+        return 'its certificate is not signed by an authority this machine trusts, and none is pinned: log in to pin it';
+      case 'EPROTO':
+      case 'ERR_SSL_WRONG_VERSION_NUMBER':
+        return 'TLS failed: is the server address http:// where it should be https://, or the other way round?';
     }
     // fetch refuses some ports outright (the Fetch standard's "bad ports", e.g. 1, 6000, 6667).
     if (cause?.message === 'bad port') return 'fetch refuses to connect to this port: run the server on another one';

@@ -107,6 +107,14 @@ describe('saveProfile and loadProfile', () => {
     await expect(loadProfile(root)).rejects.toThrow(/not a Chorus profile/);
   });
 
+  it('keeps a pinned TLS fingerprint, and refuses one that is not a fingerprint', async () => {
+    const pinned = { ...sample, server: 'https://10.0.0.5:6789', tlsFingerprint: `AB:${'01:'.repeat(30)}FF` };
+    await saveProfile(root, pinned);
+    expect(await loadProfile(root)).toEqual(pinned);
+    writeFileSync(join(root, 'profile.json'), JSON.stringify({ ...pinned, tlsFingerprint: 'ab01' }));
+    await expect(loadProfile(root)).rejects.toThrow(/not a Chorus profile/);
+  });
+
   it('writes readable JSON', async () => {
     await saveProfile(root, sample);
     expect(JSON.parse(readFileSync(join(root, 'profile.json'), 'utf8'))).toEqual(sample);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isFingerprint } from './certificate-pin.js';
 
 /**
  * A user's client state, kept in a profile folder: which server, the session token, who is
@@ -15,6 +16,11 @@ export interface Profile {
   user?: { id: number; name: string; email: string };
   /** Reserved: the server's pinned public key (base64), learned at login. */
   serverKey?: string;
+  /**
+   * For an https:// server: the SHA-256 fingerprint of its TLS certificate, pinned at the first
+   * login (colon-separated uppercase hex). Every connection to the server must present it.
+   */
+  tlsFingerprint?: string;
 }
 
 export const PROFILE_FILE = 'profile.json';
@@ -82,6 +88,7 @@ function isProfile(value: unknown): value is Profile {
   if (typeof p.server !== 'string') return false;
   if (p.token !== undefined && typeof p.token !== 'string') return false;
   if (p.serverKey !== undefined && typeof p.serverKey !== 'string') return false;
+  if (p.tlsFingerprint !== undefined && (typeof p.tlsFingerprint !== 'string' || !isFingerprint(p.tlsFingerprint))) return false;
   if (p.user !== undefined) {
     const u = p.user as Record<string, unknown> | null;
     if (typeof u !== 'object' || u === null) return false;

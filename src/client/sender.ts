@@ -1,13 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { type Socket, connect } from 'node:net';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { ChorusError, isErrorCode } from '../protocol/errors.js';
 import { type Frame, FrameDecoder, encodeFrame } from '../protocol/frames.js';
 import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
+import { isCertificateError, pinMismatch, tlsOptions } from './certificate-pin.js';
 
 export interface SenderOptions {
   host: string;
   port: number;
   token: string;
+  /**
+   * Speak TLS, as the server does when its URL is https://: pinned to this certificate
+   * fingerprint (checked before the token is sent), or, without one, verified against the
+   * authorities this machine trusts.
+   */
+  tls?: { fingerprint?: string };
   /** Messages sent but not yet acknowledged, at most (the server allows 1024). */
   window?: number;
   /** Reconnect backoff bounds. */
@@ -55,7 +63,7 @@ export class Sender {
   private reconnectTimer?: NodeJS.Timeout;
   private keepAlive?: NodeJS.Timeout;
   private readonly stateListeners: ((state: SenderState, detail?: string) => void)[] = [];
-  private fatal: ChorusError | undefined;
+  private fatal: Error | undefined;
   /** Callers of connect() waiting for the welcome. */
   private readonly settledWaiters: { resolve(): void; reject(e: Error): void }[] = [];
 
@@ -109,10 +117,10 @@ export class Sender {
     if (this.state === 'closed' || this.state === 'connecting' || this.state === 'connected') return;
     this.setState('connecting');
     this.decoder = new FrameDecoder();
-    const socket = connect({ host: this.options.host, port: this.options.port });
+    const socket = this.options.tls ? this.openTls(this.options.tls.fingerprint) : connect({ host: this.options.host, port: this.options.port });
     this.socket = socket;
     socket.setNoDelay(true);
-    socket.on('connect', () => socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: this.options.token })));
+    if (!this.options.tls) socket.on('connect', () => this.hello(socket));
     socket.on('data', (chunk) => {
       let frames: Frame[];
       try {
@@ -123,8 +131,35 @@ export class Sender {
       }
       for (const frame of frames) this.onFrame(frame);
     });
-    socket.on('error', () => {});
+    socket.on('error', (error) => {
+      // A certificate nothing vouches for will not become trusted by retrying.
+      if (this.options.tls && isCertificateError(error)) {
+        this.giveUp(new Error(`the server at ${this.where}: its TLS certificate is not trusted (${(error as NodeJS.ErrnoException).code}) and none is pinned: log in again to pin it`));
+      }
+    });
     socket.on('close', () => this.onClosed(socket));
+  }
+
+  /**
+   * TLS: the hello (which carries the token) waits for the handshake and, when pinned, for the
+   * fingerprint check: a server with another certificate gets nothing, and the sender gives up.
+   */
+  private openTls(fingerprint: string | undefined): TLSSocket {
+    const socket = tlsConnect(tlsOptions(this.options.host, this.options.port, fingerprint !== undefined));
+    socket.once('secureConnect', () => {
+      const mismatch = fingerprint === undefined ? undefined : pinMismatch(socket, fingerprint, this.where);
+      if (mismatch) this.giveUp(mismatch);
+      else this.hello(socket);
+    });
+    return socket;
+  }
+
+  private hello(socket: Socket): void {
+    if (socket === this.socket && !socket.destroyed) socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: this.options.token }));
+  }
+
+  private get where(): string {
+    return `${this.options.host}:${this.options.port}`;
   }
 
   private onFrame(frame: Frame): void {
@@ -194,7 +229,7 @@ export class Sender {
     if (this.fatal) return;
     if (wasConnecting && this.settledWaiters.length > 0 && this.pending === 0) {
       for (const w of this.settledWaiters.splice(0)) {
-        w.reject(new Error(`cannot reach the server at ${this.options.host}:${this.options.port}`));
+        w.reject(new Error(`cannot reach the server at ${this.where}`));
       }
       return;
     }
@@ -205,7 +240,7 @@ export class Sender {
     this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 5000);
   }
 
-  private giveUp(error: ChorusError): void {
+  private giveUp(error: Error): void {
     this.fatal = error;
     for (const w of this.settledWaiters.splice(0)) w.reject(error);
     for (const o of [...this.unacked.values(), ...this.queue]) o.reject(error);

@@ -1,0 +1,86 @@
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
+
+/**
+ * Certificate pinning: a Chorus server beyond loopback speaks TLS with a certificate that no
+ * authority signed (it made it itself), so clients trust it by its SHA-256 fingerprint, learned
+ * at the first login (the user confirms it, or gives it with --fingerprint) and kept in the
+ * profile. Every TLS connection checks the fingerprint right after the handshake, before a
+ * single byte of the request, the token or the password is written.
+ *
+ * Fingerprints are written as Node and OpenSSL print them: uppercase hex pairs joined by colons.
+ */
+
+const FINGERPRINT = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
+
+/** The canonical form of a fingerprint typed with or without colons, in any case; undefined if it is not one. */
+export function normalizeFingerprint(input: string): string | undefined {
+  const hex = input.trim().replace(/^sha256 fingerprint=/i, '').replace(/[:\s]/g, '');
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) return undefined;
+  return hex.toUpperCase().match(/../g)!.join(':');
+}
+
+export function isFingerprint(value: string): boolean {
+  return FINGERPRINT.test(value);
+}
+
+/** The server presented a certificate other than the pinned one: nothing was sent to it. */
+export class CertificateChangedError extends Error {
+  override readonly name = 'CertificateChangedError';
+  readonly code = 'CERTIFICATE_CHANGED' as const;
+
+  constructor(
+    readonly server: string,
+    readonly expected: string,
+    readonly got: string,
+  ) {
+    super(
+      `the server's certificate changed: expected ${expected}, got ${got} ` +
+        `(someone may be impersonating ${server}; if its operator replaced the certificate on purpose, ` +
+        `check the new fingerprint with them and log in again with --fingerprint)`,
+    );
+  }
+}
+
+/** The error to fail a connection with when its peer's certificate is not the pinned one. */
+export function pinMismatch(socket: TLSSocket, expected: string, server: string): CertificateChangedError | undefined {
+  const got = socket.getPeerCertificate()?.fingerprint256;
+  return got === expected ? undefined : new CertificateChangedError(server, expected, got ?? 'no certificate');
+}
+
+/**
+ * How to open a TLS connection to a Chorus server: pinned, the certificate chain is not
+ * verified (a self-signed certificate has none) and the caller checks the fingerprint with
+ * pinMismatch on 'secureConnect'; not pinned, the usual verification against this machine's
+ * trusted authorities and the host name applies.
+ */
+export function tlsOptions(host: string, port: number, pinned: boolean): ConnectionOptions {
+  return { host, port, rejectUnauthorized: !pinned };
+}
+
+/** Did a TLS connection fail because its certificate could not be verified (as opposed to the network)? */
+export function isCertificateError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code);
+}
+
+/**
+ * The fingerprint of the certificate a server presents, for a first contact: a TLS handshake
+ * and nothing else (no request, no token) before the connection is closed.
+ */
+export function probeFingerprint(host: string, port: number, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect(tlsOptions(host, port, true));
+    const timer = setTimeout(() => socket.destroy(new Error(`no TLS handshake within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    socket.once('secureConnect', () => {
+      const fingerprint = socket.getPeerCertificate()?.fingerprint256;
+      clearTimeout(timer);
+      socket.destroy();
+      if (fingerprint) resolve(fingerprint);
+      else reject(new Error('the server presented no certificate'));
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
