@@ -39,7 +39,9 @@ function procStats(pid: number) {
 }
 
 async function startServerProcess(dataDir: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data', dataDir, '--http-port', '0', '--tcp-port', '0', '--log-level', 'warn'], {
+  // --message-rate 0: one sender pipelining 20,000 messages measures the server, not the per-user limit.
+  const args = ['server', '--data', dataDir, '--http-port', '0', '--tcp-port', '0', '--log-level', 'warn', '--message-rate', '0'];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let output = '';

@@ -2,6 +2,7 @@ import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { DEFAULTS, type RunningServer, type ServerConfig, type TlsConfig, defaultServerConfig } from '../server/config.js';
+import { DEFAULT_SEND_RATE } from '../server/send-rate.js';
 import { CliError, printNote, reportFailure, usageError } from './output.js';
 
 /**
@@ -22,6 +23,10 @@ interface ServerOptions {
   multicastPorts?: string;
   multicastInterface?: string;
   multicastTtl?: string;
+  messageRate?: string;
+  messageBurst?: string;
+  maxChatsPerUser?: string;
+  maxMembersPerChat?: string;
   /** true from the flag; the variable's text when it came from CHORUS_TLS. */
   tls?: boolean | string;
   tlsCert?: string;
@@ -43,6 +48,10 @@ const OPTIONS: [flags: string, env: string, description: string][] = [
   ['--multicast-ports <first-last>', 'CHORUS_MULTICAST_PORTS', `range of chats' UDP ports (default ${MC_FIRST}-${MC_LAST})`],
   ['--multicast-interface <address>', 'CHORUS_MULTICAST_INTERFACE', `IPv4 address of the interface multicast leaves from (default ${DEFAULTS.multicastInterface})`],
   ['--multicast-ttl <hops>', 'CHORUS_MULTICAST_TTL', `how many routers multicast may cross, 0..255 (default ${DEFAULTS.multicastTtl}: this network only)`],
+  ['--message-rate <per-second>', 'CHORUS_MESSAGE_RATE', `messages one user may send per second, sustained; 0 for no limit (default ${DEFAULT_SEND_RATE.perSecond})`],
+  ['--message-burst <count>', 'CHORUS_MESSAGE_BURST', `messages one user may send at once before --message-rate applies (default ${DEFAULT_SEND_RATE.burst})`],
+  ['--max-chats-per-user <count>', 'CHORUS_MAX_CHATS_PER_USER', `chats one user may create (default ${DEFAULTS.chatsPerUser})`],
+  ['--max-members-per-chat <count>', 'CHORUS_MAX_MEMBERS_PER_CHAT', `members one chat may have (default ${DEFAULTS.membersPerChat})`],
   ['--tls', 'CHORUS_TLS', 'speak TLS on a loopback address too (beyond loopback it always does); CHORUS_TLS=1'],
   ['--tls-cert <file>', 'CHORUS_TLS_CERT', 'your own TLS certificate (PEM), with --tls-key (default: a self-signed one made in the data folder)'],
   ['--tls-key <file>', 'CHORUS_TLS_KEY', 'the private key (PEM, unencrypted) of --tls-cert'],
@@ -118,7 +127,21 @@ export function serverConfigFrom(options: ServerOptions, nameOf: (key: keyof Ser
     sessionTtlSeconds = seconds;
   }
 
+  // Whole numbers within bounds, for the abuse limits.
+  const count = (key: 'messageRate' | 'messageBurst' | 'maxChatsPerUser' | 'maxMembersPerChat', min: number, fallback: number) => {
+    const value = options[key];
+    if (value === undefined) return fallback;
+    if (!/^\d{1,7}$/.test(value.trim()) || Number(value) < min) throw invalid(key, `give a whole number from ${min} to 9999999`);
+    return Number(value);
+  };
+  const limits: ServerConfig['limits'] = {
+    sendRate: { perSecond: count('messageRate', 0, DEFAULT_SEND_RATE.perSecond), burst: count('messageBurst', 1, DEFAULT_SEND_RATE.burst) },
+    chatsPerUser: count('maxChatsPerUser', 1, DEFAULTS.chatsPerUser),
+    membersPerChat: count('maxMembersPerChat', 1, DEFAULTS.membersPerChat),
+  };
+
   return defaultServerConfig({
+    limits,
     tls: tlsConfig(options, invalid),
     dataDir: resolve(options.data ?? DEFAULTS.dataDir),
     host,

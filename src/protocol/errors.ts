@@ -15,6 +15,8 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, title: 'Not found' },
   EMAIL_TAKEN: { status: 409, title: 'Email already registered' },
   CLIENT_ID_REUSED: { status: 409, title: 'Message id already used for another message' },
+  CHAT_FULL: { status: 409, title: 'The chat has as many members as it may have' },
+  TOO_MANY_CHATS: { status: 409, title: 'You have created as many chats as you may' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   TOO_MANY_REQUESTS: { status: 429, title: 'Too many attempts' },

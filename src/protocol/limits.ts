@@ -28,6 +28,8 @@ export const MAX_DATAGRAM_BYTES = 1200;
 export const MAX_IN_FLIGHT_PER_CONNECTION = 1024;
 /** A connection that has not said `hello` by then is closed. */
 export const AUTH_TIMEOUT_MS = 5000;
+/** A frame begun must be complete within this (the server's default; operators may change it). */
+export const FRAME_TIMEOUT_MS = 10_000;
 /** A connection silent for this long is closed. */
 export const IDLE_TIMEOUT_MS = 60_000;
 /** Clients ping at this interval, well inside IDLE_TIMEOUT_MS. */

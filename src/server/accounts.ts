@@ -70,7 +70,7 @@ export class Accounts {
       this.throttle.recordFailure(email, address);
       throw new ChorusError('WRONG_CREDENTIALS', 'Wrong email or password');
     }
-    this.throttle.recordSuccess(email);
+    this.throttle.recordSuccess(email, address);
     return this.openSession(row);
   }
 

@@ -2,6 +2,7 @@ import { formatChatCode, newChatCode, normalizeChatCode } from '../protocol/chat
 import { ChorusError } from '../protocol/errors.js';
 import type { User } from './accounts.js';
 import type { ChatKey, ChatKeys } from './chat-keys.js';
+import { DEFAULTS } from './config.js';
 import type { MembershipCache } from './membership-cache.js';
 import type { MulticastAllocator } from './multicast-allocator.js';
 import type { ChatWithCount, MemberRow } from './store/chats.js';
@@ -46,6 +47,31 @@ export interface Message {
 
 export const HISTORY_PAGE = { default: 100, max: 500 } as const;
 
+export interface ChatLimits {
+  /** Chats one user may create. */
+  chatsPerUser: number;
+  /** Members one chat may have. */
+  membersPerChat: number;
+}
+
+/** Runs one task at a time per key, so that a limit's check and the write it guards do not interleave. */
+class KeyedQueue {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const result = (this.tails.get(key) ?? Promise.resolve()).then(task);
+    const tail = result.then(
+      () => {},
+      () => {},
+    );
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}
+
 function toChat(row: ChatWithCount, key: ChatKey): Chat {
   return {
     code: formatChatCode(row.code),
@@ -78,6 +104,8 @@ function toMember(row: MemberRow): Member {
  * first, in `requireMember`, so no endpoint can forget it.
  */
 export class Chats {
+  private readonly queue = new KeyedQueue();
+
   constructor(
     private readonly store: Store,
     private readonly multicast: MulticastAllocator,
@@ -85,10 +113,20 @@ export class Chats {
     private readonly keys: ChatKeys,
     /** Told after a chat's key changes, so receivers hear of the new epoch at once. */
     private readonly onKeyRotated: (chatCode: string) => void = () => {},
+    private readonly limits: ChatLimits = { chatsPerUser: DEFAULTS.chatsPerUser, membersPerChat: DEFAULTS.membersPerChat },
   ) {}
 
   async create(user: User, input: { name: string }): Promise<Chat> {
     const name = validate.chatName(input.name);
+    return this.queue.run(`user:${user.id}`, async () => {
+      if ((await this.store.chats.countCreatedBy(user.id)) >= this.limits.chatsPerUser) {
+        throw new ChorusError('TOO_MANY_CHATS', `You have created ${this.limits.chatsPerUser} chats, as many as this server allows one person`);
+      }
+      return this.insert(user, name);
+    });
+  }
+
+  private async insert(user: User, name: string): Promise<Chat> {
     const attempts = Math.min(64, this.multicast.capacity * 4);
     for (let attempt = 0; attempt < attempts; attempt++) {
       const code = newChatCode();
@@ -121,10 +159,17 @@ export class Chats {
   }
 
   async join(user: User, codeInput: string): Promise<Chat> {
-    const chat = await this.findOrThrow(codeInput);
-    await this.store.chats.addMember(chat.code, user.id, Date.now());
-    await this.membership.added(chat.code, user.id);
-    return this.describe(await this.findOrThrow(chat.code));
+    const { code } = await this.findOrThrow(codeInput);
+    return this.queue.run(`chat:${code}`, async () => {
+      const chat = await this.findOrThrow(code);
+      // Joining twice stays harmless, even in a full chat.
+      if (chat.member_count >= this.limits.membersPerChat && !(await this.store.chats.isMember(code, user.id))) {
+        throw new ChorusError('CHAT_FULL', `Chat ${formatChatCode(code)} has ${chat.member_count} members, as many as this server allows`);
+      }
+      await this.store.chats.addMember(code, user.id, Date.now());
+      await this.membership.added(code, user.id);
+      return this.describe(await this.findOrThrow(code));
+    });
   }
 
   async leave(user: User, codeInput: string): Promise<void> {

@@ -10,6 +10,7 @@ import { createLogger } from './logger.js';
 import { LoginThrottle } from './login-throttle.js';
 import { MembershipCache } from './membership-cache.js';
 import { MulticastAllocator } from './multicast-allocator.js';
+import { SendRateLimiter } from './send-rate.js';
 import { Sequencer } from './sequencer.js';
 import { ServerIdentity } from './server-identity.js';
 import { sqliteFileIn } from './store/database.js';
@@ -41,7 +42,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const members = new MembershipCache(store);
     const keys = new ChatKeys(store);
     let fanout: Fanout | undefined;
-    const chats = new Chats(store, new MulticastAllocator(config.multicast), members, keys, (code) => fanout?.nudge(code));
+    const chats = new Chats(store, new MulticastAllocator(config.multicast), members, keys, (code) => fanout?.nudge(code), config.limits);
     fanout = await Fanout.start(config.multicast, keys, identity, (code) => chats.addressOf(code), logger);
     const activeFanout = fanout;
     cleanup.push(() => activeFanout.close());
@@ -49,11 +50,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const sequencer = new Sequencer(store);
     sequencer.onCommitted((batch) => activeFanout.publish(batch));
 
-    const ingest = new Ingest({ accounts, members, sequencer, logger }, tls);
+    const ingest = new Ingest(
+      { accounts, members, sequencer, logger, sendRate: new SendRateLimiter(config.limits.sendRate), frameTimeoutMs: config.timeouts.tcpFrameMs },
+      tls,
+    );
     const tcpPort = await ingest.listen(config.host, config.tcpPort);
     cleanup.push(() => ingest.close());
 
-    const app = await buildHttpApp({ accounts, chats, identity, tcpPort, tls }, logger);
+    const app = await buildHttpApp({ accounts, chats, identity, tcpPort, tls }, logger, config.timeouts);
     await app.listen({ host: config.host, port: config.httpPort });
     cleanup.push(() => app.close());
 

@@ -1,5 +1,7 @@
 import { isIPv4 } from 'node:net';
+import { FRAME_TIMEOUT_MS } from '../protocol/limits.js';
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from './login-throttle.js';
+import { DEFAULT_SEND_RATE, type SendRatePolicy } from './send-rate.js';
 
 /**
  * The server's configuration: parsed and validated once at the edge (CLI flags and CHORUS_*
@@ -19,6 +21,10 @@ export interface ServerConfig {
   multicast: MulticastConfig;
   /** Failed-login throttling; see login-throttle.ts. */
   loginThrottle: ThrottlePolicy;
+  /** Abuse limits: messages per user, chats per user, members per chat. */
+  limits: AbuseLimits;
+  /** How long a slow peer may take before it is cut off; short ones in tests. */
+  timeouts: PeerTimeouts;
   /** pino level; 'silent' in tests. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** TLS for the HTTP API and the TCP port; see usesTls. */
@@ -48,6 +54,29 @@ export function isLoopbackHost(host: string): boolean {
   return isIPv4(v4) && v4.startsWith('127.');
 }
 
+export interface AbuseLimits {
+  /** Messages one user may send over TCP, all connections together; see send-rate.ts. */
+  sendRate: SendRatePolicy;
+  /** Chats one user may create. */
+  chatsPerUser: number;
+  /** Members one chat may have. */
+  membersPerChat: number;
+}
+
+/** Slow-loris guards: a peer that trickles a request or a frame is cut off. */
+export interface PeerTimeouts {
+  /** HTTP: a request's headers must have arrived within this. */
+  httpHeadersMs: number;
+  /** HTTP: the whole request, headers and body (at most 64 KiB). */
+  httpRequestMs: number;
+  /** HTTP: a connection with no traffic at all. */
+  httpIdleMs: number;
+  /** HTTP: an idle keep-alive connection between two requests. */
+  httpKeepAliveMs: number;
+  /** TCP: a frame begun must be complete within this. */
+  tcpFrameMs: number;
+}
+
 export interface MulticastConfig {
   /** CIDR range chat groups are drawn from, e.g. 239.255.0.0/16. */
   groups: string;
@@ -68,7 +97,17 @@ export const DEFAULTS = {
   multicastPorts: { first: 40000, last: 49999 },
   multicastInterface: '127.0.0.1',
   multicastTtl: 1,
+  chatsPerUser: 100,
+  membersPerChat: 1000,
 } as const;
+
+export const DEFAULT_TIMEOUTS: PeerTimeouts = {
+  httpHeadersMs: 10_000,
+  httpRequestMs: 30_000,
+  httpIdleMs: 30_000,
+  httpKeepAliveMs: 10_000,
+  tcpFrameMs: FRAME_TIMEOUT_MS,
+};
 
 export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
   return {
@@ -85,6 +124,8 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
       ttl: DEFAULTS.multicastTtl,
     },
     loginThrottle: { ...DEFAULT_THROTTLE },
+    limits: { sendRate: { ...DEFAULT_SEND_RATE }, chatsPerUser: DEFAULTS.chatsPerUser, membersPerChat: DEFAULTS.membersPerChat },
+    timeouts: { ...DEFAULT_TIMEOUTS },
     logLevel: 'info',
     tls: { force: false },
     ...overrides,

@@ -13,6 +13,7 @@ import {
 } from '../protocol/limits.js';
 import type { Accounts, User } from './accounts.js';
 import type { MembershipCache } from './membership-cache.js';
+import type { SendRateLimiter } from './send-rate.js';
 import type { Sequencer } from './sequencer.js';
 
 // A peer that does not read its acks must not make us buffer without bound.
@@ -23,6 +24,10 @@ export interface IngestDeps {
   members: MembershipCache;
   sequencer: Sequencer;
   logger: Logger;
+  /** Messages per user, shared by all of the user's connections. */
+  sendRate: SendRateLimiter;
+  /** A frame begun must be complete within this, or the connection is closed (slow loris). */
+  frameTimeoutMs: number;
 }
 
 /**
@@ -73,6 +78,9 @@ class Connection {
   private inFlight = 0;
   private idleTimer: NodeJS.Timeout;
   private readonly authTimer: NodeJS.Timeout;
+  private frameTimer: NodeJS.Timeout | undefined;
+  /** Set once the connection is being closed for a protocol violation: nothing more is read. */
+  private failed = false;
   private drained: (() => void)[] = [];
 
   constructor(
@@ -88,6 +96,7 @@ class Connection {
     socket.on('close', () => {
       clearTimeout(this.authTimer);
       clearTimeout(this.idleTimer);
+      clearTimeout(this.frameTimer);
       this.onClose();
       for (const resolve of this.drained.splice(0)) resolve();
     });
@@ -100,6 +109,7 @@ class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.failed) return;
     this.idleTimer.refresh();
     let frames: Frame[];
     try {
@@ -109,7 +119,27 @@ class Connection {
       this.fail(code, error instanceof Error ? error.message : 'Malformed frame');
       return;
     }
-    for (const frame of frames) this.onFrame(frame);
+    this.watchPartialFrame(frames.length > 0);
+    for (const frame of frames) {
+      if (this.failed) break;
+      this.onFrame(frame);
+    }
+  }
+
+  /**
+   * A peer that starts a frame must finish it in time: trickling a byte now and then keeps the
+   * idle timer quiet but must not hold a connection and its buffer for ever. The clock starts
+   * with the frame's first byte.
+   */
+  private watchPartialFrame(completedSome: boolean): void {
+    if (this.decoder.bufferedBytes === 0) {
+      clearTimeout(this.frameTimer);
+      this.frameTimer = undefined;
+    } else if (!this.frameTimer || completedSome) {
+      clearTimeout(this.frameTimer);
+      const seconds = this.deps.frameTimeoutMs / 1000;
+      this.frameTimer = setTimeout(() => this.fail('BAD_REQUEST', `A frame was not completed within ${seconds} s`), this.deps.frameTimeoutMs);
+    }
   }
 
   private onFrame(frame: Frame): void {
@@ -141,6 +171,11 @@ class Connection {
     const user = this.user!;
     if (this.inFlight >= MAX_IN_FLIGHT_PER_CONNECTION) {
       return this.refuse(id, 'TOO_MANY_IN_FLIGHT', `At most ${MAX_IN_FLIGHT_PER_CONNECTION} messages may await their ack`);
+    }
+    const waitMs = this.deps.sendRate.take(user.id);
+    if (waitMs > 0) {
+      const { perSecond, burst } = this.deps.sendRate.policy;
+      return this.refuse(id, 'RATE_LIMITED', `Sending too fast: at most ${perSecond} messages a second (bursts of ${burst}); try again in ${waitMs} ms`);
     }
     this.inFlight++;
     try {
@@ -177,6 +212,9 @@ class Connection {
 
   /** Protocol violation: say why, then close. */
   private fail(code: ErrorCode, message: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    clearTimeout(this.frameTimer);
     this.write({ t: 'error', code, message });
     this.socket.end();
     setTimeout(() => this.destroy(), 1000).unref();

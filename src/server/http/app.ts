@@ -3,9 +3,11 @@ import { Ajv } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { Accounts } from '../accounts.js';
 import type { Chats } from '../chats.js';
+import { DEFAULT_TIMEOUTS, type PeerTimeouts } from '../config.js';
 import type { ServerIdentity } from '../server-identity.js';
 import type { TlsMaterial } from '../tls/material.js';
 import { chatRoutes } from './chats.js';
@@ -39,18 +41,33 @@ export interface HttpServices {
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/**
+ * Node checks the header and request deadlines only every `connectionsCheckingInterval` (30 s
+ * unless told): check often enough that a deadline means what it says. Read when the server
+ * starts listening, so setting it here, after Fastify made the server, takes effect.
+ */
+function guardSlowRequests(server: HttpServer, timeouts: PeerTimeouts): void {
+  const deadline = Math.min(timeouts.httpHeadersMs, timeouts.httpRequestMs);
+  server.headersTimeout = deadline;
+  // A documented option of http.createServer that @types/node does not declare as a property.
+  (server as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(deadline / 4)));
+}
+
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
 /** The HTTP API: one Fastify app, one route file per resource. */
-export async function buildHttpApp(services: HttpServices, logger: Logger): Promise<App> {
+export async function buildHttpApp(services: HttpServices, logger: Logger, timeouts: PeerTimeouts = DEFAULT_TIMEOUTS): Promise<App> {
   const app = Fastify({
     ...(services.tls ? { https: { cert: services.tls.cert, key: services.tls.key } } : {}),
     loggerInstance: logger,
     bodyLimit: MAX_BODY_BYTES,
-    // Slow clients must not hold a connection (and memory) open for ever.
-    requestTimeout: 30_000,
-    connectionTimeout: 30_000,
+    // Slow clients must not hold a connection (and memory) open for ever: one that trickles
+    // its request (slow loris) gets 408 and is closed, so does one that sends nothing at all.
+    requestTimeout: timeouts.httpRequestMs,
+    connectionTimeout: timeouts.httpIdleMs,
+    keepAliveTimeout: timeouts.httpKeepAliveMs,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  guardSlowRequests(app.server, timeouts);
   app.setValidatorCompiler(({ schema, httpPart }) => validatorFor(httpPart).compile(schema));
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);

@@ -38,6 +38,16 @@ export class ChatStore {
       .execute();
   }
 
+  /** How many chats this user has created. */
+  async countCreatedBy(userId: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('chats')
+      .select(sql<number>`cast(count(*) as integer)`.as('n'))
+      .where('created_by', '=', userId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   /** Adding an existing member is a no-op. */
   async addMember(code: string, userId: number, joinedAt: number): Promise<void> {
     await this.db
