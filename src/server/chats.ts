@@ -5,6 +5,7 @@ import type { ChatKey, ChatKeys } from './chat-keys.js';
 import { DEFAULTS } from './config.js';
 import type { MembershipCache } from './membership-cache.js';
 import type { MulticastAllocator } from './multicast-allocator.js';
+import type { RecentMessages } from './recent-messages.js';
 import type { ChatWithCount, MemberRow } from './store/chats.js';
 import { isUniqueViolation } from './store/database.js';
 import type { MessageRow, Page } from './store/messages.js';
@@ -99,6 +100,18 @@ function toMember(row: MemberRow): Member {
   return { id: row.id, name: row.name, joinedAt: new Date(row.joined_at).toISOString() };
 }
 
+export interface ChatsDeps {
+  store: Store;
+  multicast: MulticastAllocator;
+  membership: MembershipCache;
+  keys: ChatKeys;
+  /** The tail of busy chats' logs in memory, which answers repair pages. */
+  recent: RecentMessages;
+  /** Told after a chat's key changes, so receivers hear of the new epoch at once. */
+  onKeyRotated?: (chatCode: string) => void;
+  limits?: ChatLimits;
+}
+
 /**
  * Chats and their membership. Every method that reveals a chat's contents checks membership
  * first, in `requireMember`, so no endpoint can forget it.
@@ -106,15 +119,19 @@ function toMember(row: MemberRow): Member {
 export class Chats {
   private readonly queue = new KeyedQueue();
 
-  constructor(
-    private readonly store: Store,
-    private readonly multicast: MulticastAllocator,
-    private readonly membership: MembershipCache,
-    private readonly keys: ChatKeys,
-    /** Told after a chat's key changes, so receivers hear of the new epoch at once. */
-    private readonly onKeyRotated: (chatCode: string) => void = () => {},
-    private readonly limits: ChatLimits = { chatsPerUser: DEFAULTS.chatsPerUser, membersPerChat: DEFAULTS.membersPerChat },
-  ) {}
+  private readonly store: Store;
+  private readonly membership: MembershipCache;
+  private readonly keys: ChatKeys;
+  private readonly recent: RecentMessages;
+  private readonly limits: ChatLimits;
+
+  constructor(private readonly deps: ChatsDeps) {
+    this.store = deps.store;
+    this.membership = deps.membership;
+    this.keys = deps.keys;
+    this.recent = deps.recent;
+    this.limits = deps.limits ?? { chatsPerUser: DEFAULTS.chatsPerUser, membersPerChat: DEFAULTS.membersPerChat };
+  }
 
   async create(user: User, input: { name: string }): Promise<Chat> {
     const name = validate.chatName(input.name);
@@ -127,10 +144,10 @@ export class Chats {
   }
 
   private async insert(user: User, name: string): Promise<Chat> {
-    const attempts = Math.min(64, this.multicast.capacity * 4);
+    const attempts = Math.min(64, this.deps.multicast.capacity * 4);
     for (let attempt = 0; attempt < attempts; attempt++) {
       const code = newChatCode();
-      const { group, port } = this.multicast.draw();
+      const { group, port } = this.deps.multicast.draw();
       try {
         await this.store.chats.insertWithCreator({
           code,
@@ -196,7 +213,7 @@ export class Chats {
     // and ingest refuses the former member's sends, even on a connection already open.
     const rotated = this.keys.rotate(chatCode);
     await Promise.all([this.membership.removed(chatCode, userId), rotated]);
-    this.onKeyRotated(chatCode);
+    this.deps.onKeyRotated?.(chatCode);
   }
 
   /** The chat's multicast address, for fan-out. */
@@ -215,8 +232,12 @@ export class Chats {
     codeInput: string,
     query: { after?: number; before?: number; limit?: number },
   ): Promise<{ messages: Message[]; latestSeq: number }> {
-    const chat = await this.requireMember(user, codeInput);
     const limit = Math.min(query.limit ?? HISTORY_PAGE.default, HISTORY_PAGE.max);
+    if (query.after !== undefined && query.before === undefined) {
+      const recent = await this.recentPage(user, codeInput, query.after, limit);
+      if (recent) return recent;
+    }
+    const chat = await this.requireMember(user, codeInput);
     let page: Page;
     if (query.after !== undefined && query.before !== undefined) {
       throw new ChorusError('INVALID_FIELD', 'Give either after or before, not both', 'before');
@@ -225,6 +246,20 @@ export class Chats {
     else page = { latest: true, limit };
     const rows = await this.store.messages.page(chat.code, page);
     return { messages: rows.map(toMessage), latestSeq: chat.last_seq };
+  }
+
+  /**
+   * A repair page from memory: the same membership check as `requireMember`, through the
+   * membership cache, and no query. Undefined when the page reaches older than memory holds.
+   */
+  private async recentPage(user: User, codeInput: string, after: number, limit: number): Promise<{ messages: Message[]; latestSeq: number } | undefined> {
+    const code = normalizeChatCode(codeInput);
+    const rows = code ? this.recent.after(code, after, limit) : undefined;
+    if (!code || !rows) return undefined;
+    if (!(await this.membership.isMember(code, user.id))) {
+      throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(code)}`);
+    }
+    return { messages: rows.map(toMessage), latestSeq: this.recent.latest(code)! };
   }
 
   /** The chat, if `user` belongs to it: 404 if there is no such chat, 403 if not a member. */

@@ -11,6 +11,7 @@ import { LoginThrottle } from './login-throttle.js';
 import { MembershipCache } from './membership-cache.js';
 import { MulticastAllocator } from './multicast-allocator.js';
 import { SendRateLimiter } from './send-rate.js';
+import { RecentMessages } from './recent-messages.js';
 import { Sequencer } from './sequencer.js';
 import { ServerIdentity } from './server-identity.js';
 import { sqliteFileIn } from './store/database.js';
@@ -42,13 +43,25 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const members = new MembershipCache(store);
     const keys = new ChatKeys(store);
     let fanout: Fanout | undefined;
-    const chats = new Chats(store, new MulticastAllocator(config.multicast), members, keys, (code) => fanout?.nudge(code), config.limits);
+    const recent = new RecentMessages();
+    const chats = new Chats({
+      store,
+      multicast: new MulticastAllocator(config.multicast),
+      membership: members,
+      keys,
+      recent,
+      onKeyRotated: (code) => fanout?.nudge(code),
+      limits: config.limits,
+    });
     fanout = await Fanout.start(config.multicast, keys, identity, (code) => chats.addressOf(code), logger);
     const activeFanout = fanout;
     cleanup.push(() => activeFanout.close());
 
     const sequencer = new Sequencer(store);
-    sequencer.onCommitted((batch) => activeFanout.publish(batch));
+    sequencer.onCommitted((batch) => {
+      recent.add(batch);
+      activeFanout.publish(batch);
+    });
 
     const ingest = new Ingest(
       { accounts, members, sequencer, logger, sendRate: new SendRateLimiter(config.limits.sendRate), frameTimeoutMs: config.timeouts.tcpFrameMs },
