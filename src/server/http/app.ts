@@ -13,7 +13,7 @@ import type { TlsMaterial } from '../tls/material.js';
 import { chatRoutes } from './chats.js';
 import { serverInfoRoutes } from './server-info.js';
 import { messageRoutes } from './messages.js';
-import { problemErrorHandler, sendProblem } from './problems.js';
+import { frameworkErrorHandler, problemClientErrorHandler, problemErrorHandler, sendProblem } from './problems.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { sessionRoutes } from './sessions.js';
 import { userRoutes } from './users.js';
@@ -66,6 +66,9 @@ export async function buildHttpApp(services: HttpServices, logger: Logger, timeo
     requestTimeout: timeouts.httpRequestMs,
     connectionTimeout: timeouts.httpIdleMs,
     keepAliveTimeout: timeouts.httpKeepAliveMs,
+    // Errors raised before a route runs are problem documents too.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: problemClientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
   guardSlowRequests(app.server, timeouts);
   app.setValidatorCompiler(({ schema, httpPart }) => validatorFor(httpPart).compile(schema));

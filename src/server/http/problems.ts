@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Duplex } from 'node:stream';
 import { ChorusError, ERRORS, type ErrorCode } from '../../protocol/errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -45,4 +46,41 @@ export function problemErrorHandler(error: FastifyError | ChorusError, request: 
   }
   request.log.error({ err: error }, 'unexpected error');
   return sendProblem(reply, 'INTERNAL', 'Something went wrong on the server');
+}
+
+/**
+ * Errors Fastify's router raises before any route runs (a path that is not valid percent
+ * encoding, a path parameter over 100 characters). Without this Fastify answers them as plain
+ * JSON, not problem documents (found by test/security/fuzz.test.ts).
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return sendProblem(reply, 'BAD_REQUEST', 'The path is not valid percent-encoded text');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return sendProblem(reply, 'BAD_REQUEST', 'A path parameter is longer than 100 characters');
+  }
+  return problemErrorHandler(error, request, reply);
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (malformed request line or
+ * headers, headers over 16 KiB, a request not complete in time): answered as problem documents
+ * like every other error, then the connection is closed, as Fastify's default does. 408 and 431
+ * keep their HTTP status; the catalogue's closest code is BAD_REQUEST (found by
+ * test/security/fuzz.test.ts).
+ */
+export function problemClientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, detail] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'The request did not arrive in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'The request headers are larger than 16 KiB']
+        : [400, 'Bad Request', 'The request is not valid HTTP/1.1'];
+  const body = JSON.stringify({ type: 'urn:chorus:error:BAD_REQUEST', title: ERRORS.BAD_REQUEST.title, status, detail, code: 'BAD_REQUEST' });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
 }

@@ -1,0 +1,161 @@
+import fc from 'fast-check';
+import { NonceSource, newChatKey, newSigningKeyPair, open, sign } from '../../../src/protocol/crypto.js';
+import { type DatagramMessage, HEADER_BYTES, encodeData, encodeHeartbeat } from '../../../src/protocol/datagram.js';
+import { type Edit, applyEdit, editArb, randomBytesArb } from './edits.js';
+
+/**
+ * A small world of genuine datagrams (signed by "the server") and forgeries (made by someone
+ * holding the chat key but not the server's signing key, as any member does), and the edits an
+ * attacker on the LAN can make to either.
+ */
+export const CHAT = 'ABCDEFGHJK';
+export const EPOCH = 7;
+export const NEXT_EPOCH = 8;
+export const keys = new Map([
+  [EPOCH, newChatKey()],
+  [NEXT_EPOCH, newChatKey()],
+]);
+export const server = newSigningKeyPair();
+const attacker = newSigningKeyPair();
+const nonces = new Map([...keys.keys()].map((epoch) => [epoch, new NonceSource()]));
+
+export const lookup = (chat: string, epoch: number) => (chat === CHAT ? keys.get(epoch) : undefined);
+
+function msg(seq: number, text: string, extra: Partial<DatagramMessage> = {}): DatagramMessage {
+  return { seq, senderId: 3, senderName: 'Ada', sentAt: 1_714_564_800_123, clientMsgId: `c-${seq}`, text, textOmitted: false, ...extra };
+}
+
+function data(epoch: number, messages: DatagramMessage[], signer = server.privateKey, key = keys.get(epoch)!): Buffer {
+  return encodeData({ chat: CHAT, epoch, messages }, key, nonces.get(epoch)?.next() ?? new NonceSource().next(), signer);
+}
+
+export const genuine: Buffer[] = [
+  data(EPOCH, [msg(1, 'hello')]),
+  data(EPOCH, Array.from({ length: 5 }, (_, i) => msg(10 + i, `message ${i} ✓`))),
+  data(EPOCH, [msg(20, '', { textOmitted: true })]),
+  data(EPOCH, [msg(21, 'ünïcödé 🎉 大', { senderName: '', clientMsgId: '' })]),
+  data(EPOCH, [msg(22, 'x'.repeat(1000))]),
+  data(EPOCH, [msg(Number.MAX_SAFE_INTEGER - 1, 'a'), msg(Number.MAX_SAFE_INTEGER, 'b')]),
+  data(NEXT_EPOCH, [msg(30, 'after the rotation'), msg(31, 'and again')]),
+  encodeHeartbeat({ chat: CHAT, epoch: EPOCH, latestSeq: 0 }, server.privateKey),
+  encodeHeartbeat({ chat: CHAT, epoch: EPOCH, latestSeq: 42 }, server.privateKey),
+  encodeHeartbeat({ chat: CHAT, epoch: NEXT_EPOCH, latestSeq: Number.MAX_SAFE_INTEGER }, server.privateKey),
+  // Genuine, but under an epoch the receiver no longer holds (unknown-key)…
+  data(5, [msg(3, 'before a rotation')], server.privateKey, newChatKey()),
+  encodeHeartbeat({ chat: CHAT, epoch: 5, latestSeq: 3 }, server.privateKey),
+  // …or sealed under another key than the one the receiver holds for its epoch (undecryptable).
+  data(EPOCH, [msg(4, 'sealed under a key this receiver does not have')], server.privateKey, newChatKey()),
+];
+export const genuineSet = new Set(genuine.map((d) => d.toString('base64')));
+
+/** What a member (who has the chat key but not the server's signing key) can make. */
+export const forgeries: Buffer[] = [
+  data(EPOCH, [msg(2, 'I am the server, trust me', { senderId: 1, senderName: 'Admin' })], attacker.privateKey),
+  data(NEXT_EPOCH, [msg(32, 'forged under the new key')], attacker.privateKey),
+  data(9, [msg(1, 'an epoch nobody holds')], attacker.privateKey, newChatKey()),
+  encodeHeartbeat({ chat: CHAT, epoch: EPOCH, latestSeq: 1_000_000 }, attacker.privateKey),
+  encodeHeartbeat({ chat: CHAT, epoch: 99, latestSeq: 5 }, attacker.privateKey),
+];
+
+/** The decrypted bodies of the genuine DATA datagrams, to mutate behind a valid seal and signature. */
+export const genuineBodies: Buffer[] = genuine.flatMap((d) => {
+  const key = keys.get(d.readUInt32BE(14));
+  const body = d[3] === 1 && key ? open(key, d.subarray(28, HEADER_BYTES), d.subarray(HEADER_BYTES, d.length - 64), d.subarray(0, HEADER_BYTES)) : undefined;
+  return body ? [body] : [];
+});
+
+// Header fields (offset, length) from docs/protocol.md, and the signature at the end.
+const FIELDS = [
+  [0, 2],
+  [2, 1],
+  [3, 1],
+  [4, 10],
+  [14, 4],
+  [18, 8],
+  [26, 2],
+  [28, 12],
+] as const;
+
+type DatagramEdit =
+  | Edit
+  | { kind: 'field'; field: number; bytes: Uint8Array }
+  | { kind: 'chat'; code: string }
+  | { kind: 'resign' };
+
+const fieldEdit = fc.record({
+  kind: fc.constant('field' as const),
+  field: fc.integer({ min: 0, max: FIELDS.length - 1 }),
+  bytes: fc.oneof(
+    fc.uint8Array({ minLength: 12, maxLength: 12 }),
+    fc.constantFrom(new Uint8Array(12), new Uint8Array(12).fill(0xff), Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0])),
+  ),
+});
+const chatEdit = fc.record({
+  kind: fc.constant('chat' as const),
+  code: fc.oneof(fc.constantFrom('ZZZZZZZZZZ', '0000000000', 'abcdefghjk', 'ABCDE-FGHJ', 'ABCDEFGHJL'), fc.string({ minLength: 10, maxLength: 10, unit: 'binary-ascii' })),
+});
+/** Re-signed by the attacker's key after the other edits: a forgery, never the server's word. */
+const resignEdit = fc.constant({ kind: 'resign' as const });
+
+export const datagramEditArb: fc.Arbitrary<DatagramEdit> = fc.oneof(
+  { weight: 6, arbitrary: editArb },
+  { weight: 2, arbitrary: fieldEdit },
+  { weight: 1, arbitrary: chatEdit },
+  { weight: 1, arbitrary: resignEdit },
+);
+
+const pool = [...genuine, ...forgeries];
+
+export function applyDatagramEdit(input: Buffer, edit: DatagramEdit): Buffer {
+  switch (edit.kind) {
+    case 'field': {
+      const [offset, length] = FIELDS[edit.field]!;
+      if (input.length < offset + length) return input;
+      const out = Buffer.from(input);
+      Buffer.from(edit.bytes.subarray(0, length)).copy(out, offset);
+      return out;
+    }
+    case 'chat': {
+      if (input.length < 14) return input;
+      const out = Buffer.from(input);
+      out.write(edit.code.padEnd(10, '0').slice(0, 10), 4, 10, 'latin1');
+      return out;
+    }
+    case 'resign': {
+      if (input.length < 64) return input;
+      const out = Buffer.from(input);
+      sign(attacker.privateKey, out.subarray(0, out.length - 64)).copy(out, out.length - 64);
+      return out;
+    }
+    default:
+      return applyEdit(input, edit, pool);
+  }
+}
+
+/** An attacker's datagram: random bytes, or a genuine datagram or forgery with 1..4 edits. */
+export const attackerDatagramArb: fc.Arbitrary<Buffer> = fc.oneof(
+  // Replays, as they were sent.
+  { weight: 1, arbitrary: fc.constantFrom(...pool) },
+  { weight: 2, arbitrary: randomBytesArb(1400) },
+  // Random bytes behind a plausible start, so that the header checks are exercised too.
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.constantFrom(...pool), fc.integer({ min: 2, max: 40 }), randomBytesArb(1300)).map(([base, keep, rest]) =>
+      Buffer.concat([base.subarray(0, keep), rest]),
+    ),
+  },
+  {
+    weight: 7,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 0, max: pool.length - 1 }), fc.array(datagramEditArb, { minLength: 1, maxLength: 4 }))
+      .map(([i, edits]) => edits.reduce((buf, edit) => applyDatagramEdit(buf, edit), pool[i]!)),
+  },
+);
+
+/** A DATA body: random bytes, or a genuine body with 1..4 generic edits. */
+export const bodyArb: fc.Arbitrary<Buffer> = fc.oneof(
+  randomBytesArb(1100),
+  fc
+    .tuple(fc.integer({ min: 0, max: genuineBodies.length - 1 }), fc.array(editArb, { minLength: 1, maxLength: 4 }))
+    .map(([i, edits]) => edits.reduce((buf, edit) => applyEdit(buf, edit, genuineBodies), genuineBodies[i]!)),
+);
