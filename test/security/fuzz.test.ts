@@ -395,7 +395,7 @@ describe('TCP ingest under fuzzing', () => {
       const seen = { bytes: 0, frames: 0, welcomes: 0, acks: 0, errors: new Map<string, number>() };
       await inParallel(inputs, 32, async ([stream, cuts, login, linger]) => {
         const bytes = login ? Buffer.concat([hello, stream]) : stream;
-        const c = await fuzzConnection(server.tcpPort, chunk(stream, cuts), linger, login ? hello : undefined);
+        const c = await fuzzConnection(server.tcpPort, chunk(stream, cuts), linger ? 'linger' : 'end', login ? hello : undefined);
         seen.bytes += bytes.length;
         const fault = (what: string) => faults.length < 20 && faults.push(`${what} ← ${JSON.stringify(bytes.toString('latin1').slice(0, 200))}`);
         if (c.badAnswer) fault(c.badAnswer);

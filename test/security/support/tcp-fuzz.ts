@@ -1,28 +1,33 @@
 import { connect } from 'node:net';
 import { type Frame, FrameDecoder } from '../../../src/protocol/frames.js';
 
-/** One hostile TCP connection to the ingest: what it sent, and what the server answered. */
+/** One hostile TCP connection to the ingest: what the server answered, and how it ended. */
 export interface FuzzConnection {
   frames: Frame[];
-  /** The server's bytes did not decode: a server bug. */
+  /** The server's bytes did not decode, or it held on to the connection: a server bug. */
   badAnswer?: string;
   closedByServer: boolean;
 }
 
-const FATAL_CLOSE_MS = 3000;
-
 /**
- * Connects, says `hello` and waits for the answer if given one, writes `chunks` one by one, then either half-closes at once or waits for the
- * answers to stop (`linger`). A server that said a fatal error must close within
- * FATAL_CLOSE_MS; one that did not is left open and destroyed after a short quiet spell.
+ * After writing: 'end' half-closes at once; 'linger' waits for the answers to stop (a short
+ * quiet spell), or for the close after a fatal error; 'until-closed' waits for the server to
+ * close, which it must do after a protocol violation.
  */
-export function fuzzConnection(port: number, chunks: Buffer[], linger: boolean, hello?: Buffer): Promise<FuzzConnection> {
+export type Ending = 'end' | 'linger' | 'until-closed';
+
+const CLOSE_GUARD_MS = 5000;
+const QUIET_MS = 60;
+
+/** Connects, says `hello` and waits for the answer if given one, then writes `chunks` one by one. */
+export function fuzzConnection(port: number, chunks: Buffer[], ending: Ending, hello?: Buffer): Promise<FuzzConnection> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     const decoder = new FrameDecoder();
     const result: FuzzConnection = { frames: [], closedByServer: false };
     let quiet: NodeJS.Timeout | undefined;
     let guard: NodeJS.Timeout | undefined;
+    let written = false;
     const fatal = () => result.frames.some((f) => f.t === 'error' && f.id === undefined);
     const settle = () => {
       clearTimeout(quiet);
@@ -33,7 +38,7 @@ export function fuzzConnection(port: number, chunks: Buffer[], linger: boolean, 
     const waitQuietly = () => {
       clearTimeout(quiet);
       // After a fatal error only the server's close ends the wait (or the guard).
-      if (!fatal()) quiet = setTimeout(settle, 60);
+      if (ending === 'linger' && written && !fatal()) quiet = setTimeout(settle, QUIET_MS);
     };
     socket.on('data', (chunk) => {
       try {
@@ -41,7 +46,7 @@ export function fuzzConnection(port: number, chunks: Buffer[], linger: boolean, 
       } catch (error) {
         result.badAnswer ??= String(error);
       }
-      if (linger) waitQuietly();
+      waitQuietly();
     });
     socket.on('error', () => {});
     socket.on('end', () => {
@@ -52,7 +57,7 @@ export function fuzzConnection(port: number, chunks: Buffer[], linger: boolean, 
       // A client logs in and waits for its welcome before it sends anything else.
       if (hello) {
         socket.write(hello);
-        for (let waited = 0; waited < 5000 && !socket.destroyed && !result.frames.some((f) => f.t !== 'pong'); waited += 5) {
+        for (let waited = 0; waited < CLOSE_GUARD_MS && !socket.destroyed && !result.frames.some((f) => f.t !== 'pong'); waited += 5) {
           await new Promise((r) => setTimeout(r, 5));
         }
       }
@@ -62,13 +67,15 @@ export function fuzzConnection(port: number, chunks: Buffer[], linger: boolean, 
         // Let the server see chunk boundaries now and then.
         if (c.length % 3 === 0) await new Promise((r) => setImmediate(r));
       }
+      written = true;
       guard = setTimeout(() => {
-        if (fatal()) result.badAnswer ??= `still open ${FATAL_CLOSE_MS} ms after a fatal error`;
-        else if (!linger) result.badAnswer ??= `still open ${FATAL_CLOSE_MS} ms after the client closed its side`;
+        if (fatal()) result.badAnswer ??= `still open ${CLOSE_GUARD_MS} ms after a fatal error`;
+        else if (ending === 'end') result.badAnswer ??= `still open ${CLOSE_GUARD_MS} ms after the client closed its side`;
+        else if (ending === 'until-closed') result.badAnswer ??= `not closed within ${CLOSE_GUARD_MS} ms`;
         settle();
-      }, FATAL_CLOSE_MS);
-      if (linger) waitQuietly();
-      else socket.end();
+      }, CLOSE_GUARD_MS);
+      if (ending === 'end') socket.end();
+      else waitQuietly();
     });
   });
 }

@@ -1,0 +1,241 @@
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatMessage, Receiver } from '../../src/client/receiver.js';
+import type { Ack, Sender } from '../../src/client/sender.js';
+import { normalizeChatCode } from '../../src/protocol/chat-code.js';
+import { NonceSource, newSigningKeyPair } from '../../src/protocol/crypto.js';
+import { decodeDatagram, encodeData, encodeHeartbeat } from '../../src/protocol/datagram.js';
+import { type Frame, encodeFrame } from '../../src/protocol/frames.js';
+import { captureGroup, connectedSender, recordingReceiver, serverKeyOf, waitFor } from '../support/messaging.js';
+import { rawFrameClient } from '../support/raw-tcp.js';
+import { http, signUp, startTestServer, type TestServer } from '../support/server.js';
+import { applyEdit } from './support/edits.js';
+import { fuzzConnection } from './support/tcp-fuzz.js';
+
+/**
+ * Load from abuse: junk datagrams flooding a chat's group and port, and a burst of bad TCP
+ * frames from one member's connections, while the other members talk. Every member must still
+ * get every message exactly once, in order, and the receivers' drop counters must show that
+ * the junk arrived and was thrown away.
+ */
+
+type Account = Awaited<ReturnType<typeof signUp>>;
+interface ChatInfo {
+  code: string;
+  multicast: { group: string; port: number; keyEpoch: number; key: string };
+}
+
+const JUNK_DATAGRAMS = 20_000;
+const MESSAGES_PER_SENDER = 150;
+
+let server: TestServer;
+let call: ReturnType<typeof http>;
+let alice: Account, bob: Account, carol: Account, dave: Account, mallory: Account;
+let chat: ChatInfo;
+let otherChat: ChatInfo;
+/** Genuine datagrams of the chat under the epoch before a rotation: now unknown-key. */
+let beforeRotation: Buffer[] = [];
+const receivers: Receiver[] = [];
+const senders: Sender[] = [];
+
+beforeAll(async () => {
+  server = await startTestServer();
+  call = http(server.httpUrl);
+  [alice, bob, carol, dave, mallory] = (await Promise.all(['Alice', 'Bob', 'Carol', 'Dave', 'Mallory'].map((n) => signUp(server.httpUrl, n)))) as [
+    Account,
+    Account,
+    Account,
+    Account,
+    Account,
+  ];
+  chat = (await call('POST', '/api/chats', { token: alice.token, json: { name: 'Under fire' } })).body;
+  for (const member of [bob, carol, dave, mallory]) expect((await call('POST', `/api/chats/${chat.code}/members`, { token: member.token })).status).toBe(200);
+  otherChat = (await call('POST', '/api/chats', { token: mallory.token, json: { name: 'Elsewhere' } })).body;
+
+  // A few messages under the first epoch, kept as a LAN eavesdropper would; then Dave leaves,
+  // which rotates the key: replaying them later is "unknown-key" for everyone.
+  const capture = await captureGroup(chat.multicast.group, chat.multicast.port);
+  const sender = await connectedSender(server.httpUrl, alice.token);
+  senders.push(sender);
+  for (let i = 0; i < 3; i++) await sender.send(chat.code, `before the rotation ${i}`);
+  await waitFor(() => capture.datagrams.filter((d) => d[3] === 1).length >= 1, 'datagrams of the first epoch');
+  beforeRotation = capture.datagrams.filter((d) => d.readUInt32BE(14) === chat.multicast.keyEpoch);
+  await capture.close();
+  expect((await call('DELETE', `/api/chats/${chat.code}/members/me`, { token: dave.token })).status).toBe(204);
+  chat = (await call('GET', `/api/chats/${chat.code}`, { token: alice.token })).body;
+  expect(chat.multicast.keyEpoch).toBeGreaterThan(beforeRotation[0]!.readUInt32BE(14));
+});
+
+afterAll(async () => {
+  for (const r of receivers) r.close();
+  for (const s of senders) s.close();
+  await server?.dispose();
+});
+
+/** Sends datagrams to a group over loopback (TTL 1), yielding now and then so others run too. */
+async function flood(group: string, port: number, datagrams: () => Buffer | undefined): Promise<number> {
+  const socket = createSocket({ type: 'udp4' });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  socket.setMulticastInterface('127.0.0.1');
+  socket.setMulticastTTL(1);
+  socket.setMulticastLoopback(true);
+  let sent = 0;
+  for (let d = datagrams(); d; d = datagrams()) {
+    await new Promise<void>((resolve) => socket.send(d!, port, group, () => resolve()));
+    if (++sent % 100 === 0) await new Promise((r) => setTimeout(r, 1));
+  }
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return sent;
+}
+
+describe('abuse does not stop the members', () => {
+  it('delivers every message exactly once, in order, through a datagram flood and a TCP burst', async () => {
+    const members = [alice, bob, carol];
+    const recs = await Promise.all(members.map((m) => recordingReceiver(server.httpUrl, m.token)));
+    const start: number = (await call('GET', `/api/chats/${chat.code}`, { token: alice.token })).body.latestSeq;
+    for (const { receiver } of recs) {
+      receivers.push(receiver);
+      await receiver.join(chat.code, { after: start });
+    }
+
+    // Genuine datagrams of the current epoch, captured as they go by (among the junk), for replays.
+    const capture = await captureGroup(chat.multicast.group, chat.multicast.port);
+    const serverKey = await serverKeyOf(server.httpUrl);
+    const current = new Map([[chat.multicast.keyEpoch, Buffer.from(chat.multicast.key, 'base64')]]);
+    const genuine: Buffer[] = [];
+    let scanned = 0;
+    const replay = () => {
+      for (; scanned < capture.datagrams.length; scanned++) {
+        const d = capture.datagrams[scanned]!;
+        if (decodeDatagram(d, (_c, e) => current.get(e), serverKey).ok) genuine.push(d);
+      }
+      return genuine.at(Math.floor(Math.random() * genuine.length)) ?? beforeRotation[0]!;
+    };
+    const code = normalizeChatCode(chat.code)!;
+    const otherCode = normalizeChatCode(otherChat.code)!;
+    const attacker = newSigningKeyPair();
+    const memberKey = Buffer.from(chat.multicast.key, 'base64');
+    const nonces = new NonceSource();
+    const forged = (seq: number) => ({ seq, senderId: alice.user.id, senderName: 'Alice', sentAt: Date.now(), clientMsgId: `forged-${seq}`, text: 'FORGED', textOmitted: false });
+    const epoch = chat.multicast.keyEpoch;
+    // Each kind of junk, in turn.
+    const kinds: (() => Buffer)[] = [
+      () => randomBytes(1 + Math.floor(Math.random() * 1200)),
+      // A member (who holds the chat key) signing as the server: bad signature.
+      () => encodeData({ chat: code, epoch, messages: [forged(start + 1 + Math.floor(Math.random() * 50))] }, memberKey, nonces.next(), attacker.privateKey),
+      () => encodeHeartbeat({ chat: code, epoch, latestSeq: start + 1_000_000 }, attacker.privateKey),
+      // Wrong epoch, either way, forged: bad signature before any key is looked up.
+      () => encodeHeartbeat({ chat: code, epoch: epoch + 1 + Math.floor(Math.random() * 5), latestSeq: start + 10 }, attacker.privateKey),
+      () => encodeData({ chat: code, epoch: Math.max(0, epoch - 1), messages: [forged(start + 1)] }, memberKey, nonces.next(), attacker.privateKey),
+      // Genuine, but from before the rotation: unknown key.
+      () => beforeRotation[Math.floor(Math.random() * beforeRotation.length)]!,
+      // Another chat's code in the header, on this chat's group and port.
+      () => encodeHeartbeat({ chat: otherCode, epoch: 1, latestSeq: 5 }, attacker.privateKey),
+      // Replays and mutations of genuine datagrams of this epoch.
+      replay,
+      () => {
+        const d = replay();
+        return applyEdit(d, { kind: 'flip', at: Math.floor(Math.random() * d.length), bit: Math.floor(Math.random() * 8) }, []);
+      },
+    ];
+    // The flood goes on for as long as the members talk, and for at least JUNK_DATAGRAMS.
+    let junk = 0;
+    let talking = true;
+    let junkWhileTalking = 0;
+    const flooding = flood(chat.multicast.group, chat.multicast.port, () => {
+      if (junk >= JUNK_DATAGRAMS && !talking) return undefined;
+      if (talking) junkWhileTalking++;
+      return kinds[junk++ % kinds.length]!();
+    });
+
+    // Mallory, a member, bursts bad frames over several connections while the others talk.
+    const now = new Date().toISOString();
+    const fatalBeforeHello: Buffer[] = [
+      Buffer.concat([Buffer.from([0, 0, 0, 8]), randomBytes(4092)]),
+      Buffer.from([0xff, 0xff, 0xff, 0xff]),
+      Buffer.concat([Buffer.from([0, 0, 0, 10]), Buffer.from('not json!!')]),
+      encodeFrame({ t: 'send', id: 'early', chat: chat.code, text: 'before hello' }),
+      encodeFrame({ t: 'welcome', v: 1, userId: alice.user.id }),
+    ];
+    // After a welcome: frames only a server may send, and garbage.
+    const fatalAfterHello: Buffer[] = [
+      encodeFrame({ t: 'welcome', v: 1, userId: alice.user.id }),
+      encodeFrame({ t: 'ack', id: 'x', chat: chat.code, seq: 1, sentAt: now }),
+      encodeFrame({ t: 'message', chat: chat.code, seq: start + 1, sender: { id: alice.user.id, name: 'Alice' }, text: 'spoofed', sentAt: now, clientMsgId: 'spoof' }),
+      encodeFrame({ t: 'hello', v: 1, token: mallory.token }),
+      Buffer.concat([Buffer.from([0, 1, 0, 0]), Buffer.alloc(0x10000, 0x7b)]),
+    ];
+    const hello = encodeFrame({ t: 'hello', v: 1, token: mallory.token });
+    const tcpBurst = Promise.all([
+      ...Array.from({ length: 10 }, (_, i) => fuzzConnection(server.tcpPort, [fatalBeforeHello[i % fatalBeforeHello.length]!], 'until-closed')),
+      ...Array.from({ length: 10 }, (_, i) => fuzzConnection(server.tcpPort, [fatalAfterHello[i % fatalAfterHello.length]!], 'until-closed', hello)),
+    ]);
+    // And one logged-in connection pipelines 500 sends the server must refuse one by one.
+    const refused: Frame[] = [
+      { t: 'send', id: 'empty', chat: chat.code, text: '' },
+      { t: 'send', id: 'huge', chat: chat.code, text: 'x'.repeat(17 * 1024) },
+      { t: 'send', id: 'nowhere', chat: 'ZZZZZ-ZZZZZ', text: 'hi' },
+      { t: 'send', id: 'garbled', chat: '%%%', text: 'hi' },
+      { t: 'send', id: 'elsewhere', chat: otherChat.code.replace(/./, (c) => (c === 'Z' ? 'Y' : 'Z')), text: 'hi' },
+    ];
+    const burster = await rawFrameClient(server.tcpPort);
+    await burster.login(mallory.token);
+    burster.socket.write(Buffer.concat(Array.from({ length: 500 }, (_, i) => encodeFrame(refused[i % refused.length]!))));
+
+    const talkers = await Promise.all([alice, bob].map((m) => connectedSender(server.httpUrl, m.token)));
+    senders.push(...talkers);
+    const acks: (Ack & { text: string })[] = [];
+    await Promise.all(
+      talkers.map(async (s, k) => {
+        for (let i = 0; i < MESSAGES_PER_SENDER; i++) {
+          const text = `${members[k]!.user.name} ${i}`;
+          acks.push({ ...(await s.send(chat.code, text)), text });
+          if (i % 10 === 0) await new Promise((r) => setTimeout(r, 5));
+        }
+      }),
+    );
+    talking = false;
+    const sentJunk = await flooding;
+    const connections = await tcpBurst;
+    await burster.next('error', 499);
+
+    const total = 2 * MESSAGES_PER_SENDER;
+    expect(acks).toHaveLength(total);
+    const bySeq = new Map(acks.map((a) => [a.seq, a.text]));
+    for (const { delivered } of recs) await waitFor(() => delivered.length >= total, 'every message at every member', 30_000);
+    // Let anything late (a replay, a repair) arrive, so that a duplicate would show.
+    await new Promise((r) => setTimeout(r, 300));
+    const expected = [...bySeq.keys()].sort((a, b) => a - b).map((seq) => [seq, bySeq.get(seq)]);
+    expect(expected.map(([seq]) => seq)).toEqual(Array.from({ length: total }, (_, i) => start + 1 + i));
+    for (const { delivered } of recs) {
+      expect(delivered.map((m: ChatMessage) => [m.seq, m.text])).toEqual(expected);
+      expect(delivered.some((m) => m.text === 'FORGED' || m.text === 'spoofed')).toBe(false);
+    }
+
+    // The junk was seen, and dropped for the right reasons.
+    expect(sentJunk).toBeGreaterThanOrEqual(JUNK_DATAGRAMS);
+    expect(junkWhileTalking).toBeGreaterThan(1000);
+    for (const { receiver } of recs) {
+      expect(receiver.drops.malformed, 'malformed').toBeGreaterThan(0);
+      expect(receiver.drops['bad-signature'], 'bad-signature').toBeGreaterThan(JUNK_DATAGRAMS / 20);
+      expect(receiver.drops['unknown-key'], 'unknown-key').toBeGreaterThan(0);
+      expect(receiver.drops['other-chat'], 'other-chat').toBeGreaterThan(0);
+      expect(receiver.counts.datagrams).toBeGreaterThan(JUNK_DATAGRAMS / 10);
+    }
+
+    // Every bad connection was told why and closed; the refused sends were refused one by one.
+    for (const c of connections) {
+      expect(c.badAnswer).toBeUndefined();
+      expect(c.frames.some((f) => f.t === 'error' && f.id === undefined)).toBe(true);
+      expect(c.closedByServer).toBe(true);
+      expect(c.frames.some((f) => f.t === 'ack')).toBe(false);
+    }
+    expect(burster.frames.filter((f) => f.t === 'error' && f.id !== undefined)).toHaveLength(500);
+    expect(burster.frames.some((f) => f.t === 'ack')).toBe(false);
+    expect(burster.isClosed).toBe(false);
+    burster.socket.destroy();
+    console.info(`flood: ${sentJunk} junk datagrams (${junkWhileTalking} while members talked)`, recs.map(({ receiver }) => ({ ...receiver.drops, ...receiver.counts })));
+    await capture.close();
+  }, 120_000);
+});
