@@ -377,6 +377,29 @@ describe('TCP authorization matrix', () => {
   });
 });
 
+describe('client message ids', () => {
+  it("are the sender's own: another member reusing one stores a message of their own and cannot answer the first sender's retry", async () => {
+    const code = await freshChat();
+    const mine = await connectAs('member');
+    mine.send({ t: 'send', id: 'shared-id', chat: code, text: 'from Mia' });
+    const first = await mine.next('ack');
+    const theirs = await rawFrameClient(server.tcpPort);
+    await theirs.login(tess.token);
+    theirs.send({ t: 'send', id: 'shared-id', chat: code, text: 'from Tess' });
+    expect((await theirs.next('ack')).seq).not.toBe(first.seq);
+    // Mia's retry still gets Mia's message back, not Tess's, and not CLIENT_ID_REUSED.
+    mine.send({ t: 'send', id: 'shared-id', chat: code, text: 'from Mia' });
+    expect((await mine.next('ack', 1)).seq).toBe(first.seq);
+    const stored = (await call('GET', `/api/chats/${code}/messages?after=0`, { token: carl.token })).body.messages;
+    expect(stored.map((m: { sender: { id: number }; text: string }) => [m.sender.id, m.text])).toEqual([
+      [mia.user.id, 'from Mia'],
+      [tess.user.id, 'from Tess'],
+    ]);
+    mine.socket.destroy();
+    theirs.socket.destroy();
+  });
+});
+
 function frameWithExtraFields(value: Record<string, unknown>): Buffer {
   const json = Buffer.from(JSON.stringify(value));
   const out = Buffer.alloc(4 + json.length);

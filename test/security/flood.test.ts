@@ -238,4 +238,29 @@ describe('abuse does not stop the members', () => {
     console.info(`flood: ${sentJunk} junk datagrams (${junkWhileTalking} while members talked)`, recs.map(({ receiver }) => ({ ...receiver.drops, ...receiver.counts })));
     await capture.close();
   }, 120_000);
+
+  it('cuts off a client that never reads its answers instead of buffering them without bound, and keeps serving the others', async () => {
+    const reader = await connectedSender(server.httpUrl, bob.token);
+    senders.push(reader);
+    const glutton = await rawFrameClient(server.tcpPort);
+    await glutton.login(mallory.token);
+    // The server resets the connection: that ends it too.
+    const ended = glutton.closed.catch(() => {});
+    // Stop reading: the server's pongs pile up in its socket buffer.
+    glutton.socket.pause();
+    const pings = Buffer.concat(Array.from({ length: 10_000 }, () => encodeFrame({ t: 'ping' })));
+    let written = 0;
+    // 1,000,000 pings: some 16 MB of pongs the server would otherwise keep for us.
+    for (let i = 0; i < 100 && !glutton.socket.destroyed; i++) {
+      if (!glutton.socket.write(pings)) await Promise.race([new Promise((r) => glutton.socket.once('drain', r)), ended, new Promise((r) => setTimeout(r, 2000))]);
+      written += 10_000;
+    }
+    glutton.socket.resume();
+    await ended;
+    // It was cut off before it got all its answers, and the others were served meanwhile.
+    expect(written).toBeGreaterThan(0);
+    expect(glutton.frames.filter((f) => f.t === 'pong').length).toBeLessThan(written);
+    const ack = await reader.send(chat.code, 'still served');
+    expect((await call('GET', `/api/chats/${chat.code}/messages?after=${ack.seq - 1}&limit=1`, { token: alice.token })).body.messages[0].text).toBe('still served');
+  }, 120_000);
 });
