@@ -40,6 +40,8 @@ export interface ReceiverOptions {
 export type DropReason = 'malformed' | 'bad-signature' | 'unknown-key' | 'undecryptable' | 'other-chat';
 
 const REPAIR_PAGE = 500;
+// Signed datagrams under a newer epoch kept per chat while its key is fetched.
+const MAX_HELD_FOR_KEY = 2048;
 // How long after a rotation datagrams under the previous key are still accepted.
 const PREVIOUS_KEY_GRACE_MS = 10_000;
 
@@ -55,6 +57,10 @@ interface Subscription {
   repairTimer?: NodeJS.Timeout;
   repairing: boolean;
   refreshingKey?: Promise<void>;
+  /** True while the chat's key is being fetched. */
+  fetchingKey: boolean;
+  /** Signed datagrams under an epoch newer than ours, replayed once its key is in. */
+  heldForKey: Buffer[];
 }
 
 /**
@@ -76,7 +82,8 @@ export class Receiver {
     undecryptable: 0,
     'other-chat': 0,
   };
-  readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0 };
+  /** `heldForKey`: datagrams under a new epoch that waited for its key (then read, or dropped). */
+  readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0 };
 
   constructor(private readonly options: ReceiverOptions) {}
 
@@ -107,6 +114,8 @@ export class Receiver {
       port: info.multicast.port,
       group: info.multicast.group,
       repairing: false,
+      fetchingKey: false,
+      heldForKey: [],
       early: 'latest' in from ? { messages: [], latest: 0 } : undefined,
     };
     this.chats.set(code, sub);
@@ -185,6 +194,11 @@ export class Receiver {
   private onDatagram(datagram: Buffer): void {
     if (this.closed) return;
     this.counts.datagrams++;
+    this.process(datagram, true);
+  }
+
+  /** `mayHold`: a datagram under a newer epoch may wait for its key (once, not on replay). */
+  private process(datagram: Buffer, mayHold: boolean): void {
     const header = parseHeader(datagram);
     if ('reason' in header) {
       this.drops.malformed++;
@@ -201,15 +215,21 @@ export class Receiver {
       return entry && entry.until > now ? entry.key : undefined;
     }, this.options.serverKey);
     if (!result.ok) {
+      // A signed datagram under an epoch we do not know yet: the key was rotated (or the server
+      // restarted). Fetch the new key and keep the datagram until it is in: every datagram of a
+      // burst after a restart would otherwise be fetched again over HTTP.
+      const newerEpoch = result.reason === 'unknown-key' && header.epoch > sub.currentEpoch;
+      if (newerEpoch) void this.refreshKey(sub);
+      if (newerEpoch && mayHold && sub.fetchingKey && sub.heldForKey.length < MAX_HELD_FOR_KEY) {
+        sub.heldForKey.push(Buffer.from(datagram));
+        this.counts.heldForKey++;
+        return;
+      }
       this.drops[result.reason]++;
-      // A signed datagram under an epoch we do not know yet: the key was rotated (or the
-      // server restarted). Fetch the new key; what this datagram carried is fetched as a gap.
-      if (result.reason === 'unknown-key' && header.epoch > sub.currentEpoch) {
-        void this.refreshKey(sub);
-        if (!sub.early) {
-          sub.ordering.noteLatest(header.type === 'heartbeat' ? header.firstSeq : header.firstSeq + header.count - 1);
-          this.checkGap(sub);
-        }
+      // Not to be read after all: what it carried is fetched as a gap.
+      if (newerEpoch && !sub.early) {
+        sub.ordering.noteLatest(header.type === 'heartbeat' ? header.firstSeq : header.firstSeq + header.count - 1);
+        this.checkGap(sub);
       }
       return;
     }
@@ -284,6 +304,7 @@ export class Receiver {
 
   private refreshKey(sub: Subscription): Promise<void> {
     sub.refreshingKey ??= (async () => {
+      sub.fetchingKey = true;
       try {
         const info = await this.options.source.chatInfo(formatChatCode(sub.code));
         const { keyEpoch, key } = info.multicast;
@@ -297,6 +318,10 @@ export class Receiver {
       } catch (error) {
         this.reportError(error);
       } finally {
+        sub.fetchingKey = false;
+        // With the key or without it: what waited is read now, or dropped and fetched as a gap.
+        const held = sub.heldForKey.splice(0);
+        if (this.chats.get(sub.code) === sub && !this.closed) for (const datagram of held) this.process(datagram, false);
         // Allow another refresh, but not more than one a second.
         setTimeout(() => (sub.refreshingKey = undefined), 1000).unref();
       }
