@@ -183,3 +183,29 @@ describe('key rotation when a member leaves or is removed', () => {
     daveTcp.socket.destroy();
   });
 });
+
+describe("a removed member's receiver", () => {
+  it('stops receiving the chat once the server says it is no longer theirs, and says why', async () => {
+    const room: ChatInfo = (await call('POST', '/api/chats', { token: alice.token, json: { name: 'Short stay' } })).body;
+    expect((await call('POST', `/api/chats/${room.code}/members`, { token: mallory.token })).status).toBe(200);
+    const { receiver } = await recordingReceiver(server.httpUrl, mallory.token);
+    receivers.push(receiver);
+    const errors: unknown[] = [];
+    receiver.onError((error) => errors.push(error));
+    await receiver.join(room.code, { after: 0 });
+    expect(receiver.lastDelivered(room.code)).toBe(0);
+
+    expect((await call('DELETE', `/api/chats/${room.code}/members/${mallory.user.id}`, { token: alice.token })).status).toBe(204);
+    const sender = await connectedSender(server.httpUrl, alice.token);
+    senders.push(sender);
+    await sender.send(room.code, 'after Mallory left');
+
+    // The datagram under the new epoch makes the receiver ask for the key: 403, so it stops.
+    await waitFor(() => receiver.lastDelivered(room.code) === undefined, 'the receiver to stop receiving the chat', 5000);
+    expect(errors).toContainEqual(expect.objectContaining({ code: 'NOT_A_MEMBER' }));
+    const asked = errors.length;
+    await sender.send(room.code, 'and another');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(errors.length).toBe(asked);
+  });
+});

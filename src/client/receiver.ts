@@ -2,6 +2,7 @@ import { type Socket, createSocket } from 'node:dgram';
 import type { KeyObject } from 'node:crypto';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { type DataDatagram, decodeDatagram, parseHeader } from '../protocol/datagram.js';
+import { ApiError } from './api.js';
 import { ChatOrdering } from './ordering.js';
 
 /** A delivered message: the same shape the history API returns. */
@@ -294,8 +295,9 @@ export class Receiver {
       }
     } catch (error) {
       this.reportError(error);
+      if (accessEnded(error)) this.leave(sub.code);
       // Try again later: the next datagram or heartbeat would, but an idle chat needs a nudge.
-      if (!this.closed) this.scheduleRepair(sub, 1000, catchUp);
+      else if (!this.closed) this.scheduleRepair(sub, 1000, catchUp);
     } finally {
       sub.repairing = false;
     }
@@ -317,6 +319,7 @@ export class Receiver {
         }
       } catch (error) {
         this.reportError(error);
+        if (accessEnded(error)) this.leave(sub.code);
       } finally {
         sub.fetchingKey = false;
         // With the key or without it: what waited is read now, or dropped and fetched as a gap.
@@ -336,6 +339,14 @@ export class Receiver {
   private reportError(error: unknown): void {
     for (const listener of this.errorListeners) listener(error);
   }
+}
+
+/**
+ * The server says this user may no longer read the chat (removed, or the chat is gone): asking
+ * again cannot help, so the receiver stops receiving it. Listeners learn why from onError.
+ */
+function accessEnded(error: unknown): boolean {
+  return error instanceof ApiError && (error.code === 'NOT_A_MEMBER' || error.code === 'CHAT_NOT_FOUND');
 }
 
 function toChatMessages(d: DataDatagram): (ChatMessage | undefined)[] {
