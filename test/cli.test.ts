@@ -1,71 +1,21 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../src/server/compose.js';
 import { type RunningServer, defaultServerConfig } from '../src/server/config.js';
+import { CHAT_CODE as CODE, PASSWORD, as, chorus, deadPort, failureLine, finished, spawnChorus } from './support/cli.js';
 
 /**
  * The CLI driven as a user would: each command a child process (`chorus …` from the TypeScript
  * source), two people with their own profiles, against a real server on a loopback port.
  */
 
-const ROOT = resolve(import.meta.dirname, '..');
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
-const PASSWORD = 'correct horse battery staple';
-const CODE = /\b([0-9A-Z]{5}-[0-9A-Z]{5})\b/;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of every child: no CHORUS_* settings leaking in from the developer's shell. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', NO_COLOR: '1', CHORUS_HOME: join(scratch, 'no-default-profile') };
-  for (const key of Object.keys(env)) if (key.startsWith('CHORUS_') && key !== 'CHORUS_HOME') delete env[key];
-  return { ...env, ...extra };
-}
-
-function spawnChorus(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: childEnv(env), stdio: 'pipe' });
-}
-
-function finished(child: ChildProcess): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Runs `chorus ARGS`; `input` is written to stdin, which is then closed. */
-function chorus(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
-  const child = spawnChorus(args, options.env);
-  const result = finished(child);
-  child.stdin!.end(options.input ?? '');
-  return result;
-}
-
-/** The one line a failure prints. */
-function failureLine(run: Run): string {
-  const lines = run.stderr.trimEnd().split('\n');
-  expect(lines, `stderr: ${run.stderr}`).toHaveLength(1);
-  return lines[0]!;
-}
-
 let scratch: string;
 let server: RunningServer;
 let ada: string;
 let bob: string;
-const as = (profile: string, ...args: string[]) => ['--profile', profile, ...args];
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'chorus-cli-'));
@@ -80,15 +30,6 @@ afterAll(async () => {
   await server?.close();
   rmSync(scratch, { recursive: true, force: true });
 });
-
-/** A port on loopback that nobody listens on. */
-async function deadPort(): Promise<number> {
-  const probe = createTcpServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((done) => probe.close(() => done()));
-  return port;
-}
 
 describe('chorus, two people on one server', { timeout: 60_000 }, () => {
   let code = '';
@@ -231,7 +172,9 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
     const run = await chorus(as(ada, 'logout'));
     expect(run.code).toBe(0);
     expect(run.stdout.trim()).toBe('Logged out.');
-    expect(JSON.parse(readFileSync(join(ada, 'profile.json'), 'utf8'))).toEqual({ server: server.httpUrl });
+    // The server's signing key stays pinned: the next login must meet the same key.
+    const serverKey = ((await (await fetch(`${server.httpUrl}/api/server-key`)).json()) as { publicKey: string }).publicKey;
+    expect(JSON.parse(readFileSync(join(ada, 'profile.json'), 'utf8'))).toEqual({ server: server.httpUrl, serverKey });
     const me = await fetch(`${server.httpUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(me.status).toBe(401);
 

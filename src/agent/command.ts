@@ -1,7 +1,7 @@
-import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadProfile, resolveProfileDir } from '../client/profile.js';
+import { multicastInterface } from '../cli/options.js';
 import { CliError, printNote, reportFailure, usageError } from '../cli/output.js';
 import { DEFAULTS, type RunningServer, defaultServerConfig } from '../server/config.js';
 import type { AgentConfig, RunningAgent } from './agent.js';
@@ -57,7 +57,7 @@ several people on one machine. On a LAN, give the server's address and your own 
         server: serverUrl(options.server ?? profile?.server ?? DEFAULT_SERVER),
         profileDir,
         port: port(options.port),
-        interfaceAddress: ipv4(options.multicastInterface ?? DEFAULTS.multicastInterface),
+        interfaceAddress: multicastInterface(options.multicastInterface ?? DEFAULTS.multicastInterface),
       });
       announce(agent, options.open, profileDir);
       stopOnSignals([agent]);
@@ -160,11 +160,6 @@ function port(value: string | undefined, flag = '--port'): number {
   if (value === undefined) return 0;
   if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) throw usageError(`invalid ${flag} "${value.slice(0, 20)}": give a port number from 1 to 65535, or 0 for any free one`);
   return Number(value);
-}
-
-function ipv4(value: string): string {
-  if (!isIPv4(value.trim())) throw usageError(`invalid --multicast-interface "${value.slice(0, 80)}": give the IPv4 address of one of this machine's interfaces, e.g. 127.0.0.1`);
-  return value.trim();
 }
 
 /** SIGINT or SIGTERM closes everything in order and exits 0; a second signal stops at once. */

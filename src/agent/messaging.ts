@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { ApiClient, Chat } from '../client/api.js';
-import { type ChatMessage, Receiver, type ReceiverSource } from '../client/receiver.js';
+import { type ChatMessage, Receiver } from '../client/receiver.js';
+import { apiReceiverSource } from '../client/receiver-source.js';
 import { Sender, type SenderState } from '../client/sender.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
@@ -53,19 +54,7 @@ export class Messaging {
 
   constructor(private readonly options: MessagingOptions) {
     const { api } = options;
-    const source: ReceiverSource = {
-      chatInfo: async (code) => {
-        const chat = await api.getChat(code);
-        if (!chat.multicast) throw new AgentError('INTERNAL', `the server did not say where chat ${code} is multicast`);
-        return { code: chat.code, multicast: chat.multicast };
-      },
-      history: async (code, page) => {
-        if ('after' in page) return api.listMessages(code, { after: page.after, limit: page.limit });
-        const latest = await api.listMessages(code, { limit: Math.max(1, page.latest) });
-        return page.latest === 0 ? { messages: [], latestSeq: latest.latestSeq } : latest;
-      },
-    };
-    this.receiver = new Receiver({ source, serverKey: options.serverKey, interfaceAddress: options.interfaceAddress });
+    this.receiver = new Receiver({ source: apiReceiverSource(api), serverKey: options.serverKey, interfaceAddress: options.interfaceAddress });
     this.receiver.onMessage((message) => this.onLiveMessage(message));
     this.receiver.onError((error) => {
       if (isSessionEnded(error)) this.options.onSessionEnded();

@@ -1,5 +1,7 @@
 import { ApiClient, ServerUnreachableError, type User } from '../client/api.js';
+import { ingestEndpoint } from '../client/ingest-endpoint.js';
 import { type Profile, loadProfile, saveProfile } from '../client/profile.js';
+import { ServerKeyChangedError, checkServerKey } from '../client/server-key.js';
 import { publicKeyFromBase64 } from '../protocol/crypto.js';
 import { Messaging } from './messaging.js';
 import { ReadPositions } from './read-positions.js';
@@ -116,7 +118,7 @@ export class Session {
     try {
       const user = userOf(await this.api.me());
       const serverKey = await this.checkServerKey(this.api);
-      const { tcpPort } = await this.api.serverInfo();
+      const tcp = await ingestEndpoint(this.api);
       if (generation !== this.generation) return;
       if (this.profile && this.profile.serverKey !== serverKey) {
         this.profile = { ...this.profile, serverKey, user };
@@ -127,8 +129,7 @@ export class Session {
         api: this.api,
         user,
         serverKey: publicKeyFromBase64(serverKey),
-        // The TCP ingest listens where the HTTP API does (an IPv6 hostname comes bracketed).
-        tcp: { host: new URL(this.api.baseUrl).hostname.replace(/^\[|\]$/g, ''), port: tcpPort },
+        tcp,
         interfaceAddress: this.options.interfaceAddress,
         readPositions: this.readPositions,
         push: (event) => {
@@ -186,16 +187,13 @@ export class Session {
 
   /** The server's signing key, checked against the one pinned for this server (if any). */
   private async checkServerKey(api: ApiClient): Promise<string> {
-    const key = await api.serverKey();
     const pinned = this.profile?.server === api.baseUrl ? this.profile.serverKey : undefined;
-    if (pinned !== undefined && pinned !== key.publicKey) {
-      throw new AgentError(
-        'SERVER_KEY_CHANGED',
-        `The server at ${api.baseUrl} presents a different identity key (fingerprint ${key.fingerprint}) from the one this profile trusted before. ` +
-          `Someone may be impersonating it. If its operator reinstalled it on purpose, remove "serverKey" from ${this.options.profileDir}/profile.json and log in again.`,
-      );
+    try {
+      return (await checkServerKey(api, pinned, this.options.profileDir)).publicKey;
+    } catch (error) {
+      if (error instanceof ServerKeyChangedError) throw new AgentError(error.code, error.message);
+      throw error;
     }
-    return key.publicKey;
   }
 
   private refuseIfLoggedIn(): void {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ApiClient, ApiError, ServerUnreachableError, type Session, type User } from '../client/api.js';
 import { type Profile, loadProfile, resolveProfileDir, saveProfile } from '../client/profile.js';
+import { checkServerKey } from '../client/server-key.js';
 import { CliError, describeFailure, localMinute, printResult, terminalSafe, usageError } from './output.js';
 
 /** `chorus register`, `login`, `logout`, `whoami`, and the logged-in session other commands use. */
@@ -30,10 +31,11 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
       const dir = profileDirOf(command, env);
       const previous = await loadProfile(dir);
       const client = new ApiClient({ baseUrl: serverFor(options.server, previous) });
+      const key = await checkServerKey(client, pinnedKey(previous, client.baseUrl).serverKey, dir);
       const password = await readPassword(options, env, { confirm: true });
       const user = await client.register({ name: options.name, email: options.email, password });
       const session = await client.login({ email: user.email, password });
-      await saveProfile(dir, loggedIn(previous, client.baseUrl, session));
+      await saveProfile(dir, loggedIn(client.baseUrl, session, key.publicKey));
       printResult(options.json, { server: client.baseUrl, user, expiresAt: session.expiresAt }, () =>
         `Registered ${describeUser(user)} at ${client.baseUrl}, and logged in.`,
       );
@@ -51,9 +53,10 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
       const dir = profileDirOf(command, env);
       const previous = await loadProfile(dir);
       const client = new ApiClient({ baseUrl: serverFor(options.server, previous) });
+      const key = await checkServerKey(client, pinnedKey(previous, client.baseUrl).serverKey, dir);
       const password = await readPassword(options, env, { confirm: false });
       const session = await client.login({ email: options.email, password });
-      await saveProfile(dir, loggedIn(previous, client.baseUrl, session));
+      await saveProfile(dir, loggedIn(client.baseUrl, session, key.publicKey));
       printResult(options.json, { server: client.baseUrl, user: session.user, expiresAt: session.expiresAt }, () =>
         `Logged in as ${describeUser(session.user)} at ${client.baseUrl} (until ${localMinute(session.expiresAt)}).`,
       );
@@ -113,10 +116,13 @@ async function revoke(profile: Profile): Promise<true | string> {
   }
 }
 
-/** The profile after a login: the server's pinned key survives as long as the server is the same. */
-function loggedIn(previous: Profile | undefined, server: string, session: Session): Profile {
+/**
+ * The profile after a login, with the server's signing key pinned: checked against the key
+ * pinned before (which survives logouts as long as the server is the same), else learned now.
+ */
+function loggedIn(server: string, session: Session, serverKey: string): Profile {
   const { id, name, email } = session.user;
-  return { server, token: session.token, user: { id, name, email }, ...pinnedKey(previous, server) };
+  return { server, token: session.token, user: { id, name, email }, serverKey };
 }
 
 function pinnedKey(profile: Profile | undefined, server: string): Pick<Profile, 'serverKey'> {

@@ -1,8 +1,9 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { ApiError, type ApiClient, type Chat, type Message } from '../client/api.js';
-import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
+import { ChorusError } from '../protocol/errors.js';
 import { requireSession } from './account.js';
-import { CliError, localMinute, printResult, table, terminalSafe, usageError } from './output.js';
+import { chatCodeArgument, positiveInteger } from './options.js';
+import { CliError, messageLine, plural, printResult, table, terminalSafe } from './output.js';
 
 /** `chorus create`, `join`, `leave`, `chats`, `history`. */
 
@@ -102,45 +103,25 @@ async function latestMessages(client: ApiClient, code: string, limit: number): P
   return pages.flat();
 }
 
-/** `[2026-11-24 10:31] Alice: text`, continuation lines indented. */
-function messageLine(message: Message): string {
-  const text = terminalSafe(message.text).replace(/\r?\n/g, '\n    ');
-  return `[${localMinute(message.sentAt)}] ${terminalSafe(message.sender.name)}: ${text}`;
-}
-
 /** A chat as scripts see it: everything but the chat's multicast key, which is a secret. */
 function chatView(chat: Chat) {
   const { code, name, createdAt, createdBy, memberCount, latestSeq } = chat;
   return { code, name, createdAt, createdBy, memberCount, latestSeq };
 }
 
-/** The code in its displayed form (XXXXX-XXXXX), or a usage error when it cannot be one. */
-function chatCodeArgument(input: string): string {
-  const code = normalizeChatCode(input);
-  if (!code) throw usageError(`"${input.slice(0, 40)}" is not a chat code: codes look like ABCDE-12345`);
-  return formatChatCode(code);
-}
-
-/** Says which chat was refused, and why, in the user's words. */
-async function onChat<T>(code: string, call: () => Promise<T>, { hintJoin = true } = {}): Promise<T> {
+/** Says which chat was refused, and why, in the user's words (refusals over HTTP or TCP alike). */
+export async function onChat<T>(code: string, call: () => Promise<T>, { hintJoin = true } = {}): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'CHAT_NOT_FOUND') throw new CliError(`no chat with code ${code}`);
-    if (error instanceof ApiError && error.code === 'NOT_A_MEMBER') {
-      throw new CliError(`you are not a member of ${code}${hintJoin ? `: run chorus join ${code}` : ''}`);
-    }
-    throw error;
+    throw chatRefusal(error, code, { hintJoin }) ?? error;
   }
 }
 
-function positiveInteger(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw new InvalidArgumentError('give a whole number of 1 or more.');
-  }
-  return Number(value);
-}
-
-function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+/** The CliError for a refusal about the chat itself (unknown, not a member), else undefined. */
+export function chatRefusal(error: unknown, code: string, { hintJoin = true } = {}): CliError | undefined {
+  if (!(error instanceof ApiError || error instanceof ChorusError)) return undefined;
+  if (error.code === 'CHAT_NOT_FOUND') return new CliError(`no chat with code ${code}`);
+  if (error.code === 'NOT_A_MEMBER') return new CliError(`you are not a member of ${code}${hintJoin ? `: run chorus join ${code}` : ''}`);
+  return undefined;
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerClientCommand, registerUpCommand } from '../agent/command.js';
 import { PASSWORD_HELP, registerAccountCommands } from './account.js';
 import { registerChatCommands } from './chats.js';
+import { registerMessagingCommands } from './messaging.js';
 import { EXIT_USAGE, reportFailure } from './output.js';
 import { registerServerCommand } from './server.js';
 
@@ -24,8 +25,7 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerClientCommand(program, env);
   registerAccountCommands(program, env);
   registerChatCommands(program, env);
-  // Room for the messaging commands `send`, `tail` and `chat`, which the next issue adds from
-  // their own file (src/cli/messaging.ts): not registered, and not stubbed, until they work.
+  registerMessagingCommands(program, env);
 
   program.addHelpText(
     'after',
@@ -36,6 +36,7 @@ Getting started:
   chorus register --name Ada --email ada@example.com
   chorus create "Team room"                       prints the code others join with
   chorus join ABCDE-12345
+  chorus chat ABCDE-12345                         talk in the terminal (or: send, tail)
 
 Your login and the server's address are kept in a profile folder: --profile DIR, else
 $CHORUS_HOME, else $XDG_CONFIG_HOME/chorus or ~/.config/chorus (readable by you only).

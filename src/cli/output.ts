@@ -1,5 +1,7 @@
 import { ApiError, ServerUnreachableError } from '../client/api.js';
 import { ProfileError } from '../client/profile.js';
+import { ServerKeyChangedError } from '../client/server-key.js';
+import { ChorusError } from '../protocol/errors.js';
 
 /**
  * What the CLI shows: results on stdout (human lines, or JSON with --json), and every failure as
@@ -47,12 +49,14 @@ export function describeFailure(error: unknown): { line: string; exitCode: numbe
   if (error instanceof CliError) return { line: error.message, exitCode: error.exitCode };
   if (error instanceof ServerUnreachableError) return { line: error.message, exitCode: EXIT_REFUSED };
   if (error instanceof ProfileError) return { line: error.message, exitCode: EXIT_REFUSED };
-  if (error instanceof ApiError) return { line: describeApiError(error), exitCode: EXIT_REFUSED };
+  if (error instanceof ServerKeyChangedError) return { line: lowerFirst(error.message), exitCode: EXIT_REFUSED };
+  // A refusal over HTTP (ApiError) or over TCP (ChorusError in an error frame): the same codes.
+  if (error instanceof ApiError || error instanceof ChorusError) return { line: describeRefusal(error), exitCode: EXIT_REFUSED };
   const message = error instanceof Error ? error.message : String(error);
   return { line: `unexpected error: ${message}`, exitCode: EXIT_REFUSED };
 }
 
-function describeApiError(error: ApiError): string {
+function describeRefusal(error: ApiError | ChorusError): string {
   switch (error.code) {
     case 'WRONG_CREDENTIALS':
       return 'wrong email or password';
@@ -69,10 +73,13 @@ function describeApiError(error: ApiError): string {
   }
 }
 
-/** Turns failures into the one-line report; returns the exit code. */
+/**
+ * Turns failures into the one-line report; returns the exit code. A CliError may say several
+ * things, one per line (send --stdin names each refused line): each gets its own line.
+ */
 export function reportFailure(error: unknown): number {
   const { line, exitCode } = describeFailure(error);
-  process.stderr.write(`chorus: ${terminalSafe(line)}\n`);
+  for (const part of line.split('\n')) process.stderr.write(`chorus: ${terminalSafe(part)}\n`);
   return exitCode;
 }
 
@@ -83,6 +90,12 @@ export function reportFailure(error: unknown): number {
 export function terminalSafe(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '\uFFFD');
+}
+
+/** `[2026-11-24 10:31] Alice: text`, continuation lines indented; text from the network made terminal-safe. */
+export function messageLine(message: { sentAt: string; sender: { name: string }; text: string }): string {
+  const text = terminalSafe(message.text).replace(/\n/g, '\n    ');
+  return `[${localMinute(message.sentAt)}] ${terminalSafe(message.sender.name)}: ${text}`;
 }
 
 /** Lines of a table with left-aligned columns; cells are made terminal-safe. */
@@ -105,11 +118,16 @@ export function localMinute(iso: string): string {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
+/** `1 message`, `3 messages`. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function waitTime(seconds: number): string {
   return seconds < 90 ? `${seconds} s` : `${Math.ceil(seconds / 60)} minutes`;
 }
 
 function lowerFirst(text: string): string {
   // "No chat with code X" reads better after "chorus: " as "no chat with code X".
-  return text.length > 1 && /^[A-Z][a-z]/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
+  return text.length > 1 && /^[A-Z](?:[a-z]| [a-z])/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
 }

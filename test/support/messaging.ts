@@ -1,24 +1,14 @@
 import { createSocket } from 'node:dgram';
 import { publicKeyFromBase64 } from '../../src/protocol/crypto.js';
+import { ApiClient } from '../../src/client/api.js';
 import { type ChatMessage, Receiver, type ReceiverSource } from '../../src/client/receiver.js';
+import { apiReceiverSource } from '../../src/client/receiver-source.js';
 import { Sender } from '../../src/client/sender.js';
 import { http } from './server.js';
 
-/** A ReceiverSource over plain fetch, so these tests depend on nothing but the HTTP contract. */
+/** The Receiver's source over the API client, as every client builds it. */
 export function httpSource(baseUrl: string, token: string): ReceiverSource {
-  const call = http(baseUrl);
-  const ok = <T>(r: { status: number; body: T }): T => {
-    if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${JSON.stringify(r.body)}`);
-    return r.body;
-  };
-  return {
-    chatInfo: async (code) => ok(await call('GET', `/api/chats/${code}`, { token })),
-    history: async (code, page) => {
-      const query = 'latest' in page ? `limit=${Math.max(1, page.latest)}` : `after=${page.after}&limit=${page.limit}`;
-      const body = ok(await call<{ messages: ChatMessage[]; latestSeq: number }>('GET', `/api/chats/${code}/messages?${query}`, { token }));
-      return 'latest' in page && page.latest === 0 ? { messages: [], latestSeq: body.latestSeq } : body;
-    },
-  };
+  return apiReceiverSource(new ApiClient({ baseUrl, token }));
 }
 
 export async function serverKeyOf(baseUrl: string) {

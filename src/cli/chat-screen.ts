@@ -1,0 +1,90 @@
+import { type Interface, clearScreenDown, createInterface, cursorTo, moveCursor } from 'node:readline';
+
+/**
+ * The terminal side of `chorus chat`: an input line at the bottom, and lines printed above it
+ * while the user types. In a terminal, a printed line erases the prompt and what is being typed,
+ * prints, and redraws them; the line the user just entered is replaced by what the chat makes of
+ * it. Without a terminal (stdin or stdout piped), lines are simply read and printed, with no
+ * prompt and no echo, so that a script can drive the chat.
+ */
+export interface ChatScreenEvents {
+  /** A line entered (without its newline). */
+  line(text: string): void;
+  /** Ctrl-D, or the end of the input. */
+  end(): void;
+  /** Ctrl-C. */
+  interrupt(): void;
+}
+
+const PROMPT = '> ';
+
+export class ChatScreen {
+  private readonly rl: Interface;
+  private readonly tty: boolean;
+  private closed = false;
+
+  constructor(
+    private readonly input: NodeJS.ReadStream,
+    private readonly output: NodeJS.WriteStream,
+    events: ChatScreenEvents,
+  ) {
+    this.tty = Boolean(input.isTTY && output.isTTY);
+    // Without a terminal, readline gets no output: it must neither echo nor prompt.
+    this.rl = createInterface({ input, output: this.tty ? output : undefined, terminal: this.tty, prompt: PROMPT, crlfDelay: Infinity });
+    this.rl.on('line', (text) => {
+      if (this.closed) return;
+      this.eraseEnteredLine(text);
+      this.prompt();
+      events.line(text);
+    });
+    this.rl.on('close', () => {
+      if (!this.closed) events.end();
+    });
+    // In a terminal readline turns Ctrl-C into this event; otherwise it is a signal (see the caller).
+    this.rl.on('SIGINT', () => events.interrupt());
+    this.prompt();
+  }
+
+  /** Prints a whole line above the input line. */
+  show(line: string): void {
+    if (this.closed) {
+      this.output.write(`${line}\n`);
+      return;
+    }
+    if (!this.tty) {
+      this.output.write(`${line}\n`);
+      return;
+    }
+    cursorTo(this.output, 0);
+    moveCursor(this.output, 0, -this.rl.getCursorPos().rows);
+    clearScreenDown(this.output);
+    this.output.write(`${line}\n`);
+    this.rl.prompt(true);
+  }
+
+  /** Stops reading input; lines shown afterwards are printed plainly. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.tty) {
+      cursorTo(this.output, 0);
+      clearScreenDown(this.output);
+    }
+    this.rl.close();
+    // readline leaves a piped stdin paused but open; let it go so the process can end.
+    this.input.unref?.();
+  }
+
+  private prompt(): void {
+    if (this.tty && !this.closed) this.rl.prompt();
+  }
+
+  /** The terminal still shows "> text" above the cursor: remove it (the chat prints its own line). */
+  private eraseEnteredLine(text: string): void {
+    if (!this.tty) return;
+    const columns = this.output.columns || 80;
+    const rows = Math.max(1, Math.ceil([...(PROMPT + text)].length / columns));
+    moveCursor(this.output, 0, -rows);
+    clearScreenDown(this.output);
+  }
+}

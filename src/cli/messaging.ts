@@ -1,0 +1,379 @@
+import type { KeyObject } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { ApiError, type ApiClient, type Chat } from '../client/api.js';
+import { ingestEndpoint } from '../client/ingest-endpoint.js';
+import { messageTextProblem } from '../client/message-text.js';
+import type { Profile } from '../client/profile.js';
+import { type ChatMessage, Receiver } from '../client/receiver.js';
+import { apiReceiverSource } from '../client/receiver-source.js';
+import { type Ack, Sender, newClientMessageId } from '../client/sender.js';
+import { pinnedServerKey } from '../client/server-key.js';
+import { ChorusError } from '../protocol/errors.js';
+import { DEFAULTS } from '../server/config.js';
+import { profileDirOf, requireSession } from './account.js';
+import { ChatScreen } from './chat-screen.js';
+import { chatRefusal, onChat } from './chats.js';
+import { chatCodeArgument, countUpTo, multicastInterface } from './options.js';
+import { CliError, describeFailure, messageLine, plural, printNote, printResult, terminalSafe, usageError } from './output.js';
+
+/** `chorus send`, `tail` and `chat`: a chat's messages out (the Sender) and in (the Receiver). */
+
+const TAIL_HISTORY_DEFAULT = 10;
+const CHAT_HISTORY_DEFAULT = 20;
+/** The most the history API returns in one page, which is what the Receiver asks for. */
+const HISTORY_MAX = 500;
+/** send --stdin reads ahead of the acks by at most this many messages. */
+const STDIN_BACKLOG = 2048;
+/** /quit and Ctrl-D wait this long for messages still awaiting their ack. */
+const QUIT_WAIT_MS = 10_000;
+
+const INTERFACE_HELP = `IPv4 address of this machine's interface to receive multicast on (default ${DEFAULTS.multicastInterface})`;
+
+export function registerMessagingCommands(program: Command, env: NodeJS.ProcessEnv): void {
+  program
+    .command('send')
+    .description('send a message; prints its sequence number once the server has stored it')
+    .argument('<code>', "the chat's code")
+    .argument('[text]', 'the message (quote it)')
+    .option('--stdin', 'send each line of stdin as one message instead (empty lines are skipped)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+With --stdin the lines are sent without waiting for each answer; the command ends once every one
+is acknowledged and prints how many were sent. A line the server refuses (too long, say) is
+named on stderr with the reason, and the command then exits 1; the other lines are still sent.
+  printf 'one\\ntwo\\n' | chorus send ABCDE-12345 --stdin`,
+    )
+    .action(async (input: string, text: string | undefined, options: { stdin?: boolean; json?: boolean }, command: Command) => {
+      const code = chatCodeArgument(input);
+      if (options.stdin && text !== undefined) throw usageError('give the message as TEXT or with --stdin, not both');
+      if (!options.stdin && text === undefined) throw usageError('no message: give TEXT (quoted), or --stdin for one message per line');
+      if (text !== undefined) {
+        const problem = messageTextProblem(text);
+        if (problem) throw problem;
+      }
+      const { client } = await openChat(command, env, code);
+      const sender = await connectSender(client);
+      try {
+        if (text !== undefined) await sendOne(sender, code, text, options.json);
+        else await sendLines(sender, code, options.json);
+      } finally {
+        sender.close();
+      }
+    });
+
+  program
+    .command('tail')
+    .description("print a chat's messages as they arrive, until Ctrl-C: the latest few first, then each new one, once and in order")
+    .argument('<code>', "the chat's code")
+    .option('--history <n>', `how many earlier messages to print first, 0 to ${HISTORY_MAX} (default ${TAIL_HISTORY_DEFAULT})`, countUpTo(HISTORY_MAX))
+    .option('--json', 'print one JSON object per line: {"chat","seq","sender":{"id","name"},"text","sentAt"}')
+    .option('--multicast-interface <address>', INTERFACE_HELP)
+    .addHelpText('after', '\nLines look like those of chorus history: [date time] Name: text. Ctrl-C or SIGTERM stops it (exit 0).')
+    .action(async (input: string, options: { history?: number; json?: boolean; multicastInterface?: string }, command: Command) => {
+      const code = chatCodeArgument(input);
+      const interfaceAddress = multicastInterface(options.multicastInterface ?? DEFAULTS.multicastInterface);
+      const stop = stopSignal();
+      try {
+        const { client, serverKey, chat } = await openChat(command, env, code);
+        const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress });
+        try {
+          receiver.onMessage((message) => process.stdout.write(`${options.json ? JSON.stringify(messageView(message)) : messageLine(message)}\n`));
+          watchReceiver(receiver, code, stop.fail);
+          await receive(receiver, code, options.history ?? TAIL_HISTORY_DEFAULT, interfaceAddress);
+          printNote(`Following "${terminalSafe(chat.name)}" (${code}); Ctrl-C stops.`);
+          await stop.stopped;
+        } finally {
+          receiver.close();
+        }
+      } finally {
+        stop.dispose();
+      }
+    });
+
+  program
+    .command('chat')
+    .description('talk in a chat from the terminal: recent messages, new ones as they arrive, and a line to type in')
+    .argument('<code>', "the chat's code")
+    .option('--history <n>', `how many earlier messages to show first, 0 to ${HISTORY_MAX} (default ${CHAT_HISTORY_DEFAULT})`, countUpTo(HISTORY_MAX))
+    .option('--multicast-interface <address>', INTERFACE_HELP)
+    .addHelpText(
+      'after',
+      `
+Type a message and press Enter to send it: it shows "(sending…)" until the server has stored
+it, then its sequence number, or why it was refused. /quit or Ctrl-D leaves (after waiting a
+few seconds for messages still being sent); Ctrl-C leaves at once.`,
+    )
+    .action(async (input: string, options: { history?: number; multicastInterface?: string }, command: Command) => {
+      const code = chatCodeArgument(input);
+      const interfaceAddress = multicastInterface(options.multicastInterface ?? DEFAULTS.multicastInterface);
+      const stop = stopSignal();
+      try {
+        const { client, serverKey, chat, profile } = await openChat(command, env, code);
+        const myName = profile.user?.name ?? (await client.me()).name;
+        const sender = await connectSender(client);
+        const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress });
+        try {
+          await talk({ code, chat, myName, sender, receiver, interfaceAddress, history: options.history ?? CHAT_HISTORY_DEFAULT, stop });
+        } finally {
+          receiver.close();
+          sender.close();
+        }
+      } finally {
+        stop.dispose();
+      }
+    });
+}
+
+/** The logged-in session, the server's pinned key (checked), and the chat (which must be ours). */
+async function openChat(command: Command, env: NodeJS.ProcessEnv, code: string): Promise<{ client: ApiClient; profile: Profile; serverKey: KeyObject; chat: Chat }> {
+  const { client, profile } = await requireSession(command, env);
+  const serverKey = await pinnedServerKey(client, profile, profileDirOf(command, env));
+  const chat = await onChat(code, () => client.getChat(code));
+  return { client, profile, serverKey, chat };
+}
+
+async function connectSender(client: ApiClient): Promise<Sender> {
+  const sender = new Sender({ ...(await ingestEndpoint(client)), token: client.token ?? '' });
+  try {
+    await sender.connect();
+  } catch (error) {
+    sender.close();
+    // A refusal (the session ended) says so itself; anything else is the TCP port unreachable.
+    throw error instanceof ChorusError ? error : new CliError(error instanceof Error ? error.message : String(error));
+  }
+  return sender;
+}
+
+async function sendOne(sender: Sender, code: string, text: string, json: boolean | undefined): Promise<void> {
+  const ack = await onChat(code, () => sender.send(code, text));
+  printResult(json, { chat: ack.chat, seq: ack.seq, sentAt: ack.sentAt }, () => `Sent to ${ack.chat} as #${ack.seq}.`);
+}
+
+interface Refusal {
+  line: number;
+  reason: string;
+}
+
+/** One message per line of stdin, pipelined: the Sender keeps up to its window unacknowledged. */
+async function sendLines(sender: Sender, code: string, json: boolean | undefined): Promise<void> {
+  const acks: (Pick<Ack, 'seq' | 'sentAt'> & { line: number })[] = [];
+  const refused: Refusal[] = [];
+  const answers: Promise<void>[] = [];
+  let waited = 0;
+  let lineNumber = 0;
+  for await (const text of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    const line = ++lineNumber;
+    if (text === '') continue;
+    const problem = messageTextProblem(text);
+    if (problem) {
+      refused.push({ line, reason: describeFailure(problem).line });
+      continue;
+    }
+    answers.push(
+      sender.send(code, text).then(
+        (ack) => void acks.push({ line, seq: ack.seq, sentAt: ack.sentAt }),
+        (error: unknown) => void refused.push({ line, reason: describeFailure(chatRefusal(error, code, { hintJoin: false }) ?? error).line }),
+      ),
+    );
+    // Read on only while the backlog is reasonable: stdin may be much larger than memory.
+    while (sender.pending >= STDIN_BACKLOG && waited < answers.length) await answers[waited++];
+  }
+  await Promise.all(answers);
+  acks.sort((a, b) => a.line - b.line);
+  refused.sort((a, b) => a.line - b.line);
+  const total = acks.length + refused.length;
+  printResult(json, { chat: code, sent: acks.length, acks, refused }, () =>
+    refused.length === 0 ? `Sent ${plural(acks.length, 'message')} to ${code}.` : `Sent ${acks.length} of ${plural(total, 'message')} to ${code}.`,
+  );
+  if (refused.length > 0) throw new CliError(refusalLines(refused).join('\n'));
+}
+
+/** `line 3: why`, or `lines 3-5, 9: why` when several lines were refused for the same reason. */
+function refusalLines(refused: Refusal[]): string[] {
+  const byReason = new Map<string, number[]>();
+  for (const { line, reason } of refused) byReason.set(reason, [...(byReason.get(reason) ?? []), line]);
+  return [...byReason].map(([reason, lines]) => `${lines.length === 1 ? 'line' : 'lines'} ${ranges(lines)}: ${reason}`);
+}
+
+function ranges(sorted: number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(j === i ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(', ');
+}
+
+/** A delivered message as tail --json prints it: exactly these fields, in this order. */
+function messageView(m: ChatMessage) {
+  return { chat: m.chat, seq: m.seq, sender: { id: m.sender.id, name: m.sender.name }, text: m.text, sentAt: m.sentAt };
+}
+
+/** Joins the chat's group and delivers the latest `history` messages first. */
+async function receive(receiver: Receiver, code: string, history: number, interfaceAddress: string): Promise<void> {
+  try {
+    await onChat(code, () => receiver.join(code, { latest: history }));
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (typeof e.code === 'string' && typeof e.syscall === 'string') {
+      throw new CliError(`cannot receive multicast on ${interfaceAddress} (${e.syscall} ${e.code}): give --multicast-interface the address of one of this machine's interfaces`);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Receiver failures: the session or the membership ending stops the command; anything else (the
+ * server unreachable while repairing a gap) is said once on stderr, and the receiver retries.
+ */
+function watchReceiver(receiver: Receiver, code: string, fail: (error: unknown) => void): void {
+  let lastNote = '';
+  receiver.onError((error) => {
+    if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') return fail(error);
+    const refusal = chatRefusal(error, code, { hintJoin: false });
+    if (refusal) return fail(refusal);
+    const line = `chorus: ${describeFailure(error).line}; retrying`;
+    if (line !== lastNote) printNote(terminalSafe(line));
+    lastNote = line;
+  });
+}
+
+interface StopSignal {
+  /** Resolves on SIGINT, SIGTERM, or stdout closed by its reader; rejects with `fail`'s error. */
+  stopped: Promise<void>;
+  stop(): void;
+  fail(error: unknown): void;
+  dispose(): void;
+}
+
+/** Listens from the start, so that a signal during setup still ends the command cleanly, with 0. */
+function stopSignal(): StopSignal {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const stopped = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  stopped.catch(() => {}); // awaited later; a failure before that is not "unhandled"
+  const onSignal = () => resolve();
+  const onStdoutError = (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' ? resolve() : reject(error));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.stdout.on('error', onStdoutError);
+  return {
+    stopped,
+    stop: resolve,
+    fail: reject,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.stdout.off('error', onStdoutError);
+    },
+  };
+}
+
+interface Talk {
+  code: string;
+  chat: Chat;
+  myName: string;
+  sender: Sender;
+  receiver: Receiver;
+  interfaceAddress: string;
+  history: number;
+  stop: StopSignal;
+}
+
+/** The interactive chat, until /quit, Ctrl-D, Ctrl-C or a signal. */
+async function talk({ code, chat, myName, sender, receiver, interfaceAddress, history, stop }: Talk): Promise<void> {
+  let screen: ChatScreen | undefined;
+  const out = (line: string) => (screen ? screen.show(line) : void process.stdout.write(`${line}\n`));
+  /** Ids of the messages typed here: shown when typed, so not again when the group delivers them. */
+  const mine = new Set<string>();
+  let pending = 0;
+  let drained: (() => void) | undefined;
+  let quitting: 'wait' | 'now' | undefined;
+  let connectionLost = false;
+
+  out(`Chat "${terminalSafe(chat.name)}" (${code}), ${plural(chat.memberCount, 'member')}.`);
+  receiver.onMessage((message) => {
+    if (mine.delete(message.clientMsgId)) return;
+    out(messageLine(message));
+  });
+  watchReceiver(receiver, code, stop.fail);
+  sender.onStateChange((state) => {
+    if (state === 'disconnected' && !connectionLost) out('  … connection to the server lost; reconnecting');
+    else if (state === 'connected' && connectionLost) out('  … reconnected');
+    else return;
+    connectionLost = state === 'disconnected';
+  });
+  await receive(receiver, code, history, interfaceAddress);
+  out('— Type a message and press Enter; /quit or Ctrl-D leaves. —');
+
+  const leave = (how: 'wait' | 'now') => {
+    quitting ??= how;
+    stop.stop();
+  };
+  const send = (text: string) => {
+    const problem = messageTextProblem(text);
+    if (problem) return out(`  ✗ ${snippet(text)} not sent: ${describeFailure(problem).line}`);
+    const id = newClientMessageId();
+    mine.add(id);
+    pending++;
+    out(`${messageLine({ sentAt: new Date().toISOString(), sender: { name: myName }, text })}  (sending…)`);
+    void sender.send(code, text, id).then(
+      (ack) => out(`  ✓ ${snippet(text)} sent as #${ack.seq}`),
+      (error: unknown) => {
+        mine.delete(id);
+        if (quitting === 'now') return;
+        if (error instanceof ChorusError && error.code === 'UNAUTHENTICATED') return stop.fail(error);
+        out(`  ✗ ${snippet(text)} not sent: ${describeFailure(chatRefusal(error, code, { hintJoin: false }) ?? error).line}`);
+      },
+    ).finally(() => {
+      if (--pending === 0) drained?.();
+    });
+  };
+  screen = new ChatScreen(process.stdin, process.stdout, {
+    line: (text) => {
+      if (text.trim() === '/quit') return leave('wait');
+      if (text.trim() === '/help') return out('  Enter sends the line; /quit or Ctrl-D leaves (waiting for messages being sent); Ctrl-C leaves at once.');
+      if (text !== '') send(text);
+    },
+    end: () => leave('wait'),
+    interrupt: () => leave('now'),
+  });
+
+  try {
+    await stop.stopped;
+    // A signal (SIGINT when not in a terminal, SIGTERM) leaves at once too.
+    quitting ??= 'now';
+    screen.close();
+    if (quitting === 'wait' && pending > 0) {
+      // Usually the acks are a few milliseconds away: say something only if they are not.
+      const note = setTimeout(() => printNote(`Waiting for ${plural(pending, 'message')} to be acknowledged… (Ctrl-C leaves now)`), 1000);
+      const leaveNow = () => drained?.();
+      process.once('SIGINT', leaveNow);
+      await new Promise<void>((resolve) => {
+        drained = resolve;
+        setTimeout(resolve, QUIT_WAIT_MS).unref();
+      });
+      process.off('SIGINT', leaveNow);
+      clearTimeout(note);
+    }
+    if (pending > 0) printNote(`chorus: ${plural(pending, 'message')} not acknowledged: they may not have been sent`);
+    quitting = 'now'; // closing the sender now fails what is left: said above, not once per message
+  } finally {
+    screen.close();
+  }
+}
+
+/** A short, terminal-safe quote of a message, for the lines that say what became of it. */
+function snippet(text: string): string {
+  const chars = [...terminalSafe(text).replace(/\s+/g, ' ')];
+  return `"${chars.length > 30 ? `${chars.slice(0, 29).join('')}…` : chars.join('')}"`;
+}
+

@@ -1,0 +1,37 @@
+import { isIPv4 } from 'node:net';
+import { InvalidArgumentError } from 'commander';
+import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
+import { usageError } from './output.js';
+
+/** Arguments and option values shared by several command groups, each checked once, at the edge. */
+
+/** The code in its displayed form (XXXXX-XXXXX), or a usage error when it cannot be one. */
+export function chatCodeArgument(input: string): string {
+  const code = normalizeChatCode(input);
+  if (!code) throw usageError(`"${input.slice(0, 40)}" is not a chat code: codes look like ABCDE-12345`);
+  return formatChatCode(code);
+}
+
+/** For commander: a whole number of 1 or more. */
+export function positiveInteger(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError('give a whole number of 1 or more.');
+  }
+  return Number(value);
+}
+
+/** For commander: a whole number from 0 to `max`. */
+export function countUpTo(max: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value) || Number(value) > max) throw new InvalidArgumentError(`give a whole number from 0 to ${max}.`);
+    return Number(value);
+  };
+}
+
+/** --multicast-interface: the IPv4 address of one of this machine's interfaces. */
+export function multicastInterface(value: string): string {
+  if (!isIPv4(value.trim())) {
+    throw usageError(`invalid --multicast-interface "${value.slice(0, 80)}": give the IPv4 address of one of this machine's interfaces, e.g. 127.0.0.1`);
+  }
+  return value.trim();
+}

@@ -1,0 +1,46 @@
+import type { KeyObject } from 'node:crypto';
+import { join } from 'node:path';
+import { publicKeyFromBase64 } from '../protocol/crypto.js';
+import type { ApiClient, ServerKey } from './api.js';
+import { PROFILE_FILE, type Profile, saveProfile } from './profile.js';
+
+/**
+ * The server's Ed25519 key, pinned in the profile: learned at the first login, checked at every
+ * later one and before every use. Every multicast datagram is checked against it, so a server
+ * presenting another key is refused: it could forge messages that seem to come from the chat.
+ */
+
+/** The server presents a key other than the one the profile pinned. */
+export class ServerKeyChangedError extends Error {
+  override readonly name = 'ServerKeyChangedError';
+  readonly code = 'SERVER_KEY_CHANGED' as const;
+
+  constructor(
+    readonly baseUrl: string,
+    readonly fingerprint: string,
+    profileDir: string,
+  ) {
+    super(
+      `The server at ${baseUrl} presents a different identity key (fingerprint ${fingerprint}) from the one this profile trusted before. ` +
+        `Someone may be impersonating it. If its operator reinstalled it on purpose, remove "serverKey" from ${join(profileDir, PROFILE_FILE)} and log in again.`,
+    );
+  }
+}
+
+/** The server's key, after checking it against `pinned` (base64) when there is one. */
+export async function checkServerKey(api: ApiClient, pinned: string | undefined, profileDir: string): Promise<ServerKey> {
+  const key = await api.serverKey();
+  if (pinned !== undefined && pinned !== key.publicKey) throw new ServerKeyChangedError(api.baseUrl, key.fingerprint, profileDir);
+  return key;
+}
+
+/**
+ * The key to check datagrams with, for a logged-in profile. A profile saved before keys were
+ * pinned (or by a client that did not pin) pins the key now, as a first login would have.
+ */
+export async function pinnedServerKey(api: ApiClient, profile: Profile, profileDir: string): Promise<KeyObject> {
+  const pinned = profile.server === api.baseUrl ? profile.serverKey : undefined;
+  const key = await checkServerKey(api, pinned, profileDir);
+  if (pinned === undefined) await saveProfile(profileDir, { ...profile, serverKey: key.publicKey });
+  return publicKeyFromBase64(key.publicKey);
+}
