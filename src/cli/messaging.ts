@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { ApiError, type ApiClient, type Chat } from '../client/api.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
-import { messageTextProblem } from '../client/message-text.js';
+import { messageTextProblem } from '../protocol/message-text.js';
 import type { Profile } from '../client/profile.js';
 import { type ChatMessage, Receiver } from '../client/receiver.js';
 import { apiReceiverSource } from '../client/receiver-source.js';

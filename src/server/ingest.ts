@@ -3,12 +3,12 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError, type ErrorCode } from '../protocol/errors.js';
+import { messageTextProblem } from '../protocol/message-text.js';
 import { type Frame, FrameDecoder, FrameError, encodeFrame } from '../protocol/frames.js';
 import {
   AUTH_TIMEOUT_MS,
   IDLE_TIMEOUT_MS,
   MAX_IN_FLIGHT_PER_CONNECTION,
-  MAX_TEXT_BYTES,
   PROTOCOL_VERSION,
 } from '../protocol/limits.js';
 import type { Accounts, User } from './accounts.js';
@@ -181,7 +181,8 @@ class Connection {
     try {
       const chatCode = normalizeChatCode(chatInput);
       if (!chatCode) throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${chatInput.slice(0, 32)}`);
-      checkText(text);
+      const problem = messageTextProblem(text);
+      if (problem) throw problem;
       if (!(await this.deps.members.isMember(chatCode, user.id))) {
         throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(chatCode)}`);
       }
@@ -228,12 +229,5 @@ class Connection {
 
   private destroy(): void {
     this.socket.destroy();
-  }
-}
-
-function checkText(text: string): void {
-  if (text.length === 0) throw new ChorusError('INVALID_FIELD', 'A message must not be empty', 'text');
-  if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
-    throw new ChorusError('PAYLOAD_TOO_LARGE', `A message may be at most ${MAX_TEXT_BYTES / 1024} KiB of UTF-8`, 'text');
   }
 }

@@ -1,5 +1,5 @@
-import { ChorusError } from '../protocol/errors.js';
-import { MAX_CHAT_INPUT_LENGTH, MAX_CLIENT_MSG_ID_LENGTH, MAX_FRAME_BYTES, MAX_TEXT_BYTES } from '../protocol/limits.js';
+import { ChorusError } from './errors.js';
+import { MAX_CHAT_INPUT_LENGTH, MAX_CLIENT_MSG_ID_LENGTH, MAX_FRAME_BYTES, MAX_TEXT_BYTES } from './limits.js';
 
 /** A send frame's JSON besides the text: `{"t":"send","id":…,"chat":…,"text":}` with the longest id and chat. */
 const FRAME_OVERHEAD_BYTES = 64 + MAX_CLIENT_MSG_ID_LENGTH + MAX_CHAT_INPUT_LENGTH;
