@@ -12,6 +12,8 @@ import { BadUiRequest, parseUiRequest, performUiRequest } from './ui-requests.js
 export interface AgentConfig {
   /** The Chorus server's base URL. */
   server: string;
+  /** For an https:// server: the certificate fingerprint to pin, when the profile has none (or another). */
+  tlsFingerprint?: string;
   profileDir: string;
   /** 0 picks a free port. */
   port: number;
@@ -44,7 +46,13 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     const text = JSON.stringify(event);
     for (const socket of sockets) if (socket.readyState === WebSocket.OPEN) socket.send(text);
   };
-  const session = await Session.open({ profileDir: config.profileDir, server: config.server, interfaceAddress: config.interfaceAddress, push: broadcast });
+  const session = await Session.open({
+    profileDir: config.profileDir,
+    server: config.server,
+    ...(config.tlsFingerprint ? { tlsFingerprint: config.tlsFingerprint } : {}),
+    interfaceAddress: config.interfaceAddress,
+    push: broadcast,
+  });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_UI_FRAME_BYTES });
   wss.on('connection', (socket) => {

@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadProfile, resolveProfileDir } from '../client/profile.js';
+import { normalizeFingerprint } from '../client/certificate-pin.js';
+import { type Profile, loadProfile, resolveProfileDir } from '../client/profile.js';
 import { multicastInterface } from '../cli/options.js';
-import { CliError, printNote, reportFailure, usageError } from '../cli/output.js';
+import { CliError, EXIT_USAGE, printNote, reportFailure, usageError } from '../cli/output.js';
 import { DEFAULTS, type RunningServer, defaultServerConfig } from '../server/config.js';
 import type { AgentConfig, RunningAgent } from './agent.js';
 import { openBrowser } from './open-browser.js';
@@ -21,6 +22,7 @@ interface ClientOptions {
   port?: string;
   open: boolean;
   multicastInterface?: string;
+  fingerprint?: string;
 }
 
 interface UpOptions {
@@ -42,19 +44,24 @@ export function registerClientCommand(program: Command, env: NodeJS.ProcessEnv =
     .option('--port <port>', PORT_HELP)
     .option('--no-open', NO_OPEN_HELP)
     .option('--multicast-interface <address>', `IPv4 address of this machine's interface to receive chats on (default ${DEFAULTS.multicastInterface})`)
+    .option('--fingerprint <hex>', 'for an https:// server the profile has not trusted yet: the SHA-256 fingerprint of its certificate, as `chorus server` printed it')
     .addHelpText(
       'after',
       `
 Only the browser that opens the printed address can use the client: the address carries a
 secret, which the browser swaps for a cookie. Run one client per profile (--profile DIR) to be
 several people on one machine. On a LAN, give the server's address and your own LAN address:
-  chorus client --server http://192.168.1.20:6789 --multicast-interface 192.168.1.31`,
+  chorus client --server https://192.168.1.20:6789 --multicast-interface 192.168.1.31
+A LAN server speaks TLS: its certificate is the one pinned in the profile by "chorus login",
+or the one --fingerprint names.`,
     )
     .action(async (options: ClientOptions, command: Command) => {
       const profileDir = profileDirOf(command, env);
       const profile = await loadProfile(profileDir);
+      const server = serverUrl(options.server ?? profile?.server ?? DEFAULT_SERVER);
       const agent = await launchAgent({
-        server: serverUrl(options.server ?? profile?.server ?? DEFAULT_SERVER),
+        server,
+        ...certificatePin(server, profile, options.fingerprint),
         profileDir,
         port: port(options.port),
         interfaceAddress: multicastInterface(options.multicastInterface ?? DEFAULTS.multicastInterface),
@@ -154,6 +161,25 @@ function serverUrl(raw: string): string {
     throw usageError(`invalid --server: give only the scheme, host and port, e.g. ${DEFAULT_SERVER}`);
   }
   return url.origin;
+}
+
+/** An https:// server needs a pinned certificate: --fingerprint, else the profile's; a first contact is `chorus login`'s to confirm. */
+function certificatePin(server: string, profile: Profile | undefined, flag: string | undefined): { tlsFingerprint?: string } {
+  if (!server.startsWith('https:')) {
+    if (flag !== undefined) throw usageError('--fingerprint is for https:// servers: a plain http:// server has no certificate');
+    return {};
+  }
+  if (flag !== undefined) {
+    const tlsFingerprint = normalizeFingerprint(flag);
+    if (!tlsFingerprint) throw usageError(`invalid --fingerprint "${flag.slice(0, 120)}": give the 64 hex digits \`chorus server\` printed at start (colons optional)`);
+    return { tlsFingerprint };
+  }
+  if (profile?.server === server && profile.tlsFingerprint) return { tlsFingerprint: profile.tlsFingerprint };
+  throw new CliError(
+    `this profile has not trusted ${server} yet: log in once with "chorus login --server ${server}" (which shows the certificate's fingerprint to confirm), ` +
+      'or pass --fingerprint with the SHA-256 fingerprint `chorus server` printed when it started',
+    EXIT_USAGE,
+  );
 }
 
 function port(value: string | undefined, flag = '--port'): number {

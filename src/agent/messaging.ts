@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { ApiClient, Chat } from '../client/api.js';
 import { type ChatMessage, Receiver } from '../client/receiver.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
-import { Sender, type SenderState } from '../client/sender.js';
+import { Sender, type SenderOptions, type SenderState } from '../client/sender.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
 import { MAX_CLIENT_MSG_ID_LENGTH, MAX_TEXT_BYTES } from '../protocol/limits.js';
@@ -16,7 +16,8 @@ export interface MessagingOptions {
   user: UiUser;
   /** The server's pinned signing key. */
   serverKey: KeyObject;
-  tcp: { host: string; port: number };
+  /** Where the sender connects, and how (TLS, pinned), from ingestEndpoint. */
+  tcp: Pick<SenderOptions, 'host' | 'port' | 'tls'>;
   interfaceAddress: string;
   readPositions: ReadPositions;
   push(event: UiPush): void;
@@ -59,7 +60,7 @@ export class Messaging {
     this.receiver.onError((error) => {
       if (isSessionEnded(error)) this.options.onSessionEnded();
     });
-    this.sender = new Sender({ host: options.tcp.host, port: options.tcp.port, token: this.token });
+    this.sender = new Sender({ ...options.tcp, token: this.token });
     this.sender.onStateChange((state, detail) => this.onSenderState(state, detail));
   }
 

@@ -1,4 +1,5 @@
 import { ApiClient, ServerUnreachableError, type User } from '../client/api.js';
+import { CertificateChangedError } from '../client/certificate-pin.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
 import { type Profile, loadProfile, saveProfile } from '../client/profile.js';
 import { ServerKeyChangedError, checkServerKey } from '../client/server-key.js';
@@ -12,6 +13,8 @@ export interface SessionOptions {
   profileDir: string;
   /** The server's base URL, e.g. http://127.0.0.1:6789 */
   server: string;
+  /** For an https:// server: the certificate fingerprint to pin (--fingerprint), else the profile's. */
+  tlsFingerprint?: string;
   /** Where the receiver joins multicast groups. */
   interfaceAddress: string;
   push(event: UiPush): void;
@@ -40,7 +43,9 @@ export class Session {
     private profile: Profile | undefined,
     private readonly readPositions: ReadPositions,
   ) {
-    this.api = new ApiClient({ baseUrl: options.server });
+    const baseUrl = options.server.replace(/\/+$/, '');
+    const pinned = profile?.server === baseUrl ? profile.tlsFingerprint : undefined;
+    this.api = new ApiClient({ baseUrl, tlsFingerprint: options.tlsFingerprint ?? pinned });
   }
 
   /** Loads the profile; a saved session for this server is resumed in the background. */
@@ -85,7 +90,8 @@ export class Session {
     const serverKey = await this.checkServerKey(anonymous);
     const session = await anonymous.login(credentials);
     const user = userOf(session.user);
-    this.profile = { server: anonymous.baseUrl, token: session.token, user, serverKey };
+    const tlsFingerprint = anonymous.tlsFingerprint;
+    this.profile = { server: anonymous.baseUrl, token: session.token, user, serverKey, ...(tlsFingerprint ? { tlsFingerprint } : {}) };
     await saveProfile(this.options.profileDir, this.profile);
     this.api = anonymous.withToken(session.token);
     this.user = user;
@@ -145,7 +151,7 @@ export class Session {
     } catch (error) {
       if (generation !== this.generation) return;
       if (isSessionEnded(error)) return this.sessionEnded();
-      if (error instanceof AgentError && error.code === 'SERVER_KEY_CHANGED') {
+      if ((error instanceof AgentError && error.code === 'SERVER_KEY_CHANGED') || error instanceof CertificateChangedError) {
         this.end(error.message);
         return;
       }
@@ -180,8 +186,8 @@ export class Session {
 
   private async forgetToken(): Promise<void> {
     if (!this.profile?.token) return;
-    const { server, serverKey } = this.profile;
-    this.profile = { server, ...(serverKey ? { serverKey } : {}) };
+    const { server, serverKey, tlsFingerprint } = this.profile;
+    this.profile = { server, ...(serverKey ? { serverKey } : {}), ...(tlsFingerprint ? { tlsFingerprint } : {}) };
     await saveProfile(this.options.profileDir, this.profile).catch(() => {});
   }
 

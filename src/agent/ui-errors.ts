@@ -1,4 +1,5 @@
 import { ApiError, ServerUnreachableError } from '../client/api.js';
+import { CertificateChangedError } from '../client/certificate-pin.js';
 import { ChorusError } from '../protocol/errors.js';
 import type { UiError } from './ui-protocol.js';
 
@@ -31,6 +32,7 @@ export function toUiError(error: unknown): UiError {
   if (error instanceof ApiError || error instanceof ChorusError || error instanceof AgentError) {
     return { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) };
   }
+  if (error instanceof CertificateChangedError) return { code: error.code, message: `${error.message[0]!.toUpperCase()}${error.message.slice(1)}.` };
   if (error instanceof ServerUnreachableError) return { code: 'UNREACHABLE', message: `Cannot reach the Chorus server at ${error.baseUrl}${error.reason ? ` (${error.reason})` : ''}.` };
   return { code: 'INTERNAL', message: `Something went wrong in the Chorus client: ${error instanceof Error ? error.message : String(error)}` };
 }

@@ -3,6 +3,7 @@ import { ApiClient, ApiError, ServerUnreachableError, type Session, type User } 
 import { type Profile, loadProfile, resolveProfileDir, saveProfile } from '../client/profile.js';
 import { checkServerKey } from '../client/server-key.js';
 import { CliError, describeFailure, localMinute, printResult, terminalSafe, usageError } from './output.js';
+import { FINGERPRINT_HELP, fingerprintToPin } from './trust.js';
 
 /** `chorus register`, `login`, `logout`, `whoami`, and the logged-in session other commands use. */
 
@@ -13,6 +14,7 @@ else the CHORUS_PASSWORD environment variable, else a prompt that does not echo.
 
 interface AccountOptions {
   server?: string;
+  fingerprint?: string;
   passwordStdin?: boolean;
   json?: boolean;
 }
@@ -24,19 +26,20 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
     .requiredOption('--name <name>', 'the name others see (1..64 characters)')
     .requiredOption('--email <email>', 'the email address you log in with')
     .option('--server <url>', `the server's address (default: the profile's server, else ${DEFAULT_SERVER})`)
+    .option('--fingerprint <hex>', FINGERPRINT_HELP)
     .option('--password-stdin', 'read the password from the first line of stdin')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', `\n${PASSWORD_HELP} When prompting, it asks twice.`)
+    .addHelpText('after', `\n${PASSWORD_HELP} When prompting, it asks twice.\n${TLS_HELP}`)
     .action(async (options: AccountOptions & { name: string; email: string }, command: Command) => {
       const dir = profileDirOf(command, env);
       const previous = await loadProfile(dir);
-      const client = new ApiClient({ baseUrl: serverFor(options.server, previous) });
+      const { client, tlsFingerprint } = await pinnedClient(options, previous);
       const key = await checkServerKey(client, pinnedKey(previous, client.baseUrl).serverKey, dir);
       const password = await readPassword(options, env, { confirm: true });
       const user = await client.register({ name: options.name, email: options.email, password });
       const session = await client.login({ email: user.email, password });
-      await saveProfile(dir, loggedIn(client.baseUrl, session, key.publicKey));
-      printResult(options.json, { server: client.baseUrl, user, expiresAt: session.expiresAt }, () =>
+      await saveProfile(dir, loggedIn(client.baseUrl, session, key.publicKey, tlsFingerprint));
+      printResult(options.json, { server: client.baseUrl, user, expiresAt: session.expiresAt, ...(tlsFingerprint ? { tlsFingerprint } : {}) }, () =>
         `Registered ${describeUser(user)} at ${client.baseUrl}, and logged in.`,
       );
     });
@@ -46,18 +49,19 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
     .description('log in; the session is kept in the profile')
     .requiredOption('--email <email>', 'your email address')
     .option('--server <url>', `the server's address (default: the profile's server, else ${DEFAULT_SERVER})`)
+    .option('--fingerprint <hex>', FINGERPRINT_HELP)
     .option('--password-stdin', 'read the password from the first line of stdin')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', `\n${PASSWORD_HELP}`)
+    .addHelpText('after', `\n${PASSWORD_HELP}\n${TLS_HELP}`)
     .action(async (options: AccountOptions & { email: string }, command: Command) => {
       const dir = profileDirOf(command, env);
       const previous = await loadProfile(dir);
-      const client = new ApiClient({ baseUrl: serverFor(options.server, previous) });
+      const { client, tlsFingerprint } = await pinnedClient(options, previous);
       const key = await checkServerKey(client, pinnedKey(previous, client.baseUrl).serverKey, dir);
       const password = await readPassword(options, env, { confirm: false });
       const session = await client.login({ email: options.email, password });
-      await saveProfile(dir, loggedIn(client.baseUrl, session, key.publicKey));
-      printResult(options.json, { server: client.baseUrl, user: session.user, expiresAt: session.expiresAt }, () =>
+      await saveProfile(dir, loggedIn(client.baseUrl, session, key.publicKey, tlsFingerprint));
+      printResult(options.json, { server: client.baseUrl, user: session.user, expiresAt: session.expiresAt, ...(tlsFingerprint ? { tlsFingerprint } : {}) }, () =>
         `Logged in as ${describeUser(session.user)} at ${client.baseUrl} (until ${localMinute(session.expiresAt)}).`,
       );
     });
@@ -101,13 +105,13 @@ export function profileDirOf(command: Command, env: NodeJS.ProcessEnv): string {
 export async function requireSession(command: Command, env: NodeJS.ProcessEnv): Promise<{ client: ApiClient; profile: Profile }> {
   const profile = await loadProfile(profileDirOf(command, env));
   if (!profile?.token) throw new CliError('not logged in: run chorus login');
-  return { client: new ApiClient({ baseUrl: profile.server, token: profile.token }), profile };
+  return { client: new ApiClient({ baseUrl: profile.server, token: profile.token, tlsFingerprint: profile.tlsFingerprint }), profile };
 }
 
 /** Revokes the session: true, or why it could not be (the local copy is forgotten either way). */
 async function revoke(profile: Profile): Promise<true | string> {
   try {
-    await new ApiClient({ baseUrl: profile.server, token: profile.token, timeoutMs: 10_000 }).logout();
+    await new ApiClient({ baseUrl: profile.server, token: profile.token, tlsFingerprint: profile.tlsFingerprint, timeoutMs: 10_000 }).logout();
     return true;
   } catch (error) {
     if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') return true; // already expired or revoked
@@ -120,13 +124,25 @@ async function revoke(profile: Profile): Promise<true | string> {
  * The profile after a login, with the server's signing key pinned: checked against the key
  * pinned before (which survives logouts as long as the server is the same), else learned now.
  */
-function loggedIn(server: string, session: Session, serverKey: string): Profile {
+function loggedIn(server: string, session: Session, serverKey: string, tlsFingerprint: string | undefined): Profile {
   const { id, name, email } = session.user;
-  return { server, token: session.token, user: { id, name, email }, serverKey };
+  return { server, token: session.token, user: { id, name, email }, serverKey, ...(tlsFingerprint ? { tlsFingerprint } : {}) };
 }
 
-function pinnedKey(profile: Profile | undefined, server: string): Pick<Profile, 'serverKey'> {
-  return profile?.serverKey && profile.server === server ? { serverKey: profile.serverKey } : {};
+/** What the profile pinned for `server`: its signing key and, for https://, its certificate. */
+function pinnedKey(profile: Profile | undefined, server: string): Pick<Profile, 'serverKey' | 'tlsFingerprint'> {
+  if (profile?.server !== server) return {};
+  return { ...(profile.serverKey ? { serverKey: profile.serverKey } : {}), ...(profile.tlsFingerprint ? { tlsFingerprint: profile.tlsFingerprint } : {}) };
+}
+
+const TLS_HELP = `An https:// server's certificate is pinned in the profile at the first login: confirm its
+fingerprint at the prompt, or give it with --fingerprint. A server presenting another one later is refused.`;
+
+/** An API client for a login, its certificate pinned (asked for on first contact) before anything is sent. */
+async function pinnedClient(options: AccountOptions, previous: Profile | undefined): Promise<{ client: ApiClient; tlsFingerprint?: string }> {
+  const server = serverFor(options.server, previous);
+  const tlsFingerprint = await fingerprintToPin(server, pinnedKey(previous, server).tlsFingerprint, options.fingerprint);
+  return { client: new ApiClient({ baseUrl: server, tlsFingerprint }), tlsFingerprint };
 }
 
 function serverFor(flag: string | undefined, profile: Profile | undefined): string {

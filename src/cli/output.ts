@@ -1,4 +1,5 @@
 import { ApiError, ServerUnreachableError } from '../client/api.js';
+import { CertificateChangedError } from '../client/certificate-pin.js';
 import { ProfileError } from '../client/profile.js';
 import { ServerKeyChangedError } from '../client/server-key.js';
 import { ChorusError } from '../protocol/errors.js';
@@ -49,6 +50,7 @@ export function describeFailure(error: unknown): { line: string; exitCode: numbe
   if (error instanceof CliError) return { line: error.message, exitCode: error.exitCode };
   if (error instanceof ServerUnreachableError) return { line: error.message, exitCode: EXIT_REFUSED };
   if (error instanceof ProfileError) return { line: error.message, exitCode: EXIT_REFUSED };
+  if (error instanceof CertificateChangedError) return { line: error.message, exitCode: EXIT_REFUSED };
   if (error instanceof ServerKeyChangedError) return { line: lowerFirst(error.message), exitCode: EXIT_REFUSED };
   // A refusal over HTTP (ApiError) or over TCP (ChorusError in an error frame): the same codes.
   if (error instanceof ApiError || error instanceof ChorusError) return { line: describeRefusal(error), exitCode: EXIT_REFUSED };
