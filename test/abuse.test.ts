@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sender } from '../src/client/sender.js';
 import { encodeFrame } from '../src/protocol/frames.js';
 import { defaultServerConfig } from '../src/server/config.js';
 import { tcpPortOf, waitFor } from './support/messaging.js';
@@ -9,7 +10,8 @@ import { rawFrameClient } from './support/raw-tcp.js';
 import { http, signUp, startTestServer, type TestServer } from './support/server.js';
 
 // Small limits and short timeouts, so that each can be reached quickly.
-const RATE = { perSecond: 2, burst: 10 };
+// The grace is wide here so that a send can be placed inside it on a slow machine too.
+const RATE = { perSecond: 2, burst: 10, graceMs: 3000 };
 const TIMEOUTS = { httpHeadersMs: 800, httpRequestMs: 1500, httpIdleMs: 20_000, httpKeepAliveMs: 5000, tcpFrameMs: 800 };
 const THROTTLE_WINDOW_SECONDS = 2;
 
@@ -54,12 +56,22 @@ describe('message rate limit over TCP', () => {
     expect(errors.length).toBe(total - acks.length);
     const sentIds = new Set(Array.from({ length: total }, (_, i) => `r${i}`));
     for (const e of errors) {
-      expect(e).toMatchObject({ t: 'error', code: 'RATE_LIMITED', message: expect.stringMatching(/try again in \d+ ms/) });
+      expect(e).toMatchObject({ t: 'error', code: 'RATE_LIMITED', message: expect.stringMatching(/try again in \d+ ms/), retryAfterMs: expect.any(Number) });
+      expect((e as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
       expect(sentIds.has((e as { id: string }).id)).toBe(true);
     }
     // Nothing refused was stored.
     const stored = (await call('GET', `/api/chats/${chat.code}/messages?limit=500`, { token: alice.token })).body.messages;
     expect(stored.map((m: { clientMsgId: string }) => m.clientMsgId).sort()).toEqual(acks.map((a) => (a as { id: string }).id).sort());
+
+    // Until the wait it was told is over, the connection's sends are refused even once a token
+    // has refilled, so nothing pipelined overtakes a refused message.
+    const told = (errors.at(-1) as { retryAfterMs: number }).retryAfterMs;
+    const tokenBack = 1000 / RATE.perSecond;
+    expect(told).toBeGreaterThan(tokenBack);
+    await sleep(tokenBack + 20);
+    c.send({ t: 'send', id: 'too-soon', chat: chat.code, text: 'within the grace' });
+    expect(await c.next('error', errors.length)).toMatchObject({ id: 'too-soon', code: 'RATE_LIMITED' });
 
     // The connection is still open and usable: it answers a ping, and once a token is back it takes a send.
     c.send({ t: 'ping' });
@@ -89,6 +101,33 @@ describe('message rate limit over TCP', () => {
     for (let i = 0; i < RATE.burst; i++) b.send({ t: 'send', id: `b${i}`, chat: chat.code, text: `bob ${i}` });
     await waitFor(() => b.frames.filter((f) => f.t === 'ack').length === RATE.burst, "all of Bob's burst acknowledged");
     for (const client of [c, second, b]) client.socket.destroy();
+  });
+});
+
+describe('a Sender over the rate limit', () => {
+  it('waits as told and resends what was refused, so every message is stored once and in the order sent', async () => {
+    const carol = await signUp(server.httpUrl, 'RateCarol');
+    const chat = (await call('POST', '/api/chats', { token: carol.token, json: { name: 'Paced' } })).body;
+    const sender = new Sender({ host: '127.0.0.1', port: tcpPort, token: carol.token });
+    await sender.connect();
+    const total = RATE.burst + 6;
+    const acks = await Promise.all(Array.from({ length: total }, (_, i) => sender.send(chat.code, `paced ${i}`, `p${i}`)));
+    sender.close();
+    // Ordered as sent: a later message never overtook a refused earlier one.
+    expect(acks.map((a) => a.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    const stored = (await call('GET', `/api/chats/${chat.code}/messages?limit=500`, { token: carol.token })).body.messages;
+    expect(stored.map((m: { text: string }) => m.text)).toEqual(Array.from({ length: total }, (_, i) => `paced ${i}`));
+  });
+
+  it('refuses a text no frame could carry before sending anything, and keeps working', async () => {
+    const dave = await signUp(server.httpUrl, 'RateDave');
+    const chat = (await call('POST', '/api/chats', { token: dave.token, json: { name: 'Odd texts' } })).body;
+    const sender = new Sender({ host: '127.0.0.1', port: tcpPort, token: dave.token });
+    await sender.connect();
+    await expect(sender.send(chat.code, '\u0001'.repeat(15_000))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    await expect(sender.send(chat.code, '')).rejects.toMatchObject({ code: 'INVALID_FIELD' });
+    expect(await sender.send(chat.code, 'still fine')).toMatchObject({ seq: 1 });
+    sender.close();
   });
 });
 

@@ -3,6 +3,7 @@ import { type Socket, connect } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { ChorusError, isErrorCode } from '../protocol/errors.js';
 import { type Frame, FrameDecoder, encodeFrame } from '../protocol/frames.js';
+import { messageTextProblem } from '../protocol/message-text.js';
 import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { isCertificateError, pinMismatch, tlsOptions } from './certificate-pin.js';
 
@@ -38,6 +39,9 @@ interface Outgoing {
   reject(error: Error): void;
 }
 
+// How long to pause for a RATE_LIMITED answer that does not say how long (an older server).
+const RATE_LIMITED_FALLBACK_MS = 1000;
+
 export type SenderState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
 /** A client message id: random, so that a retry after a reconnect is recognised as the same message. */
@@ -57,8 +61,12 @@ export class Sender {
   private state: SenderState = 'disconnected';
   /** Sent and awaiting their ack, in send order. */
   private readonly unacked = new Map<string, Outgoing>();
-  /** Not yet sent: the window is full or we are not connected. */
+  /** Not yet sent: the window is full, we are not connected, or we are pausing for rate. */
   private readonly queue: Outgoing[] = [];
+  /** Refused RATE_LIMITED, in send order: sent again, first, when the pause ends. */
+  private readonly rateRefused: Outgoing[] = [];
+  private pausedUntil = 0;
+  private pauseTimer?: NodeJS.Timeout;
   private backoffMs: number;
   private reconnectTimer?: NodeJS.Timeout;
   private keepAlive?: NodeJS.Timeout;
@@ -90,6 +98,9 @@ export class Sender {
   send(chat: string, text: string, id: string = newClientMessageId()): Promise<Ack> {
     if (this.state === 'closed') return Promise.reject(new Error('sender is closed'));
     if (this.fatal) return Promise.reject(this.fatal);
+    // A text the server would refuse, or that no frame could carry, never enters the queue.
+    const problem = messageTextProblem(text);
+    if (problem) return Promise.reject(problem);
     return new Promise((resolve, reject) => {
       this.queue.push({ id, chat, text, resolve, reject });
       if (this.state === 'disconnected' && !this.reconnectTimer) this.open();
@@ -99,7 +110,7 @@ export class Sender {
 
   /** Messages not yet acknowledged (sent or queued). */
   get pending(): number {
-    return this.unacked.size + this.queue.length;
+    return this.unacked.size + this.queue.length + this.rateRefused.length;
   }
 
   close(): void {
@@ -107,10 +118,7 @@ export class Sender {
     clearTimeout(this.reconnectTimer);
     clearInterval(this.keepAlive);
     this.socket?.destroy();
-    const error = new Error('sender closed before the message was acknowledged');
-    for (const o of [...this.unacked.values(), ...this.queue]) o.reject(error);
-    this.unacked.clear();
-    this.queue.length = 0;
+    this.rejectAll(new Error('sender closed before the message was acknowledged'));
   }
 
   private open(): void {
@@ -189,7 +197,8 @@ export class Sender {
           const o = this.unacked.get(frame.id);
           if (o) {
             this.unacked.delete(frame.id);
-            o.reject(error);
+            if (error.code === 'RATE_LIMITED') this.pauseForRate(o, frame.retryAfterMs ?? RATE_LIMITED_FALLBACK_MS);
+            else o.reject(error);
             this.pump();
           }
           return;
@@ -207,7 +216,7 @@ export class Sender {
   }
 
   private pump(): void {
-    if (this.state !== 'connected') return;
+    if (this.state !== 'connected' || this.pauseTimer) return;
     const window = this.options.window ?? 512;
     while (this.queue.length > 0 && this.unacked.size < window) {
       const o = this.queue.shift()!;
@@ -243,10 +252,33 @@ export class Sender {
   private giveUp(error: Error): void {
     this.fatal = error;
     for (const w of this.settledWaiters.splice(0)) w.reject(error);
-    for (const o of [...this.unacked.values(), ...this.queue]) o.reject(error);
-    this.unacked.clear();
-    this.queue.length = 0;
+    this.rejectAll(error);
     this.socket?.destroy();
+  }
+
+  private rejectAll(error: Error): void {
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
+    for (const o of [...this.unacked.values(), ...this.rateRefused, ...this.queue]) o.reject(error);
+    this.unacked.clear();
+    this.rateRefused.length = 0;
+    this.queue.length = 0;
+  }
+
+  /**
+   * The server refused a send for rate and said how long to wait. Nothing more is sent until
+   * then (the server refuses the connection's later sends meanwhile too), and then the refused
+   * messages go first, in their order, with their ids: a sender's own messages keep their order.
+   */
+  private pauseForRate(o: Outgoing, retryAfterMs: number): void {
+    this.rateRefused.push(o);
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + retryAfterMs);
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = undefined;
+      this.queue.unshift(...this.rateRefused.splice(0));
+      this.pump();
+    }, this.pausedUntil - Date.now());
   }
 
   private setState(state: SenderState, detail?: string): void {

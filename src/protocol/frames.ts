@@ -5,6 +5,7 @@ import {
   MAX_ERROR_MESSAGE_LENGTH,
   MAX_FRAME_BYTES,
   MAX_NAME_LENGTH,
+  MAX_RETRY_AFTER_MS,
   MAX_TOKEN_LENGTH,
 } from './limits.js';
 
@@ -46,6 +47,8 @@ export interface ErrorFrame {
   id?: string;
   code: ErrorCode;
   message: string;
+  /** With RATE_LIMITED: how long to wait before sending again, in milliseconds. */
+  retryAfterMs?: number;
 }
 export interface PingFrame {
   t: 'ping';
@@ -210,9 +213,9 @@ function str(o: Fields, key: string, min: number, max: number): string {
   return v;
 }
 
-function count(o: Fields, key: string, min: number): number {
+function count(o: Fields, key: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const v = o[key];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) invalid(`${key} must be an integer ≥ ${min}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) invalid(max === Number.MAX_SAFE_INTEGER ? `${key} must be an integer ≥ ${min}` : `${key} must be an integer from ${min} to ${max}`);
   return v;
 }
 
@@ -261,6 +264,7 @@ export function validateFrame(value: unknown): Frame {
       if (!isErrorCode(o.code)) invalid('code is not a Chorus error code');
       const frame: ErrorFrame = { t: 'error', code: o.code, message: str(o, 'message', 0, MAX_ERROR_MESSAGE_LENGTH) };
       if (o.id !== undefined) frame.id = clientMsgId(o, 'id');
+      if (o.retryAfterMs !== undefined) frame.retryAfterMs = count(o, 'retryAfterMs', 0, MAX_RETRY_AFTER_MS);
       return frame;
     }
     case 'ping':

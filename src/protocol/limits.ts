@@ -24,6 +24,9 @@ export const MAX_ERROR_MESSAGE_LENGTH = 1024;
 /** Largest multicast datagram: well under any Ethernet MTU, so it is never IP-fragmented. */
 export const MAX_DATAGRAM_BYTES = 1200;
 
+/** Largest `retryAfterMs` an error frame may carry: an hour. */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+
 /** Sends on one connection that may await their ack at once. */
 export const MAX_IN_FLIGHT_PER_CONNECTION = 1024;
 /** A connection that has not said `hello` by then is closed. */

@@ -13,7 +13,7 @@ import {
 } from '../protocol/limits.js';
 import type { Accounts, User } from './accounts.js';
 import type { MembershipCache } from './membership-cache.js';
-import type { SendRateLimiter } from './send-rate.js';
+import { RATE_LIMIT_GRACE_MS, type SendRateLimiter } from './send-rate.js';
 import type { Sequencer } from './sequencer.js';
 
 // A peer that does not read its acks must not make us buffer without bound.
@@ -76,6 +76,8 @@ class Connection {
   private user: User | undefined;
   private authenticating = false;
   private inFlight = 0;
+  /** Sends before this time (ms since the epoch) are refused RATE_LIMITED: see rateWait. */
+  private rateBlockedUntil = 0;
   private idleTimer: NodeJS.Timeout;
   private readonly authTimer: NodeJS.Timeout;
   private frameTimer: NodeJS.Timeout | undefined;
@@ -172,10 +174,10 @@ class Connection {
     if (this.inFlight >= MAX_IN_FLIGHT_PER_CONNECTION) {
       return this.refuse(id, 'TOO_MANY_IN_FLIGHT', `At most ${MAX_IN_FLIGHT_PER_CONNECTION} messages may await their ack`);
     }
-    const waitMs = this.deps.sendRate.take(user.id);
+    const waitMs = this.rateWait(user.id);
     if (waitMs > 0) {
       const { perSecond, burst } = this.deps.sendRate.policy;
-      return this.refuse(id, 'RATE_LIMITED', `Sending too fast: at most ${perSecond} messages a second (bursts of ${burst}); try again in ${waitMs} ms`);
+      return this.refuse(id, 'RATE_LIMITED', `Sending too fast: at most ${perSecond} messages a second (bursts of ${burst}); try again in ${waitMs} ms`, waitMs);
     }
     this.inFlight++;
     try {
@@ -207,8 +209,25 @@ class Connection {
     }
   }
 
-  private refuse(id: string, code: ErrorCode, message: string): void {
-    this.write({ t: 'error', id, code, message });
+  private refuse(id: string, code: ErrorCode, message: string, retryAfterMs?: number): void {
+    this.write(retryAfterMs === undefined ? { t: 'error', id, code, message } : { t: 'error', id, code, message, retryAfterMs });
+  }
+
+  /**
+   * How long this connection must wait before its next send is taken. Once one send is refused
+   * for rate, every later send on the connection is refused until the token wait plus a grace
+   * is over, even if a token refills meanwhile: sends the client pipelined before it read the
+   * refusal arrive within a round trip, and must not slip in before the refused one is resent,
+   * or a sender's own messages would be stored out of their order. The client is told the
+   * whole wait (`retryAfterMs`), so it resends after the block ends.
+   */
+  private rateWait(userId: number): number {
+    const now = Date.now();
+    if (now < this.rateBlockedUntil) return this.rateBlockedUntil - now;
+    const waitMs = this.deps.sendRate.take(userId);
+    if (waitMs <= 0) return 0;
+    this.rateBlockedUntil = now + waitMs + (this.deps.sendRate.policy.graceMs ?? RATE_LIMIT_GRACE_MS);
+    return this.rateBlockedUntil - now;
   }
 
   /** Protocol violation: say why, then close. */

@@ -7,7 +7,15 @@
 export interface SendRatePolicy {
   perSecond: number;
   burst: number;
+  /**
+   * After a refusal, how much longer than the token wait the connection's later sends are
+   * refused too (default RATE_LIMIT_GRACE_MS): see Connection.rateWait in ingest.ts.
+   */
+  graceMs?: number;
 }
+
+// Well over a LAN round trip: what a client pipelined before it read a refusal arrives within it.
+export const RATE_LIMIT_GRACE_MS = 250;
 
 // A person types far below this; a script piping a file or a bot gets `burst` at once and then
 // 50 a second. bench/messaging.ts measures the server, not this policy, and turns it off.
