@@ -1,3 +1,5 @@
+import { FailureWindow } from './failure-window.js';
+
 /**
  * Slows password guessing without handing an attacker a way to lock people out. Failed logins
  * are counted over a sliding window, and past a limit further attempts are refused (429):
@@ -25,49 +27,6 @@ export const DEFAULT_THROTTLE: ThrottlePolicy = {
   maxFailuresPerAddress: 20,
   windowSeconds: 15 * 60,
 };
-
-// Bounds the memory an attacker can make us spend by failing with many distinct keys.
-const MAX_TRACKED_KEYS = 100_000;
-
-class FailureWindow {
-  private readonly failures = new Map<string, number[]>();
-
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-  ) {}
-
-  /** Milliseconds until another attempt is allowed for this key (0: allowed now). */
-  waitMs(key: string, now: number, limit = this.limit): number {
-    const recent = this.recent(key, now);
-    if (recent.length < limit) return 0;
-    const oldest = recent[recent.length - limit] ?? now;
-    return oldest + this.windowMs - now;
-  }
-
-  record(key: string, now: number): void {
-    const recent = this.recent(key, now);
-    recent.push(now);
-    if (recent.length > this.limit) recent.splice(0, recent.length - this.limit);
-    if (!this.failures.has(key) && this.failures.size >= MAX_TRACKED_KEYS) {
-      const first = this.failures.keys().next().value;
-      if (first !== undefined) this.failures.delete(first);
-    }
-    this.failures.set(key, recent);
-  }
-
-  clear(key: string): void {
-    this.failures.delete(key);
-  }
-
-  private recent(key: string, now: number): number[] {
-    const all = this.failures.get(key);
-    if (!all) return [];
-    const kept = all.filter((t) => now - t < this.windowMs);
-    if (kept.length === 0) this.failures.delete(key);
-    return kept;
-  }
-}
 
 export class LoginThrottle {
   private readonly byAccount: FailureWindow;
