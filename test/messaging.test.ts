@@ -3,9 +3,10 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, FrameDecoder, type Frame } from '../src/protocol/frames.js';
-import { encodeData, encodeHeartbeat } from '../src/protocol/datagram.js';
+import { encodeData, encodeHeartbeat, parseHeader } from '../src/protocol/datagram.js';
 import { NonceSource, newChatKey, newSigningKeyPair } from '../src/protocol/crypto.js';
 import { normalizeChatCode } from '../src/protocol/chat-code.js';
+import { PROTOCOL_VERSION } from '../src/protocol/limits.js';
 import type { Receiver, ChatMessage } from '../src/client/receiver.js';
 import { http, signUp, startTestServer, type TestServer } from './support/server.js';
 import { captureGroup, connectedSender, injectDatagrams, recordingReceiver, tcpPortOf, waitFor } from './support/messaging.js';
@@ -14,7 +15,7 @@ let server: TestServer;
 let call: ReturnType<typeof http>;
 type Account = Awaited<ReturnType<typeof signUp>>;
 let alice: Account, bob: Account, carol: Account, mallory: Account;
-let chat: { code: string; multicast: { group: string; port: number; keyEpoch: number; key: string } };
+let chat: { code: string; multicast: { group: string; port: number; streamId: string; keyEpoch: number; key: string } };
 const receivers: Receiver[] = [];
 
 beforeAll(async () => {
@@ -81,7 +82,7 @@ describe('messaging on loopback', () => {
 
   it('stores one message when a send is retried with the same id, and answers both with the same seq', async () => {
     const c = await rawClient();
-    c.send({ t: 'hello', v: 1, token: alice.token });
+    c.send({ t: 'hello', v: PROTOCOL_VERSION, token: alice.token });
     await c.next('welcome');
     c.send({ t: 'send', id: 'retry-1', chat: chat.code, text: 'only once' });
     c.send({ t: 'send', id: 'retry-1', chat: chat.code, text: 'only once' });
@@ -95,7 +96,7 @@ describe('messaging on loopback', () => {
 
   it("refuses a non-member's send with an error frame and keeps the connection usable", async () => {
     const c = await rawClient();
-    c.send({ t: 'hello', v: 1, token: mallory.token });
+    c.send({ t: 'hello', v: PROTOCOL_VERSION, token: mallory.token });
     await c.next('welcome');
     c.send({ t: 'send', id: 'm1', chat: chat.code, text: 'let me in' });
     expect(await c.next('error')).toMatchObject({ id: 'm1', code: 'NOT_A_MEMBER' });
@@ -108,7 +109,7 @@ describe('messaging on loopback', () => {
 
   it('refuses empty and oversized text, keeping the connection', async () => {
     const c = await rawClient();
-    c.send({ t: 'hello', v: 1, token: alice.token });
+    c.send({ t: 'hello', v: PROTOCOL_VERSION, token: alice.token });
     await c.next('welcome');
     c.send({ t: 'send', id: 'e1', chat: chat.code, text: '' });
     expect(await c.next('error')).toMatchObject({ id: 'e1', code: 'INVALID_FIELD' });
@@ -125,7 +126,7 @@ describe('messaging on loopback', () => {
     expect(await early.next('error')).toMatchObject({ code: 'UNAUTHENTICATED' });
     await early.closed;
     const forged = await rawClient();
-    forged.send({ t: 'hello', v: 1, token: 'A'.repeat(43) });
+    forged.send({ t: 'hello', v: PROTOCOL_VERSION, token: 'A'.repeat(43) });
     expect(await forged.next('error')).toMatchObject({ code: 'UNAUTHENTICATED' });
     await forged.closed;
   });
@@ -158,6 +159,34 @@ describe('messaging on loopback', () => {
     sender.close();
   });
 
+  it("never puts the chat's code on the wire: headers carry the stream id members are given", async () => {
+    const capture = await captureGroup(chat.multicast.group, chat.multicast.port);
+    const sender = await connectedSender(server.httpUrl, bob.token);
+    const before = capture.datagrams.length;
+    for (let i = 0; i < 5; i++) await sender.send(chat.code, `where is this going ${i}`);
+    // Data datagrams and the first heartbeats after them (+50 ms, +250 ms).
+    await waitFor(() => capture.datagrams.slice(before).filter((d) => d[3] === 2).length >= 2, 'data and heartbeats', 5000);
+    await capture.close();
+    sender.close();
+    const captured = capture.datagrams.slice(before);
+    const code = normalizeChatCode(chat.code)!;
+    expect(captured.some((d) => d[3] === 1)).toBe(true);
+    for (const d of captured) {
+      for (const form of [code, chat.code, code.toLowerCase(), chat.code.toLowerCase()]) {
+        expect(d.includes(Buffer.from(form, 'ascii')), `${form} in a datagram`).toBe(false);
+      }
+      const header = parseHeader(d);
+      if ('reason' in header) throw new Error(`captured an unreadable datagram: ${header.reason}`);
+      expect(header.stream).toBe(chat.multicast.streamId);
+      expect(d.subarray(4, 14)).toEqual(Buffer.from(chat.multicast.streamId, 'hex'));
+    }
+    // Every member is told the same stream id; it is not the code in any form.
+    const asCarol = (await call('GET', `/api/chats/${chat.code}`, { token: carol.token })).body;
+    expect(asCarol.multicast.streamId).toBe(chat.multicast.streamId);
+    expect(chat.multicast.streamId).toMatch(/^[0-9a-f]{20}$/);
+    expect(chat.multicast.streamId).not.toBe(Buffer.from(code, 'latin1').toString('hex'));
+  });
+
   it('ignores garbage, forgeries and replays on the group, and keeps delivering', async () => {
     const { receiver, delivered } = await recordingReceiver(server.httpUrl, carol.token);
     receivers.push(receiver);
@@ -169,7 +198,7 @@ describe('messaging on loopback', () => {
     await waitFor(() => delivered.length === 1 && capture.datagrams.length > 0, 'the first message');
     const genuine = capture.datagrams[0]!;
 
-    const code = normalizeChatCode(chat.code)!;
+    const stream = chat.multicast.streamId;
     const attacker = newSigningKeyPair();
     const realKey = Buffer.from(chat.multicast.key, 'base64');
     const forgedMessage = { seq: before.seq + 1, senderId: alice.user.id, senderName: 'Alice', sentAt: Date.now(), clientMsgId: 'forged', text: 'FORGED', textOmitted: false };
@@ -182,10 +211,10 @@ describe('messaging on loopback', () => {
       genuine.subarray(0, 20),
       Buffer.concat([genuine, Buffer.from([0])]),
       // Signed by someone else with the real key (a member trying to impersonate the server):
-      encodeData({ chat: code, epoch: chat.multicast.keyEpoch, messages: [forgedMessage] }, realKey, new NonceSource().next(), attacker.privateKey),
+      encodeData({ stream, epoch: chat.multicast.keyEpoch, messages: [forgedMessage] }, realKey, new NonceSource().next(), attacker.privateKey),
       // Signed by someone else with a made-up key:
-      encodeData({ chat: code, epoch: chat.multicast.keyEpoch, messages: [forgedMessage] }, newChatKey(), new NonceSource().next(), attacker.privateKey),
-      encodeHeartbeat({ chat: code, epoch: chat.multicast.keyEpoch, latestSeq: 1_000_000 }, attacker.privateKey),
+      encodeData({ stream, epoch: chat.multicast.keyEpoch, messages: [forgedMessage] }, newChatKey(), new NonceSource().next(), attacker.privateKey),
+      encodeHeartbeat({ stream, epoch: chat.multicast.keyEpoch, latestSeq: 1_000_000 }, attacker.privateKey),
       // A replay of a genuine datagram already delivered:
       genuine,
       genuine,

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage, Receiver } from '../src/client/receiver.js';
 import type { Ack, Sender } from '../src/client/sender.js';
-import { normalizeChatCode } from '../src/protocol/chat-code.js';
 import { decodeDatagram, parseHeader } from '../src/protocol/datagram.js';
 import { captureGroup, connectedSender, recordingReceiver, serverKeyOf, tcpPortOf, waitFor } from './support/messaging.js';
 import { rawFrameClient } from './support/raw-tcp.js';
@@ -10,7 +9,7 @@ import { http, signUp, startTestServer, type TestServer } from './support/server
 type Account = Awaited<ReturnType<typeof signUp>>;
 interface ChatInfo {
   code: string;
-  multicast: { group: string; port: number; keyEpoch: number; key: string };
+  multicast: { group: string; port: number; streamId: string; keyEpoch: number; key: string };
 }
 
 let server: TestServer;
@@ -69,7 +68,7 @@ describe('removing a member', () => {
 
 describe('key rotation when a member leaves or is removed', () => {
   it('starts a new epoch the former member cannot read, while members miss nothing', async () => {
-    const code = normalizeChatCode(chat.code)!;
+    const stream = chat.multicast.streamId;
     const serverKey = await serverKeyOf(server.httpUrl);
     const recs = await Promise.all([alice, bob].map((u) => recordingReceiver(server.httpUrl, u.token)));
     for (const { receiver } of recs) {
@@ -138,7 +137,7 @@ describe('key rotation when a member leaves or is removed', () => {
     // that key, readable with the current one.
     const newKey = Buffer.from(afterRemoval.multicast.key, 'base64');
     const decodeWith = (d: Buffer, key: Buffer, epoch?: number) =>
-      decodeDatagram(d, (c, e) => (c === code && (epoch === undefined || e === epoch) ? key : undefined), serverKey);
+      decodeDatagram(d, (s, e) => (s === stream && (epoch === undefined || e === epoch) ? key : undefined), serverKey);
     await waitFor(
       () => capture.datagrams.some((d) => {
         const r = decodeWith(d, newKey);

@@ -29,6 +29,8 @@ export interface Session {
 export interface ChatMulticast {
   group: string;
   port: number;
+  /** Names the chat in datagram headers (hex): the receiver routes by it. */
+  streamId: string;
   keyEpoch: number;
   /** AES-256-GCM key, base64: a secret shared by the chat's members. */
   key: string;

@@ -2,6 +2,7 @@ import { type Socket, createSocket } from 'node:dgram';
 import type { KeyObject } from 'node:crypto';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { type DataDatagram, decodeDatagram, parseHeader } from '../protocol/datagram.js';
+import { isStreamId } from '../protocol/stream-id.js';
 import { ApiError } from './api.js';
 import { ChatOrdering } from './ordering.js';
 
@@ -17,7 +18,8 @@ export interface ChatMessage {
 
 export interface ChatInfo {
   code: string;
-  multicast: { group: string; port: number; keyEpoch: number; key: string };
+  /** `streamId` names the chat in datagram headers: the receiver routes by it, never by the code. */
+  multicast: { group: string; port: number; streamId: string; keyEpoch: number; key: string };
 }
 
 /** What the receiver needs from the server: the API client provides it. */
@@ -48,6 +50,7 @@ const PREVIOUS_KEY_GRACE_MS = 10_000;
 
 interface Subscription {
   code: string;
+  stream: string;
   ordering: ChatOrdering<ChatMessage>;
   /** While history loads: live messages and hints that arrived, replayed once it is in. */
   early?: { messages: ChatMessage[]; latest: number };
@@ -72,7 +75,9 @@ interface Subscription {
  */
 export class Receiver {
   private readonly sockets = new Map<number, Socket>();
+  /** By canonical code, for callers; by stream id, for datagrams. */
   private readonly chats = new Map<string, Subscription>();
+  private readonly streams = new Map<string, Subscription>();
   private readonly listeners: ((message: ChatMessage) => void)[] = [];
   private readonly errorListeners: ((error: unknown) => void)[] = [];
   private closed = false;
@@ -106,9 +111,11 @@ export class Receiver {
     const code = normalizeChatCode(codeInput) ?? codeInput;
     if (this.chats.has(code)) return;
     const info = await this.options.source.chatInfo(formatChatCode(code));
+    if (!isStreamId(info.multicast.streamId)) throw new Error(`the server gave chat ${formatChatCode(code)} no valid stream id`);
     const startAfter = 'after' in from ? from.after : 0;
     const sub: Subscription = {
       code,
+      stream: info.multicast.streamId,
       ordering: new ChatOrdering<ChatMessage>(startAfter, (m) => this.emit(m)),
       keys: new Map([[info.multicast.keyEpoch, { key: Buffer.from(info.multicast.key, 'base64'), until: Infinity }]]),
       currentEpoch: info.multicast.keyEpoch,
@@ -120,6 +127,7 @@ export class Receiver {
       early: 'latest' in from ? { messages: [], latest: 0 } : undefined,
     };
     this.chats.set(code, sub);
+    this.streams.set(sub.stream, sub);
     await this.listen(sub);
     if ('latest' in from) {
       const page = await this.options.source.history(formatChatCode(code), { latest: from.latest });
@@ -145,6 +153,7 @@ export class Receiver {
     if (!sub) return;
     clearTimeout(sub.repairTimer);
     this.chats.delete(code);
+    if (this.streams.get(sub.stream) === sub) this.streams.delete(sub.stream);
     const socket = this.sockets.get(sub.port);
     const stillUsed = [...this.chats.values()].some((s) => s.port === sub.port && s.group === sub.group);
     if (socket && !stillUsed) {
@@ -170,6 +179,7 @@ export class Receiver {
     for (const socket of this.sockets.values()) socket.close();
     this.sockets.clear();
     this.chats.clear();
+    this.streams.clear();
   }
 
   private async listen(sub: Subscription): Promise<void> {
@@ -205,13 +215,13 @@ export class Receiver {
       this.drops.malformed++;
       return;
     }
-    const sub = this.chats.get(header.chat);
+    const sub = this.streams.get(header.stream);
     if (!sub) {
       this.drops['other-chat']++;
       return;
     }
     const now = Date.now();
-    const result = decodeDatagram(datagram, (_chat, epoch) => {
+    const result = decodeDatagram(datagram, (_stream, epoch) => {
       const entry = sub.keys.get(epoch);
       return entry && entry.until > now ? entry.key : undefined;
     }, this.options.serverKey);
@@ -237,14 +247,14 @@ export class Receiver {
     const d = result.datagram;
     if (sub.early) {
       if (d.type === 'heartbeat') sub.early.latest = Math.max(sub.early.latest, d.latestSeq);
-      else sub.early.messages.push(...toChatMessages(d).filter((m) => m !== undefined));
+      else sub.early.messages.push(...toChatMessages(d, sub.code).filter((m) => m !== undefined));
       return;
     }
     if (d.type === 'heartbeat') {
       this.counts.heartbeats++;
       sub.ordering.noteLatest(d.latestSeq);
     } else {
-      sub.ordering.offer(toChatMessages(d).filter((m) => m !== undefined));
+      sub.ordering.offer(toChatMessages(d, sub.code).filter((m) => m !== undefined));
       // A message too large for a datagram was only announced: its seq counts as known.
       sub.ordering.noteLatest(d.firstSeq + d.messages.length - 1);
     }
@@ -349,8 +359,8 @@ function accessEnded(error: unknown): boolean {
   return error instanceof ApiError && (error.code === 'NOT_A_MEMBER' || error.code === 'CHAT_NOT_FOUND');
 }
 
-function toChatMessages(d: DataDatagram): (ChatMessage | undefined)[] {
-  const chat = formatChatCode(d.chat);
+function toChatMessages(d: DataDatagram, code: string): (ChatMessage | undefined)[] {
+  const chat = formatChatCode(code);
   return d.messages.map((m) =>
     m.textOmitted
       ? undefined

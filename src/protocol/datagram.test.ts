@@ -16,12 +16,12 @@ import {
 } from './datagram.js';
 import { MAX_DATAGRAM_BYTES, MAX_TEXT_BYTES } from './limits.js';
 
-const CHAT = 'ABCDEFGHJK';
+const STREAM = '0123456789abcdef0a1b';
 const EPOCH = 7;
 const key = newChatKey();
 const server = newSigningKeyPair();
 const nonces = new NonceSource();
-const lookup = (chat: string, epoch: number) => (chat === CHAT && epoch === EPOCH ? key : undefined);
+const lookup = (stream: string, epoch: number) => (stream === STREAM && epoch === EPOCH ? key : undefined);
 
 function msg(seq: number, text: string, extra: Partial<DatagramMessage> = {}): DatagramMessage {
   return {
@@ -37,7 +37,7 @@ function msg(seq: number, text: string, extra: Partial<DatagramMessage> = {}): D
 }
 
 function data(messages: DatagramMessage[]): Buffer {
-  return encodeData({ chat: CHAT, epoch: EPOCH, messages }, key, nonces.next(), server.privateKey);
+  return encodeData({ stream: STREAM, epoch: EPOCH, messages }, key, nonces.next(), server.privateKey);
 }
 
 function decode(buf: Buffer) {
@@ -46,7 +46,7 @@ function decode(buf: Buffer) {
 
 function roundTrip(messages: DatagramMessage[]) {
   const result = decode(data(messages));
-  expect(result).toEqual({ ok: true, datagram: { type: 'data', chat: CHAT, epoch: EPOCH, firstSeq: messages[0]!.seq, messages } });
+  expect(result).toEqual({ ok: true, datagram: { type: 'data', stream: STREAM, epoch: EPOCH, firstSeq: messages[0]!.seq, messages } });
 }
 
 describe('DATA round trips', () => {
@@ -73,14 +73,14 @@ describe('DATA round trips', () => {
   it('writes the header as documented', () => {
     const buf = data([msg(300, 'a'), msg(301, 'b')]);
     expect(buf.subarray(0, 2).toString('latin1')).toBe('CH');
-    expect(buf[2]).toBe(1);
+    expect(buf[2]).toBe(2);
     expect(buf[3]).toBe(1);
-    expect(buf.subarray(4, 14).toString('latin1')).toBe(CHAT);
+    expect(buf.subarray(4, 14)).toEqual(Buffer.from(STREAM, 'hex'));
     expect(buf.readUInt32BE(14)).toBe(EPOCH);
     expect(buf.readBigUInt64BE(18)).toBe(300n);
     expect(buf.readUInt16BE(26)).toBe(2);
     expect(buf.length).toBe(DATA_OVERHEAD_BYTES + messageWireSize(msg(300, 'a')) + messageWireSize(msg(301, 'b')));
-    expect(parseHeader(buf)).toMatchObject({ version: 1, type: 'data', chat: CHAT, epoch: EPOCH, firstSeq: 300, count: 2 });
+    expect(parseHeader(buf)).toMatchObject({ version: 2, type: 'data', stream: STREAM, epoch: EPOCH, firstSeq: 300, count: 2 });
   });
 
   it('does not carry the text, name or client id in clear', () => {
@@ -99,40 +99,44 @@ describe('DATA round trips', () => {
   });
 
   it('refuses what it cannot encode', () => {
-    const good = { chat: CHAT, epoch: EPOCH, messages: [msg(1, 'x')] };
+    const good = { stream: STREAM, epoch: EPOCH, messages: [msg(1, 'x')] };
     const enc = (d: typeof good) => encodeData(d, key, nonces.next(), server.privateKey);
     expect(() => enc({ ...good, messages: [] })).toThrow(RangeError);
     expect(() => enc({ ...good, messages: [msg(1, 'a'), msg(3, 'b')] })).toThrow(/consecutive/);
     expect(() => enc({ ...good, messages: [msg(0, 'a')] })).toThrow(RangeError);
     expect(() => enc({ ...good, messages: [msg(Number.MAX_SAFE_INTEGER, 'a'), msg(Number.MAX_SAFE_INTEGER + 1, 'b')] })).toThrow(RangeError);
-    expect(() => enc({ ...good, chat: 'abcdefghjk' })).toThrow(RangeError);
-    expect(() => enc({ ...good, chat: 'ABCDE-FGHJK' })).toThrow(RangeError);
+    // A stream id is 20 lowercase hex characters; a chat code is not one.
+    expect(() => enc({ ...good, stream: 'ABCDEFGHJK' })).toThrow(RangeError);
+    expect(() => enc({ ...good, stream: STREAM.toUpperCase() })).toThrow(RangeError);
+    expect(() => enc({ ...good, stream: STREAM.slice(1) })).toThrow(RangeError);
+    expect(() => enc({ ...good, stream: `${STREAM}00` })).toThrow(RangeError);
+    expect(() => encodeHeartbeat({ stream: 'ABCDE-FGHJK', epoch: EPOCH, latestSeq: 1 }, server.privateKey)).toThrow(RangeError);
     expect(() => enc({ ...good, epoch: 2 ** 32 })).toThrow(RangeError);
     expect(() => enc({ ...good, messages: [msg(1, 'x', { senderId: -1 })] })).toThrow(RangeError);
     expect(() => enc({ ...good, messages: [msg(1, 'x', { sentAt: 1.5 })] })).toThrow(RangeError);
     expect(() => enc({ ...good, messages: [msg(1, 'x', { clientMsgId: 'é' })] })).toThrow(RangeError);
     expect(() => enc({ ...good, messages: [msg(1, 'x'.repeat(70_000))] })).toThrow(RangeError);
-    expect(() => encodeHeartbeat({ chat: CHAT, epoch: EPOCH, latestSeq: -1 }, server.privateKey)).toThrow(RangeError);
+    expect(() => encodeHeartbeat({ stream: STREAM, epoch: EPOCH, latestSeq: -1 }, server.privateKey)).toThrow(RangeError);
   });
 });
 
 describe('HEARTBEAT', () => {
   it('round-trips, with no body and a zero nonce', () => {
-    const buf = encodeHeartbeat({ chat: CHAT, epoch: EPOCH, latestSeq: 123_456_789_012 }, server.privateKey);
+    const buf = encodeHeartbeat({ stream: STREAM, epoch: EPOCH, latestSeq: 123_456_789_012 }, server.privateKey);
     expect(buf.length).toBe(HEARTBEAT_BYTES);
     expect(buf[3]).toBe(2);
     expect(buf.subarray(28, 40).every((b) => b === 0)).toBe(true);
     expect(parseHeader(buf)).toMatchObject({ type: 'heartbeat', firstSeq: 123_456_789_012, count: 0 });
-    expect(decode(buf)).toEqual({ ok: true, datagram: { type: 'heartbeat', chat: CHAT, epoch: EPOCH, latestSeq: 123_456_789_012 } });
+    expect(decode(buf)).toEqual({ ok: true, datagram: { type: 'heartbeat', stream: STREAM, epoch: EPOCH, latestSeq: 123_456_789_012 } });
   });
 
   it('needs a known epoch, so that a new epoch is noticed', () => {
-    const buf = encodeHeartbeat({ chat: CHAT, epoch: EPOCH + 1, latestSeq: 5 }, server.privateKey);
+    const buf = encodeHeartbeat({ stream: STREAM, epoch: EPOCH + 1, latestSeq: 5 }, server.privateKey);
     expect(decode(buf)).toEqual({ ok: false, reason: 'unknown-key' });
   });
 
   it('with a non-zero nonce or count is malformed', () => {
-    const buf = encodeHeartbeat({ chat: CHAT, epoch: EPOCH, latestSeq: 5 }, server.privateKey);
+    const buf = encodeHeartbeat({ stream: STREAM, epoch: EPOCH, latestSeq: 5 }, server.privateKey);
     const withNonce = Buffer.from(buf);
     withNonce[39] = 1;
     expect(parseHeader(withNonce)).toEqual({ reason: 'malformed' });
@@ -201,7 +205,7 @@ describe('packMessages', () => {
 
 describe('decodeDatagram refusals', () => {
   const valid = data([msg(41, 'first'), msg(42, 'second 🙂')]);
-  const heartbeat = encodeHeartbeat({ chat: CHAT, epoch: EPOCH, latestSeq: 42 }, server.privateKey);
+  const heartbeat = encodeHeartbeat({ stream: STREAM, epoch: EPOCH, latestSeq: 42 }, server.privateKey);
 
   it('rejects every single-byte change of a valid datagram', () => {
     for (const original of [valid, heartbeat]) {
@@ -229,22 +233,37 @@ describe('decodeDatagram refusals', () => {
     expect(decodeDatagram(valid, () => Buffer.alloc(3), server.publicKey)).toEqual({ ok: false, reason: 'undecryptable' });
     // Signed by an attacker under the right chat key: refused before decryption.
     const attacker = newSigningKeyPair();
-    const forged = encodeData({ chat: CHAT, epoch: EPOCH, messages: [msg(43, 'forged')] }, key, nonces.next(), attacker.privateKey);
+    const forged = encodeData({ stream: STREAM, epoch: EPOCH, messages: [msg(43, 'forged')] }, key, nonces.next(), attacker.privateKey);
     expect(decode(forged)).toEqual({ ok: false, reason: 'bad-signature' });
-    expect(decode(encodeHeartbeat({ chat: CHAT, epoch: EPOCH, latestSeq: 1e6 }, attacker.privateKey))).toEqual({ ok: false, reason: 'bad-signature' });
+    expect(decode(encodeHeartbeat({ stream: STREAM, epoch: EPOCH, latestSeq: 1e6 }, attacker.privateKey))).toEqual({ ok: false, reason: 'bad-signature' });
     expect(decode(Buffer.from('hello'))).toEqual({ ok: false, reason: 'malformed' });
   });
 
+  it('reads any 10 bytes as a stream id; another stream is known only by the lookup, and the signature covers it', () => {
+    const other = Buffer.from(valid);
+    Buffer.alloc(10, 0xff).copy(other, 4);
+    expect(parseHeader(other)).toMatchObject({ type: 'data', stream: 'ff'.repeat(10) });
+    // The stream id is signed and is the AEAD's associated data: moved to another stream, a
+    // datagram is refused even by a receiver that would hold the right key there.
+    expect(decodeDatagram(other, () => key, server.publicKey)).toEqual({ ok: false, reason: 'bad-signature' });
+    // Even re-signed by the server's own key, the body was sealed under the first header.
+    const resigned = Buffer.concat([other.subarray(0, other.length - 64), sign(server.privateKey, other.subarray(0, other.length - 64))]);
+    expect(decodeDatagram(resigned, () => key, server.publicKey)).toEqual({ ok: false, reason: 'undecryptable' });
+    // A genuine datagram of another stream: the lookup does not know it.
+    const elsewhere = encodeData({ stream: 'ff'.repeat(10), epoch: EPOCH, messages: [msg(1, 'x')] }, key, nonces.next(), server.privateKey);
+    expect(decode(elsewhere)).toEqual({ ok: false, reason: 'unknown-key' });
+  });
+
   it('parseHeader names unknown versions and types', () => {
-    const v2 = Buffer.from(valid);
-    v2[2] = 2;
-    expect(parseHeader(v2)).toEqual({ reason: 'unknown-version' });
+    // Version 1 named the chat by its code: its datagrams are not read as streams.
+    for (const version of [1, 3]) {
+      const other = Buffer.from(valid);
+      other[2] = version;
+      expect(parseHeader(other)).toEqual({ reason: 'unknown-version' });
+    }
     const t9 = Buffer.from(valid);
     t9[3] = 9;
     expect(parseHeader(t9)).toEqual({ reason: 'unknown-type' });
-    const lowercase = Buffer.from(valid);
-    lowercase[4] = 'a'.charCodeAt(0);
-    expect(parseHeader(lowercase)).toEqual({ reason: 'malformed' });
     expect(parseHeader(Buffer.alloc(0))).toEqual({ reason: 'malformed' });
   });
 

@@ -1,12 +1,13 @@
 import type { KeyObject } from 'node:crypto';
-import { normalizeChatCode } from './chat-code.js';
 import { NONCE_BYTES, SIGNATURE_BYTES, TAG_BYTES, open, seal, sign, verify } from './crypto.js';
 import { MAX_DATAGRAM_BYTES, PROTOCOL_VERSION } from './limits.js';
+import { STREAM_ID_BYTES, isStreamId } from './stream-id.js';
 
 /**
  * Multicast datagrams: a clear header (also the AEAD associated data), for DATA an AES-256-GCM
  * sealed body of consecutive messages, then the server's Ed25519 signature over everything
- * before it. The byte layout is tabled in docs/protocol.md.
+ * before it. The byte layout is tabled in docs/protocol.md. A datagram names its chat by the
+ * chat's stream id (stream-id.ts), never by its code: the header is readable by anyone.
  */
 
 export interface DatagramMessage {
@@ -24,7 +25,8 @@ export interface DatagramMessage {
 
 export interface DataDatagram {
   type: 'data';
-  chat: string;
+  /** The chat's stream id, hex. */
+  stream: string;
   epoch: number;
   firstSeq: number;
   messages: DatagramMessage[];
@@ -32,7 +34,7 @@ export interface DataDatagram {
 
 export interface HeartbeatDatagram {
   type: 'heartbeat';
-  chat: string;
+  stream: string;
   epoch: number;
   latestSeq: number;
 }
@@ -43,7 +45,8 @@ export type Datagram = DataDatagram | HeartbeatDatagram;
 export interface DatagramHeader {
   version: number;
   type: 'data' | 'heartbeat';
-  chat: string;
+  /** The chat's stream id, hex: any 10 bytes parse; only a receiver knows which are its chats'. */
+  stream: string;
   epoch: number;
   firstSeq: number;
   count: number;
@@ -59,11 +62,10 @@ const TYPE_DATA = 1;
 const TYPE_HEARTBEAT = 2;
 const FLAG_TEXT_OMITTED = 0x01;
 
-const CHAT_CODE_BYTES = 10;
 const OFFSET_VERSION = 2;
 const OFFSET_TYPE = 3;
-const OFFSET_CHAT = 4;
-const OFFSET_EPOCH = OFFSET_CHAT + CHAT_CODE_BYTES;
+const OFFSET_STREAM = 4;
+const OFFSET_EPOCH = OFFSET_STREAM + STREAM_ID_BYTES;
 const OFFSET_SEQ = OFFSET_EPOCH + 4;
 const OFFSET_COUNT = OFFSET_SEQ + 8;
 const OFFSET_NONCE = OFFSET_COUNT + 2;
@@ -154,8 +156,8 @@ function checkSafe(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative safe integer`);
 }
 
-function checkChat(chat: string): void {
-  if (chat.length !== CHAT_CODE_BYTES || normalizeChatCode(chat) !== chat) throw new RangeError('chat must be a canonical chat code');
+function checkStream(stream: string): void {
+  if (!isStreamId(stream)) throw new RangeError('stream must be a stream id: 20 lowercase hex characters');
 }
 
 function writeU64(buf: Buffer, value: number, offset: number): void {
@@ -169,11 +171,11 @@ function readU64(buf: Buffer, offset: number): number | undefined {
   return high * TWO_32 + buf.readUInt32BE(offset + 4);
 }
 
-function writeHeader(type: number, chat: string, epoch: number, firstSeq: number, count: number, nonce: Buffer | undefined, out: Buffer): void {
+function writeHeader(type: number, stream: string, epoch: number, firstSeq: number, count: number, nonce: Buffer | undefined, out: Buffer): void {
   out.writeUInt16BE(MAGIC, 0);
   out.writeUInt8(PROTOCOL_VERSION, OFFSET_VERSION);
   out.writeUInt8(type, OFFSET_TYPE);
-  out.write(chat, OFFSET_CHAT, CHAT_CODE_BYTES, 'latin1');
+  out.write(stream, OFFSET_STREAM, STREAM_ID_BYTES, 'hex');
   out.writeUInt32BE(epoch, OFFSET_EPOCH);
   writeU64(out, firstSeq, OFFSET_SEQ);
   out.writeUInt16BE(count, OFFSET_COUNT);
@@ -207,13 +209,13 @@ function writeMessage(msg: DatagramMessage, out: Buffer, offset: number): number
  * size is not checked here (use packMessages). `nonce` must never have been used under `key`.
  */
 export function encodeData(
-  d: { chat: string; epoch: number; messages: DatagramMessage[] },
+  d: { stream: string; epoch: number; messages: DatagramMessage[] },
   key: Buffer,
   nonce: Buffer,
   signingKey: KeyObject,
 ): Buffer {
-  const { chat, epoch, messages } = d;
-  checkChat(chat);
+  const { stream, epoch, messages } = d;
+  checkStream(stream);
   checkU32(epoch, 'epoch');
   const first = messages[0];
   if (!first || messages.length > MAX_COUNT) throw new RangeError(`A DATA datagram holds 1..${MAX_COUNT} messages`);
@@ -231,7 +233,7 @@ export function encodeData(
   for (const msg of messages) offset = writeMessage(msg, body, offset);
 
   const header = Buffer.allocUnsafe(HEADER_BYTES);
-  writeHeader(TYPE_DATA, chat, epoch, first.seq, messages.length, nonce, header);
+  writeHeader(TYPE_DATA, stream, epoch, first.seq, messages.length, nonce, header);
   const sealed = seal(key, nonce, body, header);
   const out = Buffer.allocUnsafe(HEADER_BYTES + sealed.length + SIGNATURE_BYTES);
   header.copy(out, 0);
@@ -242,12 +244,12 @@ export function encodeData(
 }
 
 /** A signed HEARTBEAT: the chat's latest sequence number under the current epoch, no body. */
-export function encodeHeartbeat(h: { chat: string; epoch: number; latestSeq: number }, signingKey: KeyObject): Buffer {
-  checkChat(h.chat);
+export function encodeHeartbeat(h: { stream: string; epoch: number; latestSeq: number }, signingKey: KeyObject): Buffer {
+  checkStream(h.stream);
   checkU32(h.epoch, 'epoch');
   checkSafe(h.latestSeq, 'latestSeq');
   const out = Buffer.allocUnsafe(HEARTBEAT_BYTES);
-  writeHeader(TYPE_HEARTBEAT, h.chat, h.epoch, h.latestSeq, 0, undefined, out);
+  writeHeader(TYPE_HEARTBEAT, h.stream, h.epoch, h.latestSeq, 0, undefined, out);
   sign(signingKey, out.subarray(0, HEADER_BYTES)).copy(out, HEADER_BYTES);
   return out;
 }
@@ -260,7 +262,7 @@ function drop<R extends string>(reason: R): { reason: R } {
 
 /**
  * The clear header, checked against the datagram's length, or why it cannot be one. Cheap: a
- * receiver calls it first, to route by chat and count drops, before any cryptography.
+ * receiver calls it first, to route by stream and count drops, before any cryptography.
  */
 export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropReason } {
   if (buf.length < OFFSET_TYPE + 1 || buf.readUInt16BE(0) !== MAGIC) return drop('malformed');
@@ -270,8 +272,7 @@ export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropR
   if (typeByte !== TYPE_DATA && typeByte !== TYPE_HEARTBEAT) return drop('unknown-type');
   if (buf.length < HEARTBEAT_BYTES) return drop('malformed');
 
-  const chat = buf.toString('latin1', OFFSET_CHAT, OFFSET_EPOCH);
-  if (normalizeChatCode(chat) !== chat) return drop('malformed');
+  const stream = buf.toString('hex', OFFSET_STREAM, OFFSET_EPOCH);
   const epoch = buf.readUInt32BE(OFFSET_EPOCH);
   const firstSeq = readU64(buf, OFFSET_SEQ);
   const count = buf.readUInt16BE(OFFSET_COUNT);
@@ -280,11 +281,11 @@ export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropR
 
   if (typeByte === TYPE_HEARTBEAT) {
     if (buf.length !== HEARTBEAT_BYTES || count !== 0 || nonce.some((b) => b !== 0)) return drop('malformed');
-    return { version, type: 'heartbeat', chat, epoch, firstSeq, count, nonce };
+    return { version, type: 'heartbeat', stream, epoch, firstSeq, count, nonce };
   }
   if (count === 0 || firstSeq < 1 || firstSeq > Number.MAX_SAFE_INTEGER - (count - 1)) return drop('malformed');
   if (buf.length < DATA_OVERHEAD_BYTES + count * MESSAGE_FIXED_BYTES) return drop('malformed');
-  return { version, type: 'data', chat, epoch, firstSeq, count, nonce };
+  return { version, type: 'data', stream, epoch, firstSeq, count, nonce };
 }
 
 /**
@@ -295,23 +296,23 @@ export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropR
  */
 export function decodeDatagram(
   buf: Buffer,
-  lookup: (chat: string, epoch: number) => Buffer | undefined,
+  lookup: (stream: string, epoch: number) => Buffer | undefined,
   serverPublicKey: KeyObject,
 ): DecodeResult {
   const header = parseHeader(buf);
   if ('reason' in header) return { ok: false, reason: 'malformed' };
   const signedEnd = buf.length - SIGNATURE_BYTES;
   if (!verify(serverPublicKey, buf.subarray(0, signedEnd), buf.subarray(signedEnd))) return { ok: false, reason: 'bad-signature' };
-  const key = lookup(header.chat, header.epoch);
+  const key = lookup(header.stream, header.epoch);
   if (!key) return { ok: false, reason: 'unknown-key' };
-  const { chat, epoch, firstSeq } = header;
-  if (header.type === 'heartbeat') return { ok: true, datagram: { type: 'heartbeat', chat, epoch, latestSeq: firstSeq } };
+  const { stream, epoch, firstSeq } = header;
+  if (header.type === 'heartbeat') return { ok: true, datagram: { type: 'heartbeat', stream, epoch, latestSeq: firstSeq } };
 
   const body = open(key, header.nonce, buf.subarray(HEADER_BYTES, signedEnd), buf.subarray(0, HEADER_BYTES));
   if (!body) return { ok: false, reason: 'undecryptable' };
   const messages = parseBody(body, firstSeq, header.count);
   if (!messages) return { ok: false, reason: 'malformed' };
-  return { ok: true, datagram: { type: 'data', chat, epoch, firstSeq, messages } };
+  return { ok: true, datagram: { type: 'data', stream, epoch, firstSeq, messages } };
 }
 
 /** The messages of a DATA body, or undefined unless it holds exactly `count` well-formed ones. */

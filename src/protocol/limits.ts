@@ -3,8 +3,12 @@
  * them there and here together.
  */
 
-/** Version spoken in TCP `hello`/`welcome` frames and in the datagram header. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version spoken in TCP `hello`/`welcome` frames and in the datagram header. 2: the header names
+ * the chat by its stream id, not its code (1), so a client of version 1 would find no datagram
+ * of its chats: it is refused at `hello` instead, and its receivers drop version 2 datagrams.
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Largest TCP frame body (the JSON after the 4-byte length). */
 export const MAX_FRAME_BYTES = 64 * 1024;

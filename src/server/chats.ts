@@ -1,5 +1,6 @@
 import { formatChatCode, newChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
+import { newStreamId } from '../protocol/stream-id.js';
 import type { User } from './accounts.js';
 import type { ChatKey, ChatKeys } from './chat-keys.js';
 import { DEFAULTS } from './config.js';
@@ -26,6 +27,8 @@ export interface Chat {
 export interface ChatMulticast {
   group: string;
   port: number;
+  /** Names the chat in datagram headers, hex; unrelated to the code. */
+  streamId: string;
   keyEpoch: number;
   /** AES-256-GCM key of the current epoch, base64. */
   key: string;
@@ -81,7 +84,13 @@ function toChat(row: ChatWithCount, key: ChatKey): Chat {
     createdBy: row.created_by,
     latestSeq: row.last_seq,
     memberCount: row.member_count,
-    multicast: { group: row.multicast_group, port: row.multicast_port, keyEpoch: key.epoch, key: key.key.toString('base64') },
+    multicast: {
+      group: row.multicast_group,
+      port: row.multicast_port,
+      streamId: row.stream_id,
+      keyEpoch: key.epoch,
+      key: key.key.toString('base64'),
+    },
   };
 }
 
@@ -156,6 +165,7 @@ export class Chats {
           created_at: Date.now(),
           multicast_group: group,
           multicast_port: port,
+          stream_id: newStreamId(),
         });
         await this.membership.added(code, user.id);
         return this.describe(await this.findOrThrow(code));
@@ -216,10 +226,10 @@ export class Chats {
     this.deps.onKeyRotated?.(chatCode);
   }
 
-  /** The chat's multicast address, for fan-out. */
-  async addressOf(chatCode: string): Promise<{ group: string; port: number }> {
+  /** Where the chat's datagrams go, and the stream id that names it in their headers: for fan-out. */
+  async addressOf(chatCode: string): Promise<{ group: string; port: number; stream: string }> {
     const chat = await this.findOrThrow(chatCode);
-    return { group: chat.multicast_group, port: chat.multicast_port };
+    return { group: chat.multicast_group, port: chat.multicast_port, stream: chat.stream_id };
   }
 
   async members(user: User, codeInput: string): Promise<Member[]> {

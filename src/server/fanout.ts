@@ -9,6 +9,8 @@ import type { ServerIdentity } from './server-identity.js';
 export interface ChatAddress {
   group: string;
   port: number;
+  /** The chat's stream id, which names it in every header (never its code: headers are in clear). */
+  stream: string;
 }
 
 /**
@@ -89,7 +91,7 @@ export class Fanout {
       const state = await this.stateOf(chatCode);
       const { epoch, key, nonces } = await this.keys.keyFor(chatCode);
       for (const group of packMessages(messages.map(toDatagramMessage))) {
-        const datagram = encodeData({ chat: chatCode, epoch, messages: group }, key, nonces.next(), this.identity.privateKey);
+        const datagram = encodeData({ stream: state.address.stream, epoch, messages: group }, key, nonces.next(), this.identity.privateKey);
         this.transmit(datagram, state.address);
         this.stats.datagrams++;
       }
@@ -101,7 +103,7 @@ export class Fanout {
   private async heartbeat(chatCode: string, state: ChatState): Promise<void> {
     if (this.closed) return;
     const { epoch } = await this.keys.keyFor(chatCode);
-    const datagram = encodeHeartbeat({ chat: chatCode, epoch, latestSeq: state.latestSeq }, this.identity.privateKey);
+    const datagram = encodeHeartbeat({ stream: state.address.stream, epoch, latestSeq: state.latestSeq }, this.identity.privateKey);
     this.transmit(datagram, state.address);
     this.stats.heartbeats++;
   }

@@ -79,6 +79,18 @@ const isListedMember = (code: string, who: Who) => listed(code, account(who)!.us
 
 const ok = (status: number, check?: Expected['check']): Expected => ({ status, check });
 
+/** The chat's stream id, as its creator is told it. */
+async function streamIdOf(code: string): Promise<string> {
+  const r = await call('GET', `/api/chats/${code}`, { token: carl.token });
+  expect(r.body.multicast.streamId).toMatch(/^[0-9a-f]{20}$/);
+  return r.body.multicast.streamId;
+}
+/** A refusal that gives away nothing of the chat's multicast: no key, no stream id. */
+const withoutStreamId: Expected['check'] = async (r, { code }) => {
+  expect(r.body.multicast).toBeUndefined();
+  expect(JSON.stringify(r.body)).not.toContain(await streamIdOf(code));
+};
+
 let emails = 0;
 const HTTP_ROWS: HttpRow[] = [
   {
@@ -128,11 +140,15 @@ const HTTP_ROWS: HttpRow[] = [
     endpoint: 'GET /api/chats/{code}',
     chat: 'fresh',
     send: ({ code, who }) => call('GET', `/api/chats/${code}`, { token: token(who) }),
+    // Members get the key and the stream id that names the chat in datagram headers; nobody else sees either.
     expect: {
-      anonymous: unauthenticated,
-      'non-member': notAMember,
-      member: ok(200, (r, { code }) => expect(r.body).toMatchObject({ code, multicast: { key: expect.any(String) } })),
-      'former member': notAMember,
+      anonymous: { ...unauthenticated, check: withoutStreamId },
+      'non-member': { ...notAMember, check: withoutStreamId },
+      member: ok(200, async (r, { code }) => {
+        expect(r.body).toMatchObject({ code, multicast: { key: expect.any(String), streamId: expect.stringMatching(/^[0-9a-f]{20}$/) } });
+        expect(r.body.multicast.streamId).toBe(await streamIdOf(code));
+      }),
+      'former member': { ...notAMember, check: withoutStreamId },
     },
   },
   {

@@ -3,10 +3,10 @@ import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage, Receiver } from '../../src/client/receiver.js';
 import type { Ack, Sender } from '../../src/client/sender.js';
-import { normalizeChatCode } from '../../src/protocol/chat-code.js';
 import { NonceSource, newSigningKeyPair } from '../../src/protocol/crypto.js';
 import { decodeDatagram, encodeData, encodeHeartbeat } from '../../src/protocol/datagram.js';
 import { type Frame, encodeFrame } from '../../src/protocol/frames.js';
+import { PROTOCOL_VERSION } from '../../src/protocol/limits.js';
 import { captureGroup, connectedSender, recordingReceiver, serverKeyOf, waitFor } from '../support/messaging.js';
 import { rawFrameClient } from '../support/raw-tcp.js';
 import { http, signUp, startTestServer, type TestServer } from '../support/server.js';
@@ -23,7 +23,7 @@ import { fuzzConnection } from './support/tcp-fuzz.js';
 type Account = Awaited<ReturnType<typeof signUp>>;
 interface ChatInfo {
   code: string;
-  multicast: { group: string; port: number; keyEpoch: number; key: string };
+  multicast: { group: string; port: number; streamId: string; keyEpoch: number; key: string };
 }
 
 const JUNK_DATAGRAMS = 20_000;
@@ -112,8 +112,8 @@ describe('abuse does not stop the members', () => {
       }
       return genuine.at(Math.floor(Math.random() * genuine.length)) ?? beforeRotation[0]!;
     };
-    const code = normalizeChatCode(chat.code)!;
-    const otherCode = normalizeChatCode(otherChat.code)!;
+    const stream = chat.multicast.streamId;
+    const otherStream = otherChat.multicast.streamId;
     const attacker = newSigningKeyPair();
     const memberKey = Buffer.from(chat.multicast.key, 'base64');
     const nonces = new NonceSource();
@@ -123,15 +123,15 @@ describe('abuse does not stop the members', () => {
     const kinds: (() => Buffer)[] = [
       () => randomBytes(1 + Math.floor(Math.random() * 1200)),
       // A member (who holds the chat key) signing as the server: bad signature.
-      () => encodeData({ chat: code, epoch, messages: [forged(start + 1 + Math.floor(Math.random() * 50))] }, memberKey, nonces.next(), attacker.privateKey),
-      () => encodeHeartbeat({ chat: code, epoch, latestSeq: start + 1_000_000 }, attacker.privateKey),
+      () => encodeData({ stream, epoch, messages: [forged(start + 1 + Math.floor(Math.random() * 50))] }, memberKey, nonces.next(), attacker.privateKey),
+      () => encodeHeartbeat({ stream, epoch, latestSeq: start + 1_000_000 }, attacker.privateKey),
       // Wrong epoch, either way, forged: bad signature before any key is looked up.
-      () => encodeHeartbeat({ chat: code, epoch: epoch + 1 + Math.floor(Math.random() * 5), latestSeq: start + 10 }, attacker.privateKey),
-      () => encodeData({ chat: code, epoch: Math.max(0, epoch - 1), messages: [forged(start + 1)] }, memberKey, nonces.next(), attacker.privateKey),
+      () => encodeHeartbeat({ stream, epoch: epoch + 1 + Math.floor(Math.random() * 5), latestSeq: start + 10 }, attacker.privateKey),
+      () => encodeData({ stream, epoch: Math.max(0, epoch - 1), messages: [forged(start + 1)] }, memberKey, nonces.next(), attacker.privateKey),
       // Genuine, but from before the rotation: unknown key.
       () => beforeRotation[Math.floor(Math.random() * beforeRotation.length)]!,
-      // Another chat's code in the header, on this chat's group and port.
-      () => encodeHeartbeat({ chat: otherCode, epoch: 1, latestSeq: 5 }, attacker.privateKey),
+      // Another chat's stream id in the header, on this chat's group and port.
+      () => encodeHeartbeat({ stream: otherStream, epoch: 1, latestSeq: 5 }, attacker.privateKey),
       // Replays and mutations of genuine datagrams of this epoch.
       replay,
       () => {
@@ -156,17 +156,17 @@ describe('abuse does not stop the members', () => {
       Buffer.from([0xff, 0xff, 0xff, 0xff]),
       Buffer.concat([Buffer.from([0, 0, 0, 10]), Buffer.from('not json!!')]),
       encodeFrame({ t: 'send', id: 'early', chat: chat.code, text: 'before hello' }),
-      encodeFrame({ t: 'welcome', v: 1, userId: alice.user.id }),
+      encodeFrame({ t: 'welcome', v: PROTOCOL_VERSION, userId: alice.user.id }),
     ];
     // After a welcome: frames only a server may send, and garbage.
     const fatalAfterHello: Buffer[] = [
-      encodeFrame({ t: 'welcome', v: 1, userId: alice.user.id }),
+      encodeFrame({ t: 'welcome', v: PROTOCOL_VERSION, userId: alice.user.id }),
       encodeFrame({ t: 'ack', id: 'x', chat: chat.code, seq: 1, sentAt: now }),
       encodeFrame({ t: 'message', chat: chat.code, seq: start + 1, sender: { id: alice.user.id, name: 'Alice' }, text: 'spoofed', sentAt: now, clientMsgId: 'spoof' }),
-      encodeFrame({ t: 'hello', v: 1, token: mallory.token }),
+      encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: mallory.token }),
       Buffer.concat([Buffer.from([0, 1, 0, 0]), Buffer.alloc(0x10000, 0x7b)]),
     ];
-    const hello = encodeFrame({ t: 'hello', v: 1, token: mallory.token });
+    const hello = encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: mallory.token });
     const tcpBurst = Promise.all([
       ...Array.from({ length: 10 }, (_, i) => fuzzConnection(server.tcpPort, [fatalBeforeHello[i % fatalBeforeHello.length]!], 'until-closed')),
       ...Array.from({ length: 10 }, (_, i) => fuzzConnection(server.tcpPort, [fatalAfterHello[i % fatalAfterHello.length]!], 'until-closed', hello)),

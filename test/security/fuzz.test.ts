@@ -7,7 +7,7 @@ import { HEADER_BYTES, decodeDatagram, encodeData, parseHeader } from '../../src
 import { type Frame, FrameDecoder, FrameError, encodeFrame, validateFrame } from '../../src/protocol/frames.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/limits.js';
 import { MAX_FRAME_BYTES } from '../../src/protocol/limits.js';
-import { CHAT, EPOCH, attackerDatagramArb, bodyArb, genuine, genuineSet, keys, lookup, server } from './support/datagram-inputs.js';
+import { EPOCH, STREAM, attackerDatagramArb, bodyArb, genuine, genuineSet, keys, lookup, server } from './support/datagram-inputs.js';
 import { chunk, cutsArb, politeStreamArb, streamArb } from './support/frame-inputs.js';
 import { answerFault, rawAnswerFault, send, sendRaw } from './support/http-answers.js';
 import { fuzzConnection } from './support/tcp-fuzz.js';
@@ -53,7 +53,7 @@ describe('datagram decoder', () => {
           const header = parseHeader(datagram);
           if ('reason' in header) {
             if (!HEADER_REASONS.has(header.reason)) fail(`parseHeader reason ${header.reason}`);
-          } else if (header.chat.length !== 10 || !Number.isSafeInteger(header.firstSeq) || header.nonce.length !== 12) {
+          } else if (!/^[0-9a-f]{20}$/.test(header.stream) || !Number.isSafeInteger(header.firstSeq) || header.nonce.length !== 12) {
             fail(`parseHeader returned a bad header ${JSON.stringify(header)}`);
           }
           const result = decodeDatagram(datagram, lookup, server.publicKey);
@@ -83,8 +83,10 @@ describe('datagram decoder', () => {
       fc.assert(
         fc.property(bodyArb, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 2 ** 40 }), (body, count, firstSeq) => {
           const header = Buffer.alloc(HEADER_BYTES);
-          header.write('CH\x01\x01', 0, 'latin1');
-          header.write(CHAT, 4, 'latin1');
+          header.write('CH', 0, 'latin1');
+          header.writeUInt8(PROTOCOL_VERSION, 2);
+          header.writeUInt8(1, 3);
+          header.write(STREAM, 4, 'hex');
           header.writeUInt32BE(EPOCH, 14);
           header.writeUInt32BE(Math.floor(firstSeq / 2 ** 32), 18);
           header.writeUInt32BE(firstSeq >>> 0, 22);
@@ -100,7 +102,7 @@ describe('datagram decoder', () => {
           }
           accepted++;
           if (result.datagram.type !== 'data') fail('a DATA datagram decoded as a heartbeat');
-          const again = encodeData({ chat: CHAT, epoch: EPOCH, messages: result.datagram.messages }, keys.get(EPOCH)!, nonce, server.privateKey);
+          const again = encodeData({ stream: STREAM, epoch: EPOCH, messages: result.datagram.messages }, keys.get(EPOCH)!, nonce, server.privateKey);
           if (!again.equals(datagram)) fail('decoded a body that does not re-encode to the same bytes');
         }),
         { numRuns: Math.ceil(RUNS / 5) },
@@ -183,7 +185,7 @@ describe('TCP frame decoder', () => {
   );
 
   it('takes a largest frame one byte at a time, and many tiny frames in one chunk', () => {
-    const big = encodeFrame({ t: 'send', id: 'big', chat: CHAT, text: 'x'.repeat(MAX_FRAME_BYTES - 60) });
+    const big = encodeFrame({ t: 'send', id: 'big', chat: 'ABCDEFGHJK', text: 'x'.repeat(MAX_FRAME_BYTES - 60) });
     const decoder = new FrameDecoder();
     const frames: Frame[] = [];
     for (let i = 0; i < big.length; i++) frames.push(...decoder.push(big.subarray(i, i + 1)));

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { type Frame, FrameDecoder, encodeFrame } from '../../src/protocol/frames.js';
+import { PROTOCOL_VERSION } from '../../src/protocol/limits.js';
 import { waitFor } from './messaging.js';
 
 /** A raw TCP client speaking frames, to see exactly what the server answers. */
@@ -31,7 +32,7 @@ export async function rawFrameClient(port: number, host = '127.0.0.1') {
     },
     /** Says hello and waits for the welcome. */
     async login(token: string) {
-      socket.write(encodeFrame({ t: 'hello', v: 1, token }));
+      socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token }));
       await waitFor(() => ofType('welcome').length > 0 || isClosed, 'a welcome', 10_000);
       if (ofType('welcome').length === 0) throw new Error(`no welcome: ${JSON.stringify(frames)}`);
     },

@@ -35,6 +35,7 @@ export const Chat = Type.Object(
     multicast: Type.Object({
       group: Type.String({ description: 'IPv4 multicast group of this chat' }),
       port: Type.Integer(),
+      streamId: Type.String({ pattern: '^[0-9a-f]{20}$', description: "names the chat in every datagram header (10 bytes, hex); unrelated to the code" }),
       keyEpoch: Type.Integer(),
       key: Type.String({ description: 'AES-256-GCM key of the current epoch, base64' }),
     }),

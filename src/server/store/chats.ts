@@ -14,7 +14,7 @@ export class ChatStore {
 
   /**
    * Creates the chat and makes its creator a member, atomically. Throws the engine's
-   * unique-violation error if the code or the multicast group and port are taken.
+   * unique-violation error if the code, the stream id, or the multicast group and port are taken.
    */
   async insertWithCreator(chat: Omit<ChatRow, 'last_seq' | 'key_epoch'>): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
@@ -59,6 +59,34 @@ export class ChatStore {
 
   async removeMember(code: string, userId: number): Promise<void> {
     await this.db.deleteFrom('memberships').where('chat_code', '=', code).where('user_id', '=', userId).execute();
+  }
+
+  /** Removes the member and records the ban, together: the removed user may not join again. */
+  async removeAndBan(code: string, userId: number, ban: { bannedBy: number; bannedAt: number }): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('memberships').where('chat_code', '=', code).where('user_id', '=', userId).execute();
+      await tx
+        .insertInto('chat_bans')
+        .values({ chat_code: code, user_id: userId, banned_at: ban.bannedAt, banned_by: ban.bannedBy })
+        .onConflict((oc) => oc.columns(['chat_code', 'user_id']).doUpdateSet({ banned_at: ban.bannedAt, banned_by: ban.bannedBy }))
+        .execute();
+    });
+  }
+
+  async isBanned(code: string, userId: number): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('chat_bans')
+      .select('user_id')
+      .where('chat_code', '=', code)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Lifts a ban; false if there was none. */
+  async liftBan(code: string, userId: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('chat_bans').where('chat_code', '=', code).where('user_id', '=', userId).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
   }
 
   async isMember(code: string, userId: number): Promise<boolean> {

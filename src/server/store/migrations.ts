@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import type { Engine } from './database.js';
 
@@ -60,13 +61,62 @@ function migrations(engine: Engine): Record<string, Migration> {
           .execute();
       },
     },
+    // Datagram headers named the chat by its code, which is what lets anyone join: each chat
+    // gets a random stream id instead (docs/protocol.md). Existing chats get theirs here, each
+    // drawn afresh, never derived from the code. SQLite cannot add a NOT NULL column without a
+    // default, so the column is added, filled, then made unique (and NOT NULL where it can be).
+    '0002_stream_ids': {
+      up: (db: Kysely<any>) =>
+        atomically(db, engine, async (tx) => {
+          await tx.schema.alterTable('chats').addColumn('stream_id', 'text').execute();
+          const chats: { code: string }[] = await tx.selectFrom('chats').select('code').execute();
+          for (const { code } of chats) {
+            await tx.updateTable('chats').set({ stream_id: randomBytes(10).toString('hex') }).where('code', '=', code).execute();
+          }
+          await tx.schema.createIndex('chats_stream_id').unique().on('chats').column('stream_id').execute();
+          if (engine === 'postgres') await tx.schema.alterTable('chats').alterColumn('stream_id', (c) => c.setNotNull()).execute();
+        }),
+    },
+    // Removal by a chat's creator is a ban: the removed user may not join again (until the
+    // creator lifts it). Leaving by oneself records nothing.
+    '0003_chat_bans': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('chat_bans')
+          .addColumn('chat_code', 'text', (c) => c.notNull().references('chats.code').onDelete('cascade'))
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('banned_at', 'bigint', (c) => c.notNull())
+          .addColumn('banned_by', 'integer', (c) => c.notNull().references('users.id'))
+          .addPrimaryKeyConstraint('chat_bans_pk', ['chat_code', 'user_id'])
+          .execute();
+      },
+    },
   };
 }
 
+/**
+ * Kysely runs each PostgreSQL migration in a transaction but not SQLite's (it assumes SQLite
+ * has no transactional DDL; it has): a migration of several steps takes one itself there, so
+ * that a crash half-way does not leave a column added and the next start failing on it.
+ */
+async function atomically(db: Kysely<any>, engine: Engine, steps: (tx: Kysely<any>) => Promise<void>): Promise<void> {
+  if (engine === 'sqlite') await db.transaction().execute(steps);
+  else await steps(db);
+}
+
 export async function migrateToLatest(db: Kysely<any>, engine: Engine): Promise<void> {
+  await migrate(db, engine);
+}
+
+/** Applies the migrations up to `name` only: tests of a later migration start from there. */
+export async function migrateTo(db: Kysely<any>, engine: Engine, name: string): Promise<void> {
+  await migrate(db, engine, name);
+}
+
+async function migrate(db: Kysely<any>, engine: Engine, upTo?: string): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => migrations(engine) };
   const migrator = new Migrator({ db, provider });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = upTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(upTo);
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
@@ -75,7 +125,7 @@ export async function migrateToLatest(db: Kysely<any>, engine: Engine): Promise<
 
 /** Drops every table (tests against a shared PostgreSQL use it to start clean). */
 export async function dropAll(db: Kysely<any>): Promise<void> {
-  for (const table of ['messages', 'memberships', 'chats', 'sessions', 'users', 'kysely_migration', 'kysely_migration_lock']) {
+  for (const table of ['messages', 'memberships', 'chat_bans', 'chats', 'sessions', 'users', 'kysely_migration', 'kysely_migration_lock']) {
     await sql`drop table if exists ${sql.table(table)} cascade`.execute(db).catch(async () => {
       await sql`drop table if exists ${sql.table(table)}`.execute(db);
     });

@@ -9,6 +9,7 @@ export interface Database {
   sessions: SessionsTable;
   chats: ChatsTable;
   memberships: MembershipsTable;
+  chat_bans: ChatBansTable;
   messages: MessagesTable;
 }
 
@@ -40,12 +41,22 @@ export interface ChatsTable {
   multicast_port: number;
   /** Bumped whenever the chat's multicast key changes; keys themselves are never stored. */
   key_epoch: number;
+  /** Names the chat in datagram headers: 10 random bytes as 20 hex characters, unique, unrelated to the code. */
+  stream_id: string;
 }
 
 export interface MembershipsTable {
   chat_code: string;
   user_id: number;
   joined_at: number;
+}
+
+/** Users the chat's creator removed: they may not join again while the row is here. */
+export interface ChatBansTable {
+  chat_code: string;
+  user_id: number;
+  banned_at: number;
+  banned_by: number;
 }
 
 export interface MessagesTable {

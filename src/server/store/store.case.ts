@@ -1,11 +1,18 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from './store.js';
+import { newStreamId } from '../../protocol/stream-id.js';
+import { type DatabaseTarget, openDatabase } from './database.js';
+import { migrateTo } from './migrations.js';
+import { Store } from './store.js';
+
+/** An empty database of its own, and how to throw it away once closed. */
+export type NewDatabase = () => Promise<{ target: DatabaseTarget; dispose(): Promise<void> }>;
 
 /**
  * The one behaviour suite every storage engine must pass (run by store.sqlite.test.ts and
  * store.postgres.test.ts). An engine is done when this passes on it.
  */
-export function storeContract(engineName: string, open: () => Promise<{ store: Store; dispose(): Promise<void> }>) {
+export function storeContract(engineName: string, newDatabase: NewDatabase) {
   describe(`Store on ${engineName}`, () => {
     let store: Store;
     let dispose: () => Promise<void>;
@@ -13,19 +20,25 @@ export function storeContract(engineName: string, open: () => Promise<{ store: S
     let bob: number;
 
     beforeAll(async () => {
-      ({ store, dispose } = await open());
+      const database = await newDatabase();
+      store = await Store.open(database.target);
+      dispose = async () => {
+        await store.close();
+        await database.dispose();
+      };
       alice = (await store.users.insert({ name: 'Alice', email: 'alice@x.io', passwordHash: 'h', createdAt: 1 })).id;
       bob = (await store.users.insert({ name: 'Bób ☃', email: 'bob@x.io', passwordHash: 'h', createdAt: 2 })).id;
     });
     afterAll(async () => dispose?.());
 
-    const chat = (code: string, port: number) => ({
+    const chat = (code: string, port: number, stream_id = newStreamId()) => ({
       code,
       name: `chat ${code}`,
       created_by: alice,
       created_at: 10,
       multicast_group: '239.255.0.1',
       multicast_port: port,
+      stream_id,
     });
 
     it('rejects a second user with the same email', async () => {
@@ -50,6 +63,33 @@ export function storeContract(engineName: string, open: () => Promise<{ store: S
       expect(found).toMatchObject({ name: 'chat AAAAAAAAAA', last_seq: 0, member_count: 1, key_epoch: 0 });
       expect(await store.chats.isMember('AAAAAAAAAA', alice)).toBe(true);
       expect(await store.chats.isMember('AAAAAAAAAA', bob)).toBe(false);
+    });
+
+    it('keeps each chat its stream id, and refuses one already taken', async () => {
+      const stream = newStreamId();
+      await store.chats.insertWithCreator(chat('SSSSSSSSSS', 40010, stream));
+      expect((await store.chats.find('SSSSSSSSSS'))?.stream_id).toBe(stream);
+      await expect(store.chats.insertWithCreator(chat('TTTTTTTTTT', 40011, stream))).rejects.toThrow();
+      expect(await store.chats.find('TTTTTTTTTT')).toBeUndefined();
+    });
+
+    it('records a ban with the removal, at once, and lifts it', async () => {
+      await store.chats.insertWithCreator(chat('BANBANBANB', 40012));
+      await store.chats.addMember('BANBANBANB', bob, 20);
+      expect(await store.chats.isBanned('BANBANBANB', bob)).toBe(false);
+      await store.chats.removeAndBan('BANBANBANB', bob, { bannedBy: alice, bannedAt: 30 });
+      expect(await store.chats.isMember('BANBANBANB', bob)).toBe(false);
+      expect(await store.chats.isBanned('BANBANBANB', bob)).toBe(true);
+      // A ban is per chat and per user.
+      expect(await store.chats.isBanned('BANBANBANB', alice)).toBe(false);
+      expect(await store.chats.isBanned('AAAAAAAAAA', bob)).toBe(false);
+      // Banned again (after a lift and a rejoin, say): one row, the latest.
+      await store.chats.removeAndBan('BANBANBANB', bob, { bannedBy: alice, bannedAt: 40 });
+      const rows = await store.db.selectFrom('chat_bans').selectAll().where('chat_code', '=', 'BANBANBANB').execute();
+      expect(rows).toEqual([{ chat_code: 'BANBANBANB', user_id: bob, banned_at: 40, banned_by: alice }]);
+      expect(await store.chats.liftBan('BANBANBANB', bob)).toBe(true);
+      expect(await store.chats.liftBan('BANBANBANB', bob)).toBe(false);
+      expect(await store.chats.isBanned('BANBANBANB', bob)).toBe(false);
     });
 
     it('adds members idempotently, lists and removes them', async () => {
@@ -116,6 +156,46 @@ export function storeContract(engineName: string, open: () => Promise<{ store: S
       expect(results[0]?.seq).toBe(4);
       expect(results.at(-1)?.seq).toBe(1203);
       expect((await store.chats.find('AAAAAAAAAA'))?.last_seq).toBe(1203);
+    });
+  });
+
+  describe(`Migrations on ${engineName}`, () => {
+    it('give chats made before stream ids one each: random, distinct, unrelated to the code', async () => {
+      const database = await newDatabase();
+      const { db, engine } = openDatabase(database.target);
+      let store: Store | undefined;
+      try {
+        await migrateTo(db, engine, '0001_core');
+        await sql`insert into users (name, email, password_hash, created_at) values ('Old', 'old@x.io', 'h', 1)`.execute(db);
+        const codes = Array.from({ length: 20 }, (_, i) => `OLD${String(i).padStart(7, '0')}`);
+        for (const [i, code] of codes.entries()) {
+          await sql`insert into chats (code, name, created_by, created_at, multicast_group, multicast_port)
+                    values (${code}, 'old', 1, 1, '239.255.0.9', ${41000 + i})`.execute(db);
+        }
+        await db.destroy();
+
+        store = await Store.open(database.target);
+        const rows = await store.db.selectFrom('chats').select(['code', 'stream_id']).orderBy('code').execute();
+        expect(rows.map((r) => r.code)).toEqual(codes);
+        for (const { code, stream_id } of rows) {
+          expect(stream_id).toMatch(/^[0-9a-f]{20}$/);
+          expect(stream_id).not.toContain(Buffer.from(code, 'latin1').toString('hex'));
+        }
+        expect(new Set(rows.map((r) => r.stream_id)).size).toBe(codes.length);
+        // Unique from now on: a new chat cannot take a stream id already given out.
+        await expect(
+          store.db
+            .insertInto('chats')
+            .values({ code: 'NEWNEWNEWN', name: 'n', created_by: 1, created_at: 2, multicast_group: '239.255.0.9', multicast_port: 42000, last_seq: 0, key_epoch: 0, stream_id: rows[0]!.stream_id })
+            .execute(),
+        ).rejects.toThrow();
+        // And the chat_bans table exists, empty.
+        expect(await store.db.selectFrom('chat_bans').selectAll().execute()).toEqual([]);
+      } finally {
+        if (store) await store.close();
+        else await db.destroy().catch(() => {});
+        await database.dispose();
+      }
     });
   });
 }

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { storeContract } from './store.case.js';
-import { Store } from './store.js';
 
-// The PostgreSQL this machine (and CI) runs: trust auth on 127.0.0.1, database `test`. Each run
-// gets a database of its own and drops it afterwards.
+// The PostgreSQL this machine (and CI) runs: trust auth on 127.0.0.1, database `test`. Each
+// database the suite asks for is one of its own, dropped afterwards.
 const ADMIN_URL = process.env.CHORUS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 storeContract('PostgreSQL', async () => {
@@ -14,11 +13,9 @@ storeContract('PostgreSQL', async () => {
   await admin.query(`create database ${name}`);
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
-  const store = await Store.open({ engine: 'postgres', url: url.toString() });
   return {
-    store,
+    target: { engine: 'postgres', url: url.toString() },
     async dispose() {
-      await store.close();
       await admin.query(`drop database if exists ${name}`);
       await admin.end();
     },

@@ -8,7 +8,7 @@ import { type Edit, applyEdit, editArb, randomBytesArb } from './edits.js';
  * holding the chat key but not the server's signing key, as any member does), and the edits an
  * attacker on the LAN can make to either.
  */
-export const CHAT = 'ABCDEFGHJK';
+export const STREAM = '5f3a9c0e7d21b4a86e0f';
 export const EPOCH = 7;
 export const NEXT_EPOCH = 8;
 export const keys = new Map([
@@ -19,14 +19,14 @@ export const server = newSigningKeyPair();
 const attacker = newSigningKeyPair();
 const nonces = new Map([...keys.keys()].map((epoch) => [epoch, new NonceSource()]));
 
-export const lookup = (chat: string, epoch: number) => (chat === CHAT ? keys.get(epoch) : undefined);
+export const lookup = (stream: string, epoch: number) => (stream === STREAM ? keys.get(epoch) : undefined);
 
 function msg(seq: number, text: string, extra: Partial<DatagramMessage> = {}): DatagramMessage {
   return { seq, senderId: 3, senderName: 'Ada', sentAt: 1_714_564_800_123, clientMsgId: `c-${seq}`, text, textOmitted: false, ...extra };
 }
 
 function data(epoch: number, messages: DatagramMessage[], signer = server.privateKey, key = keys.get(epoch)!): Buffer {
-  return encodeData({ chat: CHAT, epoch, messages }, key, nonces.get(epoch)?.next() ?? new NonceSource().next(), signer);
+  return encodeData({ stream: STREAM, epoch, messages }, key, nonces.get(epoch)?.next() ?? new NonceSource().next(), signer);
 }
 
 export const genuine: Buffer[] = [
@@ -37,12 +37,12 @@ export const genuine: Buffer[] = [
   data(EPOCH, [msg(22, 'x'.repeat(1000))]),
   data(EPOCH, [msg(Number.MAX_SAFE_INTEGER - 1, 'a'), msg(Number.MAX_SAFE_INTEGER, 'b')]),
   data(NEXT_EPOCH, [msg(30, 'after the rotation'), msg(31, 'and again')]),
-  encodeHeartbeat({ chat: CHAT, epoch: EPOCH, latestSeq: 0 }, server.privateKey),
-  encodeHeartbeat({ chat: CHAT, epoch: EPOCH, latestSeq: 42 }, server.privateKey),
-  encodeHeartbeat({ chat: CHAT, epoch: NEXT_EPOCH, latestSeq: Number.MAX_SAFE_INTEGER }, server.privateKey),
+  encodeHeartbeat({ stream: STREAM, epoch: EPOCH, latestSeq: 0 }, server.privateKey),
+  encodeHeartbeat({ stream: STREAM, epoch: EPOCH, latestSeq: 42 }, server.privateKey),
+  encodeHeartbeat({ stream: STREAM, epoch: NEXT_EPOCH, latestSeq: Number.MAX_SAFE_INTEGER }, server.privateKey),
   // Genuine, but under an epoch the receiver no longer holds (unknown-key)…
   data(5, [msg(3, 'before a rotation')], server.privateKey, newChatKey()),
-  encodeHeartbeat({ chat: CHAT, epoch: 5, latestSeq: 3 }, server.privateKey),
+  encodeHeartbeat({ stream: STREAM, epoch: 5, latestSeq: 3 }, server.privateKey),
   // …or sealed under another key than the one the receiver holds for its epoch (undecryptable).
   data(EPOCH, [msg(4, 'sealed under a key this receiver does not have')], server.privateKey, newChatKey()),
 ];
@@ -53,8 +53,8 @@ export const forgeries: Buffer[] = [
   data(EPOCH, [msg(2, 'I am the server, trust me', { senderId: 1, senderName: 'Admin' })], attacker.privateKey),
   data(NEXT_EPOCH, [msg(32, 'forged under the new key')], attacker.privateKey),
   data(9, [msg(1, 'an epoch nobody holds')], attacker.privateKey, newChatKey()),
-  encodeHeartbeat({ chat: CHAT, epoch: EPOCH, latestSeq: 1_000_000 }, attacker.privateKey),
-  encodeHeartbeat({ chat: CHAT, epoch: 99, latestSeq: 5 }, attacker.privateKey),
+  encodeHeartbeat({ stream: STREAM, epoch: EPOCH, latestSeq: 1_000_000 }, attacker.privateKey),
+  encodeHeartbeat({ stream: STREAM, epoch: 99, latestSeq: 5 }, attacker.privateKey),
 ];
 
 /** The decrypted bodies of the genuine DATA datagrams, to mutate behind a valid seal and signature. */
@@ -79,7 +79,7 @@ const FIELDS = [
 type DatagramEdit =
   | Edit
   | { kind: 'field'; field: number; bytes: Uint8Array }
-  | { kind: 'chat'; code: string }
+  | { kind: 'stream'; id: Uint8Array }
   | { kind: 'resign' };
 
 const fieldEdit = fc.record({
@@ -90,9 +90,13 @@ const fieldEdit = fc.record({
     fc.constantFrom(new Uint8Array(12), new Uint8Array(12).fill(0xff), Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0])),
   ),
 });
-const chatEdit = fc.record({
-  kind: fc.constant('chat' as const),
-  code: fc.oneof(fc.constantFrom('ZZZZZZZZZZ', '0000000000', 'abcdefghjk', 'ABCDE-FGHJ', 'ABCDEFGHJL'), fc.string({ minLength: 10, maxLength: 10, unit: 'binary-ascii' })),
+/** Another stream id in the header: another chat's, all zeros or ones, or the real one a bit off. */
+const streamEdit = fc.record({
+  kind: fc.constant('stream' as const),
+  id: fc.oneof(
+    fc.constantFrom(new Uint8Array(10), new Uint8Array(10).fill(0xff), Uint8Array.from(Buffer.from(STREAM, 'hex').map((b, i) => (i === 9 ? b ^ 1 : b)))),
+    fc.uint8Array({ minLength: 10, maxLength: 10 }),
+  ),
 });
 /** Re-signed by the attacker's key after the other edits: a forgery, never the server's word. */
 const resignEdit = fc.constant({ kind: 'resign' as const });
@@ -100,7 +104,7 @@ const resignEdit = fc.constant({ kind: 'resign' as const });
 export const datagramEditArb: fc.Arbitrary<DatagramEdit> = fc.oneof(
   { weight: 6, arbitrary: editArb },
   { weight: 2, arbitrary: fieldEdit },
-  { weight: 1, arbitrary: chatEdit },
+  { weight: 1, arbitrary: streamEdit },
   { weight: 1, arbitrary: resignEdit },
 );
 
@@ -115,10 +119,10 @@ export function applyDatagramEdit(input: Buffer, edit: DatagramEdit): Buffer {
       Buffer.from(edit.bytes.subarray(0, length)).copy(out, offset);
       return out;
     }
-    case 'chat': {
+    case 'stream': {
       if (input.length < 14) return input;
       const out = Buffer.from(input);
-      out.write(edit.code.padEnd(10, '0').slice(0, 10), 4, 10, 'latin1');
+      Buffer.from(edit.id).copy(out, 4);
       return out;
     }
     case 'resign': {
