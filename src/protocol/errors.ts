@@ -11,6 +11,7 @@ export const ERRORS = {
   WRONG_CREDENTIALS: { status: 401, title: 'Wrong email or password' },
   NOT_A_MEMBER: { status: 403, title: 'Not a member of this chat' },
   FORBIDDEN: { status: 403, title: 'Not allowed' },
+  BANNED: { status: 403, title: 'You were removed from this chat by its creator' },
   CHAT_NOT_FOUND: { status: 404, title: 'No such chat' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   EMAIL_TAKEN: { status: 409, title: 'Email already registered' },

@@ -187,8 +187,13 @@ export class Chats {
 
   async join(user: User, codeInput: string): Promise<Chat> {
     const { code } = await this.findOrThrow(codeInput);
+    // One at a time per chat, with removals too: a removal's ban cannot slip in between this
+    // check and the insert, which would let the removed user back in.
     return this.queue.run(`chat:${code}`, async () => {
       const chat = await this.findOrThrow(code);
+      if (await this.store.chats.isBanned(code, user.id)) {
+        throw new ChorusError('BANNED', `You were removed from chat ${formatChatCode(code)} by its creator, and may not join it again`);
+      }
       // Joining twice stays harmless, even in a full chat.
       if (chat.member_count >= this.limits.membersPerChat && !(await this.store.chats.isMember(code, user.id))) {
         throw new ChorusError('CHAT_FULL', `Chat ${formatChatCode(code)} has ${chat.member_count} members, as many as this server allows`);
@@ -204,20 +209,40 @@ export class Chats {
     await this.dropMember(chat.code, user.id);
   }
 
-  /** The chat's creator removes a member; removing oneself is leaving. */
+  /**
+   * The chat's creator removes a member, which bans them: they may not join again unless the
+   * creator lifts the ban. Removing oneself is leaving, and bans nobody.
+   */
   async remove(user: User, codeInput: string, memberId: number): Promise<void> {
     const chat = await this.requireMember(user, codeInput);
-    if (memberId !== user.id && chat.created_by !== user.id) {
+    if (memberId === user.id) return this.dropMember(chat.code, user.id);
+    if (chat.created_by !== user.id) {
       throw new ChorusError('FORBIDDEN', `Only the chat's creator may remove its members`);
     }
-    if (!(await this.store.chats.isMember(chat.code, memberId))) {
-      throw new ChorusError('NOT_FOUND', `User ${memberId} is not a member of chat ${formatChatCode(chat.code)}`);
-    }
-    await this.dropMember(chat.code, memberId);
+    await this.queue.run(`chat:${chat.code}`, async () => {
+      if (!(await this.store.chats.isMember(chat.code, memberId))) {
+        throw new ChorusError('NOT_FOUND', `User ${memberId} is not a member of chat ${formatChatCode(chat.code)}`);
+      }
+      await this.dropMember(chat.code, memberId, { bannedBy: user.id });
+    });
   }
 
-  private async dropMember(chatCode: string, userId: number): Promise<void> {
-    await this.store.chats.removeMember(chatCode, userId);
+  /** The chat's creator lifts a ban: the user may join again (they are not added back). */
+  async liftBan(user: User, codeInput: string, bannedId: number): Promise<void> {
+    const chat = await this.requireMember(user, codeInput);
+    if (chat.created_by !== user.id) {
+      throw new ChorusError('FORBIDDEN', `Only the chat's creator may lift a ban`);
+    }
+    await this.queue.run(`chat:${chat.code}`, async () => {
+      if (!(await this.store.chats.liftBan(chat.code, bannedId))) {
+        throw new ChorusError('NOT_FOUND', `User ${bannedId} is not banned from chat ${formatChatCode(chat.code)}`);
+      }
+    });
+  }
+
+  private async dropMember(chatCode: string, userId: number, ban?: { bannedBy: number }): Promise<void> {
+    if (ban) await this.store.chats.removeAndBan(chatCode, userId, { bannedBy: ban.bannedBy, bannedAt: Date.now() });
+    else await this.store.chats.removeMember(chatCode, userId);
     // The one who left knows the current key: from now on the chat speaks under a new one.
     // Both start before anything else runs, so from here on fan-out seals under the new key
     // and ingest refuses the former member's sends, even on a connection already open.

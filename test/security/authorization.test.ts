@@ -155,7 +155,8 @@ const HTTP_ROWS: HttpRow[] = [
     endpoint: 'POST /api/chats/{code}/members',
     chat: 'fresh',
     send: ({ code, who }) => call('POST', `/api/chats/${code}/members`, { token: token(who) }),
-    // Knowing the code is what lets someone join: anyone logged in may, a former member again.
+    // Knowing the code is what lets someone join: anyone logged in may, and a former member who
+    // left may come back (leaving is not a ban; removal by the creator is: see its cells below).
     expect: loggedIn(ok(200, async (r, { code, who }) => expect(await isListedMember(code, who)).toBe(true))),
   },
   {
@@ -181,6 +182,19 @@ const HTTP_ROWS: HttpRow[] = [
     chat: 'fresh',
     send: ({ code, who }) => call('DELETE', `/api/chats/${code}/members/${account(who)?.user.id ?? tess.user.id}`, { token: token(who) }),
     expect: { anonymous: unauthenticated, 'non-member': notAMember, member: ok(204, async (_r, { code, who }) => expect(await isListedMember(code, who)).toBe(false)), 'former member': notAMember },
+  },
+  {
+    endpoint: 'DELETE /api/chats/{code}/bans/{userId}',
+    chat: 'fresh',
+    // Only the creator may lift a ban (see the creator's cells below); Fay left, nobody banned her.
+    send: ({ code, who }) => call('DELETE', `/api/chats/${code}/bans/${fay.user.id}`, { token: token(who) }),
+    expect: { anonymous: unauthenticated, 'non-member': notAMember, member: { status: 403, code: 'FORBIDDEN' }, 'former member': notAMember },
+  },
+  {
+    endpoint: 'DELETE /api/chats/{code}/bans/{userId} (no such chat)',
+    chat: 'missing',
+    send: ({ code, who }) => call('DELETE', `/api/chats/${code}/bans/${tess.user.id}`, { token: token(who) }),
+    expect: loggedIn(chatNotFound),
   },
   {
     endpoint: 'GET /api/chats/{code}/members',
@@ -263,10 +277,20 @@ describe('HTTP authorization matrix', () => {
 });
 
 describe("the chat's creator", () => {
-  it('removes another member (204), who then is a former member (403 on the chat)', async () => {
+  it('removes another member (204), who then is a former member (403 on the chat) and may not join again (403 BANNED)', async () => {
     const code = await freshChat();
     expect((await call('DELETE', `/api/chats/${code}/members/${tess.user.id}`, { token: carl.token })).status).toBe(204);
     expect((await call('GET', `/api/chats/${code}`, { token: tess.token })).body.code).toBe('NOT_A_MEMBER');
+    expect(await call('POST', `/api/chats/${code}/members`, { token: tess.token })).toMatchObject({ status: 403, body: { code: 'BANNED' } });
+    expect(await listed(code, tess.user.id)).toBe(false);
+  });
+
+  it('lifts a ban (204), after which the user removed may join again; lifting one there is not is 404 NOT_FOUND', async () => {
+    const code = await freshChat();
+    expect((await call('DELETE', `/api/chats/${code}/members/${tess.user.id}`, { token: carl.token })).status).toBe(204);
+    expect((await call('DELETE', `/api/chats/${code}/bans/${tess.user.id}`, { token: carl.token })).status).toBe(204);
+    expect((await call('POST', `/api/chats/${code}/members`, { token: tess.token })).status).toBe(200);
+    expect(await call('DELETE', `/api/chats/${code}/bans/${tess.user.id}`, { token: carl.token })).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
   });
 
   it('cannot remove someone who is not a member (404 NOT_FOUND)', async () => {

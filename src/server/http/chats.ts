@@ -78,7 +78,7 @@ export function chatRoutes(app: App, { accounts, chats }: HttpServices): void {
     '/chats/:code/members/:userId',
     {
       schema: {
-        summary: "Remove a member (the chat's creator only); the chat's key is rotated",
+        summary: "Remove a member (the chat's creator only), who may not join again until the ban is lifted; the chat's key is rotated",
         security: BEARER,
         params: Type.Object({ code: ChatCodeParams.properties.code, userId: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }) }),
         response: { 204: Type.Null(), ...PROBLEMS },
@@ -86,6 +86,22 @@ export function chatRoutes(app: App, { accounts, chats }: HttpServices): void {
     },
     async (request, reply) => {
       await chats.remove(await currentUser(accounts, request), request.params.code, request.params.userId);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.delete(
+    '/chats/:code/bans/:userId',
+    {
+      schema: {
+        summary: "Lift a ban (the chat's creator only): the user removed may join again",
+        security: BEARER,
+        params: Type.Object({ code: ChatCodeParams.properties.code, userId: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }) }),
+        response: { 204: Type.Null(), ...PROBLEMS },
+      },
+    },
+    async (request, reply) => {
+      await chats.liftBan(await currentUser(accounts, request), request.params.code, request.params.userId);
       return reply.code(204).send(null);
     },
   );
