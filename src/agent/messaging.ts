@@ -5,7 +5,7 @@ import { apiReceiverSource } from '../client/receiver-source.js';
 import { Sender, type SenderOptions, type SenderState } from '../client/sender.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
-import { MAX_CLIENT_MSG_ID_LENGTH, MAX_TEXT_BYTES } from '../protocol/limits.js';
+import { MAX_CLIENT_MSG_ID_LENGTH } from '../protocol/limits.js';
 import type { ReadPositions } from './read-positions.js';
 import { AgentError, isSessionEnded, toUiError } from './ui-errors.js';
 import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiMessage, type UiPush, type UiUser } from './ui-protocol.js';
@@ -130,12 +130,8 @@ export class Messaging {
     if (!CLIENT_MSG_ID.test(clientMsgId)) throw new AgentError('BAD_UI_REQUEST', 'invalid message id');
     if (text.trim() === '') throw new AgentError('INVALID_FIELD', 'A message must not be empty', 'text');
     const chat = entry.chat.code;
-    if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
-      // Refused here as the server would, so the UI shows it the same way: failed, with the reason.
-      const error = { code: 'PAYLOAD_TOO_LARGE', message: `A message may be at most ${MAX_TEXT_BYTES / 1024} KiB of UTF-8`, field: 'text' };
-      queueMicrotask(() => this.options.push({ type: 'sendFailed', chat, clientMsgId, error }));
-      return;
-    }
+    // A text the server would refuse (too long, say) is refused by the Sender at once, with the
+    // server's reason, and shows as failed like any refusal.
     this.sender.send(chat, text, clientMsgId).then(
       (ack) => {
         this.options.push({ type: 'ack', chat, clientMsgId, seq: ack.seq, sentAt: ack.sentAt });
