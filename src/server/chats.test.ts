@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type User, toUser } from './accounts.js';
 import { ChatKeys } from './chat-keys.js';
-import { Chats } from './chats.js';
+import { type ChatCaller, Chats } from './chats.js';
 import { defaultServerConfig } from './config.js';
 import { MembershipCache } from './membership-cache.js';
 import { MulticastAllocator } from './multicast-allocator.js';
@@ -19,6 +19,7 @@ describe('Chats', () => {
   let chats: Chats;
   let creator: User;
   let member: User;
+  const from = (user: User): ChatCaller => ({ user, address: '127.0.0.1' });
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'chorus-chats-'));
@@ -40,7 +41,7 @@ describe('Chats', () => {
 
   it('never lets a join that checked for a ban before a removal add the removed user back', async () => {
     const { code } = await chats.create(creator, { name: 'Race' });
-    await chats.join(member, code);
+    await chats.join(from(member), code);
     // Hold a join between its ban check and its insert, for as long as it takes a removal that
     // is not kept out to record its ban (or 200 ms, when it is kept out, as it must be).
     const real = { isBanned: store.chats.isBanned.bind(store.chats), removeAndBan: store.chats.removeAndBan.bind(store.chats) };
@@ -55,11 +56,11 @@ describe('Chats', () => {
       await Promise.race([banRecorded, sleep(200)]);
       return answer;
     };
-    const [joined, removed] = await Promise.allSettled([chats.join(member, code), sleep(10).then(() => chats.remove(creator, code, member.id))]);
+    const [joined, removed] = await Promise.allSettled([chats.join(from(member), code), sleep(10).then(() => chats.remove(from(creator), code, member.id))]);
     expect(removed.status).toBe('fulfilled');
     expect(joined.status).toBe('fulfilled');
     expect(await store.chats.isMember(code.replace('-', ''), member.id)).toBe(false);
     expect(await real.isBanned(code.replace('-', ''), member.id)).toBe(true);
-    await expect(chats.join(member, code)).rejects.toMatchObject({ code: 'BANNED' });
+    await expect(chats.join(from(member), code)).rejects.toMatchObject({ code: 'BANNED' });
   });
 });

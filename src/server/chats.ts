@@ -3,6 +3,7 @@ import { ChorusError } from '../protocol/errors.js';
 import { newStreamId } from '../protocol/stream-id.js';
 import type { User } from './accounts.js';
 import type { ChatKey, ChatKeys } from './chat-keys.js';
+import { type Caller, CodeGuessThrottle } from './code-guess-throttle.js';
 import { DEFAULTS } from './config.js';
 import type { MembershipCache } from './membership-cache.js';
 import type { MulticastAllocator } from './multicast-allocator.js';
@@ -32,6 +33,11 @@ export interface ChatMulticast {
   keyEpoch: number;
   /** AES-256-GCM key of the current epoch, base64. */
   key: string;
+}
+
+/** Who asks about a chat by its code: the user, and the address the request came from. */
+export interface ChatCaller extends Caller {
+  user: User;
 }
 
 export interface Member {
@@ -119,11 +125,14 @@ export interface ChatsDeps {
   /** Told after a chat's key changes, so receivers hear of the new epoch at once. */
   onKeyRotated?: (chatCode: string) => void;
   limits?: ChatLimits;
+  /** Counts unknown codes and refuses callers who try too many (code-guess-throttle.ts). */
+  guesses?: CodeGuessThrottle;
 }
 
 /**
  * Chats and their membership. Every method that reveals a chat's contents checks membership
- * first, in `requireMember`, so no endpoint can forget it.
+ * first, in `requireMember`, so no endpoint can forget it; the same check counts codes that do
+ * not exist towards the caller's code-guessing limit, and refuses them past it.
  */
 export class Chats {
   private readonly queue = new KeyedQueue();
@@ -133,6 +142,7 @@ export class Chats {
   private readonly keys: ChatKeys;
   private readonly recent: RecentMessages;
   private readonly limits: ChatLimits;
+  private readonly guesses: CodeGuessThrottle;
 
   constructor(private readonly deps: ChatsDeps) {
     this.store = deps.store;
@@ -140,6 +150,7 @@ export class Chats {
     this.keys = deps.keys;
     this.recent = deps.recent;
     this.limits = deps.limits ?? { chatsPerUser: DEFAULTS.chatsPerUser, membersPerChat: DEFAULTS.membersPerChat };
+    this.guesses = deps.guesses ?? new CodeGuessThrottle();
   }
 
   async create(user: User, input: { name: string }): Promise<Chat> {
@@ -181,12 +192,15 @@ export class Chats {
     return Promise.all(rows.map((row) => this.describe(row)));
   }
 
-  async get(user: User, codeInput: string): Promise<Chat> {
-    return this.describe(await this.requireMember(user, codeInput));
+  async get(caller: ChatCaller, codeInput: string): Promise<Chat> {
+    return this.describe(await this.requireMember(caller, codeInput));
   }
 
-  async join(user: User, codeInput: string): Promise<Chat> {
-    const { code } = await this.findOrThrow(codeInput);
+  /** Joins by code: refused to a caller past the code-guessing limit, whatever the code. */
+  async join(caller: ChatCaller, codeInput: string): Promise<Chat> {
+    const { user } = caller;
+    this.guesses.refuseWhileThrottled(caller);
+    const { code } = await this.guesses.guard(caller, () => this.findOrThrow(codeInput));
     // One at a time per chat, with removals too: a removal's ban cannot slip in between this
     // check and the insert, which would let the removed user back in.
     return this.queue.run(`chat:${code}`, async () => {
@@ -204,17 +218,18 @@ export class Chats {
     });
   }
 
-  async leave(user: User, codeInput: string): Promise<void> {
-    const chat = await this.requireMember(user, codeInput);
-    await this.dropMember(chat.code, user.id);
+  async leave(caller: ChatCaller, codeInput: string): Promise<void> {
+    const chat = await this.requireMember(caller, codeInput);
+    await this.dropMember(chat.code, caller.user.id);
   }
 
   /**
    * The chat's creator removes a member, which bans them: they may not join again unless the
    * creator lifts the ban. Removing oneself is leaving, and bans nobody.
    */
-  async remove(user: User, codeInput: string, memberId: number): Promise<void> {
-    const chat = await this.requireMember(user, codeInput);
+  async remove(caller: ChatCaller, codeInput: string, memberId: number): Promise<void> {
+    const { user } = caller;
+    const chat = await this.requireMember(caller, codeInput);
     if (memberId === user.id) return this.dropMember(chat.code, user.id);
     if (chat.created_by !== user.id) {
       throw new ChorusError('FORBIDDEN', `Only the chat's creator may remove its members`);
@@ -228,9 +243,9 @@ export class Chats {
   }
 
   /** The chat's creator lifts a ban: the user may join again (they are not added back). */
-  async liftBan(user: User, codeInput: string, bannedId: number): Promise<void> {
-    const chat = await this.requireMember(user, codeInput);
-    if (chat.created_by !== user.id) {
+  async liftBan(caller: ChatCaller, codeInput: string, bannedId: number): Promise<void> {
+    const chat = await this.requireMember(caller, codeInput);
+    if (chat.created_by !== caller.user.id) {
       throw new ChorusError('FORBIDDEN', `Only the chat's creator may lift a ban`);
     }
     await this.queue.run(`chat:${chat.code}`, async () => {
@@ -257,22 +272,22 @@ export class Chats {
     return { group: chat.multicast_group, port: chat.multicast_port, stream: chat.stream_id };
   }
 
-  async members(user: User, codeInput: string): Promise<Member[]> {
-    const chat = await this.requireMember(user, codeInput);
+  async members(caller: ChatCaller, codeInput: string): Promise<Member[]> {
+    const chat = await this.requireMember(caller, codeInput);
     return (await this.store.chats.listMembers(chat.code)).map(toMember);
   }
 
   async history(
-    user: User,
+    caller: ChatCaller,
     codeInput: string,
     query: { after?: number; before?: number; limit?: number },
   ): Promise<{ messages: Message[]; latestSeq: number }> {
     const limit = Math.min(query.limit ?? HISTORY_PAGE.default, HISTORY_PAGE.max);
     if (query.after !== undefined && query.before === undefined) {
-      const recent = await this.recentPage(user, codeInput, query.after, limit);
+      const recent = await this.recentPage(caller, codeInput, query.after, limit);
       if (recent) return recent;
     }
-    const chat = await this.requireMember(user, codeInput);
+    const chat = await this.requireMember(caller, codeInput);
     let page: Page;
     if (query.after !== undefined && query.before !== undefined) {
       throw new ChorusError('INVALID_FIELD', 'Give either after or before, not both', 'before');
@@ -287,23 +302,30 @@ export class Chats {
    * A repair page from memory: the same membership check as `requireMember`, through the
    * membership cache, and no query. Undefined when the page reaches older than memory holds.
    */
-  private async recentPage(user: User, codeInput: string, after: number, limit: number): Promise<{ messages: Message[]; latestSeq: number } | undefined> {
+  private async recentPage(caller: ChatCaller, codeInput: string, after: number, limit: number): Promise<{ messages: Message[]; latestSeq: number } | undefined> {
     const code = normalizeChatCode(codeInput);
     const rows = code ? this.recent.after(code, after, limit) : undefined;
     if (!code || !rows) return undefined;
-    if (!(await this.membership.isMember(code, user.id))) {
-      throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(code)}`);
-    }
+    await this.guesses.guard(caller, async () => {
+      if (!(await this.membership.isMember(code, caller.user.id))) {
+        throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(code)}`);
+      }
+    });
     return { messages: rows.map(toMessage), latestSeq: this.recent.latest(code)! };
   }
 
-  /** The chat, if `user` belongs to it: 404 if there is no such chat, 403 if not a member. */
-  async requireMember(user: User, codeInput: string): Promise<ChatWithCount> {
-    const chat = await this.findOrThrow(codeInput);
-    if (!(await this.store.chats.isMember(chat.code, user.id))) {
-      throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(chat.code)}`);
-    }
-    return chat;
+  /**
+   * The chat, if the caller belongs to it: 404 if there is no such chat (a failure towards the
+   * code-guessing limit), 403 if not a member; 429 for either past that limit.
+   */
+  async requireMember(caller: ChatCaller, codeInput: string): Promise<ChatWithCount> {
+    return this.guesses.guard(caller, async () => {
+      const chat = await this.findOrThrow(codeInput);
+      if (!(await this.store.chats.isMember(chat.code, caller.user.id))) {
+        throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(chat.code)}`);
+      }
+      return chat;
+    });
   }
 
   private async describe(row: ChatWithCount): Promise<Chat> {

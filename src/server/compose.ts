@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Accounts } from './accounts.js';
 import { ChatKeys } from './chat-keys.js';
 import { Chats } from './chats.js';
+import { CodeGuessThrottle } from './code-guess-throttle.js';
 import { type RunningServer, type ServerConfig, usesTls } from './config.js';
 import { Fanout } from './fanout.js';
 import { buildHttpApp } from './http/app.js';
@@ -44,6 +45,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const keys = new ChatKeys(store);
     let fanout: Fanout | undefined;
     const recent = new RecentMessages();
+    // One count of unknown chat codes per user and address, for HTTP and TCP alike.
+    const guesses = new CodeGuessThrottle(config.codeGuessThrottle);
     const chats = new Chats({
       store,
       multicast: new MulticastAllocator(config.multicast),
@@ -52,6 +55,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       recent,
       onKeyRotated: (code) => fanout?.nudge(code),
       limits: config.limits,
+      guesses,
     });
     fanout = await Fanout.start(config.multicast, keys, identity, (code) => chats.addressOf(code), logger);
     const activeFanout = fanout;
@@ -64,7 +68,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     });
 
     const ingest = new Ingest(
-      { accounts, members, sequencer, logger, sendRate: new SendRateLimiter(config.limits.sendRate), frameTimeoutMs: config.timeouts.tcpFrameMs },
+      { accounts, members, sequencer, logger, sendRate: new SendRateLimiter(config.limits.sendRate), frameTimeoutMs: config.timeouts.tcpFrameMs, guesses },
       tls,
     );
     const tcpPort = await ingest.listen(config.host, config.tcpPort);

@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { FRAME_TIMEOUT_MS } from '../protocol/limits.js';
+import { type CodeGuessPolicy, DEFAULT_CODE_GUESS_THROTTLE } from './code-guess-throttle.js';
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from './login-throttle.js';
 import { DEFAULT_SEND_RATE, type SendRatePolicy } from './send-rate.js';
 
@@ -21,6 +22,8 @@ export interface ServerConfig {
   multicast: MulticastConfig;
   /** Failed-login throttling; see login-throttle.ts. */
   loginThrottle: ThrottlePolicy;
+  /** How many unknown chat codes one user, or one address, may try; see code-guess-throttle.ts. */
+  codeGuessThrottle: CodeGuessPolicy;
   /** Abuse limits: messages per user, chats per user, members per chat. */
   limits: AbuseLimits;
   /** How long a slow peer may take before it is cut off; short ones in tests. */
@@ -124,6 +127,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
       ttl: DEFAULTS.multicastTtl,
     },
     loginThrottle: { ...DEFAULT_THROTTLE },
+    codeGuessThrottle: { ...DEFAULT_CODE_GUESS_THROTTLE },
     limits: { sendRate: { ...DEFAULT_SEND_RATE }, chatsPerUser: DEFAULTS.chatsPerUser, membersPerChat: DEFAULTS.membersPerChat },
     timeouts: { ...DEFAULT_TIMEOUTS },
     logLevel: 'info',

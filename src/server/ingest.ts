@@ -9,9 +9,11 @@ import {
   AUTH_TIMEOUT_MS,
   IDLE_TIMEOUT_MS,
   MAX_IN_FLIGHT_PER_CONNECTION,
+  MAX_RETRY_AFTER_MS,
   PROTOCOL_VERSION,
 } from '../protocol/limits.js';
 import type { Accounts, User } from './accounts.js';
+import type { CodeGuessThrottle } from './code-guess-throttle.js';
 import type { MembershipCache } from './membership-cache.js';
 import { RATE_LIMIT_GRACE_MS, type SendRateLimiter } from './send-rate.js';
 import type { Sequencer } from './sequencer.js';
@@ -28,6 +30,8 @@ export interface IngestDeps {
   sendRate: SendRateLimiter;
   /** A frame begun must be complete within this, or the connection is closed (slow loris). */
   frameTimeoutMs: number;
+  /** Sends to unknown codes count as guesses, as they do over HTTP (code-guess-throttle.ts). */
+  guesses: CodeGuessThrottle;
 }
 
 /**
@@ -84,6 +88,8 @@ class Connection {
   /** Set once the connection is being closed for a protocol violation: nothing more is read. */
   private failed = false;
   private drained: (() => void)[] = [];
+  /** The peer's address, for the code-guessing limit. */
+  private readonly address: string;
 
   constructor(
     private readonly socket: Socket,
@@ -91,6 +97,7 @@ class Connection {
     private readonly onClose: () => void,
   ) {
     socket.setNoDelay(true);
+    this.address = socket.remoteAddress ?? 'unknown';
     this.authTimer = setTimeout(() => this.fail('UNAUTHENTICATED', 'No hello within the time allowed'), AUTH_TIMEOUT_MS);
     this.idleTimer = setTimeout(() => this.destroy(), IDLE_TIMEOUT_MS);
     socket.on('data', (chunk) => this.onData(chunk));
@@ -181,13 +188,18 @@ class Connection {
     }
     this.inFlight++;
     try {
-      const chatCode = normalizeChatCode(chatInput);
-      if (!chatCode) throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${chatInput.slice(0, 32)}`);
-      const problem = messageTextProblem(text);
-      if (problem) throw problem;
-      if (!(await this.deps.members.isMember(chatCode, user.id))) {
-        throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(chatCode)}`);
-      }
+      // CHAT_NOT_FOUND and NOT_A_MEMBER tell codes that exist from codes that do not: the
+      // same code-guessing limit as the HTTP API applies.
+      const chatCode = await this.deps.guesses.guard({ user, address: this.address }, async () => {
+        const code = normalizeChatCode(chatInput);
+        if (!code) throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${chatInput.slice(0, 32)}`);
+        const problem = messageTextProblem(text);
+        if (problem) throw problem;
+        if (!(await this.deps.members.isMember(code, user.id))) {
+          throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(code)}`);
+        }
+        return code;
+      });
       const result = await this.deps.sequencer.submit({
         chatCode,
         senderId: user.id,
@@ -198,7 +210,7 @@ class Connection {
       });
       this.write({ t: 'ack', id, chat: formatChatCode(chatCode), seq: result.seq, sentAt: new Date(result.sentAt).toISOString() });
     } catch (error) {
-      if (error instanceof ChorusError) this.refuse(id, error.code, error.message);
+      if (error instanceof ChorusError) this.refuse(id, error.code, error.message, retryAfterMs(error));
       else {
         this.deps.logger.error({ err: error }, 'send failed');
         this.refuse(id, 'INTERNAL', 'The message could not be stored');
@@ -249,4 +261,9 @@ class Connection {
   private destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** What a refusal tells the client to wait, if anything: within what an error frame may carry. */
+function retryAfterMs(error: ChorusError): number | undefined {
+  return error.retryAfterSeconds === undefined ? undefined : Math.min(error.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS);
 }

@@ -4,9 +4,12 @@ import { type Frame, FrameDecoder, encodeFrame } from '../../src/protocol/frames
 import { PROTOCOL_VERSION } from '../../src/protocol/limits.js';
 import { waitFor } from './messaging.js';
 
-/** A raw TCP client speaking frames, to see exactly what the server answers. */
-export async function rawFrameClient(port: number, host = '127.0.0.1') {
-  const socket = connect(port, host);
+/**
+ * A raw TCP client speaking frames, to see exactly what the server answers. `localAddress`: a
+ * loopback address to connect from (Linux routes all of 127.0.0.0/8 to lo), for per-address limits.
+ */
+export async function rawFrameClient(port: number, host = '127.0.0.1', localAddress?: string) {
+  const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) });
   await once(socket, 'connect');
   const decoder = new FrameDecoder();
   const frames: Frame[] = [];

@@ -10,11 +10,27 @@ export interface TestServer extends RunningServer {
   dispose(): Promise<void>;
 }
 
+/**
+ * Every test client comes from 127.0.0.1, and many tests ask about made-up chat codes on purpose
+ * (404s in the authorization matrix, fuzzing): the code-guessing limit per address would soon
+ * refuse them all. Test servers get a wide one unless a test sets its own, as
+ * test/join-throttle.test.ts does to test the limit itself.
+ */
+const WIDE_CODE_GUESS_THROTTLE = { maxFailuresPerUser: 1000, maxFailuresPerAddress: 1000, windowSeconds: 600 };
+
 /** A real server on loopback with free ports and a fresh SQLite file in a temporary folder. */
 export async function startTestServer(overrides: Partial<ServerConfig> = {}, dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'chorus-test-'));
   const server = await startServer(
-    defaultServerConfig({ dataDir: dir, host: '127.0.0.1', httpPort: 0, tcpPort: 0, logLevel: 'silent', ...overrides }),
+    defaultServerConfig({
+      dataDir: dir,
+      host: '127.0.0.1',
+      httpPort: 0,
+      tcpPort: 0,
+      logLevel: 'silent',
+      codeGuessThrottle: WIDE_CODE_GUESS_THROTTLE,
+      ...overrides,
+    }),
   );
   return {
     ...server,

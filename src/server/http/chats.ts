@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { App, HttpServices } from './app.js';
-import { currentUser } from './auth.js';
+import { currentCaller, currentUser } from './auth.js';
 import { BEARER, ChatCodeParams, PROBLEMS } from './schemas.js';
 
 export function chatRoutes(app: App, { accounts, chats }: HttpServices): void {
@@ -42,7 +42,7 @@ export function chatRoutes(app: App, { accounts, chats }: HttpServices): void {
         response: { 200: Type.Ref('Chat'), ...PROBLEMS },
       },
     },
-    async (request) => chats.get(await currentUser(accounts, request), request.params.code),
+    async (request) => chats.get(await currentCaller(accounts, request), request.params.code),
   );
 
   app.post(
@@ -55,7 +55,7 @@ export function chatRoutes(app: App, { accounts, chats }: HttpServices): void {
         response: { 200: Type.Ref('Chat'), ...PROBLEMS },
       },
     },
-    async (request) => chats.join(await currentUser(accounts, request), request.params.code),
+    async (request) => chats.join(await currentCaller(accounts, request), request.params.code),
   );
 
   app.delete(
@@ -69,7 +69,7 @@ export function chatRoutes(app: App, { accounts, chats }: HttpServices): void {
       },
     },
     async (request, reply) => {
-      await chats.leave(await currentUser(accounts, request), request.params.code);
+      await chats.leave(await currentCaller(accounts, request), request.params.code);
       return reply.code(204).send(null);
     },
   );
@@ -85,7 +85,7 @@ export function chatRoutes(app: App, { accounts, chats }: HttpServices): void {
       },
     },
     async (request, reply) => {
-      await chats.remove(await currentUser(accounts, request), request.params.code, request.params.userId);
+      await chats.remove(await currentCaller(accounts, request), request.params.code, request.params.userId);
       return reply.code(204).send(null);
     },
   );
@@ -101,7 +101,7 @@ export function chatRoutes(app: App, { accounts, chats }: HttpServices): void {
       },
     },
     async (request, reply) => {
-      await chats.liftBan(await currentUser(accounts, request), request.params.code, request.params.userId);
+      await chats.liftBan(await currentCaller(accounts, request), request.params.code, request.params.userId);
       return reply.code(204).send(null);
     },
   );
@@ -116,6 +116,6 @@ export function chatRoutes(app: App, { accounts, chats }: HttpServices): void {
         response: { 200: Type.Object({ members: Type.Array(Type.Ref('Member')) }), ...PROBLEMS },
       },
     },
-    async (request) => ({ members: await chats.members(await currentUser(accounts, request), request.params.code) }),
+    async (request) => ({ members: await chats.members(await currentCaller(accounts, request), request.params.code) }),
   );
 }

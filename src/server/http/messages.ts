@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { HISTORY_PAGE } from '../chats.js';
 import type { App, HttpServices } from './app.js';
-import { currentUser } from './auth.js';
+import { currentCaller } from './auth.js';
 import { BEARER, ChatCodeParams, PROBLEMS } from './schemas.js';
 
 export function messageRoutes(app: App, { accounts, chats }: HttpServices): void {
@@ -25,6 +25,6 @@ export function messageRoutes(app: App, { accounts, chats }: HttpServices): void
         },
       },
     },
-    async (request) => chats.history(await currentUser(accounts, request), request.params.code, request.query),
+    async (request) => chats.history(await currentCaller(accounts, request), request.params.code, request.query),
   );
 }
