@@ -7,20 +7,16 @@
  * The UI never sees the session token or a chat's key: the agent holds them.
  */
 
+import type { ChatMessage } from '../protocol/message.js';
+
 export interface UiUser {
   id: number;
   name: string;
   email: string;
 }
 
-export interface UiMessage {
-  chat: string;
-  seq: number;
-  sender: { id: number; name: string };
-  text: string;
-  sentAt: string;
-  clientMsgId: string;
-}
+/** A message as the UI shows it: the one shape every part uses. */
+export type UiMessage = ChatMessage;
 
 export interface UiChat {
   /** XXXXX-XXXXX */

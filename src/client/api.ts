@@ -1,4 +1,5 @@
 import { ERRORS, type ErrorCode, isErrorCode } from '../protocol/errors.js';
+import type { ChatMessage } from '../protocol/message.js';
 import { CertificateChangedError } from './certificate-pin.js';
 import { pinnedFetch } from './pinned-fetch.js';
 
@@ -53,14 +54,8 @@ export interface Member {
   joinedAt: string;
 }
 
-export interface Message {
-  chat: string;
-  seq: number;
-  sender: { id: number; name: string };
-  text: string;
-  sentAt: string;
-  clientMsgId: string;
-}
+/** A message of a chat's history. */
+export type Message = ChatMessage;
 
 /** One page of history, ascending by seq, and the chat's latest seq when it was read. */
 export interface MessagePage {

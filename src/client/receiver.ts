@@ -2,19 +2,13 @@ import { type Socket, createSocket } from 'node:dgram';
 import type { KeyObject } from 'node:crypto';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { type DataDatagram, decodeDatagram, parseHeader } from '../protocol/datagram.js';
+import type { ChatMessage } from '../protocol/message.js';
 import { isStreamId } from '../protocol/stream-id.js';
 import { ApiError } from './api.js';
 import { ChatOrdering } from './ordering.js';
 
 /** A delivered message: the same shape the history API returns. */
-export interface ChatMessage {
-  chat: string;
-  seq: number;
-  sender: { id: number; name: string };
-  text: string;
-  sentAt: string;
-  clientMsgId: string;
-}
+export type { ChatMessage };
 
 export interface ChatInfo {
   code: string;

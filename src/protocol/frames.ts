@@ -1,4 +1,5 @@
 import { ChorusError, type ErrorCode, isErrorCode } from './errors.js';
+import type { ChatMessage } from './message.js';
 import {
   MAX_CHAT_INPUT_LENGTH,
   MAX_CLIENT_MSG_ID_LENGTH,
@@ -57,14 +58,8 @@ export interface PongFrame {
   t: 'pong';
 }
 /** server → client: a chat message pushed over TCP (for clients multicast does not reach). */
-export interface MessageFrame {
+export interface MessageFrame extends ChatMessage {
   t: 'message';
-  chat: string;
-  seq: number;
-  sender: { id: number; name: string };
-  text: string;
-  sentAt: string;
-  clientMsgId: string;
 }
 
 export type Frame = HelloFrame | WelcomeFrame | SendFrame | AckFrame | ErrorFrame | PingFrame | PongFrame | MessageFrame;
