@@ -10,6 +10,7 @@ import { Ingest } from './ingest.js';
 import { createLogger } from './logger.js';
 import { LoginThrottle } from './login-throttle.js';
 import { MembershipCache } from './membership-cache.js';
+import { serverMetrics } from './metrics.js';
 import { MulticastAllocator } from './multicast-allocator.js';
 import { SendRateLimiter } from './send-rate.js';
 import { RecentMessages } from './recent-messages.js';
@@ -74,7 +75,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const tcpPort = await ingest.listen(config.host, config.tcpPort);
     cleanup.push(() => ingest.close());
 
-    const app = await buildHttpApp({ accounts, chats, identity, tcpPort, tls }, logger, config.timeouts);
+    const metrics = serverMetrics({ sequencer, fanout: activeFanout, ingest });
+    const app = await buildHttpApp({ accounts, chats, identity, tcpPort, tls, metrics }, logger, config.timeouts);
     await app.listen({ host: config.host, port: config.httpPort });
     cleanup.push(() => app.close());
 

@@ -40,9 +40,17 @@ export interface IngestDeps {
  * sequence number only once committed. A refused send gets an error frame and the connection
  * stays usable; only protocol violations close it.
  */
+/** Counts for /api/metrics. */
+export interface IngestStats {
+  acked: number;
+  /** Sends refused, by error code. */
+  refused: Partial<Record<ErrorCode, number>>;
+}
+
 export class Ingest {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
+  readonly stats: IngestStats = { acked: 0, refused: {} };
 
   /** With `tls` (PEM certificate and key) the port speaks TLS; a connection counts once its handshake is done. */
   constructor(
@@ -50,7 +58,7 @@ export class Ingest {
     tls?: { cert: string; key: string },
   ) {
     const accept = (socket: Socket) => {
-      const connection = new Connection(socket, deps, () => this.connections.delete(connection));
+      const connection = new Connection(socket, deps, this.stats, () => this.connections.delete(connection));
       this.connections.add(connection);
     };
     this.server = tls ? createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: AUTH_TIMEOUT_MS }, accept) : createServer(accept);
@@ -65,6 +73,10 @@ export class Ingest {
         resolve(typeof address === 'object' && address ? address.port : port);
       });
     });
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
   }
 
   /** Stops accepting, lets pending sends be acknowledged, then closes every connection. */
@@ -94,6 +106,7 @@ class Connection {
   constructor(
     private readonly socket: Socket,
     private readonly deps: IngestDeps,
+    private readonly stats: IngestStats,
     private readonly onClose: () => void,
   ) {
     socket.setNoDelay(true);
@@ -208,6 +221,7 @@ class Connection {
         text,
         sentAt: Date.now(),
       });
+      this.stats.acked++;
       this.write({ t: 'ack', id, chat: formatChatCode(chatCode), seq: result.seq, sentAt: new Date(result.sentAt).toISOString() });
     } catch (error) {
       if (error instanceof ChorusError) this.refuse(id, error.code, error.message, retryAfterMs(error));
@@ -222,6 +236,7 @@ class Connection {
   }
 
   private refuse(id: string, code: ErrorCode, message: string, retryAfterMs?: number): void {
+    this.stats.refused[code] = (this.stats.refused[code] ?? 0) + 1;
     this.write(retryAfterMs === undefined ? { t: 'error', id, code, message } : { t: 'error', id, code, message, retryAfterMs });
   }
 

@@ -36,6 +36,8 @@ export class Sequencer {
   private running = false;
   private readonly listeners: ((batch: CommittedMessage[]) => void)[] = [];
   private idle: (() => void)[] = [];
+  /** Counts for /api/metrics: messages over transactions is the group-commit batch size. */
+  readonly stats = { transactions: 0, committed: 0, duplicates: 0, failedTransactions: 0 };
 
   constructor(private readonly store: Store) {}
 
@@ -65,9 +67,11 @@ export class Sequencer {
       try {
         results = await this.store.log.append(batch.map((p) => p.message));
       } catch (error) {
+        this.stats.failedTransactions++;
         for (const p of batch) p.reject(error);
         continue;
       }
+      this.stats.transactions++;
       const fresh: CommittedMessage[] = [];
       batch.forEach((p, i) => {
         const result = results[i]!;
@@ -76,6 +80,8 @@ export class Sequencer {
           fresh.push({ chatCode, seq: result.seq, senderId, senderName, clientMsgId, text, sentAt: result.sentAt });
         }
       });
+      this.stats.committed += fresh.length;
+      this.stats.duplicates += batch.length - fresh.length;
       // Fan-out first, acks second: by the time a sender learns its sequence number, the
       // datagram carrying it is already on its way to every member.
       if (fresh.length > 0) for (const listener of this.listeners) listener(fresh);

@@ -228,6 +228,8 @@ const HTTP_ROWS: HttpRow[] = [
   { endpoint: 'GET /api/server', send: ({ who }) => call('GET', '/api/server', { token: token(who) }), expect: everyone(ok(200, (r) => expect(r.body.tcpPort).toBe(server.tcpPort))) },
   { endpoint: 'GET /api/server-key', send: ({ who }) => call('GET', '/api/server-key', { token: token(who) }), expect: everyone(ok(200, (r) => expect(r.body.algorithm).toBe('Ed25519'))) },
   { endpoint: 'GET /api/health', send: ({ who }) => call('GET', '/api/health', { token: token(who) }), expect: everyone(ok(200)) },
+  // Counts only, never a chat code or user id (test/metrics.test.ts), so anyone may scrape them.
+  { endpoint: 'GET /api/metrics', send: ({ who }) => call('GET', '/api/metrics', { token: token(who) }), expect: everyone(ok(200, (r) => expect(r.body).toContain('chorus_messages_committed_total'))) },
   { endpoint: 'GET /api/openapi.json', send: ({ who }) => call('GET', '/api/openapi.json', { token: token(who) }), expect: everyone(ok(200, (r) => expect(r.body.openapi).toMatch(/^3\./))) },
 ];
 

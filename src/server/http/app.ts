@@ -3,6 +3,7 @@ import { Ajv } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { Accounts } from '../accounts.js';
@@ -37,6 +38,8 @@ export interface HttpServices {
   tcpPort: number;
   /** When set, the API is served over HTTPS with this certificate. */
   tls?: TlsMaterial;
+  /** Served at GET /api/metrics. */
+  metrics: Registry;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;

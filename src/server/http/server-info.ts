@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { PROTOCOL_VERSION } from '../../protocol/limits.js';
 import type { App, HttpServices } from './app.js';
 
-export function serverInfoRoutes(app: App, { identity, tcpPort, tls }: HttpServices): void {
+export function serverInfoRoutes(app: App, { identity, tcpPort, tls, metrics }: HttpServices): void {
   app.get(
     '/server',
     {
@@ -33,6 +33,17 @@ export function serverInfoRoutes(app: App, { identity, tcpPort, tls }: HttpServi
       },
     },
     async () => ({ algorithm: 'Ed25519' as const, publicKey: identity.publicKeyBase64, fingerprint: identity.fingerprint }),
+  );
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Metrics in the Prometheus text format: messages, commits, datagrams, TCP connections, refusals by code, the process',
+        produces: ['text/plain'],
+      },
+    },
+    async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()),
   );
 
   app.get(

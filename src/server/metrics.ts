@@ -1,0 +1,60 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Fanout } from './fanout.js';
+import type { Ingest } from './ingest.js';
+import type { Sequencer } from './sequencer.js';
+
+export interface MeteredParts {
+  sequencer: Sequencer;
+  fanout: Fanout;
+  ingest: Ingest;
+}
+
+/**
+ * The server's metrics in Prometheus' text format (GET /api/metrics). Each part keeps plain
+ * counters of its own; they are read only when scraped, so metrics cost the message path
+ * nothing. Labels never carry chat codes, user ids or anything else a member would not say in
+ * public: only error codes. One registry per server, so that several servers in one process
+ * (the tests) do not mix their figures.
+ */
+export function serverMetrics(parts: MeteredParts): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'chorus_' });
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  const { sequencer, fanout, ingest } = parts;
+  counter('chorus_messages_committed_total', 'Messages durably committed', () => sequencer.stats.committed);
+  counter('chorus_message_retries_total', 'Sends of a client message id already stored (answered with the first seq)', () => sequencer.stats.duplicates);
+  counter('chorus_commits_total', 'Group-commit transactions; committed messages over commits is the batch size', () => sequencer.stats.transactions);
+  counter('chorus_commit_failures_total', 'Transactions that failed (their sends were refused INTERNAL)', () => sequencer.stats.failedTransactions);
+  counter('chorus_datagrams_sent_total', 'DATA datagrams multicast', () => fanout.stats.datagrams);
+  counter('chorus_heartbeats_sent_total', 'HEARTBEAT datagrams multicast', () => fanout.stats.heartbeats);
+  counter('chorus_multicast_send_errors_total', 'Datagrams the operating system refused to send', () => fanout.stats.sendErrors);
+  counter('chorus_acks_total', 'Sends acknowledged over TCP', () => ingest.stats.acked);
+  new Counter({
+    name: 'chorus_sends_refused_total',
+    help: 'Sends refused over TCP, by error code',
+    labelNames: ['code'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [code, count] of Object.entries(ingest.stats.refused)) this.inc({ code }, count ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'chorus_tcp_connections',
+    help: 'Open TCP connections',
+    registers: [registry],
+    collect() {
+      this.set(ingest.connectionCount);
+    },
+  });
+  return registry;
+}
