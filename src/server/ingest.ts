@@ -100,6 +100,7 @@ class Connection {
   /** Set once the connection is being closed for a protocol violation: nothing more is read. */
   private failed = false;
   private drained: (() => void)[] = [];
+  private corked = false;
   /** The peer's address, for the code-guessing limit. */
   private readonly address: string;
 
@@ -270,6 +271,16 @@ class Connection {
   private write(frame: Frame): void {
     if (this.socket.destroyed || !this.socket.writable) return;
     if (this.socket.writableLength > MAX_UNSENT_BYTES) return this.destroy();
+    // A commit resolves all of its sends at once: their acks are written while corked and go
+    // out together in one system call once the current tick's work is done.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(encodeFrame(frame));
   }
 

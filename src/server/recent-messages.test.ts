@@ -54,6 +54,16 @@ describe('RecentMessages', () => {
     expect(seqs(recent.after('AAAAAAAAAA', 6, 10))).toEqual([7, 8]);
   });
 
+  it('keeps the window exact while it slides over many messages', () => {
+    const recent = new RecentMessages({ messagesPerChat: 7, bytesPerChat: 1 << 20, chats: 10 });
+    for (let seq = 1; seq <= 1000; seq++) {
+      recent.add([message('AAAAAAAAAA', seq)]);
+      const first = Math.max(1, seq - 6);
+      expect(seqs(recent.after('AAAAAAAAAA', first - 1, 100))).toEqual(Array.from({ length: seq - first + 1 }, (_, i) => first + i));
+      if (first > 1) expect(recent.after('AAAAAAAAAA', first - 2, 100)).toBeUndefined();
+    }
+  });
+
   it('forgets the chat written to least recently when over the chat limit', () => {
     const recent = new RecentMessages({ messagesPerChat: 10, bytesPerChat: 1 << 20, chats: 2 });
     recent.add(range('AAAAAAAAAA', 1, 1));

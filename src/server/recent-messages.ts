@@ -13,8 +13,9 @@ export interface RecentLimits {
 export const DEFAULT_RECENT_LIMITS: RecentLimits = { messagesPerChat: 1024, bytesPerChat: 512 * 1024, chats: 256 };
 
 interface Window {
-  /** Consecutive sequence numbers, ascending. */
+  /** Consecutive sequence numbers, ascending, from rows[head] on (before head: forgotten). */
   rows: MessageRow[];
+  head: number;
   bytes: number;
 }
 
@@ -40,9 +41,9 @@ export class RecentMessages {
    */
   after(chatCode: string, after: number, limit: number): MessageRow[] | undefined {
     const window = this.windows.get(chatCode);
-    const first = window?.rows[0]?.seq;
+    const first = window?.rows[window.head]?.seq;
     if (!window || first === undefined || after < first - 1) return undefined;
-    const start = after - first + 1;
+    const start = window.head + after - first + 1;
     return window.rows.slice(start, start + limit);
   }
 
@@ -56,7 +57,7 @@ export class RecentMessages {
     const last = window?.rows.at(-1)?.seq;
     if (!window || (last !== undefined && message.seq !== last + 1)) {
       // A jump (a commit this process did not see) breaks the run: start a new window.
-      window = { rows: [], bytes: 0 };
+      window = { rows: [], head: 0, bytes: 0 };
     }
     // Re-inserting keeps the Map in least-recently-written order, for eviction.
     this.windows.delete(message.chatCode);
@@ -68,15 +69,20 @@ export class RecentMessages {
   }
 
   private trim(window: Window): void {
-    let drop = 0;
+    const { rows } = window;
     while (
-      window.rows.length - drop > 1 &&
-      (window.rows.length - drop > this.limits.messagesPerChat || window.bytes > this.limits.bytesPerChat)
+      rows.length - window.head > 1 &&
+      (rows.length - window.head > this.limits.messagesPerChat || window.bytes > this.limits.bytesPerChat)
     ) {
-      window.bytes -= Buffer.byteLength(window.rows[drop]!.text, 'utf8');
-      drop++;
+      window.bytes -= Buffer.byteLength(rows[window.head]!.text, 'utf8');
+      window.head++;
     }
-    if (drop > 0) window.rows.splice(0, drop);
+    // Forgotten rows are cut off in one go once they are half the array: amortised O(1) per
+    // message, where cutting one at every message would move the whole window each time.
+    if (window.head > 0 && window.head >= rows.length - window.head) {
+      rows.splice(0, window.head);
+      window.head = 0;
+    }
   }
 }
 

@@ -106,12 +106,16 @@ export class MessageLog {
 
   private async existing(tx: Kysely<Database>, batch: readonly NewMessage[], chatCodes: string[]) {
     const ids = [...new Set(batch.map((m) => m.clientMsgId))];
+    // All three columns of the unique index are constrained, so the lookup is a few index seeks.
+    // Without sender_id it would walk the chat's whole history on every commit.
+    const senders = [...new Set(batch.map((m) => m.senderId))];
     const found = new Map<string, { seq: number; sentAt: number }>();
     for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
       const rows = await tx
         .selectFrom('messages')
         .select(['chat_code', 'sender_id', 'client_msg_id', 'seq', 'sent_at'])
         .where('chat_code', 'in', chatCodes)
+        .where('sender_id', 'in', senders)
         .where('client_msg_id', 'in', ids.slice(i, i + INSERT_CHUNK))
         .execute();
       for (const r of rows) found.set(identity(r.chat_code, r.sender_id, r.client_msg_id), { seq: r.seq, sentAt: r.sent_at });
