@@ -1,5 +1,6 @@
 import { formatChatCode, newChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
+import type { ChatMessage } from '../protocol/message.js';
 import { newStreamId } from '../protocol/stream-id.js';
 import type { User } from './accounts.js';
 import type { ChatKey, ChatKeys } from './chat-keys.js';
@@ -46,14 +47,8 @@ export interface Member {
   joinedAt: string;
 }
 
-export interface Message {
-  chat: string;
-  seq: number;
-  sender: { id: number; name: string };
-  text: string;
-  sentAt: string;
-  clientMsgId: string;
-}
+/** A message of the history API: the one message shape of every part (protocol/message.ts). */
+export type Message = ChatMessage;
 
 export const HISTORY_PAGE = { default: 100, max: 500 } as const;
 
