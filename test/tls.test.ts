@@ -18,6 +18,7 @@ import { encodeFrame } from '../src/protocol/frames.js';
 import { PROTOCOL_VERSION } from '../src/protocol/limits.js';
 import { TLS_CERT_FILE, TLS_KEY_FILE } from '../src/server/tls/material.js';
 import { createSelfSignedCertificate } from '../src/server/tls/self-signed.js';
+import { defaultServerConfig } from '../src/server/config.js';
 import { type TestServer, startTestServer } from './support/server.js';
 import { waitFor } from './support/messaging.js';
 
@@ -163,6 +164,22 @@ describe('a server with TLS forced on loopback', () => {
     socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: 'x'.repeat(40) }));
     await once(socket, 'close');
     expect(Buffer.concat(answer).toString('latin1')).not.toContain('welcome');
+  });
+});
+
+describe('a peer that opens a TLS connection and never finishes its handshake', () => {
+  it('is closed after the headers deadline on the HTTPS port, far sooner than Node\'s 120 s', async () => {
+    const server = await startTestServer(
+      { tls: { force: true }, timeouts: { ...defaultServerConfig().timeouts, httpHeadersMs: 800, httpRequestMs: 1500 } },
+      join(scratch, 'slow-handshake'),
+    );
+    servers.push(server);
+    const socket = netConnect(Number(new URL(server.httpUrl).port), '127.0.0.1');
+    await once(socket, 'connect');
+    const opened = performance.now();
+    socket.write(Buffer.from([0x16, 0x03, 0x01])); // the first bytes of a ClientHello, then nothing
+    await once(socket, 'close');
+    expect(performance.now() - opened).toBeLessThan(8000);
   });
 });
 

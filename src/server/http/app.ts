@@ -61,7 +61,9 @@ export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 /** The HTTP API: one Fastify app, one route file per resource. */
 export async function buildHttpApp(services: HttpServices, logger: Logger, timeouts: PeerTimeouts = DEFAULT_TIMEOUTS): Promise<App> {
   const app = Fastify({
-    ...(services.tls ? { https: { cert: services.tls.cert, key: services.tls.key } } : {}),
+    // A TLS handshake is held to the headers deadline too (Node allows 120 s by default): a peer
+    // that opens connections and never finishes its handshake must not hold them.
+    ...(services.tls ? { https: { cert: services.tls.cert, key: services.tls.key, handshakeTimeout: timeouts.httpHeadersMs } } : {}),
     loggerInstance: logger,
     bodyLimit: MAX_BODY_BYTES,
     // Slow clients must not hold a connection (and memory) open for ever: one that trickles
