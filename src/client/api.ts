@@ -1,7 +1,10 @@
 import { ERRORS, type ErrorCode, isErrorCode } from '../protocol/errors.js';
 import type { ChatMessage } from '../protocol/message.js';
+import type { Chat, ChatMulticast, Member, Session, User } from '../protocol/resources.js';
 import { CertificateChangedError } from './certificate-pin.js';
 import { pinnedFetch } from './pinned-fetch.js';
+
+export type { Chat, ChatMulticast, Member, Session, User };
 
 /**
  * A typed client for the HTTP API (docs/api.md), shared by the CLI, the terminal chat and the
@@ -11,48 +14,6 @@ import { pinnedFetch } from './pinned-fetch.js';
  * An https:// server is reached with its certificate pinned (see certificate-pin.ts): a server
  * presenting another certificate fails with CertificateChangedError before anything is sent.
  */
-
-export interface User {
-  id: number;
-  name: string;
-  email: string;
-  /** ISO 8601 */
-  createdAt: string;
-}
-
-export interface Session {
-  token: string;
-  expiresAt: string;
-  user: User;
-}
-
-/** Where a chat's messages are multicast, and the key of its current epoch (members only). */
-export interface ChatMulticast {
-  group: string;
-  port: number;
-  /** Names the chat in datagram headers (hex): the receiver routes by it. */
-  streamId: string;
-  keyEpoch: number;
-  /** AES-256-GCM key, base64: a secret shared by the chat's members. */
-  key: string;
-}
-
-export interface Chat {
-  /** XXXXX-XXXXX */
-  code: string;
-  name: string;
-  createdAt: string;
-  createdBy: number;
-  latestSeq: number;
-  memberCount: number;
-  multicast?: ChatMulticast;
-}
-
-export interface Member {
-  id: number;
-  name: string;
-  joinedAt: string;
-}
 
 /** A message of a chat's history. */
 export type Message = ChatMessage;

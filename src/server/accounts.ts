@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ChorusError } from '../protocol/errors.js';
+import type { Session, User } from '../protocol/resources.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { burnVerifyTime, hashPassword, verifyPassword } from './passwords.js';
 import { isUniqueViolation } from './store/database.js';
@@ -7,18 +8,7 @@ import type { Store } from './store/store.js';
 import type { UserRow } from './store/users.js';
 import * as validate from './validation.js';
 
-export interface User {
-  id: number;
-  name: string;
-  email: string;
-  createdAt: string;
-}
-
-export interface Session {
-  token: string;
-  expiresAt: string;
-  user: User;
-}
+export type { Session, User };
 
 export function toUser(row: UserRow): User {
   return { id: row.id, name: row.name, email: row.email, createdAt: new Date(row.created_at).toISOString() };

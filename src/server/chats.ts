@@ -1,6 +1,7 @@
 import { formatChatCode, newChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
 import type { ChatMessage } from '../protocol/message.js';
+import type { Chat, ChatMulticast, Member } from '../protocol/resources.js';
 import { newStreamId } from '../protocol/stream-id.js';
 import type { User } from './accounts.js';
 import type { ChatKey, ChatKeys } from './chat-keys.js';
@@ -15,36 +16,11 @@ import type { MessageRow, Page } from './store/messages.js';
 import type { Store } from './store/store.js';
 import * as validate from './validation.js';
 
-export interface Chat {
-  code: string;
-  name: string;
-  createdAt: string;
-  createdBy: number;
-  latestSeq: number;
-  memberCount: number;
-  /** Where and how the chat's messages are multicast; only members ever see this. */
-  multicast: ChatMulticast;
-}
-
-export interface ChatMulticast {
-  group: string;
-  port: number;
-  /** Names the chat in datagram headers, hex; unrelated to the code. */
-  streamId: string;
-  keyEpoch: number;
-  /** AES-256-GCM key of the current epoch, base64. */
-  key: string;
-}
+export type { Chat, ChatMulticast, Member };
 
 /** Who asks about a chat by its code: the user, and the address the request came from. */
 export interface ChatCaller extends Caller {
   user: User;
-}
-
-export interface Member {
-  id: number;
-  name: string;
-  joinedAt: string;
 }
 
 /** A message of the history API: the one message shape of every part (protocol/message.ts). */

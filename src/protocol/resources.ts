@@ -1,0 +1,47 @@
+/**
+ * What the HTTP API says about accounts and chats, as JSON: the server builds these and the
+ * client reads them, so both use these declarations (docs/api.md; the TypeBox schemas in
+ * server/http/schemas.ts check the same shapes on the wire). Messages: message.ts.
+ */
+
+export interface User {
+  id: number;
+  name: string;
+  email: string;
+  /** ISO 8601 */
+  createdAt: string;
+}
+
+export interface Session {
+  token: string;
+  expiresAt: string;
+  user: User;
+}
+
+/** Where a chat's messages are multicast, and the key of its current epoch: members only. */
+export interface ChatMulticast {
+  group: string;
+  port: number;
+  /** Names the chat in datagram headers (hex), unrelated to its code: receivers route by it. */
+  streamId: string;
+  keyEpoch: number;
+  /** AES-256-GCM key of the current epoch, base64: a secret shared by the chat's members. */
+  key: string;
+}
+
+export interface Chat {
+  /** XXXXX-XXXXX */
+  code: string;
+  name: string;
+  createdAt: string;
+  createdBy: number;
+  latestSeq: number;
+  memberCount: number;
+  multicast: ChatMulticast;
+}
+
+export interface Member {
+  id: number;
+  name: string;
+  joinedAt: string;
+}
