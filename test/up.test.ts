@@ -1,17 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureUiBuilt } from './browser/support/ui-build.js';
+import { finished, spawnChorus } from './support/cli.js';
 
 /**
  * `chorus up`, what the README's quick start runs: a server on the embedded defaults and a web
  * client for it, in one process. Driven as a child process, on free loopback ports.
  */
-
-const ROOT = resolve(import.meta.dirname, '..');
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 
 let scratch: string;
 const started: ChildProcess[] = [];
@@ -26,26 +24,23 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
+/** Starts `chorus up ARGS`; `ready` resolves with the two addresses it prints. */
 function up(args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, CHORUS_HOME: join(scratch, 'home') };
-  for (const key of Object.keys(env)) if (key.startsWith('CHORUS_') && key !== 'CHORUS_HOME') delete env[key];
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'up', ...args], { cwd: ROOT, env, stdio: 'pipe' });
+  const child = spawnChorus(['up', ...args], { CHORUS_HOME: join(scratch, 'home') });
   started.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+  const exited = finished(child);
+  let seen = '';
   const ready = new Promise<{ serverUrl: string; clientUrl: string }>((done, fail) => {
-    child.stdout.on('data', () => {
-      const server = /Chorus server: (http:\/\/127\.0\.0\.1:\d+) \(TCP port \d+\)/.exec(stdout);
-      const client = /Chorus client: (http:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(stdout);
+    child.stdout!.on('data', (chunk: string) => {
+      seen += chunk;
+      const server = /Chorus server: (http:\/\/127\.0\.0\.1:\d+) \(TCP port \d+\)/.exec(seen);
+      const client = /Chorus client: (http:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(seen);
       if (server && client) done({ serverUrl: server[1]!, clientUrl: client[1]! });
     });
-    void exited.then((code) => fail(new Error(`chorus up exited ${code} before it was ready: ${stderr}`)));
+    void exited.then((run) => fail(new Error(`chorus up exited ${run.code} before it was ready: ${run.stderr}`)));
   });
   ready.catch(() => {}); // awaited only by the tests that expect a start
-  return { child, ready, exited, output: () => ({ stdout, stderr }) };
+  return { child, ready, exited };
 }
 
 describe('chorus up', { timeout: 60_000 }, () => {
@@ -64,8 +59,9 @@ describe('chorus up', { timeout: 60_000 }, () => {
     expect(await page.text()).toContain('<div id="root">');
 
     run.child.kill('SIGTERM');
-    expect(await run.exited).toBe(0);
-    expect(run.output().stderr).toContain('SIGTERM: stopping');
+    const stopped = await run.exited;
+    expect(stopped.code).toBe(0);
+    expect(stopped.stderr).toContain('SIGTERM: stopping');
   });
 
   it('says which port is taken when a server already runs there', async () => {
@@ -73,15 +69,16 @@ describe('chorus up', { timeout: 60_000 }, () => {
     const { serverUrl } = await first.ready;
     const taken = new URL(serverUrl).port;
     const second = up(['--no-open', '--data', join(scratch, 'two'), '--http-port', taken, '--tcp-port', '0', '--profile', join(scratch, 'p2')]);
-    expect(await second.exited).toBe(1);
-    expect(second.output().stderr).toMatch(new RegExp(`chorus: cannot start the server: port ${taken} or 0 on 127\\.0\\.0\\.1 is in use`));
+    const refused = await second.exited;
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`chorus: cannot start the server: port ${taken} or 0 on 127\\.0\\.0\\.1 is in use`));
     first.child.kill('SIGTERM');
-    expect(await first.exited).toBe(0);
+    expect((await first.exited).code).toBe(0);
   });
 
   it('refuses a bad port as a usage error', async () => {
-    const run = up(['--no-open', '--http-port', 'abc']);
-    expect(await run.exited).toBe(2);
-    expect(run.output().stderr.trim()).toBe('chorus: invalid --http-port "abc": give a port number from 1 to 65535, or 0 for any free one');
+    const run = await up(['--no-open', '--http-port', 'abc']).exited;
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe('chorus: invalid --http-port "abc": give a port number from 1 to 65535, or 0 for any free one');
   });
 });
