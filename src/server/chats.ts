@@ -7,7 +7,7 @@ import type { User } from './accounts.js';
 import type { ChatKey, ChatKeys } from './chat-keys.js';
 import { type Caller, CodeGuessThrottle } from './code-guess-throttle.js';
 import { DEFAULTS } from './config.js';
-import type { MembershipCache } from './membership-cache.js';
+import { type MembershipCache, notAMember } from './membership-cache.js';
 import type { MulticastAllocator } from './multicast-allocator.js';
 import type { RecentMessages } from './recent-messages.js';
 import type { ChatWithCount, MemberRow } from './store/chats.js';
@@ -277,11 +277,7 @@ export class Chats {
     const code = normalizeChatCode(codeInput);
     const rows = code ? this.recent.after(code, after, limit) : undefined;
     if (!code || !rows) return undefined;
-    await this.guesses.guard(caller, async () => {
-      if (!(await this.membership.isMember(code, caller.user.id))) {
-        throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(code)}`);
-      }
-    });
+    await this.guesses.guard(caller, () => this.membership.requireMember(code, caller.user.id));
     return { messages: rows.map(toMessage), latestSeq: this.recent.latest(code)! };
   }
 
@@ -292,9 +288,7 @@ export class Chats {
   async requireMember(caller: ChatCaller, codeInput: string): Promise<ChatWithCount> {
     return this.guesses.guard(caller, async () => {
       const chat = await this.findOrThrow(codeInput);
-      if (!(await this.store.chats.isMember(chat.code, caller.user.id))) {
-        throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(chat.code)}`);
-      }
+      if (!(await this.store.chats.isMember(chat.code, caller.user.id))) throw notAMember(chat.code);
       return chat;
     });
   }

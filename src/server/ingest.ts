@@ -209,9 +209,7 @@ class Connection {
         if (!code) throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${chatInput.slice(0, 32)}`);
         const problem = messageTextProblem(text);
         if (problem) throw problem;
-        if (!(await this.deps.members.isMember(code, user.id))) {
-          throw new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(code)}`);
-        }
+        await this.deps.members.requireMember(code, user.id);
         return code;
       });
       const result = await this.deps.sequencer.submit({

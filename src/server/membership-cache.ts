@@ -18,6 +18,11 @@ export class MembershipCache {
     return (await this.load(chatCode)).has(userId);
   }
 
+  /** Throws NOT_A_MEMBER when the user is not in the chat (CHAT_NOT_FOUND when there is none). */
+  async requireMember(chatCode: string, userId: number): Promise<void> {
+    if (!(await this.isMember(chatCode, userId))) throw notAMember(chatCode);
+  }
+
   async added(chatCode: string, userId: number): Promise<void> {
     (await this.load(chatCode)).add(userId);
   }
@@ -42,4 +47,9 @@ export class MembershipCache {
     }
     return new Set((await this.store.chats.listMembers(chatCode)).map((r) => r.id));
   }
+}
+
+/** The one refusal for a chat the caller is not in, whichever check finds it. */
+export function notAMember(chatCode: string): ChorusError {
+  return new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(chatCode)}`);
 }
