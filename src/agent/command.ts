@@ -1,9 +1,11 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { normalizeFingerprint } from '../client/certificate-pin.js';
-import { type Profile, loadProfile, resolveProfileDir } from '../client/profile.js';
+import { type Profile, loadProfile } from '../client/profile.js';
+import { profileDirOf } from '../cli/account.js';
 import { multicastInterface } from '../cli/options.js';
-import { CliError, EXIT_USAGE, printNote, reportFailure, usageError } from '../cli/output.js';
+import { CliError, EXIT_USAGE, printNote, usageError } from '../cli/output.js';
+import { stopOnSignals } from '../cli/signals.js';
 import { DEFAULTS, type RunningServer, defaultServerConfig } from '../server/config.js';
 import type { AgentConfig, RunningAgent } from './agent.js';
 import { openBrowser } from './open-browser.js';
@@ -145,10 +147,6 @@ function announce(agent: RunningAgent, open: boolean, profileDir: string): void 
   if (open) openBrowser(agent.url, profileDir);
 }
 
-function profileDirOf(command: Command, env: NodeJS.ProcessEnv): string {
-  return resolveProfileDir(command.optsWithGlobals<{ profile?: string }>().profile, env);
-}
-
 function serverUrl(raw: string): string {
   let url: URL;
   try {
@@ -186,22 +184,4 @@ function port(value: string | undefined, flag = '--port'): number {
   if (value === undefined) return 0;
   if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) throw usageError(`invalid ${flag} "${value.slice(0, 20)}": give a port number from 1 to 65535, or 0 for any free one`);
   return Number(value);
-}
-
-/** SIGINT or SIGTERM closes everything in order and exits 0; a second signal stops at once. */
-function stopOnSignals(parts: { close(): Promise<void> }[]): void {
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    printNote(`chorus: ${signal}: stopping`);
-    (async () => {
-      for (const part of parts) await part.close();
-    })().then(
-      () => process.exit(0),
-      (error: unknown) => process.exit(reportFailure(error)),
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { DEFAULTS, type RunningServer, type ServerConfig, type TlsConfig, defaultServerConfig } from '../server/config.js';
 import { DEFAULT_SEND_RATE } from '../server/send-rate.js';
-import { CliError, printNote, reportFailure, usageError } from './output.js';
+import { CliError, usageError } from './output.js';
+import { stopOnSignals } from './signals.js';
 
 /**
  * `chorus server`: every setting is a flag or a CHORUS_* environment variable (the flag wins,
@@ -91,7 +92,7 @@ who check it when they first log in (chorus login --server https://… --fingerp
       process.stdout.write(`TLS certificate fingerprint (SHA-256): ${server.tlsFingerprint}\n`);
       process.stdout.write(`Clients check it at their first login: chorus login --server ${server.httpUrl} --fingerprint ${server.tlsFingerprint}\n`);
     }
-    stopOnSignals(server);
+    stopOnSignals([server], 'stopping (finishing requests in flight)');
   });
 }
 
@@ -237,23 +238,4 @@ function startFailure(error: unknown, config: ServerConfig): string {
       return `cannot start the server: ${config.host} is not an address of this machine (--host)`;
   }
   return `cannot start the server: ${e instanceof Error ? e.message : String(e)}`;
-}
-
-/** SIGINT or SIGTERM closes gracefully and exits 0; a second signal stops at once. */
-function stopOnSignals(server: RunningServer): void {
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      printNote(`chorus: ${signal} again: stopping without waiting`);
-      process.exit(1);
-    }
-    stopping = true;
-    printNote(`chorus: ${signal}: stopping (finishing requests in flight)`);
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => process.exit(reportFailure(error)),
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
