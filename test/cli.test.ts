@@ -158,6 +158,22 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
     expect(failureLine(run)).toMatch(new RegExp(`^chorus: cannot reach the server at ${url}\\b`));
   });
 
+  it('login and client take the same server addresses: scheme, host and port, nothing more', async () => {
+    const withPath = `${server.httpUrl}/chorus`;
+    const login = await chorus(as(join(scratch, 'pathy'), 'login', '--email', 'x@example.com', '--server', withPath), {
+      env: { CHORUS_PASSWORD: PASSWORD },
+    });
+    expect(login.code).toBe(2);
+    expect(failureLine(login)).toBe('chorus: invalid --server: give only the scheme, host and port, e.g. http://127.0.0.1:6789');
+    const client = await chorus(as(join(scratch, 'pathy'), 'client', '--no-open', '--server', withPath));
+    expect(client.code).toBe(2);
+    expect(failureLine(client)).toBe(failureLine(login));
+    const scheme = await chorus(as(join(scratch, 'pathy'), 'login', '--email', 'x@example.com', '--server', 'ftp://127.0.0.1:6789'), {
+      env: { CHORUS_PASSWORD: PASSWORD },
+    });
+    expect(failureLine(scheme)).toBe('chorus: invalid --server "ftp://127.0.0.1:6789": it must start with http:// or https://');
+  });
+
   it('leave: the chat is gone from my list, and its history is closed to me', async () => {
     const run = await chorus(as(bob, 'leave', code));
     expect(run.code).toBe(0);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { normalizeFingerprint } from '../client/certificate-pin.js';
 import { type Profile, loadProfile } from '../client/profile.js';
 import { profileDirOf } from '../cli/account.js';
-import { multicastInterface } from '../cli/options.js';
+import { DEFAULT_SERVER, multicastInterface, serverUrl } from '../cli/options.js';
 import { CliError, EXIT_USAGE, printNote, usageError } from '../cli/output.js';
 import { stopOnSignals } from '../cli/signals.js';
 import { DEFAULTS, type RunningServer, defaultServerConfig } from '../server/config.js';
@@ -17,7 +17,6 @@ import { UiNotBuiltError } from './static-files.js';
  * runs first). Flags are checked here, once, and handed down as an AgentConfig.
  */
 
-export const DEFAULT_SERVER = `http://${DEFAULTS.host}:${DEFAULTS.httpPort}`;
 
 interface ClientOptions {
   server?: string;
@@ -145,20 +144,6 @@ function announce(agent: RunningAgent, open: boolean, profileDir: string): void 
   process.stdout.write(`Chorus client: ${agent.url}\n`);
   printNote(`(profile ${profileDir}; the address above is private to you. Ctrl-C stops.)`);
   if (open) openBrowser(agent.url, profileDir);
-}
-
-function serverUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw usageError(`invalid --server "${raw.slice(0, 80)}": give a URL such as ${DEFAULT_SERVER}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usageError(`invalid --server "${raw.slice(0, 80)}": it must start with http:// or https://`);
-  if (url.username || url.password || url.search || url.hash || url.pathname !== '/') {
-    throw usageError(`invalid --server: give only the scheme, host and port, e.g. ${DEFAULT_SERVER}`);
-  }
-  return url.origin;
 }
 
 /** An https:// server needs a pinned certificate: --fingerprint, else the profile's; a first contact is `chorus login`'s to confirm. */

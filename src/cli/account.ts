@@ -3,11 +3,11 @@ import { ApiClient, ApiError, ServerUnreachableError, type Session, type User } 
 import { type Profile, loadProfile, resolveProfileDir, saveProfile } from '../client/profile.js';
 import { checkServerKey } from '../client/server-key.js';
 import { CliError, describeFailure, localMinute, printResult, terminalSafe, usageError } from './output.js';
+import { DEFAULT_SERVER, serverUrl } from './options.js';
 import { FINGERPRINT_HELP, fingerprintToPin } from './trust.js';
 
 /** `chorus register`, `login`, `logout`, `whoami`, and the logged-in session other commands use. */
 
-export const DEFAULT_SERVER = 'http://127.0.0.1:6789';
 
 export const PASSWORD_HELP = `The password is never a flag. It comes from --password-stdin (one line read from stdin),
 else the CHORUS_PASSWORD environment variable, else a prompt that does not echo.`;
@@ -140,26 +140,9 @@ fingerprint at the prompt, or give it with --fingerprint. A server presenting an
 
 /** An API client for a login, its certificate pinned (asked for on first contact) before anything is sent. */
 async function pinnedClient(options: AccountOptions, previous: Profile | undefined): Promise<{ client: ApiClient; tlsFingerprint?: string }> {
-  const server = serverFor(options.server, previous);
+  const server = serverUrl(options.server ?? previous?.server ?? DEFAULT_SERVER);
   const tlsFingerprint = await fingerprintToPin(server, pinnedKey(previous, server).tlsFingerprint, options.fingerprint);
   return { client: new ApiClient({ baseUrl: server, tlsFingerprint }), tlsFingerprint };
-}
-
-function serverFor(flag: string | undefined, profile: Profile | undefined): string {
-  const raw = flag ?? profile?.server ?? DEFAULT_SERVER;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw usageError(`invalid --server "${raw}": give a URL such as ${DEFAULT_SERVER}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw usageError(`invalid --server "${raw}": it must start with http:// or https://`);
-  }
-  if (url.username || url.password || url.search || url.hash) {
-    throw usageError(`invalid --server: give only the scheme, host and port, e.g. ${DEFAULT_SERVER}`);
-  }
-  return url.href.replace(/\/+$/, '');
 }
 
 /** --password-stdin, else CHORUS_PASSWORD, else a prompt without echo (asked twice when confirming). */

@@ -1,6 +1,7 @@
 import { isIPv4 } from 'node:net';
 import { InvalidArgumentError } from 'commander';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
+import { DEFAULTS } from '../server/config.js';
 import { usageError } from './output.js';
 
 /** Arguments and option values shared by several command groups, each checked once, at the edge. */
@@ -34,4 +35,25 @@ export function multicastInterface(value: string): string {
     throw usageError(`invalid --multicast-interface "${value.slice(0, 80)}": give the IPv4 address of one of this machine's interfaces, e.g. 127.0.0.1`);
   }
   return value.trim();
+}
+
+/** Where clients look for a server unless told: the server's own defaults. */
+export const DEFAULT_SERVER = `http://${DEFAULTS.host}:${DEFAULTS.httpPort}`;
+
+/**
+ * --server: a server's address, scheme, host and port only (e.g. http://127.0.0.1:6789), as
+ * `login` saves it in the profile and `client` reads it back: both take the same addresses.
+ */
+export function serverUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw usageError(`invalid --server "${raw.slice(0, 80)}": give a URL such as ${DEFAULT_SERVER}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usageError(`invalid --server "${raw.slice(0, 80)}": it must start with http:// or https://`);
+  if (url.username || url.password || url.search || url.hash || url.pathname !== '/') {
+    throw usageError(`invalid --server: give only the scheme, host and port, e.g. ${DEFAULT_SERVER}`);
+  }
+  return url.origin;
 }
