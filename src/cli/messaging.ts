@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { ApiError, type ApiClient, type Chat } from '../client/api.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
-import { messageTextProblem } from '../protocol/message-text.js';
+import { sendableTextProblem } from '../protocol/message-text.js';
 import type { Profile } from '../client/profile.js';
 import { type ChatMessage, Receiver } from '../client/receiver.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
@@ -51,7 +51,7 @@ named on stderr with the reason, and the command then exits 1; the other lines a
       if (options.stdin && text !== undefined) throw usageError('give the message as TEXT or with --stdin, not both');
       if (!options.stdin && text === undefined) throw usageError('no message: give TEXT (quoted), or --stdin for one message per line');
       if (text !== undefined) {
-        const problem = messageTextProblem(text);
+        const problem = sendableTextProblem(text);
         if (problem) throw problem;
       }
       const { client } = await openChat(command, env, code);
@@ -167,11 +167,7 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
   for await (const text of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
     const line = ++lineNumber;
     if (text === '') continue;
-    const problem = messageTextProblem(text);
-    if (problem) {
-      refused.push({ line, reason: describeFailure(problem).line });
-      continue;
-    }
+    // A text that cannot be sent is refused by the Sender at once, like any refusal below.
     answers.push(
       sender.send(code, text).then(
         (ack) => void acks.push({ line, seq: ack.seq, sentAt: ack.sentAt }),
@@ -319,7 +315,7 @@ async function talk({ code, chat, myName, sender, receiver, interfaceAddress, hi
     stop.stop();
   };
   const send = (text: string) => {
-    const problem = messageTextProblem(text);
+    const problem = sendableTextProblem(text);
     if (problem) return out(`  ✗ ${snippet(text)} not sent: ${describeFailure(problem).line}`);
     const id = newClientMessageId();
     mine.add(id);

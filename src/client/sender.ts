@@ -3,7 +3,7 @@ import { type Socket, connect } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { ChorusError, isErrorCode } from '../protocol/errors.js';
 import { type Frame, FrameDecoder, encodeFrame } from '../protocol/frames.js';
-import { messageTextProblem } from '../protocol/message-text.js';
+import { sendableTextProblem } from '../protocol/message-text.js';
 import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { isCertificateError, pinMismatch, tlsOptions } from './certificate-pin.js';
 
@@ -99,7 +99,7 @@ export class Sender {
     if (this.state === 'closed') return Promise.reject(new Error('sender is closed'));
     if (this.fatal) return Promise.reject(this.fatal);
     // A text the server would refuse, or that no frame could carry, never enters the queue.
-    const problem = messageTextProblem(text);
+    const problem = sendableTextProblem(text);
     if (problem) return Promise.reject(problem);
     return new Promise((resolve, reject) => {
       this.queue.push({ id, chat, text, resolve, reject });

@@ -5,10 +5,8 @@ import { MAX_CHAT_INPUT_LENGTH, MAX_CLIENT_MSG_ID_LENGTH, MAX_FRAME_BYTES, MAX_T
 const FRAME_OVERHEAD_BYTES = 64 + MAX_CLIENT_MSG_ID_LENGTH + MAX_CHAT_INPUT_LENGTH;
 
 /**
- * Why the server would refuse this text, or undefined when it would take it. Checked before
- * sending, so that a text that cannot be sent never enters the Sender's queue: a frame over
- * MAX_FRAME_BYTES (a text full of control characters, escaped six bytes each) cannot even be
- * encoded. The rules and wording are the server's (docs/protocol.md).
+ * Why the server refuses this text (empty, or over MAX_TEXT_BYTES of UTF-8), or undefined when
+ * it takes it. The server's rule and wording (docs/protocol.md).
  */
 export function messageTextProblem(text: string): ChorusError | undefined {
   if (text.length === 0) return new ChorusError('INVALID_FIELD', 'A message must not be empty', 'text');
@@ -16,6 +14,18 @@ export function messageTextProblem(text: string): ChorusError | undefined {
   if (bytes > MAX_TEXT_BYTES) {
     return new ChorusError('PAYLOAD_TOO_LARGE', `A message may be at most ${MAX_TEXT_BYTES / 1024} KiB of UTF-8 (this one is ${bytes} bytes)`, 'text');
   }
+  return undefined;
+}
+
+/**
+ * Why a client cannot send this text: the server's rule, and also a text under the limit that
+ * no frame can carry (JSON escapes a control character in six bytes, so a text full of them can
+ * exceed MAX_FRAME_BYTES and cannot even be encoded). Checked before a text enters a sender's
+ * queue. The server need not ask: a text that reached it came in a frame.
+ */
+export function sendableTextProblem(text: string): ChorusError | undefined {
+  const problem = messageTextProblem(text);
+  if (problem) return problem;
   if (Buffer.byteLength(JSON.stringify(text), 'utf8') + FRAME_OVERHEAD_BYTES > MAX_FRAME_BYTES) {
     return new ChorusError('PAYLOAD_TOO_LARGE', 'A message with this many control characters does not fit in one frame', 'text');
   }
