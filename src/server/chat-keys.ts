@@ -12,12 +12,11 @@ export interface ChatKey {
  * The symmetric multicast keys, one current key per chat. Keys live only in this process's
  * memory: each start begins a new epoch for every chat it speaks for, so a nonce counter that
  * restarts with the process never counts again under a key it used before. Rotation (a member
- * leaves) also begins a new epoch; the previous key is kept so its datagrams still in flight can
- * be explained to members who ask.
+ * leaves or is removed) also begins a new epoch. Receivers keep the previous key for a short
+ * grace themselves (client/receiver.ts), so the server needs only the current one.
  */
 export class ChatKeys {
   private readonly current = new Map<string, Promise<ChatKey>>();
-  private readonly previous = new Map<string, ChatKey>();
 
   constructor(private readonly store: Store) {}
 
@@ -26,17 +25,12 @@ export class ChatKeys {
     return this.current.get(chatCode) ?? this.rotate(chatCode);
   }
 
-  /** The key of the epoch before the current one, while it is remembered. */
-  previousKeyFor(chatCode: string): ChatKey | undefined {
-    return this.previous.get(chatCode);
-  }
-
   rotate(chatCode: string): Promise<ChatKey> {
     const before = this.current.get(chatCode);
     const next = (async () => {
-      const old = await before?.catch(() => undefined);
+      // One rotation at a time per chat, so epochs are taken in the order rotations were asked.
+      await before?.catch(() => undefined);
       const epoch = await this.store.chats.bumpKeyEpoch(chatCode);
-      if (old) this.previous.set(chatCode, old);
       return { epoch, key: newChatKey(), nonces: new NonceSource() };
     })();
     this.current.set(chatCode, next);
