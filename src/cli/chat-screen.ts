@@ -55,10 +55,16 @@ export class ChatScreen {
       this.output.write(`${line}\n`);
       return;
     }
+    // Erase the input line (it may wrap over several rows; the cursor can be on any of them),
+    // print the line where it began, then let readline draw the input below it again.
+    const cursorRow = this.rl.getCursorPos().rows;
     cursorTo(this.output, 0);
-    moveCursor(this.output, 0, -this.rl.getCursorPos().rows);
+    moveCursor(this.output, 0, -cursorRow);
     clearScreenDown(this.output);
-    this.output.write(`${line}\n`);
+    // readline redraws by first moving up as many rows as the cursor was down in the input when
+    // it last drew it: that many blank rows below the printed line are what it moves back over,
+    // instead of over (and erasing) the end of the printed line and whatever came before it.
+    this.output.write(`${line}\n${'\n'.repeat(cursorRow)}`);
     this.rl.prompt(true);
   }
 

@@ -10,7 +10,7 @@ import { expect } from 'vitest';
  */
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+export const CLI_MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 export const PASSWORD = 'correct horse battery staple';
 /** A chat code as the CLI prints it. */
 export const CHAT_CODE = /\b([0-9A-Z]{5}-[0-9A-Z]{5})\b/;
@@ -24,14 +24,14 @@ export interface Run {
 }
 
 /** The environment of every child: no CHORUS_* settings leaking in from the developer's shell. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', NO_COLOR: '1', CHORUS_HOME: NO_DEFAULT_PROFILE };
   for (const key of Object.keys(env)) if (key.startsWith('CHORUS_') && key !== 'CHORUS_HOME') delete env[key];
   return { ...env, ...extra };
 }
 
 export function spawnChorus(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: childEnv(env), stdio: 'pipe' });
+  return spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, ...args], { cwd: ROOT, env: childEnv(env), stdio: 'pipe' });
 }
 
 export function finished(child: ChildProcess): Promise<Run> {

@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHAT_CODE, as, chorus, registerProfile } from './support/cli.js';
+import { type TestServer, startTestServer } from './support/server.js';
+import { Terminal } from './support/terminal.js';
+
+/**
+ * `chorus chat` in a real pseudo-terminal (tmux) at several widths, as a person sees it: whatever
+ * is being typed, and however narrow the terminal, every incoming message stays on the screen.
+ */
+
+let scratch: string;
+let server: TestServer;
+let ada: string;
+let bob: string;
+let code = '';
+const terminals: Terminal[] = [];
+
+beforeAll(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'chorus-terminal-chat-'));
+  server = await startTestServer();
+  [ada, bob] = ['ada', 'bob'].map((name) => join(scratch, name)) as [string, string];
+  await Promise.all([registerProfile(ada, server.httpUrl, 'Ada'), registerProfile(bob, server.httpUrl, 'Bob')]);
+  const created = await chorus(as(ada, 'create', 'Terminal room'));
+  code = CHAT_CODE.exec(created.stdout)?.[1] ?? '';
+  expect((await chorus(as(bob, 'join', code))).code).toBe(0);
+});
+
+afterAll(async () => {
+  for (const terminal of terminals) terminal.kill();
+  await server?.dispose();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function openChat(columns: number): Terminal {
+  const terminal = Terminal.start(as(bob, 'chat', code, '--history', '0'), { columns });
+  terminals.push(terminal);
+  return terminal;
+}
+
+async function send(text: string): Promise<void> {
+  const run = await chorus(as(ada, 'send', code, text));
+  expect(run.code, run.stderr).toBe(0);
+}
+
+describe.each([40, 80, 120])('chorus chat at %i columns', { timeout: 90_000 }, (columns) => {
+  it('shows every incoming message, whole, while a long draft wraps below them', async () => {
+    const terminal = openChat(columns);
+    await terminal.waitFor((screen) => screen.includes('Type a message'), 'the chat to open');
+    // A draft longer than two rows of the terminal, not sent.
+    const draft = `draft-${columns}-${'x'.repeat(columns * 2)}-end`;
+    terminal.type(draft);
+    await terminal.waitFor((screen) => screen.includes('-end'), 'the draft to be echoed');
+
+    const long = `long-${columns} ${'word '.repeat(Math.ceil(columns / 2))}tail-${columns}`;
+    const incoming = [`msg A ${columns}`, `msg B ${columns}`, long, `msg C ${columns}`];
+    for (const text of incoming) await send(text);
+
+    const screen = await terminal.waitFor((s) => s.includes(`msg C ${columns}`), 'the last message');
+    // Settle: any redraw that would erase a line has happened by the time the last one is drawn.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const settled = terminal.joinedScreen();
+    for (const text of incoming) expect(settled, `screen:\n${settled}`).toContain(`Ada: ${text}`);
+    // The draft is still there, whole, on the last lines, below every message.
+    expect(settled.trimEnd().endsWith(draft), `screen:\n${settled}`).toBe(true);
+    expect(settled.indexOf(`msg C ${columns}`)).toBeLessThan(settled.lastIndexOf(draft));
+    expect(screen).toContain(`msg C ${columns}`);
+
+    // Sending the draft clears the input line and shows it once, as a message.
+    terminal.press('Enter');
+    await terminal.waitFor((s) => s.includes(`Bob: ${draft}`), 'the draft sent as a message');
+    terminal.kill();
+  });
+});
