@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-
 /**
  * Chat codes: 10 characters of Crockford base32 (50 random bits), shown as XXXXX-XXXXX.
  * Knowing the code is what lets someone join, so it is random, never sequential. Crockford's
@@ -11,7 +9,9 @@ const CODE_LENGTH = 10;
 const LOOKALIKES: Record<string, string> = { I: '1', L: '1', O: '0' };
 
 export function newChatCode(): string {
-  const bytes = randomBytes(CODE_LENGTH);
+  // Web Crypto (global in Node 20 and browsers) keeps this module free of node: imports, so the
+  // web UI can use the same normalisation to check what a person typed.
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(CODE_LENGTH));
   let code = '';
   for (const byte of bytes) code += ALPHABET[byte & 31];
   return code;

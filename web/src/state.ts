@@ -8,7 +8,12 @@ export interface PendingMessage {
   text: string;
   state: 'sending' | 'failed';
   error?: string;
+  /** False when sending the same text again can only fail the same way (too long, refused as invalid). */
+  retryable?: boolean;
 }
+
+/** Refusals of the text itself: a retry of the same text meets the same answer. */
+const PERMANENT_SEND_FAILURES = new Set(['PAYLOAD_TOO_LARGE', 'INVALID_FIELD', 'INVALID_FRAME']);
 
 export interface Conversation {
   status: 'loading' | 'ready' | 'error';
@@ -139,7 +144,7 @@ function onPush(state: State, push: UiPush): State {
     case 'sendFailed':
       return updateConversation(state, push.chat, (c) => ({
         ...c,
-        pending: c.pending.map((p) => (p.clientMsgId === push.clientMsgId ? { ...p, state: 'failed', error: push.error.message } : p)),
+        pending: c.pending.map((p) => (p.clientMsgId === push.clientMsgId ? { ...p, state: 'failed', error: push.error.message, retryable: !PERMANENT_SEND_FAILURES.has(push.error.code) } : p)),
       }));
   }
 }

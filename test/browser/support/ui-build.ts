@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
  * wait on a lock folder, then find the build fresh.
  */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const SOURCES = ['web/src', 'web/public', 'web/index.html', 'web/vite.config.ts', 'src/agent/ui-protocol.ts'];
+const SOURCES = ['web/src', 'web/public', 'web/index.html', 'web/vite.config.ts', 'src/agent/ui-protocol.ts', 'src/protocol'];
 const BUILT = join(REPO, 'web/dist/index.html');
 const LOCK = join(tmpdir(), `chorus-ui-build-${createHash('sha256').update(REPO).digest('hex').slice(0, 12)}.lock`);
 const STALE_LOCK_MS = 120_000;

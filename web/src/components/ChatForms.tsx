@@ -1,5 +1,6 @@
 import { type Dispatch, type FormEvent, type ReactNode, useEffect, useRef, useState } from 'react';
 import type { UiChat } from '../../../src/agent/ui-protocol.js';
+import { normalizeChatCode } from '../../../src/protocol/chat-code.js';
 import { type RequestError, link } from '../agent-link.js';
 import { BackIcon, HashIcon, JoinIcon } from '../icons.js';
 import type { Action } from '../state.js';
@@ -78,6 +79,10 @@ export function JoinChat({ dispatch }: { dispatch: Dispatch<Action> }) {
     const typed = code.trim();
     if (!typed) {
       setError('Enter the code someone shared with you.');
+      return input.current?.focus();
+    }
+    if (!normalizeChatCode(typed)) {
+      setError(`“${typed.slice(0, 32)}” is not a chat code: codes look like ABCDE-12345 (ten letters and digits).`);
       return input.current?.focus();
     }
     setBusy(true);

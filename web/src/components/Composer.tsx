@@ -1,11 +1,27 @@
 import { type FormEvent, type KeyboardEvent, useEffect, useLayoutEffect, useRef } from 'react';
+import { MAX_TEXT_BYTES } from '../../../src/protocol/limits.js';
 import { SendIcon } from '../icons.js';
 
 const MAX_ROWS_PX = 200;
+/** The size shows once a message passes this share of the limit. */
+const SIZE_SHOWN_FROM = 0.8;
+const utf8 = new TextEncoder();
 
-/** The box to write in: Enter sends, Shift+Enter starts a new line; it grows with the text. */
+/** How a draft stands against the server's size limit (UTF-8 bytes, as the server counts). */
+export function draftSize(text: string): { bytes: number; shown: boolean; tooLong: boolean } {
+  const bytes = utf8.encode(text).length;
+  return { bytes, shown: bytes >= MAX_TEXT_BYTES * SIZE_SHOWN_FROM, tooLong: bytes > MAX_TEXT_BYTES };
+}
+
+const kib = (bytes: number) => (bytes / 1024).toLocaleString(undefined, { maximumFractionDigits: 1 });
+
+/**
+ * The box to write in: Enter sends, Shift+Enter starts a new line; it grows with the text. Near
+ * the size limit it shows the size, and past it refuses to send and says by how much to shorten.
+ */
 export function Composer({ chatName, text, onText: setText, onSend }: { chatName: string; text: string; onText(text: string): void; onSend(text: string): void }) {
   const box = useRef<HTMLTextAreaElement>(null);
+  const size = draftSize(text.trimEnd());
 
   useEffect(() => {
     // On a wide screen the box is where typing should go; on a phone that would pop the keyboard up.
@@ -21,7 +37,7 @@ export function Composer({ chatName, text, onText: setText, onSend }: { chatName
 
   function send() {
     const message = text.trimEnd();
-    if (message.trim() === '') return;
+    if (message.trim() === '' || size.tooLong) return;
     onSend(message);
     setText('');
     box.current?.focus();
@@ -54,14 +70,24 @@ export function Composer({ chatName, text, onText: setText, onSend }: { chatName
         onChange={(e) => setText(e.target.value)}
         onKeyDown={onKeyDown}
         enterKeyHint="send"
+        aria-invalid={size.tooLong}
+        aria-describedby={size.shown ? 'composer-size' : undefined}
       />
-      <button type="submit" className="button button-primary send-button" disabled={text.trim() === ''}>
+      <button type="submit" className="button button-primary send-button" disabled={text.trim() === '' || size.tooLong}>
         <SendIcon />
         <span className="send-label">Send</span>
       </button>
-      <p className="composer-hint" aria-hidden="true">
-        <kbd>Enter</kbd> to send, <kbd>Shift</kbd>+<kbd>Enter</kbd> for a new line
-      </p>
+      {size.shown ? (
+        <p id="composer-size" className={`composer-size${size.tooLong ? ' composer-size-over' : ''}`} role="status">
+          {size.tooLong
+            ? `Too long to send: at most ${kib(MAX_TEXT_BYTES)} KiB (${MAX_TEXT_BYTES.toLocaleString()} bytes). Shorten it by ${(size.bytes - MAX_TEXT_BYTES).toLocaleString()} bytes.`
+            : `${kib(size.bytes)} of ${kib(MAX_TEXT_BYTES)} KiB`}
+        </p>
+      ) : (
+        <p className="composer-hint" aria-hidden="true">
+          <kbd>Enter</kbd> to send, <kbd>Shift</kbd>+<kbd>Enter</kbd> for a new line
+        </p>
+      )}
     </form>
   );
 }

@@ -3,6 +3,7 @@ import type { UiMessage, UiUser } from '../../../src/agent/ui-protocol.js';
 import { link } from '../agent-link.js';
 import { clockTime, colourOf, dayKey, dayLabel, fullTime, initial } from '../format.js';
 import { AlertIcon, ArrowDownIcon } from '../icons.js';
+import { MessageText } from './MessageText.js';
 import type { Action, Conversation, PendingMessage } from '../state.js';
 
 interface MessageListProps {
@@ -185,6 +186,12 @@ function MessageItem({ message, continued, own }: { message: UiMessage; continue
       <span className={`avatar colour-${colourOf(message.sender.id)}`} aria-hidden="true">
         {continued ? '' : initial(message.sender.name)}
       </span>
+      {/* A grouped message has no header of its own: its time shows in the gutter on hover. */}
+      {continued && (
+        <time className="message-gutter-time" dateTime={message.sentAt} title={fullTime(message.sentAt)} aria-hidden="true">
+          {clockTime(message.sentAt)}
+        </time>
+      )}
       <div className="message-body">
         <div className="message-meta">
           <span className="message-sender">{message.sender.name}</span>{' '}
@@ -192,7 +199,7 @@ function MessageItem({ message, continued, own }: { message: UiMessage; continue
             {clockTime(message.sentAt)}
           </time>
         </div>
-        <p className="message-text">{message.text}</p>
+        <MessageText text={message.text} />
       </div>
     </li>
   );
@@ -222,9 +229,11 @@ function PendingItem({ pending, user, onRetry, onEdit, onDiscard }: { pending: P
             <AlertIcon className="icon icon-small" />
             <span>{pending.error ?? 'The server refused this message.'}</span>
             <span className="message-problem-actions">
-              <button type="button" className="button button-link" onClick={onRetry}>
-                Retry
-              </button>
+              {pending.retryable !== false && (
+                <button type="button" className="button button-link" onClick={onRetry}>
+                  Retry
+                </button>
+              )}
               <button type="button" className="button button-link" onClick={onEdit}>
                 Edit
               </button>
