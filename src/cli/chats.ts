@@ -54,7 +54,7 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
 
   program
     .command('chats')
-    .description('list my chats: code, name, members, latest sequence number')
+    .description('list my chats: code, name, members, messages so far')
     .option('--json', 'print the chats as JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const { client } = await requireSession(command, env);
@@ -63,7 +63,7 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
         chats.length === 0
           ? 'No chats yet: create one with chorus create NAME, or join one with chorus join CODE.'
           : table(
-              ['CODE', 'NAME', 'MEMBERS', 'LATEST SEQ'],
+              ['CODE', 'NAME', 'MEMBERS', 'MESSAGES'],
               chats.map((chat) => [chat.code, chat.name, String(chat.memberCount), String(chat.latestSeq)]),
             ),
       );
