@@ -21,7 +21,7 @@ export const DEFAULT_HASHING: HashingPolicy = {
   // libuv runs Argon2 on its 4 threads; more at once would only queue there, unbounded.
   maxConcurrent: Math.max(1, Math.min(4, availableParallelism())),
   maxWaitingLogins: 64,
-  maxWaitingRegistrations: 4,
+  maxWaitingRegistrations: 16,
 };
 
 export type HashWork = 'login' | 'registration';
