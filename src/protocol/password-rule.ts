@@ -24,11 +24,18 @@ export interface PasswordOwner {
   email?: string;
 }
 
+/**
+ * Characters the estimator reads. Its matching grows much faster than linearly (a random 256
+ * characters took ~0.4 s of the event loop, a denial of service per request); past 32 a password
+ * is judged by its first 32, which is where a common or personal one shows anyway.
+ */
+const ESTIMATED_LENGTH = 32;
+
 let estimator: ZxcvbnFactory | undefined;
 
 /** Built on first use: loading the lists takes about 0.1 s. */
 function zxcvbn(): ZxcvbnFactory {
-  estimator ??= new ZxcvbnFactory({ dictionary, graphs: adjacencyGraphs });
+  estimator ??= new ZxcvbnFactory({ dictionary, graphs: adjacencyGraphs, maxLength: ESTIMATED_LENGTH });
   return estimator;
 }
 
@@ -49,7 +56,7 @@ function isMostlyOwnerWords(result: ZxcvbnResult, password: string): boolean {
   const ownerChars = result.sequence
     .filter((match) => match.pattern === 'dictionary' && 'dictionaryName' in match && match.dictionaryName === 'userInputs')
     .reduce((sum, match) => sum + [...match.token].length, 0);
-  return ownerChars > 0 && ownerChars * 2 >= [...password].length;
+  return ownerChars > 0 && ownerChars * 2 >= Math.min([...password].length, ESTIMATED_LENGTH);
 }
 
 function isInCommonList(result: ZxcvbnResult): boolean {
