@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ChorusError } from '../protocol/errors.js';
 import type { Session, User } from '../protocol/resources.js';
+import type { HashQueue } from './hash-queue.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { burnVerifyTime, hashPassword, verifyPassword } from './passwords.js';
+import type { RegistrationThrottle } from './registration-throttle.js';
 import { isUniqueViolation } from './store/database.js';
 import type { Store } from './store/store.js';
 import type { UserRow } from './store/users.js';
@@ -19,26 +21,36 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** What keeps password guessing and hashing floods in check; see each module. */
+export interface AccountGuards {
+  logins: LoginThrottle;
+  registrations: RegistrationThrottle;
+  /** Every Argon2 hash and check goes through it. */
+  hashing: HashQueue;
+}
+
 /** Registration, login, logout, and turning a bearer token back into its user. */
 export class Accounts {
   constructor(
     private readonly store: Store,
-    private readonly throttle: LoginThrottle,
+    private readonly guards: AccountGuards,
     private readonly sessionTtlSeconds: number,
   ) {}
 
-  async register(input: { name: string; email: string; password: string }): Promise<User> {
+  /** `address` is the client's IP, for throttling. */
+  async register(input: { name: string; email: string; password: string }, address: string): Promise<User> {
+    const retryAfter = this.guards.registrations.retryAfterSeconds(address);
+    if (retryAfter > 0) {
+      throw new ChorusError('TOO_MANY_REQUESTS', `Too many accounts made from this address; try again in ${retryAfter} s`, undefined, retryAfter);
+    }
     const name = validate.userName(input.name);
     const email = validate.email(input.email);
-    const password = validate.newPassword(input.password);
+    const password = validate.newPassword(input.password, { name, email });
     if (await this.store.users.findByEmail(email)) throw emailTaken();
+    this.guards.registrations.record(address);
+    const passwordHash = await this.guards.hashing.run('registration', () => hashPassword(password));
     try {
-      const row = await this.store.users.insert({
-        name,
-        email,
-        passwordHash: await hashPassword(password),
-        createdAt: Date.now(),
-      });
+      const row = await this.store.users.insert({ name, email, passwordHash, createdAt: Date.now() });
       return toUser(row);
     } catch (error) {
       // Two registrations racing for one email: the database decides.
@@ -49,18 +61,21 @@ export class Accounts {
 
   /** `address` is the client's IP, for throttling. */
   async login(input: { email: string; password: string }, address: string): Promise<Session> {
-    const email = input.email.trim().toLowerCase();
-    const retryAfter = this.throttle.retryAfterSeconds(email, address);
+    const email = validate.loginEmail(input.email);
+    const row = await this.store.users.findByEmail(email);
+    const { logins, hashing } = this.guards;
+    const retryAfter = logins.retryAfterSeconds(email, address, row !== undefined);
     if (retryAfter > 0) {
       throw new ChorusError('TOO_MANY_REQUESTS', `Too many failed logins; try again in ${retryAfter} s`, undefined, retryAfter);
     }
-    const row = await this.store.users.findByEmail(email);
-    const ok = row ? await verifyPassword(row.password_hash, input.password) : (await burnVerifyTime(input.password), false);
+    const ok = await hashing.run('login', () =>
+      row ? verifyPassword(row.password_hash, input.password) : burnVerifyTime(input.password).then(() => false),
+    );
     if (!row || !ok) {
-      this.throttle.recordFailure(email, address);
+      logins.recordFailure(email, address, row !== undefined);
       throw new ChorusError('WRONG_CREDENTIALS', 'Wrong email or password');
     }
-    this.throttle.recordSuccess(email, address);
+    logins.recordSuccess(email, address);
     return this.openSession(row);
   }
 

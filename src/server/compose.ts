@@ -5,6 +5,7 @@ import { Chats } from './chats.js';
 import { CodeGuessThrottle } from './code-guess-throttle.js';
 import { type RunningServer, type ServerConfig, usesTls } from './config.js';
 import { Fanout } from './fanout.js';
+import { HashQueue } from './hash-queue.js';
 import { buildHttpApp } from './http/app.js';
 import { Ingest } from './ingest.js';
 import { createLogger } from './logger.js';
@@ -14,6 +15,7 @@ import { serverMetrics } from './metrics.js';
 import { MulticastAllocator } from './multicast-allocator.js';
 import { SendRateLimiter } from './send-rate.js';
 import { RecentMessages } from './recent-messages.js';
+import { RegistrationThrottle } from './registration-throttle.js';
 import { Sequencer } from './sequencer.js';
 import { ServerIdentity } from './server-identity.js';
 import { sqliteFileIn } from './store/database.js';
@@ -41,7 +43,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   };
 
   try {
-    const accounts = new Accounts(store, new LoginThrottle(config.loginThrottle), config.sessionTtlSeconds);
+    const accounts = new Accounts(
+      store,
+      { logins: new LoginThrottle(config.loginThrottle), registrations: new RegistrationThrottle(config.registrationThrottle), hashing: new HashQueue(config.passwordHashing) },
+      config.sessionTtlSeconds,
+    );
     const members = new MembershipCache(store);
     const keys = new ChatKeys(store);
     let fanout: Fanout | undefined;

@@ -1,7 +1,9 @@
 import { isIPv4 } from 'node:net';
 import { FRAME_TIMEOUT_MS } from '../protocol/limits.js';
 import { type CodeGuessPolicy, DEFAULT_CODE_GUESS_THROTTLE } from './code-guess-throttle.js';
+import { DEFAULT_HASHING, type HashingPolicy } from './hash-queue.js';
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from './login-throttle.js';
+import { DEFAULT_REGISTRATION_THROTTLE, type RegistrationPolicy } from './registration-throttle.js';
 import { DEFAULT_SEND_RATE, type SendRatePolicy } from './send-rate.js';
 
 /**
@@ -22,6 +24,10 @@ export interface ServerConfig {
   multicast: MulticastConfig;
   /** Failed-login throttling; see login-throttle.ts. */
   loginThrottle: ThrottlePolicy;
+  /** Accounts one address may make; see registration-throttle.ts. */
+  registrationThrottle: RegistrationPolicy;
+  /** Argon2 work at once, and how much may wait; see hash-queue.ts. */
+  passwordHashing: HashingPolicy;
   /** How many unknown chat codes one user, or one address, may try; see code-guess-throttle.ts. */
   codeGuessThrottle: CodeGuessPolicy;
   /** Abuse limits: messages per user, chats per user, members per chat. */
@@ -127,6 +133,8 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
       ttl: DEFAULTS.multicastTtl,
     },
     loginThrottle: { ...DEFAULT_THROTTLE },
+    registrationThrottle: { ...DEFAULT_REGISTRATION_THROTTLE },
+    passwordHashing: { ...DEFAULT_HASHING },
     codeGuessThrottle: { ...DEFAULT_CODE_GUESS_THROTTLE },
     limits: { sendRate: { ...DEFAULT_SEND_RATE }, chatsPerUser: DEFAULTS.chatsPerUser, membersPerChat: DEFAULTS.membersPerChat },
     timeouts: { ...DEFAULT_TIMEOUTS },

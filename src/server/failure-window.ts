@@ -24,6 +24,21 @@ export class FailureWindow {
     return oldest + this.windowMs - now;
   }
 
+  /**
+   * Milliseconds until another attempt is allowed when the first `free` failures cost nothing
+   * and each one after makes the next attempt wait, from the latest failure, twice as long as
+   * the one before: `firstMs`, 2×, 4×… up to `maxMs` (0: allowed now). The wait depends only
+   * on the failures, so asking while refused does not lengthen it.
+   */
+  growingWaitMs(key: string, now: number, growth: { free: number; firstMs: number; maxMs: number }): number {
+    const recent = this.recent(key, now);
+    const past = recent.length - growth.free;
+    if (past < 0) return 0;
+    const latest = recent[recent.length - 1] ?? now;
+    const wait = Math.min(growth.maxMs, growth.firstMs * 2 ** past);
+    return Math.max(0, latest + wait - now);
+  }
+
   record(key: string, now: number): void {
     const recent = this.recent(key, now);
     recent.push(now);

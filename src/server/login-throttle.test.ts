@@ -1,106 +1,128 @@
 import { describe, expect, it } from 'vitest';
-import { LoginThrottle } from './login-throttle.js';
+import { LoginThrottle, type ThrottlePolicy } from './login-throttle.js';
 
-const WINDOW_MS = 60_000;
+const POLICY: ThrottlePolicy = {
+  freeFailuresPerAddress: 3,
+  freeFailuresPerAccount: 6,
+  firstDelaySeconds: 1,
+  maxAddressDelaySeconds: 60,
+  maxAccountDelaySeconds: 8,
+  maxUnknownEmailFailuresPerAddress: 5,
+  windowSeconds: 15 * 60,
+  knownAddressSeconds: 24 * 3600,
+};
 
-function throttleAt(start: number) {
+function throttleAt(start: number, policy = POLICY) {
   const clock = { t: start };
-  const throttle = new LoginThrottle(
-    { maxFailuresPerAccount: 3, maxFailuresPerAddress: 5, windowSeconds: WINDOW_MS / 1000 },
-    () => clock.t,
-  );
-  return { throttle, clock };
+  return { throttle: new LoginThrottle(policy, () => clock.t), clock };
+}
+
+/** Waits as long as told, then fails once more; returns the waits. */
+function guessAsAllowed(throttle: LoginThrottle, clock: { t: number }, email: string, address: string, guesses: number): number[] {
+  const waits: number[] = [];
+  for (let i = 0; i < guesses; i++) {
+    const wait = throttle.retryAfterSeconds(email, address, true);
+    waits.push(wait);
+    clock.t += wait * 1000;
+    throttle.recordFailure(email, address, true);
+  }
+  return waits;
 }
 
 describe('LoginThrottle', () => {
-  it('refuses an address that keeps failing on one account, and only for the rest of the window', () => {
+  it('makes one address guessing one account wait twice as long after each failure past its allowance, up to the cap, for that account only', () => {
     const { throttle, clock } = throttleAt(1_000_000);
-    for (let i = 0; i < 3; i++) {
-      expect(throttle.retryAfterSeconds('a@x.io', '10.0.0.1')).toBe(0);
-      throttle.recordFailure('a@x.io', '10.0.0.1');
-      clock.t += 1000;
-    }
-    const wait = throttle.retryAfterSeconds('a@x.io', '10.0.0.1');
-    expect(wait).toBeGreaterThan(0);
-    expect(wait).toBeLessThanOrEqual(60);
-    expect(throttle.retryAfterSeconds('b@x.io', '10.0.0.1')).toBe(0);
-    clock.t += wait * 1000;
-    expect(throttle.retryAfterSeconds('a@x.io', '10.0.0.1')).toBe(0);
+    const waits = guessAsAllowed(throttle, clock, 'a@x.io', '10.0.0.1', 12);
+    expect(waits).toEqual([0, 0, 0, 1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    expect(throttle.retryAfterSeconds('b@x.io', '10.0.0.1', true)).toBe(0);
+    expect(throttle.retryAfterSeconds('nobody@x.io', '10.0.0.1', false)).toBe(0);
   });
 
-  it('refuses an address that fails across many accounts', () => {
-    const { throttle } = throttleAt(0);
-    for (let i = 0; i < 5; i++) throttle.recordFailure(`user${i}@x.io`, '10.0.0.1');
-    expect(throttle.retryAfterSeconds('new@x.io', '10.0.0.1')).toBeGreaterThan(0);
-    expect(throttle.retryAfterSeconds('new@x.io', '10.0.0.2')).toBe(0);
-  });
-
-  it('never refuses the owner at an address that has not failed, however many others fail, for however long', () => {
+  it('does not lengthen a wait for attempts made while refused', () => {
     const { throttle, clock } = throttleAt(0);
+    guessAsAllowed(throttle, clock, 'a@x.io', '10.0.0.1', 5);
+    const wait = throttle.retryAfterSeconds('a@x.io', '10.0.0.1', true);
+    expect(wait).toBe(4);
+    for (let i = 0; i < 30; i++) {
+      clock.t += 100;
+      throttle.retryAfterSeconds('a@x.io', '10.0.0.1', true);
+    }
+    clock.t += wait * 1000 - 3000;
+    expect(throttle.retryAfterSeconds('a@x.io', '10.0.0.1', true)).toBe(0);
+  });
+
+  it('limits guesses at one account from many addresses: each new address waits too, up to the account cap', () => {
+    const { throttle, clock } = throttleAt(0);
+    const start = clock.t;
+    let checked = 0;
+    for (let n = 0; n < 1000; n++) {
+      const address = `127.1.${n >> 8}.${n & 255}`;
+      if (throttle.retryAfterSeconds('victim@x.io', address, true) > 0) {
+        clock.t += 50; // a refused attempt: the guesser goes on at once from another address
+        continue;
+      }
+      checked++;
+      throttle.recordFailure('victim@x.io', address, true);
+    }
+    const elapsedSeconds = (clock.t - start) / 1000;
+    // The allowance, then at most one guess per cap (the waits before it reached the cap are shorter).
+    expect(checked).toBeLessThanOrEqual(POLICY.freeFailuresPerAccount + 4 + Math.ceil(elapsedSeconds / POLICY.maxAccountDelaySeconds));
+    expect(checked).toBeLessThan(20);
+  });
+
+  it('never makes the owner wait at an address they logged in from, however many addresses guess at the account', () => {
+    const { throttle, clock } = throttleAt(0);
+    throttle.recordSuccess('victim@x.io', '192.0.2.7');
     for (let i = 0; i < 2000; i++) {
-      throttle.recordFailure('victim@x.io', `attacker-${i}`);
-      throttle.recordFailure('victim@x.io', 'attacker-fixed');
-      clock.t += 500;
-      expect(throttle.retryAfterSeconds('victim@x.io', 'victim-ip')).toBe(0);
+      throttle.recordFailure('victim@x.io', `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, true);
+      clock.t += 200;
+      expect(throttle.retryAfterSeconds('victim@x.io', '192.0.2.7', true)).toBe(0);
     }
-    // The attackers, meanwhile, are refused.
-    expect(throttle.retryAfterSeconds('victim@x.io', 'attacker-fixed')).toBeGreaterThan(0);
-    expect(throttle.retryAfterSeconds('victim@x.io', 'attacker-1999')).toBeGreaterThan(0);
+    // A new address waits, but never more than the account's cap.
+    const wait = throttle.retryAfterSeconds('victim@x.io', '192.0.2.8', true);
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(POLICY.maxAccountDelaySeconds);
   });
 
-  it('gives each address one guess per window once an account is under attack from many', () => {
+  it('counts IPv6 addresses by /64: new addresses in one /64 are one guesser', () => {
     const { throttle, clock } = throttleAt(0);
-    throttle.recordFailure('a@x.io', 'm1');
-    throttle.recordFailure('a@x.io', 'm2');
-    // Below the account's limit, one failure is not enough to refuse an address.
-    expect(throttle.retryAfterSeconds('a@x.io', 'm1')).toBe(0);
-    throttle.recordFailure('a@x.io', 'm3');
+    for (let i = 1; i <= 3; i++) throttle.recordFailure('a@x.io', `2001:db8:1:2::${i.toString(16)}`, true);
+    expect(throttle.retryAfterSeconds('a@x.io', '2001:db8:1:2:abcd::99', true)).toBe(1);
+    expect(throttle.retryAfterSeconds('a@x.io', '2001:db8:1:3::1', true)).toBe(0);
     clock.t += 1000;
-    for (const m of ['m1', 'm2', 'm3']) expect(throttle.retryAfterSeconds('a@x.io', m)).toBeGreaterThan(0);
-    expect(throttle.retryAfterSeconds('a@x.io', 'm4')).toBe(0);
-    throttle.recordFailure('a@x.io', 'm4');
-    expect(throttle.retryAfterSeconds('a@x.io', 'm4')).toBe(60);
-    // Other accounts are untouched.
-    expect(throttle.retryAfterSeconds('b@x.io', 'm1')).toBe(0);
+    expect(throttle.retryAfterSeconds('a@x.io', '2001:db8:1:2:abcd::99', true)).toBe(0);
   });
 
-  it("ends the owner's own refusal one window after their last failure, while others keep failing", () => {
-    const { throttle, clock } = throttleAt(0);
-    for (let i = 0; i < 5; i++) throttle.recordFailure('victim@x.io', `attacker-${i}`);
-    throttle.recordFailure('victim@x.io', 'victim-ip'); // a typo, while under attack
-    const typoAt = clock.t;
-    expect(throttle.retryAfterSeconds('victim@x.io', 'victim-ip')).toBe(60);
-    let attacker = 5;
-    while (clock.t < typoAt + WINDOW_MS) {
-      expect(throttle.retryAfterSeconds('victim@x.io', 'victim-ip')).toBeGreaterThan(0);
-      throttle.recordFailure('victim@x.io', `attacker-${attacker++}`);
-      clock.t += 250;
-    }
-    expect(throttle.retryAfterSeconds('victim@x.io', 'victim-ip')).toBe(0);
-  });
-
-  it('keeps refusing a failing address while it goes on, but never beyond one window after it stops', () => {
-    const { throttle, clock } = throttleAt(0);
-    for (let i = 0; i < 20; i++) {
-      throttle.recordFailure('victim@x.io', 'one-ip');
-      clock.t += 10_000;
-    }
-    expect(throttle.retryAfterSeconds('victim@x.io', 'one-ip')).toBeGreaterThan(0);
-    clock.t += WINDOW_MS;
-    expect(throttle.retryAfterSeconds('victim@x.io', 'one-ip')).toBe(0);
-  });
-
-  it("forgets the owner's own failures after a successful login, but not a guesser's", () => {
+  it('refuses an address failing on unknown emails for unknown emails only: a real account there still gets in', () => {
     const { throttle } = throttleAt(0);
-    throttle.recordFailure('a@x.io', 'home');
-    throttle.recordFailure('a@x.io', 'home');
-    throttle.recordSuccess('a@x.io', 'home');
-    throttle.recordFailure('a@x.io', 'home');
-    throttle.recordFailure('a@x.io', 'home');
-    expect(throttle.retryAfterSeconds('a@x.io', 'home')).toBe(0);
+    for (let i = 0; i < 21; i++) throttle.recordFailure(`made-up-${i}@x.io`, '127.0.0.1', false);
+    expect(throttle.retryAfterSeconds('another-made-up@x.io', '127.0.0.1', false)).toBeGreaterThan(0);
+    expect(throttle.retryAfterSeconds('owner@x.io', '127.0.0.1', true)).toBe(0);
+    expect(throttle.retryAfterSeconds('another-made-up@x.io', '127.0.0.2', false)).toBe(0);
+  });
 
-    for (let i = 0; i < 3; i++) throttle.recordFailure('a@x.io', 'guesser');
+  it('bounds every wait: once guessing stops, the owner waits at most the address cap, even at the guesser’s own address', () => {
+    const { throttle, clock } = throttleAt(0);
+    guessAsAllowed(throttle, clock, 'victim@x.io', '127.0.0.1', 40);
+    const wait = throttle.retryAfterSeconds('victim@x.io', '127.0.0.1', true);
+    expect(wait).toBeLessThanOrEqual(POLICY.maxAddressDelaySeconds);
+    clock.t += wait * 1000;
+    expect(throttle.retryAfterSeconds('victim@x.io', '127.0.0.1', true)).toBe(0);
+  });
+
+  it("forgets the owner's own failures at an address after a successful login there, but not another address's", () => {
+    const { throttle, clock } = throttleAt(0);
+    guessAsAllowed(throttle, clock, 'a@x.io', 'home', 3);
+    guessAsAllowed(throttle, clock, 'a@x.io', 'guesser', 4);
     throttle.recordSuccess('a@x.io', 'home');
-    expect(throttle.retryAfterSeconds('a@x.io', 'guesser')).toBeGreaterThan(0);
+    expect(throttle.retryAfterSeconds('a@x.io', 'home', true)).toBe(0);
+    expect(throttle.retryAfterSeconds('a@x.io', 'guesser', true)).toBeGreaterThan(0);
+  });
+
+  it('forgets failures older than the window', () => {
+    const { throttle, clock } = throttleAt(0);
+    guessAsAllowed(throttle, clock, 'a@x.io', '10.0.0.1', 8);
+    clock.t += POLICY.windowSeconds * 1000;
+    expect(guessAsAllowed(throttle, clock, 'a@x.io', '10.0.0.1', 3)).toEqual([0, 0, 0]);
   });
 });

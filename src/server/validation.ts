@@ -1,18 +1,22 @@
+import { checkedName, NAME_LENGTH } from '../protocol/display-names.js';
 import { ChorusError } from '../protocol/errors.js';
+import { PASSWORD_LENGTH, type PasswordOwner, passwordProblem } from '../protocol/password-rule.js';
+import { unsafeCharacterProblem } from '../protocol/text-safety.js';
 
 /**
- * Input rules shared by every way in (HTTP now, TCP for message text): each violation is an
- * INVALID_FIELD error that names the field, so the user learns what to fix.
+ * Input rules for every text the accounts and chats API stores or looks up: each violation is an
+ * INVALID_FIELD error that names the field, so the user learns what to fix. The rules for names
+ * and passwords live in src/protocol/, where the clients can check them too; every text goes
+ * through a rule that refuses what the engines would not store the same way (NUL, lone
+ * surrogates), so that both engines answer a 400, never a 500.
  */
 export const LIMITS = {
-  nameLength: { min: 1, max: 64 },
-  chatNameLength: { min: 1, max: 100 },
-  passwordLength: { min: 8, max: 1024 },
+  nameLength: NAME_LENGTH.user,
+  chatNameLength: NAME_LENGTH.chat,
+  passwordLength: PASSWORD_LENGTH,
   emailLength: { max: 254 },
 } as const;
 
-// C0 and C1 control characters, DEL, and the Unicode line/paragraph separators.
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 // Deliberately simple: one @, something before it, a dotted domain after, no spaces. The
 // authority on an address is its mail server, not a regex.
 const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
@@ -21,38 +25,43 @@ function invalid(field: string, message: string): never {
   throw new ChorusError('INVALID_FIELD', message, field);
 }
 
-function displayName(field: string, label: string, value: string, range: { min: number; max: number }): string {
-  const trimmed = value.trim();
-  const length = [...trimmed].length;
-  if (length < range.min) invalid(field, `${label} must not be empty`);
-  if (length > range.max) invalid(field, `${label} must be at most ${range.max} characters`);
-  if (CONTROL_CHARACTERS.test(trimmed)) invalid(field, `${label} must not contain control characters`);
-  return trimmed;
-}
-
 export function userName(value: string): string {
-  return displayName('name', 'Name', value, LIMITS.nameLength);
+  return checkedName('user', value);
 }
 
 export function chatName(value: string): string {
-  return displayName('name', 'Chat name', value, LIMITS.chatNameLength);
+  return checkedName('chat', value);
 }
 
+/** The form an email is stored and looked up in: trimmed, NFC, lower case. */
+function normalizedEmail(value: string): string {
+  const normalized = value.normalize('NFC').trim().toLowerCase();
+  const unsafe = unsafeCharacterProblem(normalized);
+  if (unsafe) invalid('email', `Email address ${unsafe}`);
+  return normalized;
+}
+
+/** An email given at registration: normalised, and refused unless it looks like an address. */
 export function email(value: string): string {
-  const normalized = value.trim().toLowerCase();
+  const normalized = normalizedEmail(value);
   if (normalized.length > LIMITS.emailLength.max || !EMAIL.test(normalized)) {
     invalid('email', 'Email address is not valid');
   }
   return normalized;
 }
 
-export function newPassword(value: string): string {
-  const length = [...value].length;
-  if (length < LIMITS.passwordLength.min) {
-    invalid('password', `Password must be at least ${LIMITS.passwordLength.min} characters`);
-  }
-  if (length > LIMITS.passwordLength.max) {
-    invalid('password', `Password must be at most ${LIMITS.passwordLength.max} characters`);
-  }
+/**
+ * An email given at login: normalised as at registration, so it finds the account; text no
+ * account's email can hold is refused (a 400, not a lookup PostgreSQL would fail), any other
+ * text is looked up and simply matches nothing.
+ */
+export function loginEmail(value: string): string {
+  return normalizedEmail(value);
+}
+
+/** A new password, checked against its owner's name and email (see password-rule.ts). */
+export function newPassword(value: string, owner: PasswordOwner): string {
+  const problem = passwordProblem(value, owner);
+  if (problem) throw problem;
   return value;
 }

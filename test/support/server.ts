@@ -17,6 +17,8 @@ export interface TestServer extends RunningServer {
  * test/join-throttle.test.ts does to test the limit itself.
  */
 const WIDE_CODE_GUESS_THROTTLE = { maxFailuresPerUser: 1000, maxFailuresPerAddress: 1000, windowSeconds: 600 };
+/** Likewise, test files register far more accounts from 127.0.0.1 than one address may in an hour. */
+const WIDE_REGISTRATION_THROTTLE = { maxPerAddress: 100_000, windowSeconds: 3600 };
 
 /** A real server on loopback with free ports and a fresh SQLite file in a temporary folder. */
 export async function startTestServer(overrides: Partial<ServerConfig> = {}, dataDir?: string): Promise<TestServer> {
@@ -29,6 +31,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, dat
       tcpPort: 0,
       logLevel: 'silent',
       codeGuessThrottle: WIDE_CODE_GUESS_THROTTLE,
+      registrationThrottle: WIDE_REGISTRATION_THROTTLE,
       ...overrides,
     }),
   );

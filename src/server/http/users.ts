@@ -17,7 +17,7 @@ export function userRoutes(app: App, { accounts }: HttpServices): void {
         response: { 201: Type.Ref('User'), ...PROBLEMS },
       },
     },
-    async (request, reply) => reply.code(201).send(await accounts.register(request.body)),
+    async (request, reply) => reply.code(201).send(await accounts.register(request.body, request.ip)),
   );
 
   app.get(
