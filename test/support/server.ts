@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from '../../src/server/compose.js';
+import { type StartOptions, startServer } from '../../src/server/compose.js';
 import { defaultServerConfig, type RunningServer, type ServerConfig } from '../../src/server/config.js';
 
 export interface TestServer extends RunningServer {
@@ -19,7 +19,7 @@ export interface TestServer extends RunningServer {
 const WIDE_CODE_GUESS_THROTTLE = { maxFailuresPerUser: 1000, maxFailuresPerAddress: 1000, windowSeconds: 600 };
 
 /** A real server on loopback with free ports and a fresh SQLite file in a temporary folder. */
-export async function startTestServer(overrides: Partial<ServerConfig> = {}, dataDir?: string): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<ServerConfig> = {}, dataDir?: string, options: StartOptions = {}): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'chorus-test-'));
   const server = await startServer(
     defaultServerConfig({
@@ -31,6 +31,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, dat
       codeGuessThrottle: WIDE_CODE_GUESS_THROTTLE,
       ...overrides,
     }),
+    options,
   );
   return {
     ...server,
