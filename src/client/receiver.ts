@@ -6,6 +6,7 @@ import { isStreamId } from '../protocol/stream-id.js';
 import { ApiError } from './api.js';
 import { type Arrival, GroupSockets, MulticastJoinError } from './group-sockets.js';
 import { ChatOrdering } from './ordering.js';
+import { DEFAULT_VERIFY_BUDGET, VerifyBudget, type VerifyBudgetPolicy } from './verify-budget.js';
 
 /** A delivered message: the same shape the history API returns. */
 export type { ChatMessage };
@@ -33,15 +34,21 @@ export interface ReceiverOptions {
   reorderWindowMs?: number;
   /** Extra random wait before a repair, so that receivers missing the same datagram spread out. */
   repairJitterMs?: number;
+  /** Signature checks each chat's datagrams may cost, see verify-budget.ts. */
+  verifyBudget?: VerifyBudgetPolicy;
 }
 
-export type DropReason = 'malformed' | 'bad-signature' | 'unknown-key' | 'undecryptable' | 'other-chat';
+/** `over-budget`: dropped unchecked, the chat's signature checks for now spent (verify-budget.ts). */
+export type DropReason = 'malformed' | 'bad-signature' | 'unknown-key' | 'undecryptable' | 'other-chat' | 'over-budget';
 
 const REPAIR_PAGE = 500;
 // Signed datagrams under a newer epoch kept per chat while its key is fetched.
 const MAX_HELD_FOR_KEY = 2048;
 // How long after a rotation datagrams under the previous key are still accepted.
 const PREVIOUS_KEY_GRACE_MS = 10_000;
+// While a chat's datagrams are dropped unchecked, how often its history is asked for what they
+// may have carried: heartbeats are dropped too, so they cannot be relied on to tell.
+const OVER_BUDGET_CATCH_UP_MS = 1000;
 
 interface Subscription {
   code: string;
@@ -62,6 +69,7 @@ interface Subscription {
   heldForKey: Buffer[];
   /** Its group is joined (and must be left). */
   listening: boolean;
+  verifyBudget: VerifyBudget;
 }
 
 /**
@@ -85,6 +93,7 @@ export class Receiver {
     'unknown-key': 0,
     undecryptable: 0,
     'other-chat': 0,
+    'over-budget': 0,
   };
   /** `heldForKey`: datagrams under a new epoch that waited for its key (then read, or dropped). */
   readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0 };
@@ -143,6 +152,7 @@ export class Receiver {
       fetchingKey: false,
       heldForKey: [],
       listening: false,
+      verifyBudget: new VerifyBudget(this.options.verifyBudget ?? DEFAULT_VERIFY_BUDGET, performance.now()),
       early: 'latest' in from ? { messages: [], latest: 0 } : undefined,
     };
     this.chats.set(code, sub);
@@ -231,6 +241,12 @@ export class Receiver {
       this.drops['other-chat']++;
       return;
     }
+    // Held datagrams were checked once already: only what arrives counts against the budget.
+    if (mayHold && !sub.verifyBudget.take(performance.now())) {
+      this.drops['over-budget']++;
+      this.catchUpWhileOverBudget(sub);
+      return;
+    }
     const now = Date.now();
     const result = decodeDatagram(datagram, (_stream, epoch) => {
       const entry = sub.keys.get(epoch);
@@ -277,6 +293,12 @@ export class Receiver {
     const window = this.options.reorderWindowMs ?? 20;
     const jitter = Math.random() * (this.options.repairJitterMs ?? 10);
     this.scheduleRepair(sub, window + jitter);
+  }
+
+  /** A dropped datagram may have been genuine: fetch what is new now and then, until the flood ends. */
+  private catchUpWhileOverBudget(sub: Subscription): void {
+    if (sub.early || sub.repairTimer || sub.repairing || this.closed) return;
+    this.scheduleRepair(sub, OVER_BUDGET_CATCH_UP_MS, true);
   }
 
   private scheduleRepair(sub: Subscription, delayMs: number, catchUp = false): void {
