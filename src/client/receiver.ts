@@ -200,12 +200,12 @@ export class Receiver {
     this.streams.clear();
   }
 
-  /** Joins the chat's group; a failure is the chat's no longer (it is forgotten) and is told to the listeners. */
+  /** Joins the chat's group. If it cannot, the chat is forgotten and the join-failure listeners told why. */
   private async listen(sub: Subscription): Promise<void> {
     try {
       await this.sockets.join(sub.group, sub.port);
     } catch (error) {
-      this.leave(sub.code);
+      if (this.chats.get(sub.code) === sub) this.leave(sub.code);
       if (error instanceof MulticastJoinError) for (const listener of this.joinFailureListeners) listener(formatChatCode(sub.code), error);
       throw error;
     }
