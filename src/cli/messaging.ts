@@ -5,7 +5,7 @@ import { ApiError, type ApiClient, type Chat } from '../client/api.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
 import { sendableTextProblem } from '../protocol/message-text.js';
 import type { Profile } from '../client/profile.js';
-import { type ChatMessage, Receiver } from '../client/receiver.js';
+import { type ChatMessage, MulticastJoinError, Receiver } from '../client/receiver.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
 import { type Ack, Sender, newClientMessageId } from '../client/sender.js';
 import { pinnedServerKey } from '../client/server-key.js';
@@ -215,6 +215,8 @@ async function receive(receiver: Receiver, code: string, history: number, interf
   try {
     await onChat(code, () => receiver.join(code, { latest: history }));
   } catch (error) {
+    // Only a wrong interface is fixed with --multicast-interface; a taken port is not.
+    if (error instanceof MulticastJoinError && error.problem !== 'no-interface') throw new CliError(`cannot receive ${code} live: ${error.message}`);
     const e = error as NodeJS.ErrnoException;
     if (typeof e.code === 'string' && typeof e.syscall === 'string') {
       throw new CliError(`cannot receive multicast on ${interfaceAddress} (${e.syscall} ${e.code}): give --multicast-interface the address of one of this machine's interfaces`);

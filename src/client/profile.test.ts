@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -61,6 +61,25 @@ describe('saveProfile and loadProfile', () => {
     writeFileSync(join(root, 'profile.json'), JSON.stringify({ server: 'http://old' }), { mode: 0o644 });
     await saveProfile(root, sample);
     expect(statSync(join(root, 'profile.json')).mode & 0o777).toBe(0o600);
+  });
+
+  it('makes an existing folder 0700 and its profile 0600 when it loads it, as a command starts', async () => {
+    const dir = join(root, 'made-by-hand');
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'profile.json'), JSON.stringify(sample), { mode: 0o644 });
+    chmodSync(join(dir, 'profile.json'), 0o644);
+    expect(await loadProfile(dir)).toEqual(sample);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, 'profile.json')).mode & 0o777).toBe(0o600);
+  });
+
+  it('makes an existing 0755 folder 0700 when it saves into it', async () => {
+    const dir = join(root, 'open-folder');
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    await saveProfile(dir, sample);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
   });
 
   it('replaces the file by renaming a complete new one over it, leaving no temporary file', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isFingerprint } from './certificate-pin.js';
@@ -42,9 +42,10 @@ export function resolveProfileDir(explicit?: string, env: NodeJS.ProcessEnv = pr
   return join(env.HOME || homedir(), '.config', 'chorus');
 }
 
-/** The profile in `dir`, or undefined when there is none yet. */
+/** The profile in `dir`, or undefined when there is none yet. The folder is made private first. */
 export async function loadProfile(dir: string): Promise<Profile | undefined> {
   const file = join(dir, PROFILE_FILE);
+  await makePrivate(dir);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -65,6 +66,7 @@ export async function loadProfile(dir: string): Promise<Profile | undefined> {
 /** Writes the profile: a private temporary file in the same folder, flushed, then renamed over. */
 export async function saveProfile(dir: string, profile: Profile): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makePrivate(dir);
   const file = join(dir, PROFILE_FILE);
   const temp = join(dir, `.${PROFILE_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', 0o600);
@@ -79,6 +81,33 @@ export async function saveProfile(dir: string, profile: Profile): Promise<void> 
     await handle.close().catch(() => {});
     await unlink(temp).catch(() => {});
     throw error;
+  }
+}
+
+/**
+ * The folder 0700 and the profile file 0600, whatever they were: a folder that existed before
+ * (made by hand, restored from a backup) keeps its mode otherwise, and mkdir's mode is filtered
+ * by the umask. The folder's mode is what keeps the agent's other files in it private too.
+ */
+async function makePrivate(dir: string): Promise<void> {
+  await restrict(dir, 0o700);
+  await restrict(join(dir, PROFILE_FILE), 0o600);
+}
+
+async function restrict(path: string, mode: number): Promise<void> {
+  let current: number;
+  try {
+    current = (await stat(path)).mode & 0o777;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new ProfileError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  if (current === mode) return;
+  try {
+    await chmod(path, mode);
+  } catch (error) {
+    const octal = mode.toString(8);
+    throw new ProfileError(`${path} is readable by others and cannot be made private (${(error as NodeJS.ErrnoException).code}): run chmod ${octal} ${path}`);
   }
 }
 

@@ -1,14 +1,16 @@
-import { type Socket, createSocket } from 'node:dgram';
 import type { KeyObject } from 'node:crypto';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { type DataDatagram, decodeDatagram, parseHeader } from '../protocol/datagram.js';
 import type { ChatMessage } from '../protocol/message.js';
 import { isStreamId } from '../protocol/stream-id.js';
 import { ApiError } from './api.js';
+import { type Arrival, GroupSockets, MulticastJoinError } from './group-sockets.js';
 import { ChatOrdering } from './ordering.js';
+import { DEFAULT_VERIFY_BUDGET, VerifyBudget, type VerifyBudgetPolicy } from './verify-budget.js';
 
 /** A delivered message: the same shape the history API returns. */
 export type { ChatMessage };
+export { MulticastJoinError };
 
 export interface ChatInfo {
   code: string;
@@ -32,15 +34,21 @@ export interface ReceiverOptions {
   reorderWindowMs?: number;
   /** Extra random wait before a repair, so that receivers missing the same datagram spread out. */
   repairJitterMs?: number;
+  /** Signature checks each chat's datagrams may cost, see verify-budget.ts. */
+  verifyBudget?: VerifyBudgetPolicy;
 }
 
-export type DropReason = 'malformed' | 'bad-signature' | 'unknown-key' | 'undecryptable' | 'other-chat';
+/** `over-budget`: dropped unchecked, the chat's signature checks for now spent (verify-budget.ts). */
+export type DropReason = 'malformed' | 'bad-signature' | 'unknown-key' | 'undecryptable' | 'other-chat' | 'over-budget';
 
 const REPAIR_PAGE = 500;
 // Signed datagrams under a newer epoch kept per chat while its key is fetched.
 const MAX_HELD_FOR_KEY = 2048;
 // How long after a rotation datagrams under the previous key are still accepted.
 const PREVIOUS_KEY_GRACE_MS = 10_000;
+// While a chat's datagrams are dropped unchecked, how often its history is asked for what they
+// may have carried: heartbeats are dropped too, so they cannot be relied on to tell.
+const OVER_BUDGET_CATCH_UP_MS = 1000;
 
 interface Subscription {
   code: string;
@@ -59,6 +67,9 @@ interface Subscription {
   fetchingKey: boolean;
   /** Signed datagrams under an epoch newer than ours, replayed once its key is in. */
   heldForKey: Buffer[];
+  /** Its group is joined (and must be left). */
+  listening: boolean;
+  verifyBudget: VerifyBudget;
 }
 
 /**
@@ -68,12 +79,13 @@ interface Subscription {
  * fetched from the history API: the server's log is the retransmission buffer.
  */
 export class Receiver {
-  private readonly sockets = new Map<number, Socket>();
+  private readonly sockets: GroupSockets;
   /** By canonical code, for callers; by stream id, for datagrams. */
   private readonly chats = new Map<string, Subscription>();
   private readonly streams = new Map<string, Subscription>();
   private readonly listeners: ((message: ChatMessage) => void)[] = [];
   private readonly errorListeners: ((error: unknown) => void)[] = [];
+  private readonly joinFailureListeners: ((chat: string, error: MulticastJoinError) => void)[] = [];
   private closed = false;
   readonly drops: Record<DropReason, number> = {
     malformed: 0,
@@ -81,11 +93,23 @@ export class Receiver {
     'unknown-key': 0,
     undecryptable: 0,
     'other-chat': 0,
+    'over-budget': 0,
   };
   /** `heldForKey`: datagrams under a new epoch that waited for its key (then read, or dropped). */
   readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0 };
 
-  constructor(private readonly options: ReceiverOptions) {}
+  constructor(private readonly options: ReceiverOptions) {
+    this.sockets = new GroupSockets(
+      options.interfaceAddress,
+      (datagram, arrival) => this.onDatagram(datagram, arrival),
+      (error) => this.reportError(error),
+    );
+  }
+
+  /** UDP sockets open: more than one per port once a port carries more chats than one socket may join. */
+  get socketCount(): number {
+    return this.sockets.socketCount;
+  }
 
   onMessage(listener: (message: ChatMessage) => void): void {
     this.listeners.push(listener);
@@ -94,6 +118,15 @@ export class Receiver {
   /** Repair failures (the server unreachable…): reported, and retried on the next hint. */
   onError(listener: (error: unknown) => void): void {
     this.errorListeners.push(listener);
+  }
+
+  /**
+   * A chat's group could not be joined (its port taken by another program, the interface
+   * wrong…): the chat is not received live. `join` rejects with the same error; this tells
+   * whoever shows the person what is wrong without wrapping every join.
+   */
+  onJoinFailure(listener: (chat: string, error: MulticastJoinError) => void): void {
+    this.joinFailureListeners.push(listener);
   }
 
   /**
@@ -118,11 +151,14 @@ export class Receiver {
       repairing: false,
       fetchingKey: false,
       heldForKey: [],
+      listening: false,
+      verifyBudget: new VerifyBudget(this.options.verifyBudget ?? DEFAULT_VERIFY_BUDGET, performance.now()),
       early: 'latest' in from ? { messages: [], latest: 0 } : undefined,
     };
     this.chats.set(code, sub);
     this.streams.set(sub.stream, sub);
     await this.listen(sub);
+    if (this.chats.get(code) !== sub) return;
     if ('latest' in from) {
       const page = await this.options.source.history(formatChatCode(code), { latest: from.latest });
       const first = page.messages[0]?.seq ?? page.latestSeq + 1;
@@ -148,19 +184,8 @@ export class Receiver {
     clearTimeout(sub.repairTimer);
     this.chats.delete(code);
     if (this.streams.get(sub.stream) === sub) this.streams.delete(sub.stream);
-    const socket = this.sockets.get(sub.port);
-    const stillUsed = [...this.chats.values()].some((s) => s.port === sub.port && s.group === sub.group);
-    if (socket && !stillUsed) {
-      try {
-        socket.dropMembership(sub.group, this.options.interfaceAddress);
-      } catch {
-        // already dropped
-      }
-    }
-    if (socket && ![...this.chats.values()].some((s) => s.port === sub.port)) {
-      socket.close();
-      this.sockets.delete(sub.port);
-    }
+    if (sub.listening) this.sockets.leave(sub.group, sub.port);
+    sub.listening = false;
   }
 
   lastDelivered(codeInput: string): number | undefined {
@@ -170,34 +195,36 @@ export class Receiver {
   close(): void {
     this.closed = true;
     for (const sub of this.chats.values()) clearTimeout(sub.repairTimer);
-    for (const socket of this.sockets.values()) socket.close();
-    this.sockets.clear();
+    this.sockets.close();
     this.chats.clear();
     this.streams.clear();
   }
 
+  /** Joins the chat's group. If it cannot, the chat is forgotten and the join-failure listeners told why. */
   private async listen(sub: Subscription): Promise<void> {
-    let socket = this.sockets.get(sub.port);
-    if (!socket) {
-      socket = createSocket({ type: 'udp4', reuseAddr: true });
-      const bound = socket;
-      this.sockets.set(sub.port, bound);
-      bound.on('message', (datagram) => this.onDatagram(datagram));
-      // A receive error must never stop us listening: count it and go on.
-      bound.on('error', (error) => this.reportError(error));
-      await new Promise<void>((resolve, reject) => {
-        bound.once('error', reject);
-        bound.bind(sub.port, () => {
-          bound.off('error', reject);
-          resolve();
-        });
-      });
+    try {
+      await this.sockets.join(sub.group, sub.port);
+    } catch (error) {
+      if (this.chats.get(sub.code) === sub) this.leave(sub.code);
+      if (error instanceof MulticastJoinError) for (const listener of this.joinFailureListeners) listener(formatChatCode(sub.code), error);
+      throw error;
     }
-    socket.addMembership(sub.group, this.options.interfaceAddress);
+    // Left while joining: give the membership back.
+    if (this.chats.get(sub.code) !== sub) this.sockets.leave(sub.group, sub.port);
+    else sub.listening = true;
   }
 
-  private onDatagram(datagram: Buffer): void {
+  /**
+   * Each socket of a port's pool gets every datagram sent to the port: read it only on the one
+   * holding its chat's group, and count what no chat of ours claims only once, on the first.
+   */
+  private onDatagram(datagram: Buffer, arrival: Arrival): void {
     if (this.closed) return;
+    const header = parseHeader(datagram);
+    const sub = 'reason' in header ? undefined : this.streams.get(header.stream);
+    if (sub?.port === arrival.port) {
+      if (!arrival.groups.has(sub.group)) return;
+    } else if (!arrival.first) return;
     this.counts.datagrams++;
     this.process(datagram, true);
   }
@@ -212,6 +239,12 @@ export class Receiver {
     const sub = this.streams.get(header.stream);
     if (!sub) {
       this.drops['other-chat']++;
+      return;
+    }
+    // Held datagrams were checked once already: only what arrives counts against the budget.
+    if (mayHold && !sub.verifyBudget.take(performance.now())) {
+      this.drops['over-budget']++;
+      this.catchUpWhileOverBudget(sub);
       return;
     }
     const now = Date.now();
@@ -260,6 +293,12 @@ export class Receiver {
     const window = this.options.reorderWindowMs ?? 20;
     const jitter = Math.random() * (this.options.repairJitterMs ?? 10);
     this.scheduleRepair(sub, window + jitter);
+  }
+
+  /** A dropped datagram may have been genuine: fetch what is new now and then, until the flood ends. */
+  private catchUpWhileOverBudget(sub: Subscription): void {
+    if (sub.early || sub.repairTimer || sub.repairing || this.closed) return;
+    this.scheduleRepair(sub, OVER_BUDGET_CATCH_UP_MS, true);
   }
 
   private scheduleRepair(sub: Subscription, delayMs: number, catchUp = false): void {

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { DestinationStream } from 'pino';
 import { Accounts } from './accounts.js';
 import { ChatKeys } from './chat-keys.js';
 import { Chats } from './chats.js';
@@ -24,12 +25,17 @@ import { type TlsMaterial, loadOrCreateSelfSigned, loadTlsFiles } from './tls/ma
 
 const EXPIRED_SESSION_SWEEP_MS = 60 * 60 * 1000;
 
+export interface StartOptions {
+  /** Where the log goes (stdout unless given): tests read it. */
+  logDestination?: DestinationStream;
+}
+
 /**
  * Wires the parts of a server together and starts listening. A message's path through them:
  * ingest (TCP) → sequencer (group commit into the store) → fan-out (multicast) and the ack.
  */
-export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  const logger = createLogger(config.logLevel);
+export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = createLogger(config.logLevel, options.logDestination);
   const identity = ServerIdentity.loadOrCreate(config.dataDir);
   const tls = tlsMaterial(config);
   const store = await Store.open(

@@ -103,7 +103,10 @@ export const DEFAULTS = {
   tcpPort: 12342,
   sessionTtlSeconds: 30 * 24 * 3600,
   multicastGroups: '239.255.0.0/16',
-  multicastPorts: { first: 40000, last: 49999 },
+  // Below every system's ephemeral range (Linux 32768-60999; IANA, Windows and macOS
+  // 49152-65535), so the system never hands a chat's port to some program's outgoing socket,
+  // and clear of well-known services (docs/protocol.md, "Groups and ports").
+  multicastPorts: { first: 24000, last: 24999 },
   multicastInterface: '127.0.0.1',
   multicastTtl: 1,
   chatsPerUser: 100,

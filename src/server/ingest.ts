@@ -17,6 +17,7 @@ import type { CodeGuessThrottle } from './code-guess-throttle.js';
 import type { MembershipCache } from './membership-cache.js';
 import { RATE_LIMIT_GRACE_MS, type SendRateLimiter } from './send-rate.js';
 import type { Sequencer } from './sequencer.js';
+import { SERVER_TLS_OPTIONS } from './tls/cipher-policy.js';
 
 // A peer that does not read its acks must not make us buffer without bound.
 const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
@@ -61,7 +62,7 @@ export class Ingest {
       const connection = new Connection(socket, deps, this.stats, () => this.connections.delete(connection));
       this.connections.add(connection);
     };
-    this.server = tls ? createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: AUTH_TIMEOUT_MS }, accept) : createServer(accept);
+    this.server = tls ? createTlsServer({ ...SERVER_TLS_OPTIONS, cert: tls.cert, key: tls.key, handshakeTimeout: AUTH_TIMEOUT_MS }, accept) : createServer(accept);
   }
 
   listen(host: string, port: number): Promise<number> {

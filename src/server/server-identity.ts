@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import {
@@ -9,6 +9,7 @@ import {
   publicKeyToBase64,
 } from '../protocol/crypto.js';
 import { createPublicKey } from 'node:crypto';
+import { makePrivateFile, makePrivateFolder } from './private-files.js';
 
 export const SIGNING_KEY_FILE = 'server-signing-key.pem';
 
@@ -30,14 +31,16 @@ export class ServerIdentity {
   }
 
   static loadOrCreate(dataDir: string): ServerIdentity {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    makePrivateFolder(dataDir);
     const file = join(dataDir, SIGNING_KEY_FILE);
     if (existsSync(file)) {
+      makePrivateFile(file);
       const privateKey = privateKeyFromPem(readFileSync(file, 'utf8'));
       return new ServerIdentity(privateKey, createPublicKey(privateKey));
     }
     const { privateKey, publicKey } = newSigningKeyPair();
     writeFileSync(file, privateKeyToPem(privateKey), { mode: 0o600, flag: 'wx' });
+    makePrivateFile(file); // the mode above is filtered by the umask
     return new ServerIdentity(privateKey, publicKey);
   }
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from '../../src/server/compose.js';
+import { type StartOptions, startServer } from '../../src/server/compose.js';
 import { defaultServerConfig, type RunningServer, type ServerConfig } from '../../src/server/config.js';
 
 export interface TestServer extends RunningServer {
@@ -21,7 +21,7 @@ const WIDE_CODE_GUESS_THROTTLE = { maxFailuresPerUser: 1000, maxFailuresPerAddre
 const WIDE_REGISTRATION_THROTTLE = { maxPerAddress: 100_000, windowSeconds: 3600 };
 
 /** A real server on loopback with free ports and a fresh SQLite file in a temporary folder. */
-export async function startTestServer(overrides: Partial<ServerConfig> = {}, dataDir?: string): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<ServerConfig> = {}, dataDir?: string, options: StartOptions = {}): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'chorus-test-'));
   const server = await startServer(
     defaultServerConfig({
@@ -34,6 +34,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, dat
       registrationThrottle: WIDE_REGISTRATION_THROTTLE,
       ...overrides,
     }),
+    options,
   );
   return {
     ...server,

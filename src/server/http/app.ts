@@ -10,6 +10,7 @@ import type { Accounts } from '../accounts.js';
 import type { Chats } from '../chats.js';
 import { DEFAULT_TIMEOUTS, type PeerTimeouts } from '../config.js';
 import type { ServerIdentity } from '../server-identity.js';
+import { SERVER_TLS_OPTIONS } from '../tls/cipher-policy.js';
 import type { TlsMaterial } from '../tls/material.js';
 import { chatRoutes } from './chats.js';
 import { serverInfoRoutes } from './server-info.js';
@@ -63,7 +64,7 @@ export async function buildHttpApp(services: HttpServices, logger: Logger, timeo
   const app = Fastify({
     // A TLS handshake is held to the headers deadline too (Node allows 120 s by default): a peer
     // that opens connections and never finishes its handshake must not hold them.
-    ...(services.tls ? { https: { cert: services.tls.cert, key: services.tls.key, handshakeTimeout: timeouts.httpHeadersMs } } : {}),
+    ...(services.tls ? { https: { ...SERVER_TLS_OPTIONS, cert: services.tls.cert, key: services.tls.key, handshakeTimeout: timeouts.httpHeadersMs } } : {}),
     loggerInstance: logger,
     bodyLimit: MAX_BODY_BYTES,
     // Slow clients must not hold a connection (and memory) open for ever: one that trickles

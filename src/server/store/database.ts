@@ -1,8 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { makePrivateFile, makePrivateFolder } from '../private-files.js';
 import type { Database } from './schema.js';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -16,10 +17,18 @@ export interface OpenDatabase {
 
 export const SQLITE_FILE_NAME = 'chorus.sqlite3';
 
-/** Where the embedded database lives inside a data folder. */
+/**
+ * Where the embedded database lives inside a data folder, made private: the folder 0700, the
+ * database and its -wal and -shm 0600. The file is created here, 0600, before SQLite opens it
+ * (an empty file is an empty database): SQLite would make it 0644 less the umask, and it gives
+ * the -wal and -shm files it creates later the database file's mode.
+ */
 export function sqliteFileIn(dataDir: string): string {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return join(dataDir, SQLITE_FILE_NAME);
+  makePrivateFolder(dataDir);
+  const file = join(dataDir, SQLITE_FILE_NAME);
+  closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) makePrivateFile(path);
+  return file;
 }
 
 /** The only engine-specific code: connection setup. Everything above it is portable SQL. */

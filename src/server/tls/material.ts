@@ -1,8 +1,9 @@
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { makePrivateFile, makePrivateFolder } from '../private-files.js';
 import { createSelfSignedCertificate } from './self-signed.js';
 
 /**
@@ -38,9 +39,10 @@ export function loadTlsFiles(certFile: string, keyFile: string): TlsMaterial {
  * reached by. It is not remade when --host changes: clients pin it, and check no names.
  */
 export function loadOrCreateSelfSigned(dataDir: string, host: string): TlsMaterial {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makePrivateFolder(dataDir);
   const certFile = join(dataDir, TLS_CERT_FILE);
   const keyFile = join(dataDir, TLS_KEY_FILE);
+  for (const file of [certFile, keyFile]) makePrivateFile(file);
   if (existsSync(certFile)) {
     if (!existsSync(keyFile)) {
       throw new Error(`${certFile} is there but its key ${keyFile} is not: restore the key, or delete the certificate to make a new one (clients will then refuse the server until they trust the new fingerprint)`);
@@ -78,6 +80,7 @@ function writePrivately(file: string, text: string): void {
   const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     writeFileSync(temp, text, { mode: 0o600, flag: 'wx' });
+    chmodSync(temp, 0o600); // the mode above is filtered by the umask
     renameSync(temp, file);
   } catch (error) {
     rmSync(temp, { force: true });
