@@ -197,7 +197,7 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
     for (const args of [['chats'], ['whoami'], ['create', 'Another'], ['history', code]]) {
       const refused = await chorus(as(ada, ...args));
       expect(refused.code, args.join(' ')).toBe(1);
-      expect(failureLine(refused)).toBe('chorus: not logged in: run chorus login');
+      expect(failureLine(refused)).toBe('chorus: not logged in: run chorus login, or chorus register to make an account');
     }
   });
 

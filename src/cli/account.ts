@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ApiClient, ApiError, ServerUnreachableError, type Session, type User } from '../client/api.js';
 import { type Profile, loadProfile, resolveProfileDir, saveProfile } from '../client/profile.js';
 import { checkServerKey } from '../client/server-key.js';
+import { passwordProblem } from '../protocol/password-rule.js';
 import { CliError, describeFailure, localMinute, printResult, terminalSafe, usageError } from './output.js';
 import { DEFAULT_SERVER, serverUrl } from './options.js';
 import { FINGERPRINT_HELP, fingerprintToPin } from './trust.js';
@@ -35,7 +36,10 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
       const previous = await loadProfile(dir);
       const { client, tlsFingerprint } = await pinnedClient(options, previous);
       const key = await checkServerKey(client, pinnedKey(previous, client.baseUrl).serverKey, dir);
-      const password = await readPassword(options, env, { confirm: true });
+      const password = await readPassword(options, env, {
+        confirm: true,
+        problem: (candidate) => passwordProblem(candidate, { name: options.name, email: options.email })?.message,
+      });
       const user = await client.register({ name: options.name, email: options.email, password });
       const session = await client.login({ email: user.email, password });
       await saveProfile(dir, loggedIn(client.baseUrl, session, key.publicKey, tlsFingerprint));
@@ -104,7 +108,7 @@ export function profileDirOf(command: Command, env: NodeJS.ProcessEnv): string {
 /** An API client with the profile's session, or a clear "not logged in". */
 export async function requireSession(command: Command, env: NodeJS.ProcessEnv): Promise<{ client: ApiClient; profile: Profile }> {
   const profile = await loadProfile(profileDirOf(command, env));
-  if (!profile?.token) throw new CliError('not logged in: run chorus login');
+  if (!profile?.token) throw new CliError('not logged in: run chorus login, or chorus register to make an account');
   return { client: new ApiClient({ baseUrl: profile.server, token: profile.token, tlsFingerprint: profile.tlsFingerprint }), profile };
 }
 
@@ -145,8 +149,19 @@ async function pinnedClient(options: AccountOptions, previous: Profile | undefin
   return { client: new ApiClient({ baseUrl: server, tlsFingerprint }), tlsFingerprint };
 }
 
-/** --password-stdin, else CHORUS_PASSWORD, else a prompt without echo (asked twice when confirming). */
-async function readPassword(options: AccountOptions, env: NodeJS.ProcessEnv, { confirm }: { confirm: boolean }): Promise<string> {
+interface PasswordPrompt {
+  /** Ask twice, and again until both entries agree. */
+  confirm: boolean;
+  /** Why a new password would be refused: at a prompt it is said and asked again, before the server is asked. */
+  problem?: (password: string) => string | undefined;
+}
+
+/**
+ * --password-stdin, else CHORUS_PASSWORD, else a prompt without echo. At a prompt a new password
+ * the rule refuses, or a confirmation that differs, is said and asked again; from stdin or the
+ * environment nobody can answer, so the server's refusal ends the command.
+ */
+async function readPassword(options: AccountOptions, env: NodeJS.ProcessEnv, { confirm, problem }: PasswordPrompt): Promise<string> {
   if (options.passwordStdin) {
     const password = await readFirstLine(process.stdin);
     if (password === '') throw usageError('--password-stdin: stdin held no password');
@@ -156,12 +171,17 @@ async function readPassword(options: AccountOptions, env: NodeJS.ProcessEnv, { c
   if (!process.stdin.isTTY) {
     throw usageError('no password: not in a terminal, so give it with --password-stdin or CHORUS_PASSWORD');
   }
-  const password = await promptHidden('Password: ');
-  if (password === '') throw usageError('no password given');
-  if (confirm && (await promptHidden('Confirm password: ')) !== password) {
-    throw usageError('the two passwords do not match');
+  for (;;) {
+    const password = await promptHidden('Password: ');
+    if (password === '') throw usageError('no password given');
+    const refused = problem?.(password);
+    if (refused) {
+      process.stderr.write(`${refused}. Try another (Ctrl-C cancels).\n`);
+      continue;
+    }
+    if (!confirm || (await promptHidden('Confirm password: ')) === password) return password;
+    process.stderr.write('The two passwords do not match. Try again (Ctrl-C cancels).\n');
   }
-  return password;
 }
 
 async function readFirstLine(stream: NodeJS.ReadStream): Promise<string> {

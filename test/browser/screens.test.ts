@@ -90,6 +90,11 @@ describe('the screens of the web client', () => {
     await page.getByLabel('Confirm Password', { exact: true }).fill('short');
     await page.getByRole('button', { name: 'Register', exact: true }).click();
     await visible(page.getByText(/too weak/));
+    // The server's own rule, checked before sending: a common password is refused with its reason.
+    await page.getByLabel('Password', { exact: true }).fill('password123');
+    await page.getByLabel('Confirm Password', { exact: true }).fill('password123');
+    await page.getByRole('button', { name: 'Register', exact: true }).click();
+    await visible(page.getByText(/Password is too common/));
     await screenshot(page, 'register-errors');
 
     await page.getByLabel('Password', { exact: true }).fill(ADA.password);

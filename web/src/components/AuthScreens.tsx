@@ -1,4 +1,5 @@
 import { type FormEvent, type ReactNode, useEffect, useRef, useState } from 'react';
+import { NAME_LENGTH, nameProblem, normalizeName } from '../../../src/protocol/display-names.js';
 import { RequestError, link } from '../agent-link.js';
 import { LogoMark } from '../icons.js';
 import { Field, FormError } from './Field.js';
@@ -8,6 +9,16 @@ import { Field, FormError } from './Field.js';
 type Errors = Partial<Record<'name' | 'email' | 'password' | 'confirm' | 'form', string>>;
 
 const MIN_PASSWORD = 8;
+
+/**
+ * The server's password rule (src/protocol/password-rule.ts), loaded only when a form is sent:
+ * its word lists are over a megabyte, which the login screen need not wait for.
+ */
+async function newPasswordProblem(password: string, owner: { name: string; email: string }): Promise<string | undefined> {
+  const { passwordProblem } = await import('../../../src/protocol/password-rule.js');
+  const problem = passwordProblem(password, owner);
+  return problem && `${problem.message}.`;
+}
 
 export function AuthScreens({ server, notice }: { server: string; notice?: string }) {
   const [screen, setScreen] = useState<'login' | 'register'>('login');
@@ -96,10 +107,13 @@ function RegisterForm({ email, onEmail, onSwitch }: { email: string; onEmail(v: 
     event.preventDefault();
     const found: Errors = {};
     if (!name.trim()) found.name = 'Enter the name others will see.';
+    else found.name = nameProblem('user', normalizeName(name))?.message;
     if (!email.trim()) found.email = 'Enter your email address.';
     else if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) found.email = 'Enter an email address such as ada@example.com.';
     if (password.length < MIN_PASSWORD) found.password = `The password is too weak: use at least ${MIN_PASSWORD} characters.`;
+    else found.password = await newPasswordProblem(password, { name, email });
     if (confirm !== password) found.confirm = 'The passwords do not match.';
+    for (const key of Object.keys(found) as (keyof Errors)[]) if (found[key] === undefined) delete found[key];
     if (Object.keys(found).length > 0) return show(found);
     setErrors({});
     setBusy(true);
@@ -114,7 +128,7 @@ function RegisterForm({ email, onEmail, onSwitch }: { email: string; onEmail(v: 
   return (
     <AuthForm title="Create your account" subtitle="Chat with everyone on your network." onSubmit={submit} busy={busy}>
       <FormError message={errors.form} />
-      <Field ref={refs.name} label="Name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.name} maxLength={64} />
+      <Field ref={refs.name} label="Name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.name} maxLength={NAME_LENGTH.user.max} />
       <Field ref={refs.email} label="Email address" type="email" autoComplete="email" value={email} onChange={(e) => onEmail(e.target.value)} error={errors.email} />
       <Field
         ref={refs.password}
@@ -124,7 +138,7 @@ function RegisterForm({ email, onEmail, onSwitch }: { email: string; onEmail(v: 
         value={password}
         onChange={(e) => setPassword(e.target.value)}
         error={errors.password}
-        hint={`At least ${MIN_PASSWORD} characters.`}
+        hint={`At least ${MIN_PASSWORD} characters, and not a common password: a few unrelated words make a strong one.`}
       />
       <Field ref={refs.confirm} label="Confirm Password" type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} error={errors.confirm} />
       <button type="submit" className="button button-primary button-wide" disabled={busy}>

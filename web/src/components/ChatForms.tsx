@@ -1,6 +1,7 @@
 import { type Dispatch, type FormEvent, type ReactNode, useEffect, useRef, useState } from 'react';
 import type { UiChat } from '../../../src/agent/ui-protocol.js';
 import { normalizeChatCode } from '../../../src/protocol/chat-code.js';
+import { NAME_LENGTH } from '../../../src/protocol/display-names.js';
 import { type RequestError, link } from '../agent-link.js';
 import { BackIcon, HashIcon, JoinIcon } from '../icons.js';
 import type { Action } from '../state.js';
@@ -58,7 +59,7 @@ export function CreateChat({ dispatch }: { dispatch: Dispatch<Action> }) {
       <p className="panel-lead">A new room. You get a code to share with the people you want in it.</p>
       <form className="panel-form" onSubmit={submit} noValidate>
         <FormError message={error.form} />
-        <Field ref={input} label="Chat name" value={name} onChange={(e) => setName(e.target.value)} error={error.field} maxLength={64} placeholder="e.g. Team room" autoComplete="off" />
+        <Field ref={input} label="Chat name" value={name} onChange={(e) => setName(e.target.value)} error={error.field} maxLength={NAME_LENGTH.chat.max} placeholder="e.g. Team room" autoComplete="off" />
         <button type="submit" className="button button-primary" disabled={busy}>
           Create
         </button>

@@ -74,3 +74,46 @@ describe.each([40, 80, 120])('chorus chat at %i columns', { timeout: 90_000 }, (
     terminal.kill();
   });
 });
+
+describe('chorus register at a terminal', { timeout: 60_000 }, () => {
+  it('asks again for a weak password or a confirmation that differs, saying why, then registers', async () => {
+    const profile = join(scratch, 'grace');
+    const terminal = Terminal.start(as(profile, 'register', '--name', 'Grace Hopper', '--email', 'grace@example.com', '--server', server.httpUrl), { columns: 100 });
+    terminals.push(terminal);
+    const count = (prompt: string) => (screen: string) => screen.split('\n').filter((row) => row.startsWith(prompt)).length;
+    const prompts = count('Password:');
+    const confirmations = count('Confirm password:');
+
+    await terminal.waitFor((s) => prompts(s) === 1, 'the password prompt');
+    terminal.type('short');
+    terminal.press('Enter');
+    await terminal.waitFor((s) => s.includes('Password must be at least 8 characters. Try another') && prompts(s) === 2, 'the length refusal');
+
+    terminal.type('password123');
+    terminal.press('Enter');
+    await terminal.waitFor((s) => prompts(s) === 3, 'the common-password refusal');
+    expect(terminal.joinedScreen()).toMatch(/Password .*common.*\. Try another/i);
+
+    terminal.type('gracehopper');
+    terminal.press('Enter');
+    await terminal.waitFor((s) => s.includes('must not be built from your name or email address. Try another') && prompts(s) === 4, 'the own-name refusal');
+
+    terminal.type('velvet kettle harbour');
+    terminal.press('Enter');
+    await terminal.waitFor((s) => confirmations(s) === 1, 'the confirmation prompt');
+    terminal.type('velvet kettle harbor');
+    terminal.press('Enter');
+    await terminal.waitFor((s) => s.includes('The two passwords do not match. Try again') && prompts(s) === 5, 'the mismatch');
+
+    terminal.type('velvet kettle harbour');
+    terminal.press('Enter');
+    await terminal.waitFor((s) => confirmations(s) === 2, 'the confirmation prompt again');
+    terminal.type('velvet kettle harbour');
+    terminal.press('Enter');
+    const screen = await terminal.waitFor((s) => s.includes('Registered Grace Hopper <grace@example.com>'), 'the account');
+    // Nothing typed was echoed.
+    expect(screen).not.toContain('velvet');
+    expect(screen).not.toContain('short');
+    terminal.kill();
+  });
+});
