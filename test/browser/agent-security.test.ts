@@ -1,15 +1,16 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type IncomingHttpHeaders, type Server, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMISSION_LINK_USED, ADMISSION_REFUSED, ADMISSION_TIMEOUT } from '../../src/agent/ui-protocol.js';
+import { as, chorus } from '../support/cli.js';
 import { type TestServer, startTestServer } from '../support/server.js';
 import { type ClientAgent, startClientAgent } from './support/client-agents.js';
 import { ensureUiBuilt } from './support/ui-build.js';
-import { launchBrowser, openClient, register, visible } from './support/ui.js';
+import { createChat, launchBrowser, login, openChat, openClient, openCreatedChat, register, send, visible, waitForMessageCount } from './support/ui.js';
 import { type Refusal, type TabKey, connectUi, enrolledTab, newTabKey, ticketOf } from './support/ui-socket.js';
 
 /**
@@ -23,6 +24,8 @@ import { type Refusal, type TabKey, connectUi, enrolledTab, newTabKey, ticketOf 
 declare const Image: any;
 declare const navigator: any;
 declare const sessionStorage: any;
+declare const document: any;
+declare const getComputedStyle: any;
 
 /** A raw GET with any Host header (fetch will not send a forged one). */
 function rawGet(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
@@ -306,5 +309,146 @@ describe('the pinned server key', () => {
       await second.stop();
       rmSync(profileDir, { recursive: true, force: true });
     }
+  }, 60_000);
+});
+
+/** Screenshots of these steps go to a temporary folder: they replace none of the README's. */
+const SHOTS = join(tmpdir(), 'chorus-agent-security-shots');
+
+async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.waitForTimeout(150);
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+/** The page's stylesheet is applied (a restart used to leave a reloaded page unstyled). */
+async function styled(page: Page): Promise<boolean> {
+  return page.evaluate(() => getComputedStyle(document.body).margin === '0px' && document.styleSheets.length > 0);
+}
+
+describe('a restart of the local client', () => {
+  let server: TestServer;
+  let browser: Browser;
+  const agents: ClientAgent[] = [];
+  let profileDir: string;
+
+  beforeAll(async () => {
+    await ensureUiBuilt();
+    profileDir = mkdtempSync(join(tmpdir(), 'chorus-restart-'));
+    [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    for (const agent of agents) await agent.stop();
+    await server?.dispose();
+    rmSync(profileDir, { recursive: true, force: true });
+  });
+
+  it('keeps its address, and an open tab reconnects by itself, styled and still logged in; a reload works too', async () => {
+    const first = await startClientAgent(server.httpUrl, { profileDir });
+    agents.push(first);
+    const user = await openClient(browser, first);
+    const { page } = user;
+    await register(page, { name: 'Restarter', email: 'restarter@example.test', password: 'restart password 1' });
+    await createChat(page, 'Restart room');
+    await openCreatedChat(page, 'Restart room');
+    await send(page, 'before the restart');
+    await waitForMessageCount(page, 1);
+    await shot(page, '1-before-restart');
+
+    await first.stop();
+    await visible(page.getByRole('heading', { name: 'Waiting for the Chorus client…' }));
+    expect(await styled(page)).toBe(true);
+    await shot(page, '2-client-stopped');
+
+    const second = await startClientAgent(server.httpUrl, { profileDir });
+    agents.push(second);
+    expect(second.port).toBe(first.port);
+    await visible(page.getByRole('button', { name: 'Logout' }), 30_000);
+    await openChat(page, 'Restart room');
+    await send(page, 'after the restart');
+    await waitForMessageCount(page, 2);
+    expect(await styled(page)).toBe(true);
+    await shot(page, '3-after-restart');
+
+    await page.reload();
+    await visible(page.getByRole('button', { name: 'Logout' }));
+    expect(await styled(page)).toBe(true);
+    expect(user.dialogs).toEqual([]);
+    await user.context.close();
+  }, 120_000);
+
+  it('gives a new link when `chorus client` runs again; the printed one opens nothing in another browser', async () => {
+    const agent = agents[agents.length - 1]!;
+    // The first link of this run, in one browser profile…
+    const printed = await agent.launchLink();
+    const owner = await browser.newContext();
+    const ownerPage = await owner.newPage();
+    await ownerPage.goto(printed);
+    await visible(ownerPage.getByRole('button', { name: 'Logout' }));
+    // …then in another: refused, and it says what to do.
+    const other = await browser.newContext();
+    const otherPage = await other.newPage();
+    await otherPage.goto(printed);
+    await visible(otherPage.getByRole('heading', { name: 'This link has already been used' }));
+    expect(await styled(otherPage)).toBe(true);
+    await shot(otherPage, '4-link-used');
+    // `chorus client` again, on the same profile: the running client prints a new link, same address.
+    const fresh = await agent.launchLink();
+    expect(new URL(fresh).origin).toBe(agent.origin);
+    expect(ticketOf(fresh)).not.toBe(ticketOf(printed));
+    await otherPage.goto(fresh);
+    await visible(otherPage.getByRole('button', { name: 'Logout' }));
+    expect(new URL(otherPage.url()).hash).toBe('');
+    await Promise.all([owner.close(), other.close()]);
+  }, 120_000);
+});
+
+describe('one profile, one truth', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let agent: ClientAgent;
+
+  beforeAll(async () => {
+    await ensureUiBuilt();
+    [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
+    agent = await startClientAgent(server.httpUrl);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await agent?.stop();
+    await server?.dispose();
+  });
+
+  it('after `chorus logout` on the profile, the open tab shows the login screen, and so does a reload', async () => {
+    const user = await openClient(browser, agent);
+    await register(user.page, { name: 'Leaver', email: 'leaver@example.test', password: 'leaver password 1' });
+    const run = await chorus(as(agent.profileDir, 'logout'));
+    expect(run.code, run.stderr).toBe(0);
+    await visible(user.page.getByRole('button', { name: 'Login', exact: true }));
+    await visible(user.page.getByText('You were logged out of this profile'));
+    await shot(user.page, '5-logged-out-from-cli');
+    await user.page.reload();
+    await visible(user.page.getByRole('button', { name: 'Login', exact: true }));
+    // Logging in again in the tab is the profile's login too.
+    await login(user.page, 'leaver@example.test', 'leaver password 1');
+    expect(JSON.parse(readFileSync(join(agent.profileDir, 'profile.json'), 'utf8')).user.name).toBe('Leaver');
+    await user.context.close();
+  }, 60_000);
+
+  it('after the server revoked the session, the tab shows the login screen and the profile forgets the token', async () => {
+    const user = await openClient(browser, agent);
+    await visible(user.page.getByRole('button', { name: 'Logout' }));
+    const { token } = JSON.parse(readFileSync(join(agent.profileDir, 'profile.json'), 'utf8'));
+    const revoked = await fetch(`${server.httpUrl}/api/sessions/current`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    expect(revoked.status).toBeLessThan(300);
+    await user.page.reload();
+    await visible(user.page.getByRole('button', { name: 'Login', exact: true }));
+    await visible(user.page.getByText('Your session has ended'));
+    await shot(user.page, '6-session-revoked');
+    expect(JSON.parse(readFileSync(join(agent.profileDir, 'profile.json'), 'utf8')).token).toBeUndefined();
+    await user.context.close();
   }, 60_000);
 });
