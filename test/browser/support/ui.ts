@@ -45,7 +45,7 @@ export async function openClient(browser: Browser, agent: ClientAgent, viewport 
   });
   await page.goto(url);
   // The ticket left the address bar at once (and was swapped for the tab's own key).
-  await expect.poll(() => new URL(page.url()).hash).toBe('');
+  await page.waitForFunction(() => window.location.hash === '');
   return { context, page, dialogs };
 }
 
