@@ -189,6 +189,9 @@ export class Messaging {
   private onSenderState(state: SenderState, detail?: string): void {
     if (state === 'closed' || this.closed) return;
     this.setConnection(state, detail);
+    // The Sender gives a reason only when it stops for good (a refused hello, say), which may
+    // happen with nothing waiting to be sent: the session may have ended, or the server stumbled.
+    if (state === 'disconnected' && detail !== undefined) this.options.onSessionDoubt(true);
   }
 
   private setConnection(state: ConnectionState, detail?: string): void {

@@ -24,13 +24,15 @@ interface FakeServer {
   /** How GET /api/me answers: 200, a 5xx, or 401 with the session unknown. */
   me: 200 | 503 | 401;
   hellos: number;
+  /** refuse: every hello refused; welcomeThenEnd: welcomed, then the connection ended by the server as a revoked session's is. */
+  tcp: 'refuse' | 'welcomeThenEnd';
   /** GET /api/me answered so far. */
   meCalls: number;
   close(): Promise<void>;
 }
 
 async function fakeServer(): Promise<FakeServer> {
-  const state = { me: 200 as FakeServer['me'], hellos: 0, meCalls: 0 };
+  const state = { me: 200 as FakeServer['me'], hellos: 0, meCalls: 0, tcp: 'refuse' as FakeServer['tcp'] };
   // TCP ingest that refuses every hello as the server did when its session lookup was slow.
   const tcp: TcpServer = createTcpServer((socket) => {
     const decoder = new FrameDecoder();
@@ -39,7 +41,12 @@ async function fakeServer(): Promise<FakeServer> {
       for (const frame of decoder.push(chunk)) {
         if (frame.t !== 'hello') continue;
         state.hellos++;
-        socket.end(encodeFrame({ t: 'error', code: 'UNAUTHENTICATED', message: 'authentication timed out' }));
+        if (state.tcp === 'refuse') {
+          socket.end(encodeFrame({ t: 'error', code: 'UNAUTHENTICATED', message: 'authentication timed out' }));
+          continue;
+        }
+        socket.write(encodeFrame({ t: 'welcome', v: frame.v, userId: USER.id }));
+        setTimeout(() => socket.end(encodeFrame({ t: 'error', code: 'UNAUTHENTICATED', message: 'your session ended' })), 200);
       }
     });
   });
@@ -126,5 +133,26 @@ describe('Session', () => {
     await expect.poll(() => tokenIn(profileFile), { timeout: 20_000 }).toBeUndefined();
     const ended = pushes.find((p) => p.type === 'session' && p.user === null);
     expect(ended).toMatchObject({ notice: expect.stringMatching(/session has ended/) });
+  }, 30_000);
+
+  it('ends the login when the server closes an established connection and its HTTP API no longer knows the session', async () => {
+    const server = await fakeServer();
+    server.tcp = 'welcomeThenEnd';
+    cleanup.push(() => server.close());
+    const { pushes, profileFile } = await loggedInSession(server);
+    await expect.poll(() => server.hellos, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    server.me = 401;
+    await expect.poll(() => tokenIn(profileFile), { timeout: 20_000 }).toBeUndefined();
+    expect(loggedOut(pushes)).toBe(true);
+  }, 30_000);
+
+  it('reconnects, keeping the token, when the server closes an established connection but still knows the session', async () => {
+    const server = await fakeServer();
+    server.tcp = 'welcomeThenEnd';
+    cleanup.push(() => server.close());
+    const { pushes, profileFile } = await loggedInSession(server);
+    await expect.poll(() => server.hellos, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    expect(tokenIn(profileFile)).toBe('the-valid-token');
+    expect(loggedOut(pushes)).toBe(false);
   }, 30_000);
 });

@@ -2,7 +2,7 @@
  * What the local agent and its web UI say to each other over the WebSocket, as JSON. The UI
  * sends requests (each with an id it chose); the agent answers each with a reply carrying the
  * same id, and pushes events on its own: the session, the chat list, live messages, acks, send
- * failures and the connection state. Types only, so that web/ can import them too.
+ * failures and the connection state. Types and pure constants only, so that web/ can import them too.
  *
  * The UI never sees the session token or a chat's key: the agent holds them.
  */
