@@ -1,4 +1,4 @@
-import { mkdir, unlink } from 'node:fs/promises';
+import { chmod, mkdir, unlink } from 'node:fs/promises';
 import { type Socket, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -65,7 +65,10 @@ export async function listenControl(profileDir: string, launchUrl: () => string)
       server.once('error', reject);
       server.listen(path, () => resolve());
     });
+    // The folder is the user's alone already; the socket too, whatever the umask.
+    await chmod(path, 0o600);
   } catch {
+    server.close();
     return undefined; // best effort: the client still runs, only without this convenience
   }
   return {
