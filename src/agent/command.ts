@@ -54,7 +54,8 @@ Only a browser tab opened on the printed address can use the client: the address
 one-time ticket (after the #, which browsers never send), which the tab swaps for a key of its
 own. Run "chorus client" again while it runs for a new address (for another tab or browser).
 The address stays the same across restarts, and open tabs reconnect by themselves. Run one
-client per profile (--profile DIR) to be several people on one machine. On a LAN, give the server's address and your own LAN address:
+client per profile (--profile DIR) to be several people on one machine. On a LAN, give the
+server's address and your own LAN address:
   chorus client --server https://192.168.1.20:6789 --multicast-interface 192.168.1.31
 A LAN server speaks TLS: its certificate is the one pinned in the profile by "chorus login",
 or the one --fingerprint names.`,
