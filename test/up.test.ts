@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureUiBuilt } from './browser/support/ui-build.js';
-import { finished, spawnChorus } from './support/cli.js';
+import { chorus, finished, spawnChorus } from './support/cli.js';
 
 /**
  * `chorus up`, what the README's quick start runs: a server on the embedded defaults and a web
@@ -44,19 +44,27 @@ function up(args: string[]) {
 }
 
 describe('chorus up', { timeout: 60_000 }, () => {
-  it('starts a server and a web client on loopback, serves the UI to the secret address only, and stops on SIGTERM', async () => {
-    const run = up(['--no-open', '--data', join(scratch, 'data'), '--http-port', '0', '--tcp-port', '0', '--profile', join(scratch, 'ada')]);
+  it("starts a server and a web client on loopback, serves the UI, hands a second start a new link from the running client, and stops on SIGTERM", async () => {
+    const profile = join(scratch, 'ada');
+    const run = up(['--no-open', '--data', join(scratch, 'data'), '--http-port', '0', '--tcp-port', '0', '--profile', profile]);
     const { serverUrl, clientUrl } = await run.ready;
 
     expect(await (await fetch(`${serverUrl}/api/health`)).json()).toEqual({ status: 'ok' });
+    // The link's one-time ticket is in the fragment: what a browser sends is only the public page.
+    expect(clientUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#ticket=[A-Za-z0-9_-]{32}$/);
     const origin = new URL(clientUrl).origin;
-    expect((await fetch(`${origin}/`)).status).toBe(403);
-    const admitted = await fetch(clientUrl, { redirect: 'manual' });
-    expect(admitted.status).toBe(303);
-    const cookie = admitted.headers.get('set-cookie')!.split(';')[0]!;
-    const page = await fetch(`${origin}/`, { headers: { cookie } });
+    const page = await fetch(`${origin}/`);
     expect(page.status).toBe(200);
+    expect(page.headers.get('set-cookie')).toBeNull();
     expect(await page.text()).toContain('<div id="root">');
+
+    // `chorus up` again on the same profile starts nothing: the running client gives a new link.
+    const again = await chorus(['up', '--no-open', '--data', join(scratch, 'data'), '--profile', profile], { env: { CHORUS_HOME: join(scratch, 'home') } });
+    expect(again.code, again.stderr).toBe(0);
+    const fresh = /Chorus client: (\S+)/.exec(again.stdout)?.[1];
+    expect(new URL(fresh!).origin).toBe(origin);
+    expect(fresh).not.toBe(clientUrl);
+    expect(again.stderr).toContain('already running');
 
     run.child.kill('SIGTERM');
     const stopped = await run.exited;

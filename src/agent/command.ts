@@ -8,6 +8,7 @@ import { CliError, EXIT_USAGE, printNote, usageError } from '../cli/output.js';
 import { stopOnSignals } from '../cli/signals.js';
 import { DEFAULTS, type RunningServer, defaultServerConfig } from '../server/config.js';
 import type { AgentConfig, RunningAgent } from './agent.js';
+import { askRunningAgent } from './control-socket.js';
 import { openBrowser } from './open-browser.js';
 import { UiNotBuiltError } from './static-files.js';
 
@@ -34,7 +35,7 @@ interface UpOptions {
   open: boolean;
 }
 
-const PORT_HELP = 'port of the web UI on 127.0.0.1, 0 for any free one (default 0)';
+const PORT_HELP = "port of the web UI on 127.0.0.1, 0 for any free one (default: the profile's port from last time if free, else any free one)";
 const NO_OPEN_HELP = 'print the address, but do not open it in a browser';
 
 export function registerClientCommand(program: Command, env: NodeJS.ProcessEnv = process.env): void {
@@ -49,15 +50,19 @@ export function registerClientCommand(program: Command, env: NodeJS.ProcessEnv =
     .addHelpText(
       'after',
       `
-Only the browser that opens the printed address can use the client: the address carries a
-secret, which the browser swaps for a cookie. Run one client per profile (--profile DIR) to be
-several people on one machine. On a LAN, give the server's address and your own LAN address:
+Only a browser tab opened on the printed address can use the client: the address carries a
+one-time ticket (after the #, which browsers never send), which the tab swaps for a key of its
+own. Run "chorus client" again while it runs for a new address (for another tab or browser).
+The address stays the same across restarts, and open tabs reconnect by themselves. Run one
+client per profile (--profile DIR) to be several people on one machine. On a LAN, give the
+server's address and your own LAN address:
   chorus client --server https://192.168.1.20:6789 --multicast-interface 192.168.1.31
 A LAN server speaks TLS: its certificate is the one pinned in the profile by "chorus login",
 or the one --fingerprint names.`,
     )
     .action(async (options: ClientOptions, command: Command) => {
       const profileDir = profileDirOf(command, env);
+      if (await announceRunning(profileDir, options.open)) return;
       const profile = await loadProfile(profileDir);
       const server = serverUrl(options.server ?? profile?.server ?? DEFAULT_SERVER);
       const agent = await launchAgent({
@@ -91,6 +96,7 @@ Use "chorus server" for a server alone, with every setting.`,
     .action(async (options: UpOptions, command: Command) => {
       const profileDir = profileDirOf(command, env);
       const uiPort = port(options.port);
+      if (await announceRunning(profileDir, options.open)) return;
       const dataDir = resolve(options.data ?? DEFAULTS.dataDir);
       const server = await launchServer({
         dataDir,
@@ -142,8 +148,19 @@ async function launchAgent(config: AgentConfig): Promise<RunningAgent> {
 
 function announce(agent: RunningAgent, open: boolean, profileDir: string): void {
   process.stdout.write(`Chorus client: ${agent.url}\n`);
-  printNote(`(profile ${profileDir}; the address above is private to you. Ctrl-C stops.)`);
+  if (agent.movedFrom) printNote(`(port ${agent.movedFrom}, this profile's address last time, is taken: tabs still open on it need the address above)`);
+  printNote(`(profile ${profileDir}; the address above opens one browser tab, once. Ctrl-C stops.)`);
   if (open) openBrowser(agent.url, profileDir);
+}
+
+/** A client already runs on this profile: print (and open) a fresh link from it instead of starting another. */
+async function announceRunning(profileDir: string, open: boolean): Promise<boolean> {
+  const url = await askRunningAgent(profileDir);
+  if (!url) return false;
+  process.stdout.write(`Chorus client: ${url}\n`);
+  printNote(`(the Chorus client for profile ${profileDir} is already running; the address above is a new one, for one browser tab, once)`);
+  if (open) openBrowser(url, profileDir);
+  return true;
 }
 
 /** An https:// server needs a pinned certificate: --fingerprint, else the profile's; a first contact is `chorus login`'s to confirm. */
@@ -165,8 +182,10 @@ function certificatePin(server: string, profile: Profile | undefined, flag: stri
   );
 }
 
-function port(value: string | undefined, flag = '--port'): number {
-  if (value === undefined) return 0;
+function port(value: string, flag: string): number;
+function port(value: string | undefined): number | undefined;
+function port(value: string | undefined, flag = '--port'): number | undefined {
+  if (value === undefined) return undefined;
   if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) throw usageError(`invalid ${flag} "${value.slice(0, 20)}": give a port number from 1 to 65535, or 0 for any free one`);
   return Number(value);
 }

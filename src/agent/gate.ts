@@ -1,43 +1,50 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { LaunchTickets } from './launch-tickets.js';
+import type { TabKeys } from './tab-keys.js';
+import { isTabPublicKey } from './tab-keys.js';
+import { ADMISSION_LINK_USED, ADMISSION_REFUSED, tabProofText } from './ui-protocol.js';
 
 /**
- * Who may drive the agent: only the browser of the person who started it. Anything on this
- * machine can connect to 127.0.0.1, and any web page the user visits can make the browser send
- * requests there, so:
- * - the printed address carries a random secret, exchanged once for an HttpOnly, SameSite=Strict
- *   cookie (other sites' pages cannot send it, scripts cannot read it); every other request
- *   needs that cookie;
+ * Who may drive the agent: only browser tabs of the person who started it. Anything on this
+ * machine can connect to 127.0.0.1, any web page the user visits can make the browser send
+ * requests there, and browsers send cookies for 127.0.0.1 to every port on it (another local
+ * user's server included). So nothing a browser sends by itself admits anyone:
+ * - the printed address carries a one-time ticket in its fragment (#…), which browsers never
+ *   send; the page hands it to the agent over the WebSocket with a public key of its own, and
+ *   keeps the private key in its sessionStorage, which is scoped to this origin (port
+ *   included) and this tab;
+ * - every WebSocket starts with an admission: the agent sends a fresh nonce, the tab signs it
+ *   with its origin (see tab-keys.ts); without that, within a deadline, the socket is closed
+ *   and nothing was said on it;
  * - the Host header must name this agent (127.0.0.1:PORT or localhost:PORT), which defeats DNS
  *   rebinding (a hostile name resolving to 127.0.0.1 would be same-origin with the agent);
- * - the WebSocket also needs an Origin of this agent exactly, since browsers let any page open a
- *   WebSocket anywhere and the same-origin policy does not apply to it.
- * The cookie is named after the port: cookies do not tell ports apart, and several agents
- * (one per profile) may run side by side.
+ * - the WebSocket needs an Origin of this agent exactly: browsers let any page open a
+ *   WebSocket anywhere.
+ * The page's files themselves are public (they are the same for everyone) and served to any
+ * request with the right Host.
  */
-export class Gate {
-  /** In the printed address; exchanged for the cookie. */
-  readonly secret = randomBytes(24).toString('base64url');
-  /** The cookie's value: different from the secret, so the address in history is not the cookie. */
-  private readonly cookieValue = randomBytes(24).toString('base64url');
-  private listeningPort = 0;
+export type Admission = 'admitted' | 'link-used' | 'refused';
 
-  /** Called once the listening port is known. */
-  listeningOn(port: number): void {
+export class Gate {
+  private listeningPort = 0;
+  private tabs: TabKeys | undefined;
+
+  constructor(private readonly tickets = new LaunchTickets()) {}
+
+  /** Called once the listening port, and the tabs admitted on it before, are known. */
+  listeningOn(port: number, tabs: TabKeys): void {
     this.listeningPort = port;
+    this.tabs = tabs;
   }
 
   get port(): number {
     return this.listeningPort;
   }
 
-  get cookieName(): string {
-    return `chorus_agent_${this.port}`;
-  }
-
-  /** The address to open: the secret rides in the query string, once. */
-  get launchUrl(): string {
-    return `http://127.0.0.1:${this.port}/?s=${this.secret}`;
+  /** A new launch link: works once. The ticket rides in the fragment, which is never sent over HTTP. */
+  launchUrl(): string {
+    return `http://127.0.0.1:${this.port}/#ticket=${this.tickets.issue()}`;
   }
 
   /** The Host header names this agent: exactly 127.0.0.1:PORT or localhost:PORT. */
@@ -46,42 +53,32 @@ export class Gate {
     return host === `127.0.0.1:${this.port}` || host === `localhost:${this.port}`;
   }
 
-  /** The WebSocket comes from a page this agent served. */
+  /** The WebSocket comes from a page of this agent's origin. */
   originAllowed(request: IncomingMessage): boolean {
     const origin = request.headers.origin;
     return origin === `http://127.0.0.1:${this.port}` || origin === `http://localhost:${this.port}`;
   }
 
-  /** The secret in `?s=` matches. */
-  secretMatches(candidate: string | null): boolean {
-    return candidate !== null && sameText(candidate, this.secret);
+  /** The challenge for one connection. */
+  newNonce(): string {
+    return randomBytes(24).toString('base64url');
   }
 
-  /** The request carries this agent's cookie. */
-  hasCookie(request: IncomingMessage): boolean {
-    const value = cookieFrom(request.headers.cookie, this.cookieName);
-    return value !== undefined && sameText(value, this.cookieValue);
-  }
-
-  /** The Set-Cookie header that admits this browser. No Max-Age: it ends with the browser session. */
-  setCookieHeader(): string {
-    return `${this.cookieName}=${this.cookieValue}; Path=/; HttpOnly; SameSite=Strict`;
+  /** Judges the first message on a socket from `origin` that was sent `nonce`. */
+  async admit(message: unknown, origin: string, nonce: string): Promise<Admission> {
+    if (!this.tabs || typeof message !== 'object' || message === null) return 'refused';
+    const m = message as Record<string, unknown>;
+    if (!isTabPublicKey(m.publicKey) || typeof m.signature !== 'string') return 'refused';
+    const text = tabProofText(origin, nonce);
+    if (m.type === 'prove') return (await this.tabs.prove(m.publicKey, m.signature, text)) ? 'admitted' : 'refused';
+    if (m.type !== 'enrol' || typeof m.ticket !== 'string') return 'refused';
+    // The ticket is spent even if the signature is bad: a link is tried once.
+    if (!this.tickets.redeem(m.ticket)) return 'link-used';
+    return (await this.tabs.enrol(m.publicKey, m.signature, text)) ? 'admitted' : 'refused';
   }
 }
 
-function sameText(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/** The value of cookie `name` in a Cookie header, if present. */
-export function cookieFrom(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+/** The WebSocket close code that says why a tab was not admitted. */
+export function closeCodeFor(admission: Exclude<Admission, 'admitted'>): number {
+  return admission === 'link-used' ? ADMISSION_LINK_USED : ADMISSION_REFUSED;
 }

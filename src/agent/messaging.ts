@@ -7,7 +7,7 @@ import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
 import { MAX_CLIENT_MSG_ID_LENGTH } from '../protocol/limits.js';
 import type { ReadPositions } from './read-positions.js';
-import { AgentError, isSessionEnded, toUiError } from './ui-errors.js';
+import { AgentError, mayMeanSessionEnded, toUiError } from './ui-errors.js';
 import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiMessage, type UiPush, type UiUser } from './ui-protocol.js';
 
 export interface MessagingOptions {
@@ -21,8 +21,11 @@ export interface MessagingOptions {
   interfaceAddress: string;
   readPositions: ReadPositions;
   push(event: UiPush): void;
-  /** The server no longer accepts the session (expired, revoked elsewhere). */
-  onSessionEnded(): void;
+  /**
+   * Something refused the session: it may have ended (expired, revoked elsewhere), or the server
+   * may only have stumbled. `senderGaveUp`: the TCP sender stopped for good and needs replacing.
+   */
+  onSessionDoubt(senderGaveUp: boolean): void;
 }
 
 interface ChatEntry {
@@ -58,7 +61,7 @@ export class Messaging {
     this.receiver = new Receiver({ source: apiReceiverSource(api), serverKey: options.serverKey, interfaceAddress: options.interfaceAddress });
     this.receiver.onMessage((message) => this.onLiveMessage(message));
     this.receiver.onError((error) => {
-      if (isSessionEnded(error)) this.options.onSessionEnded();
+      if (mayMeanSessionEnded(error)) this.options.onSessionDoubt(false);
     });
     this.sender = new Sender({ ...options.tcp, token: this.token });
     this.sender.onStateChange((state, detail) => this.onSenderState(state, detail));
@@ -140,7 +143,7 @@ export class Messaging {
       (error: unknown) => {
         if (this.closed) return;
         this.options.push({ type: 'sendFailed', chat, clientMsgId, error: toUiError(error) });
-        if (isSessionEnded(error)) this.options.onSessionEnded();
+        if (mayMeanSessionEnded(error)) this.options.onSessionDoubt(error instanceof ChorusError);
         // Removed from the chat elsewhere (another device, the CLI): the list should say so.
         if (error instanceof ChorusError && (error.code === 'NOT_A_MEMBER' || error.code === 'CHAT_NOT_FOUND')) void this.refreshChats().catch(() => {});
       },
@@ -177,7 +180,7 @@ export class Messaging {
   private connect(delayMs: number): void {
     this.sender.connect().catch((error: unknown) => {
       if (this.closed) return;
-      if (isSessionEnded(error)) return this.options.onSessionEnded();
+      if (mayMeanSessionEnded(error)) return this.options.onSessionDoubt(error instanceof ChorusError);
       this.setConnection('disconnected', error instanceof Error ? error.message : String(error));
       this.connectTimer = setTimeout(() => this.connect(Math.min(delayMs * 2, RECONNECT_MS.max)), delayMs);
     });
@@ -186,6 +189,9 @@ export class Messaging {
   private onSenderState(state: SenderState, detail?: string): void {
     if (state === 'closed' || this.closed) return;
     this.setConnection(state, detail);
+    // The Sender gives a reason only when it stops for good (a refused hello, say), which may
+    // happen with nothing waiting to be sent: the session may have ended, or the server stumbled.
+    if (state === 'disconnected' && detail !== undefined) this.options.onSessionDoubt(true);
   }
 
   private setConnection(state: ConnectionState, detail?: string): void {
@@ -220,7 +226,7 @@ export class Messaging {
     } catch (error) {
       // Not received live for now: history still shows it when opened, and the next refresh retries.
       this.receiver.leave(entry.chat.code);
-      if (isSessionEnded(error)) this.options.onSessionEnded();
+      if (mayMeanSessionEnded(error)) this.options.onSessionDoubt(false);
       return;
     }
     if (entry.readUpTo < entry.chat.latestSeq) void this.countUnread(entry);

@@ -1,12 +1,13 @@
+import { type FSWatcher, mkdirSync, watch } from 'node:fs';
 import { ApiClient, ServerUnreachableError, type User } from '../client/api.js';
 import { CertificateChangedError } from '../client/certificate-pin.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
-import { type Profile, loadProfile, saveProfile } from '../client/profile.js';
+import { PROFILE_FILE, type Profile, loadProfile, saveProfile } from '../client/profile.js';
 import { ServerKeyChangedError, checkServerKey } from '../client/server-key.js';
 import { publicKeyFromBase64 } from '../protocol/crypto.js';
 import { Messaging } from './messaging.js';
 import { ReadPositions } from './read-positions.js';
-import { AgentError, isSessionEnded } from './ui-errors.js';
+import { AgentError, isSessionEnded, mayMeanSessionEnded } from './ui-errors.js';
 import type { ConnectionState, UiPush, UiUser } from './ui-protocol.js';
 
 export interface SessionOptions {
@@ -21,12 +22,23 @@ export interface SessionOptions {
 }
 
 const RESUME_RETRY_MS = 3000;
+/** How often the profile and the server are asked whether the login still holds, besides the file watch. */
+const RECHECK_MS = 30_000;
+const PROFILE_SETTLE_MS = 50;
+
+const LOGGED_OUT_ELSEWHERE = 'You were logged out of this profile (by "chorus logout", or a login as someone else). Please log in again.';
+const SESSION_ENDED = 'Your session has ended (it expired or was logged out elsewhere). Please log in again.';
 
 /**
  * The user's login inside the agent, kept in the profile folder exactly as the CLI keeps it
  * (so `chorus login` and the web client share it). While logged in it runs the user's
  * Messaging. The server's signing key is pinned at the first login and checked at every later
  * one: a different key is refused, since it would let someone else's server forge messages.
+ *
+ * One profile, one truth: the profile file is watched (and re-read whenever a tab connects), so
+ * a `chorus logout` or `chorus login` on the same profile is the web client's too; and the login
+ * ends when the server's HTTP API says it no longer knows the session, wherever it was ended.
+ * Only that explicit answer forgets the token: any other failure is retried.
  */
 export class Session {
   private user: UiUser | null = null;
@@ -37,6 +49,10 @@ export class Session {
   private retryTimer?: NodeJS.Timeout;
   /** Bumped by every login and logout, so that a stale continuation knows to stop. */
   private generation = 0;
+  private watcher?: FSWatcher;
+  private settleTimer?: NodeJS.Timeout;
+  private recheckTimer?: NodeJS.Timeout;
+  private confirming = false;
 
   private constructor(
     private readonly options: SessionOptions,
@@ -57,6 +73,7 @@ export class Session {
       session.user = { ...profile.user };
       void session.resume(session.generation);
     }
+    session.watchProfile();
     return session;
   }
 
@@ -110,8 +127,42 @@ export class Session {
     if (api.token) await api.logout().catch(() => {});
   }
 
+  /**
+   * Follows the profile file: its session (or none) becomes this one. Called when the file
+   * changes and when a tab connects, so that a reload never shows a login the profile lost.
+   */
+  async reconcileWithProfile(): Promise<void> {
+    const generation = this.generation;
+    let profile: Profile | undefined;
+    try {
+      profile = await loadProfile(this.options.profileDir);
+    } catch {
+      return; // half-edited by hand, say: keep what we have until it reads again
+    }
+    if (generation !== this.generation) return; // a login or logout here got there first
+    const saved = profile?.server === this.api.baseUrl && profile.user ? profile.token : undefined;
+    const current = this.user ? this.api.token : undefined;
+    this.profile = profile;
+    if (saved === current) return;
+    if (this.user) this.end(LOGGED_OUT_ELSEWHERE);
+    if (saved && profile?.user) this.adopt(saved, profile.user);
+  }
+
+  /** Asks the server whether it still knows the session; ends the login only if it says it does not. */
+  checkWithServer(): void {
+    if (this.user && this.api.token) this.confirmSession(this.generation, false);
+  }
+
+  /** A UI request failed: if the refusal may mean the session ended, make sure. */
+  requestFailed(error: unknown): void {
+    if (this.user && mayMeanSessionEnded(error)) this.confirmSession(this.generation, false);
+  }
+
   async close(): Promise<void> {
     this.generation++;
+    this.watcher?.close();
+    clearTimeout(this.settleTimer);
+    clearInterval(this.recheckTimer);
     clearTimeout(this.retryTimer);
     this.messaging?.close();
     this.messaging = undefined;
@@ -141,9 +192,7 @@ export class Session {
         push: (event) => {
           if (generation === this.generation) this.options.push(event);
         },
-        onSessionEnded: () => {
-          if (generation === this.generation) void this.sessionEnded();
-        },
+        onSessionDoubt: (senderGaveUp) => this.confirmSession(generation, senderGaveUp),
       });
       this.messaging = messaging;
       this.options.push(this.sessionPush());
@@ -165,10 +214,73 @@ export class Session {
     }
   }
 
+  /**
+   * Something refused the session. The HTTP API decides: an explicit "unknown session" ends the
+   * login; anything else (it answers fine, times out, fails) keeps it, and a sender that gave up
+   * is replaced after a pause (a slow session lookup on the server, say).
+   */
+  private confirmSession(generation: number, senderGaveUp: boolean): void {
+    if (generation !== this.generation || this.confirming) return;
+    this.confirming = true;
+    void this.api.me().then(
+      () => {
+        if (senderGaveUp && generation === this.generation) this.restartMessaging();
+      },
+      (error: unknown) => {
+        if (generation !== this.generation) return;
+        if (isSessionEnded(error)) return void this.sessionEnded();
+        if (senderGaveUp) this.restartMessaging();
+      },
+    ).finally(() => (this.confirming = false));
+  }
+
+  private restartMessaging(): void {
+    const generation = ++this.generation;
+    this.messaging?.close();
+    this.messaging = undefined;
+    this.starting = { state: 'connecting', detail: 'Reconnecting to the server…' };
+    this.options.push({ type: 'connection', ...this.starting });
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.resume(generation), RESUME_RETRY_MS);
+    this.retryTimer.unref();
+  }
+
   /** The server no longer knows the session: back to the login screen, saying why. */
   private async sessionEnded(): Promise<void> {
-    this.end('Your session has ended (it expired or was logged out elsewhere). Please log in again.');
+    this.end(SESSION_ENDED);
     await this.forgetToken();
+  }
+
+  /** Takes the login another command saved in the profile. */
+  private adopt(token: string, user: UiUser): void {
+    this.api = this.api.withToken(token);
+    this.user = { id: user.id, name: user.name, email: user.email };
+    this.notice = undefined;
+    const generation = ++this.generation;
+    this.options.push(this.sessionPush());
+    void this.resume(generation);
+  }
+
+  private watchProfile(): void {
+    const settle = () => {
+      clearTimeout(this.settleTimer);
+      this.settleTimer = setTimeout(() => void this.reconcileWithProfile(), PROFILE_SETTLE_MS);
+    };
+    try {
+      mkdirSync(this.options.profileDir, { recursive: true, mode: 0o700 });
+      // The folder, not the file: the profile is replaced by a rename at every save.
+      this.watcher = watch(this.options.profileDir, (_event, name) => {
+        if (name === null || name === PROFILE_FILE) settle();
+      });
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch {
+      // No file watching here: the periodic check below still catches up.
+    }
+    this.recheckTimer = setInterval(() => {
+      void this.reconcileWithProfile();
+      this.checkWithServer();
+    }, RECHECK_MS);
+    this.recheckTimer.unref();
   }
 
   private end(notice: string | undefined): void {

@@ -37,7 +37,16 @@ export function toUiError(error: unknown): UiError {
   return { code: 'INTERNAL', message: `Something went wrong in the Chorus client: ${error instanceof Error ? error.message : String(error)}` };
 }
 
-/** The session is over on the server (expired, revoked): the user must log in again. */
+/**
+ * The server said, over its HTTP API, that it does not know the session (expired, revoked): the
+ * one answer on which a login ends and its token is forgotten. A timeout, a 5xx, a network error
+ * or a refusal on the TCP connection never is: those are confirmed with the HTTP API first.
+ */
 export function isSessionEnded(error: unknown): boolean {
-  return (error instanceof ApiError || error instanceof ChorusError) && error.code === 'UNAUTHENTICATED';
+  return error instanceof ApiError && error.status === 401 && error.code === 'UNAUTHENTICATED';
+}
+
+/** A refusal that may mean the session ended, or may be the server's hiccup (a TCP hello it could not check in time). */
+export function mayMeanSessionEnded(error: unknown): boolean {
+  return isSessionEnded(error) || (error instanceof ChorusError && error.code === 'UNAUTHENTICATED');
 }

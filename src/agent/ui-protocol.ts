@@ -2,7 +2,7 @@
  * What the local agent and its web UI say to each other over the WebSocket, as JSON. The UI
  * sends requests (each with an id it chose); the agent answers each with a reply carrying the
  * same id, and pushes events on its own: the session, the chat list, live messages, acks, send
- * failures and the connection state. Types only, so that web/ can import them too.
+ * failures and the connection state. Types and pure constants only, so that web/ can import them too.
  *
  * The UI never sees the session token or a chat's key: the agent holds them.
  */
@@ -88,7 +88,44 @@ export type UiPush =
   /** The link between the agent and the server. */
   | { type: 'connection'; state: ConnectionState; detail?: string };
 
-export type AgentToUi = UiReply | UiPush;
+export type AgentToUi = UiReply | UiPush | AgentChallenge | AgentAdmitted;
+
+/**
+ * The admission handshake, before anything else on the socket (see gate.ts). The agent speaks
+ * first with a fresh nonce; the tab answers, within ADMISSION_DEADLINE_MS, with its public key
+ * and a signature over tabProofText(its origin, the nonce): `enrol` with the one-time ticket of
+ * a launch link (the key is then remembered), `prove` with a key enrolled before. Anything else
+ * closes the socket with one of the ADMISSION_* codes.
+ */
+export interface AgentChallenge {
+  type: 'challenge';
+  nonce: string;
+}
+
+export interface AgentAdmitted {
+  type: 'admitted';
+}
+
+/** An ECDSA P-256 public key as JWK coordinates (base64url). */
+export interface TabPublicKey {
+  x: string;
+  y: string;
+}
+
+export type TabAdmission =
+  | { type: 'enrol'; ticket: string; publicKey: TabPublicKey; signature: string }
+  | { type: 'prove'; publicKey: TabPublicKey; signature: string };
+
+/** What a tab signs (ECDSA P-256, SHA-256, IEEE P1363 r||s, base64url): bound to the page's origin and the agent's nonce. */
+export function tabProofText(origin: string, nonce: string): string {
+  return `chorus-agent-tab-v1\n${origin}\n${nonce}`;
+}
+
+export const ADMISSION_DEADLINE_MS = 5000;
+/** WebSocket close codes (the 4000s are the application's). */
+export const ADMISSION_REFUSED = 4401;
+export const ADMISSION_LINK_USED = 4403;
+export const ADMISSION_TIMEOUT = 4408;
 
 /** Largest WebSocket message either side sends. */
 export const MAX_UI_FRAME_BYTES = 256 * 1024;

@@ -1,5 +1,5 @@
 import { type ReactNode, useEffect, useReducer, useRef } from 'react';
-import { link } from './agent-link.js';
+import { type DeniedReason, link } from './agent-link.js';
 import { AuthScreens } from './components/AuthScreens.js';
 import { Workspace } from './components/Workspace.js';
 import { LogoMark } from './icons.js';
@@ -34,10 +34,12 @@ export function App() {
     document.title = unread > 0 ? `(${unread}) Chorus` : 'Chorus';
   }, [unread]);
 
-  if (state.link === 'closed') {
+  if (state.link === 'denied') return <NotAdmitted reason={link.deniedReason} />;
+  if (state.link === 'away') {
     return (
-      <Splash title="The Chorus client has stopped">
-        Start it again (<span className="mono">chorus client</span>) and open the address it prints.
+      <Splash title="Waiting for the Chorus client…">
+        It has stopped. This tab reconnects by itself as soon as it runs again (<span className="mono">chorus client</span>, or{' '}
+        <span className="mono">chorus up</span>).
       </Splash>
     );
   }
@@ -52,6 +54,16 @@ function notifyIfAway(state: State, message: Parameters<typeof notify>[0], open:
   if (message.chat === state.active && document.visibilityState === 'visible') return;
   const chat = state.chats.find((c) => c.code === message.chat);
   notify(message, chat?.name ?? message.chat, () => open(message.chat));
+}
+
+function NotAdmitted({ reason }: { reason: DeniedReason | undefined }) {
+  return (
+    <Splash title={reason === 'link-used' ? 'This link has already been used' : 'This tab is not connected to your Chorus client'}>
+      {reason === 'link-used' ? 'Each address the Chorus client prints opens one browser tab, once. ' : ''}
+      For a new address, run <span className="mono">chorus client</span> again (with the same <span className="mono">--profile</span>): the running
+      client prints one and opens it.
+    </Splash>
+  );
 }
 
 function Splash({ title, children }: { title: string; children?: ReactNode }) {

@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { REPO } from './ui-build.js';
 
 export interface ClientAgent {
-  /** The printed address, with its secret. */
+  /** The printed launch link, with its one-time ticket. */
   url: string;
+  /** The printed link the first time; then a new one, from `chorus client` run again on the profile. */
+  launchLink(): Promise<string>;
   origin: string;
   port: number;
   profileDir: string;
@@ -19,13 +21,22 @@ export interface ClientAgent {
 
 const ENTRY = join(REPO, 'test/browser/support/client-process.ts');
 
-/** Starts `chorus client --no-open --port 0` in its own process with a fresh profile. */
-export async function startClientAgent(server: string, options: { profileDir?: string; args?: string[] } = {}): Promise<ClientAgent> {
-  const profileDir = options.profileDir ?? mkdtempSync(join(tmpdir(), 'chorus-profile-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, '--profile', profileDir, 'client', '--server', server, '--no-open', '--port', '0', ...(options.args ?? [])], {
+const LAUNCH_LINK = /Chorus client: (http:\/\/127\.0\.0\.1:\d+\/#ticket=[A-Za-z0-9_-]+)/;
+
+function spawnClient(profileDir: string, server: string, args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', ENTRY, '--profile', profileDir, 'client', '--server', server, '--no-open', ...args], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/**
+ * Starts `chorus client --no-open` in its own process, with a fresh profile (any free port) or
+ * the one given (its port from last time, if free).
+ */
+export async function startClientAgent(server: string, options: { profileDir?: string; args?: string[] } = {}): Promise<ClientAgent> {
+  const profileDir = options.profileDir ?? mkdtempSync(join(tmpdir(), 'chorus-profile-'));
+  const child = spawnClient(profileDir, server, options.args ?? []);
   let stdout = '';
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -33,7 +44,7 @@ export async function startClientAgent(server: string, options: { profileDir?: s
     const timer = setTimeout(() => reject(new Error(`chorus client did not start:\n${stderr}`)), 30_000);
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
-      const match = /Chorus client: (http:\/\/127\.0\.0\.1:\d+\/\?s=[A-Za-z0-9_-]+)/.exec(stdout);
+      const match = LAUNCH_LINK.exec(stdout);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);
@@ -45,8 +56,16 @@ export async function startClientAgent(server: string, options: { profileDir?: s
     });
   });
   const parsed = new URL(url);
+  let printedLinkUsed = false;
   return {
     url,
+    async launchLink() {
+      if (!printedLinkUsed) {
+        printedLinkUsed = true;
+        return url;
+      }
+      return newLaunchLink(profileDir, server);
+    },
     origin: parsed.origin,
     port: Number(parsed.port),
     profileDir,
@@ -63,4 +82,17 @@ export async function startClientAgent(server: string, options: { profileDir?: s
       if (!options.profileDir) rmSync(profileDir, { recursive: true, force: true });
     },
   };
+}
+
+/** `chorus client` run again on a profile whose client runs: it prints a new link and exits 0. */
+export async function newLaunchLink(profileDir: string, server: string): Promise<string> {
+  const child = spawnClient(profileDir, server, []);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const match = LAUNCH_LINK.exec(stdout);
+  if (code !== 0 || !match) throw new Error(`chorus client run again exited ${code} without a link:\n${stdout}${stderr}`);
+  return match[1]!;
 }

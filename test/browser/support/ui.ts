@@ -33,18 +33,19 @@ export interface UserPage {
 export const DESKTOP = { width: 1200, height: 780 };
 export const PHONE = { width: 375, height: 740 };
 
-/** A fresh browser context (its own cookies) on the agent's printed address. */
+/** A fresh browser context (its own storage) on a launch link of the agent. */
 export async function openClient(browser: Browser, agent: ClientAgent, viewport = DESKTOP): Promise<UserPage> {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: 'en-GB', timezoneId: 'Europe/Madrid' });
   const page = await context.newPage();
+  const url = await agent.launchLink();
   const dialogs: string[] = [];
   page.on('dialog', (dialog) => {
     dialogs.push(`${dialog.type()}: ${dialog.message()}`);
     void dialog.dismiss();
   });
-  await page.goto(agent.url);
-  // The secret was swapped for a cookie and left the address bar.
-  expect(new URL(page.url()).search).toBe('');
+  await page.goto(url);
+  // The ticket left the address bar at once (and was swapped for the tab's own key).
+  await page.waitForFunction(() => window.location.hash === '');
   return { context, page, dialogs };
 }
 

@@ -1,0 +1,158 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type Server as HttpServer, createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, type Server as TcpServer, createServer as createTcpServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { saveProfile } from '../client/profile.js';
+import { FrameDecoder, encodeFrame } from '../protocol/frames.js';
+import { Session } from './session.js';
+import type { UiPush } from './ui-protocol.js';
+
+/**
+ * The agent forgets a login only when the server's HTTP API says it does not know the session:
+ * a refusal on the TCP connection (a `hello` the server could not check in time), a 5xx or a
+ * timeout keeps the token and is retried. A fake server plays both ports.
+ */
+
+const USER = { id: 7, name: 'Keeper', email: 'keeper@example.test' };
+const SERVER_KEY = (generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x as string).replace(/-/g, '+').replace(/_/g, '/') + '=';
+
+interface FakeServer {
+  url: string;
+  /** How GET /api/me answers: 200, a 5xx, or 401 with the session unknown. */
+  me: 200 | 503 | 401;
+  hellos: number;
+  /** refuse: every hello refused; welcomeThenEnd: welcomed, then the connection ended by the server as a revoked session's is. */
+  tcp: 'refuse' | 'welcomeThenEnd';
+  /** GET /api/me answered so far. */
+  meCalls: number;
+  close(): Promise<void>;
+}
+
+async function fakeServer(): Promise<FakeServer> {
+  const state = { me: 200 as FakeServer['me'], hellos: 0, meCalls: 0, tcp: 'refuse' as FakeServer['tcp'] };
+  // TCP ingest that refuses every hello as the server did when its session lookup was slow.
+  const tcp: TcpServer = createTcpServer((socket) => {
+    const decoder = new FrameDecoder();
+    socket.on('error', () => socket.destroy());
+    socket.on('data', (chunk) => {
+      for (const frame of decoder.push(chunk)) {
+        if (frame.t !== 'hello') continue;
+        state.hellos++;
+        if (state.tcp === 'refuse') {
+          socket.end(encodeFrame({ t: 'error', code: 'UNAUTHENTICATED', message: 'authentication timed out' }));
+          continue;
+        }
+        socket.write(encodeFrame({ t: 'welcome', v: frame.v, userId: USER.id }));
+        setTimeout(() => socket.end(encodeFrame({ t: 'error', code: 'UNAUTHENTICATED', message: 'your session ended' })), 200);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  const tcpPort = (tcp.address() as AddressInfo).port;
+  const http: HttpServer = createHttpServer((req, res) => {
+    const json = (status: number, body: unknown, type = 'application/json') => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(JSON.stringify(body));
+    };
+    switch (req.url) {
+      case '/api/me':
+        state.meCalls++;
+        if (state.me === 200) return json(200, USER);
+        if (state.me === 503) return json(503, { type: 'about:blank', title: 'Unavailable', status: 503, code: 'INTERNAL', detail: 'try again' }, 'application/problem+json');
+        return json(401, { type: 'about:blank', title: 'Not logged in', status: 401, code: 'UNAUTHENTICATED', detail: 'unknown or expired session' }, 'application/problem+json');
+      case '/api/server-key':
+        return json(200, { publicKey: SERVER_KEY, fingerprint: 'AB' });
+      case '/api/server':
+        return json(200, { protocolVersion: 1, tcpPort });
+      case '/api/chats':
+        return json(200, { chats: [] });
+      default:
+        return json(404, {});
+    }
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return Object.assign(state, {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    close: async () => {
+      http.closeAllConnections();
+      await Promise.all([new Promise((r) => http.close(r)), new Promise((r) => tcp.close(r))]);
+    },
+  }) as FakeServer;
+}
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+async function loggedInSession(server: FakeServer): Promise<{ session: Session; pushes: UiPush[]; profileFile: string }> {
+  const profileDir = mkdtempSync(join(tmpdir(), 'chorus-session-'));
+  cleanup.push(async () => rmSync(profileDir, { recursive: true, force: true }));
+  await saveProfile(profileDir, { server: server.url, token: 'the-valid-token', user: USER, serverKey: SERVER_KEY });
+  const pushes: UiPush[] = [];
+  const session = await Session.open({ profileDir, server: server.url, interfaceAddress: '127.0.0.1', push: (p) => pushes.push(p) });
+  cleanup.push(() => session.close());
+  return { session, pushes, profileFile: join(profileDir, 'profile.json') };
+}
+
+const tokenIn = (file: string) => JSON.parse(readFileSync(file, 'utf8')).token;
+const loggedOut = (pushes: UiPush[]) => pushes.some((p) => p.type === 'session' && p.user === null);
+
+describe('Session', () => {
+  it('keeps the token when the TCP hello is refused but the HTTP API still knows the session, and tries again', async () => {
+    const server = await fakeServer();
+    cleanup.push(() => server.close());
+    const { pushes, profileFile } = await loggedInSession(server);
+    await expect.poll(() => server.hellos, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    expect(tokenIn(profileFile)).toBe('the-valid-token');
+    expect(loggedOut(pushes)).toBe(false);
+  }, 30_000);
+
+  it('keeps the token when the HTTP API fails with a 5xx', async () => {
+    const server = await fakeServer();
+    cleanup.push(() => server.close());
+    const { session, pushes, profileFile } = await loggedInSession(server);
+    await expect.poll(() => server.hellos, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    server.me = 503;
+    const before = server.meCalls;
+    session.checkWithServer();
+    // Asked again and again (the refused hello, then the retries): never taken for an answer.
+    await expect.poll(() => server.meCalls, { timeout: 20_000 }).toBeGreaterThanOrEqual(before + 3);
+    expect(tokenIn(profileFile)).toBe('the-valid-token');
+    expect(loggedOut(pushes)).toBe(false);
+  }, 30_000);
+
+  it('forgets the token, and says why, when the HTTP API says the session is unknown', async () => {
+    const server = await fakeServer();
+    cleanup.push(() => server.close());
+    const { pushes, profileFile } = await loggedInSession(server);
+    server.me = 401;
+    await expect.poll(() => tokenIn(profileFile), { timeout: 20_000 }).toBeUndefined();
+    const ended = pushes.find((p) => p.type === 'session' && p.user === null);
+    expect(ended).toMatchObject({ notice: expect.stringMatching(/session has ended/) });
+  }, 30_000);
+
+  it('ends the login when the server closes an established connection and its HTTP API no longer knows the session', async () => {
+    const server = await fakeServer();
+    server.tcp = 'welcomeThenEnd';
+    cleanup.push(() => server.close());
+    const { pushes, profileFile } = await loggedInSession(server);
+    await expect.poll(() => server.hellos, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    server.me = 401;
+    await expect.poll(() => tokenIn(profileFile), { timeout: 20_000 }).toBeUndefined();
+    expect(loggedOut(pushes)).toBe(true);
+  }, 30_000);
+
+  it('reconnects, keeping the token, when the server closes an established connection but still knows the session', async () => {
+    const server = await fakeServer();
+    server.tcp = 'welcomeThenEnd';
+    cleanup.push(() => server.close());
+    const { pushes, profileFile } = await loggedInSession(server);
+    await expect.poll(() => server.hellos, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    expect(tokenIn(profileFile)).toBe('the-valid-token');
+    expect(loggedOut(pushes)).toBe(false);
+  }, 30_000);
+});
