@@ -323,7 +323,9 @@ export class Session {
   }
 
   private sessionPush(): UiPush {
-    return { type: 'session', user: this.user, server: this.api.baseUrl, ...(this.notice ? { notice: this.notice } : {}) };
+    // The server's key is pinned at the first login and kept through logouts.
+    const firstTime = !(this.profile?.server === this.api.baseUrl && this.profile.serverKey);
+    return { type: 'session', user: this.user, server: this.api.baseUrl, ...(this.notice ? { notice: this.notice } : {}), ...(firstTime ? { firstTime } : {}) };
   }
 }
 

@@ -77,7 +77,14 @@ export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
 
 export type UiPush =
   /** Sent when the socket opens and whenever the login changes. */
-  | { type: 'session'; user: UiUser | null; server: string; notice?: string }
+  | {
+      type: 'session';
+      user: UiUser | null;
+      server: string;
+      notice?: string;
+      /** No login ever succeeded with this profile on this server: the UI starts on Register. */
+      firstTime?: boolean;
+    }
   /** The whole chat list, sent when it changes as a whole (login, join, leave). */
   | { type: 'chats'; chats: UiChat[] }
   /** One chat's summary changed (a new message, a read). */

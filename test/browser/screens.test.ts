@@ -68,8 +68,12 @@ describe('the screens of the web client', () => {
     await server?.dispose();
   });
 
-  it('register: labels, inline errors for differing and weak passwords, then an account', async () => {
+  it('register: a new profile starts on Register; labels, inline errors for differing and weak passwords, then an account', async () => {
     const { page } = ada;
+    // Never logged in with this profile: the first screen is Register, with Login a link away.
+    await visible(page.getByRole('button', { name: 'Register', exact: true }));
+    expect(await page.getByText('Welcome back').count()).toBe(0);
+    await page.getByRole('link', { name: 'Already have an account? Login' }).click();
     await visible(page.getByRole('button', { name: 'Login', exact: true }));
     await screenshot(page, 'login');
     await page.getByRole('link', { name: "Don't have an account? Register" }).click();
@@ -107,7 +111,6 @@ describe('the screens of the web client', () => {
 
   it('register: a taken email address is an inline error on that field', async () => {
     const { page } = bob;
-    await page.getByRole('link', { name: "Don't have an account? Register" }).click();
     await page.getByLabel('Name', { exact: true }).fill(BOB.name);
     await page.getByLabel('Email address', { exact: true }).fill(ADA.email);
     await page.getByLabel('Password', { exact: true }).fill(BOB.password);

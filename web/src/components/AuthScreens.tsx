@@ -20,8 +20,9 @@ async function newPasswordProblem(password: string, owner: { name: string; email
   return problem && `${problem.message}.`;
 }
 
-export function AuthScreens({ server, notice }: { server: string; notice?: string }) {
-  const [screen, setScreen] = useState<'login' | 'register'>('login');
+export function AuthScreens({ server, notice, firstTime = false }: { server: string; notice?: string; firstTime?: boolean }) {
+  // Someone who never logged in with this profile most likely has no account yet.
+  const [screen, setScreen] = useState<'login' | 'register'>(firstTime ? 'register' : 'login');
   const [email, setEmail] = useState('');
   return (
     <main className="auth">
