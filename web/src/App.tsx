@@ -1,5 +1,6 @@
 import { type ReactNode, useEffect, useReducer, useRef } from 'react';
 import { type DeniedReason, link } from './agent-link.js';
+import { useChatInAddress } from './chat-address.js';
 import { AuthScreens } from './components/AuthScreens.js';
 import { Workspace } from './components/Workspace.js';
 import { LogoMark } from './icons.js';
@@ -28,6 +29,8 @@ export function App() {
       offState();
     };
   }, []);
+
+  useChatInAddress(state, dispatch);
 
   const unread = totalUnread(state.chats);
   useEffect(() => {
