@@ -1,3 +1,5 @@
+import { ChorusError } from '../protocol/errors.js';
+import { UNAVAILABLE_RETRY_AFTER_SECONDS, isConnectionLoss } from './store/database.js';
 import type { Committed, NewMessage } from './store/messages.js';
 import type { Store } from './store/store.js';
 
@@ -22,14 +24,28 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+export interface SequencerOptions {
+  /** How long a batch waits for a lost database to come back before its sends are refused UNAVAILABLE. */
+  holdMs: number;
+}
+
+export const DEFAULT_SEQUENCER_OPTIONS: SequencerOptions = { holdMs: 10_000 };
+
 // Bounds one transaction, so a burst cannot make a single commit (and its acks) wait too long.
 const MAX_BATCH = 4096;
+// Between attempts to reach a lost database: doubling from the first, up to the last.
+const RETRY_DELAYS_MS = { first: 50, max: 1000 };
 
 /**
  * Group commit. Messages that arrive while a transaction is running wait for the next one, so
  * one durable commit (one fsync) covers many messages and durability does not cost throughput.
  * Sequence numbers are assigned by the store inside the transaction; a submission resolves only
  * once its transaction has committed, which is what makes an ack a promise of durability.
+ *
+ * One sender's message must never fail another's: a batch the store refuses is split in halves
+ * until the message it refused is alone, and only that one fails. A lost database
+ * connection is no message's fault: the batch is tried again on a fresh one until the database
+ * answers or `holdMs` has passed.
  */
 export class Sequencer {
   private queue: Pending[] = [];
@@ -37,9 +53,12 @@ export class Sequencer {
   private readonly listeners: ((batch: CommittedMessage[]) => void)[] = [];
   private idle: (() => void)[] = [];
   /** Counts for /api/metrics: messages over transactions is the group-commit batch size. */
-  readonly stats = { transactions: 0, committed: 0, duplicates: 0, failedTransactions: 0 };
+  readonly stats = { transactions: 0, committed: 0, duplicates: 0, failedTransactions: 0, retriedTransactions: 0 };
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly options: SequencerOptions = DEFAULT_SEQUENCER_OPTIONS,
+  ) {}
 
   submit(message: Submission): Promise<Committed> {
     return new Promise((resolve, reject) => {
@@ -61,33 +80,81 @@ export class Sequencer {
 
   private async drain(): Promise<void> {
     this.running = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
-      let results: Committed[];
-      try {
-        results = await this.store.log.append(batch.map((p) => p.message));
-      } catch (error) {
-        this.stats.failedTransactions++;
-        for (const p of batch) p.reject(error);
-        continue;
-      }
-      this.stats.transactions++;
-      const fresh: CommittedMessage[] = [];
-      batch.forEach((p, i) => {
-        const result = results[i]!;
-        if (!result.duplicate) {
-          const { chatCode, senderId, senderName, clientMsgId, text } = p.message;
-          fresh.push({ chatCode, seq: result.seq, senderId, senderName, clientMsgId, text, sentAt: result.sentAt });
-        }
-      });
-      this.stats.committed += fresh.length;
-      this.stats.duplicates += batch.length - fresh.length;
-      // Fan-out first, acks second: by the time a sender learns its sequence number, the
-      // datagram carrying it is already on its way to every member.
-      if (fresh.length > 0) for (const listener of this.listeners) listener(fresh);
-      batch.forEach((p, i) => p.resolve(results[i]!));
-    }
+    while (this.queue.length > 0) await this.commit(this.queue.splice(0, MAX_BATCH));
     this.running = false;
     for (const resolve of this.idle.splice(0)) resolve();
   }
+
+  /** Commits `batch`, or the largest parts of it the store takes; false when the database stayed away. */
+  private async commit(batch: Pending[]): Promise<boolean> {
+    let outcome: Committed[] | 'lost' | { refused: unknown };
+    const lostSince = Date.now();
+    let retried = false;
+    for (let attempt = 0; ; attempt++) {
+      outcome = await this.append(batch);
+      if (outcome !== 'lost') break;
+      if (Date.now() - lostSince >= this.options.holdMs) return this.refuseUnavailable(batch);
+      retried = true;
+      this.stats.retriedTransactions++;
+      await sleep(Math.min(RETRY_DELAYS_MS.first * 2 ** attempt, RETRY_DELAYS_MS.max));
+    }
+    if (Array.isArray(outcome)) {
+      this.committed(batch, outcome, retried);
+      return true;
+    }
+    this.stats.failedTransactions++;
+    if (batch.length === 1) {
+      batch[0]!.reject(outcome.refused);
+      return true;
+    }
+    // In order, halves first then quarters…: the store's order of the good messages is kept.
+    const middle = Math.ceil(batch.length / 2);
+    return (await this.commit(batch.slice(0, middle))) && this.commit(batch.slice(middle));
+  }
+
+  private async append(batch: Pending[]): Promise<Committed[] | 'lost' | { refused: unknown }> {
+    try {
+      return await this.store.log.append(batch.map((p) => p.message));
+    } catch (error) {
+      return isConnectionLoss(error) ? 'lost' : { refused: error };
+    }
+  }
+
+  /**
+   * The database stayed away: this batch, and everything queued behind it, is refused with a
+   * retryable error. Refusing what is queued too keeps each sender's order: nothing sent after a
+   * refused message is committed before the sender sends that one again.
+   */
+  private refuseUnavailable(batch: Pending[]): false {
+    this.stats.failedTransactions++;
+    const error = new ChorusError('UNAVAILABLE', 'The server cannot reach its database; try again shortly', undefined, UNAVAILABLE_RETRY_AFTER_SECONDS);
+    for (const p of [...batch, ...this.queue.splice(0)]) p.reject(error);
+    return false;
+  }
+
+  private committed(batch: Pending[], results: Committed[], retried: boolean): void {
+    this.stats.transactions++;
+    const fresh: CommittedMessage[] = [];
+    batch.forEach((p, i) => {
+      const result = results[i]!;
+      // A commit whose answer was lost with its connection may have happened: retried, its
+      // messages come back as duplicates of themselves (same client id, same sentAt), and
+      // were never fanned out. A true duplicate (a client's retry) has its first sentAt.
+      const ours = !result.duplicate || (retried && result.sentAt === p.message.sentAt);
+      if (ours) {
+        const { chatCode, senderId, senderName, clientMsgId, text } = p.message;
+        fresh.push({ chatCode, seq: result.seq, senderId, senderName, clientMsgId, text, sentAt: result.sentAt });
+      }
+    });
+    this.stats.committed += fresh.length;
+    this.stats.duplicates += batch.length - fresh.length;
+    // Fan-out first, acks second: by the time a sender learns its sequence number, the
+    // datagram carrying it is already on its way to every member.
+    if (fresh.length > 0) for (const listener of this.listeners) listener(fresh);
+    batch.forEach((p, i) => p.resolve(results[i]!));
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
