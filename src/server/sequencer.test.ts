@@ -91,4 +91,13 @@ describe('Sequencer', () => {
     log.script = [];
     expect((await sequencer.submit(message('c'))).seq).toBe(1);
   });
+
+  it('answers every message of a batch split for a bad one when the database is lost meanwhile', async () => {
+    const { log, sequencer } = setUp(30);
+    // The whole batch is refused (a bad text), then its first half meets a database gone away.
+    // The first send keeps the sequencer busy, so that the next four make one batch.
+    log.script = ['ok', 'ok', ...Array.from({ length: 1000 }, () => 'lost-before' as const)];
+    const results = await Promise.allSettled(['w', 'a', 'b', 'c', 'd'].map((id) => sequencer.submit(message(id, id === 'd' ? 'BAD' : id))));
+    expect(results.map((r) => (r.status === 'rejected' ? r.reason.code : r.status))).toEqual(['fulfilled', 'UNAVAILABLE', 'UNAVAILABLE', 'UNAVAILABLE', 'UNAVAILABLE']);
+  });
 });

@@ -109,7 +109,9 @@ export class Sequencer {
     }
     // In order, halves first then quarters…: the store's order of the good messages is kept.
     const middle = Math.ceil(batch.length / 2);
-    return (await this.commit(batch.slice(0, middle))) && this.commit(batch.slice(middle));
+    if (await this.commit(batch.slice(0, middle))) return this.commit(batch.slice(middle));
+    for (const p of batch.slice(middle)) p.reject(unavailable());
+    return false;
   }
 
   private async append(batch: Pending[]): Promise<Committed[] | 'lost' | { refused: unknown }> {
@@ -127,8 +129,7 @@ export class Sequencer {
    */
   private refuseUnavailable(batch: Pending[]): false {
     this.stats.failedTransactions++;
-    const error = new ChorusError('UNAVAILABLE', 'The server cannot reach its database; try again shortly', undefined, UNAVAILABLE_RETRY_AFTER_SECONDS);
-    for (const p of [...batch, ...this.queue.splice(0)]) p.reject(error);
+    for (const p of [...batch, ...this.queue.splice(0)]) p.reject(unavailable());
     return false;
   }
 
@@ -153,6 +154,10 @@ export class Sequencer {
     if (fresh.length > 0) for (const listener of this.listeners) listener(fresh);
     batch.forEach((p, i) => p.resolve(results[i]!));
   }
+}
+
+function unavailable(): ChorusError {
+  return new ChorusError('UNAVAILABLE', 'The server cannot reach its database; try again shortly', undefined, UNAVAILABLE_RETRY_AFTER_SECONDS);
 }
 
 function sleep(ms: number): Promise<void> {
