@@ -6,9 +6,9 @@ const SQLITE_ONLY = [
   // test/support/server.ts does not start.
   'test/browser/**',
   'test/netns/**',
-  // About the embedded SQLite file itself: what it holds at rest, what a SIGKILL leaves in it.
+  // About the embedded SQLite file itself: what the data folder holds at rest. (The SIGKILL
+  // drill, test/crash.test.ts, spawns its server with the database of the engine under test.)
   'test/security/at-rest.test.ts',
-  'test/crash.test.ts',
   // The command line: `chorus server` / `chorus up` spawned as processes on a data folder.
   'test/cli.test.ts',
   'test/tls-cli.test.ts',
