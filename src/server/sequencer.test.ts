@@ -88,7 +88,11 @@ describe('Sequencer', () => {
       await expect(pending).rejects.toMatchObject({ code: 'UNAVAILABLE', retryAfterSeconds: 1 });
       await expect(pending).rejects.toBeInstanceOf(ChorusError);
     }
+    // Back already, but what was sent during the wait asked of the refused is refused too, so
+    // that it cannot overtake them; after the wait, sends are taken again.
     log.script = [];
+    await expect(sequencer.submit(message('b2'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     expect((await sequencer.submit(message('c'))).seq).toBe(1);
   });
 

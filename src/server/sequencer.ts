@@ -50,6 +50,8 @@ const RETRY_DELAYS_MS = { first: 50, max: 1000 };
 export class Sequencer {
   private queue: Pending[] = [];
   private running = false;
+  /** After the database stayed away: sends before this time (ms) are refused at once (refuseUnavailable). */
+  private refusingUntil = 0;
   private readonly listeners: ((batch: CommittedMessage[]) => void)[] = [];
   private idle: (() => void)[] = [];
   /** Counts for /api/metrics: messages over transactions is the group-commit batch size. */
@@ -62,6 +64,7 @@ export class Sequencer {
 
   submit(message: Submission): Promise<Committed> {
     return new Promise((resolve, reject) => {
+      if (Date.now() < this.refusingUntil) return reject(unavailable());
       this.queue.push({ message, resolve, reject });
       if (!this.running) void this.drain();
     });
@@ -125,10 +128,14 @@ export class Sequencer {
   /**
    * The database stayed away: this batch, and everything queued behind it, is refused with a
    * retryable error. Refusing what is queued too keeps each sender's order: nothing sent after a
-   * refused message is committed before the sender sends that one again.
+   * refused message is committed before the sender sends that one again. So is everything
+   * submitted during the wait the refusal asks for: sends a client pipelined before it read the
+   * refusal arrive within a round trip, and must not be committed ahead of the refused ones it
+   * sends again once the wait is over.
    */
   private refuseUnavailable(batch: Pending[]): false {
     this.stats.failedTransactions++;
+    this.refusingUntil = Date.now() + UNAVAILABLE_RETRY_AFTER_SECONDS * 1000;
     for (const p of [...batch, ...this.queue.splice(0)]) p.reject(unavailable());
     return false;
   }
