@@ -67,6 +67,14 @@ async function stream(prefix: string, count: number, during: () => Promise<void>
   return acks;
 }
 
+/** A counter of GET /api/metrics, 0 when it has no sample (yet). */
+async function metric(name: string, label = ''): Promise<number> {
+  const text = await (await fetch(`${server.httpUrl}/api/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${label} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+const refusedUnavailable = () => metric('chorus_sends_refused_total', '{code="UNAVAILABLE"}');
+
 /** Every acknowledged message is in the history under its seq, and the log has no holes. */
 async function expectAllStored(acks: (Ack & { text: string })[]): Promise<void> {
   const stored = new Map<number, string>();
@@ -98,6 +106,7 @@ describe('PostgreSQL connections ended under the server', () => {
 
   it('in the middle of a stream of pipelined sends: every send is acknowledged once and stored', async () => {
     let terminated = 0;
+    const retriesBefore = await metric('chorus_commit_retries_total');
     const acks = await stream('terminated mid-stream', 3000, async () => {
       for (let i = 0; i < 5; i++) {
         terminated += await terminateServerBackends();
@@ -107,6 +116,9 @@ describe('PostgreSQL connections ended under the server', () => {
     expect(terminated).toBeGreaterThan(0);
     expect(acks).toHaveLength(3000);
     await expectAllStored(acks);
+    // The server tried its commits again itself: no sender was told to.
+    expect(await metric('chorus_commit_retries_total')).toBeGreaterThan(retriesBefore);
+    expect(await refusedUnavailable()).toBe(0);
   });
 });
 
@@ -124,6 +136,8 @@ describe('PostgreSQL out of reach for a while', () => {
     expect(duringOutage?.body).toMatchObject({ code: 'UNAVAILABLE' });
     expect(acks).toHaveLength(2000);
     await expectAllStored(acks);
+    // Held, not refused: the outage was shorter than the sequencer waits.
+    expect(await refusedUnavailable()).toBe(0);
   });
 
   it('past the time sends are held: refuses them UNAVAILABLE with a wait, and the Sender finishes once it is back', async () => {
@@ -147,5 +161,6 @@ describe('PostgreSQL out of reach for a while', () => {
     raw.socket.destroy();
     expect(acks.map((a) => a.text)).toEqual(texts);
     await expectAllStored(acks);
+    expect(await refusedUnavailable()).toBeGreaterThan(0);
   }, 60_000);
 });
