@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../src/server/store/store.js';
-import { sqliteFileIn } from '../src/server/store/database.js';
 import { normalizeChatCode } from '../src/protocol/chat-code.js';
 import { DEFAULT_THROTTLE } from '../src/server/login-throttle.js';
 import { http, signUp, startTestServer, type TestServer } from './support/server.js';
@@ -159,8 +158,8 @@ describe('chats', () => {
 
   it('serves history pages to members, ascending, after/before/latest', async () => {
     // Messages arrive over TCP (next layer); here they are committed through the store's log,
-    // the same path the sequencer takes, on a second connection to the server's SQLite file.
-    const store = await Store.open({ engine: 'sqlite', file: sqliteFileIn(server.dataDir) });
+    // the same path the sequencer takes, on a second connection to the server's database.
+    const store = await Store.open(server.database);
     const chatCode = normalizeChatCode(code)!;
     const texts = ["Robert'); DROP TABLE messages;--", 'ñandú 🦤 日本語', '<b>bold</b>', 'a\nb', ...Array.from({ length: 8 }, (_, i) => `m${i}`)];
     await store.log.append(texts.map((text, i) => ({ chatCode, senderId: i % 2 ? bob.user.id : alice.user.id, clientMsgId: `c${i}`, text, sentAt: Date.UTC(2026, 0, 1, 0, i) })));

@@ -15,8 +15,10 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../src/client/receiver.js';
 import { type Ack, Sender } from '../src/client/sender.js';
-import { sqliteFileIn } from '../src/server/store/database.js';
+import pg from 'pg';
+import type { DatabaseTarget } from '../src/server/store/database.js';
 import { recordingReceiver, waitFor } from './support/messaging.js';
+import { databaseFor, postgresUrlOf } from './support/engine.js';
 import { http, signUp } from './support/server.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -52,9 +54,11 @@ async function freePort(): Promise<number> {
 }
 
 /** The environment of the server: no CHORUS_* settings leaking in from the developer's shell. */
-function childEnv(): NodeJS.ProcessEnv {
+function childEnv(database: DatabaseTarget): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('CHORUS_')) delete env[key];
+  // On the postgres project, the data folder's own database, as `--database-url` would name it.
+  if (database.engine === 'postgres') env.CHORUS_DATABASE_URL = database.url;
   return env;
 }
 
@@ -69,6 +73,7 @@ interface ServerProcess {
  * once it listens.
  */
 async function startServerProcess(dataDir: string, httpPort: number, tcpPort: number): Promise<ServerProcess> {
+  const database = await databaseFor(dataDir);
   const child = spawn(
     process.execPath,
     [
@@ -79,7 +84,7 @@ async function startServerProcess(dataDir: string, httpPort: number, tcpPort: nu
       '--message-rate', '0',
       '--log-level', 'warn',
     ],
-    { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: ROOT, env: childEnv(database), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
   let stderr = '';
@@ -112,9 +117,18 @@ async function startServerProcess(dataDir: string, httpPort: number, tcpPort: nu
 /** Every server process this file started: afterAll stops those still running, by handle. */
 const started: ServerProcess[] = [];
 
-/** Reads a chat's log straight from a copy of the SQLite files, as a crash left them. */
-function logOnDisk(dataDir: string, scratchDir: string, chatCode: string): { seq: number; client_msg_id: string; text: string }[] {
-  const file = sqliteFileIn(dataDir);
+type LogRow = { seq: number; client_msg_id: string; text: string };
+
+/** Reads a chat's log straight from the database, as a crash left it. */
+async function logOnDisk(dataDir: string, scratchDir: string, chatCode: string): Promise<LogRow[]> {
+  const database = await databaseFor(dataDir);
+  const code = chatCode.replace('-', '');
+  if (database.engine === 'postgres') {
+    const name = new URL(database.url).pathname.slice(1);
+    const rows = await adminQueryOn(name, 'SELECT seq, client_msg_id, text FROM messages WHERE chat_code = $1 ORDER BY seq', [code]);
+    return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
+  }
+  const file = database.file;
   const copyDir = join(scratchDir, 'at-kill');
   mkdirSync(copyDir, { recursive: true });
   // A copy, so that the restarted server, not this reader, recovers the real files' WAL.
@@ -123,11 +137,19 @@ function logOnDisk(dataDir: string, scratchDir: string, chatCode: string): { seq
   }
   const db = new Database(join(copyDir, basename(file)));
   try {
-    return db
-      .prepare('SELECT seq, client_msg_id, text FROM messages WHERE chat_code = ? ORDER BY seq')
-      .all(chatCode.replace('-', '')) as { seq: number; client_msg_id: string; text: string }[];
+    return db.prepare('SELECT seq, client_msg_id, text FROM messages WHERE chat_code = ? ORDER BY seq').all(code) as LogRow[];
   } finally {
     db.close();
+  }
+}
+
+async function adminQueryOn(database: string, text: string, values: unknown[]): Promise<LogRow[]> {
+  const client = new pg.Client({ connectionString: postgresUrlOf(database) });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows as LogRow[];
+  } finally {
+    await client.end();
   }
 }
 
@@ -193,7 +215,7 @@ describe('a server killed with SIGKILL under load, then restarted', { timeout: 9
       expect(sender.pending, 'messages still unacknowledged when the server died').toBeGreaterThan(0);
 
       // The log on disk as the crash left it: 1..C without a hole, holding every acked message.
-      const atKill = logOnDisk(dataDir, scratch, chat.code);
+      const atKill = await logOnDisk(dataDir, scratch, chat.code);
       expect(atKill.map((r) => r.seq)).toEqual(Array.from({ length: atKill.length }, (_, i) => i + 1));
       for (const [id, ack] of ackedAtKill) {
         expect(atKill[ack.seq - 1], `acked ${id} (seq ${ack.seq}) on disk`).toMatchObject({ client_msg_id: id, text: textOf(id) });

@@ -1,6 +1,5 @@
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sqliteFileIn } from '../src/server/store/database.js';
+import { Store } from '../src/server/store/store.js';
 import { connectedSender } from './support/messaging.js';
 import { http, signUp, startTestServer, type TestServer } from './support/server.js';
 
@@ -40,11 +39,11 @@ describe('history pages answered from memory', () => {
   });
 
   it('come from memory: rows removed from the database behind the server still come back', async () => {
-    const db = new Database(sqliteFileIn(server.dataDir));
+    const store = await Store.open(server.database);
     try {
-      db.prepare('DELETE FROM messages WHERE seq > 30').run();
+      await store.db.deleteFrom('messages').where('seq', '>', 30).execute();
     } finally {
-      db.close();
+      await store.close();
     }
     expect((await page(bob.token, 'before=41&limit=10')).body.messages.map((m: { seq: number }) => m.seq)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
     expect((await page(bob.token, 'after=35&limit=10')).body.messages.map((m: { seq: number }) => m.seq)).toEqual([36, 37, 38, 39, 40]);

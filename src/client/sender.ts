@@ -197,7 +197,8 @@ export class Sender {
           const o = this.unacked.get(frame.id);
           if (o) {
             this.unacked.delete(frame.id);
-            if (error.code === 'RATE_LIMITED') this.pauseForRate(o, frame.retryAfterMs ?? RATE_LIMITED_FALLBACK_MS);
+            // Both pass: too fast for now, or the server's database briefly away (UNAVAILABLE).
+            if (error.code === 'RATE_LIMITED' || error.code === 'UNAVAILABLE') this.pauseForRate(o, frame.retryAfterMs ?? RATE_LIMITED_FALLBACK_MS);
             else o.reject(error);
             this.pump();
           }

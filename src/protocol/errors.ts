@@ -24,6 +24,7 @@ export const ERRORS = {
   RATE_LIMITED: { status: 429, title: 'Sending too fast' },
   TOO_MANY_IN_FLIGHT: { status: 429, title: 'Too many messages in flight' },
   MULTICAST_EXHAUSTED: { status: 503, title: 'No free multicast group and port' },
+  UNAVAILABLE: { status: 503, title: 'The server cannot reach its database; try again shortly' },
   UNSUPPORTED_VERSION: { status: 400, title: 'Unsupported protocol version' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const;

@@ -183,6 +183,22 @@ describe('FrameDecoder refusals', () => {
     expectFrameError(() => decodeAll(rawFrame(body)), 'BAD_REQUEST');
   });
 
+  it('refuses ill-formed UTF-16 (a lone surrogate, as JSON may spell it) in any text, and takes surrogate pairs', () => {
+    for (const body of [
+      '{"t":"send","id":"a","chat":"ABCDEFGHJK","text":"\\ud800"}',
+      '{"t":"send","id":"a","chat":"ABCDEFGHJK","text":"x\\udc00y"}',
+      '{"t":"send","id":"a","chat":"ABCDEFGHJK","text":"\\ude00\\ud83d"}',
+      '{"t":"send","id":"a","chat":"ABCDE\\ud800","text":"x"}',
+      '{"t":"hello","v":1,"token":"abc\\udfff"}',
+      '{"t":"message","chat":"ABCDEFGHJK","seq":1,"sender":{"id":1,"name":"\\ud800"},"text":"x","sentAt":"2024-05-01T12:00:00Z","clientMsgId":"a"}',
+    ]) {
+      expect(() => new FrameDecoder().push(rawFrame(body)), body).toThrow(/not well-formed Unicode/);
+      expectFrameError(() => decodeAll(rawFrame(body)), 'BAD_REQUEST');
+    }
+    const pair = decodeAll(rawFrame('{"t":"send","id":"a","chat":"ABCDEFGHJK","text":"\\ud83d\\ude00 ok"}'));
+    expect(pair).toEqual([{ t: 'send', id: 'a', chat: 'ABCDEFGHJK', text: '😀 ok' }]);
+  });
+
   it('refuses invalid UTF-8', () => {
     expectFrameError(() => decodeAll(rawFrame(Buffer.from([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]))), 'BAD_REQUEST');
   });

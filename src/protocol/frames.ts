@@ -202,10 +202,23 @@ function invalid(what: string): never {
   throw new FrameError('BAD_REQUEST', `Invalid frame: ${what}`);
 }
 
+// In a `u` regular expression a surrogate pair is one code point: this matches lone halves only.
+export const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * JSON may spell a lone surrogate ("\ud800"), which is not Unicode text: UTF-8 cannot carry it,
+ * so the database, multicast and memory would each make something else of it. Refused here, at
+ * the one door every text comes in by, so that every path carries the same text.
+ */
+function wellFormed(key: string, v: string): string {
+  if (LONE_SURROGATE.test(v)) invalid(`${key} is not well-formed Unicode (a lone surrogate)`);
+  return v;
+}
+
 function str(o: Fields, key: string, min: number, max: number): string {
   const v = o[key];
   if (typeof v !== 'string' || v.length < min || v.length > max) invalid(`${key} must be a string of ${min}..${max} characters`);
-  return v;
+  return wellFormed(key, v);
 }
 
 function count(o: Fields, key: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -229,7 +242,7 @@ function isoTime(o: Fields, key: string): string {
 function text(o: Fields): string {
   const v = o.text;
   if (typeof v !== 'string') invalid('text must be a string');
-  return v;
+  return wellFormed('text', v);
 }
 
 function isObject(value: unknown): value is Fields {

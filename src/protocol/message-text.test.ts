@@ -16,6 +16,15 @@ describe('messageTextProblem', () => {
     }
   });
 
+  it('refuses NUL (PostgreSQL cannot store it) and lone surrogates, for the server and a sender alike', () => {
+    for (const problem of [messageTextProblem, sendableTextProblem]) {
+      expect(problem('a\u0000b')).toMatchObject({ code: 'INVALID_FIELD', field: 'text', message: expect.stringContaining('U+0000') });
+      expect(problem('\u0000')).toMatchObject({ code: 'INVALID_FIELD' });
+      expect(problem('a\ud800')).toMatchObject({ code: 'INVALID_FIELD', message: expect.stringContaining('well-formed') });
+      expect(problem('\u0001 😀 \u001f')).toBeUndefined();
+    }
+  });
+
   it('refuses a text under the limit that no frame could carry, and only such a text', () => {
     const controls = '\u0001'.repeat(MAX_TEXT_BYTES);
     expect(sendableTextProblem(controls)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });

@@ -1,15 +1,21 @@
 import { ChorusError } from './errors.js';
+import { LONE_SURROGATE } from './frames.js';
 import { MAX_CHAT_INPUT_LENGTH, MAX_CLIENT_MSG_ID_LENGTH, MAX_FRAME_BYTES, MAX_TEXT_BYTES } from './limits.js';
 
 /** A send frame's JSON besides the text: `{"t":"send","id":…,"chat":…,"text":}` with the longest id and chat. */
 const FRAME_OVERHEAD_BYTES = 64 + MAX_CLIENT_MSG_ID_LENGTH + MAX_CHAT_INPUT_LENGTH;
 
 /**
- * Why the server refuses this text (empty, or over MAX_TEXT_BYTES of UTF-8), or undefined when
- * it takes it. The server's rule and wording (docs/protocol.md).
+ * Why the server refuses this text (empty, holding U+0000, or over MAX_TEXT_BYTES of UTF-8), or
+ * undefined when it takes it. The server's rule and wording (docs/protocol.md).
  */
 export function messageTextProblem(text: string): ChorusError | undefined {
   if (text.length === 0) return new ChorusError('INVALID_FIELD', 'A message must not be empty', 'text');
+  // PostgreSQL cannot store U+0000 in text (SQLite can): refused alike on both engines, so a
+  // message is stored the same wherever it goes and never reaches a commit it would fail.
+  if (text.includes('\u0000')) return new ChorusError('INVALID_FIELD', 'A message must not contain the NUL character (U+0000)', 'text');
+  // The frame decoder refuses these and closes the connection (frames.ts): a client finds out here.
+  if (LONE_SURROGATE.test(text)) return new ChorusError('INVALID_FIELD', 'A message must be well-formed Unicode (it holds a lone surrogate)', 'text');
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_TEXT_BYTES) {
     return new ChorusError('PAYLOAD_TOO_LARGE', `A message may be at most ${MAX_TEXT_BYTES / 1024} KiB of UTF-8 (this one is ${bytes} bytes)`, 'text');

@@ -158,13 +158,34 @@ export class Chats {
     throw new ChorusError('MULTICAST_EXHAUSTED', 'No free multicast group and port left for a new chat; widen --multicast-groups or --multicast-ports');
   }
 
+  /**
+   * The caller's chats with their keys. Keys first, membership second, as in `get`: each key was
+   * current before the list that still names the caller as a member was read. A chat joined
+   * between the two reads is left out of this answer (its join answered with it).
+   */
   async listFor(user: User): Promise<Chat[]> {
+    const before = await this.store.chats.listForUser(user.id);
+    const keys = new Map(await Promise.all(before.map(async (row) => [row.code, await this.keys.keyFor(row.code)] as const)));
     const rows = await this.store.chats.listForUser(user.id);
-    return Promise.all(rows.map((row) => this.describe(row)));
+    return rows.flatMap((row) => {
+      const key = keys.get(row.code);
+      return key ? [toChat(row, key)] : [];
+    });
   }
 
+  /**
+   * The chat and its key, to a member. The key is read before the membership check: a key made
+   * at a removal exists only once the removal is committed, so a check that comes after reading
+   * it sees that removal. Read after the check, the key could be the one made at the caller's
+   * removal in between (found by test/key-race.test.ts on PostgreSQL).
+   */
   async get(caller: ChatCaller, codeInput: string): Promise<Chat> {
-    return this.describe(await this.requireMember(caller, codeInput));
+    const code = normalizeChatCode(codeInput);
+    const key = code ? this.keys.keyFor(code) : undefined;
+    // A code that names no chat: the check below answers it (404), and no key is kept for it.
+    key?.catch(() => {});
+    const chat = await this.requireMember(caller, codeInput);
+    return toChat(chat, await key!);
   }
 
   /** Joins by code: refused to a caller past the code-guessing limit, whatever the code. */

@@ -33,7 +33,8 @@ export function serverMetrics(parts: MeteredParts): Registry {
   counter('chorus_messages_committed_total', 'Messages durably committed', () => sequencer.stats.committed);
   counter('chorus_message_retries_total', 'Sends of a client message id already stored (answered with the first seq)', () => sequencer.stats.duplicates);
   counter('chorus_commits_total', 'Group-commit transactions; committed messages over commits is the batch size', () => sequencer.stats.transactions);
-  counter('chorus_commit_failures_total', 'Transactions that failed (their sends were refused INTERNAL)', () => sequencer.stats.failedTransactions);
+  counter('chorus_commit_failures_total', 'Transactions that failed (the store refused a message in them, or the database stayed away)', () => sequencer.stats.failedTransactions);
+  counter('chorus_commit_retries_total', 'Group commits tried again after the database connection was lost', () => sequencer.stats.retriedTransactions);
   counter('chorus_datagrams_sent_total', 'DATA datagrams multicast', () => fanout.stats.datagrams);
   counter('chorus_heartbeats_sent_total', 'HEARTBEAT datagrams multicast', () => fanout.stats.heartbeats);
   counter('chorus_multicast_send_errors_total', 'Datagrams the operating system refused to send', () => fanout.stats.sendErrors);

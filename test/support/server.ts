@@ -3,10 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type StartOptions, startServer } from '../../src/server/compose.js';
 import { defaultServerConfig, type RunningServer, type ServerConfig } from '../../src/server/config.js';
+import type { DatabaseTarget } from '../../src/server/store/database.js';
+import { databaseFor, forgetDatabaseOf } from './engine.js';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
-  /** Stops the server and deletes its data folder. */
+  /** Its database: the SQLite file in dataDir, or its own PostgreSQL database (CHORUS_TEST_ENGINE). */
+  database: DatabaseTarget;
+  /** Stops the server and deletes its data folder (and its PostgreSQL database). */
   dispose(): Promise<void>;
 }
 
@@ -20,12 +24,18 @@ const WIDE_CODE_GUESS_THROTTLE = { maxFailuresPerUser: 1000, maxFailuresPerAddre
 /** Likewise, test files register far more accounts from 127.0.0.1 than one address may in an hour. */
 const WIDE_REGISTRATION_THROTTLE = { maxPerAddress: 100_000, windowSeconds: 3600 };
 
-/** A real server on loopback with free ports and a fresh SQLite file in a temporary folder. */
+/**
+ * A real server on loopback with free ports and a fresh temporary data folder. Its database is
+ * the engine under test (test/support/engine.ts): a SQLite file in the folder, or a PostgreSQL
+ * database of its own. Started again on the same folder, it finds the same database.
+ */
 export async function startTestServer(overrides: Partial<ServerConfig> = {}, dataDir?: string, options: StartOptions = {}): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'chorus-test-'));
+  const database = await databaseFor(dir);
   const server = await startServer(
     defaultServerConfig({
       dataDir: dir,
+      database: database.engine === 'postgres' ? { engine: 'postgres', url: database.url } : { engine: 'sqlite' },
       host: '127.0.0.1',
       httpPort: 0,
       tcpPort: 0,
@@ -40,8 +50,10 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, dat
     ...server,
     close: () => server.close(),
     dataDir: dir,
+    database,
     async dispose() {
       await server.close();
+      await forgetDatabaseOf(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   };

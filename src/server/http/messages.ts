@@ -15,8 +15,10 @@ export function messageRoutes(app: App, { accounts, chats }: HttpServices): void
         security: BEARER,
         params: ChatCodeParams,
         querystring: Type.Object({
-          after: Type.Optional(Type.Integer({ minimum: 0 })),
-          before: Type.Optional(Type.Integer({ minimum: 1 })),
+          // Sequence numbers are bigint columns read as exact numbers: beyond 2^53 − 1 a page
+          // would be asked for with a number neither side can hold (and PostgreSQL refused it).
+          after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+          before: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: HISTORY_PAGE.max })),
         }),
         response: {
