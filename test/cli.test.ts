@@ -199,6 +199,9 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
       expect(refused.code, args.join(' ')).toBe(1);
       expect(failureLine(refused)).toBe('chorus: not logged in: run chorus login, or chorus register to make an account');
     }
+    // Run through npm inside the clone, where `chorus` alone is no command, it names `npx chorus`.
+    const viaNpx = await chorus(as(ada, 'chats'), { env: { npm_command: 'exec' } });
+    expect(failureLine(viaNpx)).toBe('chorus: not logged in: run npx chorus login, or npx chorus register to make an account');
   });
 
   it('logout with the server unreachable still forgets the token, and says the session lives on', async () => {

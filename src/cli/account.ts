@@ -3,6 +3,7 @@ import { ApiClient, ApiError, ServerUnreachableError, type Session, type User } 
 import { type Profile, loadProfile, resolveProfileDir, saveProfile } from '../client/profile.js';
 import { checkServerKey } from '../client/server-key.js';
 import { passwordProblem } from '../protocol/password-rule.js';
+import { chorusCommand } from './invocation.js';
 import { CliError, describeFailure, localMinute, printResult, terminalSafe, usageError } from './output.js';
 import { DEFAULT_SERVER, serverUrl } from './options.js';
 import { FINGERPRINT_HELP, fingerprintToPin } from './trust.js';
@@ -108,7 +109,7 @@ export function profileDirOf(command: Command, env: NodeJS.ProcessEnv): string {
 /** An API client with the profile's session, or a clear "not logged in". */
 export async function requireSession(command: Command, env: NodeJS.ProcessEnv): Promise<{ client: ApiClient; profile: Profile }> {
   const profile = await loadProfile(profileDirOf(command, env));
-  if (!profile?.token) throw new CliError('not logged in: run chorus login, or chorus register to make an account');
+  if (!profile?.token) throw new CliError(`not logged in: run ${chorusCommand('login')}, or ${chorusCommand('register')} to make an account`);
   return { client: new ApiClient({ baseUrl: profile.server, token: profile.token, tlsFingerprint: profile.tlsFingerprint }), profile };
 }
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ApiError, type ApiClient, type Chat, type Message } from '../client/api.js';
 import { ChorusError } from '../protocol/errors.js';
 import { requireSession } from './account.js';
+import { chorusCommand } from './invocation.js';
 import { chatCodeArgument, positiveInteger } from './options.js';
 import { CliError, messageLine, plural, printResult, table, terminalSafe } from './output.js';
 
@@ -61,7 +62,7 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
       const chats = await client.listChats();
       printResult(options.json, chats.map(chatView), () =>
         chats.length === 0
-          ? 'No chats yet: create one with chorus create NAME, or join one with chorus join CODE.'
+          ? `No chats yet: create one with ${chorusCommand('create NAME')}, or join one with ${chorusCommand('join CODE')}.`
           : table(
               ['CODE', 'NAME', 'MEMBERS', 'MESSAGES'],
               chats.map((chat) => [chat.code, chat.name, String(chat.memberCount), String(chat.latestSeq)]),
@@ -122,6 +123,6 @@ export async function onChat<T>(code: string, call: () => Promise<T>, { hintJoin
 export function chatRefusal(error: unknown, code: string, { hintJoin = true } = {}): CliError | undefined {
   if (!(error instanceof ApiError || error instanceof ChorusError)) return undefined;
   if (error.code === 'CHAT_NOT_FOUND') return new CliError(`no chat with code ${code}`);
-  if (error.code === 'NOT_A_MEMBER') return new CliError(`you are not a member of ${code}${hintJoin ? `: run chorus join ${code}` : ''}`);
+  if (error.code === 'NOT_A_MEMBER') return new CliError(`you are not a member of ${code}${hintJoin ? `: run ${chorusCommand(`join ${code}`)}` : ''}`);
   return undefined;
 }

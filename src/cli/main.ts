@@ -3,6 +3,7 @@ import { registerClientCommand, registerUpCommand } from '../agent/command.js';
 import { PASSWORD_HELP, registerAccountCommands } from './account.js';
 import { registerChatCommands } from './chats.js';
 import { registerMessagingCommands } from './messaging.js';
+import { setChorusCommand } from './invocation.js';
 import { EXIT_USAGE, reportFailure } from './output.js';
 import { registerServerCommand } from './server.js';
 
@@ -12,6 +13,7 @@ import { registerServerCommand } from './server.js';
  * edge, and handed down.
  */
 function buildProgram(env: NodeJS.ProcessEnv): Command {
+  setChorusCommand(env);
   const program = new Command('chorus')
     .description('Chorus: group chat for a local network. Run a server, then register, create or join chats.')
     .option('--profile <dir>', 'folder holding your login and server address (default: $CHORUS_HOME, else ~/.config/chorus)')

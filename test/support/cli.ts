@@ -27,6 +27,8 @@ export interface Run {
 export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', NO_COLOR: '1', CHORUS_HOME: NO_DEFAULT_PROFILE };
   for (const key of Object.keys(env)) if (key.startsWith('CHORUS_') && key !== 'CHORUS_HOME') delete env[key];
+  // Run as an installed `chorus` is, not through npm (npm test's variables would make messages say `npx chorus`).
+  for (const key of Object.keys(env)) if (key.startsWith('npm_')) delete env[key];
   return { ...env, ...extra };
 }
 
