@@ -122,8 +122,11 @@ export class Session {
   /** Revokes the session on the server (if it can) and forgets it here either way. */
   async logout(): Promise<void> {
     const api = this.api;
-    this.end(undefined);
+    // The profile forgets the token before any tab shows the login screen: a command run the
+    // moment the tab says "logged out" must find the profile logged out too.
+    this.generation++;
     await this.forgetToken();
+    this.end(undefined);
     if (api.token) await api.logout().catch(() => {});
   }
 
