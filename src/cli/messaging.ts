@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { ApiError, type ApiClient, type Chat } from '../client/api.js';
+import { type ApiClient, type Chat, isSessionEnded } from '../client/api.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
 import { sendableTextProblem } from '../protocol/message-text.js';
 import type { Profile } from '../client/profile.js';
@@ -79,6 +79,7 @@ named on stderr with the reason, and the command then exits 1; the other lines a
       try {
         const { client, serverKey, chat } = await openChat(command, env, code);
         const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress });
+        const session = await watchSession(client, stop.fail);
         try {
           receiver.onMessage((message) => process.stdout.write(`${options.json ? JSON.stringify(messageView(message)) : messageLine(message)}\n`));
           watchReceiver(receiver, code, stop.fail);
@@ -87,6 +88,7 @@ named on stderr with the reason, and the command then exits 1; the other lines a
           await stop.stopped;
         } finally {
           receiver.close();
+          session.close();
         }
       } finally {
         stop.dispose();
@@ -147,6 +149,20 @@ async function connectSender(client: ApiClient): Promise<Sender> {
   return sender;
 }
 
+/**
+ * tail sends nothing, but holds the TCP connection a sender would: the server ends it the moment
+ * the session ends (a logout anywhere, or expiry), and tail stops with that rather than go on
+ * quietly. A connection that cannot be made is no reason to stop tailing: multicast needs none.
+ */
+async function watchSession(client: ApiClient, fail: (error: unknown) => void): Promise<Sender> {
+  const sender = new Sender({ ...(await ingestEndpoint(client)), token: client.token ?? '' });
+  sender.onStateChange(() => {
+    if (isSessionEnded(sender.failure)) fail(sender.failure);
+  });
+  sender.connect().catch(() => {});
+  return sender;
+}
+
 async function sendOne(sender: Sender, code: string, text: string, json: boolean | undefined): Promise<void> {
   const ack = await onChat(code, () => sender.send(code, text));
   printResult(json, { chat: ack.chat, seq: ack.seq, sentAt: ack.sentAt }, () => `Sent to ${ack.chat} as #${ack.seq}.`);
@@ -176,8 +192,11 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
     );
     // Read on only while the backlog is reasonable: stdin may be much larger than memory.
     while (sender.pending >= STDIN_BACKLOG && waited < answers.length) await answers[waited++];
+    // The session ended: no later line can be sent, so stop reading.
+    if (isSessionEnded(sender.failure)) break;
   }
   await Promise.all(answers);
+  if (isSessionEnded(sender.failure)) throw sender.failure;
   acks.sort((a, b) => a.line - b.line);
   refused.sort((a, b) => a.line - b.line);
   const total = acks.length + refused.length;
@@ -230,7 +249,7 @@ async function receive(receiver: Receiver, code: string, history: number, interf
 function watchReceiver(receiver: Receiver, code: string, fail: (error: unknown) => void): void {
   let lastNote = '';
   receiver.onError((error) => {
-    if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') return fail(error);
+    if (isSessionEnded(error)) return fail(error);
     const refusal = chatRefusal(error, code, { hintJoin: false });
     if (refusal) return fail(refusal);
     const line = `chorus: ${describeFailure(error).line}; retrying`;
@@ -302,6 +321,8 @@ async function talk({ code, chat, myName, sender, receiver, interfaceAddress, hi
   });
   watchReceiver(receiver, code, stop.fail);
   sender.onStateChange((state) => {
+    // The session ended (logout elsewhere, expiry): nothing can be sent any more.
+    if (isSessionEnded(sender.failure)) return stop.fail(sender.failure);
     if (state === 'disconnected' && !connectionLost) out('  … connection to the server lost; reconnecting');
     else if (state === 'connected' && connectionLost) out('  … reconnected');
     else return;
@@ -326,7 +347,7 @@ async function talk({ code, chat, myName, sender, receiver, interfaceAddress, hi
       (error: unknown) => {
         mine.delete(id);
         if (quitting === 'now') return;
-        if (error instanceof ChorusError && error.code === 'UNAUTHENTICATED') return stop.fail(error);
+        if (isSessionEnded(error)) return stop.fail(error);
         out(`  ✗ ${snippet(text)} not sent: ${describeFailure(chatRefusal(error, code, { hintJoin: false }) ?? error).line}`);
       },
     ).finally(() => {
