@@ -180,7 +180,12 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
   const answers: Promise<void>[] = [];
   let waited = 0;
   let lineNumber = 0;
-  for await (const text of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+  const input = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  // The session ended (a logout, expiry): no later line can be sent, so stop reading at once.
+  sender.onStateChange(() => {
+    if (isSessionEnded(sender.failure)) input.close();
+  });
+  for await (const text of input) {
     const line = ++lineNumber;
     if (text === '') continue;
     // A text that cannot be sent is refused by the Sender at once, like any refusal below.
@@ -192,11 +197,13 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
     );
     // Read on only while the backlog is reasonable: stdin may be much larger than memory.
     while (sender.pending >= STDIN_BACKLOG && waited < answers.length) await answers[waited++];
-    // The session ended: no later line can be sent, so stop reading.
-    if (isSessionEnded(sender.failure)) break;
   }
   await Promise.all(answers);
-  if (isSessionEnded(sender.failure)) throw sender.failure;
+  if (isSessionEnded(sender.failure)) {
+    // Left unread, an open stdin would keep the command running after it has said why it stops.
+    process.stdin.destroy();
+    throw sender.failure;
+  }
   acks.sort((a, b) => a.line - b.line);
   refused.sort((a, b) => a.line - b.line);
   const total = acks.length + refused.length;
