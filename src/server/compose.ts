@@ -77,6 +77,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         sendRate: new SendRateLimiter(config.limits.sendRate),
         frameTimeoutMs: config.timeouts.tcpFrameMs,
         helloTimeoutMs: config.timeouts.tcpHelloMs ?? DEFAULT_TIMEOUTS.tcpHelloMs!,
+        drainTimeoutMs: config.timeouts.tcpDrainMs ?? DEFAULT_TIMEOUTS.tcpDrainMs!,
         connectionLimits: {
           perUser: config.limits.connectionsPerUser ?? DEFAULTS.connectionsPerUser,
           perAddress: config.limits.connectionsPerAddress ?? DEFAULTS.connectionsPerAddress,

@@ -91,6 +91,8 @@ export interface PeerTimeouts {
   tcpFrameMs: number;
   /** TCP: a connection must say `hello` within this (once it has, its lookup may take longer). */
   tcpHelloMs?: number;
+  /** TCP: a peer whose answers back up (it does not read) must take them within this, or it is cut off. */
+  tcpDrainMs?: number;
 }
 
 export interface MulticastConfig {
@@ -129,6 +131,7 @@ export const DEFAULT_TIMEOUTS: PeerTimeouts = {
   httpResponseMs: 30_000,
   tcpFrameMs: FRAME_TIMEOUT_MS,
   tcpHelloMs: AUTH_TIMEOUT_MS,
+  tcpDrainMs: 10_000,
 };
 
 export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {

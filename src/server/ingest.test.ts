@@ -37,6 +37,7 @@ async function startIngest(session: Lookup, overrides: Partial<IngestDeps> = {})
     frameTimeoutMs: 10_000,
     guesses: new CodeGuessThrottle({ maxFailuresPerUser: 1e9, maxFailuresPerAddress: 1e9, windowSeconds: 600 }),
     helloTimeoutMs: HELLO_MS,
+    drainTimeoutMs: 60_000,
     connectionLimits: { perUser: 100, perAddress: 100 },
     ...overrides,
   });
@@ -161,4 +162,30 @@ describe('backpressure', () => {
     });
     socket.destroy();
   }, 90_000);
+
+  it('cuts off a peer that does not take its answers within the drain deadline', async () => {
+    const { ingest, port } = await startIngest(async () => ({ user: USER, expiresAt: Date.now() + 60_000 }), { drainTimeoutMs: 500 });
+    const socket = connect({ port, host: '127.0.0.1' });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: 't' }));
+    await new Promise((resolve) => socket.once('data', resolve));
+    socket.pause();
+    socket.on('error', () => {});
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const pings = Buffer.concat(Array.from({ length: 10_000 }, () => encodeFrame({ t: 'ping' })));
+    let wasPaused = false;
+    for (let i = 0; i < 200 && !socket.destroyed && ingest.connectionCount > 0; i++) {
+      if (!socket.write(pings)) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), sleep(100)]);
+      wasPaused ||= ingest.pausedCount > 0;
+    }
+    await waitUntil(() => ingest.connectionCount === 0);
+    expect(wasPaused).toBe(true);
+    socket.resume();
+    await closed;
+  }, 60_000);
 });
+
+async function waitUntil(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !check(); i++) await sleep(20);
+  expect(check()).toBe(true);
+}

@@ -40,6 +40,8 @@ export interface IngestDeps {
   guesses: CodeGuessThrottle;
   /** A connection must say `hello` within this; the lookup that follows is not held to it. */
   helloTimeoutMs: number;
+  /** A peer we stopped reading from (it does not read its answers) must drain them within this, or it is cut off. */
+  drainTimeoutMs: number;
   /** Open connections per user and per address. */
   connectionLimits: ConnectionLimits;
 }
@@ -147,6 +149,7 @@ class Connection {
   private idleTimer: NodeJS.Timeout;
   private readonly authTimer: NodeJS.Timeout;
   private frameTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
   /** Set once the connection is being closed for a protocol violation: nothing more is read. */
   private failed = false;
   private drained: (() => void)[] = [];
@@ -173,6 +176,7 @@ class Connection {
       clearTimeout(this.idleTimer);
       clearTimeout(this.frameTimer);
       clearTimeout(this.expiryTimer);
+      clearTimeout(this.drainTimer);
       if (this.user && this.session) this.registry.releaseUser(this, this.user.id, this.session);
       this.onClose();
       for (const resolve of this.drained.splice(0)) resolve();
@@ -376,7 +380,9 @@ class Connection {
    * Backpressure: the peer is not reading what we write (acks, refusals), so we stop reading
    * what it sends until the socket drains: a peer that pipelines sends and never reads the
    * answers then holds a socket's worth of them, not an ever-growing buffer. Frames already
-   * read are still answered. The frame deadline waits meanwhile: the slowness is ours.
+   * read are still answered. The frame deadline waits meanwhile (the slowness is ours); a peer
+   * that does not take its answers within the drain deadline is cut off, so it cannot hold the
+   * connection and its buffer for ever either.
    */
   private pause(): void {
     if (this.paused || this.socket.destroyed) return;
@@ -384,11 +390,13 @@ class Connection {
     this.socket.pause();
     clearTimeout(this.frameTimer);
     this.frameTimer = undefined;
+    this.drainTimer = setTimeout(() => this.destroy(), this.deps.drainTimeoutMs);
   }
 
   private resume(): void {
     if (!this.paused) return;
     this.paused = false;
+    clearTimeout(this.drainTimer);
     if (this.failed || this.socket.destroyed) return;
     this.watchPartialFrame(false);
     this.socket.resume();
