@@ -1,6 +1,13 @@
 import { createServer } from 'node:http';
 import { type Socket, connect } from 'node:net';
+import pino from 'pino';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Accounts } from '../accounts.js';
+import type { Chats } from '../chats.js';
+import { DEFAULT_TIMEOUTS } from '../config.js';
+import type { ServerIdentity } from '../server-identity.js';
+import { buildHttpApp } from './app.js';
 import { guardSlowResponses } from './response-deadline.js';
 
 const servers: ReturnType<typeof createServer>[] = [];
@@ -55,4 +62,37 @@ describe('guardSlowResponses', () => {
     expect(again.status).toBe(200);
     await again.arrayBuffer();
   });
+});
+
+describe('the HTTP API', () => {
+  it('is guarded: a history answer its client does not read is cut off at timeouts.httpResponseMs', async () => {
+    const user = { id: 1, name: 'Ada', email: 'ada@example.test', createdAt: new Date(0).toISOString() };
+    const huge = { chat: 'ABCDE-12345', seq: 1, sender: { id: 1, name: 'Ada' }, text: 'x'.repeat(64 * 1024 * 1024), sentAt: new Date(0).toISOString(), clientMsgId: 'm1' };
+    const app = await buildHttpApp(
+      {
+        accounts: { authenticate: async () => user } as unknown as Accounts,
+        chats: { history: async () => ({ messages: [huge], latestSeq: 1 }) } as unknown as Chats,
+        identity: {} as ServerIdentity,
+        tcpPort: 1,
+        metrics: new Registry(),
+      },
+      pino({ level: 'silent' }),
+      { ...DEFAULT_TIMEOUTS, httpResponseMs: 500 },
+    );
+    const serverSockets: Socket[] = [];
+    app.server.on('connection', (socket: Socket) => serverSockets.push(socket));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const client = connect({ port: (app.server.address() as { port: number }).port, host: '127.0.0.1' });
+      client.on('error', () => {});
+      await new Promise((resolve) => client.once('connect', resolve));
+      client.pause();
+      client.write('GET /api/chats/ABCDE-12345/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n\r\n');
+      for (let i = 0; i < 1000 && !serverSockets[0]?.destroyed; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(serverSockets[0]?.destroyed).toBe(true);
+      client.destroy();
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
 });
