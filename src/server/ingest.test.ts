@@ -112,6 +112,39 @@ describe('a slow or failing session lookup', () => {
   });
 });
 
+describe('the end of a session', () => {
+  it('answers the sends already in flight before SESSION_ENDED, and takes no later one', async () => {
+    let commits = 0;
+    const { ingest, port } = await startIngest(async () => ({ user: USER, expiresAt: Date.now() + 60_000 }), {
+      members: { requireMember: async () => {} } as unknown as MembershipCache,
+      // A slow commit: the logout lands while the send waits for it.
+      sequencer: {
+        submit: async () => {
+          await sleep(300);
+          return { seq: ++commits, sentAt: Date.now(), duplicate: false };
+        },
+      } as unknown as Sequencer,
+    });
+    const socket = connect({ port, host: '127.0.0.1' });
+    const decoder = new FrameDecoder();
+    const frames: Frame[] = [];
+    socket.on('data', (chunk) => frames.push(...decoder.push(chunk)));
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: 't' }));
+    await waitUntil(() => frames.length > 0);
+    socket.write(encodeFrame({ t: 'send', id: 'inflight', chat: 'ABCDE-12345', text: 'hi' }));
+    await sleep(100);
+    ingest.endSession('t');
+    socket.write(encodeFrame({ t: 'send', id: 'late', chat: 'ABCDE-12345', text: 'too late' }));
+    await closed;
+    expect(frames.map((f) => f.t)).toEqual(['welcome', 'ack', 'error']);
+    expect(frames[1]).toMatchObject({ id: 'inflight', seq: 1 });
+    expect(frames[2]).toMatchObject({ code: 'SESSION_ENDED' });
+    expect(commits).toBe(1);
+  });
+});
+
 describe('backpressure', () => {
   it('stops reading from a connection that pipelines refused sends and never reads: the server holds a bounded amount for it', async () => {
     const { ingest, port } = await startIngest(async () => ({ user: USER, expiresAt: Date.now() + 60_000 }));

@@ -140,8 +140,10 @@ class Connection {
   /** When the session expires (ms since the epoch): no send is taken from then on. */
   private expiresAt = Infinity;
   private expiryTimer: NodeJS.Timeout | undefined;
-  /** Not reading, because the peer does not read what we write (see write). */
-  paused = false;
+  /** Not reading, because the peer does not read what we write (see pause). */
+  private readingPaused = false;
+  /** The session ended: nothing more is read; the sends in flight are answered, then the connection closes. */
+  private ending = false;
   private authenticating = false;
   private inFlight = 0;
   /** Sends before this time (ms since the epoch) are refused RATE_LIMITED: see rateWait. */
@@ -166,7 +168,7 @@ class Connection {
   ) {
     socket.setNoDelay(true);
     this.address = socket.remoteAddress ?? 'unknown';
-    this.authTimer = setTimeout(() => this.fail('UNAUTHENTICATED', 'No hello within the time allowed'), deps.helloTimeoutMs ?? AUTH_TIMEOUT_MS);
+    this.authTimer = setTimeout(() => this.fail('UNAUTHENTICATED', 'No hello within the time allowed'), deps.helloTimeoutMs);
     this.idleTimer = setTimeout(() => this.destroy(), IDLE_TIMEOUT_MS);
     socket.on('data', (chunk) => this.onData(chunk));
     socket.on('error', () => this.destroy());
@@ -187,9 +189,22 @@ class Connection {
     return this.socket.writableLength;
   }
 
-  /** The session ended (logout, expiry): say so, then close; a client must log in again. */
+  get paused(): boolean {
+    return this.readingPaused;
+  }
+
+  /**
+   * The session ended (logout, expiry): nothing more is taken; the sends already in flight get
+   * their answers (an ack is a promise the message is stored, and a stored message must not be
+   * reported lost), then SESSION_ENDED, and the connection closes. The client must log in again.
+   */
   sessionEnded(why: string): void {
-    this.fail('SESSION_ENDED', `${why}: your session ended; log in again`);
+    if (this.failed || this.ending) return;
+    const end = () => this.fail('SESSION_ENDED', `${why}: your session ended; log in again`);
+    if (this.inFlight === 0) return end();
+    this.ending = true;
+    clearTimeout(this.frameTimer);
+    this.drained.push(end);
   }
 
   /** Resolves when every accepted send has been answered, then ends the connection. */
@@ -199,7 +214,7 @@ class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.failed) return;
+    if (this.failed || this.ending) return;
     this.idleTimer.refresh();
     let frames: Frame[];
     try {
@@ -211,7 +226,7 @@ class Connection {
     }
     this.watchPartialFrame(frames.length > 0);
     for (const frame of frames) {
-      if (this.failed) break;
+      if (this.failed || this.ending) break;
       this.onFrame(frame);
     }
   }
@@ -385,8 +400,8 @@ class Connection {
    * connection and its buffer for ever either.
    */
   private pause(): void {
-    if (this.paused || this.socket.destroyed) return;
-    this.paused = true;
+    if (this.readingPaused || this.socket.destroyed) return;
+    this.readingPaused = true;
     this.socket.pause();
     clearTimeout(this.frameTimer);
     this.frameTimer = undefined;
@@ -394,8 +409,8 @@ class Connection {
   }
 
   private resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
+    if (!this.readingPaused) return;
+    this.readingPaused = false;
     clearTimeout(this.drainTimer);
     if (this.failed || this.socket.destroyed) return;
     this.watchPartialFrame(false);
