@@ -71,7 +71,10 @@ named on stderr with the reason, and the command then exits 1; the other lines a
     .option('--history <n>', `how many earlier messages to print first, 0 to ${HISTORY_MAX} (default ${TAIL_HISTORY_DEFAULT})`, countUpTo(HISTORY_MAX))
     .option('--json', 'print one JSON object per line: {"chat","seq","sender":{"id","name"},"text","sentAt"}')
     .option('--multicast-interface <address>', INTERFACE_HELP)
-    .addHelpText('after', '\nLines look like those of chorus history: [date time] Name: text. Ctrl-C or SIGTERM stops it (exit 0).')
+    .addHelpText(
+      'after',
+      '\nLines look like those of chorus history: [date time] Name: text. Ctrl-C or SIGTERM stops it (exit 0);\nso does the end of the session (a logout, or expiry), with a line saying so (exit 1).',
+    )
     .action(async (input: string, options: { history?: number; json?: boolean; multicastInterface?: string }, command: Command) => {
       const code = chatCodeArgument(input);
       const interfaceAddress = multicastInterface(options.multicastInterface ?? DEFAULTS.multicastInterface);

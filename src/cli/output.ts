@@ -11,10 +11,10 @@ import { ChorusError } from '../protocol/errors.js';
  */
 
 export const EXIT_REFUSED = 1;
+export const EXIT_USAGE = 2;
 
 /** What every command says when the server ends or refuses the session. */
 export const SESSION_ENDED_LINE = 'your session ended: log in again (chorus login)';
-export const EXIT_USAGE = 2;
 
 /** A failure the CLI explains itself; the message is the whole line shown. */
 export class CliError extends Error {
