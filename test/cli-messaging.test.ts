@@ -100,14 +100,14 @@ describe('chorus send', { timeout: 60_000 }, () => {
   it('--stdin with refused lines: names each on stderr, exits 1, and still stores every other line', async () => {
     const before = (await history(ada, 1))[0]!.seq;
     const tooLong = 'x'.repeat(20_000);
-    // Under 16 KiB of text, but six bytes each once escaped in JSON: it cannot fit a TCP frame.
+    // Under 16 KiB of text, but six bytes each once escaped in JSON: past the JSON-form limit.
     const controls = '\u0001'.repeat(12_000);
     const input = ['kept one', tooLong, 'kept two', controls, '', 'kept three'].join('\n') + '\n';
     const run = await chorus(as(ada, 'send', code, '--stdin', '--json'), { input });
     expect(run.code).toBe(1);
     expect(run.stderr.trimEnd().split('\n')).toEqual([
       'chorus: line 2: a message may be at most 16 KiB of UTF-8 (this one is 20000 bytes)',
-      'chorus: line 4: a message with this many control characters does not fit in one frame',
+      'chorus: line 4: a message may be at most 32 KiB as JSON, where each control character takes 6 bytes (this one is 72000 bytes)',
     ]);
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({ chat: code, sent: 3, refused: [{ line: 2 }, { line: 4 }] });

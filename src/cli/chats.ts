@@ -98,7 +98,8 @@ async function latestMessages(client: ApiClient, code: string, limit: number): P
     if (!oldest) break;
     pages.unshift(page.messages);
     count += page.messages.length;
-    if (oldest.seq <= 1 || page.messages.length < want) break;
+    // A page may hold fewer than asked (the server caps pages by bytes): only seq 1 ends it.
+    if (oldest.seq <= 1) break;
     before = oldest.seq;
   }
   return pages.flat();

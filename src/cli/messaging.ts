@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { ApiError, type ApiClient, type Chat } from '../client/api.js';
+import { type ApiClient, type Chat, isSessionEnded } from '../client/api.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
 import { sendableTextProblem } from '../protocol/message-text.js';
 import type { Profile } from '../client/profile.js';
@@ -71,7 +71,10 @@ named on stderr with the reason, and the command then exits 1; the other lines a
     .option('--history <n>', `how many earlier messages to print first, 0 to ${HISTORY_MAX} (default ${TAIL_HISTORY_DEFAULT})`, countUpTo(HISTORY_MAX))
     .option('--json', 'print one JSON object per line: {"chat","seq","sender":{"id","name"},"text","sentAt"}')
     .option('--multicast-interface <address>', INTERFACE_HELP)
-    .addHelpText('after', '\nLines look like those of chorus history: [date time] Name: text. Ctrl-C or SIGTERM stops it (exit 0).')
+    .addHelpText(
+      'after',
+      '\nLines look like those of chorus history: [date time] Name: text. Ctrl-C or SIGTERM stops it (exit 0);\nso does the end of the session (a logout, or expiry), with a line saying so (exit 1).',
+    )
     .action(async (input: string, options: { history?: number; json?: boolean; multicastInterface?: string }, command: Command) => {
       const code = chatCodeArgument(input);
       const interfaceAddress = multicastInterface(options.multicastInterface ?? DEFAULTS.multicastInterface);
@@ -79,6 +82,7 @@ named on stderr with the reason, and the command then exits 1; the other lines a
       try {
         const { client, serverKey, chat } = await openChat(command, env, code);
         const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress });
+        const session = await watchSession(client, stop.fail);
         try {
           receiver.onMessage((message) => process.stdout.write(`${options.json ? JSON.stringify(messageView(message)) : messageLine(message)}\n`));
           watchReceiver(receiver, code, stop.fail);
@@ -87,6 +91,7 @@ named on stderr with the reason, and the command then exits 1; the other lines a
           await stop.stopped;
         } finally {
           receiver.close();
+          session.close();
         }
       } finally {
         stop.dispose();
@@ -147,6 +152,20 @@ async function connectSender(client: ApiClient): Promise<Sender> {
   return sender;
 }
 
+/**
+ * tail sends nothing, but holds the TCP connection a sender would: the server ends it the moment
+ * the session ends (a logout anywhere, or expiry), and tail stops with that rather than go on
+ * quietly. A connection that cannot be made is no reason to stop tailing: multicast needs none.
+ */
+async function watchSession(client: ApiClient, fail: (error: unknown) => void): Promise<Sender> {
+  const sender = new Sender({ ...(await ingestEndpoint(client)), token: client.token ?? '' });
+  sender.onStateChange(() => {
+    if (isSessionEnded(sender.failure)) fail(sender.failure);
+  });
+  sender.connect().catch(() => {});
+  return sender;
+}
+
 async function sendOne(sender: Sender, code: string, text: string, json: boolean | undefined): Promise<void> {
   const ack = await onChat(code, () => sender.send(code, text));
   printResult(json, { chat: ack.chat, seq: ack.seq, sentAt: ack.sentAt }, () => `Sent to ${ack.chat} as #${ack.seq}.`);
@@ -164,7 +183,12 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
   const answers: Promise<void>[] = [];
   let waited = 0;
   let lineNumber = 0;
-  for await (const text of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+  const input = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  // The session ended (a logout, expiry): no later line can be sent, so stop reading at once.
+  sender.onStateChange(() => {
+    if (isSessionEnded(sender.failure)) input.close();
+  });
+  for await (const text of input) {
     const line = ++lineNumber;
     if (text === '') continue;
     // A text that cannot be sent is refused by the Sender at once, like any refusal below.
@@ -178,6 +202,11 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
     while (sender.pending >= STDIN_BACKLOG && waited < answers.length) await answers[waited++];
   }
   await Promise.all(answers);
+  if (isSessionEnded(sender.failure)) {
+    // Left unread, an open stdin would keep the command running after it has said why it stops.
+    process.stdin.destroy();
+    throw sender.failure;
+  }
   acks.sort((a, b) => a.line - b.line);
   refused.sort((a, b) => a.line - b.line);
   const total = acks.length + refused.length;
@@ -232,7 +261,7 @@ async function receive(receiver: Receiver, code: string, history: number, interf
 function watchReceiver(receiver: Receiver, code: string, fail: (error: unknown) => void): void {
   let lastNote = '';
   receiver.onError((error) => {
-    if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') return fail(error);
+    if (isSessionEnded(error)) return fail(error);
     const refusal = chatRefusal(error, code, { hintJoin: false });
     if (refusal) return fail(refusal);
     const line = `chorus: ${describeFailure(error).line}; retrying`;
@@ -304,6 +333,8 @@ async function talk({ code, chat, myName, sender, receiver, interfaceAddress, hi
   });
   watchReceiver(receiver, code, stop.fail);
   sender.onStateChange((state) => {
+    // The session ended (logout elsewhere, expiry): nothing can be sent any more.
+    if (isSessionEnded(sender.failure)) return stop.fail(sender.failure);
     if (state === 'disconnected' && !connectionLost) out('  … connection to the server lost; reconnecting');
     else if (state === 'connected' && connectionLost) out('  … reconnected');
     else return;
@@ -328,7 +359,7 @@ async function talk({ code, chat, myName, sender, receiver, interfaceAddress, hi
       (error: unknown) => {
         mine.delete(id);
         if (quitting === 'now') return;
-        if (error instanceof ChorusError && error.code === 'UNAUTHENTICATED') return stop.fail(error);
+        if (isSessionEnded(error)) return stop.fail(error);
         out(`  ✗ ${snippet(text)} not sent: ${describeFailure(chatRefusal(error, code, { hintJoin: false }) ?? error).line}`);
       },
     ).finally(() => {

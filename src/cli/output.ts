@@ -13,6 +13,9 @@ import { ChorusError } from '../protocol/errors.js';
 export const EXIT_REFUSED = 1;
 export const EXIT_USAGE = 2;
 
+/** What every command says when the server ends or refuses the session. */
+export const SESSION_ENDED_LINE = 'your session ended: log in again (chorus login)';
+
 /** A failure the CLI explains itself; the message is the whole line shown. */
 export class CliError extends Error {
   override readonly name = 'CliError';
@@ -62,8 +65,10 @@ function describeRefusal(error: ApiError | ChorusError): string {
   switch (error.code) {
     case 'WRONG_CREDENTIALS':
       return 'wrong email or password';
+    // The server said the session is over (unknown, expired, logged out), over HTTP or TCP.
     case 'UNAUTHENTICATED':
-      return 'not logged in (the session expired or was revoked): run chorus login';
+    case 'SESSION_ENDED':
+      return SESSION_ENDED_LINE;
     case 'TOO_MANY_REQUESTS':
       return error.retryAfterSeconds !== undefined
         ? `too many failed attempts: try again in ${waitTime(error.retryAfterSeconds)}`

@@ -1,7 +1,7 @@
-import { ERRORS, type ErrorCode, isErrorCode } from '../protocol/errors.js';
+import { ChorusError, ERRORS, type ErrorCode, isErrorCode } from '../protocol/errors.js';
 import type { ChatMessage } from '../protocol/message.js';
 import type { Chat, ChatMulticast, Member, Session, User } from '../protocol/resources.js';
-import { CertificateChangedError } from './certificate-pin.js';
+import { CertificateChangedError, HandshakeTimeoutError } from './certificate-pin.js';
 import { pinnedFetch } from './pinned-fetch.js';
 
 export type { Chat, ChatMulticast, Member, Session, User };
@@ -51,12 +51,24 @@ export class ApiError extends Error {
     message: string,
     readonly field?: string,
     readonly retryAfterSeconds?: number,
+    /** The code came in the server's own problem document, not guessed from the HTTP status. */
+    readonly explicit = false,
   ) {
     super(message);
   }
 }
 
-/** The server could not be reached, or did not answer in time. */
+/**
+ * Did the server say, in so many words, that this session is over (unknown, expired, logged
+ * out)? Only then may a client forget its token or say "log in again": a failed lookup
+ * (UNAVAILABLE), a bare 401 from something in between, or no answer at all, is not that.
+ */
+export function isSessionEnded(error: unknown): boolean {
+  if (error instanceof ApiError) return error.explicit && (error.code === 'UNAUTHENTICATED' || error.code === 'SESSION_ENDED');
+  return error instanceof ChorusError && (error.code === 'UNAUTHENTICATED' || error.code === 'SESSION_ENDED');
+}
+
+/** The server could not be reached, or did not answer in time (`silent`). */
 export class ServerUnreachableError extends Error {
   override readonly name = 'ServerUnreachableError';
   readonly code = 'UNREACHABLE' as const;
@@ -64,9 +76,9 @@ export class ServerUnreachableError extends Error {
   constructor(
     readonly baseUrl: string,
     readonly reason?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; silent?: boolean },
   ) {
-    super(`cannot reach the server at ${baseUrl}${reason ? ` (${reason})` : ''}`, options);
+    super(`${options?.silent ? `the server at ${baseUrl} did not answer` : `cannot reach the server at ${baseUrl}`}${reason ? ` (${reason})` : ''}`, options);
   }
 }
 
@@ -76,6 +88,8 @@ export interface ApiClientOptions {
   token?: string;
   /** Give up on a request after this long; 0 waits for ever. Default 30 s. */
   timeoutMs?: number;
+  /** For an https:// server with a pinned certificate: the connection and TLS handshake must be done within this. Default 10 s. */
+  handshakeTimeoutMs?: number;
   /**
    * For an https:// server: the SHA-256 fingerprint of its certificate (colon-separated
    * uppercase hex) that every connection must present. Without it, the certificate must be
@@ -102,7 +116,8 @@ export class ApiClient {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const https = this.baseUrl.toLowerCase().startsWith('https:');
     this.tlsFingerprint = https ? options.tlsFingerprint : undefined;
-    this.fetchImpl = options.fetch ?? (this.tlsFingerprint ? pinnedFetch(this.tlsFingerprint) : globalThis.fetch);
+    const handshakeTimeoutMs = options.handshakeTimeoutMs;
+    this.fetchImpl = options.fetch ?? (this.tlsFingerprint ? pinnedFetch(this.tlsFingerprint, { handshakeTimeoutMs }) : globalThis.fetch);
   }
 
   /** The same server (and pinned certificate), with another session. */
@@ -179,16 +194,20 @@ export class ApiClient {
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const init: RequestInit = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
-    if (this.timeoutMs > 0) init.signal = AbortSignal.timeout(this.timeoutMs);
+    const deadline = this.deadline();
+    if (deadline.signal) init.signal = deadline.signal;
 
     let response: Response;
     let text: string;
     try {
-      response = await this.fetchImpl(this.baseUrl + path, init);
-      text = await response.text();
+      // Raced against the deadline too: a fetch that does not heed its signal still ends.
+      response = await deadline.race(this.fetchImpl(this.baseUrl + path, init));
+      text = await deadline.race(response.text());
     } catch (error) {
       if (error instanceof CertificateChangedError) throw error;
-      throw new ServerUnreachableError(this.baseUrl, this.reasonOf(error), { cause: error });
+      throw new ServerUnreachableError(this.baseUrl, this.reasonOf(error), { cause: error, silent: isSilence(error) });
+    } finally {
+      deadline.clear();
     }
     if (!response.ok) throw problemToError(response, text, this.baseUrl);
     if (response.status === 204 || text === '') return undefined as T;
@@ -199,10 +218,28 @@ export class ApiClient {
     }
   }
 
+  /** The request's deadline: a signal for the fetch, and a race for what does not heed it. */
+  private deadline(): { signal?: AbortSignal; race<T>(work: Promise<T>): Promise<T>; clear(): void } {
+    if (this.timeoutMs <= 0) return { race: (work) => work, clear() {} };
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new DOMException(`no answer within ${this.timeoutMs} ms`, 'TimeoutError');
+        controller.abort(error);
+        reject(error);
+      }, this.timeoutMs);
+    });
+    expired.catch(() => {});
+    return { signal: controller.signal, race: (work) => Promise.race([work, expired]), clear: () => clearTimeout(timer) };
+  }
+
   private reasonOf(error: unknown): string | undefined {
     if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
-      return `no answer within ${Math.round(this.timeoutMs / 1000)} s`;
+      return `no answer within ${this.timeoutMs >= 1000 ? `${Math.round(this.timeoutMs / 1000)} s` : `${this.timeoutMs} ms`}`;
     }
+    const handshake = error instanceof HandshakeTimeoutError ? error : error instanceof Error && error.cause instanceof HandshakeTimeoutError ? error.cause : undefined;
+    if (handshake) return handshake.message;
     const cause = error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
     switch (cause?.code) {
       case 'ECONNREFUSED':
@@ -234,6 +271,12 @@ export class ApiClient {
   }
 }
 
+/** The server accepted the connection (or may have) but did not answer in time. */
+function isSilence(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return error.name === 'TimeoutError' || error.name === 'AbortError' || error instanceof HandshakeTimeoutError || error.cause instanceof HandshakeTimeoutError;
+}
+
 function chatPath(code: string): string {
   return `/api/chats/${encodeURIComponent(code)}`;
 }
@@ -250,7 +293,7 @@ function problemToError(response: Response, text: string, baseUrl: string): ApiE
   if (problem && isErrorCode(problem.code)) {
     const message = typeof problem.detail === 'string' ? problem.detail : typeof problem.title === 'string' ? problem.title : ERRORS[problem.code].title;
     const field = typeof problem.field === 'string' ? problem.field : undefined;
-    return new ApiError(response.status, problem.code, message, field, retryAfter);
+    return new ApiError(response.status, problem.code, message, field, retryAfter, true);
   }
   const code = codeForStatus(response.status);
   return new ApiError(response.status, code, `the server at ${baseUrl} answered HTTP ${response.status} (${ERRORS[code].title.toLowerCase()})`, undefined, retryAfter);
@@ -268,6 +311,8 @@ function codeForStatus(status: number): ErrorCode {
       return 'UNSUPPORTED_MEDIA_TYPE';
     case 429:
       return 'TOO_MANY_REQUESTS';
+    case 503:
+      return 'UNAVAILABLE';
   }
   return status < 500 ? 'BAD_REQUEST' : 'INTERNAL';
 }

@@ -12,6 +12,24 @@ import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'n
 
 const FINGERPRINT = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
 
+/** A TLS connection must be made, handshake included, within this unless told otherwise. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** The connection and handshake did not finish in time: the server accepted, then said nothing. */
+export class HandshakeTimeoutError extends Error {
+  override readonly name = 'HandshakeTimeoutError';
+  readonly code = 'HANDSHAKE_TIMEOUT' as const;
+
+  constructor(readonly timeoutMs: number) {
+    super(`no TLS handshake within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 100) / 10} s` : `${timeoutMs} ms`}`);
+  }
+}
+
+/** Destroys `socket` with a HandshakeTimeoutError unless the timer returned is cleared first (on 'secureConnect'). */
+export function handshakeDeadline(socket: TLSSocket, timeoutMs: number): NodeJS.Timeout {
+  return setTimeout(() => socket.destroy(new HandshakeTimeoutError(timeoutMs)), timeoutMs);
+}
+
 /** The canonical form of a fingerprint typed with or without colons, in any case; undefined if it is not one. */
 export function normalizeFingerprint(input: string): string | undefined {
   const hex = input.trim().replace(/^sha256 fingerprint=/i, '').replace(/[:\s]/g, '');
@@ -67,10 +85,10 @@ export function isCertificateError(error: unknown): boolean {
  * The fingerprint of the certificate a server presents, for a first contact: a TLS handshake
  * and nothing else (no request, no token) before the connection is closed.
  */
-export function probeFingerprint(host: string, port: number, timeoutMs = 10_000): Promise<string> {
+export function probeFingerprint(host: string, port: number, timeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect(tlsOptions(host, port, true));
-    const timer = setTimeout(() => socket.destroy(new Error(`no TLS handshake within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    const timer = handshakeDeadline(socket, timeoutMs);
     socket.once('secureConnect', () => {
       const fingerprint = socket.getPeerCertificate()?.fingerprint256;
       clearTimeout(timer);

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { Agent, type RequestOptions, request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
-import { pinMismatch, tlsOptions } from './certificate-pin.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, handshakeDeadline, pinMismatch, tlsOptions } from './certificate-pin.js';
 
 /**
  * A `fetch` for one https:// server whose certificate is pinned by fingerprint, over node:https.
@@ -12,8 +12,8 @@ import { pinMismatch, tlsOptions } from './certificate-pin.js';
  *
  * Only what ApiClient uses is supported: a string body, headers, a method, an abort signal.
  */
-export function pinnedFetch(fingerprint: string): typeof fetch {
-  const agent = new PinnedAgent(fingerprint);
+export function pinnedFetch(fingerprint: string, options: { handshakeTimeoutMs?: number } = {}): typeof fetch {
+  const agent = new PinnedAgent(fingerprint, options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS);
   return (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : input);
     if (url.protocol !== 'https:') throw new TypeError(`a pinned certificate needs an https:// URL, not ${url.protocol}`);
@@ -49,6 +49,9 @@ export function pinnedFetch(fingerprint: string): typeof fetch {
         else reject(new TypeError('fetch failed', { cause: error }));
       }
       function onAbort(): void {
+        // Rejected here, not by the request's 'error': a request still waiting for its socket
+        // (the handshake not done) emits nothing until it gets one.
+        reject(signal!.reason);
         req.destroy(signal!.reason as Error);
       }
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -65,7 +68,10 @@ export function pinnedFetch(fingerprint: string): typeof fetch {
  * its certificate.
  */
 class PinnedAgent extends Agent {
-  constructor(private readonly fingerprint: string) {
+  constructor(
+    private readonly fingerprint: string,
+    private readonly handshakeTimeoutMs: number,
+  ) {
     super({ keepAlive: true, maxCachedSessions: 0, timeout: 30_000 });
   }
 
@@ -73,9 +79,16 @@ class PinnedAgent extends Agent {
     const host = options.host ?? 'localhost';
     const port = Number(options.port ?? 443);
     const socket = tlsConnect({ ...tlsOptions(host, port, true), servername: options.servername ?? undefined });
-    const onError = (error: Error) => callback?.(error, socket);
+    // A server that accepts and never answers would hold the request for ever: the connection
+    // and handshake have a deadline of their own, whatever the caller's.
+    const deadline = handshakeDeadline(socket, this.handshakeTimeoutMs);
+    const onError = (error: Error) => {
+      clearTimeout(deadline);
+      callback?.(error, socket);
+    };
     socket.once('error', onError);
     socket.once('secureConnect', () => {
+      clearTimeout(deadline);
       socket.off('error', onError);
       const mismatch = pinMismatch(socket, this.fingerprint, `https://${host.includes(':') ? `[${host}]` : host}:${port}`);
       if (mismatch) {

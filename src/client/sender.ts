@@ -22,6 +22,10 @@ export interface SenderOptions {
   /** Reconnect backoff bounds. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** The TCP connection, and the TLS handshake, must be done within this. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Once the hello is sent, the welcome must come within this. Default 30 s. */
+  welcomeTimeoutMs?: number;
 }
 
 export interface Ack {
@@ -41,6 +45,15 @@ interface Outgoing {
 
 // How long to pause for a RATE_LIMITED answer that does not say how long (an older server).
 const RATE_LIMITED_FALLBACK_MS = 1000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_WELCOME_TIMEOUT_MS = 30_000;
+
+/**
+ * Refusals of the connection itself that retrying cannot mend: the session is over (unknown,
+ * expired, logged out) or the protocol differs. UNAVAILABLE (the server could not check the
+ * session just now) and TOO_MANY_CONNECTIONS are not among them: the sender tries again.
+ */
+const FINAL_REFUSALS = new Set(['UNAUTHENTICATED', 'SESSION_ENDED', 'UNSUPPORTED_VERSION']);
 
 export type SenderState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
@@ -72,6 +85,12 @@ export class Sender {
   private keepAlive?: NodeJS.Timeout;
   private readonly stateListeners: ((state: SenderState, detail?: string) => void)[] = [];
   private fatal: Error | undefined;
+  /** Why the current attempt failed, if it did before the socket closed (a deadline, a refusal). */
+  private attemptFailure: Error | undefined;
+  /** The server asked us to wait this long before the next attempt (UNAVAILABLE). */
+  private retryAfterMs: number | undefined;
+  /** The connect deadline, then the welcome deadline, of the current attempt. */
+  private deadline?: NodeJS.Timeout;
   /** Callers of connect() waiting for the welcome. */
   private readonly settledWaiters: { resolve(): void; reject(e: Error): void }[] = [];
 
@@ -85,6 +104,11 @@ export class Sender {
 
   get connectionState(): SenderState {
     return this.state;
+  }
+
+  /** Why the sender gave up for good (the session ended, say), if it did: nothing more will be sent. */
+  get failure(): Error | undefined {
+    return this.fatal;
   }
 
   /** Opens the connection; resolves once the server has welcomed us. */
@@ -116,6 +140,7 @@ export class Sender {
   close(): void {
     this.setState('closed');
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.deadline);
     clearInterval(this.keepAlive);
     this.socket?.destroy();
     this.rejectAll(new Error('sender closed before the message was acknowledged'));
@@ -125,9 +150,12 @@ export class Sender {
     if (this.state === 'closed' || this.state === 'connecting' || this.state === 'connected') return;
     this.setState('connecting');
     this.decoder = new FrameDecoder();
+    this.attemptFailure = undefined;
     const socket = this.options.tls ? this.openTls(this.options.tls.fingerprint) : connect({ host: this.options.host, port: this.options.port });
     this.socket = socket;
     socket.setNoDelay(true);
+    const connectMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.armDeadline(socket, connectMs, this.options.tls ? `no TLS handshake within ${seconds(connectMs)}` : `no connection within ${seconds(connectMs)}`);
     if (!this.options.tls) socket.on('connect', () => this.hello(socket));
     socket.on('data', (chunk) => {
       let frames: Frame[];
@@ -163,7 +191,24 @@ export class Sender {
   }
 
   private hello(socket: Socket): void {
-    if (socket === this.socket && !socket.destroyed) socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: this.options.token }));
+    if (socket !== this.socket || socket.destroyed) return;
+    const welcomeMs = this.options.welcomeTimeoutMs ?? DEFAULT_WELCOME_TIMEOUT_MS;
+    this.armDeadline(socket, welcomeMs, `no welcome within ${seconds(welcomeMs)}`);
+    socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: this.options.token }));
+  }
+
+  /**
+   * A server that accepts and then says nothing (hung, or not a Chorus server) must not hold the
+   * sender for ever: past the deadline the attempt fails with "did not answer", and the sender
+   * tries again (or, with nothing to send, tells the caller of connect()).
+   */
+  private armDeadline(socket: Socket, ms: number, what: string): void {
+    clearTimeout(this.deadline);
+    this.deadline = setTimeout(() => {
+      if (socket !== this.socket) return;
+      this.attemptFailure = new Error(`the server at ${this.where} did not answer (${what})`);
+      socket.destroy();
+    }, ms);
   }
 
   private get where(): string {
@@ -173,6 +218,8 @@ export class Sender {
   private onFrame(frame: Frame): void {
     switch (frame.t) {
       case 'welcome':
+        clearTimeout(this.deadline);
+        this.retryAfterMs = undefined;
         this.backoffMs = this.options.minBackoffMs ?? 100;
         this.setState('connected');
         for (const w of this.settledWaiters.splice(0)) w.resolve();
@@ -204,8 +251,12 @@ export class Sender {
           }
           return;
         }
-        // A connection-level refusal: a bad token will not get better by retrying.
-        if (error.code === 'UNAUTHENTICATED' || error.code === 'UNSUPPORTED_VERSION') this.giveUp(error);
+        // A connection-level refusal; the server closes the connection after it.
+        if (FINAL_REFUSALS.has(error.code)) this.giveUp(error);
+        else {
+          this.attemptFailure = error;
+          if (frame.retryAfterMs !== undefined) this.retryAfterMs = frame.retryAfterMs;
+        }
         return;
       }
       case 'ping':
@@ -233,25 +284,30 @@ export class Sender {
   private onClosed(socket: Socket): void {
     if (socket !== this.socket) return;
     clearInterval(this.keepAlive);
+    clearTimeout(this.deadline);
     if (this.state === 'closed') return;
     const wasConnecting = this.state === 'connecting';
-    this.setState('disconnected', this.fatal?.message);
+    const failure = this.attemptFailure;
+    this.setState('disconnected', this.fatal?.message ?? failure?.message);
     if (this.fatal) return;
-    if (wasConnecting && this.settledWaiters.length > 0 && this.pending === 0) {
-      for (const w of this.settledWaiters.splice(0)) {
-        w.reject(new Error(`cannot reach the server at ${this.where}`));
-      }
+    // UNAVAILABLE: the server is there but could not check the session just now; keep waiting.
+    const serverBusy = failure instanceof ChorusError && failure.code === 'UNAVAILABLE';
+    if (wasConnecting && this.settledWaiters.length > 0 && this.pending === 0 && !serverBusy) {
+      for (const w of this.settledWaiters.splice(0)) w.reject(failure ?? new Error(`cannot reach the server at ${this.where}`));
       return;
     }
+    const delay = Math.max(this.backoffMs, this.retryAfterMs ?? 0);
+    this.retryAfterMs = undefined;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.open();
-    }, this.backoffMs);
+    }, delay);
     this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 5000);
   }
 
   private giveUp(error: Error): void {
     this.fatal = error;
+    clearTimeout(this.deadline);
     for (const w of this.settledWaiters.splice(0)) w.reject(error);
     this.rejectAll(error);
     this.socket?.destroy();
@@ -287,4 +343,8 @@ export class Sender {
     this.state = state;
     for (const listener of this.stateListeners) listener(state, detail);
   }
+}
+
+function seconds(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
 }

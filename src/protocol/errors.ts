@@ -8,6 +8,7 @@ export const ERRORS = {
   INVALID_FIELD: { status: 400, title: 'Invalid field' },
   BAD_JSON: { status: 400, title: 'Malformed JSON' },
   UNAUTHENTICATED: { status: 401, title: 'Not logged in' },
+  SESSION_ENDED: { status: 401, title: 'Your session ended (logged out or expired)' },
   WRONG_CREDENTIALS: { status: 401, title: 'Wrong email or password' },
   NOT_A_MEMBER: { status: 403, title: 'Not a member of this chat' },
   FORBIDDEN: { status: 403, title: 'Not allowed' },
@@ -23,8 +24,9 @@ export const ERRORS = {
   TOO_MANY_REQUESTS: { status: 429, title: 'Too many attempts' },
   RATE_LIMITED: { status: 429, title: 'Sending too fast' },
   TOO_MANY_IN_FLIGHT: { status: 429, title: 'Too many messages in flight' },
+  TOO_MANY_CONNECTIONS: { status: 429, title: 'Too many connections' },
   MULTICAST_EXHAUSTED: { status: 503, title: 'No free multicast group and port' },
-  UNAVAILABLE: { status: 503, title: 'The server cannot reach its database; try again shortly' },
+  UNAVAILABLE: { status: 503, title: 'Temporarily unavailable; try again shortly' },
   UNSUPPORTED_VERSION: { status: 400, title: 'Unsupported protocol version' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const;

@@ -14,6 +14,12 @@ export const PROTOCOL_VERSION = 2;
 export const MAX_FRAME_BYTES = 64 * 1024;
 /** Largest message text, in UTF-8 bytes. */
 export const MAX_TEXT_BYTES = 16 * 1024;
+/**
+ * Largest message text in its JSON form (escapes included, quotes not), as every frame, history
+ * page and UI message carries it: a control character is 6 bytes there, and a text of them
+ * must not weigh six times its size on every path.
+ */
+export const MAX_TEXT_JSON_BYTES = 2 * MAX_TEXT_BYTES;
 /** Client message ids: 1..64 characters of [A-Za-z0-9_-]. */
 export const MAX_CLIENT_MSG_ID_LENGTH = 64;
 /** Chat codes as a client may type them in a frame (canonical, dashed, spaced…), in characters. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeFrame } from './frames.js';
-import { MAX_CHAT_INPUT_LENGTH, MAX_CLIENT_MSG_ID_LENGTH, MAX_TEXT_BYTES } from './limits.js';
-import { messageTextProblem, sendableTextProblem } from './message-text.js';
+import { MAX_CHAT_INPUT_LENGTH, MAX_CLIENT_MSG_ID_LENGTH, MAX_TEXT_BYTES, MAX_TEXT_JSON_BYTES } from './limits.js';
+import { jsonFormProblem, messageTextProblem, sendableTextProblem } from './message-text.js';
 
 describe('messageTextProblem', () => {
   it('takes any non-empty text up to the limit, counted in UTF-8 bytes', () => {
@@ -28,11 +28,29 @@ describe('messageTextProblem', () => {
   it('refuses a text under the limit that no frame could carry, and only such a text', () => {
     const controls = '\u0001'.repeat(MAX_TEXT_BYTES);
     expect(sendableTextProblem(controls)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
-    // The server's rule alone takes it: such a text can only reach the server in a frame.
-    expect(messageTextProblem(controls)).toBeUndefined();
     expect(() => encodeFrame({ t: 'send', id: 'x'.repeat(MAX_CLIENT_MSG_ID_LENGTH), chat: 'C'.repeat(MAX_CHAT_INPUT_LENGTH), text: controls })).toThrow();
     const fits = '\u0001'.repeat(1000);
     expect(sendableTextProblem(fits)).toBeUndefined();
     expect(() => encodeFrame({ t: 'send', id: 'x'.repeat(MAX_CLIENT_MSG_ID_LENGTH), chat: 'C'.repeat(MAX_CHAT_INPUT_LENGTH), text: fits })).not.toThrow();
+  });
+});
+
+describe('jsonFormProblem', () => {
+  it('counts a text in its JSON form: control characters (6 bytes each) past MAX_TEXT_JSON_BYTES are refused, on the server too', () => {
+    // 10,850 × U+0001 fit a frame and the UTF-8 limit, yet weigh 65 KB in every history page.
+    const amplified = '\u0001'.repeat(10_850);
+    expect(Buffer.byteLength(amplified)).toBeLessThan(MAX_TEXT_BYTES);
+    expect(jsonFormProblem(amplified)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'text' });
+    expect(messageTextProblem(amplified)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'text' });
+    const fits = '\u0001'.repeat(Math.floor(MAX_TEXT_JSON_BYTES / 6));
+    expect(jsonFormProblem(fits)).toBeUndefined();
+    expect(messageTextProblem(fits)).toBeUndefined();
+  });
+
+  it('takes every text at the UTF-8 limit whose escapes at most double it: quotes, backslashes, newlines', () => {
+    for (const ch of ['x', '"', '\\', '\n', 'é']) {
+      const text = ch.repeat(MAX_TEXT_BYTES / Buffer.byteLength(ch));
+      expect(messageTextProblem(text), JSON.stringify(ch)).toBeUndefined();
+    }
   });
 });

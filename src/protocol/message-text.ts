@@ -1,6 +1,6 @@
 import { ChorusError } from './errors.js';
 import { LONE_SURROGATE } from './frames.js';
-import { MAX_CHAT_INPUT_LENGTH, MAX_CLIENT_MSG_ID_LENGTH, MAX_FRAME_BYTES, MAX_TEXT_BYTES } from './limits.js';
+import { MAX_CHAT_INPUT_LENGTH, MAX_CLIENT_MSG_ID_LENGTH, MAX_FRAME_BYTES, MAX_TEXT_BYTES, MAX_TEXT_JSON_BYTES } from './limits.js';
 
 /** A send frame's JSON besides the text: `{"t":"send","id":…,"chat":…,"text":}` with the longest id and chat. */
 const FRAME_OVERHEAD_BYTES = 64 + MAX_CLIENT_MSG_ID_LENGTH + MAX_CHAT_INPUT_LENGTH;
@@ -20,7 +20,22 @@ export function messageTextProblem(text: string): ChorusError | undefined {
   if (bytes > MAX_TEXT_BYTES) {
     return new ChorusError('PAYLOAD_TOO_LARGE', `A message may be at most ${MAX_TEXT_BYTES / 1024} KiB of UTF-8 (this one is ${bytes} bytes)`, 'text');
   }
-  return undefined;
+  return jsonFormProblem(text);
+}
+
+/**
+ * A text whose JSON form (what frames, history pages and the UI carry) passes
+ * MAX_TEXT_JSON_BYTES: JSON writes a control character in six bytes, so a text under the UTF-8
+ * limit could otherwise weigh six times that in every answer that carries it.
+ */
+export function jsonFormProblem(text: string): ChorusError | undefined {
+  const bytes = Buffer.byteLength(JSON.stringify(text), 'utf8') - 2;
+  if (bytes <= MAX_TEXT_JSON_BYTES) return undefined;
+  return new ChorusError(
+    'PAYLOAD_TOO_LARGE',
+    `A message may be at most ${MAX_TEXT_JSON_BYTES / 1024} KiB as JSON, where each control character takes 6 bytes (this one is ${bytes} bytes)`,
+    'text',
+  );
 }
 
 /**

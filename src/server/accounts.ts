@@ -91,6 +91,17 @@ export class Accounts {
     return toUser(row);
   }
 
+  /**
+   * The user of a live session and when it expires (ms since the epoch), for a connection that
+   * outlives the request that opened it; UNAUTHENTICATED as `authenticate`.
+   */
+  async session(token: string): Promise<{ user: User; expiresAt: number }> {
+    const row = await this.store.sessions.findUser(hashToken(token), Date.now());
+    if (!row) throw new ChorusError('UNAUTHENTICATED', 'Session expired or logged out; log in again');
+    const { expires_at: expiresAt, ...user } = row;
+    return { user: toUser(user), expiresAt: Number(expiresAt) };
+  }
+
   async removeExpiredSessions(): Promise<void> {
     await this.store.sessions.deleteExpired(Date.now());
   }

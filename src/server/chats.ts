@@ -9,6 +9,7 @@ import { type Caller, CodeGuessThrottle } from './code-guess-throttle.js';
 import { DEFAULTS } from './config.js';
 import { type MembershipCache, notAMember } from './membership-cache.js';
 import type { MulticastAllocator } from './multicast-allocator.js';
+import { fitPageToBytes } from './history-page.js';
 import type { RecentMessages } from './recent-messages.js';
 import type { ChatWithCount, MemberRow } from './store/chats.js';
 import { isUniqueViolation } from './store/database.js';
@@ -33,6 +34,8 @@ export interface ChatLimits {
   chatsPerUser: number;
   /** Members one chat may have. */
   membersPerChat: number;
+  /** A history page stops before its JSON passes this many bytes (history-page.ts). */
+  historyPageBytes?: number;
 }
 
 /** Runs one task at a time per key, so that a limit's check and the write it guards do not interleave. */
@@ -275,6 +278,17 @@ export class Chats {
     query: { after?: number; before?: number; limit?: number },
   ): Promise<{ messages: Message[]; latestSeq: number }> {
     const limit = Math.min(query.limit ?? HISTORY_PAGE.default, HISTORY_PAGE.max);
+    const page = await this.historyPage(caller, codeInput, query, limit);
+    const keep = query.after !== undefined ? 'first' : 'last';
+    return { messages: fitPageToBytes(page.messages, this.limits.historyPageBytes ?? DEFAULTS.historyPageBytes, keep), latestSeq: page.latestSeq };
+  }
+
+  private async historyPage(
+    caller: ChatCaller,
+    codeInput: string,
+    query: { after?: number; before?: number },
+    limit: number,
+  ): Promise<{ messages: Message[]; latestSeq: number }> {
     if (query.after !== undefined && query.before === undefined) {
       const recent = await this.recentPage(caller, codeInput, query.after, limit);
       if (recent) return recent;

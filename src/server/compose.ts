@@ -4,7 +4,7 @@ import { Accounts } from './accounts.js';
 import { ChatKeys } from './chat-keys.js';
 import { Chats } from './chats.js';
 import { CodeGuessThrottle } from './code-guess-throttle.js';
-import { type RunningServer, type ServerConfig, usesTls } from './config.js';
+import { DEFAULTS, DEFAULT_TIMEOUTS, type RunningServer, type ServerConfig, usesTls } from './config.js';
 import { Fanout } from './fanout.js';
 import { HashQueue } from './hash-queue.js';
 import { buildHttpApp } from './http/app.js';
@@ -81,14 +81,31 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     });
 
     const ingest = new Ingest(
-      { accounts, members, sequencer, logger, sendRate: new SendRateLimiter(config.limits.sendRate), frameTimeoutMs: config.timeouts.tcpFrameMs, guesses },
+      {
+        accounts,
+        members,
+        sequencer,
+        logger,
+        sendRate: new SendRateLimiter(config.limits.sendRate),
+        frameTimeoutMs: config.timeouts.tcpFrameMs,
+        helloTimeoutMs: config.timeouts.tcpHelloMs ?? DEFAULT_TIMEOUTS.tcpHelloMs!,
+        drainTimeoutMs: config.timeouts.tcpDrainMs ?? DEFAULT_TIMEOUTS.tcpDrainMs!,
+        connectionLimits: {
+          perUser: config.limits.connectionsPerUser ?? DEFAULTS.connectionsPerUser,
+          perAddress: config.limits.connectionsPerAddress ?? DEFAULTS.connectionsPerAddress,
+        },
+        guesses,
+      },
       tls,
     );
     const tcpPort = await ingest.listen(config.host, config.tcpPort);
     cleanup.push(() => ingest.close());
 
     const metrics = serverMetrics({ sequencer, fanout: activeFanout, ingest });
-    const app = await buildHttpApp({ accounts, chats, identity, tcpPort, tls, metrics }, logger, config.timeouts);
+    const historyRequestsPerUser = config.limits.historyRequestsPerUser ?? DEFAULTS.historyRequestsPerUser;
+    // A logout ends the session's TCP connections too, not only its HTTP requests.
+    const sessionEnded = (token: string) => ingest.endSession(token);
+    const app = await buildHttpApp({ accounts, chats, identity, tcpPort, tls, metrics, historyRequestsPerUser, sessionEnded }, logger, config.timeouts);
     await app.listen({ host: config.host, port: config.httpPort });
     cleanup.push(() => app.close());
 

@@ -1,5 +1,5 @@
 import { isIPv4 } from 'node:net';
-import { FRAME_TIMEOUT_MS } from '../protocol/limits.js';
+import { AUTH_TIMEOUT_MS, FRAME_TIMEOUT_MS } from '../protocol/limits.js';
 import { type CodeGuessPolicy, DEFAULT_CODE_GUESS_THROTTLE } from './code-guess-throttle.js';
 import { DEFAULT_HASHING, type HashingPolicy } from './hash-queue.js';
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from './login-throttle.js';
@@ -63,6 +63,7 @@ export function isLoopbackHost(host: string): boolean {
   return isIPv4(v4) && v4.startsWith('127.');
 }
 
+/** The optional limits and timeouts are filled in from DEFAULTS and DEFAULT_TIMEOUTS where they are read. */
 export interface AbuseLimits {
   /** Messages one user may send over TCP, all connections together; see send-rate.ts. */
   sendRate: SendRatePolicy;
@@ -70,6 +71,14 @@ export interface AbuseLimits {
   chatsPerUser: number;
   /** Members one chat may have. */
   membersPerChat: number;
+  /** TCP connections one user may hold open at once (TOO_MANY_CONNECTIONS past it). */
+  connectionsPerUser?: number;
+  /** TCP connections one address may hold open at once, logged in or not. */
+  connectionsPerAddress?: number;
+  /** History requests one user may have being answered at once (429 with Retry-After past it). */
+  historyRequestsPerUser?: number;
+  /** A history page stops before its JSON passes this many bytes (it always holds one message). */
+  historyPageBytes?: number;
 }
 
 /** Slow-loris guards: a peer that trickles a request or a frame is cut off. */
@@ -82,8 +91,14 @@ export interface PeerTimeouts {
   httpIdleMs: number;
   /** HTTP: an idle keep-alive connection between two requests. */
   httpKeepAliveMs: number;
+  /** HTTP: a response must be handed to the operating system within this of its request's arrival (a client that does not read is cut off). */
+  httpResponseMs?: number;
   /** TCP: a frame begun must be complete within this. */
   tcpFrameMs: number;
+  /** TCP: a connection must say `hello` within this (once it has, its lookup may take longer). */
+  tcpHelloMs?: number;
+  /** TCP: a peer whose answers back up (it does not read) must take them within this, or it is cut off. */
+  tcpDrainMs?: number;
 }
 
 export interface MulticastConfig {
@@ -111,6 +126,10 @@ export const DEFAULTS = {
   multicastTtl: 1,
   chatsPerUser: 100,
   membersPerChat: 1000,
+  connectionsPerUser: 32,
+  connectionsPerAddress: 1024,
+  historyRequestsPerUser: 4,
+  historyPageBytes: 1024 * 1024,
 } as const;
 
 export const DEFAULT_TIMEOUTS: PeerTimeouts = {
@@ -118,7 +137,10 @@ export const DEFAULT_TIMEOUTS: PeerTimeouts = {
   httpRequestMs: 30_000,
   httpIdleMs: 30_000,
   httpKeepAliveMs: 10_000,
+  httpResponseMs: 30_000,
   tcpFrameMs: FRAME_TIMEOUT_MS,
+  tcpHelloMs: AUTH_TIMEOUT_MS,
+  tcpDrainMs: 10_000,
 };
 
 export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
@@ -139,7 +161,15 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     registrationThrottle: { ...DEFAULT_REGISTRATION_THROTTLE },
     passwordHashing: { ...DEFAULT_HASHING },
     codeGuessThrottle: { ...DEFAULT_CODE_GUESS_THROTTLE },
-    limits: { sendRate: { ...DEFAULT_SEND_RATE }, chatsPerUser: DEFAULTS.chatsPerUser, membersPerChat: DEFAULTS.membersPerChat },
+    limits: {
+      sendRate: { ...DEFAULT_SEND_RATE },
+      chatsPerUser: DEFAULTS.chatsPerUser,
+      membersPerChat: DEFAULTS.membersPerChat,
+      connectionsPerUser: DEFAULTS.connectionsPerUser,
+      connectionsPerAddress: DEFAULTS.connectionsPerAddress,
+      historyRequestsPerUser: DEFAULTS.historyRequestsPerUser,
+      historyPageBytes: DEFAULTS.historyPageBytes,
+    },
     timeouts: { ...DEFAULT_TIMEOUTS },
     logLevel: 'info',
     tls: { force: false },

@@ -12,18 +12,24 @@ import {
   MAX_RETRY_AFTER_MS,
   PROTOCOL_VERSION,
 } from '../protocol/limits.js';
-import type { Accounts, User } from './accounts.js';
+import { type Accounts, type User, hashToken } from './accounts.js';
 import type { CodeGuessThrottle } from './code-guess-throttle.js';
+import { type ConnectionLimits, ConnectionRegistry } from './connection-registry.js';
 import type { MembershipCache } from './membership-cache.js';
 import { RATE_LIMIT_GRACE_MS, type SendRateLimiter } from './send-rate.js';
 import type { Sequencer } from './sequencer.js';
 import { SERVER_TLS_OPTIONS } from './tls/cipher-policy.js';
 
-// A peer that does not read its acks must not make us buffer without bound.
+// A peer that does not read its acks must not make us buffer without bound: past the socket's
+// high-water mark we stop reading from it (backpressure); this is the last resort beyond that.
 const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+/** What a `hello` whose session could not be looked up (the database slow or away) is told to wait. */
+const LOOKUP_RETRY_AFTER_MS = 1000;
+/** setTimeout's longest wait; a longer session expiry is waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface IngestDeps {
-  accounts: Accounts;
+  accounts: Pick<Accounts, 'session'>;
   members: MembershipCache;
   sequencer: Sequencer;
   logger: Logger;
@@ -33,6 +39,12 @@ export interface IngestDeps {
   frameTimeoutMs: number;
   /** Sends to unknown codes count as guesses, as they do over HTTP (code-guess-throttle.ts). */
   guesses: CodeGuessThrottle;
+  /** A connection must say `hello` within this; the lookup that follows is not held to it. */
+  helloTimeoutMs: number;
+  /** A peer we stopped reading from (it does not read its answers) must drain them within this, or it is cut off. */
+  drainTimeoutMs: number;
+  /** Open connections per user and per address. */
+  connectionLimits: ConnectionLimits;
 }
 
 /**
@@ -51,6 +63,7 @@ export interface IngestStats {
 export class Ingest {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
+  private readonly registry: ConnectionRegistry<Connection>;
   readonly stats: IngestStats = { acked: 0, refused: {} };
 
   /** With `tls` (PEM certificate and key) the port speaks TLS; a connection counts once its handshake is done. */
@@ -58,8 +71,14 @@ export class Ingest {
     private readonly deps: IngestDeps,
     tls?: { cert: string; key: string },
   ) {
+    this.registry = new ConnectionRegistry(deps.connectionLimits);
     const accept = (socket: Socket) => {
-      const connection = new Connection(socket, deps, this.stats, () => this.connections.delete(connection));
+      const address = socket.remoteAddress ?? 'unknown';
+      if (!this.registry.admitAddress(address)) return refuseConnection(socket, deps.connectionLimits.perAddress);
+      const connection = new Connection(socket, deps, this.stats, this.registry, () => {
+        this.connections.delete(connection);
+        this.registry.releaseAddress(address);
+      });
       this.connections.add(connection);
     };
     this.server = tls ? createTlsServer({ ...SERVER_TLS_OPTIONS, cert: tls.cert, key: tls.key, handshakeTimeout: AUTH_TIMEOUT_MS }, accept) : createServer(accept);
@@ -80,6 +99,25 @@ export class Ingest {
     return this.connections.size;
   }
 
+  /** Bytes written to connections and not yet taken by the operating system, all together. */
+  get unsentBytes(): number {
+    let bytes = 0;
+    for (const c of this.connections) bytes += c.unsentBytes;
+    return bytes;
+  }
+
+  /** Connections we have stopped reading from because their peer does not read (backpressure). */
+  get pausedCount(): number {
+    let count = 0;
+    for (const c of this.connections) if (c.paused) count++;
+    return count;
+  }
+
+  /** The session of `token` ended (logout): its connections are told so and closed. */
+  endSession(token: string): void {
+    for (const connection of this.registry.ofSession(hashToken(token))) connection.sessionEnded('You logged out');
+  }
+
   /** Stops accepting, lets pending sends be acknowledged, then closes every connection. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -88,9 +126,25 @@ export class Ingest {
   }
 }
 
+/** Past the per-address limit: told why, and closed, before anything is read. */
+function refuseConnection(socket: Socket, limit: number): void {
+  socket.on('error', () => {});
+  socket.end(encodeFrame({ t: 'error', code: 'TOO_MANY_CONNECTIONS', message: `At most ${limit} connections from one address` }));
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
 class Connection {
   private readonly decoder = new FrameDecoder();
   private user: User | undefined;
+  /** The session's token hash, once welcomed: logout finds the connection by it. */
+  private session: string | undefined;
+  /** When the session expires (ms since the epoch): no send is taken from then on. */
+  private expiresAt = Infinity;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Not reading, because the peer does not read what we write (see pause). */
+  private readingPaused = false;
+  /** The session ended: nothing more is read; the sends in flight are answered, then the connection closes. */
+  private ending = false;
   private authenticating = false;
   private inFlight = 0;
   /** Sends before this time (ms since the epoch) are refused RATE_LIMITED: see rateWait. */
@@ -98,6 +152,7 @@ class Connection {
   private idleTimer: NodeJS.Timeout;
   private readonly authTimer: NodeJS.Timeout;
   private frameTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
   /** Set once the connection is being closed for a protocol violation: nothing more is read. */
   private failed = false;
   private drained: (() => void)[] = [];
@@ -109,21 +164,48 @@ class Connection {
     private readonly socket: Socket,
     private readonly deps: IngestDeps,
     private readonly stats: IngestStats,
+    private readonly registry: ConnectionRegistry<Connection>,
     private readonly onClose: () => void,
   ) {
     socket.setNoDelay(true);
     this.address = socket.remoteAddress ?? 'unknown';
-    this.authTimer = setTimeout(() => this.fail('UNAUTHENTICATED', 'No hello within the time allowed'), AUTH_TIMEOUT_MS);
+    this.authTimer = setTimeout(() => this.fail('UNAUTHENTICATED', 'No hello within the time allowed'), deps.helloTimeoutMs);
     this.idleTimer = setTimeout(() => this.destroy(), IDLE_TIMEOUT_MS);
     socket.on('data', (chunk) => this.onData(chunk));
     socket.on('error', () => this.destroy());
+    socket.on('drain', () => this.resume());
     socket.on('close', () => {
       clearTimeout(this.authTimer);
       clearTimeout(this.idleTimer);
       clearTimeout(this.frameTimer);
+      clearTimeout(this.expiryTimer);
+      clearTimeout(this.drainTimer);
+      if (this.user && this.session) this.registry.releaseUser(this, this.user.id, this.session);
       this.onClose();
       for (const resolve of this.drained.splice(0)) resolve();
     });
+  }
+
+  get unsentBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  get paused(): boolean {
+    return this.readingPaused;
+  }
+
+  /**
+   * The session ended (logout, expiry): nothing more is taken; the sends already in flight get
+   * their answers (an ack is a promise the message is stored, and a stored message must not be
+   * reported lost), then SESSION_ENDED, and the connection closes. The client must log in again.
+   */
+  sessionEnded(why: string): void {
+    if (this.failed || this.ending) return;
+    const end = () => this.fail('SESSION_ENDED', `${why}: your session ended; log in again`);
+    if (this.inFlight === 0) return end();
+    this.ending = true;
+    clearTimeout(this.frameTimer);
+    this.drained.push(end);
   }
 
   /** Resolves when every accepted send has been answered, then ends the connection. */
@@ -133,7 +215,7 @@ class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.failed) return;
+    if (this.failed || this.ending) return;
     this.idleTimer.refresh();
     let frames: Frame[];
     try {
@@ -145,7 +227,7 @@ class Connection {
     }
     this.watchPartialFrame(frames.length > 0);
     for (const frame of frames) {
-      if (this.failed) break;
+      if (this.failed || this.ending) break;
       this.onFrame(frame);
     }
   }
@@ -177,22 +259,48 @@ class Connection {
     this.fail('BAD_REQUEST', `Unexpected frame ${frame.t}`);
   }
 
+  /**
+   * The hello arrived in time, so the hello deadline stops here: a slow session lookup (a lock,
+   * a busy database) is not the peer's fault and must not log it out. Only an explicit answer
+   * (no such live session) is UNAUTHENTICATED; a lookup that fails is UNAVAILABLE, retryable.
+   */
   private async hello(version: number, token: string): Promise<void> {
     if (version !== PROTOCOL_VERSION) return this.fail('UNSUPPORTED_VERSION', `This server speaks protocol version ${PROTOCOL_VERSION}`);
+    clearTimeout(this.authTimer);
     this.authenticating = true;
+    let session: { user: User; expiresAt: number };
     try {
-      this.user = await this.deps.accounts.authenticate(token);
-      clearTimeout(this.authTimer);
-      this.write({ t: 'welcome', v: PROTOCOL_VERSION, userId: this.user.id });
+      session = await this.deps.accounts.session(token);
     } catch (error) {
-      this.fail('UNAUTHENTICATED', error instanceof ChorusError ? error.message : 'Authentication failed');
+      if (error instanceof ChorusError && error.code === 'UNAUTHENTICATED') return this.fail('UNAUTHENTICATED', error.message);
+      this.deps.logger.warn({ err: error }, 'session lookup failed');
+      return this.fail('UNAVAILABLE', 'Your session could not be checked just now; try again shortly', LOOKUP_RETRY_AFTER_MS);
     } finally {
       this.authenticating = false;
     }
+    if (this.failed || this.socket.destroyed) return;
+    const tokenHash = hashToken(token);
+    if (!this.registry.admitUser(this, session.user.id, tokenHash)) {
+      return this.fail('TOO_MANY_CONNECTIONS', `At most ${this.deps.connectionLimits.perUser} connections per user; close another one first`);
+    }
+    this.user = session.user;
+    this.session = tokenHash;
+    this.expiresAt = session.expiresAt;
+    this.watchExpiry();
+    this.write({ t: 'welcome', v: PROTOCOL_VERSION, userId: this.user.id });
+  }
+
+  /** Ends the connection when its session expires (in steps: setTimeout waits at most ~24 days). */
+  private watchExpiry(): void {
+    const wait = this.expiresAt - Date.now();
+    if (wait <= 0) return this.sessionEnded('Your session expired');
+    this.expiryTimer = setTimeout(() => this.watchExpiry(), Math.min(wait, MAX_TIMER_MS));
   }
 
   private async send(id: string, chatInput: string, text: string): Promise<void> {
     const user = this.user!;
+    // The expiry timer may run late (a busy event loop): no send is taken past the expiry.
+    if (Date.now() >= this.expiresAt) return this.sessionEnded('Your session expired');
     if (this.inFlight >= MAX_IN_FLIGHT_PER_CONNECTION) {
       return this.refuse(id, 'TOO_MANY_IN_FLIGHT', `At most ${MAX_IN_FLIGHT_PER_CONNECTION} messages may await their ack`);
     }
@@ -257,12 +365,13 @@ class Connection {
     return this.rateBlockedUntil - now;
   }
 
-  /** Protocol violation: say why, then close. */
-  private fail(code: ErrorCode, message: string): void {
+  /** Protocol violation, or the connection may not go on: say why, then close. */
+  private fail(code: ErrorCode, message: string, retryAfterMs?: number): void {
     if (this.failed) return;
     this.failed = true;
     clearTimeout(this.frameTimer);
-    this.write({ t: 'error', code, message });
+    clearTimeout(this.expiryTimer);
+    this.write(retryAfterMs === undefined ? { t: 'error', code, message } : { t: 'error', code, message, retryAfterMs });
     this.socket.end();
     setTimeout(() => this.destroy(), 1000).unref();
   }
@@ -280,7 +389,33 @@ class Connection {
         this.socket.uncork();
       });
     }
-    this.socket.write(encodeFrame(frame));
+    if (!this.socket.write(encodeFrame(frame))) this.pause();
+  }
+
+  /**
+   * Backpressure: the peer is not reading what we write (acks, refusals), so we stop reading
+   * what it sends until the socket drains: a peer that pipelines sends and never reads the
+   * answers then holds a socket's worth of them, not an ever-growing buffer. Frames already
+   * read are still answered. The frame deadline waits meanwhile (the slowness is ours); a peer
+   * that does not take its answers within the drain deadline is cut off, so it cannot hold the
+   * connection and its buffer for ever either.
+   */
+  private pause(): void {
+    if (this.readingPaused || this.socket.destroyed) return;
+    this.readingPaused = true;
+    this.socket.pause();
+    clearTimeout(this.frameTimer);
+    this.frameTimer = undefined;
+    this.drainTimer = setTimeout(() => this.destroy(), this.deps.drainTimeoutMs);
+  }
+
+  private resume(): void {
+    if (!this.readingPaused) return;
+    this.readingPaused = false;
+    clearTimeout(this.drainTimer);
+    if (this.failed || this.socket.destroyed) return;
+    this.watchPartialFrame(false);
+    this.socket.resume();
   }
 
   private destroy(): void {

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Accounts } from '../accounts.js';
 import type { Chats } from '../chats.js';
 import { DEFAULT_TIMEOUTS, type PeerTimeouts } from '../config.js';
+import { guardSlowResponses } from './response-deadline.js';
 import type { ServerIdentity } from '../server-identity.js';
 import { SERVER_TLS_OPTIONS } from '../tls/cipher-policy.js';
 import type { TlsMaterial } from '../tls/material.js';
@@ -62,6 +63,10 @@ export interface HttpServices {
   tls?: TlsMaterial;
   /** Served at GET /api/metrics. */
   metrics: Registry;
+  /** History requests one user may have being answered at once (default DEFAULTS.historyRequestsPerUser). */
+  historyRequestsPerUser?: number;
+  /** Told of every logout, so that the session's TCP connections end too. */
+  sessionEnded?: (token: string) => void;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -98,6 +103,7 @@ export async function buildHttpApp(services: HttpServices, logger: Logger, timeo
     clientErrorHandler: problemClientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
   guardSlowRequests(app.server, timeouts);
+  guardSlowResponses(app.server, timeouts.httpResponseMs ?? DEFAULT_TIMEOUTS.httpResponseMs!);
   app.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema, httpPart));
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);

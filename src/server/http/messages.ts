@@ -1,10 +1,18 @@
 import { Type } from 'typebox';
+import { ChorusError } from '../../protocol/errors.js';
 import { HISTORY_PAGE } from '../chats.js';
+import { DEFAULTS } from '../config.js';
+import { PerUserConcurrency } from './concurrency-limit.js';
 import type { App, HttpServices } from './app.js';
 import { currentCaller } from './auth.js';
 import { BEARER, ChatCodeParams, PROBLEMS } from './schemas.js';
 
-export function messageRoutes(app: App, { accounts, chats }: HttpServices): void {
+/** How long a user refused for too many history requests at once is told to wait, in seconds. */
+const HISTORY_BUSY_RETRY_AFTER_S = 1;
+
+export function messageRoutes(app: App, { accounts, chats, historyRequestsPerUser }: HttpServices): void {
+  const concurrency = new PerUserConcurrency(historyRequestsPerUser ?? DEFAULTS.historyRequestsPerUser);
+
   app.get(
     '/chats/:code/messages',
     {
@@ -27,6 +35,25 @@ export function messageRoutes(app: App, { accounts, chats }: HttpServices): void
         },
       },
     },
-    async (request) => chats.history(await currentCaller(accounts, request), request.params.code, request.query),
+    async (request, reply) => {
+      const caller = await currentCaller(accounts, request);
+      const release = concurrency.acquire(caller.user.id);
+      if (!release) {
+        throw new ChorusError(
+          'TOO_MANY_REQUESTS',
+          `At most ${concurrency.limit} history requests at once; try again in ${HISTORY_BUSY_RETRY_AFTER_S} s`,
+          undefined,
+          HISTORY_BUSY_RETRY_AFTER_S,
+        );
+      }
+      // Held until the response is out (or its connection gone), not just until it is built.
+      reply.raw.once('close', release);
+      try {
+        return await chats.history(caller, request.params.code, request.query);
+      } catch (error) {
+        release();
+        throw error;
+      }
+    },
   );
 }

@@ -3,7 +3,7 @@ import type { App, HttpServices } from './app.js';
 import { bearerToken, currentUser } from './auth.js';
 import { BEARER, PROBLEMS } from './schemas.js';
 
-export function sessionRoutes(app: App, { accounts }: HttpServices): void {
+export function sessionRoutes(app: App, { accounts, sessionEnded }: HttpServices): void {
   app.post(
     '/sessions',
     {
@@ -21,7 +21,9 @@ export function sessionRoutes(app: App, { accounts }: HttpServices): void {
     { schema: { summary: 'Log out (revokes the token)', security: BEARER, response: { 204: Type.Null(), ...PROBLEMS } } },
     async (request, reply) => {
       await currentUser(accounts, request);
-      await accounts.logout(bearerToken(request) ?? '');
+      const token = bearerToken(request) ?? '';
+      await accounts.logout(token);
+      sessionEnded?.(token);
       return reply.code(204).send(null);
     },
   );

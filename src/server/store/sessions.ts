@@ -17,12 +17,13 @@ export class SessionStore {
       .execute();
   }
 
-  /** The user behind a live (unexpired) session, if any. */
-  async findUser(tokenHash: string, now: number): Promise<UserRow | undefined> {
+  /** The user behind a live (unexpired) session, if any, with the session's expiry. */
+  async findUser(tokenHash: string, now: number): Promise<(UserRow & { expires_at: number }) | undefined> {
     return this.db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
       .selectAll('users')
+      .select('sessions.expires_at')
       .where('sessions.token_hash', '=', tokenHash)
       .where('sessions.expires_at', '>', now)
       .executeTakeFirst();
