@@ -1,4 +1,4 @@
-import { ApiError, ServerUnreachableError } from '../client/api.js';
+import { ApiError, ServerUnreachableError, isSessionEnded as sessionEndedAnswer } from '../client/api.js';
 import { CertificateChangedError } from '../client/certificate-pin.js';
 import { ChorusError } from '../protocol/errors.js';
 import type { UiError } from './ui-protocol.js';
@@ -43,10 +43,13 @@ export function toUiError(error: unknown): UiError {
  * or a refusal on the TCP connection never is: those are confirmed with the HTTP API first.
  */
 export function isSessionEnded(error: unknown): boolean {
-  return error instanceof ApiError && error.status === 401 && error.code === 'UNAUTHENTICATED';
+  return error instanceof ApiError && error.status === 401 && sessionEndedAnswer(error);
 }
 
-/** A refusal that may mean the session ended, or may be the server's hiccup (a TCP hello it could not check in time). */
+/**
+ * A refusal that may mean the session ended (a TCP `hello` refused, SESSION_ENDED on an open
+ * connection), or may be the server's hiccup: confirmed with the HTTP API before anything is forgotten.
+ */
 export function mayMeanSessionEnded(error: unknown): boolean {
-  return isSessionEnded(error) || (error instanceof ChorusError && error.code === 'UNAUTHENTICATED');
+  return isSessionEnded(error) || (error instanceof ChorusError && sessionEndedAnswer(error));
 }
