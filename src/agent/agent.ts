@@ -24,6 +24,8 @@ export interface AgentConfig {
   interfaceAddress: string;
   /** The built UI (default: web/dist of this package). */
   uiDir?: string;
+  /** The command that starts this client again, as the person ran it, for the tab to show while it is away. */
+  relaunch?: string;
 }
 
 export interface RunningAgent {
@@ -56,6 +58,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     server: config.server,
     ...(config.tlsFingerprint ? { tlsFingerprint: config.tlsFingerprint } : {}),
     interfaceAddress: config.interfaceAddress,
+    ...(config.relaunch ? { relaunch: config.relaunch } : {}),
     push: broadcast,
   });
 

@@ -18,6 +18,8 @@ export interface SessionOptions {
   tlsFingerprint?: string;
   /** Where the receiver joins multicast groups. */
   interfaceAddress: string;
+  /** How the person starts this client again (e.g. "npm start"), shown by the tab while it is away. */
+  relaunch?: string;
   push(event: UiPush): void;
 }
 
@@ -250,7 +252,13 @@ export class Session {
 
   /** The server no longer knows the session: back to the login screen, saying why. */
   private async sessionEnded(): Promise<void> {
-    this.end(SESSION_ENDED);
+    const token = this.api.token;
+    const generation = ++this.generation;
+    // A `chorus logout` on this profile ends the session on the server too, and the server may
+    // say so before the file watch does: the profile tells which of the two happened.
+    const saved = await loadProfile(this.options.profileDir).catch(() => undefined);
+    if (generation !== this.generation) return;
+    this.end(token && saved?.token !== token ? LOGGED_OUT_ELSEWHERE : SESSION_ENDED);
     await this.forgetToken();
   }
 
@@ -328,7 +336,14 @@ export class Session {
   private sessionPush(): UiPush {
     // The server's key is pinned at the first login and kept through logouts.
     const firstTime = !(this.profile?.server === this.api.baseUrl && this.profile.serverKey);
-    return { type: 'session', user: this.user, server: this.api.baseUrl, ...(this.notice ? { notice: this.notice } : {}), ...(firstTime ? { firstTime } : {}) };
+    return {
+      type: 'session',
+      user: this.user,
+      server: this.api.baseUrl,
+      ...(this.notice ? { notice: this.notice } : {}),
+      ...(firstTime ? { firstTime } : {}),
+      ...(this.options.relaunch ? { relaunch: this.options.relaunch } : {}),
+    };
   }
 }
 

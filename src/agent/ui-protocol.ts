@@ -84,6 +84,8 @@ export type UiPush =
       notice?: string;
       /** No login ever succeeded with this profile on this server: the UI starts on Register. */
       firstTime?: boolean;
+      /** The command that starts the client again, as the person ran it ("npm start", "chorus client"). */
+      relaunch?: string;
     }
   /** The whole chat list, sent when it changes as a whole (login, join, leave). */
   | { type: 'chats'; chats: UiChat[] }

@@ -1,11 +1,12 @@
 import { Command, CommanderError } from 'commander';
-import { registerClientCommand, registerUpCommand } from '../agent/command.js';
+import { registerClientCommand } from './client.js';
 import { PASSWORD_HELP, registerAccountCommands } from './account.js';
 import { registerChatCommands } from './chats.js';
 import { registerMessagingCommands } from './messaging.js';
 import { setChorusCommand } from './invocation.js';
 import { EXIT_USAGE, reportFailure } from './output.js';
 import { registerServerCommand } from './server.js';
+import { registerUpCommand } from './up.js';
 
 /**
  * The `chorus` program. Each command group lives in its own file; this one wires them together,

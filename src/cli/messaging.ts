@@ -10,7 +10,7 @@ import { apiReceiverSource } from '../client/receiver-source.js';
 import { type Ack, Sender, newClientMessageId } from '../client/sender.js';
 import { pinnedServerKey } from '../client/server-key.js';
 import { ChorusError } from '../protocol/errors.js';
-import { DEFAULTS } from '../server/config.js';
+import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
 import { profileDirOf, requireSession } from './account.js';
 import { ChatScreen } from './chat-screen.js';
 import { chatRefusal, onChat } from './chats.js';
@@ -28,7 +28,7 @@ const STDIN_BACKLOG = 2048;
 /** /quit and Ctrl-D wait this long for messages still awaiting their ack. */
 const QUIT_WAIT_MS = 10_000;
 
-const INTERFACE_HELP = `IPv4 address of this machine's interface to receive multicast on (default ${DEFAULTS.multicastInterface})`;
+const INTERFACE_HELP = `IPv4 address of this machine's interface to receive multicast on (default ${DEFAULT_MULTICAST_INTERFACE})`;
 
 export function registerMessagingCommands(program: Command, env: NodeJS.ProcessEnv): void {
   program
@@ -77,7 +77,7 @@ named on stderr with the reason, and the command then exits 1; the other lines a
     )
     .action(async (input: string, options: { history?: number; json?: boolean; multicastInterface?: string }, command: Command) => {
       const code = chatCodeArgument(input);
-      const interfaceAddress = multicastInterface(options.multicastInterface ?? DEFAULTS.multicastInterface);
+      const interfaceAddress = multicastInterface(options.multicastInterface ?? DEFAULT_MULTICAST_INTERFACE);
       const stop = stopSignal();
       try {
         const { client, serverKey, chat } = await openChat(command, env, code);
@@ -113,7 +113,7 @@ few seconds for messages still being sent); Ctrl-C leaves at once.`,
     )
     .action(async (input: string, options: { history?: number; multicastInterface?: string }, command: Command) => {
       const code = chatCodeArgument(input);
-      const interfaceAddress = multicastInterface(options.multicastInterface ?? DEFAULTS.multicastInterface);
+      const interfaceAddress = multicastInterface(options.multicastInterface ?? DEFAULT_MULTICAST_INTERFACE);
       const stop = stopSignal();
       try {
         const { client, serverKey, chat, profile } = await openChat(command, env, code);

@@ -1,7 +1,7 @@
 import { isIPv4 } from 'node:net';
 import { InvalidArgumentError } from 'commander';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
-import { DEFAULTS } from '../server/config.js';
+import { DEFAULT_HOST, DEFAULT_HTTP_PORT } from '../protocol/defaults.js';
 import { usageError } from './output.js';
 
 /** Arguments and option values shared by several command groups, each checked once, at the edge. */
@@ -38,7 +38,7 @@ export function multicastInterface(value: string): string {
 }
 
 /** Where clients look for a server unless told: the server's own defaults. */
-export const DEFAULT_SERVER = `http://${DEFAULTS.host}:${DEFAULTS.httpPort}`;
+export const DEFAULT_SERVER = `http://${DEFAULT_HOST}:${DEFAULT_HTTP_PORT}`;
 
 /**
  * --server: a server's address, scheme, host and port only (e.g. http://127.0.0.1:6789), as

@@ -3,6 +3,7 @@ import { CertificateChangedError } from '../client/certificate-pin.js';
 import { ProfileError } from '../client/profile.js';
 import { ServerKeyChangedError } from '../client/server-key.js';
 import { ChorusError } from '../protocol/errors.js';
+import { chorusCommand } from './invocation.js';
 
 /**
  * What the CLI shows: results on stdout (human lines, or JSON with --json), and every failure as
@@ -14,7 +15,9 @@ export const EXIT_REFUSED = 1;
 export const EXIT_USAGE = 2;
 
 /** What every command says when the server ends or refuses the session. */
-export const SESSION_ENDED_LINE = 'your session ended: log in again (chorus login)';
+export function sessionEndedLine(): string {
+  return `your session ended: log in again (${chorusCommand('login')})`;
+}
 
 /** A failure the CLI explains itself; the message is the whole line shown. */
 export class CliError extends Error {
@@ -68,13 +71,13 @@ function describeRefusal(error: ApiError | ChorusError): string {
     // The server said the session is over (unknown, expired, logged out), over HTTP or TCP.
     case 'UNAUTHENTICATED':
     case 'SESSION_ENDED':
-      return SESSION_ENDED_LINE;
+      return sessionEndedLine();
     case 'TOO_MANY_REQUESTS':
       return error.retryAfterSeconds !== undefined
         ? `too many failed attempts: try again in ${waitTime(error.retryAfterSeconds)}`
         : 'too many failed attempts: try again later';
     case 'EMAIL_TAKEN':
-      return 'an account with this email address already exists: run chorus login';
+      return `an account with this email address already exists: run ${chorusCommand('login')}`;
     default:
       return lowerFirst(error.message);
   }

@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { AUTH_TIMEOUT_MS, FRAME_TIMEOUT_MS } from '../protocol/limits.js';
+import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MULTICAST_INTERFACE, DEFAULT_TCP_PORT } from '../protocol/defaults.js';
 import { type CodeGuessPolicy, DEFAULT_CODE_GUESS_THROTTLE } from './code-guess-throttle.js';
 import { DEFAULT_HASHING, type HashingPolicy } from './hash-queue.js';
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from './login-throttle.js';
@@ -113,16 +114,16 @@ export interface MulticastConfig {
 
 export const DEFAULTS = {
   dataDir: './chorus-data',
-  host: '127.0.0.1',
-  httpPort: 6789,
-  tcpPort: 12342,
+  host: DEFAULT_HOST,
+  httpPort: DEFAULT_HTTP_PORT,
+  tcpPort: DEFAULT_TCP_PORT,
   sessionTtlSeconds: 30 * 24 * 3600,
   multicastGroups: '239.255.0.0/16',
   // Below every system's ephemeral range (Linux 32768-60999; IANA, Windows and macOS
   // 49152-65535), so the system never hands a chat's port to some program's outgoing socket,
   // and clear of well-known services (docs/protocol.md, "Groups and ports").
   multicastPorts: { first: 24000, last: 24999 },
-  multicastInterface: '127.0.0.1',
+  multicastInterface: DEFAULT_MULTICAST_INTERFACE,
   multicastTtl: 1,
   chatsPerUser: 100,
   membersPerChat: 1000,

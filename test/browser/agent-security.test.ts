@@ -346,7 +346,8 @@ describe('a restart of the local client', () => {
   });
 
   it('keeps its address, and an open tab reconnects by itself, styled and still logged in; a reload works too', async () => {
-    const first = await startClientAgent(server.httpUrl, { profileDir });
+    // Started as `npx chorus client` inside the clone: the tab says so when it waits for it.
+    const first = await startClientAgent(server.httpUrl, { profileDir, env: { npm_command: 'exec' } });
     agents.push(first);
     const user = await openClient(browser, first);
     const { page } = user;
@@ -359,6 +360,7 @@ describe('a restart of the local client', () => {
 
     await first.stop();
     await visible(page.getByRole('heading', { name: 'Waiting for the Chorus client…' }));
+    await visible(page.getByText('npx chorus client', { exact: true }));
     expect(await styled(page)).toBe(true);
     await shot(page, '2-client-stopped');
 

@@ -41,14 +41,23 @@ export function App() {
   if (state.link === 'away') {
     return (
       <Splash title="Waiting for the Chorus client…">
-        It has stopped. This tab reconnects by itself as soon as it runs again (<span className="mono">chorus client</span>, or{' '}
-        <span className="mono">chorus up</span>).
+        It has stopped. This tab reconnects by itself as soon as it runs again ({relaunchHint(state.session?.relaunch)}).
       </Splash>
     );
   }
   if (!state.session) return <Splash title="Connecting…" />;
   if (!state.session.user) return <AuthScreens server={state.session.server} notice={state.session.notice} firstTime={state.session.firstTime} />;
   return <Workspace state={state} dispatch={dispatch} user={state.session.user} />;
+}
+
+/** How to start the client again: the command it was started with, when the agent said. */
+function relaunchHint(relaunch: string | undefined): ReactNode {
+  if (relaunch) return <span className="mono">{relaunch}</span>;
+  return (
+    <>
+      <span className="mono">chorus client</span>, or <span className="mono">chorus up</span>
+    </>
+  );
 }
 
 function notifyIfAway(state: State, message: Parameters<typeof notify>[0], open: (code: string) => void) {
@@ -63,8 +72,8 @@ function NotAdmitted({ reason }: { reason: DeniedReason | undefined }) {
   return (
     <Splash title={reason === 'link-used' ? 'This link has already been used' : 'This tab is not connected to your Chorus client'}>
       {reason === 'link-used' ? 'Each address the Chorus client prints opens one browser tab, once. ' : ''}
-      For a new address, run <span className="mono">chorus client</span> again (with the same <span className="mono">--profile</span>): the running
-      client prints one and opens it.
+      For a new address, run <span className="mono">chorus client</span> again (<span className="mono">npx chorus client</span> inside the Chorus
+      folder; with the same <span className="mono">--profile</span>): the running client prints one and opens it.
     </Splash>
   );
 }

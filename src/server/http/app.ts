@@ -2,17 +2,13 @@ import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
+import Fastify from 'fastify';
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
-import type { Accounts } from '../accounts.js';
-import type { Chats } from '../chats.js';
 import { DEFAULT_TIMEOUTS, type PeerTimeouts } from '../config.js';
 import { guardSlowResponses } from './response-deadline.js';
-import type { ServerIdentity } from '../server-identity.js';
 import { SERVER_TLS_OPTIONS } from '../tls/cipher-policy.js';
-import type { TlsMaterial } from '../tls/material.js';
+import type { App, HttpServices } from './services.js';
 import { chatRoutes } from './chats.js';
 import { serverInfoRoutes } from './server-info.js';
 import { messageRoutes } from './messages.js';
@@ -53,22 +49,6 @@ function compileValidator(schema: object, httpPart: string | undefined) {
   return finite;
 }
 
-export interface HttpServices {
-  accounts: Accounts;
-  chats: Chats;
-  identity: ServerIdentity;
-  /** The TCP ingest port, which clients learn from GET /api/server. */
-  tcpPort: number;
-  /** When set, the API is served over HTTPS with this certificate. */
-  tls?: TlsMaterial;
-  /** Served at GET /api/metrics. */
-  metrics: Registry;
-  /** History requests one user may have being answered at once (default DEFAULTS.historyRequestsPerUser). */
-  historyRequestsPerUser?: number;
-  /** Told of every logout, so that the session's TCP connections end too. */
-  sessionEnded?: (token: string) => void;
-}
-
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /**
@@ -82,8 +62,6 @@ function guardSlowRequests(server: HttpServer, timeouts: PeerTimeouts): void {
   // A documented option of http.createServer that @types/node does not declare as a property.
   (server as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(deadline / 4)));
 }
-
-export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
 /** The HTTP API: one Fastify app, one route file per resource. */
 export async function buildHttpApp(services: HttpServices, logger: Logger, timeouts: PeerTimeouts = DEFAULT_TIMEOUTS): Promise<App> {

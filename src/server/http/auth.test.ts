@@ -7,7 +7,8 @@ import { ChorusError } from '../../protocol/errors.js';
 import type { Accounts } from '../accounts.js';
 import type { Chats } from '../chats.js';
 import type { ServerIdentity } from '../server-identity.js';
-import { type App, buildHttpApp } from './app.js';
+import { buildHttpApp } from './app.js';
+import type { App } from './services.js';
 
 /**
  * Authentication over HTTP when the session lookup fails (the database slow or away): 503

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import type { App, HttpServices } from './app.js';
+import type { App, HttpServices } from './services.js';
 import { currentCaller, currentUser } from './auth.js';
 import { BEARER, ChatCodeParams, PROBLEMS } from './schemas.js';
 

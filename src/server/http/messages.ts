@@ -3,7 +3,7 @@ import { ChorusError } from '../../protocol/errors.js';
 import { HISTORY_PAGE } from '../chats.js';
 import { DEFAULTS } from '../config.js';
 import { PerUserConcurrency } from './concurrency-limit.js';
-import type { App, HttpServices } from './app.js';
+import type { App, HttpServices } from './services.js';
 import { currentCaller } from './auth.js';
 import { BEARER, ChatCodeParams, PROBLEMS } from './schemas.js';
 

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { PROTOCOL_VERSION } from '../../protocol/limits.js';
-import type { App, HttpServices } from './app.js';
+import type { App, HttpServices } from './services.js';
 
 export function serverInfoRoutes(app: App, { identity, tcpPort, tls, metrics }: HttpServices): void {
   app.get(

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import type { App, HttpServices } from './app.js';
+import type { App, HttpServices } from './services.js';
 import { currentUser } from './auth.js';
 import { BEARER, PROBLEMS } from './schemas.js';
 

@@ -23,9 +23,12 @@ const ENTRY = join(REPO, 'test/browser/support/client-process.ts');
 
 const LAUNCH_LINK = /Chorus client: (http:\/\/127\.0\.0\.1:\d+\/#ticket=[A-Za-z0-9_-]+)/;
 
-function spawnClient(profileDir: string, server: string, args: string[]): ChildProcess {
+/** Started as an installed `chorus` is (npm test's npm_* variables left out), plus `env`. */
+function spawnClient(profileDir: string, server: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('npm_')));
   return spawn(process.execPath, ['--import', 'tsx', ENTRY, '--profile', profileDir, 'client', '--server', server, '--no-open', ...args], {
     cwd: REPO,
+    env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
@@ -34,9 +37,9 @@ function spawnClient(profileDir: string, server: string, args: string[]): ChildP
  * Starts `chorus client --no-open` in its own process, with a fresh profile (any free port) or
  * the one given (its port from last time, if free).
  */
-export async function startClientAgent(server: string, options: { profileDir?: string; args?: string[] } = {}): Promise<ClientAgent> {
+export async function startClientAgent(server: string, options: { profileDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<ClientAgent> {
   const profileDir = options.profileDir ?? mkdtempSync(join(tmpdir(), 'chorus-profile-'));
-  const child = spawnClient(profileDir, server, options.args ?? []);
+  const child = spawnClient(profileDir, server, options.args ?? [], options.env);
   let stdout = '';
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

@@ -3,7 +3,7 @@
  * real CLI uses (a global --profile, then the client command), without depending on main.ts.
  */
 import { Command } from 'commander';
-import { registerClientCommand } from '../../../src/agent/command.js';
+import { registerClientCommand } from '../../../src/cli/client.js';
 import { describeFailure } from '../../../src/cli/output.js';
 
 const program = new Command('chorus').option('--profile <dir>', 'profile folder').exitOverride();

@@ -1,0 +1,28 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Accounts } from '../accounts.js';
+import type { Chats } from '../chats.js';
+import type { ServerIdentity } from '../server-identity.js';
+import type { TlsMaterial } from '../tls/material.js';
+
+/** What the HTTP API is built from (app.ts) and what each route file (one per resource) is given. */
+
+export interface HttpServices {
+  accounts: Accounts;
+  chats: Chats;
+  identity: ServerIdentity;
+  /** The TCP ingest port, which clients learn from GET /api/server. */
+  tcpPort: number;
+  /** When set, the API is served over HTTPS with this certificate. */
+  tls?: TlsMaterial;
+  /** Served at GET /api/metrics. */
+  metrics: Registry;
+  /** History requests one user may have being answered at once (default DEFAULTS.historyRequestsPerUser). */
+  historyRequestsPerUser?: number;
+  /** Told of every logout, so that the session's TCP connections end too. */
+  sessionEnded?: (token: string) => void;
+}
+
+/** The Fastify app with TypeBox typing, as every route file receives it. */
+export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
