@@ -325,7 +325,7 @@ describe('chorus tail', { timeout: 60_000 }, () => {
 });
 
 describe('chorus chat', { timeout: 60_000 }, () => {
-  it('shows recent history, sends a typed line (pending, then confirmed), shows others live and neutralised, leaves on /quit', async () => {
+  it('shows recent history, sends a typed line (one line, in order), shows others live and neutralised, leaves on /quit', async () => {
     const recent = await chorus(as(bob, 'history', code, '--limit', '2'));
     const chat = running(as(bob, 'chat', code, '--history', '2'));
     await chat.waitFor('/quit or Ctrl-D leaves');
@@ -334,11 +334,11 @@ describe('chorus chat', { timeout: 60_000 }, () => {
     expect(opening).toBe(`Chat "Team room" (${code}), 2 members.\n${recent.stdout}— Type a message and press Enter; /quit or Ctrl-D leaves. —\n`);
 
     chat.child.stdin!.write('hello from the terminal\n');
-    await chat.waitFor(/"hello from the terminal" sent as #(\d+)/);
-    const seq = Number(/"hello from the terminal" sent as #(\d+)/.exec(chat.output().stdout)![1]);
-    expect(chat.output().stdout).toMatch(/^\[[\d-]+ [\d:]+\] Bob: hello from the terminal {2}\(sending…\)\n/m);
+    await chat.waitFor(/^\[[\d-]+ [\d:]+\] Bob: hello from the terminal\n/m);
     const stored = (await history(ada, 1))[0]!;
-    expect([stored.seq, stored.text, stored.sender.name]).toEqual([seq, 'hello from the terminal', 'Bob']);
+    expect([stored.text, stored.sender.name]).toEqual(['hello from the terminal', 'Bob']);
+    const seq = stored.seq;
+    expect(chat.output().stdout).toContain(`${minute(stored.sentAt)} Bob: hello from the terminal\n`);
 
     const sent = await chorus(as(ada, 'send', code, 'hi Bob \u001b[31mred\u001b[0m', '--json'));
     const { sentAt } = JSON.parse(sent.stdout);
@@ -347,20 +347,30 @@ describe('chorus chat', { timeout: 60_000 }, () => {
     chat.child.stdin!.write(`${'y'.repeat(17_000)}\n`);
     await chat.waitFor(/"y{29}…" not sent: a message may be at most 16 KiB of UTF-8/);
 
+    // A slash that is no command is never sent to the room; "//" sends a leading slash.
+    chat.child.stdin!.write('/who\n');
+    await chat.waitFor('unknown command /who: /help lists them');
+    chat.child.stdin!.write('//shrug\n');
+    await chat.waitFor(/\] Bob: \/shrug\n/);
+
     chat.child.stdin!.write('/quit\n');
     const run = await chat.result;
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
-    // Our own message is shown once when typed, not again when the group delivers it.
-    expect(run.stdout.match(/hello from the terminal/g)).toHaveLength(2);
+    // Each message is one line: ours is shown once, when it arrives in the chat's order.
+    expect(run.stdout.match(/hello from the terminal/g)).toHaveLength(1);
+    expect(run.stdout).not.toMatch(/sending|sent as/);
     expect(run.stdout).not.toContain('\u001b');
-    expect((await history(ada, 1))[0]!.seq).toBe(seq + 1);
+    expect((await history(ada, 2)).map((m) => [m.seq, m.text])).toEqual([
+      [seq + 1, 'hi Bob \u001b[31mred\u001b[0m'],
+      [seq + 2, '/shrug'],
+    ]);
   });
 
   it('on the end of input (Ctrl-D) waits for what it is still sending, then exits 0', async () => {
     const run = await chorus(as(bob, 'chat', code, '--history', '0'), { input: 'typed then gone\n' });
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/"typed then gone" sent as #\d+/);
+    expect(run.stdout).toMatch(/^\[[\d-]+ [\d:]+\] Bob: typed then gone$/m);
     expect((await history(ada, 1))[0]!.text).toBe('typed then gone');
   });
 

@@ -68,9 +68,12 @@ describe.each([40, 80, 120])('chorus chat at %i columns', { timeout: 90_000 }, (
     expect(settled.indexOf(`msg C ${columns}`)).toBeLessThan(settled.lastIndexOf(draft));
     expect(screen).toContain(`msg C ${columns}`);
 
-    // Sending the draft clears the input line and shows it once, as a message.
+    // Sending the draft clears the input line and shows it once, as one message line.
     terminal.press('Enter');
     await terminal.waitFor((s) => s.includes(`Bob: ${draft}`), 'the draft sent as a message');
+    const after = await terminal.waitFor((s) => !s.includes('sending'), 'the prompt to stop counting');
+    expect(after.split(draft).length - 1, `screen:\n${after}`).toBe(1);
+    expect(after.trimEnd().endsWith('>'), `screen:\n${after}`).toBe(true);
     terminal.kill();
   });
 });

@@ -22,6 +22,7 @@ export class ChatScreen {
   private readonly rl: Interface;
   private readonly tty: boolean;
   private closed = false;
+  private promptText = PROMPT;
 
   constructor(
     private readonly input: NodeJS.ReadStream,
@@ -68,6 +69,15 @@ export class ChatScreen {
     this.rl.prompt(true);
   }
 
+  /** Counts the messages being sent in the prompt ("2 sending > "), which readline redraws at once. */
+  setPending(count: number): void {
+    const prompt = count > 0 ? `${count} sending ${PROMPT}` : PROMPT;
+    if (prompt === this.promptText) return;
+    this.promptText = prompt;
+    this.rl.setPrompt(prompt);
+    if (this.tty && !this.closed) this.rl.prompt(true);
+  }
+
   /** Stops reading input; lines shown afterwards are printed plainly. */
   close(): void {
     if (this.closed) return;
@@ -89,7 +99,7 @@ export class ChatScreen {
   private eraseEnteredLine(text: string): void {
     if (!this.tty) return;
     const columns = this.output.columns || 80;
-    const rows = Math.max(1, Math.ceil([...(PROMPT + text)].length / columns));
+    const rows = Math.max(1, Math.ceil([...(this.promptText + text)].length / columns));
     moveCursor(this.output, 0, -rows);
     clearScreenDown(this.output);
   }

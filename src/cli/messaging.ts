@@ -107,9 +107,10 @@ named on stderr with the reason, and the command then exits 1; the other lines a
     .addHelpText(
       'after',
       `
-Type a message and press Enter to send it: it shows "(sending…)" until the server has stored
-it, then its sequence number, or why it was refused. /quit or Ctrl-D leaves (after waiting a
-few seconds for messages still being sent); Ctrl-C leaves at once.`,
+Type a message and press Enter to send it. Each message is one line, in the chat's order; while
+yours are being sent the prompt counts them ("1 sending >"), and a refused one says why.
+/help lists the commands; a line starting with // sends it with one / less. /quit or Ctrl-D
+leaves (after waiting a few seconds for messages still being sent); Ctrl-C leaves at once.`,
     )
     .action(async (input: string, options: { history?: number; multicastInterface?: string }, command: Command) => {
       const code = chatCodeArgument(input);
@@ -162,8 +163,25 @@ async function watchSession(client: ApiClient, fail: (error: unknown) => void): 
   sender.onStateChange(() => {
     if (isSessionEnded(sender.failure)) fail(sender.failure);
   });
-  sender.connect().catch(() => {});
+  // Once the first connection is made, its loss and return are said (on stderr: stdout is the chat's).
+  sender.connect().then(() => announceConnection(sender, printNote), () => {});
   return sender;
+}
+
+/**
+ * Says once that the connection to the server was lost, and once that it is back: a person
+ * watching a chat should know why nothing arrives, and when it may again. Missed messages are
+ * repaired from history either way.
+ */
+function announceConnection(sender: Sender, say: (line: string) => void): void {
+  let lost = false;
+  sender.onStateChange((state) => {
+    if (isSessionEnded(sender.failure)) return;
+    if (state === 'disconnected' && !lost) say('  … connection to the server lost; reconnecting');
+    else if (state === 'connected' && lost) say('  … reconnected');
+    else return;
+    lost = state === 'disconnected';
+  });
 }
 
 async function sendOne(sender: Sender, code: string, text: string, json: boolean | undefined): Promise<void> {
@@ -319,27 +337,30 @@ interface Talk {
 async function talk({ code, chat, myName, sender, receiver, interfaceAddress, history, stop }: Talk): Promise<void> {
   let screen: ChatScreen | undefined;
   const out = (line: string) => (screen ? screen.show(line) : void process.stdout.write(`${line}\n`));
-  /** Ids of the messages typed here: shown when typed, so not again when the group delivers them. */
-  const mine = new Set<string>();
+  /**
+   * Each message is one line, shown in the chat's order when it arrives, like everyone else's;
+   * while one typed here is being sent, the prompt counts it. Those acknowledged but not yet
+   * delivered wait here, so that none goes unshown when the chat ends.
+   */
+  const acknowledged = new Map<string, ChatMessage>();
+  let deliveredSeq = 0;
   let pending = 0;
   let drained: (() => void) | undefined;
   let quitting: 'wait' | 'now' | undefined;
-  let connectionLost = false;
+  const showPending = () => screen?.setPending(pending);
 
   out(`Chat "${terminalSafe(chat.name)}" (${code}), ${plural(chat.memberCount, 'member')}.`);
   receiver.onMessage((message) => {
-    if (mine.delete(message.clientMsgId)) return;
+    acknowledged.delete(message.clientMsgId);
+    deliveredSeq = message.seq;
     out(messageLine(message));
   });
   watchReceiver(receiver, code, stop.fail);
-  sender.onStateChange((state) => {
+  sender.onStateChange(() => {
     // The session ended (logout elsewhere, expiry): nothing can be sent any more.
-    if (isSessionEnded(sender.failure)) return stop.fail(sender.failure);
-    if (state === 'disconnected' && !connectionLost) out('  … connection to the server lost; reconnecting');
-    else if (state === 'connected' && connectionLost) out('  … reconnected');
-    else return;
-    connectionLost = state === 'disconnected';
+    if (isSessionEnded(sender.failure)) stop.fail(sender.failure);
   });
+  announceConnection(sender, out);
   await receive(receiver, code, history, interfaceAddress);
   out('— Type a message and press Enter; /quit or Ctrl-D leaves. —');
 
@@ -351,26 +372,31 @@ async function talk({ code, chat, myName, sender, receiver, interfaceAddress, hi
     const problem = sendableTextProblem(text);
     if (problem) return out(`  ✗ ${snippet(text)} not sent: ${describeFailure(problem).line}`);
     const id = newClientMessageId();
-    mine.add(id);
     pending++;
-    out(`${messageLine({ sentAt: new Date().toISOString(), sender: { name: myName }, text })}  (sending…)`);
+    showPending();
     void sender.send(code, text, id).then(
-      (ack) => out(`  ✓ ${snippet(text)} sent as #${ack.seq}`),
+      (ack) => {
+        if (ack.seq > deliveredSeq) acknowledged.set(id, { chat: code, seq: ack.seq, sender: { id: 0, name: myName }, text, sentAt: ack.sentAt, clientMsgId: id });
+      },
       (error: unknown) => {
-        mine.delete(id);
         if (quitting === 'now') return;
         if (isSessionEnded(error)) return stop.fail(error);
         out(`  ✗ ${snippet(text)} not sent: ${describeFailure(chatRefusal(error, code, { hintJoin: false }) ?? error).line}`);
       },
     ).finally(() => {
-      if (--pending === 0) drained?.();
+      pending--;
+      showPending();
+      if (pending === 0) drained?.();
     });
   };
   screen = new ChatScreen(process.stdin, process.stdout, {
     line: (text) => {
-      if (text.trim() === '/quit') return leave('wait');
-      if (text.trim() === '/help') return out('  Enter sends the line; /quit or Ctrl-D leaves (waiting for messages being sent); Ctrl-C leaves at once.');
-      if (text !== '') send(text);
+      const command = chatCommand(text);
+      if (command === undefined) return text === '' ? undefined : send(text);
+      if ('send' in command) return send(command.send);
+      if (command.name === '/quit') return leave('wait');
+      if (command.name === '/help') return out(CHAT_HELP);
+      out(`  unknown command ${terminalSafe(command.name)}: /help lists them (start a message with // to send one that begins with /)`);
     },
     end: () => leave('wait'),
     interrupt: () => leave('now'),
@@ -393,11 +419,38 @@ async function talk({ code, chat, myName, sender, receiver, interfaceAddress, hi
       process.off('SIGINT', leaveNow);
       clearTimeout(note);
     }
+    // What was acknowledged is stored: show it, from the group if it comes in time, else from its ack.
+    await waitUntil(() => acknowledged.size === 0, DELIVERY_WAIT_MS);
+    for (const message of [...acknowledged.values()].sort((a, b) => a.seq - b.seq)) out(messageLine(message));
     if (pending > 0) printNote(`chorus: ${plural(pending, 'message')} not acknowledged: they may not have been sent`);
     quitting = 'now'; // closing the sender now fails what is left: said above, not once per message
   } finally {
     screen.close();
   }
+}
+
+const CHAT_HELP = `  Enter sends the line. Commands:
+    /help   this list
+    /quit   leave, once what is being sent is acknowledged (also Ctrl-D); Ctrl-C leaves at once
+  A line starting with // sends it with one / less ("//shrug" sends "/shrug").`;
+
+/** How long leaving waits for the group to deliver what was acknowledged, before showing it from the acks. */
+const DELIVERY_WAIT_MS = 1000;
+
+/**
+ * A typed line that is a command: a leading "/" (so that a typo such as "/qiut" is never sent to
+ * the room); "//" escapes it, sending the rest with one "/" less. Undefined for a message.
+ */
+export function chatCommand(line: string): { name: string } | { send: string } | undefined {
+  const trimmed = line.trim();
+  if (!trimmed.startsWith('/')) return undefined;
+  if (trimmed.startsWith('//')) return { send: line.slice(line.indexOf('/') + 1) };
+  return { name: trimmed.split(/\s+/)[0]!.toLowerCase() };
+}
+
+async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 /** A short, terminal-safe quote of a message, for the lines that say what became of it. */
