@@ -1,23 +1,18 @@
 /**
- * Messaging benchmark (npm run bench): one sender pipelines N messages into one chat while R
- * receivers on loopback deliver them. The server runs as a child process so that its CPU time
- * and peak memory are its own. Prints figures; asserts nothing about speed.
- *
- *   npm run bench                       # R = 1, 10, 50: N = 20000 at full speed, then paced at 1000/s
- *   npm run bench -- --messages 50000 --receivers 1,10
+ * Messaging benchmark, library level: one Sender pipelines N messages into one chat while R
+ * Receivers in this process deliver them from multicast. The server runs as a child process so
+ * that its CPU time and peak memory are its own. Prints figures; asserts nothing about speed.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { Command } from 'commander';
 import { Receiver } from '../src/client/receiver.js';
 import { Sender } from '../src/client/sender.js';
 import { httpSource, serverKeyOf, tcpPortOf, waitFor } from '../test/support/messaging.js';
 import { http, signUp } from '../test/support/server.js';
+import { procStats, startChorusServer, stop } from './processes.js';
 
-interface Options {
+export interface MessagingOptions {
   messages: number;
   receivers: number[];
   rate: number;
@@ -25,42 +20,13 @@ interface Options {
   profile?: string;
 }
 
-const program = new Command()
-  .option('--messages <n>', 'messages per throughput run', (v) => Number(v), 20_000)
-  .option('--receivers <list>', 'receiver counts, comma separated', (v) => v.split(',').map(Number), [1, 10, 50])
-  .option('--rate <n>', 'messages per second offered in the latency run', (v) => Number(v), 1000)
-  .option('--rate-seconds <n>', 'length of the latency run', (v) => Number(v), 5)
-  .option('--profile <dir>', "write each server's V8 CPU profile (.cpuprofile) to this folder");
-const options = program.parse().opts<Options>();
-
-function procStats(pid: number) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime, in clock ticks (100/s)
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return { cpuSeconds: ticks / 100, peakMiB: Number(hwm) / 1024 };
-}
-
-async function startServerProcess(dataDir: string) {
-  // --message-rate 0: one sender pipelining 20,000 messages measures the server, not the per-user limit.
-  const args = ['server', '--data', dataDir, '--http-port', '0', '--tcp-port', '0', '--log-level', 'warn', '--message-rate', '0'];
-  const profile = options.profile ? ['--cpu-prof', '--cpu-prof-dir', options.profile] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/cli/main.ts', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  await waitFor(() => /http:\/\/127\.0\.0\.1:\d+/.test(output), 'the server to print its address', 60_000);
-  const url = /http:\/\/127\.0\.0\.1:\d+/.exec(output)![0];
-  return { child, url };
-}
-
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-async function scenario(receiverCount: number, messages: number, ratePerSecond?: number) {
+async function scenario(options: MessagingOptions, receiverCount: number, messages: number, ratePerSecond?: number) {
   const dataDir = mkdtempSync(join(tmpdir(), 'chorus-bench-'));
-  const { child, url } = await startServerProcess(dataDir);
+  const { child, url } = await startChorusServer(dataDir, options.profile ? ['--cpu-prof', '--cpu-prof-dir', options.profile] : []);
   try {
     const call = http(url);
     const owner = await signUp(url, 'Bench');
@@ -122,8 +88,7 @@ async function scenario(receiverCount: number, messages: number, ratePerSecond?:
       repairedPercent: +((repaired / (messages * receiverCount)) * 100).toFixed(1),
     };
   } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
+    await stop(child);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -132,11 +97,13 @@ async function scenario(receiverCount: number, messages: number, ratePerSecond?:
 // offered rate the receivers keep up with (latency, and the server's CPU per message as R grows:
 // at full speed, R receivers sharing this one process fall behind, lose datagrams from their
 // socket buffers and repair over HTTP, which is extra server work that grows with R).
-const rows = [];
-for (const r of options.receivers) {
-  process.stderr.write(`throughput: ${options.messages} messages, ${r} receiver(s)…\n`);
-  rows.push(await scenario(r, options.messages));
-  process.stderr.write(`paced: ${options.rate}/s for ${options.rateSeconds} s, ${r} receiver(s)…\n`);
-  rows.push(await scenario(r, options.rate * options.rateSeconds, options.rate));
+export async function runMessaging(options: MessagingOptions) {
+  const rows = [];
+  for (const r of options.receivers) {
+    process.stderr.write(`throughput: ${options.messages} messages, ${r} receiver(s)…\n`);
+    rows.push(await scenario(options, r, options.messages));
+    process.stderr.write(`paced: ${options.rate}/s for ${options.rateSeconds} s, ${r} receiver(s)…\n`);
+    rows.push(await scenario(options, r, options.rate * options.rateSeconds, options.rate));
+  }
+  return rows;
 }
-console.table(rows);
