@@ -2,6 +2,7 @@ import { isIPv4 } from 'node:net';
 import { FRAME_TIMEOUT_MS } from '../protocol/limits.js';
 import { type CodeGuessPolicy, DEFAULT_CODE_GUESS_THROTTLE } from './code-guess-throttle.js';
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from './login-throttle.js';
+import { DEFAULT_MULTICAST_RATE, type MulticastRate } from './pacer.js';
 import { DEFAULT_SEND_RATE, type SendRatePolicy } from './send-rate.js';
 
 /**
@@ -88,6 +89,8 @@ export interface MulticastConfig {
   /** Address of the interface multicast leaves from. */
   interface: string;
   ttl: number;
+  /** The pace multicast leaves at, so that a burst is spread instead of dumped; see pacer.ts. */
+  rate: MulticastRate;
 }
 
 export const DEFAULTS = {
@@ -125,6 +128,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
       ports: { ...DEFAULTS.multicastPorts },
       interface: DEFAULTS.multicastInterface,
       ttl: DEFAULTS.multicastTtl,
+      rate: { ...DEFAULT_MULTICAST_RATE },
     },
     loginThrottle: { ...DEFAULT_THROTTLE },
     codeGuessThrottle: { ...DEFAULT_CODE_GUESS_THROTTLE },
