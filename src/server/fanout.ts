@@ -29,7 +29,7 @@ export const HEARTBEAT_IDLE_MS = 30_000;
  * receivers fetch them from history like any other loss. This bounds memory and how stale
  * multicast can get.
  */
-export const MAX_BACKLOG_MS = 2000;
+export const MAX_BACKLOG_MS = 10_000;
 
 // Most messages in one DATA datagram (its count field is 16 bits).
 const MAX_MESSAGES_PER_DATAGRAM = 0xffff;
@@ -82,7 +82,9 @@ export class Fanout {
   ) {
     this.socket = createSocket({ type: 'udp4' });
     this.pacer = new Pacer(config.rate, clock);
-    this.backlogBytes = Math.max(MAX_DATAGRAM_BYTES, (config.rate.bytesPerSecond * MAX_BACKLOG_MS) / 1000);
+    // The pace in bytes is the lower of the two limits, counting full datagrams.
+    const bytesPerSecond = Math.min(config.rate.bytesPerSecond, config.rate.datagramsPerSecond * MAX_DATAGRAM_BYTES);
+    this.backlogBytes = Math.max(MAX_DATAGRAM_BYTES, (bytesPerSecond * MAX_BACKLOG_MS) / 1000);
   }
 
   static async start(
