@@ -29,8 +29,7 @@ function percentile(sorted: number[], p: number): number {
 
 /** A receiver as its own process (bench/receiver-process.ts); resolves once it has joined. */
 async function startReceiver(url: string, token: string, code: string, messages: number) {
-  const child = spawnTs(RECEIVER, [url, code, String(messages)], { env: { ...process.env, BENCH_TOKEN: token } });
-  child.stderr!.pipe(process.stderr);
+  const child = spawnTs(RECEIVER, [url, code, String(messages)], { env: { ...process.env, BENCH_TOKEN: token }, stderr: 'inherit' });
   const output = collect(child.stdout);
   await waitForOutput(output, /^ready$/m, 'a receiver to join');
   const report = async () => {
@@ -71,7 +70,7 @@ async function scenario(options: MessagingOptions, receiverCount: number, messag
     const after = procStats(child.pid!);
     sender.close();
     const latencies = reports.flatMap((r) => r.deliveredAt.map((t, i) => t - sentAt[i]!)).sort((a, b) => a - b);
-    const deliveredMs = Math.max(...reports.flatMap((r) => r.deliveredAt)) - start;
+    const deliveredMs = reports.reduce((last, r) => r.deliveredAt.reduce((a, b) => Math.max(a, b), last), 0) - start;
     const repaired = reports.reduce((sum, r) => sum + r.repairedMessages, 0);
     return {
       receivers: receiverCount,

@@ -18,10 +18,10 @@ export function procStats(pid: number) {
 }
 
 /** A TypeScript entry point run as its own Node process, as `npm run` would. */
-export function spawnTs(entry: string, args: string[], options: { nodeFlags?: string[]; stdout?: 'pipe' | number; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+export function spawnTs(entry: string, args: string[], options: { nodeFlags?: string[]; stdout?: 'pipe' | number; stderr?: 'pipe' | 'inherit'; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   return spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', entry, ...args], {
     cwd: ROOT,
-    stdio: ['pipe', options.stdout ?? 'pipe', 'pipe'],
+    stdio: ['pipe', options.stdout ?? 'pipe', options.stderr ?? 'pipe'],
     env: options.env ?? process.env,
   });
 }
@@ -56,8 +56,7 @@ export async function stop(child: ChildProcess): Promise<void> {
 export async function startChorusServer(dataDir: string, nodeFlags: string[] = []) {
   // --message-rate 0: one sender pipelining 20,000 messages measures the server, not the per-user limit.
   const args = ['server', '--data', dataDir, '--http-port', '0', '--tcp-port', '0', '--log-level', 'warn', '--message-rate', '0'];
-  const child = spawnTs(CLI_MAIN, args, { nodeFlags });
-  child.stderr!.pipe(process.stderr);
+  const child = spawnTs(CLI_MAIN, args, { nodeFlags, stderr: 'inherit' });
   const output = collect(child.stdout);
   const url = (await waitForOutput(output, /http:\/\/127\.0\.0\.1:\d+/, 'the server to print its address'))[0];
   return { child, url };

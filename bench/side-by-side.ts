@@ -176,8 +176,7 @@ async function chorusSystem(dir: string): Promise<System> {
 // ---- The peer: Socket.IO + SQLite ----
 
 async function peerSystem(dir: string): Promise<System> {
-  const server = spawnTs(PEER, ['server', join(dir, 'peer.sqlite')]);
-  server.stderr!.pipe(process.stderr);
+  const server = spawnTs(PEER, ['server', join(dir, 'peer.sqlite')], { stderr: 'inherit' });
   const port = Number((await waitForOutput(collect(server.stdout), /listening (\d+)/, 'the Socket.IO server to listen'))[1]);
   const room = 'bench';
   return {
