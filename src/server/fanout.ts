@@ -34,6 +34,12 @@ export const MAX_BACKLOG_MS = 10_000;
 // Most messages in one DATA datagram (its count field is 16 bits).
 const MAX_MESSAGES_PER_DATAGRAM = 0xffff;
 
+/** For tests: another clock for the pacer, a shorter backlog. */
+export interface FanoutTuning {
+  clock?: Clock;
+  maxBacklogMs?: number;
+}
+
 interface Queued {
   message: DatagramMessage;
   /** Its bytes in a DATA body. */
@@ -78,13 +84,13 @@ export class Fanout {
     private readonly identity: Pick<ServerIdentity, 'privateKey'>,
     private readonly addressOf: (chatCode: string) => Promise<ChatAddress>,
     private readonly logger: Logger,
-    clock?: Clock,
+    tuning: FanoutTuning,
   ) {
     this.socket = createSocket({ type: 'udp4' });
-    this.pacer = new Pacer(config.rate, clock);
+    this.pacer = new Pacer(config.rate, tuning.clock);
     // The pace in bytes is the lower of the two limits, counting full datagrams.
     const bytesPerSecond = Math.min(config.rate.bytesPerSecond, config.rate.datagramsPerSecond * MAX_DATAGRAM_BYTES);
-    this.backlogBytes = Math.max(MAX_DATAGRAM_BYTES, (bytesPerSecond * MAX_BACKLOG_MS) / 1000);
+    this.backlogBytes = Math.max(MAX_DATAGRAM_BYTES, (bytesPerSecond * (tuning.maxBacklogMs ?? MAX_BACKLOG_MS)) / 1000);
   }
 
   static async start(
@@ -93,9 +99,9 @@ export class Fanout {
     identity: Pick<ServerIdentity, 'privateKey'>,
     addressOf: (chatCode: string) => Promise<ChatAddress>,
     logger: Logger,
-    clock?: Clock,
+    tuning: FanoutTuning = {},
   ): Promise<Fanout> {
-    const fanout = new Fanout(config, keys, identity, addressOf, logger, clock);
+    const fanout = new Fanout(config, keys, identity, addressOf, logger, tuning);
     await new Promise<void>((resolve, reject) => {
       fanout.socket.once('error', reject);
       fanout.socket.bind(0, config.interface, () => {
