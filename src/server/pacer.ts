@@ -11,8 +11,8 @@ export interface MulticastRate {
 /**
  * 12 Mbit/s and 2,000 datagrams/s. An 802.11g link (54 Mb/s nominal) carries about 20-25 Mb/s
  * in practice, and multicast on Wi-Fi often goes at a lower basic rate: half of that leaves room
- * for everything else on the link. 2,000 datagrams/s costs a receiver about a fifth of a core in
- * signature checks (~0.1 ms each), and Linux's default 208 KiB receive buffer holds about 90
+ * for everything else on the link. 2,000 datagrams/s costs a receiver about a quarter of a core
+ * in signature checks (0.12 ms each on the benchmark machine), and Linux's default 208 KiB receive buffer holds about 90
  * datagrams, so a receiver can stall for 45 ms without losing any. Short messages pack 10-12 to
  * a datagram, so the pace still carries 20,000 or more a second.
  */
