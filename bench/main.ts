@@ -46,7 +46,7 @@ const options = new Command()
 
 if (options.part.includes('library')) {
   const rows = await runMessaging({ ...options, receivers: options.receivers ?? [1, 10, 50] });
-  console.log('Library: Sender and Receivers in one process, server in its own');
+  console.log('Library: Sender in this process, each Receiver and the server in its own');
   console.table(rows);
 }
 if (options.part.includes('side-by-side')) {

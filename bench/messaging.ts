@@ -68,6 +68,8 @@ async function scenario(options: MessagingOptions, receiverCount: number, messag
     const committedMs = now() - start;
     const reports = await Promise.all(receivers.map((r) => r.report()));
     const after = procStats(child.pid!);
+    const metrics = await (await fetch(`${url}/api/metrics`)).text();
+    const datagrams = Number(/^chorus_datagrams_sent_total (\d+)/m.exec(metrics)?.[1]);
     sender.close();
     const latencies = reports.flatMap((r) => r.deliveredAt.map((t, i) => t - sentAt[i]!)).sort((a, b) => a - b);
     const deliveredMs = reports.reduce((last, r) => r.deliveredAt.reduce((a, b) => Math.max(a, b), last), 0) - start;
@@ -83,6 +85,8 @@ async function scenario(options: MessagingOptions, receiverCount: number, messag
       maxMs: +(latencies.at(-1) ?? NaN).toFixed(2),
       serverCpuSecondsPer1000: +(((after.cpuSeconds - before.cpuSeconds) / messages) * 1000).toFixed(3),
       serverPeakMiB: +after.peakMiB.toFixed(1),
+      // How full datagrams are: messages per DATA datagram.
+      messagesPerDatagram: +(messages / datagrams).toFixed(1),
       // Deliveries that came over the history API because the datagram was lost (here: dropped
       // by a receiver's full socket buffer when it fell behind).
       repairedPercent: +((repaired / (messages * receiverCount)) * 100).toFixed(1),
