@@ -231,7 +231,7 @@ function ttl(value: string, refuse: Refuse): number {
   return Number(value);
 }
 
-/** "10,1000": megabits and datagrams per second; "0": unpaced. */
+/** "12,2000": megabits and datagrams per second; "0": unpaced. */
 function multicastRate(value: string, refuse: Refuse): MulticastRate {
   if (/^\s*0\s*$/.test(value)) return { bytesPerSecond: 0, datagramsPerSecond: 0 };
   const match = /^\s*(\d{1,5}(?:\.\d{1,3})?)\s*,\s*(\d{1,7})\s*$/.exec(value);

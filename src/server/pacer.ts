@@ -9,16 +9,17 @@ export interface MulticastRate {
 }
 
 /**
- * 10 Mbit/s and 1,000 datagrams/s (the two agree for full 1200-byte datagrams). An 802.11g link
- * (54 Mb/s nominal) carries about 20-25 Mb/s in practice, and multicast on Wi-Fi often goes at
- * a lower basic rate: 10 Mb/s leaves room for everything else on the link. 1,000 datagrams/s
- * costs a receiver about an eighth of a core in signature checks (0.12 ms each on the benchmark
- * machine), and Linux's default 208 KiB receive buffer holds about 90 datagrams, so a busy
- * receiver can stall for 90 ms without losing any. Short messages pack 10-12 to a datagram, so
- * the pace still carries 10,000-12,000 of them a second; `--multicast-rate` raises it for
- * wired networks and fast receivers.
+ * 12 Mbit/s and 2,000 datagrams/s. An 802.11g link (54 Mb/s nominal) carries about 20-25 Mb/s
+ * in practice, and multicast on Wi-Fi often goes at a lower basic rate: 12 Mb/s leaves room for
+ * everything else on the link. 2,000 datagrams/s costs a receiver about a quarter of a core in
+ * signature checks (0.12 ms each on the benchmark machine), and Linux's default 208 KiB receive
+ * buffer holds about 90 datagrams, so a busy receiver can stall for 45 ms without losing any.
+ * Not 1,000: at light load each message is its own datagram, and 1,000 messages a second
+ * offered would then queue (p99 latency 0.5 s in docs/benchmarks.md). Short messages pack 10-12
+ * to a datagram under load, so the pace carries 12,000-15,000 of them a second;
+ * `--multicast-rate` raises it for wired networks and fast receivers.
  */
-export const DEFAULT_MULTICAST_RATE: MulticastRate = { bytesPerSecond: 1_250_000, datagramsPerSecond: 1000 };
+export const DEFAULT_MULTICAST_RATE: MulticastRate = { bytesPerSecond: 1_500_000, datagramsPerSecond: 2000 };
 
 /**
  * How much may go at once after a quiet spell: this many milliseconds' worth of the rate (at
