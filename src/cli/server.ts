@@ -2,6 +2,7 @@ import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { DEFAULTS, type RunningServer, type ServerConfig, type TlsConfig, defaultServerConfig } from '../server/config.js';
+import { DEFAULT_MULTICAST_RATE, type MulticastRate } from '../server/pacer.js';
 import { DEFAULT_SEND_RATE } from '../server/send-rate.js';
 import { CliError, usageError } from './output.js';
 import { stopOnSignals } from './signals.js';
@@ -24,6 +25,7 @@ interface ServerOptions {
   multicastPorts?: string;
   multicastInterface?: string;
   multicastTtl?: string;
+  multicastRate?: string;
   messageRate?: string;
   messageBurst?: string;
   maxChatsPerUser?: string;
@@ -36,6 +38,7 @@ interface ServerOptions {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const { first: MC_FIRST, last: MC_LAST } = DEFAULTS.multicastPorts;
+const MC_RATE_DEFAULT = `${(DEFAULT_MULTICAST_RATE.bytesPerSecond * 8) / 1e6},${DEFAULT_MULTICAST_RATE.datagramsPerSecond}`;
 
 const OPTIONS: [flags: string, env: string, description: string][] = [
   ['--data <dir>', 'CHORUS_DATA', `folder for the database and the server's key (default ${DEFAULTS.dataDir})`],
@@ -49,6 +52,7 @@ const OPTIONS: [flags: string, env: string, description: string][] = [
   ['--multicast-ports <first-last>', 'CHORUS_MULTICAST_PORTS', `range of chats' UDP ports (default ${MC_FIRST}-${MC_LAST})`],
   ['--multicast-interface <address>', 'CHORUS_MULTICAST_INTERFACE', `IPv4 address of the interface multicast leaves from (default ${DEFAULTS.multicastInterface})`],
   ['--multicast-ttl <hops>', 'CHORUS_MULTICAST_TTL', `how many routers multicast may cross, 0..255 (default ${DEFAULTS.multicastTtl}: this network only)`],
+  ['--multicast-rate <mbit,datagrams>', 'CHORUS_MULTICAST_RATE', `pace of multicast, all chats together: megabits per second and datagrams per second; 0 for no pacing (default ${MC_RATE_DEFAULT})`],
   ['--message-rate <per-second>', 'CHORUS_MESSAGE_RATE', `messages one user may send per second, sustained; 0 for no limit (default ${DEFAULT_SEND_RATE.perSecond})`],
   ['--message-burst <count>', 'CHORUS_MESSAGE_BURST', `messages one user may send at once before --message-rate applies (default ${DEFAULT_SEND_RATE.burst})`],
   ['--max-chats-per-user <count>', 'CHORUS_MAX_CHATS_PER_USER', `chats one user may create (default ${DEFAULTS.chatsPerUser})`],
@@ -156,6 +160,7 @@ export function serverConfigFrom(options: ServerOptions, nameOf: (key: keyof Ser
       ports: options.multicastPorts === undefined ? { ...DEFAULTS.multicastPorts } : portRange(options.multicastPorts, (why) => invalid('multicastPorts', why)),
       interface: options.multicastInterface === undefined ? DEFAULTS.multicastInterface : ipv4(options.multicastInterface, (why) => invalid('multicastInterface', why)),
       ttl: options.multicastTtl === undefined ? DEFAULTS.multicastTtl : ttl(options.multicastTtl, (why) => invalid('multicastTtl', why)),
+      rate: options.multicastRate === undefined ? { ...DEFAULT_MULTICAST_RATE } : multicastRate(options.multicastRate, (why) => invalid('multicastRate', why)),
     },
   });
 }
@@ -224,6 +229,18 @@ function ipv4(value: string, refuse: Refuse): string {
 function ttl(value: string, refuse: Refuse): number {
   if (!/^\d{1,3}$/.test(value.trim()) || Number(value) > 255) throw refuse('give a whole number from 0 to 255');
   return Number(value);
+}
+
+/** "12,2000": megabits and datagrams per second; "0": unpaced. */
+function multicastRate(value: string, refuse: Refuse): MulticastRate {
+  if (/^\s*0\s*$/.test(value)) return { bytesPerSecond: 0, datagramsPerSecond: 0 };
+  const match = /^\s*(\d{1,5}(?:\.\d{1,3})?)\s*,\s*(\d{1,7})\s*$/.exec(value);
+  const mbit = Number(match?.[1]);
+  const datagrams = Number(match?.[2]);
+  if (!match || mbit < 0.1 || mbit > 100_000 || datagrams < 1) {
+    throw refuse(`give megabits per second (0.1 or more) and datagrams per second (1 or more), e.g. ${MC_RATE_DEFAULT}, or 0 for no pacing`);
+  }
+  return { bytesPerSecond: Math.round((mbit * 1e6) / 8), datagramsPerSecond: datagrams };
 }
 
 function startFailure(error: unknown, config: ServerConfig): string {

@@ -1,8 +1,10 @@
 import { type Socket, createSocket } from 'node:dgram';
 import type { Logger } from 'pino';
-import { type DatagramMessage, encodeData, encodeHeartbeat, packMessages } from '../protocol/datagram.js';
+import { DATA_OVERHEAD_BYTES, type DatagramMessage, encodeData, encodeHeartbeat, fitsAlone, messageWireSize } from '../protocol/datagram.js';
+import { MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
 import type { ChatKeys } from './chat-keys.js';
 import type { MulticastConfig } from './config.js';
+import { type Clock, Pacer } from './pacer.js';
 import type { CommittedMessage } from './sequencer.js';
 import type { ServerIdentity } from './server-identity.js';
 
@@ -21,39 +23,85 @@ export interface ChatAddress {
 export const HEARTBEAT_DELAYS_MS = [50, 250, 1000, 5000];
 export const HEARTBEAT_IDLE_MS = 30_000;
 
+/**
+ * A chat's queue may hold this much of the pace's output. A backlog that long is no longer a
+ * burst being spread but a load the link cannot carry: its oldest messages are skipped, and
+ * receivers fetch them from history like any other loss. This bounds memory and how stale
+ * multicast can get.
+ */
+export const MAX_BACKLOG_MS = 10_000;
+
+// Most messages in one DATA datagram (its count field is 16 bits).
+const MAX_MESSAGES_PER_DATAGRAM = 0xffff;
+
+/** For tests: another clock for the pacer, a shorter backlog. */
+export interface FanoutTuning {
+  clock?: Clock;
+  maxBacklogMs?: number;
+}
+
+interface Queued {
+  message: DatagramMessage;
+  /** Its bytes in a DATA body. */
+  size: number;
+}
+
 interface ChatState {
+  code: string;
   address: ChatAddress;
-  latestSeq: number;
-  step: number;
+  /** Committed messages not yet multicast, in sequence order; `head` is the next to go. */
+  queue: Queued[];
+  head: number;
+  queuedBytes: number;
+  /** The latest sequence number handed to the socket: what heartbeats announce. */
+  sentSeq: number;
   timer?: NodeJS.Timeout;
 }
 
-/** Multicast egress: every committed message goes out once, sealed and signed, to its chat's group. */
+/**
+ * Multicast egress: every committed message goes out once, sealed and signed, to its chat's
+ * group, in commit order, at the configured pace (pacer.ts). Commits never wait for it: they
+ * queue here, and what queued while the pace held it back goes out packed into fuller
+ * datagrams. Chats with a backlog take turns, one datagram each.
+ */
 export class Fanout {
   private readonly socket: Socket;
   private readonly chats = new Map<string, ChatState>();
+  /** Chats with queued messages, in turn order. */
+  private readonly ready = new Set<ChatState>();
+  private readonly pacer: Pacer;
+  private readonly backlogBytes: number;
   private chain: Promise<void> = Promise.resolve();
+  private pumping = false;
+  private wake?: NodeJS.Timeout;
+  private drained: (() => void)[] = [];
   private closed = false;
-  readonly stats = { datagrams: 0, heartbeats: 0, sendErrors: 0 };
+  readonly stats = { datagrams: 0, heartbeats: 0, sendErrors: 0, skipped: 0 };
 
   private constructor(
     private readonly config: MulticastConfig,
     private readonly keys: ChatKeys,
-    private readonly identity: ServerIdentity,
+    private readonly identity: Pick<ServerIdentity, 'privateKey'>,
     private readonly addressOf: (chatCode: string) => Promise<ChatAddress>,
     private readonly logger: Logger,
+    tuning: FanoutTuning,
   ) {
     this.socket = createSocket({ type: 'udp4' });
+    this.pacer = new Pacer(config.rate, tuning.clock);
+    // The pace in bytes is the lower of the two limits, counting full datagrams.
+    const bytesPerSecond = Math.min(config.rate.bytesPerSecond, config.rate.datagramsPerSecond * MAX_DATAGRAM_BYTES);
+    this.backlogBytes = Math.max(MAX_DATAGRAM_BYTES, (bytesPerSecond * (tuning.maxBacklogMs ?? MAX_BACKLOG_MS)) / 1000);
   }
 
   static async start(
     config: MulticastConfig,
     keys: ChatKeys,
-    identity: ServerIdentity,
+    identity: Pick<ServerIdentity, 'privateKey'>,
     addressOf: (chatCode: string) => Promise<ChatAddress>,
     logger: Logger,
+    tuning: FanoutTuning = {},
   ): Promise<Fanout> {
-    const fanout = new Fanout(config, keys, identity, addressOf, logger);
+    const fanout = new Fanout(config, keys, identity, addressOf, logger, tuning);
     await new Promise<void>((resolve, reject) => {
       fanout.socket.once('error', reject);
       fanout.socket.bind(0, config.interface, () => {
@@ -70,54 +118,141 @@ export class Fanout {
 
   /** Queues a committed batch; batches go out in commit order. */
   publish(batch: CommittedMessage[]): void {
-    this.chain = this.chain.then(() => this.send(batch)).catch((error) => this.logger.error({ err: error }, 'fan-out failed'));
+    this.chain = this.chain.then(() => this.enqueue(batch)).catch((error) => this.logger.error({ err: error }, 'fan-out failed'));
   }
 
   /** Sends a heartbeat now (after a key rotation, so receivers learn the new epoch). */
   nudge(chatCode: string): void {
     const state = this.chats.get(chatCode);
-    if (state) this.chain = this.chain.then(() => this.heartbeat(chatCode, state)).catch(() => {});
+    if (state) void this.heartbeat(state).catch((error) => this.logger.warn({ err: error }, 'heartbeat failed'));
   }
 
+  /** Sends what is queued (at the pace), then closes the socket. */
   async close(): Promise<void> {
     await this.chain;
+    if (this.ready.size > 0 || this.pumping) await new Promise<void>((resolve) => this.drained.push(resolve));
     this.closed = true;
+    clearTimeout(this.wake);
     for (const state of this.chats.values()) clearTimeout(state.timer);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
-  private async send(batch: CommittedMessage[]): Promise<void> {
+  private async enqueue(batch: CommittedMessage[]): Promise<void> {
     for (const [chatCode, messages] of groupByChat(batch)) {
       const state = await this.stateOf(chatCode);
-      const { epoch, key, nonces } = await this.keys.keyFor(chatCode);
-      for (const group of packMessages(messages.map(toDatagramMessage))) {
-        const datagram = encodeData({ stream: state.address.stream, epoch, messages: group }, key, nonces.next(), this.identity.privateKey);
-        this.transmit(datagram, state.address);
-        this.stats.datagrams++;
+      for (const m of messages) {
+        const message = toDatagramMessage(m);
+        const size = messageWireSize(message);
+        state.queue.push({ message, size });
+        state.queuedBytes += size;
       }
-      state.latestSeq = Math.max(state.latestSeq, messages.at(-1)!.seq);
-      this.scheduleHeartbeats(chatCode, state, 0);
+      if (this.pacer.paced) this.trimBacklog(state);
+      this.ready.add(state);
+    }
+    void this.pump();
+  }
+
+  /** Skips the oldest queued messages past MAX_BACKLOG_MS of the pace (see there). */
+  private trimBacklog(state: ChatState): void {
+    if (state.queuedBytes <= this.backlogBytes) return;
+    const first = state.queue[state.head]!.message.seq;
+    while (state.queuedBytes > this.backlogBytes && state.head < state.queue.length - 1) {
+      state.queuedBytes -= state.queue[state.head]!.size;
+      state.head++;
+      this.stats.skipped++;
+    }
+    this.logger.warn({ chat: state.address.stream, from: first, to: state.queue[state.head]!.message.seq - 1 }, 'multicast backlog too long: oldest messages skipped (receivers repair them)');
+  }
+
+  /**
+   * Sends datagrams while the pacer allows, one chat at a time in turn; when it says wait, sets
+   * a timer and returns. One pump runs at a time.
+   */
+  private async pump(): Promise<void> {
+    if (this.pumping || this.wake) return;
+    this.pumping = true;
+    try {
+      while (this.ready.size > 0) {
+        const state = this.ready.values().next().value!;
+        let sealing: Awaited<ReturnType<ChatKeys['keyFor']>>;
+        try {
+          sealing = await this.keys.keyFor(state.code);
+        } catch (error) {
+          this.logger.error({ err: error, chat: state.address.stream }, 'no key for the chat: its queued messages are skipped (receivers repair them)');
+          this.stats.skipped += state.queue.length - state.head;
+          this.takeAll(state);
+          continue;
+        }
+        // Taken after the await: an enqueue meanwhile may have skipped the head.
+        const { count, bytes } = nextDatagram(state);
+        const delay = this.pacer.delayFor(bytes);
+        if (delay > 0) {
+          this.wake = setTimeout(() => {
+            this.wake = undefined;
+            void this.pump();
+          }, delay);
+          return;
+        }
+        const group = state.queue.slice(state.head, state.head + count).map((q) => q.message);
+        this.take(state, count, bytes - DATA_OVERHEAD_BYTES);
+        const datagram = encodeData({ stream: state.address.stream, epoch: sealing.epoch, messages: group }, sealing.key, sealing.nonces.next(), this.identity.privateKey);
+        this.transmit(datagram, state.address);
+        this.pacer.spend(datagram.length);
+        this.stats.datagrams++;
+        state.sentSeq = group.at(-1)!.seq;
+      }
+    } finally {
+      this.pumping = false;
+      if (this.ready.size === 0 && !this.wake) for (const resolve of this.drained.splice(0)) resolve();
     }
   }
 
-  private async heartbeat(chatCode: string, state: ChatState): Promise<void> {
+  /** Removes `count` sent messages from the chat's queue; the chat goes to the back of the turn. */
+  private take(state: ChatState, count: number, bytes: number): void {
+    state.head += count;
+    state.queuedBytes -= bytes;
+    this.ready.delete(state);
+    if (state.head < state.queue.length) {
+      this.ready.add(state);
+    } else {
+      this.takeAll(state);
+    }
+    // Compact now and then rather than shift() per message.
+    if (state.head > 4096 && state.head * 2 > state.queue.length) {
+      state.queue = state.queue.slice(state.head);
+      state.head = 0;
+    }
+  }
+
+  /** Empties the chat's queue; heartbeats start from what was sent. */
+  private takeAll(state: ChatState): void {
+    state.queue = [];
+    state.head = 0;
+    state.queuedBytes = 0;
+    this.ready.delete(state);
+    this.scheduleHeartbeats(state, 0);
+  }
+
+  /** Announces the latest sequence number sent, never one still queued: receivers would fetch it. */
+  private async heartbeat(state: ChatState): Promise<void> {
     if (this.closed) return;
-    const { epoch } = await this.keys.keyFor(chatCode);
-    const datagram = encodeHeartbeat({ stream: state.address.stream, epoch, latestSeq: state.latestSeq }, this.identity.privateKey);
+    const { epoch } = await this.keys.keyFor(state.code);
+    if (this.closed) return;
+    const datagram = encodeHeartbeat({ stream: state.address.stream, epoch, latestSeq: state.sentSeq }, this.identity.privateKey);
+    // Not paced: heartbeats are few (four after a burst, then one per 30 s, and one per key
+    // rotation) and small, and charging them could let rotations starve the data.
     this.transmit(datagram, state.address);
     this.stats.heartbeats++;
   }
 
-  private scheduleHeartbeats(chatCode: string, state: ChatState, step: number): void {
+  private scheduleHeartbeats(state: ChatState, step: number): void {
     clearTimeout(state.timer);
     if (this.closed) return;
-    state.step = step;
     const delay = HEARTBEAT_DELAYS_MS[step] ?? HEARTBEAT_IDLE_MS;
     state.timer = setTimeout(() => {
-      this.chain = this.chain
-        .then(() => this.heartbeat(chatCode, state))
+      void this.heartbeat(state)
         .catch((error) => this.logger.warn({ err: error }, 'heartbeat failed'))
-        .then(() => this.scheduleHeartbeats(chatCode, state, step + 1));
+        .then(() => this.scheduleHeartbeats(state, step + 1));
     }, delay);
     state.timer.unref();
   }
@@ -125,7 +260,7 @@ export class Fanout {
   private async stateOf(chatCode: string): Promise<ChatState> {
     let state = this.chats.get(chatCode);
     if (!state) {
-      state = { address: await this.addressOf(chatCode), latestSeq: 0, step: 0 };
+      state = { code: chatCode, address: await this.addressOf(chatCode), queue: [], head: 0, queuedBytes: 0, sentSeq: 0 };
       this.chats.set(chatCode, state);
     }
     return state;
@@ -141,6 +276,19 @@ export class Fanout {
   }
 }
 
+/** How many queued messages the next datagram carries, and its size: consecutive seqs up to MAX_DATAGRAM_BYTES. */
+function nextDatagram(state: ChatState): { count: number; bytes: number } {
+  let count = 0;
+  let bytes = DATA_OVERHEAD_BYTES;
+  for (let i = state.head; i < state.queue.length && count < MAX_MESSAGES_PER_DATAGRAM; i++) {
+    const { message, size } = state.queue[i]!;
+    if (count > 0 && (bytes + size > MAX_DATAGRAM_BYTES || message.seq !== state.queue[i - 1]!.message.seq + 1)) break;
+    count++;
+    bytes += size;
+  }
+  return { count, bytes };
+}
+
 function groupByChat(batch: CommittedMessage[]): Map<string, CommittedMessage[]> {
   const byChat = new Map<string, CommittedMessage[]>();
   for (const m of batch) {
@@ -151,8 +299,9 @@ function groupByChat(batch: CommittedMessage[]): Map<string, CommittedMessage[]>
   return byChat;
 }
 
+/** The message as a datagram carries it: a text too large for one datagram is left out (fetched over HTTP). */
 function toDatagramMessage(m: CommittedMessage): DatagramMessage {
-  return {
+  const message: DatagramMessage = {
     seq: m.seq,
     senderId: m.senderId,
     senderName: m.senderName,
@@ -161,4 +310,5 @@ function toDatagramMessage(m: CommittedMessage): DatagramMessage {
     text: m.text,
     textOmitted: false,
   };
+  return fitsAlone(message) ? message : { ...message, text: '', textOmitted: true };
 }

@@ -1,0 +1,56 @@
+/**
+ * `npm run bench`: figures, never a pass or fail. Two parts, both by default:
+ *
+ *   library       the client library's Sender and R Receivers in this process against a
+ *                 `chorus server` process: throughput, latency, server CPU, repaired share
+ *   side-by-side  the CLI as users script it (`chorus send --stdin`, R `chorus tail --json`
+ *                 processes) against a Socket.IO + SQLite peer, and the ratio
+ *
+ *   npm run bench
+ *   npm run bench -- --part library --messages 20000 --receivers 10
+ *   npm run bench -- --part side-by-side --messages 2000 --receivers 1,3
+ *   CHORUS_MULTICAST_RATE=0 npm run bench     # the server's settings come from its environment
+ */
+import { Command } from 'commander';
+import { runMessaging } from './messaging.js';
+import { runSideBySide } from './side-by-side.js';
+
+const PARTS = ['library', 'side-by-side'] as const;
+type Part = (typeof PARTS)[number];
+
+interface Options {
+  part: Part[];
+  messages: number;
+  receivers?: number[];
+  rate: number;
+  rateSeconds: number;
+  profile?: string;
+}
+
+const list = (v: string) => v.split(',').map(Number);
+const parts = (v: string) => {
+  const chosen = v.split(',') as Part[];
+  for (const p of chosen) if (!PARTS.includes(p)) throw new Error(`--part: give ${PARTS.join(' or ')}`);
+  return chosen;
+};
+
+const options = new Command()
+  .option('--part <list>', `which parts to run: ${PARTS.join(', ')}`, parts, [...PARTS])
+  .option('--messages <n>', 'messages per throughput run', Number, 20_000)
+  .option('--receivers <list>', 'receiver counts, comma separated (default 1,10,50 for library, 1,10,30 side by side)', list)
+  .option('--rate <n>', 'library: messages per second offered in the latency run', Number, 1000)
+  .option('--rate-seconds <n>', 'library: length of the latency run', Number, 5)
+  .option('--profile <dir>', "library: write each server's V8 CPU profile (.cpuprofile) to this folder")
+  .parse()
+  .opts<Options>();
+
+if (options.part.includes('library')) {
+  const rows = await runMessaging({ ...options, receivers: options.receivers ?? [1, 10, 50] });
+  console.log('Library: Sender in this process, each Receiver and the server in its own');
+  console.table(rows);
+}
+if (options.part.includes('side-by-side')) {
+  const rows = await runSideBySide({ messages: options.messages, receivers: options.receivers ?? [1, 10, 30] });
+  console.log('Side by side: CLI processes (send --stdin, tail --json) vs Socket.IO + SQLite; messages/s until every receiver has every message');
+  console.table(rows);
+}

@@ -1,0 +1,197 @@
+/**
+ * Side by side, end to end, as users script it: one `chorus send --stdin` process pipelining N
+ * short lines into one chat, and R `chorus tail --json` processes each writing to its own file;
+ * then the same with the Socket.IO + SQLite server a Node developer would write instead
+ * (bench/peer-socketio.ts), its sender and receivers separate processes too. The clock starts
+ * when the lines are written to the connected sender's stdin and stops when the last receiver's
+ * file has the last message (the file's modification time): process start-up, login and joins
+ * are not counted, for either.
+ */
+import { type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitFor } from '../test/support/messaging.js';
+import { CLI_MAIN, ROOT, collect, exited, procStats, spawnTs, startChorusServer, stop, waitForOutput } from './processes.js';
+
+const PEER = join(ROOT, 'bench', 'peer-socketio.ts');
+const PASSWORD = 'correct horse battery staple';
+
+export interface SideBySideRow {
+  receivers: number;
+  messages: number;
+  chorusPerSecond: number;
+  peerPerSecond: number;
+  ratio: number;
+  chorusServerCpuPer1000: number;
+  peerServerCpuPer1000: number;
+}
+
+/** What a run needs of one system: its server, a receiver process, a sender process. */
+interface System {
+  serverPid: number;
+  /** Starts receiver `i` writing to the file descriptor `fd`; resolves once it listens. */
+  startReceiver(fd: number): Promise<ChildProcess>;
+  /** Starts the sender; resolves once it is connected and about to read stdin. */
+  startSender(): Promise<{ child: ChildProcess; stderr: { text: () => string } }>;
+  close(): Promise<void>;
+}
+
+export async function runSideBySide(options: { messages: number; receivers: number[] }): Promise<SideBySideRow[]> {
+  const rows: SideBySideRow[] = [];
+  for (const r of options.receivers) {
+    process.stderr.write(`side by side: ${options.messages} lines, ${r} receiver process(es): Chorus…\n`);
+    const chorus = await measure(chorusSystem, options.messages, r);
+    process.stderr.write(`side by side: ${options.messages} lines, ${r} receiver process(es): Socket.IO + SQLite…\n`);
+    const peer = await measure(peerSystem, options.messages, r);
+    rows.push({
+      receivers: r,
+      messages: options.messages,
+      chorusPerSecond: chorus.perSecond,
+      peerPerSecond: peer.perSecond,
+      ratio: +(chorus.perSecond / peer.perSecond).toFixed(2),
+      chorusServerCpuPer1000: chorus.serverCpuPer1000,
+      peerServerCpuPer1000: peer.serverCpuPer1000,
+    });
+  }
+  return rows;
+}
+
+async function measure(start: (dir: string) => Promise<System>, messages: number, receiverCount: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-side-by-side-'));
+  const system = await start(dir);
+  const receivers: ChildProcess[] = [];
+  try {
+    const files = Array.from({ length: receiverCount }, (_, i) => join(dir, `receiver-${i}.jsonl`));
+    for (const file of files) {
+      const fd = openSync(file, 'w');
+      try {
+        receivers.push(await system.startReceiver(fd));
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const sender = await system.startSender();
+    const lines = Array.from({ length: messages }, (_, i) => `line ${i} ${'x'.repeat(50)}`).join('\n') + '\n';
+    const cpuBefore = procStats(system.serverPid).cpuSeconds;
+    const startedAt = Date.now();
+    sender.child.stdin!.end(lines);
+    await exited(sender.child, 'the sender', sender.stderr);
+    const last = new RegExp(`"seq":${messages}[,}]`);
+    await waitFor(() => files.every((file) => last.test(tailOf(file))), 'every receiver to have every message', 600_000);
+    const finishedAt = Math.max(...files.map((file) => statSync(file).mtimeMs));
+    const cpuSeconds = procStats(system.serverPid).cpuSeconds - cpuBefore;
+    for (const file of files) checkComplete(file, messages);
+    return {
+      perSecond: Math.round(messages / ((finishedAt - startedAt) / 1000)),
+      serverCpuPer1000: +((cpuSeconds / messages) * 1000).toFixed(3),
+    };
+  } finally {
+    for (const child of receivers) await stop(child);
+    await system.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The last few hundred bytes of a file, where its last line is. */
+function tailOf(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const size = statSync(file).size;
+    const length = Math.min(size, 512);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    return buffer.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Every message once, in order: seq 1..n, one per line. */
+function checkComplete(file: string, messages: number): void {
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+  const inOrder = lines.length === messages && lines.every((line, i) => (JSON.parse(line) as { seq: number }).seq === i + 1);
+  if (!inOrder) throw new Error(`${file}: expected seq 1..${messages} once each, got ${lines.length} lines`);
+}
+
+// ---- Chorus: the CLI as users run it ----
+
+/** The CLI's environment: no CHORUS_* settings from the shell; profiles are given with --profile. */
+function cliEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  for (const key of Object.keys(env)) if (key.startsWith('CHORUS_')) delete env[key];
+  return { ...env, CHORUS_HOME: join(tmpdir(), 'chorus-bench-no-default-profile') };
+}
+
+function chorusCli(profile: string, args: string[], stdout: 'pipe' | number = 'pipe'): ChildProcess {
+  return spawnTs(CLI_MAIN, ['--profile', profile, ...args], { stdout, env: cliEnv() });
+}
+
+async function chorusRun(profile: string, args: string[], input = ''): Promise<string> {
+  const child = chorusCli(profile, args);
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  child.stdin!.end(input);
+  await exited(child, `chorus ${args[0]}`, stderr);
+  return stdout.text();
+}
+
+async function chorusSystem(dir: string): Promise<System> {
+  const server = await startChorusServer(join(dir, 'data'));
+  const writer = join(dir, 'writer');
+  const reader = join(dir, 'reader');
+  const register = (profile: string, name: string) =>
+    chorusRun(profile, ['register', '--name', name, '--email', `${name.toLowerCase()}@example.com`, '--server', server.url, '--password-stdin'], `${PASSWORD}\n`);
+  await register(writer, 'Writer');
+  const { code } = JSON.parse(await chorusRun(writer, ['create', 'bench', '--json'])) as { code: string };
+  await register(reader, 'Reader');
+  await chorusRun(reader, ['join', code]);
+  const tcpConnections = async () => {
+    const metrics = await (await fetch(`${server.url}/api/metrics`)).text();
+    return Number(/^chorus_tcp_connections (\d+)/m.exec(metrics)?.[1] ?? 0);
+  };
+  return {
+    serverPid: server.child.pid!,
+    async startReceiver(fd) {
+      const child = chorusCli(reader, ['tail', code, '--json', '--history', '0'], fd);
+      await waitForOutput(collect(child.stderr), /Following/, 'chorus tail to follow the chat');
+      return child;
+    },
+    async startSender() {
+      const before = await tcpConnections();
+      const child = chorusCli(writer, ['send', code, '--stdin']);
+      const stderr = collect(child.stderr);
+      // Connected (it reads stdin only after): its TCP connection is open at the server.
+      let connected = false;
+      while (!connected) {
+        await new Promise((r) => setTimeout(r, 20));
+        connected = (await tcpConnections()) > before;
+      }
+      return { child, stderr };
+    },
+    close: () => stop(server.child),
+  };
+}
+
+// ---- The peer: Socket.IO + SQLite ----
+
+async function peerSystem(dir: string): Promise<System> {
+  const server = spawnTs(PEER, ['server', join(dir, 'peer.sqlite')], { stderr: 'inherit' });
+  const port = Number((await waitForOutput(collect(server.stdout), /listening (\d+)/, 'the Socket.IO server to listen'))[1]);
+  const room = 'bench';
+  return {
+    serverPid: server.pid!,
+    async startReceiver(fd) {
+      const child = spawnTs(PEER, ['receive', String(port), room], { stdout: fd });
+      await waitForOutput(collect(child.stderr), /joined/, 'a Socket.IO receiver to join');
+      return child;
+    },
+    async startSender() {
+      const child = spawnTs(PEER, ['send', String(port), room]);
+      const stderr = collect(child.stderr);
+      await waitForOutput(collect(child.stdout), /ready/, 'the Socket.IO sender to connect');
+      return { child, stderr };
+    },
+    close: () => stop(server),
+  };
+}

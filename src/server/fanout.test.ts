@@ -1,0 +1,117 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { NonceSource, newChatKey, newSigningKeyPair } from '../protocol/crypto.js';
+import { type Datagram, decodeDatagram } from '../protocol/datagram.js';
+import { captureGroup, waitFor } from '../../test/support/messaging.js';
+import type { ChatKeys } from './chat-keys.js';
+import { Fanout } from './fanout.js';
+import type { MulticastRate } from './pacer.js';
+import type { CommittedMessage } from './sequencer.js';
+
+/**
+ * The fan-out on real loopback multicast, with a pace slow enough that messages queue: what
+ * goes out, in what order, and what heartbeats announce meanwhile. No timing is asserted.
+ */
+
+const CHAT = 'FANOUT0001';
+const STREAM = 'f'.repeat(20);
+const GROUP = '239.255.77.1';
+
+const signing = newSigningKeyPair();
+const chatKey = newChatKey();
+const keys = { keyFor: async () => ({ epoch: 1, key: chatKey, nonces: new NonceSource() }) } as unknown as ChatKeys;
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setUp(rate: MulticastRate, maxBacklogMs?: number) {
+  const port = 40_000 + Math.floor(Math.random() * 10_000);
+  const capture = await captureGroup(GROUP, port);
+  cleanups.push(capture.close);
+  const fanout = await Fanout.start(
+    { groups: '239.255.0.0/16', ports: { first: 40_000, last: 49_999 }, interface: '127.0.0.1', ttl: 1, rate },
+    keys,
+    { privateKey: signing.privateKey },
+    async () => ({ group: GROUP, port, stream: STREAM }),
+    pino({ level: 'silent' }),
+    { maxBacklogMs },
+  );
+  cleanups.push(() => fanout.close());
+  const decoded = (): Datagram[] =>
+    capture.datagrams.map((d) => {
+      const result = decodeDatagram(d, () => chatKey, signing.publicKey);
+      if (!result.ok) throw new Error(`undecodable datagram: ${result.reason}`);
+      return result.datagram;
+    });
+  const dataSeqs = () => decoded().flatMap((d) => (d.type === 'data' ? d.messages.map((m) => m.seq) : []));
+  return { fanout, decoded, dataSeqs };
+}
+
+function committed(from: number, count: number, text = 'x'.repeat(60)): CommittedMessage[] {
+  return Array.from({ length: count }, (_, i) => ({
+    chatCode: CHAT,
+    seq: from + i,
+    senderId: 1,
+    senderName: 'Ann',
+    clientMsgId: `m${from + i}`,
+    text,
+    sentAt: 1_700_000_000_000,
+  }));
+}
+
+describe('Fanout with pacing', { timeout: 30_000 }, () => {
+  it('sends every message once and in order, packing what queued across commits into fuller datagrams', async () => {
+    const { fanout, decoded, dataSeqs } = await setUp({ bytesPerSecond: 1_000_000, datagramsPerSecond: 200 });
+    const batches = 50;
+    for (let b = 0; b < batches; b++) fanout.publish(committed(b * 10 + 1, 10));
+    await waitFor(() => dataSeqs().length >= batches * 10, 'every message to go out');
+    expect(dataSeqs()).toEqual(Array.from({ length: batches * 10 }, (_, i) => i + 1));
+    // One datagram per commit without pacing; 12 of these messages fit one datagram.
+    expect(decoded().filter((d) => d.type === 'data').length).toBeLessThan(batches);
+  });
+
+  it('announces in heartbeats only what was sent, never what is still queued', async () => {
+    // One datagram every 50 ms; 500-byte texts go two to a datagram.
+    const { fanout, decoded, dataSeqs } = await setUp({ bytesPerSecond: 1_000_000, datagramsPerSecond: 20 });
+    fanout.publish(committed(1, 20, 'y'.repeat(500)));
+    await waitFor(() => dataSeqs().length > 0, 'the first datagram');
+    // A key rotation's heartbeat while most of the chat is queued.
+    while (dataSeqs().length < 20) {
+      fanout.nudge(CHAT);
+      await new Promise((resolve) => setTimeout(resolve, 15));
+    }
+    await waitFor(() => decoded().some((d) => d.type === 'heartbeat' && d.latestSeq === 20), 'a heartbeat after the last datagram');
+    let sentSoFar = 0;
+    let heartbeats = 0;
+    for (const d of decoded()) {
+      if (d.type === 'data') sentSoFar = d.messages.at(-1)!.seq;
+      else {
+        heartbeats++;
+        expect(d.latestSeq).toBeLessThanOrEqual(sentSoFar);
+      }
+    }
+    expect(heartbeats).toBeGreaterThan(1);
+    expect(dataSeqs()).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('skips the oldest of a backlog longer than the pace can send in its bound, keeping order; heartbeats then announce the last', async () => {
+    // 2 s of 20 kB/s is 40 kB of queue; 3,000 short messages are about 300 kB.
+    const { fanout, decoded, dataSeqs } = await setUp({ bytesPerSecond: 20_000, datagramsPerSecond: 1000 }, 2000);
+    fanout.publish(committed(1, 3000));
+    await waitFor(() => dataSeqs().at(-1) === 3000, 'the last message', 20_000);
+    await waitFor(() => decoded().some((d) => d.type === 'heartbeat' && d.latestSeq === 3000), 'a heartbeat announcing it');
+    const seqs = dataSeqs();
+    expect(fanout.stats.skipped).toBeGreaterThan(2000);
+    expect(seqs.length + fanout.stats.skipped).toBe(3000);
+    expect(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!)).toBe(true);
+  });
+
+  it('sends at once, with no backlog limit, when pacing is off', async () => {
+    const { fanout, dataSeqs } = await setUp({ bytesPerSecond: 0, datagramsPerSecond: 0 });
+    fanout.publish(committed(1, 500));
+    await waitFor(() => dataSeqs().length === 500, 'every message');
+    expect(fanout.stats.skipped).toBe(0);
+  });
+});

@@ -1,0 +1,85 @@
+import { MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
+
+/** How fast multicast may leave the server; 0 in both turns pacing off. */
+export interface MulticastRate {
+  /** UDP payload bytes per second, every chat together. */
+  bytesPerSecond: number;
+  /** Datagrams per second, every chat together: what a receiver's per-datagram work is bound by. */
+  datagramsPerSecond: number;
+}
+
+/**
+ * 12 Mbit/s and 2,000 datagrams/s. An 802.11g link (54 Mb/s nominal) carries about 20-25 Mb/s
+ * in practice, and multicast on Wi-Fi often goes at a lower basic rate: 12 Mb/s leaves room for
+ * everything else on the link. 2,000 datagrams/s costs a receiver about a quarter of a core in
+ * signature checks (0.12 ms each on the benchmark machine), and Linux's default 208 KiB receive
+ * buffer holds about 90 datagrams, so a busy receiver can stall for 45 ms without losing any.
+ * Not 1,000: at light load each message is its own datagram, and 1,000 messages a second
+ * offered would then queue (p99 latency 0.5 s in docs/benchmarks.md). Short messages pack 10-12
+ * to a datagram under load, so the pace carries 12,000-15,000 of them a second;
+ * `--multicast-rate` raises it for wired networks and fast receivers.
+ */
+export const DEFAULT_MULTICAST_RATE: MulticastRate = { bytesPerSecond: 1_500_000, datagramsPerSecond: 2000 };
+
+/**
+ * How much may go at once after a quiet spell: this many milliseconds' worth of the rate (at
+ * least one full datagram). Small enough that a receiver's socket buffer takes it whole.
+ */
+export const BURST_MS = 20;
+
+/** Milliseconds, monotonic. */
+export type Clock = () => number;
+
+/**
+ * Two token buckets, one in bytes and one in datagrams, filled at the configured rate up to
+ * BURST_MS worth. A datagram may go when both hold enough; sending takes its tokens. The pacer
+ * only answers "how long until": the fan-out does the waiting, and packs what queued meanwhile
+ * into fuller datagrams.
+ */
+export class Pacer {
+  private bytes: number;
+  private datagrams: number;
+  private readonly byteCapacity: number;
+  private readonly datagramCapacity: number;
+  private last: number;
+
+  constructor(
+    private readonly rate: MulticastRate,
+    private readonly clock: Clock = () => performance.now(),
+  ) {
+    this.byteCapacity = Math.max(MAX_DATAGRAM_BYTES, (rate.bytesPerSecond * BURST_MS) / 1000);
+    this.datagramCapacity = Math.max(1, (rate.datagramsPerSecond * BURST_MS) / 1000);
+    this.bytes = this.byteCapacity;
+    this.datagrams = this.datagramCapacity;
+    this.last = clock();
+  }
+
+  get paced(): boolean {
+    return this.rate.bytesPerSecond > 0 && this.rate.datagramsPerSecond > 0;
+  }
+
+  /** Milliseconds until a datagram of `size` bytes may go; 0: now. */
+  delayFor(size: number): number {
+    if (!this.paced) return 0;
+    this.refill();
+    const bytesShort = Math.min(size, this.byteCapacity) - this.bytes;
+    const datagramsShort = 1 - this.datagrams;
+    return Math.max(0, (bytesShort * 1000) / this.rate.bytesPerSecond, (datagramsShort * 1000) / this.rate.datagramsPerSecond);
+  }
+
+  /** Takes the tokens of a datagram that is going now. It may overdraw: the debt delays what follows. */
+  spend(size: number): void {
+    if (!this.paced) return;
+    this.refill();
+    this.bytes -= size;
+    this.datagrams -= 1;
+  }
+
+  private refill(): void {
+    const now = this.clock();
+    const elapsed = Math.max(0, now - this.last) / 1000;
+    this.last = Math.max(this.last, now);
+    this.bytes = Math.min(this.byteCapacity, this.bytes + elapsed * this.rate.bytesPerSecond);
+    this.datagrams = Math.min(this.datagramCapacity, this.datagrams + elapsed * this.rate.datagramsPerSecond);
+  }
+}
