@@ -98,7 +98,6 @@ export function reportFailure(error: unknown): number {
  * move the cursor or rewrite the terminal. Tabs and newlines stay, everything else shows as �.
  */
 export function terminalSafe(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '\uFFFD');
 }
 

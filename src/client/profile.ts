@@ -14,7 +14,7 @@ export interface Profile {
   server: string;
   token?: string;
   user?: { id: number; name: string; email: string };
-  /** Reserved: the server's pinned public key (base64), learned at login. */
+  /** The server's signing key (Ed25519, base64), pinned at the first login: every datagram received is checked against it. */
   serverKey?: string;
   /**
    * For an https:// server: the SHA-256 fingerprint of its TLS certificate, pinned at the first

@@ -47,12 +47,6 @@ export interface IngestDeps {
   connectionLimits: ConnectionLimits;
 }
 
-/**
- * The TCP side: one persistent, authenticated connection per client. A `send` is checked
- * (membership, size, in-flight limit), handed to the sequencer, and acknowledged with its
- * sequence number only once committed. A refused send gets an error frame and the connection
- * stays usable; only protocol violations close it.
- */
 /** Counts for /api/metrics. */
 export interface IngestStats {
   acked: number;
@@ -60,6 +54,12 @@ export interface IngestStats {
   refused: Partial<Record<ErrorCode, number>>;
 }
 
+/**
+ * The TCP side: one persistent, authenticated connection per client. A `send` is checked
+ * (membership, size, in-flight limit), handed to the sequencer, and acknowledged with its
+ * sequence number only once committed. A refused send gets an error frame and the connection
+ * stays usable; only protocol violations close it.
+ */
 export class Ingest {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
