@@ -79,7 +79,8 @@ export function newClientMessageId(): string {
 export class Sender {
   private readonly transport: SenderTransport;
   private readonly clock: Clock;
-  private connection: SenderConnection | undefined;
+  /** The current connection (named so for test/messaging.test.ts, which cuts it under the sender's feet). */
+  private socket: SenderConnection | undefined;
   private decoder = new FrameDecoder();
   private state: SenderState = 'disconnected';
   /** Sent and awaiting their ack, in send order. */
@@ -155,7 +156,7 @@ export class Sender {
     this.reconnectTimer = undefined;
     this.deadline?.cancel();
     this.keepAlive?.cancel();
-    this.connection?.destroy();
+    this.socket?.destroy();
     this.rejectAll(new Error('sender closed before the message was acknowledged'));
   }
 
@@ -165,7 +166,7 @@ export class Sender {
     this.decoder = new FrameDecoder();
     this.attemptFailure = undefined;
     let connection: SenderConnection | undefined;
-    const mine = () => connection !== undefined && connection === this.connection;
+    const mine = () => connection !== undefined && connection === this.socket;
     connection = this.transport.connect({
       ready: () => {
         if (mine()) this.hello(connection!);
@@ -180,7 +181,7 @@ export class Sender {
         if (mine()) this.onClosed();
       },
     });
-    this.connection = connection;
+    this.socket = connection;
     const connectMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.armDeadline(connection, connectMs, `no ${this.transport.handshake} within ${seconds(connectMs)}`);
   }
@@ -211,7 +212,7 @@ export class Sender {
   private armDeadline(connection: SenderConnection, ms: number, what: string): void {
     this.deadline?.cancel();
     this.deadline = this.clock.after(ms, () => {
-      if (connection !== this.connection) return;
+      if (connection !== this.socket) return;
       this.attemptFailure = new Error(`the server at ${this.where} did not answer (${what})`);
       connection.destroy();
     });
@@ -283,7 +284,7 @@ export class Sender {
   }
 
   private write(frame: Frame): void {
-    if (this.connection && !this.connection.destroyed) this.connection.write(encodeFrame(frame));
+    if (this.socket && !this.socket.destroyed) this.socket.write(encodeFrame(frame));
   }
 
   private onClosed(): void {
@@ -313,7 +314,7 @@ export class Sender {
     this.deadline?.cancel();
     for (const w of this.settledWaiters.splice(0)) w.reject(error);
     this.rejectAll(error);
-    this.connection?.destroy();
+    this.socket?.destroy();
   }
 
   private rejectAll(error: Error): void {
