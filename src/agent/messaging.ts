@@ -5,6 +5,7 @@ import { apiReceiverSource } from '../client/receiver-source.js';
 import { Sender, type SenderOptions, type SenderState } from '../client/sender.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
+import { Backoff } from '../protocol/backoff.js';
 import { MAX_CLIENT_MSG_ID_LENGTH } from '../protocol/limits.js';
 import type { ReadPositions } from './read-positions.js';
 import { AgentError, mayMeanSessionEnded, toUiError } from './ui-errors.js';
@@ -40,7 +41,7 @@ interface ChatEntry {
   senders: Set<number>;
 }
 
-const RECONNECT_MS = { first: 500, max: 10_000 };
+const FIRST_CONNECTION_RETRY = { firstMs: 500, maxMs: 10_000 };
 const CLIENT_MSG_ID = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_CLIENT_MSG_ID_LENGTH}}$`);
 
 /**
@@ -54,6 +55,7 @@ export class Messaging {
   private readonly chats = new Map<string, ChatEntry>();
   private connection: { state: ConnectionState; detail?: string } = { state: 'connecting' };
   private connectTimer?: NodeJS.Timeout;
+  private readonly connectBackoff = new Backoff(FIRST_CONNECTION_RETRY);
   private closed = false;
 
   constructor(private readonly options: MessagingOptions) {
@@ -69,7 +71,7 @@ export class Messaging {
 
   /** Connects the sender (retrying until it succeeds) and starts receiving every chat. */
   async start(): Promise<void> {
-    this.connect(RECONNECT_MS.first);
+    this.connect();
     await this.refreshChats();
   }
 
@@ -176,13 +178,19 @@ export class Messaging {
     return `${this.options.api.baseUrl}#${this.options.user.id}`;
   }
 
-  /** The sender's first connection: retried with backoff; after that it reconnects by itself. */
-  private connect(delayMs: number): void {
+  /**
+   * The sender's first connection: retried with backoff; after that it reconnects by itself.
+   * Not a second retry around the Sender's own: `Sender.connect()` tries once when nothing waits
+   * to be sent (so that `chorus send` fails fast), and reconnects on its own only after a welcome
+   * or while messages wait. The failure's reason is shown here rather than through the Sender's
+   * state, whose `disconnected` with a reason this class takes for "stopped for good".
+   */
+  private connect(): void {
     this.sender.connect().catch((error: unknown) => {
       if (this.closed) return;
       if (mayMeanSessionEnded(error)) return this.options.onSessionDoubt(error instanceof ChorusError);
       this.setConnection('disconnected', error instanceof Error ? error.message : String(error));
-      this.connectTimer = setTimeout(() => this.connect(Math.min(delayMs * 2, RECONNECT_MS.max)), delayMs);
+      this.connectTimer = setTimeout(() => this.connect(), this.connectBackoff.next());
     });
   }
 

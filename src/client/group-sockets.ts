@@ -1,4 +1,7 @@
 import { type Socket, createSocket } from 'node:dgram';
+import type { Arrival, MulticastTransport, MulticastTransportFactory } from './multicast-transport.js';
+
+export type { Arrival };
 
 /**
  * The receiver's UDP sockets: one pool per port, each socket holding as many group
@@ -31,14 +34,6 @@ export class MulticastJoinError extends Error {
   }
 }
 
-/** Where a datagram came in: the groups its socket joined, and whether it is the port's first socket. */
-export interface Arrival {
-  port: number;
-  groups: ReadonlySet<string>;
-  /** The first socket of its port: the one that speaks for datagrams no socket's group claims. */
-  first: boolean;
-}
-
 interface PortSocket {
   socket: Socket;
   groups: Set<string>;
@@ -52,7 +47,8 @@ const SOCKET_FULL = new Set(['ENOBUFS', 'ETOOMANYREFS']);
 // The interface address is not one of this machine's, or cannot do multicast.
 const NO_INTERFACE = new Set(['EADDRNOTAVAIL', 'ENODEV', 'EINVAL', 'ENXIO']);
 
-export class GroupSockets {
+/** The Receiver's multicast over node:dgram. */
+export class GroupSockets implements MulticastTransport {
   private readonly pools = new Map<number, PortSocket[]>();
   /** How many chats use each group:port: a membership is dropped when the last one leaves. */
   private readonly users = new Map<string, number>();
@@ -179,6 +175,11 @@ export class GroupSockets {
       // never bound, or already closed
     }
   }
+}
+
+/** The default MulticastTransport of a Receiver joining groups on `interfaceAddress`. */
+export function groupSocketsOn(interfaceAddress: string): MulticastTransportFactory {
+  return (events) => new GroupSockets(interfaceAddress, events.datagram, events.error);
 }
 
 function isSocketFull(error: unknown): boolean {

@@ -4,7 +4,9 @@ import { type DataDatagram, decodeDatagram, parseHeader } from '../protocol/data
 import type { ChatMessage } from '../protocol/message.js';
 import { isStreamId } from '../protocol/stream-id.js';
 import { ApiError } from './api.js';
-import { type Arrival, GroupSockets, MulticastJoinError } from './group-sockets.js';
+import { type Clock, type Timer, systemClock } from './clock.js';
+import { MulticastJoinError, groupSocketsOn } from './group-sockets.js';
+import type { Arrival, MulticastTransport, MulticastTransportFactory } from './multicast-transport.js';
 import { ChatOrdering } from './ordering.js';
 import { DEFAULT_VERIFY_BUDGET, VerifyBudget, type VerifyBudgetPolicy } from './verify-budget.js';
 
@@ -36,6 +38,12 @@ export interface ReceiverOptions {
   repairJitterMs?: number;
   /** Signature checks each chat's datagrams may cost, see verify-budget.ts. */
   verifyBudget?: VerifyBudgetPolicy;
+  /** How groups are joined: node:dgram sockets on `interfaceAddress` by default (group-sockets.ts); tests pass a fake. */
+  multicast?: MulticastTransportFactory;
+  /** Timers and time: the system's by default; tests pass a fake. */
+  clock?: Clock;
+  /** A number in [0, 1) for the repair jitter: Math.random by default. */
+  random?: () => number;
 }
 
 /** `over-budget`: dropped unchecked, the chat's signature checks for now spent (verify-budget.ts). */
@@ -60,7 +68,7 @@ interface Subscription {
   currentEpoch: number;
   port: number;
   group: string;
-  repairTimer?: NodeJS.Timeout;
+  repairTimer?: Timer;
   repairing: boolean;
   refreshingKey?: Promise<void>;
   /** True while the chat's key is being fetched. */
@@ -77,9 +85,13 @@ interface Subscription {
  * the chat's key opens, and delivers every chat's messages exactly once and in order. Gaps (a
  * later sequence number, or a heartbeat ahead of us) wait a short reorder window, then are
  * fetched from the history API: the server's log is the retransmission buffer.
+ *
+ * This class is the policy only: groups are joined through a MulticastTransport (node:dgram by
+ * default) and timers come from a Clock, so that tests can drive it without a socket.
  */
 export class Receiver {
-  private readonly sockets: GroupSockets;
+  private readonly sockets: MulticastTransport;
+  private readonly clock: Clock;
   /** By canonical code, for callers; by stream id, for datagrams. */
   private readonly chats = new Map<string, Subscription>();
   private readonly streams = new Map<string, Subscription>();
@@ -99,11 +111,11 @@ export class Receiver {
   readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0 };
 
   constructor(private readonly options: ReceiverOptions) {
-    this.sockets = new GroupSockets(
-      options.interfaceAddress,
-      (datagram, arrival) => this.onDatagram(datagram, arrival),
-      (error) => this.reportError(error),
-    );
+    this.clock = options.clock ?? systemClock;
+    this.sockets = (options.multicast ?? groupSocketsOn(options.interfaceAddress))({
+      datagram: (datagram, arrival) => this.onDatagram(datagram, arrival),
+      error: (error) => this.reportError(error),
+    });
   }
 
   /** UDP sockets open: more than one per port once a port carries more chats than one socket may join. */
@@ -152,7 +164,7 @@ export class Receiver {
       fetchingKey: false,
       heldForKey: [],
       listening: false,
-      verifyBudget: new VerifyBudget(this.options.verifyBudget ?? DEFAULT_VERIFY_BUDGET, performance.now()),
+      verifyBudget: new VerifyBudget(this.options.verifyBudget ?? DEFAULT_VERIFY_BUDGET, this.clock.monotonic()),
       early: 'latest' in from ? { messages: [], latest: 0 } : undefined,
     };
     this.chats.set(code, sub);
@@ -181,7 +193,7 @@ export class Receiver {
     const code = normalizeChatCode(codeInput) ?? codeInput;
     const sub = this.chats.get(code);
     if (!sub) return;
-    clearTimeout(sub.repairTimer);
+    sub.repairTimer?.cancel();
     this.chats.delete(code);
     if (this.streams.get(sub.stream) === sub) this.streams.delete(sub.stream);
     if (sub.listening) this.sockets.leave(sub.group, sub.port);
@@ -194,7 +206,7 @@ export class Receiver {
 
   close(): void {
     this.closed = true;
-    for (const sub of this.chats.values()) clearTimeout(sub.repairTimer);
+    for (const sub of this.chats.values()) sub.repairTimer?.cancel();
     this.sockets.close();
     this.chats.clear();
     this.streams.clear();
@@ -242,12 +254,12 @@ export class Receiver {
       return;
     }
     // Held datagrams were checked once already: only what arrives counts against the budget.
-    if (mayHold && !sub.verifyBudget.take(performance.now())) {
+    if (mayHold && !sub.verifyBudget.take(this.clock.monotonic())) {
       this.drops['over-budget']++;
       this.catchUpWhileOverBudget(sub);
       return;
     }
-    const now = Date.now();
+    const now = this.clock.now();
     const result = decodeDatagram(datagram, (_stream, epoch) => {
       const entry = sub.keys.get(epoch);
       return entry && entry.until > now ? entry.key : undefined;
@@ -291,7 +303,7 @@ export class Receiver {
   private checkGap(sub: Subscription): void {
     if (sub.early || !sub.ordering.missing() || sub.repairTimer || sub.repairing) return;
     const window = this.options.reorderWindowMs ?? 20;
-    const jitter = Math.random() * (this.options.repairJitterMs ?? 10);
+    const jitter = (this.options.random ?? Math.random)() * (this.options.repairJitterMs ?? 10);
     this.scheduleRepair(sub, window + jitter);
   }
 
@@ -302,11 +314,11 @@ export class Receiver {
   }
 
   private scheduleRepair(sub: Subscription, delayMs: number, catchUp = false): void {
-    clearTimeout(sub.repairTimer);
-    sub.repairTimer = setTimeout(() => {
+    sub.repairTimer?.cancel();
+    sub.repairTimer = this.clock.after(delayMs, () => {
       sub.repairTimer = undefined;
       void this.repair(sub, catchUp);
-    }, delayMs);
+    });
   }
 
   /**
@@ -356,7 +368,7 @@ export class Receiver {
         if (keyEpoch > sub.currentEpoch) {
           const previous = sub.keys.get(sub.currentEpoch);
           sub.keys.clear();
-          if (previous) sub.keys.set(sub.currentEpoch, { key: previous.key, until: Date.now() + PREVIOUS_KEY_GRACE_MS });
+          if (previous) sub.keys.set(sub.currentEpoch, { key: previous.key, until: this.clock.now() + PREVIOUS_KEY_GRACE_MS });
           sub.keys.set(keyEpoch, { key: Buffer.from(key, 'base64'), until: Infinity });
           sub.currentEpoch = keyEpoch;
         }
@@ -369,7 +381,7 @@ export class Receiver {
         const held = sub.heldForKey.splice(0);
         if (this.chats.get(sub.code) === sub && !this.closed) for (const datagram of held) this.process(datagram, false);
         // Allow another refresh, but not more than one a second.
-        setTimeout(() => (sub.refreshingKey = undefined), 1000).unref();
+        this.clock.after(1000, () => (sub.refreshingKey = undefined), { weak: true });
       }
     })();
     return sub.refreshingKey;

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { type Socket, connect } from 'node:net';
-import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { Backoff } from '../protocol/backoff.js';
 import { ChorusError, isErrorCode } from '../protocol/errors.js';
 import { type Frame, FrameDecoder, encodeFrame } from '../protocol/frames.js';
 import { sendableTextProblem } from '../protocol/message-text.js';
 import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
-import { isCertificateError, pinMismatch, tlsOptions } from './certificate-pin.js';
+import { type Clock, type Timer, systemClock } from './clock.js';
+import type { SenderConnection, SenderTransport } from './sender-transport.js';
+import { tcpTransport } from './tcp-transport.js';
 
 export interface SenderOptions {
   host: string;
@@ -26,6 +27,10 @@ export interface SenderOptions {
   connectTimeoutMs?: number;
   /** Once the hello is sent, the welcome must come within this. Default 30 s. */
   welcomeTimeoutMs?: number;
+  /** How connections are made: node:net or node:tls from host, port and tls by default (tcp-transport.ts); tests pass a fake. */
+  transport?: SenderTransport;
+  /** Timers and time: the system's by default; tests pass a fake. */
+  clock?: Clock;
 }
 
 export interface Ack {
@@ -67,9 +72,15 @@ export function newClientMessageId(): string {
  * number once the server has committed the message. If the connection drops, the sender
  * reconnects with backoff and resends every unacknowledged message with its original id: the
  * server answers a repeated id with the first answer, so nothing is stored twice.
+ *
+ * This class is the policy only: connections come from a SenderTransport (node:net or node:tls
+ * by default) and timers from a Clock, so that tests can drive it without a socket.
  */
 export class Sender {
-  private socket: Socket | undefined;
+  private readonly transport: SenderTransport;
+  private readonly clock: Clock;
+  /** The current connection (named so for test/messaging.test.ts, which cuts it under the sender's feet). */
+  private socket: SenderConnection | undefined;
   private decoder = new FrameDecoder();
   private state: SenderState = 'disconnected';
   /** Sent and awaiting their ack, in send order. */
@@ -79,10 +90,10 @@ export class Sender {
   /** Refused RATE_LIMITED, in send order: sent again, first, when the pause ends. */
   private readonly rateRefused: Outgoing[] = [];
   private pausedUntil = 0;
-  private pauseTimer?: NodeJS.Timeout;
-  private backoffMs: number;
-  private reconnectTimer?: NodeJS.Timeout;
-  private keepAlive?: NodeJS.Timeout;
+  private pauseTimer?: Timer;
+  private readonly backoff: Backoff;
+  private reconnectTimer?: Timer;
+  private keepAlive?: Timer;
   private readonly stateListeners: ((state: SenderState, detail?: string) => void)[] = [];
   private fatal: Error | undefined;
   /** Why the current attempt failed, if it did before the socket closed (a deadline, a refusal). */
@@ -90,12 +101,14 @@ export class Sender {
   /** The server asked us to wait this long before the next attempt (UNAVAILABLE). */
   private retryAfterMs: number | undefined;
   /** The connect deadline, then the welcome deadline, of the current attempt. */
-  private deadline?: NodeJS.Timeout;
+  private deadline?: Timer;
   /** Callers of connect() waiting for the welcome. */
   private readonly settledWaiters: { resolve(): void; reject(e: Error): void }[] = [];
 
   constructor(private readonly options: SenderOptions) {
-    this.backoffMs = options.minBackoffMs ?? 100;
+    this.transport = options.transport ?? tcpTransport(options);
+    this.clock = options.clock ?? systemClock;
+    this.backoff = new Backoff({ firstMs: options.minBackoffMs ?? 100, maxMs: options.maxBackoffMs ?? 5000 });
   }
 
   onStateChange(listener: (state: SenderState, detail?: string) => void): void {
@@ -139,9 +152,10 @@ export class Sender {
 
   close(): void {
     this.setState('closed');
-    clearTimeout(this.reconnectTimer);
-    clearTimeout(this.deadline);
-    clearInterval(this.keepAlive);
+    this.reconnectTimer?.cancel();
+    this.reconnectTimer = undefined;
+    this.deadline?.cancel();
+    this.keepAlive?.cancel();
     this.socket?.destroy();
     this.rejectAll(new Error('sender closed before the message was acknowledged'));
   }
@@ -151,50 +165,43 @@ export class Sender {
     this.setState('connecting');
     this.decoder = new FrameDecoder();
     this.attemptFailure = undefined;
-    const socket = this.options.tls ? this.openTls(this.options.tls.fingerprint) : connect({ host: this.options.host, port: this.options.port });
-    this.socket = socket;
-    socket.setNoDelay(true);
+    let connection: SenderConnection | undefined;
+    const mine = () => connection !== undefined && connection === this.socket;
+    connection = this.transport.connect({
+      ready: () => {
+        if (mine()) this.hello(connection!);
+      },
+      data: (chunk) => {
+        if (mine()) this.onData(connection!, chunk);
+      },
+      untrusted: (error) => {
+        if (mine()) this.giveUp(error);
+      },
+      closed: () => {
+        if (mine()) this.onClosed();
+      },
+    });
+    this.socket = connection;
     const connectMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    this.armDeadline(socket, connectMs, this.options.tls ? `no TLS handshake within ${seconds(connectMs)}` : `no connection within ${seconds(connectMs)}`);
-    if (!this.options.tls) socket.on('connect', () => this.hello(socket));
-    socket.on('data', (chunk) => {
-      let frames: Frame[];
-      try {
-        frames = this.decoder.push(chunk);
-      } catch {
-        socket.destroy();
-        return;
-      }
-      for (const frame of frames) this.onFrame(frame);
-    });
-    socket.on('error', (error) => {
-      // A certificate nothing vouches for will not become trusted by retrying.
-      if (this.options.tls && isCertificateError(error)) {
-        this.giveUp(new Error(`the server at ${this.where}: its TLS certificate is not trusted (${(error as NodeJS.ErrnoException).code}) and none is pinned: log in again to pin it`));
-      }
-    });
-    socket.on('close', () => this.onClosed(socket));
+    this.armDeadline(connection, connectMs, `no ${this.transport.handshake} within ${seconds(connectMs)}`);
   }
 
-  /**
-   * TLS: the hello (which carries the token) waits for the handshake and, when pinned, for the
-   * fingerprint check: a server with another certificate gets nothing, and the sender gives up.
-   */
-  private openTls(fingerprint: string | undefined): TLSSocket {
-    const socket = tlsConnect(tlsOptions(this.options.host, this.options.port, fingerprint !== undefined));
-    socket.once('secureConnect', () => {
-      const mismatch = fingerprint === undefined ? undefined : pinMismatch(socket, fingerprint, this.where);
-      if (mismatch) this.giveUp(mismatch);
-      else this.hello(socket);
-    });
-    return socket;
+  private onData(connection: SenderConnection, chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch {
+      connection.destroy();
+      return;
+    }
+    for (const frame of frames) this.onFrame(frame);
   }
 
-  private hello(socket: Socket): void {
-    if (socket !== this.socket || socket.destroyed) return;
+  private hello(connection: SenderConnection): void {
+    if (connection.destroyed) return;
     const welcomeMs = this.options.welcomeTimeoutMs ?? DEFAULT_WELCOME_TIMEOUT_MS;
-    this.armDeadline(socket, welcomeMs, `no welcome within ${seconds(welcomeMs)}`);
-    socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: this.options.token }));
+    this.armDeadline(connection, welcomeMs, `no welcome within ${seconds(welcomeMs)}`);
+    connection.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: this.options.token }));
   }
 
   /**
@@ -202,13 +209,13 @@ export class Sender {
    * sender for ever: past the deadline the attempt fails with "did not answer", and the sender
    * tries again (or, with nothing to send, tells the caller of connect()).
    */
-  private armDeadline(socket: Socket, ms: number, what: string): void {
-    clearTimeout(this.deadline);
-    this.deadline = setTimeout(() => {
-      if (socket !== this.socket) return;
+  private armDeadline(connection: SenderConnection, ms: number, what: string): void {
+    this.deadline?.cancel();
+    this.deadline = this.clock.after(ms, () => {
+      if (connection !== this.socket) return;
       this.attemptFailure = new Error(`the server at ${this.where} did not answer (${what})`);
-      socket.destroy();
-    }, ms);
+      connection.destroy();
+    });
   }
 
   private get where(): string {
@@ -218,14 +225,13 @@ export class Sender {
   private onFrame(frame: Frame): void {
     switch (frame.t) {
       case 'welcome':
-        clearTimeout(this.deadline);
+        this.deadline?.cancel();
         this.retryAfterMs = undefined;
-        this.backoffMs = this.options.minBackoffMs ?? 100;
+        this.backoff.reset();
         this.setState('connected');
         for (const w of this.settledWaiters.splice(0)) w.resolve();
-        clearInterval(this.keepAlive);
-        this.keepAlive = setInterval(() => this.write({ t: 'ping' }), KEEPALIVE_INTERVAL_MS);
-        this.keepAlive.unref();
+        this.keepAlive?.cancel();
+        this.keepAlive = this.clock.every(KEEPALIVE_INTERVAL_MS, () => this.write({ t: 'ping' }), { weak: true });
         // Resend what the last connection left unacknowledged, in the original order and ids.
         for (const o of this.unacked.values()) this.write({ t: 'send', id: o.id, chat: o.chat, text: o.text });
         this.pump();
@@ -281,10 +287,9 @@ export class Sender {
     if (this.socket && !this.socket.destroyed) this.socket.write(encodeFrame(frame));
   }
 
-  private onClosed(socket: Socket): void {
-    if (socket !== this.socket) return;
-    clearInterval(this.keepAlive);
-    clearTimeout(this.deadline);
+  private onClosed(): void {
+    this.keepAlive?.cancel();
+    this.deadline?.cancel();
     if (this.state === 'closed') return;
     const wasConnecting = this.state === 'connecting';
     const failure = this.attemptFailure;
@@ -296,25 +301,24 @@ export class Sender {
       for (const w of this.settledWaiters.splice(0)) w.reject(failure ?? new Error(`cannot reach the server at ${this.where}`));
       return;
     }
-    const delay = Math.max(this.backoffMs, this.retryAfterMs ?? 0);
+    const delay = Math.max(this.backoff.next(), this.retryAfterMs ?? 0);
     this.retryAfterMs = undefined;
-    this.reconnectTimer = setTimeout(() => {
+    this.reconnectTimer = this.clock.after(delay, () => {
       this.reconnectTimer = undefined;
       this.open();
-    }, delay);
-    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 5000);
+    });
   }
 
   private giveUp(error: Error): void {
     this.fatal = error;
-    clearTimeout(this.deadline);
+    this.deadline?.cancel();
     for (const w of this.settledWaiters.splice(0)) w.reject(error);
     this.rejectAll(error);
     this.socket?.destroy();
   }
 
   private rejectAll(error: Error): void {
-    clearTimeout(this.pauseTimer);
+    this.pauseTimer?.cancel();
     this.pauseTimer = undefined;
     for (const o of [...this.unacked.values(), ...this.rateRefused, ...this.queue]) o.reject(error);
     this.unacked.clear();
@@ -329,13 +333,13 @@ export class Sender {
    */
   private pauseForRate(o: Outgoing, retryAfterMs: number): void {
     this.rateRefused.push(o);
-    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + retryAfterMs);
-    clearTimeout(this.pauseTimer);
-    this.pauseTimer = setTimeout(() => {
+    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + retryAfterMs);
+    this.pauseTimer?.cancel();
+    this.pauseTimer = this.clock.after(this.pausedUntil - this.clock.now(), () => {
       this.pauseTimer = undefined;
       this.queue.unshift(...this.rateRefused.splice(0));
       this.pump();
-    }, this.pausedUntil - Date.now());
+    });
   }
 
   private setState(state: SenderState, detail?: string): void {

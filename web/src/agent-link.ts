@@ -10,6 +10,7 @@ import {
   type UiResults,
   tabProofText,
 } from '../../src/agent/ui-protocol.js';
+import { Backoff } from '../../src/protocol/backoff.js';
 import { type TabCredential, forgetCredential, newCredential, saveCredential, sign, storedCredential } from './tab-credential.js';
 
 /**
@@ -42,7 +43,7 @@ export class RequestError extends Error {
 
 type RequestFields<T extends UiRequestType> = Omit<Extract<UiRequest, { type: T }>, 'id'>;
 
-const RETRY_MS = [300, 600, 1000, 2000, 3000];
+const RETRY = { steps: [300, 600, 1000, 2000, 3000] };
 
 /** The launch link's ticket, taken out of the address bar (and history) at once. */
 function takeTicket(): string | undefined {
@@ -57,7 +58,7 @@ export class AgentLink {
   private readonly waiting = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   private readonly pushListeners = new Set<(push: UiPush) => void>();
   private readonly stateListeners = new Set<(state: LinkState) => void>();
-  private attempts = 0;
+  private readonly retry = new Backoff(RETRY);
   private everOpen = false;
   private ticket: string | undefined;
   /** A key offered with the ticket, stored once admitted. */
@@ -122,7 +123,7 @@ export class AgentLink {
       if (event.code === ADMISSION_REFUSED || event.code === ADMISSION_LINK_USED) return this.deny(event.code === ADMISSION_REFUSED ? 'no-access' : 'link-used');
       if (this.state === 'denied') return;
       // Stopped, restarting, or not yet up: keep trying, however long it takes.
-      const delay = RETRY_MS[Math.min(this.attempts++, RETRY_MS.length - 1)]!;
+      const delay = this.retry.next();
       this.setState(this.everOpen ? 'away' : 'connecting');
       setTimeout(() => this.open(), delay);
     });
@@ -153,7 +154,7 @@ export class AgentLink {
       this.enrolling = undefined;
       this.ticket = undefined;
     }
-    this.attempts = 0;
+    this.retry.reset();
     this.everOpen = true;
     this.setState('open');
   }

@@ -1,0 +1,266 @@
+import { describe, expect, it } from 'vitest';
+import { NonceSource, newChatKey, newSigningKeyPair } from '../protocol/crypto.js';
+import { type DatagramMessage, encodeData, encodeHeartbeat } from '../protocol/datagram.js';
+import type { ChatMessage } from '../protocol/message.js';
+import { FakeClock } from './clock.fake.js';
+import { FakeMulticast } from './multicast-transport.fake.js';
+import { type ChatInfo, Receiver, type ReceiverOptions, type ReceiverSource } from './receiver.js';
+
+/** The Receiver's policy with fake multicast, a fake server and a fake clock: no socket, no real waiting. */
+
+const CODE = 'ABCDE-12345';
+const STREAM = '0123456789abcdef0a1b';
+const GROUP = '239.1.2.3';
+const PORT = 5000;
+const server = newSigningKeyPair();
+const nonces = new NonceSource();
+const SENT_AT = 1_714_564_800_000;
+
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+};
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** The server as the Receiver sees it: its log, the chat's key epochs, and what was asked of it. */
+class FakeServer implements ReceiverSource {
+  readonly log: ChatMessage[] = [];
+  readonly keys = new Map<number, Buffer>([[1, newChatKey()]]);
+  epoch = 1;
+  readonly historyCalls: { after: number; limit: number }[] = [];
+  chatInfoCalls = 0;
+  /** While set, chatInfo waits for it (a key on its way). */
+  gate: Promise<void> | undefined;
+  failHistory = false;
+
+  post(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const seq = this.log.length + 1;
+      this.log.push({ chat: CODE, seq, sender: { id: 7, name: 'Ada' }, text: `m${seq}`, sentAt: new Date(SENT_AT + seq).toISOString(), clientMsgId: `c${seq}` });
+    }
+  }
+
+  rotate(): void {
+    this.epoch++;
+    this.keys.set(this.epoch, newChatKey());
+  }
+
+  async chatInfo(): Promise<ChatInfo> {
+    this.chatInfoCalls++;
+    const epoch = this.epoch;
+    await this.gate;
+    return { code: CODE, multicast: { group: GROUP, port: PORT, streamId: STREAM, keyEpoch: epoch, key: this.keys.get(epoch)!.toString('base64') } };
+  }
+
+  async history(_code: string, page: { after: number; limit: number } | { latest: number }) {
+    const latestSeq = this.log.length;
+    if ('latest' in page) return { messages: page.latest === 0 ? [] : this.log.slice(-page.latest), latestSeq };
+    this.historyCalls.push(page);
+    if (this.failHistory) throw new Error('server away');
+    return { messages: this.log.slice(page.after, page.after + page.limit), latestSeq };
+  }
+
+  /** A DATA datagram carrying messages `from`..`to` of the log, under `epoch` (the current one by default). */
+  data(from: number, to = from, epoch = this.epoch): Buffer {
+    const messages: DatagramMessage[] = this.log.slice(from - 1, to).map((m) => ({
+      seq: m.seq,
+      senderId: m.sender.id,
+      senderName: m.sender.name,
+      sentAt: Date.parse(m.sentAt),
+      clientMsgId: m.clientMsgId,
+      text: m.text,
+      textOmitted: false,
+    }));
+    return encodeData({ stream: STREAM, epoch, messages }, this.keys.get(epoch)!, nonces.next(), server.privateKey);
+  }
+
+  heartbeat(): Buffer {
+    return encodeHeartbeat({ stream: STREAM, epoch: this.epoch, latestSeq: this.log.length }, server.privateKey);
+  }
+}
+
+async function setup(options: Partial<ReceiverOptions> = {}) {
+  const clock = new FakeClock();
+  const multicast = new FakeMulticast();
+  const source = new FakeServer();
+  const receiver = new Receiver({
+    source,
+    serverKey: server.publicKey,
+    interfaceAddress: '127.0.0.1',
+    multicast: multicast.factory,
+    clock,
+    reorderWindowMs: 20,
+    repairJitterMs: 10,
+    random: () => 0.5,
+    ...options,
+  });
+  const delivered: number[] = [];
+  const errors: unknown[] = [];
+  receiver.onMessage((m) => delivered.push(m.seq));
+  receiver.onError((e) => errors.push(e));
+  await receiver.join(CODE);
+  const arrive = async (datagram: Buffer) => {
+    multicast.deliver(datagram, GROUP, PORT);
+    await settle();
+  };
+  /** Moves the clock on and lets the repair it starts finish. */
+  const wait = async (ms: number) => {
+    clock.advance(ms);
+    await settle();
+  };
+  return { clock, multicast, source, receiver, delivered, errors, arrive, wait };
+}
+
+describe('Receiver: live delivery', () => {
+  it('joins the group and delivers datagrams in order, once', async () => {
+    const { source, multicast, delivered, arrive } = await setup();
+    expect(multicast.joined).toEqual(new Set([`${GROUP}:${PORT}`]));
+    source.post(3);
+    await arrive(source.data(1, 2));
+    await arrive(source.data(2, 3));
+    expect(delivered).toEqual([1, 2, 3]);
+    expect(source.historyCalls).toEqual([]);
+  });
+});
+
+describe('Receiver: repair scheduling', () => {
+  it('a gap waits the reorder window plus its jitter, then only the hole is fetched from history', async () => {
+    const { source, delivered, arrive, wait } = await setup({ random: () => 0.5 });
+    source.post(3);
+    await arrive(source.data(1));
+    await arrive(source.data(3));
+    expect(delivered).toEqual([1]);
+    await wait(24); // window 20 + jitter 0.5 × 10 = 25
+    expect(source.historyCalls).toEqual([]);
+    await wait(1);
+    expect(source.historyCalls).toEqual([{ after: 1, limit: 1 }]);
+    expect(delivered).toEqual([1, 2, 3]);
+  });
+
+  it('the jitter spreads receivers missing the same datagram over the jitter', async () => {
+    const fetchedAt: number[] = [];
+    for (const r of [0, 0.99]) {
+      const { source, arrive, clock, wait } = await setup({ random: () => r, reorderWindowMs: 20, repairJitterMs: 100 });
+      source.post(3);
+      await arrive(source.data(1));
+      const start = clock.now();
+      await arrive(source.data(3));
+      while (source.historyCalls.length === 0) await wait(1);
+      fetchedAt.push(clock.now() - start);
+    }
+    expect(fetchedAt).toEqual([20, 119]); // window + random × jitter
+  });
+
+  it('a late datagram inside the reorder window fills the gap: nothing is fetched', async () => {
+    const { source, delivered, arrive, wait } = await setup();
+    source.post(3);
+    await arrive(source.data(1));
+    await arrive(source.data(3));
+    await wait(10);
+    await arrive(source.data(2));
+    await wait(1000);
+    expect(delivered).toEqual([1, 2, 3]);
+    expect(source.historyCalls).toEqual([]);
+  });
+
+  it('a heartbeat reveals a lost last datagram (tail loss), which is fetched after the window', async () => {
+    const { source, delivered, arrive, wait } = await setup();
+    source.post(3);
+    await arrive(source.data(1));
+    await arrive(source.heartbeat());
+    expect(delivered).toEqual([1]);
+    await wait(25);
+    expect(source.historyCalls).toEqual([{ after: 1, limit: 2 }]);
+    expect(delivered).toEqual([1, 2, 3]);
+  });
+
+  it('a failed repair is reported and tried again a second later, even in an idle chat', async () => {
+    const { source, delivered, errors, arrive, wait } = await setup();
+    source.post(2);
+    await arrive(source.heartbeat());
+    source.failHistory = true;
+    await wait(25);
+    expect(errors).toHaveLength(1);
+    source.failHistory = false;
+    await wait(999);
+    expect(delivered).toEqual([]);
+    await wait(1);
+    expect(delivered).toEqual([1, 2]);
+  });
+});
+
+describe('Receiver: key epochs', () => {
+  it('datagrams under a new epoch are held until its key arrives, then read in order: none is fetched', async () => {
+    const { source, receiver, delivered, arrive } = await setup();
+    source.post(1);
+    await arrive(source.data(1));
+    source.rotate();
+    source.post(2);
+    const key = deferred();
+    source.gate = key.promise;
+    await arrive(source.data(2));
+    await arrive(source.data(3));
+    expect(delivered).toEqual([1]);
+    expect(receiver.counts.heldForKey).toBe(2);
+    expect(source.chatInfoCalls).toBe(2); // the join, and one refresh for both
+    key.resolve();
+    await settle();
+    expect(delivered).toEqual([1, 2, 3]);
+    expect(receiver.drops['unknown-key']).toBe(0);
+    expect(source.historyCalls).toEqual([]);
+  });
+
+  it('the previous key is still believed for its grace (10 s) after the rotation, not after', async () => {
+    const { source, receiver, delivered, arrive, wait } = await setup();
+    source.post(3);
+    const lateUnderOldKey = [source.data(2, 2, 1), source.data(3, 3, 1)];
+    source.rotate();
+    await arrive(source.data(1));
+    expect(delivered).toEqual([1]);
+    await arrive(lateUnderOldKey[0]!);
+    expect(delivered).toEqual([1, 2]);
+    await wait(10_000);
+    await arrive(lateUnderOldKey[1]!);
+    expect(receiver.drops['unknown-key']).toBe(1);
+    expect(delivered).toEqual([1, 2]);
+  });
+
+  it('a key that cannot be fetched: what was held is dropped and fetched as a gap', async () => {
+    const { source, receiver, delivered, errors, arrive, wait } = await setup();
+    source.rotate();
+    source.post(1);
+    let refuse!: (error: Error) => void;
+    source.gate = new Promise((_resolve, reject) => (refuse = reject));
+    await arrive(source.data(1));
+    expect(receiver.counts.heldForKey).toBe(1);
+    refuse(new Error('server away'));
+    await settle();
+    expect(errors).toHaveLength(1);
+    expect(receiver.drops['unknown-key']).toBe(1);
+    await wait(25);
+    expect(source.historyCalls).toEqual([{ after: 0, limit: 1 }]);
+    expect(delivered).toEqual([1]);
+  });
+});
+
+describe('Receiver: verification budget', () => {
+  it('past the budget datagrams are dropped unchecked, and the chat is caught up from history a second later', async () => {
+    const { source, receiver, delivered, arrive, wait } = await setup({ verifyBudget: { perSecond: 1, burst: 2 } });
+    source.post(4);
+    for (let seq = 1; seq <= 4; seq++) await arrive(source.data(seq));
+    expect(delivered).toEqual([1, 2]);
+    expect(receiver.drops['over-budget']).toBe(2);
+    await wait(999);
+    expect(source.historyCalls).toEqual([]);
+    await wait(1);
+    expect(delivered).toEqual([1, 2, 3, 4]);
+    // A second on, the budget has a check again.
+    source.post(1);
+    await arrive(source.data(5));
+    expect(delivered).toEqual([1, 2, 3, 4, 5]);
+  });
+});

@@ -1,0 +1,290 @@
+import { describe, expect, it } from 'vitest';
+import type { Frame } from '../protocol/frames.js';
+import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
+import { FakeClock } from './clock.fake.js';
+import { type Ack, Sender, type SenderOptions, type SenderState } from './sender.js';
+import { type FakeConnection, FakeSenderTransport } from './sender-transport.fake.js';
+
+/** The Sender's policy with a fake transport and a fake clock: no socket, no real waiting. */
+
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function setup(options: Partial<SenderOptions> = {}) {
+  const clock = new FakeClock();
+  const transport = new FakeSenderTransport(options.tls ? 'TLS handshake' : 'connection');
+  const sender = new Sender({ host: '127.0.0.1', port: 7000, token: 'tok', transport, clock, ...options });
+  const states: [SenderState, string | undefined][] = [];
+  sender.onStateChange((state, detail) => states.push([state, detail]));
+  return { clock, transport, sender, states };
+}
+
+const welcome: Frame = { t: 'welcome', v: PROTOCOL_VERSION, userId: 1 };
+const ack = (id: string, seq: number): Frame => ({ t: 'ack', id, chat: 'AAAAA-11111', seq, sentAt: '2024-05-01T12:00:00.000Z' });
+
+/** Accepts and welcomes the connection. */
+function welcomeOn(connection: FakeConnection): void {
+  connection.accept();
+  connection.reply(welcome);
+}
+
+function track(promise: Promise<Ack>) {
+  const outcome: { ack?: Ack; error?: unknown } = {};
+  promise.then(
+    (a) => (outcome.ack = a),
+    (e: unknown) => (outcome.error = e),
+  );
+  return outcome;
+}
+
+const sentIds = (c: FakeConnection) => c.sent('send').map((f) => f.id);
+
+describe('Sender: hello and welcome', () => {
+  it('says hello with the token once connected, and connect() resolves at the welcome', async () => {
+    const { sender, transport, states } = setup();
+    const connected = sender.connect();
+    expect(transport.last.frames).toEqual([]);
+    transport.last.accept();
+    expect(transport.last.frames).toEqual([{ t: 'hello', v: PROTOCOL_VERSION, token: 'tok' }]);
+    transport.last.reply(welcome);
+    await connected;
+    expect(sender.connectionState).toBe('connected');
+    expect(states).toEqual([
+      ['connecting', undefined],
+      ['connected', undefined],
+    ]);
+  });
+
+  it('answers a ping, and pings every keep-alive interval', async () => {
+    const { sender, transport, clock } = setup();
+    const connected = sender.connect();
+    welcomeOn(transport.last);
+    await connected;
+    transport.last.reply({ t: 'ping' });
+    expect(transport.last.sent('pong')).toHaveLength(1);
+    clock.advance(KEEPALIVE_INTERVAL_MS * 2);
+    expect(transport.last.sent('ping')).toHaveLength(2);
+  });
+});
+
+describe('Sender: reconnect and resend order', () => {
+  it('resends the unacknowledged messages after a reconnect, in order, with the same ids, before newer ones', async () => {
+    const { sender, transport, clock } = setup();
+    void sender.connect();
+    welcomeOn(transport.last);
+    const outcomes = ['a', 'b', 'c'].map((id) => track(sender.send('AAAAA-11111', `text ${id}`, id)));
+    const first = transport.last;
+    expect(sentIds(first)).toEqual(['a', 'b', 'c']);
+    first.reply(ack('a', 1));
+    first.drop();
+    await settle();
+    expect(sender.connectionState).toBe('disconnected');
+    // Sent while away: it waits behind what the lost connection left unacknowledged.
+    const later = track(sender.send('AAAAA-11111', 'text d', 'd'));
+    clock.advance(99);
+    expect(transport.connections).toHaveLength(1);
+    clock.advance(1);
+    expect(transport.connections).toHaveLength(2);
+    const second = transport.last;
+    welcomeOn(second);
+    expect(sentIds(second)).toEqual(['b', 'c', 'd']);
+    expect(second.sent('send').map((f) => f.text)).toEqual(['text b', 'text c', 'text d']);
+    second.reply(ack('b', 2), ack('c', 3), ack('d', 4));
+    await settle();
+    expect([...outcomes, later].map((o) => o.ack?.seq)).toEqual([1, 2, 3, 4]);
+    expect(sender.pending).toBe(0);
+  });
+
+  it('waits longer after each failed attempt (doubling to the ceiling), and starts over after a welcome', async () => {
+    const { sender, transport, clock } = setup({ minBackoffMs: 100, maxBackoffMs: 400 });
+    void sender.connect();
+    welcomeOn(transport.last);
+    void sender.send('AAAAA-11111', 'x', 'x').catch(() => {});
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      transport.last.drop();
+      await settle();
+      const start = clock.now();
+      const opened = transport.connections.length;
+      while (transport.connections.length === opened) clock.advance(1);
+      waits.push(clock.now() - start);
+    }
+    expect(waits).toEqual([100, 200, 400, 400]);
+    welcomeOn(transport.last);
+    transport.last.drop();
+    await settle();
+    const opened = transport.connections.length;
+    clock.advance(100);
+    expect(transport.connections.length).toBe(opened + 1);
+  });
+
+  it('keeps at most `window` messages unacknowledged', () => {
+    const { sender, transport } = setup({ window: 2 });
+    void sender.connect();
+    welcomeOn(transport.last);
+    for (const id of ['a', 'b', 'c', 'd']) void sender.send('AAAAA-11111', id, id);
+    expect(sentIds(transport.last)).toEqual(['a', 'b']);
+    expect(sender.pending).toBe(4);
+    transport.last.reply(ack('a', 1));
+    expect(sentIds(transport.last)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('Sender: rate-limit pause', () => {
+  for (const code of ['RATE_LIMITED', 'UNAVAILABLE'] as const) {
+    it(`${code} with retryAfterMs: nothing is sent until then, and the refused go first, in order, with their ids`, async () => {
+      const { sender, transport, clock } = setup();
+      void sender.connect();
+      welcomeOn(transport.last);
+      const outcomes = ['a', 'b', 'c'].map((id) => track(sender.send('AAAAA-11111', id, id)));
+      const c = transport.last;
+      c.reply({ t: 'error', id: 'a', code, message: 'slow down', retryAfterMs: 500 }, { t: 'error', id: 'b', code, message: 'slow down', retryAfterMs: 500 }, ack('c', 1));
+      void sender.send('AAAAA-11111', 'd', 'd');
+      expect(sentIds(c)).toEqual(['a', 'b', 'c']);
+      clock.advance(499);
+      expect(sentIds(c)).toEqual(['a', 'b', 'c']);
+      clock.advance(1);
+      expect(sentIds(c)).toEqual(['a', 'b', 'c', 'a', 'b', 'd']);
+      c.reply(ack('a', 2), ack('b', 3));
+      await settle();
+      expect(outcomes.map((o) => o.ack?.seq)).toEqual([2, 3, 1]);
+      expect(outcomes.every((o) => o.error === undefined)).toBe(true);
+    });
+  }
+
+  it('RATE_LIMITED without retryAfterMs (an older server) pauses a second', () => {
+    const { sender, transport, clock } = setup();
+    void sender.connect();
+    welcomeOn(transport.last);
+    void sender.send('AAAAA-11111', 'a', 'a');
+    transport.last.reply({ t: 'error', id: 'a', code: 'RATE_LIMITED', message: 'slow down' });
+    clock.advance(999);
+    expect(sentIds(transport.last)).toEqual(['a']);
+    clock.advance(1);
+    expect(sentIds(transport.last)).toEqual(['a', 'a']);
+  });
+
+  it('a refusal of one message for another reason fails that message only', async () => {
+    const { sender, transport } = setup();
+    void sender.connect();
+    welcomeOn(transport.last);
+    const refused = track(sender.send('AAAAA-11111', 'a', 'a'));
+    const fine = track(sender.send('AAAAA-11111', 'b', 'b'));
+    transport.last.reply({ t: 'error', id: 'a', code: 'NOT_A_MEMBER', message: 'not a member' }, ack('b', 1));
+    await settle();
+    expect(refused.error).toMatchObject({ code: 'NOT_A_MEMBER' });
+    expect(fine.ack?.seq).toBe(1);
+  });
+});
+
+describe('Sender: final errors', () => {
+  it('SESSION_ENDED on an open connection: every message fails, the sender gives up and never reconnects', async () => {
+    const { sender, transport, clock, states } = setup();
+    void sender.connect();
+    welcomeOn(transport.last);
+    const outcomes = ['a', 'b'].map((id) => track(sender.send('AAAAA-11111', id, id)));
+    transport.last.reply({ t: 'error', code: 'SESSION_ENDED', message: 'the session ended' });
+    await settle();
+    expect(outcomes.map((o) => o.error)).toEqual([expect.objectContaining({ code: 'SESSION_ENDED' }), expect.objectContaining({ code: 'SESSION_ENDED' })]);
+    expect(sender.failure).toMatchObject({ code: 'SESSION_ENDED' });
+    expect(states.at(-1)).toEqual(['disconnected', 'the session ended']);
+    clock.advance(60_000);
+    expect(transport.connections).toHaveLength(1);
+    await expect(sender.send('AAAAA-11111', 'c', 'c')).rejects.toMatchObject({ code: 'SESSION_ENDED' });
+  });
+
+  it('a refused hello (UNAUTHENTICATED) rejects connect() with the refusal', async () => {
+    const { sender, transport } = setup();
+    const connected = sender.connect();
+    transport.last.accept();
+    transport.last.reply({ t: 'error', code: 'UNAUTHENTICATED', message: 'unknown session' });
+    await expect(connected).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('an untrusted certificate: gives up, with the reason, and never reconnects', async () => {
+    const { sender, transport, clock } = setup({ tls: {} });
+    const connected = sender.connect();
+    const send = track(sender.send('AAAAA-11111', 'a', 'a'));
+    transport.last.untrusted(new Error('not the pinned certificate'));
+    await expect(connected).rejects.toThrow('not the pinned certificate');
+    await settle();
+    expect(send.error).toBeInstanceOf(Error);
+    expect(transport.last.sent('hello')).toEqual([]);
+    clock.advance(60_000);
+    expect(transport.connections).toHaveLength(1);
+  });
+
+  it('UNAVAILABLE at hello: tries again, no sooner than the server asked', async () => {
+    const { sender, transport, clock } = setup();
+    const connected = sender.connect();
+    transport.last.accept();
+    transport.last.reply({ t: 'error', code: 'UNAVAILABLE', message: 'try later', retryAfterMs: 2000 });
+    transport.last.drop();
+    await settle();
+    clock.advance(1999);
+    expect(transport.connections).toHaveLength(1);
+    clock.advance(1);
+    expect(transport.connections).toHaveLength(2);
+    welcomeOn(transport.last);
+    await connected;
+  });
+});
+
+describe('Sender: connect and welcome deadlines', () => {
+  it('no connection within the connect deadline: connect() rejects with "did not answer"', async () => {
+    const { sender, transport, clock } = setup({ connectTimeoutMs: 10_000 });
+    const connected = sender.connect();
+    clock.advance(9_999);
+    expect(transport.last.destroyed).toBe(false);
+    clock.advance(1);
+    await expect(connected).rejects.toThrow('the server at 127.0.0.1:7000 did not answer (no connection within 10 s)');
+  });
+
+  it('over TLS the deadline names the handshake', async () => {
+    const { sender, clock } = setup({ tls: {}, connectTimeoutMs: 250 });
+    const connected = sender.connect();
+    clock.advance(250);
+    await expect(connected).rejects.toThrow('did not answer (no TLS handshake within 250 ms)');
+  });
+
+  it('no welcome within its deadline after the hello: connect() rejects with "did not answer"', async () => {
+    const { sender, transport, clock } = setup({ connectTimeoutMs: 1000, welcomeTimeoutMs: 30_000 });
+    const connected = sender.connect();
+    clock.advance(900);
+    transport.last.accept();
+    // The connect deadline no longer applies once connected: the welcome's does.
+    clock.advance(29_999);
+    expect(transport.last.destroyed).toBe(false);
+    clock.advance(1);
+    await expect(connected).rejects.toThrow('did not answer (no welcome within 30 s)');
+  });
+
+  it('with messages waiting, a missed deadline is one more failed attempt: the sender tries again and sends them', async () => {
+    const { sender, transport, clock } = setup({ welcomeTimeoutMs: 1000, minBackoffMs: 100 });
+    const connected = sender.connect();
+    const sent = track(sender.send('AAAAA-11111', 'a', 'a'));
+    transport.last.accept();
+    clock.advance(1000);
+    await settle();
+    clock.advance(100);
+    expect(transport.connections).toHaveLength(2);
+    welcomeOn(transport.last);
+    await connected;
+    transport.last.reply(ack('a', 1));
+    await settle();
+    expect(sent.ack?.seq).toBe(1);
+  });
+});
+
+describe('Sender: close', () => {
+  it('rejects what is pending and stops every timer', async () => {
+    const { sender, transport, clock } = setup();
+    void sender.connect();
+    welcomeOn(transport.last);
+    const sent = track(sender.send('AAAAA-11111', 'a', 'a'));
+    sender.close();
+    await settle();
+    expect(sent.error).toBeInstanceOf(Error);
+    expect(sender.connectionState).toBe('closed');
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
