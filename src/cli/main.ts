@@ -1,8 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerClientCommand } from './client.js';
 import { PASSWORD_HELP, registerAccountCommands } from './account.js';
-import { registerChatCommands } from './chats.js';
-import { registerMessagingCommands } from './messaging.js';
+import { registerChatCommands } from './chat-commands.js';
+import { registerMessagingCommands } from './messaging-commands.js';
 import { setChorusCommand } from './invocation.js';
 import { EXIT_USAGE, reportFailure } from './output.js';
 import { registerServerCommand } from './server.js';

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
-import { type DataDatagram, decodeDatagram, parseHeader } from '../protocol/datagram.js';
+import { type DataDatagram, type DropReason as DatagramDropReason, decodeDatagram, parseHeader } from '../protocol/datagram.js';
 import type { ChatMessage } from '../protocol/message.js';
 import { isStreamId } from '../protocol/stream-id.js';
 import { ApiError } from './api.js';
@@ -47,7 +47,8 @@ export interface ReceiverOptions {
 }
 
 /** `over-budget`: dropped unchecked, the chat's signature checks for now spent (verify-budget.ts). */
-export type DropReason = 'malformed' | 'bad-signature' | 'unknown-key' | 'undecryptable' | 'other-chat' | 'over-budget';
+/** Why a datagram was dropped: the codec's reasons, one for another chat's stream, and one past the verification budget. */
+export type DropReason = DatagramDropReason | 'other-chat' | 'over-budget';
 
 const REPAIR_PAGE = 500;
 // Signed datagrams under a newer epoch kept per chat while its key is fetched.
@@ -238,11 +239,11 @@ export class Receiver {
       if (!arrival.groups.has(sub.group)) return;
     } else if (!arrival.first) return;
     this.counts.datagrams++;
-    this.process(datagram, true);
+    this.handleDatagram(datagram, true);
   }
 
   /** `mayHold`: a datagram under a newer epoch may wait for its key (once, not on replay). */
-  private process(datagram: Buffer, mayHold: boolean): void {
+  private handleDatagram(datagram: Buffer, mayHold: boolean): void {
     const header = parseHeader(datagram);
     if ('reason' in header) {
       this.drops.malformed++;
@@ -379,7 +380,7 @@ export class Receiver {
         sub.fetchingKey = false;
         // With the key or without it: what waited is read now, or dropped and fetched as a gap.
         const held = sub.heldForKey.splice(0);
-        if (this.chats.get(sub.code) === sub && !this.closed) for (const datagram of held) this.process(datagram, false);
+        if (this.chats.get(sub.code) === sub && !this.closed) for (const datagram of held) this.handleDatagram(datagram, false);
         // Allow another refresh, but not more than one a second.
         this.clock.after(1000, () => (sub.refreshingKey = undefined), { weak: true });
       }

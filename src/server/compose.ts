@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { Accounts } from './accounts.js';
 import { ChatKeys } from './chat-keys.js';
-import { Chats } from './chats.js';
+import { Chats } from './chat-service.js';
 import { CodeGuessThrottle } from './code-guess-throttle.js';
 import { DEFAULTS, DEFAULT_TIMEOUTS, type RunningServer, type ServerConfig, usesTls } from './config.js';
 import { Fanout } from './fanout.js';

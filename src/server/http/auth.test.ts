@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, ApiError, isSessionEnded } from '../../client/api.js';
 import { ChorusError } from '../../protocol/errors.js';
 import type { Accounts } from '../accounts.js';
-import type { Chats } from '../chats.js';
+import type { Chats } from '../chat-service.js';
 import type { ServerIdentity } from '../server-identity.js';
 import { buildHttpApp } from './app.js';
 import type { App } from './services.js';

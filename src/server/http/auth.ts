@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { ChorusError } from '../../protocol/errors.js';
 import type { Accounts, User } from '../accounts.js';
-import type { ChatCaller } from '../chats.js';
+import type { ChatCaller } from '../chat-service.js';
 
 /** The bearer token of a request, if it carries one. */
 export function bearerToken(request: FastifyRequest): string | undefined {

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { ChorusError } from '../../protocol/errors.js';
-import { HISTORY_PAGE } from '../chats.js';
+import { HISTORY_PAGE } from '../chat-service.js';
 import { DEFAULTS } from '../config.js';
 import { PerUserConcurrency } from './concurrency-limit.js';
 import type { App, HttpServices } from './services.js';

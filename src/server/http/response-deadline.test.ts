@@ -4,7 +4,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Accounts } from '../accounts.js';
-import type { Chats } from '../chats.js';
+import type { Chats } from '../chat-service.js';
 import { DEFAULT_TIMEOUTS } from '../config.js';
 import type { ServerIdentity } from '../server-identity.js';
 import { buildHttpApp } from './app.js';

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Accounts } from '../accounts.js';
-import type { Chats } from '../chats.js';
+import type { Chats } from '../chat-service.js';
 import type { ServerIdentity } from '../server-identity.js';
 import type { TlsMaterial } from '../tls/material.js';
 

@@ -13,7 +13,7 @@ import { ChorusError } from '../protocol/errors.js';
 import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
 import { profileDirOf, requireSession } from './account.js';
 import { ChatScreen } from './chat-screen.js';
-import { chatRefusal, onChat } from './chats.js';
+import { chatRefusal, onChat } from './chat-commands.js';
 import { chatCodeArgument, countUpTo, multicastInterface } from './options.js';
 import { CliError, describeFailure, messageLine, plural, printNote, printResult, terminalSafe, usageError } from './output.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type User, toUser } from './accounts.js';
 import { ChatKeys } from './chat-keys.js';
-import { type ChatCaller, Chats } from './chats.js';
+import { type ChatCaller, Chats } from './chat-service.js';
 import { defaultServerConfig } from './config.js';
 import { MembershipCache } from './membership-cache.js';
 import { MulticastAllocator } from './multicast-allocator.js';
