@@ -27,7 +27,7 @@ interface UpOptions {
 export function registerUpCommand(program: Command, env: NodeJS.ProcessEnv = process.env): void {
   program
     .command('up')
-    .description('start a server on this machine (embedded defaults) and a web client for it, and open the browser')
+    .description('start a server on this machine (embedded defaults) and a web client for it, and open its window')
     .option('--data <dir>', `folder for the server's database and key (default ${DEFAULTS.dataDir})`)
     .option('--http-port <port>', `port of the server's HTTP API on ${DEFAULTS.host}, 0 for any free one (default ${DEFAULTS.httpPort})`)
     .option('--tcp-port <port>', `port the server takes messages on, 0 for any free one (default ${DEFAULTS.tcpPort})`)
