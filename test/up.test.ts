@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureUiBuilt } from './browser/support/ui-build.js';
+import { refuseDemoBeyondLoopback } from '../src/cli/up.js';
 import { chorus, finished, spawnChorus } from './support/cli.js';
+import { http } from './support/server.js';
 
 /**
  * `chorus up`, what the README's quick start runs: a server on the embedded defaults and a web
@@ -88,5 +90,41 @@ describe('chorus up', { timeout: 60_000 }, () => {
     const run = await up(['--no-open', '--http-port', 'abc']).exited;
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe('chorus: invalid --http-port "abc": give a port number from 1 to 65535, or 0 for any free one');
+  });
+
+  it('--demo: the two test users (printed passwords) and a chat they are both in, said in large letters; run again on the same data, the same users and chat', async () => {
+    const args = ['--no-open', '--demo', '--data', join(scratch, 'demo-data'), '--http-port', '0', '--tcp-port', '0', '--profile', join(scratch, 'demo-profile')];
+    const chatCodes: string[] = [];
+    for (let round = 0; round < 2; round++) {
+      const run = up(args);
+      const { serverUrl } = await run.ready;
+      run.child.kill('SIGTERM');
+      const { stdout, code } = await run.exited;
+      expect(code).toBe(0);
+      expect(stdout).toContain('D E M O   M O D E');
+      expect(stdout).toContain('on this machine only (loopback)');
+      const chatCode = /chat "Demo" \(code ([0-9A-Z]{5}-[0-9A-Z]{5})\)/.exec(stdout)?.[1];
+      expect(chatCode).toBeDefined();
+      chatCodes.push(chatCode!);
+      // The printed passwords log in, on the data folder, and both users are in the chat.
+      const again = up(['--no-open', '--data', join(scratch, 'demo-data'), '--http-port', '0', '--tcp-port', '0', '--profile', join(scratch, 'check-profile')]);
+      const check = http((await again.ready).serverUrl);
+      expect(serverUrl).toMatch(/^http:\/\/127\.0\.0\.1:/);
+      for (const email of ['carlos@gmail.com', 'luis@gmail.com']) {
+        const password = new RegExp(`${email.replace('.', '\\.')}\\s+password: (.+)`).exec(stdout)?.[1]?.trim();
+        const session = await check('POST', '/api/sessions', { json: { email, password } });
+        expect(session.status, email).toBe(201);
+        const chats = await check('GET', '/api/chats', { token: session.body.token });
+        expect(chats.body.chats.filter((c: { name: string }) => c.name === 'Demo').map((c: { code: string }) => c.code)).toEqual([chatCode]);
+      }
+      again.child.kill('SIGTERM');
+      expect((await again.exited).code).toBe(0);
+    }
+    expect(chatCodes[1]).toBe(chatCodes[0]);
+  });
+
+  it('refuses --demo beyond loopback: the guard on the host, whatever flag sets it one day', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) expect(() => refuseDemoBeyondLoopback(host)).not.toThrow();
+    for (const host of ['0.0.0.0', '192.168.1.20', '::', 'chorus.example.test']) expect(() => refuseDemoBeyondLoopback(host)).toThrow(/--demo .* serves this machine only/);
   });
 });

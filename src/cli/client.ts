@@ -28,12 +28,12 @@ interface ClientOptions {
 
 
 export const PORT_HELP = "port of the web UI on 127.0.0.1, 0 for any free one (default: the profile's port from last time if free, else any free one)";
-export const NO_OPEN_HELP = 'print the address, but do not open it in a browser';
+export const NO_OPEN_HELP = 'print the address, but open no window (by default it opens as an app window of Chrome, Chromium or Edge where one is installed, else in the default browser)';
 
 export function registerClientCommand(program: Command, env: NodeJS.ProcessEnv = process.env): void {
   program
     .command('client')
-    .description('run the web client: serves the chat UI on 127.0.0.1 and opens it in your browser (Ctrl-C stops it)')
+    .description('run the web client: serves the chat UI on 127.0.0.1 and opens it in a window (Ctrl-C stops it)')
     .option('--server <url>', `the server's address (default: the profile's server, else ${DEFAULT_SERVER})`)
     .option('--port <port>', PORT_HELP)
     .option('--no-open', NO_OPEN_HELP)

@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RunningAgent } from '../agent/agent.js';
-import { DEFAULTS, type RunningServer, defaultServerConfig } from '../server/config.js';
+import { DEFAULTS, type RunningServer, type ServerConfig, defaultServerConfig, isLoopbackHost } from '../server/config.js';
 import { NO_OPEN_HELP, PORT_HELP, announce, announceRunning, launchAgent, port } from './client.js';
 import { profileDirOf } from './account.js';
+import { demoBanner, seedDemo } from './demo.js';
 import { chorusCommand, relaunchCommand } from './invocation.js';
 import { DEFAULT_SERVER } from './options.js';
-import { CliError } from './output.js';
+import { CliError, usageError } from './output.js';
 import { stopOnSignals } from './signals.js';
 
 /**
@@ -20,17 +21,19 @@ interface UpOptions {
   tcpPort?: string;
   port?: string;
   open: boolean;
+  demo?: boolean;
 }
 
 export function registerUpCommand(program: Command, env: NodeJS.ProcessEnv = process.env): void {
   program
     .command('up')
-    .description('start a server on this machine (embedded defaults) and a web client for it, and open the browser')
+    .description('start a server on this machine (embedded defaults) and a web client for it, and open its window')
     .option('--data <dir>', `folder for the server's database and key (default ${DEFAULTS.dataDir})`)
     .option('--http-port <port>', `port of the server's HTTP API on ${DEFAULTS.host}, 0 for any free one (default ${DEFAULTS.httpPort})`)
     .option('--tcp-port <port>', `port the server takes messages on, 0 for any free one (default ${DEFAULTS.tcpPort})`)
     .option('--port <port>', PORT_HELP)
     .option('--no-open', NO_OPEN_HELP)
+    .option('--demo', 'also create two test users with printed passwords (carlos@gmail.com, luis@gmail.com) and a chat they are both in: to try Chorus (loopback only)')
     .addHelpText(
       'after',
       `
@@ -43,34 +46,63 @@ Use "chorus server" for a server alone, with every setting.`,
       const uiPort = port(options.port);
       if (await announceRunning(profileDir, options.open)) return;
       const dataDir = resolve(options.data ?? DEFAULTS.dataDir);
-      const server = await launchServer({
+      const config = defaultServerConfig({
         dataDir,
         httpPort: options.httpPort === undefined ? DEFAULTS.httpPort : port(options.httpPort, '--http-port'),
         tcpPort: options.tcpPort === undefined ? DEFAULTS.tcpPort : port(options.tcpPort, '--tcp-port'),
+        logLevel: 'warn',
       });
+      if (options.demo) refuseDemoBeyondLoopback(config.host);
+      const server = await launchServer(config);
       let agent: RunningAgent;
+      let banner = '';
       try {
+        if (options.demo) {
+          // Checked again on the address the server really took: the passwords below are public.
+          refuseDemoBeyondLoopback(new URL(server.httpUrl).hostname);
+          banner = demoBanner(await demoSeeded(server.httpUrl), chorusCommand(`client --server ${server.httpUrl} --profile ${profileDir}-luis`));
+        }
         agent = await launchAgent({ server: server.httpUrl, profileDir, port: uiPort, interfaceAddress: DEFAULTS.multicastInterface, relaunch: relaunchCommand(env, 'up') });
       } catch (error) {
         await server.close();
         throw error;
       }
       process.stdout.write(`Chorus server: ${server.httpUrl} (TCP port ${server.tcpPort}), data in ${dataDir}\n`);
+      if (banner) process.stdout.write(banner);
       announce(agent, options.open, profileDir);
       stopOnSignals([agent, server]);
     });
 }
 
-async function launchServer(where: { dataDir: string; httpPort: number; tcpPort: number }): Promise<RunningServer> {
+/**
+ * The demo's accounts have passwords printed for all to read: serving them beyond this machine
+ * would hand anyone on the network a login. `up` serves loopback only today; this guard, on the
+ * host the server is configured with and on the one it took, keeps a future --host from changing that.
+ */
+export function refuseDemoBeyondLoopback(host: string): void {
+  if (!isLoopbackHost(host)) {
+    throw usageError(`--demo creates accounts with public passwords, so it serves this machine only: ${host.slice(0, 100)} is not a loopback address (127.0.0.1, ::1)`);
+  }
+}
+
+async function demoSeeded(serverUrl: string) {
+  try {
+    return await seedDemo(serverUrl);
+  } catch (error) {
+    throw new CliError(`cannot set up the demo users and chat: ${(error as Error).message}`);
+  }
+}
+
+async function launchServer(config: ServerConfig): Promise<RunningServer> {
   // Loaded only here: `chorus client` needs none of the server's dependencies.
   const { startServer } = await import('../server/compose.js');
   try {
-    return await startServer(defaultServerConfig({ ...where, logLevel: 'warn' }));
+    return await startServer(config);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
       throw new CliError(
-        `cannot start the server: port ${where.httpPort} or ${where.tcpPort} on ${DEFAULTS.host} is in use. ` +
+        `cannot start the server: port ${config.httpPort} or ${config.tcpPort} on ${DEFAULTS.host} is in use. ` +
           `If a Chorus server is already running, use "${chorusCommand('client')}" to connect to it; else choose other ports with --http-port and --tcp-port.`,
       );
     }

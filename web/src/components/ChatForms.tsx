@@ -1,4 +1,4 @@
-import { type Dispatch, type FormEvent, type ReactNode, useEffect, useRef, useState } from 'react';
+import { type Dispatch, type FormEvent, type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import type { UiChat } from '../../../src/agent/ui-protocol.js';
 import { normalizeChatCode } from '../../../src/protocol/chat-code.js';
 import { NAME_LENGTH } from '../../../src/protocol/display-names.js';
@@ -127,16 +127,31 @@ export function JoinChat({ dispatch }: { dispatch: Dispatch<Action> }) {
   );
 }
 
+/**
+ * A create/join panel. Escape closes it wherever the focus is (not only inside it), and closing
+ * it by Escape or its back button gives the focus back to the control that opened it, so a
+ * keyboard user is not dropped at the top of the page.
+ */
 function Panel({ title, dispatch, children }: { title: string; dispatch: Dispatch<Action>; children: ReactNode }) {
-  const close = () => dispatch({ type: 'panel', panel: 'none' });
+  const opener = useRef<Element | null>(null);
+  if (opener.current === null) opener.current = document.activeElement;
+  const close = useCallback(() => {
+    const back = opener.current;
+    dispatch({ type: 'panel', panel: 'none' });
+    // After React has removed the panel: the opener is focusable again only then (on a phone).
+    setTimeout(() => {
+      if (back instanceof HTMLElement && back.isConnected) back.focus();
+    }, 0);
+  }, [dispatch]);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !e.defaultPrevented) close();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [close]);
   return (
-    <section
-      className="panel"
-      aria-labelledby="panel-title"
-      onKeyDown={(e) => {
-        if (e.key === 'Escape') close();
-      }}
-    >
+    <section className="panel" aria-labelledby="panel-title">
       <header className="pane-header">
         <button type="button" className="button button-icon back-button" onClick={close}>
           <BackIcon />

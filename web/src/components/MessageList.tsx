@@ -48,6 +48,16 @@ export function MessageList({ code, name, conversation, user, dispatch, onRetry,
   const lastKey = lastPending ? `p:${lastPending.clientMsgId}:${lastPending.state}` : lastMessage ? `m:${lastMessage.seq}` : undefined;
   const lastSeq = lastMessage?.seq ?? 0;
 
+  // Messages up to the last one of the first page are history; later ones arrived while the
+  // chat was open. Fixed when the first page is in, so a message never moves between the two.
+  const liveAfter = useRef<number | undefined>(undefined);
+  if (!ready) liveAfter.current = undefined;
+  else if (liveAfter.current === undefined) liveAfter.current = lastSeq;
+  const boundary = liveAfter.current ?? Number.POSITIVE_INFINITY;
+  const split = messages.findIndex((m) => m.seq > boundary);
+  const history = split === -1 ? messages : messages.slice(0, split);
+  const arrived = split === -1 ? [] : messages.slice(split);
+
   const markRead = useCallback(() => {
     if (!ready || !atBottom.current || document.visibilityState !== 'visible' || lastSeq <= readSent.current) return;
     readSent.current = lastSeq;
@@ -134,7 +144,7 @@ export function MessageList({ code, name, conversation, user, dispatch, onRetry,
 
   return (
     <div className="messages-wrap">
-      <div className="messages" ref={scroller} onScroll={onScroll} role="log" aria-labelledby="chat-title" aria-live="polite" aria-busy={!ready} tabIndex={0}>
+      <div className="messages" ref={scroller} onScroll={onScroll} role="log" aria-labelledby="chat-title" aria-live="polite" aria-relevant="additions" aria-busy={!ready} tabIndex={0}>
         <div className="history-edge">
           {ready && !hasOlder && (
             <div className="chat-start">
@@ -143,22 +153,16 @@ export function MessageList({ code, name, conversation, user, dispatch, onRetry,
             </div>
           )}
         </div>
+        {/* History (the first page, and older pages as they load) is not live: a screen reader
+            would read it all out again. Only what arrives while the chat is open is. */}
+        <ol className="message-items" aria-live="off">
+          <MessageItems messages={history} before={undefined} userId={user.id} />
+        </ol>
         <ol className="message-items">
-          {messages.map((message, i) => {
-            const previous = messages[i - 1];
-            const newDay = !previous || dayKey(previous.sentAt) !== dayKey(message.sentAt);
-            const continued = previous !== undefined && !newDay && previous.sender.id === message.sender.id && Date.parse(message.sentAt) - Date.parse(previous.sentAt) < GROUP_MS;
-            return (
-              <Fragment key={message.seq}>
-                {newDay && (
-                  <li className="day-divider" role="separator">
-                    <span>{dayLabel(message.sentAt)}</span>
-                  </li>
-                )}
-                <MessageItem message={message} continued={continued} own={message.sender.id === user.id} />
-              </Fragment>
-            );
-          })}
+          <MessageItems messages={arrived} before={history[history.length - 1]} userId={user.id} />
+        </ol>
+        {/* One's own message is not news; its failure is, and says so itself (role="alert"). */}
+        <ol className="message-items" aria-live="off">
           {pending.map((p) => (
             <PendingItem key={p.clientMsgId} pending={p} user={user} onRetry={() => onRetry(p)} onEdit={() => onEdit(p)} onDiscard={() => onDiscard(p)} />
           ))}
@@ -178,6 +182,26 @@ export function MessageList({ code, name, conversation, user, dispatch, onRetry,
       )}
     </div>
   );
+}
+
+/** Messages in order, with a day divider where the day changes and consecutive ones grouped; `before` is the message shown just above them. */
+function MessageItems({ messages, before, userId }: { messages: UiMessage[]; before: UiMessage | undefined; userId: number }) {
+  return messages.map((message, i) => {
+    const previous = i === 0 ? before : messages[i - 1];
+    const newDay = !previous || dayKey(previous.sentAt) !== dayKey(message.sentAt);
+    const continued = previous !== undefined && !newDay && previous.sender.id === message.sender.id && Date.parse(message.sentAt) - Date.parse(previous.sentAt) < GROUP_MS;
+    return (
+      <Fragment key={message.seq}>
+        {/* A list item (a list holds only those), read as the day's name. */}
+        {newDay && (
+          <li className="day-divider">
+            <span>{dayLabel(message.sentAt)}</span>
+          </li>
+        )}
+        <MessageItem message={message} continued={continued} own={message.sender.id === userId} />
+      </Fragment>
+    );
+  });
 }
 
 function MessageItem({ message, continued, own }: { message: UiMessage; continued: boolean; own: boolean }) {
