@@ -82,8 +82,10 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
         printResult(options.json, { loggedOut: true, revoked: false }, () => 'Not logged in.');
         return;
       }
-      const revoked = await revoke(profile);
+      // Forgotten here first: a web client on this profile then learns of the logout from the
+      // file (and says so) before the server ends its connection.
       await saveProfile(dir, { server: profile.server, ...pinnedKey(profile, profile.server) });
+      const revoked = await revoke(profile);
       const warning = revoked === true ? undefined : revoked;
       printResult(options.json, { loggedOut: true, revoked: revoked === true, ...(warning ? { warning } : {}) }, () =>
         warning ? `Logged out here, but ${warning}.` : 'Logged out.',

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ApiError, type ApiClient, type Chat, type Message } from '../client/api.js';
 import { ChorusError } from '../protocol/errors.js';
+import { SenderLabels } from '../protocol/name-skeleton.js';
 import { requireSession } from './account.js';
 import { chorusCommand } from './invocation.js';
 import { chatCodeArgument, positiveInteger } from './options.js';
@@ -80,8 +81,9 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
       const code = chatCodeArgument(input);
       const { client } = await requireSession(command, env);
       const messages = await onChat(code, () => latestMessages(client, code, options.limit ?? HISTORY_DEFAULT));
+      const labels = SenderLabels.knowing(messages.map((message) => message.sender));
       printResult(options.json, messages, () =>
-        messages.length === 0 ? `No messages in ${code} yet.` : messages.map(messageLine),
+        messages.length === 0 ? `No messages in ${code} yet.` : messages.map((message) => messageLine(message, labels)),
       );
     });
 }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { type ApiClient, type Chat, isSessionEnded } from '../client/api.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
 import { sendableTextProblem } from '../protocol/message-text.js';
+import { SenderLabels } from '../protocol/name-skeleton.js';
 import type { Profile } from '../client/profile.js';
 import { type ChatMessage, MulticastJoinError, Receiver } from '../client/receiver.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
@@ -84,7 +85,8 @@ named on stderr with the reason, and the command then exits 1; the other lines a
         const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress });
         const session = await watchSession(client, stop.fail);
         try {
-          receiver.onMessage((message) => process.stdout.write(`${options.json ? JSON.stringify(messageView(message)) : messageLine(message)}\n`));
+          const labels = new SenderLabels();
+          receiver.onMessage((message) => process.stdout.write(`${options.json ? JSON.stringify(messageView(message)) : messageLine(message, labels)}\n`));
           watchReceiver(receiver, code, stop.fail);
           await receive(receiver, code, options.history ?? TAIL_HISTORY_DEFAULT, interfaceAddress);
           printNote(`Following "${terminalSafe(chat.name)}" (${code}); Ctrl-C stops.`);
@@ -118,11 +120,11 @@ leaves (after waiting a few seconds for messages still being sent); Ctrl-C leave
       const stop = stopSignal();
       try {
         const { client, serverKey, chat, profile } = await openChat(command, env, code);
-        const myName = profile.user?.name ?? (await client.me()).name;
+        const me = profile.user ?? (await client.me());
         const sender = await connectSender(client);
         const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress });
         try {
-          await talk({ code, chat, myName, sender, receiver, interfaceAddress, history: options.history ?? CHAT_HISTORY_DEFAULT, stop });
+          await talk({ code, chat, me: { id: me.id, name: me.name }, sender, receiver, interfaceAddress, history: options.history ?? CHAT_HISTORY_DEFAULT, stop });
         } finally {
           receiver.close();
           sender.close();
@@ -325,7 +327,7 @@ function stopSignal(): StopSignal {
 interface Talk {
   code: string;
   chat: Chat;
-  myName: string;
+  me: { id: number; name: string };
   sender: Sender;
   receiver: Receiver;
   interfaceAddress: string;
@@ -334,7 +336,7 @@ interface Talk {
 }
 
 /** The interactive chat, until /quit, Ctrl-D, Ctrl-C or a signal. */
-async function talk({ code, chat, myName, sender, receiver, interfaceAddress, history, stop }: Talk): Promise<void> {
+async function talk({ code, chat, me, sender, receiver, interfaceAddress, history, stop }: Talk): Promise<void> {
   let screen: ChatScreen | undefined;
   const out = (line: string) => (screen ? screen.show(line) : void process.stdout.write(`${line}\n`));
   /**
@@ -343,6 +345,7 @@ async function talk({ code, chat, myName, sender, receiver, interfaceAddress, hi
    * delivered wait here, so that none goes unshown when the chat ends.
    */
   const acknowledged = new Map<string, ChatMessage>();
+  const labels = new SenderLabels();
   let deliveredSeq = 0;
   let pending = 0;
   let drained: (() => void) | undefined;
@@ -353,7 +356,7 @@ async function talk({ code, chat, myName, sender, receiver, interfaceAddress, hi
   receiver.onMessage((message) => {
     acknowledged.delete(message.clientMsgId);
     deliveredSeq = message.seq;
-    out(messageLine(message));
+    out(messageLine(message, labels));
   });
   watchReceiver(receiver, code, stop.fail);
   sender.onStateChange(() => {
@@ -376,7 +379,7 @@ async function talk({ code, chat, myName, sender, receiver, interfaceAddress, hi
     showPending();
     void sender.send(code, text, id).then(
       (ack) => {
-        if (ack.seq > deliveredSeq) acknowledged.set(id, { chat: code, seq: ack.seq, sender: { id: 0, name: myName }, text, sentAt: ack.sentAt, clientMsgId: id });
+        if (ack.seq > deliveredSeq) acknowledged.set(id, { chat: code, seq: ack.seq, sender: me, text, sentAt: ack.sentAt, clientMsgId: id });
       },
       (error: unknown) => {
         if (quitting === 'now') return;
@@ -421,7 +424,7 @@ async function talk({ code, chat, myName, sender, receiver, interfaceAddress, hi
     }
     // What was acknowledged is stored: show it, from the group if it comes in time, else from its ack.
     await waitUntil(() => acknowledged.size === 0, DELIVERY_WAIT_MS);
-    for (const message of [...acknowledged.values()].sort((a, b) => a.seq - b.seq)) out(messageLine(message));
+    for (const message of [...acknowledged.values()].sort((a, b) => a.seq - b.seq)) out(messageLine(message, labels));
     if (pending > 0) printNote(`chorus: ${plural(pending, 'message')} not acknowledged: they may not have been sent`);
     quitting = 'now'; // closing the sender now fails what is left: said above, not once per message
   } finally {

@@ -3,6 +3,7 @@ import { CertificateChangedError } from '../client/certificate-pin.js';
 import { ProfileError } from '../client/profile.js';
 import { ServerKeyChangedError } from '../client/server-key.js';
 import { ChorusError } from '../protocol/errors.js';
+import type { SenderLabels } from '../protocol/name-skeleton.js';
 import { chorusCommand } from './invocation.js';
 
 /**
@@ -102,9 +103,11 @@ export function terminalSafe(text: string): string {
 }
 
 /** `[2026-11-24 10:31] Alice: text`, continuation lines indented; text from the network made terminal-safe. */
-export function messageLine(message: { sentAt: string; sender: { name: string }; text: string }): string {
+export function messageLine(message: { sentAt: string; sender: { id: number; name: string }; text: string }, labels?: SenderLabels): string {
   const text = terminalSafe(message.text).replace(/\n/g, '\n    ');
-  return `[${localMinute(message.sentAt)}] ${terminalSafe(message.sender.name)}: ${text}`;
+  // Look-alike names of different senders carry their account number (protocol/name-skeleton.ts).
+  const name = labels ? labels.label(message.sender) : message.sender.name;
+  return `[${localMinute(message.sentAt)}] ${terminalSafe(name)}: ${text}`;
 }
 
 /** Lines of a table with left-aligned columns; cells are made terminal-safe. */

@@ -25,6 +25,7 @@ describe('message formatting in the web client', () => {
   let agent: ClientAgent;
   let ada: UserPage;
   let grace: Sender;
+  let graceId = 0;
   let code = '';
 
   beforeAll(async () => {
@@ -46,7 +47,8 @@ describe('message formatting in the web client', () => {
     await register(ada.page, ADA);
     code = await createChat(ada.page, 'Formatting');
     await openCreatedChat(ada.page, 'Formatting');
-    const { token } = await signUp(server.httpUrl, 'Grace');
+    const { token, user } = await signUp(server.httpUrl, 'Grace');
+    graceId = user.id;
     expect((await http(server.httpUrl)('POST', `/api/chats/${code}/members`, { token })).status).toBeLessThan(300);
     grace = await connectedSender(server.httpUrl, token);
 
@@ -84,6 +86,19 @@ describe('message formatting in the web client', () => {
     expect(await ltr.evaluate((el) => getComputedStyle(el).direction)).toBe('ltr');
     await screenshot(ada.page, 'formatted-messages');
   }, 60_000);
+
+  it('tells apart senders whose names look alike, by their account number', async () => {
+    // "Grасe" with a Cyrillic а and с: it would pass for Grace.
+    const impostor = await signUp(server.httpUrl, 'Gr\u0430\u0441e', 'impostor@format.test');
+    expect((await http(server.httpUrl)('POST', `/api/chats/${code}/members`, { token: impostor.token })).status).toBeLessThan(300);
+    const sender = await connectedSender(server.httpUrl, impostor.token);
+    await sender.send(code, 'I am Grace, trust me');
+    sender.close();
+    const shown = await waitForMessageCount(ada.page, 5);
+    expect(shown[4]!.sender).toBe(`Gr\u0430\u0441e #${impostor.user.id}`);
+    // Every message of the real Grace now carries her number too, not only the later ones.
+    expect(shown.slice(0, 4).map((m) => m.sender)).toEqual(Array(4).fill(`Grace #${graceId}`));
+  }, 30_000);
 
   it('shows the time of a grouped message on hover', async () => {
     // The messages above are all Grace's, within minutes: the second is grouped under the first.

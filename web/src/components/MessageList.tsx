@@ -1,5 +1,6 @@
-import { type Dispatch, Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { type Dispatch, Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { UiMessage, UiUser } from '../../../src/agent/ui-protocol.js';
+import { SenderLabels } from '../../../src/protocol/name-skeleton.js';
 import { link } from '../agent-link.js';
 import { clockTime, colourOf, dayKey, dayLabel, fullTime, initial } from '../format.js';
 import { AlertIcon, ArrowDownIcon } from '../icons.js';
@@ -57,6 +58,8 @@ export function MessageList({ code, name, conversation, user, dispatch, onRetry,
   const split = messages.findIndex((m) => m.seq > boundary);
   const history = split === -1 ? messages : messages.slice(0, split);
   const arrived = split === -1 ? [] : messages.slice(split);
+  // Senders whose names look alike are shown with their account number (protocol/name-skeleton.ts).
+  const labels = useMemo(() => SenderLabels.knowing(messages.map((m) => m.sender)), [messages]);
 
   const markRead = useCallback(() => {
     if (!ready || !atBottom.current || document.visibilityState !== 'visible' || lastSeq <= readSent.current) return;
@@ -156,10 +159,10 @@ export function MessageList({ code, name, conversation, user, dispatch, onRetry,
         {/* History (the first page, and older pages as they load) is not live: a screen reader
             would read it all out again. Only what arrives while the chat is open is. */}
         <ol className="message-items" aria-live="off">
-          <MessageItems messages={history} before={undefined} userId={user.id} />
+          <MessageItems messages={history} before={undefined} userId={user.id} labels={labels} />
         </ol>
         <ol className="message-items">
-          <MessageItems messages={arrived} before={history[history.length - 1]} userId={user.id} />
+          <MessageItems messages={arrived} before={history[history.length - 1]} userId={user.id} labels={labels} />
         </ol>
         {/* One's own message is not news; its failure is, and says so itself (role="alert"). */}
         <ol className="message-items" aria-live="off">
@@ -185,7 +188,7 @@ export function MessageList({ code, name, conversation, user, dispatch, onRetry,
 }
 
 /** Messages in order, with a day divider where the day changes and consecutive ones grouped; `before` is the message shown just above them. */
-function MessageItems({ messages, before, userId }: { messages: UiMessage[]; before: UiMessage | undefined; userId: number }) {
+function MessageItems({ messages, before, userId, labels }: { messages: UiMessage[]; before: UiMessage | undefined; userId: number; labels: SenderLabels }) {
   return messages.map((message, i) => {
     const previous = i === 0 ? before : messages[i - 1];
     const newDay = !previous || dayKey(previous.sentAt) !== dayKey(message.sentAt);
@@ -198,13 +201,13 @@ function MessageItems({ messages, before, userId }: { messages: UiMessage[]; bef
             <span>{dayLabel(message.sentAt)}</span>
           </li>
         )}
-        <MessageItem message={message} continued={continued} own={message.sender.id === userId} />
+        <MessageItem message={message} sender={labels.label(message.sender)} continued={continued} own={message.sender.id === userId} />
       </Fragment>
     );
   });
 }
 
-function MessageItem({ message, continued, own }: { message: UiMessage; continued: boolean; own: boolean }) {
+function MessageItem({ message, sender, continued, own }: { message: UiMessage; sender: string; continued: boolean; own: boolean }) {
   return (
     <li className={`message${continued ? ' message-continued' : ''}${own ? ' message-own' : ''}`} data-seq={message.seq}>
       <span className={`avatar colour-${colourOf(message.sender.id)}`} aria-hidden="true">
@@ -218,7 +221,7 @@ function MessageItem({ message, continued, own }: { message: UiMessage; continue
       )}
       <div className="message-body">
         <div className="message-meta">
-          <span className="message-sender">{message.sender.name}</span>{' '}
+          <span className="message-sender">{sender}</span>{' '}
           <time className="message-time" dateTime={message.sentAt} title={fullTime(message.sentAt)}>
             {clockTime(message.sentAt)}
           </time>
