@@ -2,12 +2,12 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectedSender } from '../support/messaging.js';
-import { type TestServer, http, signUp, startTestServer } from '../support/server.js';
-import { type ClientAgent, startClientAgent } from './support/client-agents.js';
-import { ensureUiBuilt } from './support/ui-build.js';
+import { type TestServer, http, signUp } from '../support/server.js';
+import type { ClientAgent } from './support/client-agents.js';
+import { type OneUser, startOneUser } from './support/one-user.js';
 import {
   PHONE,
   type UserPage,
@@ -15,7 +15,6 @@ import {
   createChat,
   hasText,
   joinChat,
-  launchBrowser,
   logout,
   openClient,
   send,
@@ -77,23 +76,18 @@ const ADA = { name: 'Ada Lovelace', email: 'ada@example.test', password: 'analyt
 
 describe('accessibility of the web client (axe-core, WCAG 2.1 A/AA; keyboard; screen readers)', () => {
   let server: TestServer;
-  let browser: Browser;
+  let world: OneUser;
   let agent: ClientAgent;
   let ada: UserPage;
   let code = '';
 
   beforeAll(async () => {
-    await ensureUiBuilt();
-    server = await startTestServer();
-    [browser, agent] = await Promise.all([launchBrowser(), startClientAgent(server.httpUrl)]);
-    ada = await openClient(browser, agent);
+    world = await startOneUser();
+    ({ server, agent, user: ada } = world);
   }, 120_000);
 
   afterAll(async () => {
-    expect(ada?.dialogs ?? []).toEqual([]);
-    await browser?.close();
-    await agent?.stop();
-    await server?.dispose();
+    await world?.close();
   });
 
   it('register, login and their errors', async () => {
@@ -161,7 +155,7 @@ describe('accessibility of the web client (axe-core, WCAG 2.1 A/AA; keyboard; sc
     await expectAccessible(page, 'send-failed');
     await page.locator('li.message-failed').getByRole('button', { name: 'Discard' }).click();
 
-    const phone = await openClient(browser, agent, PHONE);
+    const phone = await openClient(world.browser, agent, PHONE);
     await phone.page.getByRole('navigation', { name: 'Your chats' }).getByRole('button', { name: 'Analytical' }).click();
     await waitForMessageCount(phone.page, 2);
     await expectAccessible(phone.page, 'mobile-chat');
@@ -239,7 +233,7 @@ describe('accessibility of the web client (axe-core, WCAG 2.1 A/AA; keyboard; sc
   }, 60_000);
 
   it('icon-only buttons have names (phone layout, where labels are hidden)', async () => {
-    const phone = await openClient(browser, agent, PHONE);
+    const phone = await openClient(world.browser, agent, PHONE);
     const { page } = phone;
     await page.getByRole('navigation', { name: 'Your chats' }).getByRole('button', { name: 'Analytical' }).click();
     await waitForMessageCount(page, 3);

@@ -1,9 +1,8 @@
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, startTestServer } from '../support/server.js';
-import { type ClientAgent, startClientAgent } from './support/client-agents.js';
-import { ensureUiBuilt } from './support/ui-build.js';
-import { type UserPage, chatTitle, createChat, hasText, launchBrowser, login, logout, openChat, openClient, openCreatedChat, register, visible } from './support/ui.js';
+import type { TestServer } from '../support/server.js';
+import type { ClientAgent } from './support/client-agents.js';
+import { type OneUser, startOneUser } from './support/one-user.js';
+import { type UserPage, chatTitle, createChat, hasText, login, logout, openChat, openCreatedChat, register, visible } from './support/ui.js';
 
 /**
  * The address names the open chat: reload, back and forward keep the person where they were, and
@@ -14,24 +13,19 @@ const ADA = { name: 'Ada Lovelace', email: 'ada@address.test', password: 'analyt
 
 describe('the open chat in the address', () => {
   let server: TestServer;
-  let browser: Browser;
+  let world: OneUser;
   let agent: ClientAgent;
   let ada: UserPage;
   const codes: Record<string, string> = {};
   const chatParam = () => new URL(ada.page.url()).searchParams.get('chat');
 
   beforeAll(async () => {
-    await ensureUiBuilt();
-    server = await startTestServer();
-    [browser, agent] = await Promise.all([launchBrowser(), startClientAgent(server.httpUrl)]);
-    ada = await openClient(browser, agent);
+    world = await startOneUser();
+    ({ server, agent, user: ada } = world);
   }, 120_000);
 
   afterAll(async () => {
-    expect(ada?.dialogs ?? []).toEqual([]);
-    await browser?.close();
-    await agent?.stop();
-    await server?.dispose();
+    await world?.close();
   });
 
   it('names the chat, so that a reload opens it again', async () => {

@@ -1,12 +1,11 @@
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sender } from '../../src/client/sender.js';
 import { MAX_TEXT_BYTES } from '../../src/protocol/limits.js';
 import { connectedSender } from '../support/messaging.js';
-import { type TestServer, http, signUp, startTestServer } from '../support/server.js';
-import { type ClientAgent, startClientAgent } from './support/client-agents.js';
-import { ensureUiBuilt } from './support/ui-build.js';
-import { type UserPage, createChat, launchBrowser, openClient, openCreatedChat, register, screenshot, visible, waitForMessageCount } from './support/ui.js';
+import { type TestServer, http, signUp } from '../support/server.js';
+import type { ClientAgent } from './support/client-agents.js';
+import { type OneUser, startOneUser } from './support/one-user.js';
+import { type UserPage, createChat, openCreatedChat, register, screenshot, visible, waitForMessageCount } from './support/ui.js';
 
 // Functions given to page.evaluate run in the browser; the project is type-checked without the DOM library.
 declare const getComputedStyle: any;
@@ -21,7 +20,7 @@ const ADA = { name: 'Ada Lovelace', email: 'ada@format.test', password: 'analyti
 
 describe('message formatting in the web client', () => {
   let server: TestServer;
-  let browser: Browser;
+  let world: OneUser;
   let agent: ClientAgent;
   let ada: UserPage;
   let grace: Sender;
@@ -29,18 +28,13 @@ describe('message formatting in the web client', () => {
   let code = '';
 
   beforeAll(async () => {
-    await ensureUiBuilt();
-    server = await startTestServer();
-    [browser, agent] = await Promise.all([launchBrowser(), startClientAgent(server.httpUrl)]);
-    ada = await openClient(browser, agent);
+    world = await startOneUser();
+    ({ server, agent, user: ada } = world);
   }, 120_000);
 
   afterAll(async () => {
-    expect(ada?.dialogs ?? []).toEqual([]);
     grace?.close();
-    await browser?.close();
-    await agent?.stop();
-    await server?.dispose();
+    await world?.close();
   });
 
   it('renders http(s) links, inline code and fenced code blocks; other schemes and markup stay text', async () => {

@@ -39,6 +39,8 @@ export function useChatInAddress(state: State, dispatch: Dispatch<Action>): void
   // The open chat goes into the address (a new history entry) and into storage.
   useEffect(() => {
     if (userId === undefined || restoredFor.current !== userId) return;
+    // A create or join panel covers the chat for a moment: not a place to come back to.
+    if (state.active === null && state.panel !== 'none') return;
     if (state.active) localStorage.setItem(lastChatKey(userId), state.active);
     if (chatInAddress() !== state.active) history.pushState(null, '', addressFor(state.active));
   });
