@@ -65,8 +65,9 @@ or the one --fingerprint names.`,
         interfaceAddress: multicastInterface(options.multicastInterface ?? DEFAULT_MULTICAST_INTERFACE),
         relaunch: relaunchCommand(env, 'client'),
       });
-      announce(agent, options.open, profileDir);
+      // Before the address is printed: whoever reads it may stop us at once.
       stopOnSignals([agent]);
+      announce(agent, options.open, profileDir);
     });
 }
 

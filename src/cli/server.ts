@@ -89,6 +89,8 @@ who check it when they first log in (chorus login --server https://… --fingerp
     } catch (error) {
       throw new CliError(startFailure(error, config));
     }
+    // Before the address is printed: whoever reads it may stop us at once.
+    stopOnSignals([server], 'stopping (finishing requests in flight)');
     const storage = config.database.engine === 'sqlite' ? `data in ${config.dataDir}` : 'data in PostgreSQL';
     const tls = server.tlsFingerprint ? ', both over TLS' : '';
     process.stdout.write(`Chorus server listening on ${server.httpUrl} (HTTP API) and TCP port ${server.tcpPort}${tls}; ${storage}\n`);
@@ -96,7 +98,6 @@ who check it when they first log in (chorus login --server https://… --fingerp
       process.stdout.write(`TLS certificate fingerprint (SHA-256): ${server.tlsFingerprint}\n`);
       process.stdout.write(`Clients check it at their first login: chorus login --server ${server.httpUrl} --fingerprint ${server.tlsFingerprint}\n`);
     }
-    stopOnSignals([server], 'stopping (finishing requests in flight)');
   });
 }
 

@@ -67,10 +67,11 @@ Use "chorus server" for a server alone, with every setting.`,
         await server.close();
         throw error;
       }
+      // Before the addresses are printed: whoever reads them may stop us at once.
+      stopOnSignals([agent, server]);
       process.stdout.write(`Chorus server: ${server.httpUrl} (TCP port ${server.tcpPort}), data in ${dataDir}\n`);
       if (banner) process.stdout.write(banner);
       announce(agent, options.open, profileDir);
-      stopOnSignals([agent, server]);
     });
 }
 
