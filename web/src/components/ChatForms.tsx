@@ -1,4 +1,4 @@
-import { type Dispatch, type FormEvent, type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
+import { type Dispatch, type FormEvent, type ReactNode, useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { UiChat } from '../../../src/agent/ui-protocol.js';
 import { normalizeChatCode } from '../../../src/protocol/chat-code.js';
 import { NAME_LENGTH } from '../../../src/protocol/display-names.js';
@@ -135,14 +135,20 @@ export function JoinChat({ dispatch }: { dispatch: Dispatch<Action> }) {
 function Panel({ title, dispatch, children }: { title: string; dispatch: Dispatch<Action>; children: ReactNode }) {
   const opener = useRef<Element | null>(null);
   if (opener.current === null) opener.current = document.activeElement;
+  const closing = useRef(false);
   const close = useCallback(() => {
-    const back = opener.current;
+    closing.current = true;
     dispatch({ type: 'panel', panel: 'none' });
-    // After React has removed the panel: the opener is focusable again only then (on a phone).
-    setTimeout(() => {
-      if (back instanceof HTMLElement && back.isConnected) back.focus();
-    }, 0);
   }, [dispatch]);
+  // In the commit that removes the panel: the opener is focusable again only then (on a phone),
+  // and nothing rendered after it can take the focus first.
+  useLayoutEffect(
+    () => () => {
+      const back = opener.current;
+      if (closing.current && back instanceof HTMLElement && back.isConnected) back.focus();
+    },
+    [],
+  );
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.key === 'Escape' && !e.defaultPrevented) close();
