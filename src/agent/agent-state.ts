@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writePrivateJsonFile } from '../client/private-json-file.js';
 
 /**
  * What the agent remembers between runs, beside the profile (agent.json, 0600 in the 0700
@@ -36,19 +36,7 @@ export async function loadAgentState(dir: string): Promise<AgentState | undefine
 
 /** Written atomically (temporary file, then rename), readable by the user only. */
 export async function saveAgentState(dir: string, state: AgentState): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = join(dir, `.${AGENT_STATE_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(`${JSON.stringify(state, null, 2)}\n`, 'utf8');
-    await handle.close();
-    await rename(temp, join(dir, AGENT_STATE_FILE));
-  } catch (error) {
-    await handle.close().catch(() => {});
-    await unlink(temp).catch(() => {});
-    throw error;
-  }
+  await writePrivateJsonFile(dir, AGENT_STATE_FILE, state);
 }
 
 function isAgentState(value: unknown): value is AgentState {

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writePrivateJsonFile } from '../client/private-json-file.js';
 
 /**
  * How far the user has read in each chat, kept beside the profile (read-positions.json), so
@@ -62,10 +62,7 @@ export class ReadPositions {
 
   private async write(): Promise<void> {
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      const temp = join(this.dir, `.${READ_POSITIONS_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-      await writeFile(temp, `${JSON.stringify(this.positions)}\n`, { mode: 0o600 });
-      await rename(temp, join(this.dir, READ_POSITIONS_FILE));
+      await writePrivateJsonFile(this.dir, READ_POSITIONS_FILE, this.positions, { pretty: false });
     } catch {
       // Unread counts are a convenience: never fail the agent over them.
     }

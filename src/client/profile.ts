@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isFingerprint } from './certificate-pin.js';
+import { writePrivateJsonFile } from './private-json-file.js';
 
 /**
  * A user's client state, kept in a profile folder: which server, the session token, who is
@@ -67,21 +67,7 @@ export async function loadProfile(dir: string): Promise<Profile | undefined> {
 export async function saveProfile(dir: string, profile: Profile): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await makePrivate(dir);
-  const file = join(dir, PROFILE_FILE);
-  const temp = join(dir, `.${PROFILE_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    // The mode given to open is filtered by the umask; make sure it is exactly 0600.
-    await handle.chmod(0o600);
-    await handle.writeFile(`${JSON.stringify(profile, null, 2)}\n`, 'utf8');
-    await handle.sync();
-    await handle.close();
-    await rename(temp, file);
-  } catch (error) {
-    await handle.close().catch(() => {});
-    await unlink(temp).catch(() => {});
-    throw error;
-  }
+  await writePrivateJsonFile(dir, PROFILE_FILE, profile, { sync: true });
 }
 
 /**
