@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { type Socket, connect } from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Sender } from '../client/sender.js';
@@ -63,6 +63,17 @@ function helloAnswer(port: number): Promise<Frame | undefined> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A connection that says hello, takes the welcome, then reads nothing more. */
+async function peerThatStopsReading(port: number): Promise<Socket> {
+  const socket = connect({ port, host: '127.0.0.1' });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: 't' }));
+  await new Promise((resolve) => socket.once('data', resolve));
+  socket.pause();
+  socket.on('error', () => {});
+  return socket;
+}
 
 describe('a slow or failing session lookup', () => {
   it('a lookup slower than the hello deadline still gets its welcome: the deadline stops once the hello has arrived', async () => {
@@ -148,13 +159,8 @@ describe('the end of a session', () => {
 describe('backpressure', () => {
   it('stops reading from a connection that pipelines refused sends and never reads: the server holds a bounded amount for it', async () => {
     const { ingest, port } = await startIngest(async () => ({ user: USER, expiresAt: Date.now() + 60_000 }));
-    const socket = connect({ port, host: '127.0.0.1' });
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: 't' }));
-    await new Promise((resolve) => socket.once('data', resolve));
-    // From now on never read, so the server's answers pile up on its side.
-    socket.pause();
-    socket.on('error', () => {});
+    // Logged in, then never reading, so the server's answers pile up on its side.
+    const socket = await peerThatStopsReading(port);
 
     // Pipeline sends (each refused NOT_A_MEMBER) until the server has stopped reading them;
     // then a few megabytes more, which now wait in the network buffers, not in the server.
@@ -198,12 +204,7 @@ describe('backpressure', () => {
 
   it('cuts off a peer that does not take its answers within the drain deadline', async () => {
     const { ingest, port } = await startIngest(async () => ({ user: USER, expiresAt: Date.now() + 60_000 }), { drainTimeoutMs: 500 });
-    const socket = connect({ port, host: '127.0.0.1' });
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: 't' }));
-    await new Promise((resolve) => socket.once('data', resolve));
-    socket.pause();
-    socket.on('error', () => {});
+    const socket = await peerThatStopsReading(port);
     const closed = new Promise((resolve) => socket.once('close', resolve));
     const pings = Buffer.concat(Array.from({ length: 10_000 }, () => encodeFrame({ t: 'ping' })));
     let wasPaused = false;
