@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { type ApiClient, type Chat, isSessionEnded } from '../client/api.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
-import { sendableTextProblem } from '../protocol/message-text.js';
+import { messageTextProblem } from '../protocol/message-text.js';
 import { SenderLabels } from '../protocol/name-skeleton.js';
 import type { Profile } from '../client/profile.js';
 import { type ChatMessage, MulticastJoinError, Receiver } from '../client/receiver.js';
@@ -52,7 +52,7 @@ named on stderr with the reason, and the command then exits 1; the other lines a
       if (options.stdin && text !== undefined) throw usageError('give the message as TEXT or with --stdin, not both');
       if (!options.stdin && text === undefined) throw usageError('no message: give TEXT (quoted), or --stdin for one message per line');
       if (text !== undefined) {
-        const problem = sendableTextProblem(text);
+        const problem = messageTextProblem(text);
         if (problem) throw problem;
       }
       const { client } = await openChat(command, env, code);
@@ -372,7 +372,7 @@ async function talk({ code, chat, me, sender, receiver, interfaceAddress, histor
     stop.stop();
   };
   const send = (text: string) => {
-    const problem = sendableTextProblem(text);
+    const problem = messageTextProblem(text);
     if (problem) return out(`  ✗ ${snippet(text)} not sent: ${describeFailure(problem).line}`);
     const id = newClientMessageId();
     pending++;

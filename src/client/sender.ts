@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Backoff } from '../protocol/backoff.js';
 import { ChorusError, isErrorCode } from '../protocol/errors.js';
 import { type Frame, FrameDecoder, encodeFrame } from '../protocol/frames.js';
-import { sendableTextProblem } from '../protocol/message-text.js';
+import { messageTextProblem } from '../protocol/message-text.js';
 import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { type Clock, type Timer, systemClock } from './clock.js';
 import type { SenderConnection, SenderTransport } from './sender-transport.js';
@@ -136,7 +136,7 @@ export class Sender {
     if (this.state === 'closed') return Promise.reject(new Error('sender is closed'));
     if (this.fatal) return Promise.reject(this.fatal);
     // A text the server would refuse, or that no frame could carry, never enters the queue.
-    const problem = sendableTextProblem(text);
+    const problem = messageTextProblem(text);
     if (problem) return Promise.reject(problem);
     return new Promise((resolve, reject) => {
       this.queue.push({ id, chat, text, resolve, reject });

@@ -1,13 +1,12 @@
 import { ChorusError } from './errors.js';
 import { LONE_SURROGATE } from './frames.js';
-import { MAX_CHAT_INPUT_LENGTH, MAX_CLIENT_MSG_ID_LENGTH, MAX_FRAME_BYTES, MAX_TEXT_BYTES, MAX_TEXT_JSON_BYTES } from './limits.js';
-
-/** A send frame's JSON besides the text: `{"t":"send","id":…,"chat":…,"text":}` with the longest id and chat. */
-const FRAME_OVERHEAD_BYTES = 64 + MAX_CLIENT_MSG_ID_LENGTH + MAX_CHAT_INPUT_LENGTH;
+import { MAX_TEXT_BYTES, MAX_TEXT_JSON_BYTES } from './limits.js';
 
 /**
- * Why the server refuses this text (empty, holding U+0000, or over MAX_TEXT_BYTES of UTF-8), or
- * undefined when it takes it. The server's rule and wording (docs/protocol.md).
+ * Why the server refuses this text (empty, holding U+0000 or a lone surrogate, over
+ * MAX_TEXT_BYTES of UTF-8, or over MAX_TEXT_JSON_BYTES as JSON), or undefined when it takes it.
+ * The server's rule and wording (docs/protocol.md); clients check it before a text enters a
+ * sender's queue. A text it takes always fits one frame: its JSON form is at most half a frame.
  */
 export function messageTextProblem(text: string): ChorusError | undefined {
   if (text.length === 0) return new ChorusError('INVALID_FIELD', 'A message must not be empty', 'text');
@@ -29,6 +28,8 @@ export function messageTextProblem(text: string): ChorusError | undefined {
  * limit could otherwise weigh six times that in every answer that carries it.
  */
 export function jsonFormProblem(text: string): ChorusError | undefined {
+  // JSON makes a byte of UTF-8 at most six (a control character): a short text needs no encoding.
+  if (Buffer.byteLength(text, 'utf8') * 6 <= MAX_TEXT_JSON_BYTES) return undefined;
   const bytes = Buffer.byteLength(JSON.stringify(text), 'utf8') - 2;
   if (bytes <= MAX_TEXT_JSON_BYTES) return undefined;
   return new ChorusError(
@@ -36,19 +37,4 @@ export function jsonFormProblem(text: string): ChorusError | undefined {
     `A message may be at most ${MAX_TEXT_JSON_BYTES / 1024} KiB as JSON, where each control character takes 6 bytes (this one is ${bytes} bytes)`,
     'text',
   );
-}
-
-/**
- * Why a client cannot send this text: the server's rule, and also a text under the limit that
- * no frame can carry (JSON escapes a control character in six bytes, so a text full of them can
- * exceed MAX_FRAME_BYTES and cannot even be encoded). Checked before a text enters a sender's
- * queue. The server need not ask: a text that reached it came in a frame.
- */
-export function sendableTextProblem(text: string): ChorusError | undefined {
-  const problem = messageTextProblem(text);
-  if (problem) return problem;
-  if (Buffer.byteLength(JSON.stringify(text), 'utf8') + FRAME_OVERHEAD_BYTES > MAX_FRAME_BYTES) {
-    return new ChorusError('PAYLOAD_TOO_LARGE', 'A message with this many control characters does not fit in one frame', 'text');
-  }
-  return undefined;
 }
