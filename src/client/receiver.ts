@@ -279,19 +279,19 @@ export class Receiver {
       this.drops[result.reason]++;
       // Not to be read after all: what it carried is fetched as a gap.
       if (newerEpoch && !sub.early) {
-        sub.ordering.noteLatest(header.type === 'heartbeat' ? header.firstSeq : header.firstSeq + header.count - 1);
+        sub.ordering.noteLatest(header.type !== 'data' ? header.firstSeq : header.firstSeq + header.count - 1);
         this.checkGap(sub);
       }
       return;
     }
     const d = result.datagram;
     if (sub.early) {
-      if (d.type === 'heartbeat') sub.early.latest = Math.max(sub.early.latest, d.latestSeq);
+      if (d.type !== 'data') sub.early.latest = Math.max(sub.early.latest, d.latestSeq);
       else sub.early.messages.push(...toChatMessages(d, sub.code).filter((m) => m !== undefined));
       return;
     }
-    if (d.type === 'heartbeat') {
-      this.counts.heartbeats++;
+    if (d.type !== 'data') {
+      if (d.type === 'heartbeat') this.counts.heartbeats++;
       sub.ordering.noteLatest(d.latestSeq);
     } else {
       sub.ordering.offer(toChatMessages(d, sub.code).filter((m) => m !== undefined));

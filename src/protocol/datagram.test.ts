@@ -9,6 +9,7 @@ import {
   decodeDatagram,
   encodeData,
   encodeHeartbeat,
+  encodeProbe,
   fitsAlone,
   messageWireSize,
   packMessages,
@@ -146,6 +147,32 @@ describe('HEARTBEAT', () => {
   });
 });
 
+describe('PROBE', () => {
+  const nonce = Buffer.from('0123456789ab').toString('base64url');
+
+  it('round-trips the nonce and the latest seq, signed, in a heartbeat-sized datagram', () => {
+    const buf = encodeProbe({ stream: STREAM, epoch: EPOCH, latestSeq: 42, nonce }, server.privateKey);
+    expect(buf.length).toBe(HEARTBEAT_BYTES);
+    expect(buf[3]).toBe(3);
+    expect(parseHeader(buf)).toMatchObject({ type: 'probe', firstSeq: 42, count: 0 });
+    expect(decode(buf)).toEqual({ ok: true, datagram: { type: 'probe', stream: STREAM, epoch: EPOCH, latestSeq: 42, nonce } });
+  });
+
+  it('cannot be forged or altered: another signer, or another nonce under the same signature, is refused', () => {
+    const forger = newSigningKeyPair();
+    expect(decode(encodeProbe({ stream: STREAM, epoch: EPOCH, latestSeq: 42, nonce }, forger.privateKey))).toEqual({ ok: false, reason: 'bad-signature' });
+    const altered = encodeProbe({ stream: STREAM, epoch: EPOCH, latestSeq: 42, nonce }, server.privateKey);
+    altered[30] = (altered[30] ?? 0) ^ 1;
+    expect(decode(altered)).toEqual({ ok: false, reason: 'bad-signature' });
+  });
+
+  it('refuses a nonce that is not 12 bytes of base64url', () => {
+    for (const bad of ['', 'short', `${nonce}A`, '++++++++++++++++']) {
+      expect(() => encodeProbe({ stream: STREAM, epoch: EPOCH, latestSeq: 1, nonce: bad }, server.privateKey)).toThrow(RangeError);
+    }
+  });
+});
+
 describe('packMessages', () => {
   const texts = fc.string({ unit: 'binary', maxLength: 700 });
 
@@ -261,6 +288,10 @@ describe('decodeDatagram refusals', () => {
       other[2] = version;
       expect(parseHeader(other)).toEqual({ reason: 'unknown-version' });
     }
+    // Type 3 (PROBE) came without a new version; 4 and up are unknown.
+    const t4 = Buffer.from(valid);
+    t4[3] = 4;
+    expect(parseHeader(t4)).toEqual({ reason: 'unknown-type' });
     const t9 = Buffer.from(valid);
     t9[3] = 9;
     expect(parseHeader(t9)).toEqual({ reason: 'unknown-type' });

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { NONCE_BYTES, SIGNATURE_BYTES, TAG_BYTES, open, seal, sign, verify } from './crypto.js';
-import { MAX_DATAGRAM_BYTES, PROTOCOL_VERSION } from './limits.js';
+import { DATAGRAM_VERSION, MAX_DATAGRAM_BYTES } from './limits.js';
 import { STREAM_ID_BYTES, isStreamId } from './stream-id.js';
 
 /**
@@ -39,12 +39,26 @@ export interface HeartbeatDatagram {
   latestSeq: number;
 }
 
-export type Datagram = DataDatagram | HeartbeatDatagram;
+/**
+ * A signed PROBE: the answer to a client's `probe` frame, multicast on the chat's group so that
+ * the client learns whether the group reaches it. It carries the client's nonce (so it answers
+ * that probe and no other) and, like a heartbeat, the latest sequence number multicast.
+ */
+export interface ProbeDatagram {
+  type: 'probe';
+  stream: string;
+  epoch: number;
+  latestSeq: number;
+  /** The nonce of the `probe` frame, base64url. */
+  nonce: string;
+}
 
-/** The clear header. For a heartbeat, firstSeq is the chat's latest sequence number. */
+export type Datagram = DataDatagram | HeartbeatDatagram | ProbeDatagram;
+
+/** The clear header. For a heartbeat or a probe, firstSeq is the chat's latest sequence number. */
 export interface DatagramHeader {
   version: number;
-  type: 'data' | 'heartbeat';
+  type: 'data' | 'heartbeat' | 'probe';
   /** The chat's stream id, hex: any 10 bytes parse; only a receiver knows which are its chats'. */
   stream: string;
   epoch: number;
@@ -60,6 +74,7 @@ export type DecodeResult = { ok: true; datagram: Datagram } | { ok: false; reaso
 const MAGIC = 0x4348; // "CH"
 const TYPE_DATA = 1;
 const TYPE_HEARTBEAT = 2;
+const TYPE_PROBE = 3;
 const FLAG_TEXT_OMITTED = 0x01;
 
 const OFFSET_VERSION = 2;
@@ -173,7 +188,7 @@ function readU64(buf: Buffer, offset: number): number | undefined {
 
 function writeHeader(type: number, stream: string, epoch: number, firstSeq: number, count: number, nonce: Buffer | undefined, out: Buffer): void {
   out.writeUInt16BE(MAGIC, 0);
-  out.writeUInt8(PROTOCOL_VERSION, OFFSET_VERSION);
+  out.writeUInt8(DATAGRAM_VERSION, OFFSET_VERSION);
   out.writeUInt8(type, OFFSET_TYPE);
   out.write(stream, OFFSET_STREAM, STREAM_ID_BYTES, 'hex');
   out.writeUInt32BE(epoch, OFFSET_EPOCH);
@@ -254,6 +269,19 @@ export function encodeHeartbeat(h: { stream: string; epoch: number; latestSeq: n
   return out;
 }
 
+/** A signed PROBE answering the probe whose nonce is `nonce` (PROBE_NONCE_BYTES, base64url). */
+export function encodeProbe(p: { stream: string; epoch: number; latestSeq: number; nonce: string }, signingKey: KeyObject): Buffer {
+  checkStream(p.stream);
+  checkU32(p.epoch, 'epoch');
+  checkSafe(p.latestSeq, 'latestSeq');
+  const nonce = Buffer.from(p.nonce, 'base64url');
+  if (nonce.length !== NONCE_BYTES || nonce.toString('base64url') !== p.nonce) throw new RangeError(`a probe nonce is ${NONCE_BYTES} bytes, base64url`);
+  const out = Buffer.allocUnsafe(HEARTBEAT_BYTES);
+  writeHeader(TYPE_PROBE, p.stream, p.epoch, p.latestSeq, 0, nonce, out);
+  sign(signingKey, out.subarray(0, HEADER_BYTES)).copy(out, HEADER_BYTES);
+  return out;
+}
+
 // ---- decoding ----
 
 function drop<R extends string>(reason: R): { reason: R } {
@@ -267,9 +295,9 @@ function drop<R extends string>(reason: R): { reason: R } {
 export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropReason } {
   if (buf.length < OFFSET_TYPE + 1 || buf.readUInt16BE(0) !== MAGIC) return drop('malformed');
   const version = buf.readUInt8(OFFSET_VERSION);
-  if (version !== PROTOCOL_VERSION) return drop('unknown-version');
+  if (version !== DATAGRAM_VERSION) return drop('unknown-version');
   const typeByte = buf.readUInt8(OFFSET_TYPE);
-  if (typeByte !== TYPE_DATA && typeByte !== TYPE_HEARTBEAT) return drop('unknown-type');
+  if (typeByte !== TYPE_DATA && typeByte !== TYPE_HEARTBEAT && typeByte !== TYPE_PROBE) return drop('unknown-type');
   if (buf.length < HEARTBEAT_BYTES) return drop('malformed');
 
   const stream = buf.toString('hex', OFFSET_STREAM, OFFSET_EPOCH);
@@ -282,6 +310,10 @@ export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropR
   if (typeByte === TYPE_HEARTBEAT) {
     if (buf.length !== HEARTBEAT_BYTES || count !== 0 || nonce.some((b) => b !== 0)) return drop('malformed');
     return { version, type: 'heartbeat', stream, epoch, firstSeq, count, nonce };
+  }
+  if (typeByte === TYPE_PROBE) {
+    if (buf.length !== HEARTBEAT_BYTES || count !== 0) return drop('malformed');
+    return { version, type: 'probe', stream, epoch, firstSeq, count, nonce };
   }
   if (count === 0 || firstSeq < 1 || firstSeq > Number.MAX_SAFE_INTEGER - (count - 1)) return drop('malformed');
   if (buf.length < DATA_OVERHEAD_BYTES + count * MESSAGE_FIXED_BYTES) return drop('malformed');
@@ -307,6 +339,7 @@ export function decodeDatagram(
   if (!key) return { ok: false, reason: 'unknown-key' };
   const { stream, epoch, firstSeq } = header;
   if (header.type === 'heartbeat') return { ok: true, datagram: { type: 'heartbeat', stream, epoch, latestSeq: firstSeq } };
+  if (header.type === 'probe') return { ok: true, datagram: { type: 'probe', stream, epoch, latestSeq: firstSeq, nonce: header.nonce.toString('base64url') } };
 
   const body = open(key, header.nonce, buf.subarray(HEADER_BYTES, signedEnd), buf.subarray(0, HEADER_BYTES));
   if (!body) return { ok: false, reason: 'undecryptable' };

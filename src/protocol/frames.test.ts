@@ -14,16 +14,37 @@ const SAMPLES: Frame[] = [
   { t: 'error', code: 'UNAUTHENTICATED', message: 'Say hello first' },
   { t: 'ping' },
   { t: 'pong' },
+  { t: 'probe', chat: 'ABCDE-FGHJK', nonce: 'MDEyMzQ1Njc4OWFi' },
+  { t: 'probed', chat: 'ABCDE-FGHJK', nonce: 'MDEyMzQ1Njc4OWFi', latestSeq: 0 },
+  { t: 'watch', chat: 'ABCDE-FGHJK', after: 12 },
+  { t: 'unwatch', chat: 'ABCDE-FGHJK' },
   {
-    t: 'message',
+    t: 'messages',
     chat: 'ABCDE-FGHJK',
-    seq: 3,
-    sender: { id: 2, name: 'Zoë' },
-    text: 'hi',
-    sentAt: '2024-05-01T12:00:00Z',
-    clientMsgId: 'c1',
+    messages: [
+      { seq: 3, sender: { id: 2, name: 'Zoë' }, text: 'hi', sentAt: '2024-05-01T12:00:00Z', clientMsgId: 'c1' },
+      { seq: 4, sender: { id: 3, name: 'Ann' }, text: '', sentAt: '2024-05-01T12:00:01Z', clientMsgId: 'c2' },
+    ],
   },
+  { t: 'refusal', about: 'watch', chat: 'ABCDE-FGHJK', code: 'NOT_A_MEMBER', message: 'not yours' },
+  { t: 'refusal', about: 'probe', chat: 'ABCDE-FGHJK', code: 'TOO_MANY_REQUESTS', message: 'slow down', retryAfterMs: 500 },
 ];
+
+describe('delivery frames', () => {
+  const message = { seq: 3, sender: { id: 2, name: 'Zoë' }, text: 'hi', sentAt: '2024-05-01T12:00:00Z', clientMsgId: 'c1' };
+  it('refuses pushed messages that are not consecutive, or none', () => {
+    expect(() => validateFrame({ t: 'messages', chat: 'ABCDE-FGHJK', messages: [message, { ...message, seq: 5 }] })).toThrow(FrameError);
+    expect(() => validateFrame({ t: 'messages', chat: 'ABCDE-FGHJK', messages: [] })).toThrow(FrameError);
+  });
+  it('refuses a probe nonce of the wrong length or alphabet', () => {
+    for (const nonce of ['', 'MDEyMzQ1Njc4OWF', 'MDEyMzQ1Njc4OWFiA', 'MDEyMzQ1Njc4OW+i']) {
+      expect(() => validateFrame({ t: 'probe', chat: 'ABCDE-FGHJK', nonce })).toThrow(FrameError);
+    }
+  });
+  it('refuses a refusal about anything but a probe or a watch', () => {
+    expect(() => validateFrame({ t: 'refusal', about: 'send', chat: 'ABCDE-FGHJK', code: 'NOT_A_MEMBER', message: 'x' })).toThrow(FrameError);
+  });
+});
 
 /** A frame with an arbitrary JSON body. */
 function rawFrame(body: string | Buffer): Buffer {
@@ -190,7 +211,8 @@ describe('FrameDecoder refusals', () => {
       '{"t":"send","id":"a","chat":"ABCDEFGHJK","text":"\\ude00\\ud83d"}',
       '{"t":"send","id":"a","chat":"ABCDE\\ud800","text":"x"}',
       '{"t":"hello","v":1,"token":"abc\\udfff"}',
-      '{"t":"message","chat":"ABCDEFGHJK","seq":1,"sender":{"id":1,"name":"\\ud800"},"text":"x","sentAt":"2024-05-01T12:00:00Z","clientMsgId":"a"}',
+      '{"t":"messages","chat":"ABCDEFGHJK","messages":[{"seq":1,"sender":{"id":1,"name":"\\ud800"},"text":"x","sentAt":"2024-05-01T12:00:00Z","clientMsgId":"a"}]}',
+      '{"t":"messages","chat":"ABCDEFGHJK","messages":[{"seq":1,"sender":{"id":1,"name":"a"},"text":"\\udfff","sentAt":"2024-05-01T12:00:00Z","clientMsgId":"a"}]}',
     ]) {
       expect(() => new FrameDecoder().push(rawFrame(body)), body).toThrow(/not well-formed Unicode/);
       expectFrameError(() => decodeAll(rawFrame(body)), 'BAD_REQUEST');

@@ -8,6 +8,7 @@ import {
   MAX_NAME_LENGTH,
   MAX_RETRY_AFTER_MS,
   MAX_TOKEN_LENGTH,
+  PROBE_NONCE_BYTES,
 } from './limits.js';
 
 /**
@@ -57,12 +58,63 @@ export interface PingFrame {
 export interface PongFrame {
   t: 'pong';
 }
-/** server → client: a chat message pushed over TCP (for clients multicast does not reach). */
-export interface MessageFrame extends ChatMessage {
-  t: 'message';
+/** client → server: multicast a PROBE datagram with this nonce on the chat's group, and say how far multicast has got. */
+export interface ProbeFrame {
+  t: 'probe';
+  chat: string;
+  /** PROBE_NONCE_BYTES random bytes, base64url: the datagram that answers carries it. */
+  nonce: string;
+}
+/** server → client: the probe went out; `latestSeq` is the latest seq multicast in the chat so far. */
+export interface ProbedFrame {
+  t: 'probed';
+  chat: string;
+  nonce: string;
+  latestSeq: number;
+}
+/** client → server: push this chat's committed messages after `after` over this connection (multicast does not reach me). */
+export interface WatchFrame {
+  t: 'watch';
+  chat: string;
+  after: number;
+}
+/** client → server: stop pushing this chat (multicast reaches me again). */
+export interface UnwatchFrame {
+  t: 'unwatch';
+  chat: string;
+}
+/** A pushed message: a ChatMessage without its chat, which the frame names once. */
+export type PushedMessage = Omit<ChatMessage, 'chat'>;
+/** server → client: consecutive committed messages of a watched chat, in order. */
+export interface MessagesFrame {
+  t: 'messages';
+  chat: string;
+  messages: PushedMessage[];
+}
+/** server → client: a `probe` or `watch` refused (not a member, too many…); the connection goes on. */
+export interface RefusalFrame {
+  t: 'refusal';
+  about: 'probe' | 'watch';
+  chat: string;
+  code: ErrorCode;
+  message: string;
+  retryAfterMs?: number;
 }
 
-export type Frame = HelloFrame | WelcomeFrame | SendFrame | AckFrame | ErrorFrame | PingFrame | PongFrame | MessageFrame;
+export type Frame =
+  | HelloFrame
+  | WelcomeFrame
+  | SendFrame
+  | AckFrame
+  | ErrorFrame
+  | PingFrame
+  | PongFrame
+  | ProbeFrame
+  | ProbedFrame
+  | WatchFrame
+  | UnwatchFrame
+  | MessagesFrame
+  | RefusalFrame;
 export type FrameType = Frame['t'];
 
 /** A stream that cannot be decoded; the connection should be closed after saying why. */
@@ -194,6 +246,7 @@ function parseFrame(buf: Buffer, start: number, end: number): Frame {
 // ---- validation: every field checked by hand; unknown fields are dropped ----
 
 const CLIENT_MSG_ID = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_CLIENT_MSG_ID_LENGTH}}$`);
+const PROBE_NONCE = new RegExp(`^[A-Za-z0-9_-]{${Math.ceil((PROBE_NONCE_BYTES * 4) / 3)}}$`);
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 type Fields = Record<string, unknown>;
@@ -245,6 +298,32 @@ function text(o: Fields): string {
   return wellFormed('text', v);
 }
 
+function probeNonce(o: Fields): string {
+  const v = o.nonce;
+  if (typeof v !== 'string' || !PROBE_NONCE.test(v)) invalid(`nonce must be ${PROBE_NONCE_BYTES} bytes in base64url`);
+  return v;
+}
+
+/** 1 or more consecutive messages (the frame's size bounds how many). */
+function pushedMessages(value: unknown): PushedMessage[] {
+  if (!Array.isArray(value) || value.length === 0) invalid('messages must be a non-empty array');
+  const messages: PushedMessage[] = [];
+  for (const m of value) {
+    if (!isObject(m) || !isObject(m.sender)) invalid('each message must be an object with a sender');
+    const message: PushedMessage = {
+      seq: count(m, 'seq', 1),
+      sender: { id: count(m.sender, 'id', 1), name: str(m.sender, 'name', 0, MAX_NAME_LENGTH) },
+      text: text(m),
+      sentAt: isoTime(m, 'sentAt'),
+      clientMsgId: clientMsgId(m, 'clientMsgId'),
+    };
+    const previous = messages.at(-1);
+    if (previous && message.seq !== previous.seq + 1) invalid('messages must have consecutive seqs');
+    messages.push(message);
+  }
+  return messages;
+}
+
 function isObject(value: unknown): value is Fields {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -279,18 +358,22 @@ export function validateFrame(value: unknown): Frame {
       return { t: 'ping' };
     case 'pong':
       return { t: 'pong' };
-    case 'message': {
-      const sender = o.sender;
-      if (!isObject(sender)) invalid('sender must be an object');
-      return {
-        t: 'message',
-        chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH),
-        seq: count(o, 'seq', 1),
-        sender: { id: count(sender, 'id', 1), name: str(sender, 'name', 0, MAX_NAME_LENGTH) },
-        text: text(o),
-        sentAt: isoTime(o, 'sentAt'),
-        clientMsgId: clientMsgId(o, 'clientMsgId'),
-      };
+    case 'probe':
+      return { t: 'probe', chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH), nonce: probeNonce(o) };
+    case 'probed':
+      return { t: 'probed', chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH), nonce: probeNonce(o), latestSeq: count(o, 'latestSeq', 0) };
+    case 'watch':
+      return { t: 'watch', chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH), after: count(o, 'after', 0) };
+    case 'unwatch':
+      return { t: 'unwatch', chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH) };
+    case 'messages':
+      return { t: 'messages', chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH), messages: pushedMessages(o.messages) };
+    case 'refusal': {
+      if (o.about !== 'probe' && o.about !== 'watch') invalid('about must be probe or watch');
+      if (!isErrorCode(o.code)) invalid('code is not a Chorus error code');
+      const frame: RefusalFrame = { t: 'refusal', about: o.about, chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH), code: o.code, message: str(o, 'message', 0, MAX_ERROR_MESSAGE_LENGTH) };
+      if (o.retryAfterMs !== undefined) frame.retryAfterMs = count(o, 'retryAfterMs', 0, MAX_RETRY_AFTER_MS);
+      return frame;
     }
     default:
       return invalid('unknown type t');

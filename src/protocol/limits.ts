@@ -4,11 +4,19 @@
  */
 
 /**
- * Version spoken in TCP `hello`/`welcome` frames and in the datagram header. 2: the header names
- * the chat by its stream id, not its code (1), so a client of version 1 would find no datagram
- * of its chats: it is refused at `hello` instead, and its receivers drop version 2 datagrams.
+ * Version spoken in TCP `hello`/`welcome` frames. 3 adds delivery by server push (`probe`,
+ * `watch`, `unwatch`; `probed`, `messages`, `refusal`); a version 2 client never sends them, so
+ * the server still welcomes it (MIN_PROTOCOL_VERSION). Version 1 named chats by their code in
+ * datagram headers, so a client of version 1 would find no datagram of its chats: it is refused.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
+/** The oldest `hello` version the server still welcomes. */
+export const MIN_PROTOCOL_VERSION = 2;
+/**
+ * Version in every datagram header. 2: the header names the chat by its stream id, not its code.
+ * The PROBE type came without a new version: receivers that do not know it drop it, harmlessly.
+ */
+export const DATAGRAM_VERSION = 2;
 
 /** Largest TCP frame body (the JSON after the 4-byte length). */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -47,3 +55,31 @@ export const FRAME_TIMEOUT_MS = 10_000;
 export const IDLE_TIMEOUT_MS = 60_000;
 /** Clients ping at this interval, well inside IDLE_TIMEOUT_MS. */
 export const KEEPALIVE_INTERVAL_MS = 15_000;
+
+// ---- delivery paths (docs/protocol.md, Delivery: multicast or server push) ----
+
+/** A probe whose datagram has not come back by then failed: multicast does not reach us (now). */
+export const PROBE_TIMEOUT_MS = 2000;
+/** At the start, a second probe goes out this long after the first, in case one datagram was lost. */
+export const PROBE_RETRY_MS = 700;
+/** On multicast, a chat is probed this often: a probe also tells how far multicast has got. */
+export const PROBE_INTERVAL_MS = 10_000;
+/** Probes failed in a row that move a chat on multicast to push (one lost probe is not a verdict). */
+export const PROBE_FAILURES_TO_PUSH = 2;
+/** On push, how often multicast is tried again: gently, it is likely still blocked. */
+export const PROBE_BACK_INTERVAL_MS = 30_000;
+/** Once a probe on push succeeds, probes this far apart confirm that multicast keeps working. */
+export const PROBE_CONFIRM_INTERVAL_MS = 2000;
+/** Successful probes in a row, on push, before a chat goes back to multicast (hysteresis). */
+export const PROBE_SUCCESSES_TO_MULTICAST = 5;
+/** A probe nonce: 12 random bytes, base64url without padding (16 characters). */
+export const PROBE_NONCE_BYTES = 12;
+/** Probes one connection may ask for, per PROBE_RATE_WINDOW_MS; more are refused. */
+export const MAX_PROBES_PER_WINDOW = 40;
+export const PROBE_RATE_WINDOW_MS = 10_000;
+/** Chats one connection may have pushed to it at once. */
+export const MAX_WATCHED_PER_CONNECTION = 1000;
+/** A `messages` frame is filled up to about this many bytes of JSON (under MAX_FRAME_BYTES). */
+export const PUSH_FRAME_TARGET_BYTES = 48 * 1024;
+/** Push stops writing to a connection with this much unsent; it catches up from the log once it drains. */
+export const PUSH_HIGH_WATER_BYTES = 512 * 1024;

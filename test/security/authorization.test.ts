@@ -365,7 +365,9 @@ const TCP_ROWS: TcpRow[] = [
   serverOnly('welcome', () => ({ t: 'welcome', v: PROTOCOL_VERSION, userId: carl.user.id })),
   serverOnly('ack', ({ code }) => ({ t: 'ack', id: 'x', chat: code, seq: 1, sentAt: now })),
   serverOnly('error', () => ({ t: 'error', code: 'INTERNAL', message: 'pretending to be the server' })),
-  serverOnly('message', ({ code }) => ({ t: 'message', chat: code, seq: 1, sender: { id: carl.user.id, name: 'Carl' }, text: 'spoofed', sentAt: now, clientMsgId: 'spoof' })),
+  serverOnly('messages', ({ code }) => ({ t: 'messages', chat: code, messages: [{ seq: 1, sender: { id: carl.user.id, name: 'Carl' }, text: 'spoofed', sentAt: now, clientMsgId: 'spoof' }] })),
+  serverOnly('probed', ({ code }) => ({ t: 'probed', chat: code, nonce: 'MDEyMzQ1Njc4OWFi', latestSeq: 1 })),
+  serverOnly('refusal', ({ code }) => ({ t: 'refusal', about: 'watch', chat: code, code: 'INTERNAL', message: 'pretending to be the server' })),
 ];
 
 const TCP_CELLS = TCP_ROWS.flatMap((row) =>

@@ -162,7 +162,7 @@ describe('abuse does not stop the members', () => {
     const fatalAfterHello: Buffer[] = [
       encodeFrame({ t: 'welcome', v: PROTOCOL_VERSION, userId: alice.user.id }),
       encodeFrame({ t: 'ack', id: 'x', chat: chat.code, seq: 1, sentAt: now }),
-      encodeFrame({ t: 'message', chat: chat.code, seq: start + 1, sender: { id: alice.user.id, name: 'Alice' }, text: 'spoofed', sentAt: now, clientMsgId: 'spoof' }),
+      encodeFrame({ t: 'messages', chat: chat.code, messages: [{ seq: start + 1, sender: { id: alice.user.id, name: 'Alice' }, text: 'spoofed', sentAt: now, clientMsgId: 'spoof' }] }),
       encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: mallory.token }),
       Buffer.concat([Buffer.from([0, 1, 0, 0]), Buffer.alloc(0x10000, 0x7b)]),
     ];
