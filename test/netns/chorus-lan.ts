@@ -1,0 +1,188 @@
+// What the Chorus tests across network namespaces share: paths, the server started in a host,
+// and the receiving fixture (fixtures/chorus-receive.ts) read as it prints.
+
+import type { ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import type { Lan, LanHost } from './topology.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+export const NODE = process.execPath;
+
+export const fixture = (name: string): string => join(ROOT, 'test', 'netns', 'fixtures', name);
+export const tsx = (script: string, ...args: string[]): string[] => [NODE, '--import', 'tsx', fixture(script), ...args];
+
+/** The environment of every child: no CHORUS_* settings leaking in from the developer's shell. */
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('CHORUS_')) delete env[key];
+  return { ...env, ...extra };
+}
+
+export interface Setup {
+  chat: string;
+  memberCount: number;
+  multicast: { group: string; port: number };
+  tcpPort: number;
+  users: Record<string, { id: number; token: string }>;
+}
+
+/** A verdict of the receiver's delivery path (with CHORUS_LINK=1). */
+export interface PathEvent {
+  path: 'multicast' | 'server';
+  reason: string;
+  at: number;
+}
+
+export interface Delivered {
+  seq: number;
+  text: string;
+  clientMsgId: string;
+  sender: string;
+  /** Date.now() in the receiving process when it delivered the message. */
+  at: number;
+}
+
+export interface Stats {
+  counts: { datagrams: number; heartbeats: number; repairs: number; repairedMessages: number };
+  drops: Record<string, number>;
+  lastDelivered: number | null;
+}
+
+/** A receiving fixture's output, read as it comes: what it delivered, its stats and errors. */
+export class ReceiverProcess {
+  readonly delivered: Delivered[] = [];
+  readonly errors: string[] = [];
+  readonly paths: PathEvent[] = [];
+  /** When the process was started (Date.now()). */
+  readonly startedAt = Date.now();
+  stderr = '';
+  private ready = false;
+  /** When it printed "ready" (joined, history in): its delivery path is decided from then on. */
+  readyAt = 0;
+  private exited = false;
+  private buffer = '';
+  private readonly statsWaiters: ((s: Stats) => void)[] = [];
+  private readonly changeWaiters = new Set<() => void>();
+
+  constructor(
+    readonly host: LanHost,
+    readonly child: ChildProcess,
+  ) {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    child.once('close', () => {
+      this.exited = true;
+      this.changed();
+    });
+  }
+
+  /** Resolves when `check` holds; rejects if the process exits first or after `timeoutMs`. */
+  async until(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      if (this.exited) throw new Error(`receiver in ${this.host.name} exited before ${what}:\n${this.stderr}`);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `timed out waiting for ${what} in ${this.host.name} (delivered ${this.delivered.length}, ` +
+            `errors: ${this.errors.slice(-3).join('; ') || 'none'})\n${this.stderr}`,
+        );
+      }
+      await new Promise<void>((wake) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          this.changeWaiters.delete(done);
+          wake();
+        };
+        const timer = setTimeout(done, Math.min(left, 1000));
+        this.changeWaiters.add(done);
+      });
+    }
+  }
+
+  waitReady(): Promise<void> {
+    return this.until(() => this.ready, 'the receiver to join', 30_000);
+  }
+
+  /** Asks the receiver for its counters. */
+  async stats(): Promise<Stats> {
+    let stats: Stats | undefined;
+    this.statsWaiters.push((s) => (stats = s));
+    this.child.stdin!.write('stats\n');
+    await this.until(() => stats !== undefined, 'stats', 10_000);
+    return stats!;
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    let nl: number;
+    while ((nl = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, nl).trim();
+      this.buffer = this.buffer.slice(nl + 1);
+      if (!line.startsWith('{')) continue;
+      const event = JSON.parse(line) as { event: string } & Record<string, unknown>;
+      if (event.event === 'ready') {
+        this.ready = true;
+        this.readyAt = Date.now();
+      }
+      else if (event.event === 'message') this.delivered.push(event as unknown as Delivered);
+      else if (event.event === 'error') this.errors.push(String(event['message']));
+      else if (event.event === 'path') this.paths.push(event as unknown as PathEvent);
+      else if (event.event === 'stats') this.statsWaiters.shift()?.(event as unknown as Stats);
+    }
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const wake of [...this.changeWaiters]) wake();
+  }
+}
+
+/** What the server wrote to stderr (warnings and errors only), shown when a send fails. */
+export const serverLog: string[] = [];
+
+export interface Listening {
+  httpUrl: string;
+  tlsFingerprint: string | undefined;
+}
+
+/**
+ * Starts `chorus server` in host A, listening and multicasting on A's address, with no per-user
+ * message rate (one sender pushes the whole burst: this is about delivery, not the abuse limit);
+ * resolves once it listens (and, when it speaks TLS, has printed its certificate's fingerprint).
+ */
+export function startServer(lan: Lan, a: LanHost, dataDir: string, extraArgs: string[] = []): { child: ChildProcess; ready: Promise<Listening> } {
+  const child = lan.spawn(
+    a,
+    [
+      NODE, '--import', 'tsx', MAIN, 'server',
+      '--data', dataDir,
+      '--host', a.address,
+      '--http-port', '0',
+      '--tcp-port', '0',
+      '--multicast-interface', a.address,
+      '--multicast-ttl', '1',
+      '--message-rate', '0',
+      '--log-level', 'warn',
+      ...extraArgs,
+    ],
+    { cwd: ROOT, env: childEnv() },
+  );
+  let seen = '';
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+    serverLog.push(s);
+  });
+  const ready = new Promise<Listening>((resolveListening, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      seen += chunk;
+      const url = /listening on (https?:\/\/\S+) \(HTTP API\)/.exec(seen)?.[1];
+      const fingerprint = /fingerprint \(SHA-256\): ([0-9A-F:]+)/.exec(seen)?.[1];
+      if (url && (url.startsWith('http:') || fingerprint)) resolveListening({ httpUrl: url, tlsFingerprint: fingerprint });
+    });
+    child.once('close', (code, signal) => reject(new Error(`server exited (${code ?? signal}) before it was ready:\n${stderr}`)));
+  });
+  return { child, ready };
+}
