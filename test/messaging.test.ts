@@ -94,6 +94,21 @@ describe('messaging on loopback', () => {
     c.socket.destroy();
   });
 
+  it('refuses a client id reused for another text (CLIENT_ID_REUSED), storing nothing new and keeping the connection', async () => {
+    const c = await rawClient();
+    c.send({ t: 'hello', v: PROTOCOL_VERSION, token: alice.token });
+    await c.next('welcome');
+    c.send({ t: 'send', id: 'reused-1', chat: chat.code, text: 'the first text' });
+    const first = (await c.next('ack', 0)) as Extract<Frame, { t: 'ack' }>;
+    c.send({ t: 'send', id: 'reused-1', chat: chat.code, text: 'another text' });
+    expect(await c.next('error')).toMatchObject({ id: 'reused-1', code: 'CLIENT_ID_REUSED' });
+    c.send({ t: 'send', id: 'reused-1', chat: chat.code, text: 'the first text' });
+    expect(((await c.next('ack', 1)) as Extract<Frame, { t: 'ack' }>).seq).toBe(first.seq);
+    const page = (await call('GET', `/api/chats/${chat.code}/messages?after=${first.seq - 1}`, { token: alice.token })).body;
+    expect(page.messages.filter((m: ChatMessage) => m.clientMsgId === 'reused-1').map((m: ChatMessage) => m.text)).toEqual(['the first text']);
+    c.socket.destroy();
+  });
+
   it("refuses a non-member's send with an error frame and keeps the connection usable", async () => {
     const c = await rawClient();
     c.send({ t: 'hello', v: PROTOCOL_VERSION, token: mallory.token });

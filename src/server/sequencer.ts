@@ -159,7 +159,11 @@ export class Sequencer {
     // Fan-out first, acks second: by the time a sender learns its sequence number, the
     // datagram carrying it is already on its way to every member.
     if (fresh.length > 0) for (const listener of this.listeners) listener(fresh);
-    batch.forEach((p, i) => p.resolve(results[i]!));
+    batch.forEach((p, i) => {
+      const result = results[i]!;
+      if (result.reused) p.reject(new ChorusError('CLIENT_ID_REUSED', `The message id ${p.message.clientMsgId} was already used for another message; send this one with a new id`));
+      else p.resolve(result);
+    });
   }
 }
 

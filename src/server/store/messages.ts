@@ -49,11 +49,16 @@ export interface NewMessage {
   sentAt: number;
 }
 
-/** What a commit assigned to a message; `duplicate` when the client id had been used already. */
+/**
+ * What a commit assigned to a message; `duplicate` when the client id had been used already
+ * (the first answer is given back), and then `reused` when it had been used for another text:
+ * not a retry but a client reusing an id, which is refused (CLIENT_ID_REUSED).
+ */
 export interface Committed {
   seq: number;
   sentAt: number;
   duplicate: boolean;
+  reused?: true;
 }
 
 // Rows per INSERT statement: keeps the bound parameters well under SQLite's limit.
@@ -83,14 +88,15 @@ export class MessageLog {
         const key = identity(m.chatCode, m.senderId, m.clientMsgId);
         const previous = known.get(key);
         if (previous) {
-          results.push({ ...previous, duplicate: true });
+          const { seq, sentAt, text } = previous;
+          results.push(text === m.text ? { seq, sentAt, duplicate: true } : { seq, sentAt, duplicate: true, reused: true });
           continue;
         }
         const last = lastSeq.get(m.chatCode);
         if (last === undefined) throw new Error(`chat ${m.chatCode} does not exist`);
         const seq = last + 1;
         lastSeq.set(m.chatCode, seq);
-        known.set(key, { seq, sentAt: m.sentAt });
+        known.set(key, { seq, sentAt: m.sentAt, text: m.text });
         rows.push({ chat_code: m.chatCode, seq, sender_id: m.senderId, text: m.text, sent_at: m.sentAt, client_msg_id: m.clientMsgId });
         results.push({ seq, sentAt: m.sentAt, duplicate: false });
       }
@@ -109,16 +115,16 @@ export class MessageLog {
     // All three columns of the unique index are constrained, so the lookup is a few index seeks.
     // Without sender_id it would walk the chat's whole history on every commit.
     const senders = [...new Set(batch.map((m) => m.senderId))];
-    const found = new Map<string, { seq: number; sentAt: number }>();
+    const found = new Map<string, { seq: number; sentAt: number; text: string }>();
     for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
       const rows = await tx
         .selectFrom('messages')
-        .select(['chat_code', 'sender_id', 'client_msg_id', 'seq', 'sent_at'])
+        .select(['chat_code', 'sender_id', 'client_msg_id', 'seq', 'sent_at', 'text'])
         .where('chat_code', 'in', chatCodes)
         .where('sender_id', 'in', senders)
         .where('client_msg_id', 'in', ids.slice(i, i + INSERT_CHUNK))
         .execute();
-      for (const r of rows) found.set(identity(r.chat_code, r.sender_id, r.client_msg_id), { seq: r.seq, sentAt: r.sent_at });
+      for (const r of rows) found.set(identity(r.chat_code, r.sender_id, r.client_msg_id), { seq: r.seq, sentAt: r.sent_at, text: r.text });
     }
     return found;
   }

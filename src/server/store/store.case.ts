@@ -127,6 +127,27 @@ export function storeContract(engineName: string, newDatabase: NewDatabase) {
       ]);
     });
 
+    it('tells a client id reused for another text (in the log or in the same batch) from a retry', async () => {
+      await store.chats.insertWithCreator(chat('RRRRRRRRRR', 40077));
+      const first = await store.log.append([
+        { chatCode: 'RRRRRRRRRR', senderId: alice, clientMsgId: 'r1', text: 'original', sentAt: 100 },
+        { chatCode: 'RRRRRRRRRR', senderId: alice, clientMsgId: 'r1', text: 'other text, same batch', sentAt: 101 },
+      ]);
+      expect(first).toEqual([
+        { seq: 1, sentAt: 100, duplicate: false },
+        { seq: 1, sentAt: 100, duplicate: true, reused: true },
+      ]);
+      const later = await store.log.append([
+        { chatCode: 'RRRRRRRRRR', senderId: alice, clientMsgId: 'r1', text: 'original', sentAt: 200 },
+        { chatCode: 'RRRRRRRRRR', senderId: alice, clientMsgId: 'r1', text: 'other text, later', sentAt: 201 },
+      ]);
+      expect(later).toEqual([
+        { seq: 1, sentAt: 100, duplicate: true },
+        { seq: 1, sentAt: 100, duplicate: true, reused: true },
+      ]);
+      expect((await store.chats.find('RRRRRRRRRR'))?.last_seq).toBe(1);
+    });
+
     it('pages history after, before and latest, always ascending', async () => {
       const batch = Array.from({ length: 20 }, (_, i) => ({
         chatCode: 'CCCCCCCCCC',
