@@ -1,3 +1,4 @@
+import { HISTORY_PAGE_MAX } from '../protocol/limits.js';
 import type { Command } from 'commander';
 import { ApiError, type ApiClient, type Chat, type Message } from '../client/api.js';
 import { ChorusError } from '../protocol/errors.js';
@@ -11,7 +12,6 @@ import { CliError, messageLine, plural, printResult, table, terminalSafe } from 
 
 const HISTORY_DEFAULT = 50;
 /** The most the API returns in one page (docs/api.md); longer histories take several. */
-const HISTORY_PAGE_MAX = 500;
 
 export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): void {
   program

@@ -1,3 +1,4 @@
+import { HISTORY_PAGE_MAX } from '../protocol/limits.js';
 import type { KeyObject } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
@@ -23,7 +24,6 @@ import { CliError, describeFailure, messageLine, plural, printNote, printResult,
 const TAIL_HISTORY_DEFAULT = 10;
 const CHAT_HISTORY_DEFAULT = 20;
 /** The most the history API returns in one page, which is what the Receiver asks for. */
-const HISTORY_MAX = 500;
 /** send --stdin reads ahead of the acks by at most this many messages. */
 const STDIN_BACKLOG = 2048;
 /** /quit and Ctrl-D wait this long for messages still awaiting their ack. */
@@ -69,7 +69,7 @@ named on stderr with the reason, and the command then exits 1; the other lines a
     .command('tail')
     .description("print a chat's messages as they arrive, until Ctrl-C: the latest few first, then each new one, once and in order")
     .argument('<code>', "the chat's code")
-    .option('--history <n>', `how many earlier messages to print first, 0 to ${HISTORY_MAX} (default ${TAIL_HISTORY_DEFAULT})`, countUpTo(HISTORY_MAX))
+    .option('--history <n>', `how many earlier messages to print first, 0 to ${HISTORY_PAGE_MAX} (default ${TAIL_HISTORY_DEFAULT})`, countUpTo(HISTORY_PAGE_MAX))
     .option('--json', 'print one JSON object per line: {"chat","seq","sender":{"id","name"},"text","sentAt"}')
     .option('--multicast-interface <address>', INTERFACE_HELP)
     .addHelpText(
@@ -104,7 +104,7 @@ named on stderr with the reason, and the command then exits 1; the other lines a
     .command('chat')
     .description('talk in a chat from the terminal: recent messages, new ones as they arrive, and a line to type in')
     .argument('<code>', "the chat's code")
-    .option('--history <n>', `how many earlier messages to show first, 0 to ${HISTORY_MAX} (default ${CHAT_HISTORY_DEFAULT})`, countUpTo(HISTORY_MAX))
+    .option('--history <n>', `how many earlier messages to show first, 0 to ${HISTORY_PAGE_MAX} (default ${CHAT_HISTORY_DEFAULT})`, countUpTo(HISTORY_PAGE_MAX))
     .option('--multicast-interface <address>', INTERFACE_HELP)
     .addHelpText(
       'after',

@@ -3,7 +3,7 @@ import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { type DataDatagram, type DropReason as DatagramDropReason, decodeDatagram, parseHeader } from '../protocol/datagram.js';
 import type { ChatMessage } from '../protocol/message.js';
 import { ChorusError } from '../protocol/errors.js';
-import { PROBE_NONCE_BYTES } from '../protocol/limits.js';
+import { HISTORY_PAGE_MAX, PROBE_NONCE_BYTES } from '../protocol/limits.js';
 import { isStreamId } from '../protocol/stream-id.js';
 import { ApiError } from './api.js';
 import { type Clock, type Timer, systemClock } from './clock.js';
@@ -64,7 +64,6 @@ export interface ReceiverOptions {
 /** Why a datagram was dropped: the codec's reasons, one for another chat's stream, and one past the verification budget. */
 export type DropReason = DatagramDropReason | 'other-chat' | 'over-budget';
 
-const REPAIR_PAGE = 500;
 // Signed datagrams under a newer epoch kept per chat while its key is fetched.
 const MAX_HELD_FOR_KEY = 2048;
 // How long after a rotation datagrams under the previous key are still accepted.
@@ -438,7 +437,7 @@ export class Receiver {
       let target = catchUp ? Infinity : (sub.ordering.missing()?.upTo ?? 0);
       while (sub.ordering.lastDelivered < target) {
         const after = sub.ordering.lastDelivered;
-        const hole = sub.ordering.firstHole(REPAIR_PAGE) ?? { after, upTo: after + REPAIR_PAGE };
+        const hole = sub.ordering.firstHole(HISTORY_PAGE_MAX) ?? { after, upTo: after + HISTORY_PAGE_MAX };
         const page = await this.options.source.history(formatChatCode(sub.code), { after, limit: hole.upTo - after });
         if (!this.chats.has(sub.code)) return;
         this.counts.repairedMessages += page.messages.length;

@@ -39,6 +39,10 @@ export const MAX_NAME_LENGTH = 256;
 /** Human-readable message of an `error` frame, in characters. */
 export const MAX_ERROR_MESSAGE_LENGTH = 1024;
 
+/** Messages in one history page: what a client gets without asking, and the most it may ask for. */
+export const HISTORY_PAGE_DEFAULT = 100;
+export const HISTORY_PAGE_MAX = 500;
+
 /** Largest multicast datagram: well under any Ethernet MTU, so it is never IP-fragmented. */
 export const MAX_DATAGRAM_BYTES = 1200;
 

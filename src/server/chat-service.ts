@@ -1,6 +1,7 @@
 import { formatChatCode, newChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
 import type { ChatMessage } from '../protocol/message.js';
+import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX } from '../protocol/limits.js';
 import type { Chat, ChatMulticast, Member } from '../protocol/resources.js';
 import { newStreamId } from '../protocol/stream-id.js';
 import type { User } from './accounts.js';
@@ -27,7 +28,6 @@ export interface ChatCaller extends Caller {
 /** A message of the history API: the one message shape of every part (protocol/message.ts). */
 export type Message = ChatMessage;
 
-export const HISTORY_PAGE = { default: 100, max: 500 } as const;
 
 export interface ChatLimits {
   /** Chats one user may create. */
@@ -277,7 +277,7 @@ export class Chats {
     codeInput: string,
     query: { after?: number; before?: number; limit?: number },
   ): Promise<{ messages: Message[]; latestSeq: number }> {
-    const limit = Math.min(query.limit ?? HISTORY_PAGE.default, HISTORY_PAGE.max);
+    const limit = Math.min(query.limit ?? HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX);
     const page = await this.historyPage(caller, codeInput, query, limit);
     const keep = query.after !== undefined ? 'first' : 'last';
     return { messages: fitPageToBytes(page.messages, this.limits.historyPageBytes ?? DEFAULTS.historyPageBytes, keep), latestSeq: page.latestSeq };

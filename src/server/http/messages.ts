@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { ChorusError } from '../../protocol/errors.js';
-import { HISTORY_PAGE } from '../chat-service.js';
+import { HISTORY_PAGE_MAX } from '../../protocol/limits.js';
 import { DEFAULTS } from '../config.js';
 import { PerUserConcurrency } from './concurrency-limit.js';
 import type { App, HttpServices } from './services.js';
@@ -27,7 +27,7 @@ export function messageRoutes(app: App, { accounts, chats, historyRequestsPerUse
           // would be asked for with a number neither side can hold (and PostgreSQL refused it).
           after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
           before: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: HISTORY_PAGE.max })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: HISTORY_PAGE_MAX })),
         }),
         response: {
           200: Type.Object({ messages: Type.Array(Type.Ref('Message')), latestSeq: Type.Integer() }),
