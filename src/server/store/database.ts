@@ -23,6 +23,8 @@ export type DatabaseTarget = { engine: 'sqlite'; file: string } | { engine: 'pos
 export interface OpenDatabase {
   db: Kysely<Database>;
   engine: Engine;
+  /** SQLite's own handle, under Kysely's: for the prepared statements of the hot path (messages.ts). */
+  sqlite?: BetterSqlite3.Database;
 }
 
 export const SQLITE_FILE_NAME = 'chorus.sqlite3';
@@ -51,7 +53,7 @@ export function openDatabase(target: DatabaseTarget): OpenDatabase {
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), engine: 'sqlite' };
+    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), engine: 'sqlite', sqlite };
   }
   const pool = new pg.Pool({
     connectionString: target.url,

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import type BetterSqlite3 from 'better-sqlite3';
+import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database } from './schema.js';
 
 export interface MessageRow {
@@ -61,11 +62,40 @@ export interface Committed {
   reused?: true;
 }
 
-// Rows per INSERT statement: keeps the bound parameters well under SQLite's limit.
-const INSERT_CHUNK = 500;
+// Client ids per lookup statement: keeps the bound parameters well under SQLite's limit.
+const LOOKUP_CHUNK = 500;
+
+/**
+ * Writes a commit's new rows inside its transaction: the hot path of every send, so each engine
+ * gets the cheapest form it has instead of a multi-row INSERT that Kysely would build, with six
+ * parameters per row, for every commit.
+ */
+export type RowWriter = (tx: Transaction<Database>, rows: readonly MessagesTableRow[]) => Promise<void>;
+
+/**
+ * SQLite: one prepared statement, run per row on SQLite's own handle. Kysely's SQLite driver has
+ * a single connection, and the transaction it began is the one these rows join.
+ */
+export function sqliteRowWriter(sqlite: BetterSqlite3.Database): RowWriter {
+  const insert = sqlite.prepare('INSERT INTO messages (chat_code, seq, sender_id, text, sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?)');
+  return async (_tx, rows) => {
+    for (const r of rows) insert.run(r.chat_code, r.seq, r.sender_id, r.text, r.sent_at, r.client_msg_id);
+  };
+}
+
+/** PostgreSQL: one statement whatever the batch, its columns as six arrays (unnest). */
+export const postgresRowWriter: RowWriter = async (tx, rows) => {
+  if (rows.length === 0) return;
+  await sql`INSERT INTO messages (chat_code, seq, sender_id, text, sent_at, client_msg_id)
+    SELECT * FROM unnest(${rows.map((r) => r.chat_code)}::text[], ${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.sender_id)}::integer[],
+      ${rows.map((r) => r.text)}::text[], ${rows.map((r) => r.sent_at)}::bigint[], ${rows.map((r) => r.client_msg_id)}::text[])`.execute(tx);
+};
 
 export class MessageLog {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly writeRows: RowWriter,
+  ) {}
 
   /**
    * Commits a batch of messages in one transaction and returns, in input order, the sequence
@@ -100,9 +130,7 @@ export class MessageLog {
         rows.push({ chat_code: m.chatCode, seq, sender_id: m.senderId, text: m.text, sent_at: m.sentAt, client_msg_id: m.clientMsgId });
         results.push({ seq, sentAt: m.sentAt, duplicate: false });
       }
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        await tx.insertInto('messages').values(rows.slice(i, i + INSERT_CHUNK)).execute();
-      }
+      await this.writeRows(tx, rows);
       for (const code of new Set(rows.map((r) => r.chat_code))) {
         await tx.updateTable('chats').set({ last_seq: lastSeq.get(code) ?? 0 }).where('code', '=', code).execute();
       }
@@ -110,19 +138,19 @@ export class MessageLog {
     });
   }
 
-  private async existing(tx: Kysely<Database>, batch: readonly NewMessage[], chatCodes: string[]) {
+  private async existing(tx: Transaction<Database>, batch: readonly NewMessage[], chatCodes: string[]) {
     const ids = [...new Set(batch.map((m) => m.clientMsgId))];
     // All three columns of the unique index are constrained, so the lookup is a few index seeks.
     // Without sender_id it would walk the chat's whole history on every commit.
     const senders = [...new Set(batch.map((m) => m.senderId))];
     const found = new Map<string, { seq: number; sentAt: number; text: string }>();
-    for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
+    for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
       const rows = await tx
         .selectFrom('messages')
         .select(['chat_code', 'sender_id', 'client_msg_id', 'seq', 'sent_at', 'text'])
         .where('chat_code', 'in', chatCodes)
         .where('sender_id', 'in', senders)
-        .where('client_msg_id', 'in', ids.slice(i, i + INSERT_CHUNK))
+        .where('client_msg_id', 'in', ids.slice(i, i + LOOKUP_CHUNK))
         .execute();
       for (const r of rows) found.set(identity(r.chat_code, r.sender_id, r.client_msg_id), { seq: r.seq, sentAt: r.sent_at, text: r.text });
     }

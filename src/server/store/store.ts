@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { ChatStore } from './chats.js';
-import { type DatabaseTarget, type Engine, openDatabase } from './database.js';
-import { MessageLog, MessageStore } from './messages.js';
+import { type DatabaseTarget, type Engine, type OpenDatabase, openDatabase } from './database.js';
+import { MessageLog, MessageStore, postgresRowWriter, sqliteRowWriter } from './messages.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { SessionStore } from './sessions.js';
@@ -21,24 +21,25 @@ export class Store {
   private constructor(
     readonly db: Kysely<Database>,
     readonly engine: Engine,
+    sqlite: OpenDatabase['sqlite'],
   ) {
     this.users = new UserStore(db);
     this.sessions = new SessionStore(db);
     this.chats = new ChatStore(db);
     this.messages = new MessageStore(db);
-    this.log = new MessageLog(db);
+    this.log = new MessageLog(db, sqlite ? sqliteRowWriter(sqlite) : postgresRowWriter);
   }
 
   /** Opens the database and brings its schema up to date. */
   static async open(target: DatabaseTarget): Promise<Store> {
-    const { db, engine } = openDatabase(target);
+    const { db, engine, sqlite } = openDatabase(target);
     try {
       await migrateToLatest(db, engine);
     } catch (error) {
       await db.destroy();
       throw error;
     }
-    return new Store(db, engine);
+    return new Store(db, engine, sqlite);
   }
 
   async close(): Promise<void> {
