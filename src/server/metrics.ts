@@ -70,6 +70,7 @@ export function serverMetrics(parts: MeteredParts): Registry {
         this.set(read());
       },
     });
+  gauge('chorus_tcp_unsent_bytes', 'Bytes written to TCP connections and not yet taken by the operating system, all together', () => ingest.unsentBytes);
   gauge('chorus_push_clients', 'Connections with at least one chat pushed to them (clients on push)', () => push.targetCount);
   gauge('chorus_push_watches', 'Chats pushed, summed over connections', () => push.watchCount);
   gauge('chorus_multicast_sending_fails', '1 while the latest multicast send failed (the server cannot multicast), else 0', () => (fanout.sendingFails ? 1 : 0));
