@@ -14,6 +14,7 @@ import { LoginThrottle } from './login-throttle.js';
 import { MembershipCache } from './membership-cache.js';
 import { serverMetrics } from './metrics.js';
 import { MulticastAllocator } from './multicast-allocator.js';
+import { PushHub } from './push.js';
 import { SendRateLimiter } from './send-rate.js';
 import { RecentMessages } from './recent-messages.js';
 import { RegistrationThrottle } from './registration-throttle.js';
@@ -74,10 +75,19 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const activeFanout = fanout;
     cleanup.push(() => activeFanout.close());
 
+    // Catch-up reads what the history API would: the recent window in memory, else the store.
+    const push = new PushHub({
+      readAfter: async (code, after, limit) => recent.after(code, after, limit) ?? (await store.messages.page(code, { after, limit })),
+      isMemberNow: (code, userId) => members.isMemberNow(code, userId),
+      isMember: (code, userId) => members.isMember(code, userId),
+      logger,
+    });
+
     const sequencer = new Sequencer(store);
     sequencer.onCommitted((batch) => {
       recent.add(batch);
       activeFanout.publish(batch);
+      push.publish(batch);
     });
 
     const ingest = new Ingest(
@@ -95,13 +105,15 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
           perAddress: config.limits.connectionsPerAddress ?? DEFAULTS.connectionsPerAddress,
         },
         guesses,
+        push,
+        probes: activeFanout,
       },
       tls,
     );
     const tcpPort = await ingest.listen(config.host, config.tcpPort);
     cleanup.push(() => ingest.close());
 
-    const metrics = serverMetrics({ sequencer, fanout: activeFanout, ingest });
+    const metrics = serverMetrics({ sequencer, fanout: activeFanout, ingest, push });
     const historyRequestsPerUser = config.limits.historyRequestsPerUser ?? DEFAULTS.historyRequestsPerUser;
     // A logout ends the session's TCP connections too, not only its HTTP requests.
     const sessionEnded = (token: string) => ingest.endSession(token);

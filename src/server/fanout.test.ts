@@ -115,3 +115,64 @@ describe('Fanout with pacing', { timeout: 30_000 }, () => {
     expect(fanout.stats.skipped).toBe(0);
   });
 });
+
+describe('probes and send errors', { timeout: 30_000 }, () => {
+  /** A fan-out whose chats go where `addresses` says, with its log kept. */
+  async function withLog(addresses: Record<string, { group: string; port: number }>) {
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const fanout = await Fanout.start(
+      { groups: '239.255.0.0/16', ports: { first: 40_000, last: 49_999 }, interface: '127.0.0.1', ttl: 1, rate: { bytesPerSecond: 0, datagramsPerSecond: 0 } },
+      keys,
+      { privateKey: signing.privateKey },
+      async (code) => ({ ...addresses[code]!, stream: STREAM }),
+      logger,
+    );
+    cleanups.push(() => fanout.close());
+    return { fanout, lines };
+  }
+
+  it('multicasts a signed PROBE with the nonce and the latest seq sent, and answers that seq', async () => {
+    const port = 40_000 + Math.floor(Math.random() * 10_000);
+    const capture = await captureGroup(GROUP, port);
+    cleanups.push(capture.close);
+    const { fanout } = await withLog({ [CHAT]: { group: GROUP, port } });
+    const nonce = 'AAECAwQFBgcICQoL';
+    expect(await fanout.probe(CHAT, nonce)).toBe(0);
+    fanout.publish(committed(1, 3));
+    const probes = () => capture.datagrams.map((d) => decodeDatagram(d, () => chatKey, signing.publicKey)).flatMap((r) => (r.ok && r.datagram.type === 'probe' ? [r.datagram] : []));
+    await waitFor(() => probes().length === 1, 'the first probe');
+    await waitFor(() => capture.datagrams.length >= 2, 'the data');
+    expect(await fanout.probe(CHAT, nonce)).toBe(3);
+    await waitFor(() => probes().length === 2, 'the second probe');
+    expect(probes()).toEqual([
+      { type: 'probe', stream: STREAM, epoch: 1, latestSeq: 0, nonce },
+      { type: 'probe', stream: STREAM, epoch: 1, latestSeq: 3, nonce },
+    ]);
+    expect(fanout.stats.probes).toBe(2);
+    // Signed by the server: another key's verdict is a bad signature.
+    const other = newSigningKeyPair();
+    expect(capture.datagrams.map((d) => decodeDatagram(d, () => chatKey, other.publicKey)).every((r) => !r.ok)).toBe(true);
+  });
+
+  it('counts every failed send but logs once, with the cause and the flag to set, and once more when sends work again', async () => {
+    const port = 40_000 + Math.floor(Math.random() * 10_000);
+    // A broadcast address without SO_BROADCAST: the system refuses every send (EACCES).
+    const { fanout, lines } = await withLog({ FAILING01: { group: '255.255.255.255', port }, [CHAT]: { group: GROUP, port } });
+    const nonce = 'AAECAwQFBgcICQoL';
+    for (let i = 0; i < 5; i++) await fanout.probe('FAILING01', nonce);
+    await waitFor(() => fanout.stats.sendErrors === 5, 'five send errors');
+    expect(fanout.sendingFails).toBe(true);
+    const warnings = lines.filter((l) => l.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.msg).toMatch(/multicast sends fail/);
+    expect(warnings[0]!.msg).toMatch(/--multicast-interface/);
+    expect(warnings[0]!.msg).toMatch(/firewall/);
+    await fanout.probe(CHAT, nonce);
+    await waitFor(() => !fanout.sendingFails, 'a send that works');
+    expect(lines.filter((l) => l.msg === 'multicast sends work again')).toHaveLength(1);
+    await fanout.probe('FAILING01', nonce);
+    await waitFor(() => fanout.stats.sendErrors === 6, 'a sixth send error');
+    expect(lines.filter((l) => l.level === 40)).toHaveLength(2);
+  });
+});

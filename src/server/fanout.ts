@@ -1,6 +1,6 @@
 import { type Socket, createSocket } from 'node:dgram';
 import type { Logger } from 'pino';
-import { DATA_OVERHEAD_BYTES, type DatagramMessage, encodeData, encodeHeartbeat, fitsAlone, messageWireSize } from '../protocol/datagram.js';
+import { DATA_OVERHEAD_BYTES, type DatagramMessage, encodeData, encodeHeartbeat, encodeProbe, fitsAlone, messageWireSize } from '../protocol/datagram.js';
 import { MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
 import type { ChatKeys } from './chat-keys.js';
 import type { MulticastConfig } from './config.js';
@@ -76,7 +76,9 @@ export class Fanout {
   private wake?: NodeJS.Timeout;
   private drained: (() => void)[] = [];
   private closed = false;
-  readonly stats = { datagrams: 0, heartbeats: 0, sendErrors: 0, skipped: 0 };
+  readonly stats = { datagrams: 0, heartbeats: 0, probes: 0, sendErrors: 0, skipped: 0 };
+  /** The last send failed: said once in the log, and again once a send succeeds (see transmit). */
+  private sendsFailing = false;
 
   private constructor(
     private readonly config: MulticastConfig,
@@ -125,6 +127,25 @@ export class Fanout {
   nudge(chatCode: string): void {
     const state = this.chats.get(chatCode);
     if (state) void this.heartbeat(state).catch((error) => this.logger.warn({ err: error }, 'heartbeat failed'));
+  }
+
+  /**
+   * Multicasts a signed PROBE carrying the client's nonce on the chat's group, now (not paced:
+   * probes are few, each connection's are limited by the ingest), and returns the latest seq it
+   * announces: the latest handed to the socket, as heartbeats say (0 before any).
+   */
+  async probe(chatCode: string, nonce: string): Promise<number> {
+    const state = await this.stateOf(chatCode);
+    const { epoch } = await this.keys.keyFor(chatCode);
+    const latestSeq = state.sentSeq;
+    this.transmit(encodeProbe({ stream: state.address.stream, epoch, latestSeq, nonce }, this.identity.privateKey), state.address);
+    this.stats.probes++;
+    return latestSeq;
+  }
+
+  /** Whether the latest multicast send failed (the server cannot multicast, or not now). */
+  get sendingFails(): boolean {
+    return this.sendsFailing;
   }
 
   /** Sends what is queued (at the pace), then closes the socket. */
@@ -260,7 +281,9 @@ export class Fanout {
   private async stateOf(chatCode: string): Promise<ChatState> {
     let state = this.chats.get(chatCode);
     if (!state) {
-      state = { code: chatCode, address: await this.addressOf(chatCode), queue: [], head: 0, queuedBytes: 0, sentSeq: 0 };
+      const address = await this.addressOf(chatCode);
+      // A probe and a batch may both have looked the chat up: the first one's state stays (with its queue).
+      state = this.chats.get(chatCode) ?? { code: chatCode, address, queue: [], head: 0, queuedBytes: 0, sentSeq: 0 };
       this.chats.set(chatCode, state);
     }
     return state;
@@ -268,11 +291,44 @@ export class Fanout {
 
   private transmit(datagram: Buffer, address: ChatAddress): void {
     this.socket.send(datagram, address.port, address.group, (error) => {
-      if (error) {
-        this.stats.sendErrors++;
-        this.logger.warn({ err: error, group: address.group, port: address.port }, 'multicast send failed');
+      if (error) this.sendFailed(error, address);
+      else if (this.sendsFailing) {
+        this.sendsFailing = false;
+        this.logger.info({ interface: this.config.interface }, 'multicast sends work again');
       }
     });
+  }
+
+  /**
+   * Counted each time, said once: a server that cannot multicast at all would otherwise log
+   * every datagram. Clients notice by themselves (their probes do not come back) and fall back
+   * to push; the operator is told the likely cause and what to set.
+   */
+  private sendFailed(error: Error, address: ChatAddress): void {
+    this.stats.sendErrors++;
+    if (this.sendsFailing) return;
+    this.sendsFailing = true;
+    const code = (error as NodeJS.ErrnoException).code;
+    this.logger.warn(
+      { err: error, code, group: address.group, port: address.port, interface: this.config.interface },
+      `multicast sends fail (${code ?? error.message}): ${likelyCause(code)}. Set --multicast-interface (CHORUS_MULTICAST_INTERFACE) to the IPv4 address of the interface on the members' network. Clients receive by server push meanwhile; this is said again once sends work`,
+    );
+  }
+}
+
+/** What a send error most likely means, in words an operator can act on. */
+function likelyCause(code: string | undefined): string {
+  switch (code) {
+    case 'ENETUNREACH':
+    case 'EHOSTUNREACH':
+      return 'no route for multicast on the interface (no default route, or none for 224.0.0.0/4), or the interface is down';
+    case 'EADDRNOTAVAIL':
+      return 'the multicast interface address is not (or no longer) on this machine';
+    case 'EPERM':
+    case 'EACCES':
+      return 'a firewall refuses outgoing multicast, or the system has not allowed this program on the local network';
+    default:
+      return 'the multicast interface cannot send to the chat groups';
   }
 }
 

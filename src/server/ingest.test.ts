@@ -4,11 +4,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Sender } from '../client/sender.js';
 import { ChorusError } from '../protocol/errors.js';
 import { type Frame, FrameDecoder, encodeFrame } from '../protocol/frames.js';
-import { PROTOCOL_VERSION } from '../protocol/limits.js';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../protocol/limits.js';
 import type { User } from './accounts.js';
 import { CodeGuessThrottle } from './code-guess-throttle.js';
 import { Ingest, type IngestDeps } from './ingest.js';
 import type { MembershipCache } from './membership-cache.js';
+import { PushHub } from './push.js';
 import { SendRateLimiter } from './send-rate.js';
 import type { Sequencer } from './sequencer.js';
 
@@ -39,6 +40,9 @@ async function startIngest(session: Lookup, overrides: Partial<IngestDeps> = {})
     helloTimeoutMs: HELLO_MS,
     drainTimeoutMs: 60_000,
     connectionLimits: { perUser: 100, perAddress: 100 },
+    // No chat exists here: nothing is ever watched.
+    push: new PushHub({ readAfter: async () => [], isMemberNow: () => false, isMember: async () => false, logger: pino({ level: 'silent' }) }),
+    probes: { probe: async () => 0 },
     ...overrides,
   });
   running.push(ingest);
@@ -46,9 +50,9 @@ async function startIngest(session: Lookup, overrides: Partial<IngestDeps> = {})
 }
 
 /** Says hello on a raw connection; resolves with the first frame the server answers, or undefined if it just closes. */
-function helloAnswer(port: number): Promise<Frame | undefined> {
+function helloAnswer(port: number, version = PROTOCOL_VERSION): Promise<Frame | undefined> {
   return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' }, () => socket.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token: 't' })));
+    const socket = connect({ port, host: '127.0.0.1' }, () => socket.write(encodeFrame({ t: 'hello', v: version, token: 't' })));
     const decoder = new FrameDecoder();
     socket.on('data', (chunk) => {
       const [frame] = decoder.push(chunk);
@@ -120,6 +124,23 @@ describe('a slow or failing session lookup', () => {
     expect(sender.failure).toBeUndefined();
     expect(sender.connectionState).toBe('connected');
     sender.close();
+  });
+});
+
+describe('protocol versions', () => {
+  it('welcomes every version from MIN_PROTOCOL_VERSION to PROTOCOL_VERSION, echoing the client\'s', async () => {
+    const { port } = await startIngest(async () => ({ user: USER, expiresAt: Date.now() + 60_000 }));
+    expect(MIN_PROTOCOL_VERSION).toBeLessThan(PROTOCOL_VERSION);
+    for (let v = MIN_PROTOCOL_VERSION; v <= PROTOCOL_VERSION; v++) {
+      expect(await helloAnswer(port, v)).toEqual({ t: 'welcome', v, userId: USER.id });
+    }
+  });
+
+  it('refuses a version below MIN_PROTOCOL_VERSION or above PROTOCOL_VERSION with UNSUPPORTED_VERSION', async () => {
+    const { port } = await startIngest(async () => ({ user: USER, expiresAt: Date.now() + 60_000 }));
+    for (const v of [MIN_PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1]) {
+      expect(await helloAnswer(port, v)).toMatchObject({ t: 'error', code: 'UNSUPPORTED_VERSION' });
+    }
   });
 });
 

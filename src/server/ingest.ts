@@ -4,18 +4,22 @@ import type { Logger } from 'pino';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError, type ErrorCode } from '../protocol/errors.js';
 import { messageTextProblem } from '../protocol/message-text.js';
-import { type Frame, FrameDecoder, FrameError, encodeFrame } from '../protocol/frames.js';
+import { type Frame, FrameDecoder, FrameError, type MessagesFrame, type RefusalFrame, encodeFrame } from '../protocol/frames.js';
 import {
   AUTH_TIMEOUT_MS,
   IDLE_TIMEOUT_MS,
   MAX_IN_FLIGHT_PER_CONNECTION,
+  MAX_PROBES_PER_WINDOW,
   MAX_RETRY_AFTER_MS,
+  MIN_PROTOCOL_VERSION,
+  PROBE_RATE_WINDOW_MS,
   PROTOCOL_VERSION,
 } from '../protocol/limits.js';
 import { type Accounts, type User, hashToken } from './accounts.js';
 import type { CodeGuessThrottle } from './code-guess-throttle.js';
 import { type ConnectionLimits, ConnectionRegistry } from './connection-registry.js';
 import type { MembershipCache } from './membership-cache.js';
+import type { PushHub, PushTarget } from './push.js';
 import { RATE_LIMIT_GRACE_MS, type SendRateLimiter } from './send-rate.js';
 import type { Sequencer } from './sequencer.js';
 import { SERVER_TLS_OPTIONS } from './tls/cipher-policy.js';
@@ -45,6 +49,10 @@ export interface IngestDeps {
   drainTimeoutMs: number;
   /** Open connections per user and per address. */
   connectionLimits: ConnectionLimits;
+  /** Pushes watched chats to connections (`watch`, `unwatch`). */
+  push: PushHub;
+  /** Multicasts a PROBE datagram on the chat's group; resolves with the latest seq multicast (`probe`). */
+  probes: { probe(chatCode: string, nonce: string): Promise<number> };
 }
 
 /** Counts for /api/metrics. */
@@ -133,7 +141,7 @@ function refuseConnection(socket: Socket, limit: number): void {
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
-class Connection {
+class Connection implements PushTarget {
   private readonly decoder = new FrameDecoder();
   private user: User | undefined;
   /** The session's token hash, once welcomed: logout finds the connection by it. */
@@ -159,6 +167,10 @@ class Connection {
   private corked = false;
   /** The peer's address, for the code-guessing limit. */
   private readonly address: string;
+  /** When the probes of the current window were asked for (ms), oldest first: at most MAX_PROBES_PER_WINDOW. */
+  private readonly probeTimes: number[] = [];
+  /** `watch` and `unwatch` take effect in the order they came, though a watch awaits its membership check. */
+  private watchOrder: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly socket: Socket,
@@ -173,7 +185,10 @@ class Connection {
     this.idleTimer = setTimeout(() => this.destroy(), IDLE_TIMEOUT_MS);
     socket.on('data', (chunk) => this.onData(chunk));
     socket.on('error', () => this.destroy());
-    socket.on('drain', () => this.resume());
+    socket.on('drain', () => {
+      this.resume();
+      if (this.user) this.deps.push.drained(this);
+    });
     socket.on('close', () => {
       clearTimeout(this.authTimer);
       clearTimeout(this.idleTimer);
@@ -181,6 +196,7 @@ class Connection {
       clearTimeout(this.expiryTimer);
       clearTimeout(this.drainTimer);
       if (this.user && this.session) this.registry.releaseUser(this, this.user.id, this.session);
+      this.deps.push.closed(this);
       this.onClose();
       for (const resolve of this.drained.splice(0)) resolve();
     });
@@ -194,6 +210,26 @@ class Connection {
     return this.readingPaused;
   }
 
+  get userId(): number {
+    return this.user?.id ?? 0;
+  }
+
+  /** Whether push may still write here: not once the connection is closing or its session ended. */
+  get writable(): boolean {
+    return !this.failed && !this.ending && !this.socket.destroyed && this.socket.writable;
+  }
+
+  /**
+   * A push frame. Unlike an answer, it neither pauses reading nor arms the drain deadline when
+   * the socket's buffer is full: the push hub stops at PUSH_HIGH_WATER_BYTES by itself, and a
+   * reader that is slow but reads must not be cut off for the volume of its chats.
+   */
+  writePush(frame: MessagesFrame | RefusalFrame): void {
+    if (!this.writable) return;
+    this.corkForTick();
+    this.socket.write(encodeFrame(frame));
+  }
+
   /**
    * The session ended (logout, expiry): nothing more is taken; the sends already in flight get
    * their answers (an ack is a promise the message is stored, and a stored message must not be
@@ -201,6 +237,8 @@ class Connection {
    */
   sessionEnded(why: string): void {
     if (this.failed || this.ending) return;
+    // Nothing more is pushed to a session that ended.
+    this.deps.push.closed(this);
     const end = () => this.fail('SESSION_ENDED', `${why}: your session ended; log in again`);
     if (this.inFlight === 0) return end();
     this.ending = true;
@@ -256,6 +294,9 @@ class Connection {
       return this.fail('UNAUTHENTICATED', 'Say hello with a session token first');
     }
     if (frame.t === 'send') return void this.send(frame.id, frame.chat, frame.text);
+    if (frame.t === 'probe') return void this.probe(frame.chat, frame.nonce);
+    if (frame.t === 'watch') return this.inWatchOrder(() => this.watch(frame.chat, frame.after));
+    if (frame.t === 'unwatch') return this.inWatchOrder(async () => this.unwatch(frame.chat));
     this.fail('BAD_REQUEST', `Unexpected frame ${frame.t}`);
   }
 
@@ -265,7 +306,9 @@ class Connection {
    * (no such live session) is UNAUTHENTICATED; a lookup that fails is UNAVAILABLE, retryable.
    */
   private async hello(version: number, token: string): Promise<void> {
-    if (version !== PROTOCOL_VERSION) return this.fail('UNSUPPORTED_VERSION', `This server speaks protocol version ${PROTOCOL_VERSION}`);
+    if (version < MIN_PROTOCOL_VERSION || version > PROTOCOL_VERSION) {
+      return this.fail('UNSUPPORTED_VERSION', `This server speaks protocol versions ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION}`);
+    }
     clearTimeout(this.authTimer);
     this.authenticating = true;
     let session: { user: User; expiresAt: number };
@@ -287,7 +330,8 @@ class Connection {
     this.session = tokenHash;
     this.expiresAt = session.expiresAt;
     this.watchExpiry();
-    this.write({ t: 'welcome', v: PROTOCOL_VERSION, userId: this.user.id });
+    // The client's version: a version 2 client is spoken to as version 2 (it never asks for push).
+    this.write({ t: 'welcome', v: version, userId: this.user.id });
   }
 
   /** Ends the connection when its session expires (in steps: setTimeout waits at most ~24 days). */
@@ -343,6 +387,83 @@ class Connection {
     }
   }
 
+  /**
+   * `probe`: the fan-out multicasts a signed PROBE with the client's nonce on the chat's group,
+   * and the client is told the latest seq multicast. Members only (an unknown code counts as a
+   * guess, as for `send`), and at most MAX_PROBES_PER_WINDOW per connection per window: each
+   * probe is a datagram to every member of the chat.
+   */
+  private async probe(chatInput: string, nonce: string): Promise<void> {
+    const waitMs = this.probeWait();
+    if (waitMs > 0) {
+      const seconds = PROBE_RATE_WINDOW_MS / 1000;
+      return this.refuseAbout('probe', chatInput, 'TOO_MANY_REQUESTS', `At most ${MAX_PROBES_PER_WINDOW} probes per ${seconds} s; try again in ${waitMs} ms`, waitMs);
+    }
+    try {
+      const chatCode = await this.memberChat(chatInput);
+      const latestSeq = await this.deps.probes.probe(chatCode, nonce);
+      this.write({ t: 'probed', chat: formatChatCode(chatCode), nonce, latestSeq });
+    } catch (error) {
+      this.refuseError('probe', chatInput, error);
+    }
+  }
+
+  /** How long before this connection may probe again (0: now); a probe allowed is counted. */
+  private probeWait(): number {
+    const now = Date.now();
+    while (this.probeTimes.length > 0 && this.probeTimes[0]! <= now - PROBE_RATE_WINDOW_MS) this.probeTimes.shift();
+    if (this.probeTimes.length >= MAX_PROBES_PER_WINDOW) return Math.max(1, this.probeTimes[0]! + PROBE_RATE_WINDOW_MS - now);
+    this.probeTimes.push(now);
+    return 0;
+  }
+
+  private inWatchOrder(task: () => Promise<void>): void {
+    this.watchOrder = this.watchOrder.then(task).catch((error) => this.deps.logger.error({ err: error }, 'watch failed'));
+  }
+
+  /** `watch`: push the chat's messages after `after` here (push.ts); members only. */
+  private async watch(chatInput: string, after: number): Promise<void> {
+    try {
+      const chatCode = await this.memberChat(chatInput);
+      if (!this.writable) return;
+      this.deps.push.watch(this, chatCode, after);
+    } catch (error) {
+      this.refuseError('watch', chatInput, error);
+    }
+  }
+
+  /** `unwatch`: a chat not watched (or not even a chat) is a no-op. */
+  private unwatch(chatInput: string): void {
+    const chatCode = normalizeChatCode(chatInput);
+    if (chatCode) this.deps.push.unwatch(this, chatCode);
+  }
+
+  /** The chat's code, if the user is a member; unknown codes count towards the code-guessing limit, as for `send`. */
+  private memberChat(chatInput: string): Promise<string> {
+    const user = this.user!;
+    return this.deps.guesses.guard({ user, address: this.address }, async () => {
+      const code = normalizeChatCode(chatInput);
+      if (!code) throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${chatInput.slice(0, 32)}`);
+      await this.deps.members.requireMember(code, user.id);
+      return code;
+    });
+  }
+
+  private refuseError(about: 'probe' | 'watch', chatInput: string, error: unknown): void {
+    if (error instanceof ChorusError) return this.refuseAbout(about, chatInput, error.code, error.message, retryAfterMs(error));
+    this.deps.logger.error({ err: error }, `${about} failed`);
+    this.refuseAbout(about, chatInput, 'INTERNAL', `The ${about} failed`);
+  }
+
+  /** A `refusal`: the connection goes on. The chat as the client can match it: formatted when it is a code at all. */
+  private refuseAbout(about: 'probe' | 'watch', chatInput: string, code: ErrorCode, message: string, retryAfterMs?: number): void {
+    const normalized = normalizeChatCode(chatInput);
+    const chat = normalized ? formatChatCode(normalized) : chatInput;
+    const frame: RefusalFrame = { t: 'refusal', about, chat, code, message: message.slice(0, 1024) };
+    if (retryAfterMs !== undefined) frame.retryAfterMs = Math.min(retryAfterMs, MAX_RETRY_AFTER_MS);
+    this.write(frame);
+  }
+
   private refuse(id: string, code: ErrorCode, message: string, retryAfterMs?: number): void {
     this.stats.refused[code] = (this.stats.refused[code] ?? 0) + 1;
     this.write(retryAfterMs === undefined ? { t: 'error', id, code, message } : { t: 'error', id, code, message, retryAfterMs });
@@ -379,17 +500,22 @@ class Connection {
   private write(frame: Frame): void {
     if (this.socket.destroyed || !this.socket.writable) return;
     if (this.socket.writableLength > MAX_UNSENT_BYTES) return this.destroy();
-    // A commit resolves all of its sends at once: their acks are written while corked and go
-    // out together in one system call once the current tick's work is done.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    this.corkForTick();
     if (!this.socket.write(encodeFrame(frame))) this.pause();
+  }
+
+  /**
+   * A commit resolves all of its sends at once: their acks (and its push frames) are written
+   * while corked and go out together in one system call once the current tick's work is done.
+   */
+  private corkForTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.socket.uncork();
+    });
   }
 
   /**
@@ -406,7 +532,26 @@ class Connection {
     this.socket.pause();
     clearTimeout(this.frameTimer);
     this.frameTimer = undefined;
-    this.drainTimer = setTimeout(() => this.destroy(), this.deps.drainTimeoutMs);
+    this.armDrainDeadline();
+  }
+
+  /**
+   * The peer must take some of what waits for it within the drain deadline. Some, not all: a
+   * connection with pushed messages queued ahead of an answer (up to PUSH_HIGH_WATER_BYTES) may
+   * take longer than the deadline to drain on a slow link, and a reader that reads is not a peer
+   * that holds its buffer for ever. One that takes nothing at all in that time is cut off.
+   */
+  private armDrainDeadline(): void {
+    const taken = this.bytesTaken();
+    this.drainTimer = setTimeout(() => {
+      if (this.bytesTaken() > taken) this.armDrainDeadline();
+      else this.destroy();
+    }, this.deps.drainTimeoutMs);
+  }
+
+  /** Bytes written that the operating system has taken (bytesWritten counts those still buffered too). */
+  private bytesTaken(): number {
+    return (this.socket.bytesWritten ?? 0) - this.socket.writableLength;
   }
 
   private resume(): void {

@@ -10,12 +10,19 @@ import type { Store } from './store/store.js';
  */
 export class MembershipCache {
   private readonly members = new Map<string, Promise<Set<number>>>();
+  /** The same sets once loaded, for a check without an await (push checks before every write). */
+  private readonly loaded = new Map<string, Set<number>>();
 
   constructor(private readonly store: Store) {}
 
   /** Throws CHAT_NOT_FOUND for a chat that does not exist. */
   async isMember(chatCode: string, userId: number): Promise<boolean> {
     return (await this.load(chatCode)).has(userId);
+  }
+
+  /** Whether the user is in the chat, if the cache holds the chat already; undefined when it would have to load it. */
+  isMemberNow(chatCode: string, userId: number): boolean | undefined {
+    return this.loaded.get(chatCode)?.has(userId);
   }
 
   /** Throws NOT_A_MEMBER when the user is not in the chat (CHAT_NOT_FOUND when there is none). */
@@ -35,7 +42,10 @@ export class MembershipCache {
     let entry = this.members.get(chatCode);
     if (!entry) {
       entry = this.fetch(chatCode);
-      entry.catch(() => this.members.delete(chatCode));
+      entry.then(
+        (set) => this.loaded.set(chatCode, set),
+        () => this.members.delete(chatCode),
+      );
       this.members.set(chatCode, entry);
     }
     return entry;

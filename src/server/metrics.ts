@@ -1,12 +1,14 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Fanout } from './fanout.js';
 import type { Ingest } from './ingest.js';
+import type { PushHub } from './push.js';
 import type { Sequencer } from './sequencer.js';
 
 export interface MeteredParts {
   sequencer: Sequencer;
   fanout: Fanout;
   ingest: Ingest;
+  push: PushHub;
 }
 
 /**
@@ -29,7 +31,7 @@ export function serverMetrics(parts: MeteredParts): Registry {
         this.inc(read());
       },
     });
-  const { sequencer, fanout, ingest } = parts;
+  const { sequencer, fanout, ingest, push } = parts;
   counter('chorus_messages_committed_total', 'Messages durably committed', () => sequencer.stats.committed);
   counter('chorus_message_retries_total', 'Sends of a client message id already stored (answered with the first seq)', () => sequencer.stats.duplicates);
   counter('chorus_commits_total', 'Group-commit transactions; committed messages over commits is the batch size', () => sequencer.stats.transactions);
@@ -38,6 +40,8 @@ export function serverMetrics(parts: MeteredParts): Registry {
   counter('chorus_datagrams_sent_total', 'DATA datagrams multicast', () => fanout.stats.datagrams);
   counter('chorus_heartbeats_sent_total', 'HEARTBEAT datagrams multicast', () => fanout.stats.heartbeats);
   counter('chorus_multicast_send_errors_total', 'Datagrams the operating system refused to send', () => fanout.stats.sendErrors);
+  counter('chorus_probes_total', 'PROBE datagrams multicast at clients\' request', () => fanout.stats.probes);
+  counter('chorus_messages_pushed_total', 'Messages pushed over TCP to connections multicast does not reach', () => push.stats.pushed);
   counter('chorus_acks_total', 'Sends acknowledged over TCP', () => ingest.stats.acked);
   new Counter({
     name: 'chorus_sends_refused_total',
@@ -57,5 +61,18 @@ export function serverMetrics(parts: MeteredParts): Registry {
       this.set(ingest.connectionCount);
     },
   });
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  gauge('chorus_tcp_unsent_bytes', 'Bytes written to TCP connections and not yet taken by the operating system, all together', () => ingest.unsentBytes);
+  gauge('chorus_push_clients', 'Connections with at least one chat pushed to them (clients on push)', () => push.targetCount);
+  gauge('chorus_push_watches', 'Chats pushed, summed over connections', () => push.watchCount);
+  gauge('chorus_multicast_sending_fails', '1 while the latest multicast send failed (the server cannot multicast), else 0', () => (fanout.sendingFails ? 1 : 0));
   return registry;
 }

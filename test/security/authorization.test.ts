@@ -324,7 +324,7 @@ async function answersAfterWelcome(c: Client, settleMs = 150): Promise<Frame[]> 
 
 interface TcpExpected {
   /** The frames answered, by type and code. */
-  answer: (string | { t: 'error'; code: string; id?: string } | { t: 'ack' })[];
+  answer: (string | { t: 'error'; code: string; id?: string } | { t: 'ack' } | { t: 'refusal'; about: string; code: string })[];
   closes: boolean;
 }
 
@@ -360,6 +360,32 @@ const TCP_ROWS: TcpRow[] = [
       'former member': { answer: [{ t: 'error', code: 'NOT_A_MEMBER', id: 'cell-1' }], closes: false },
     },
   },
+  {
+    frame: 'probe',
+    make: ({ code }) => ({ t: 'probe', chat: code, nonce: 'MDEyMzQ1Njc4OWFi' }),
+    expect: {
+      anonymous: fatal('UNAUTHENTICATED'),
+      'non-member': { answer: [{ t: 'refusal', about: 'probe', code: 'NOT_A_MEMBER' }], closes: false },
+      member: { answer: ['probed'], closes: false },
+      'former member': { answer: [{ t: 'refusal', about: 'probe', code: 'NOT_A_MEMBER' }], closes: false },
+    },
+  },
+  {
+    frame: 'watch',
+    make: ({ code }) => ({ t: 'watch', chat: code, after: 0 }),
+    // A member is answered nothing yet: the chat has no messages to push.
+    expect: {
+      anonymous: fatal('UNAUTHENTICATED'),
+      'non-member': { answer: [{ t: 'refusal', about: 'watch', code: 'NOT_A_MEMBER' }], closes: false },
+      member: { answer: [], closes: false },
+      'former member': { answer: [{ t: 'refusal', about: 'watch', code: 'NOT_A_MEMBER' }], closes: false },
+    },
+  },
+  {
+    frame: 'unwatch',
+    make: ({ code }) => ({ t: 'unwatch', chat: code }),
+    expect: { anonymous: fatal('UNAUTHENTICATED'), 'non-member': { answer: [], closes: false }, member: { answer: [], closes: false }, 'former member': { answer: [], closes: false } },
+  },
   { frame: 'ping', make: () => ({ t: 'ping' }), expect: everyone<TcpExpected>({ answer: ['pong'], closes: false }) },
   { frame: 'pong', make: () => ({ t: 'pong' }), expect: everyone<TcpExpected>({ answer: [], closes: false }) },
   serverOnly('welcome', () => ({ t: 'welcome', v: PROTOCOL_VERSION, userId: carl.user.id })),
@@ -373,7 +399,7 @@ const TCP_ROWS: TcpRow[] = [
 const TCP_CELLS = TCP_ROWS.flatMap((row) =>
   CALLERS.map((who) => {
     const e = row.expect[who];
-    const said = e.answer.map((a) => (typeof a === 'string' ? a : a.t === 'error' ? `error ${a.code}` : a.t)).join(', ') || 'nothing';
+    const said = e.answer.map((a) => (typeof a === 'string' ? a : a.t === 'error' || a.t === 'refusal' ? `${a.t} ${a.code}` : a.t)).join(', ') || 'nothing';
     return { row, who, expected: e, name: `${row.frame} as ${who} → ${said}${e.closes ? ', closed' : ''}` };
   }),
 );
@@ -385,7 +411,9 @@ describe('TCP authorization matrix', () => {
     c.send(row.make({ code, who }));
     if (expected.closes) await c.closed;
     const answers = await answersAfterWelcome(c);
-    expect(answers.map((f) => (f.t === 'error' ? { t: 'error', code: f.code, ...(f.id ? { id: f.id } : {}) } : f.t === 'ack' ? { t: 'ack' } : f.t))).toEqual(expected.answer);
+    expect(
+      answers.map((f) => (f.t === 'error' ? { t: 'error', code: f.code, ...(f.id ? { id: f.id } : {}) } : f.t === 'ack' ? { t: 'ack' } : f.t === 'refusal' ? { t: 'refusal', about: f.about, code: f.code } : f.t)),
+    ).toEqual(expected.answer);
     expect(c.isClosed).toBe(expected.closes);
     if (!expected.closes) {
       // Still usable: a ping is answered.

@@ -16,6 +16,10 @@ function chatInputArb(chats: string[]): fc.Arbitrary<string> {
 const text = fc.oneof(fc.string({ maxLength: 200 }), fc.string({ maxLength: 200, unit: 'grapheme' }));
 const iso = fc.constantFrom('2024-05-01T12:00:00.000Z', '2024-05-01T12:00:00+02:00');
 const positive = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constant(Number.MAX_SAFE_INTEGER));
+const seqOrZero = fc.oneof(fc.constant(0), positive);
+/** A probe nonce: 16 characters of base64url are exactly 12 bytes. */
+const nonce = fc.stringMatching(/^[A-Za-z0-9_-]{16}$/);
+const errorCode = fc.constantFrom(...(Object.keys(ERRORS) as (keyof typeof ERRORS)[]));
 
 /**
  * Well-formed frames of every type. `token` is used for some hellos and `chats` for some sends
@@ -30,16 +34,17 @@ export function validFrameArb(token = 'A'.repeat(43), chats: string[] = []): fc.
     fc.constant({ t: 'pong' as const }),
     fc.record({ t: fc.constant('welcome' as const), v: positive, userId: positive }),
     fc.record({ t: fc.constant('ack' as const), id: clientId, chat: chatInput, seq: positive, sentAt: iso }),
-    fc.record({ t: fc.constant('error' as const), code: fc.constantFrom(...(Object.keys(ERRORS) as (keyof typeof ERRORS)[])), message: fc.string({ maxLength: 100 }) }),
+    fc.record({ t: fc.constant('error' as const), code: errorCode, message: fc.string({ maxLength: 100 }) }),
     fc.record({
-      t: fc.constant('message' as const),
+      t: fc.constant('messages' as const),
       chat: chatInput,
-      seq: positive,
-      sender: fc.record({ id: positive, name: fc.string({ maxLength: 20 }) }),
-      text,
-      sentAt: iso,
-      clientMsgId: clientId,
+      messages: fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.array(fc.record({ sender: fc.record({ id: positive, name: fc.string({ maxLength: 20 }) }), text, sentAt: iso, clientMsgId: clientId }), { minLength: 1, maxLength: 3 })).map(([first, ms]) => ms.map((m, i) => ({ seq: first + i, ...m }))),
     }),
+    fc.record({ t: fc.constant('probe' as const), chat: chatInput, nonce }),
+    fc.record({ t: fc.constant('watch' as const), chat: chatInput, after: seqOrZero }),
+    fc.record({ t: fc.constant('unwatch' as const), chat: chatInput }),
+    fc.record({ t: fc.constant('probed' as const), chat: chatInput, nonce, latestSeq: seqOrZero }),
+    fc.record({ t: fc.constant('refusal' as const), about: fc.constantFrom('probe' as const, 'watch' as const), chat: chatInput, code: errorCode, message: fc.string({ maxLength: 100 }) }),
   );
 }
 
@@ -50,10 +55,10 @@ function prefixed(body: Buffer, length = body.length): Buffer {
   return out;
 }
 
-const frameTypes = fc.constantFrom('hello', 'welcome', 'send', 'ack', 'error', 'ping', 'pong', 'message', 'HELLO', '', 'constructor', '__proto__');
+const frameTypes = fc.constantFrom('hello', 'welcome', 'send', 'ack', 'error', 'ping', 'pong', 'messages', 'probe', 'probed', 'watch', 'unwatch', 'refusal', 'HELLO', '', 'constructor', '__proto__');
 /** Objects with a frame's `t` and whatever fields, of whatever types. */
 const frameShapedObject = fc
-  .tuple(frameTypes, fc.dictionary(fc.constantFrom('v', 'token', 'id', 'chat', 'text', 'seq', 'sentAt', 'code', 'message', 'sender', 'userId', 'clientMsgId', '__proto__', 'x'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }))
+  .tuple(frameTypes, fc.dictionary(fc.constantFrom('v', 'token', 'id', 'chat', 'text', 'seq', 'sentAt', 'code', 'message', 'messages', 'sender', 'userId', 'clientMsgId', 'nonce', 'after', 'about', 'latestSeq', '__proto__', 'x'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }))
   .map(([t, fields]) => JSON.stringify({ ...fields, t }));
 
 /** One piece of a stream: frames good and bad, prefixes that lie, and plain garbage. */
@@ -101,10 +106,13 @@ export function chunk(stream: Buffer, cuts: number[]): Buffer[] {
 /** Cut points: none, a few, or many (down to single bytes). */
 export const cutsArb: fc.Arbitrary<number[]> = fc.oneof(fc.constant<number[]>([]), fc.array(fc.nat(), { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 200 }));
 
-/** What a logged-in client may say: sends, pings, pongs. */
+/** What a logged-in client may say: sends, probes, watches, pings, pongs. */
 function clientFrameArb(chats: string[]): fc.Arbitrary<Frame> {
   return fc.oneof(
     { weight: 8, arbitrary: fc.record({ t: fc.constant('send' as const), id: clientId, chat: chatInputArb(chats), text }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('probe' as const), chat: chatInputArb(chats), nonce }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('watch' as const), chat: chatInputArb(chats), after: seqOrZero }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('unwatch' as const), chat: chatInputArb(chats) }) },
     { weight: 1, arbitrary: fc.constant({ t: 'ping' as const }) },
     { weight: 1, arbitrary: fc.constant({ t: 'pong' as const }) },
   );
