@@ -4,7 +4,7 @@ import { NonceSource, newChatKey, newSigningKeyPair } from '../protocol/crypto.j
 import { type Datagram, decodeDatagram } from '../protocol/datagram.js';
 import { captureGroup, waitFor } from '../../test/support/messaging.js';
 import type { ChatKeys } from './chat-keys.js';
-import { Fanout } from './fanout.js';
+import { Fanout, type FanoutTuning, type SendDatagram } from './fanout.js';
 import type { MulticastRate } from './pacer.js';
 import type { CommittedMessage } from './sequencer.js';
 
@@ -118,7 +118,7 @@ describe('Fanout with pacing', { timeout: 30_000 }, () => {
 
 describe('probes and send errors', { timeout: 30_000 }, () => {
   /** A fan-out whose chats go where `addresses` says, with its log kept. */
-  async function withLog(addresses: Record<string, { group: string; port: number }>) {
+  async function withLog(addresses: Record<string, { group: string; port: number }>, tuning: FanoutTuning = {}) {
     const lines: { level: number; msg: string }[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
     const fanout = await Fanout.start(
@@ -127,6 +127,7 @@ describe('probes and send errors', { timeout: 30_000 }, () => {
       { privateKey: signing.privateKey },
       async (code) => ({ ...addresses[code]!, stream: STREAM }),
       logger,
+      tuning,
     );
     cleanups.push(() => fanout.close());
     return { fanout, lines };
@@ -157,8 +158,14 @@ describe('probes and send errors', { timeout: 30_000 }, () => {
 
   it('counts every failed send but logs once, with the cause and the flag to set, and once more when sends work again', async () => {
     const port = 40_000 + Math.floor(Math.random() * 10_000);
-    // A broadcast address without SO_BROADCAST: the system refuses every send (EACCES).
-    const { fanout, lines } = await withLog({ FAILING01: { group: '255.255.255.255', port }, [CHAT]: { group: GROUP, port } });
+    // Sends to one group fail as a firewall makes them (EPERM), before reaching the socket: a
+    // real refusal is the netns test's (test/netns/delivery-fallback.test.ts), on its own network.
+    const FAILING_GROUP = '239.255.77.77';
+    const refuseOneGroup = (send: SendDatagram): SendDatagram => (datagram, toPort, group, done) => {
+      if (group !== FAILING_GROUP) return send(datagram, toPort, group, done);
+      queueMicrotask(() => done(Object.assign(new Error('send EPERM'), { code: 'EPERM', syscall: 'send' })));
+    };
+    const { fanout, lines } = await withLog({ FAILING01: { group: FAILING_GROUP, port }, [CHAT]: { group: GROUP, port } }, { wrapSend: refuseOneGroup });
     const nonce = 'AAECAwQFBgcICQoL';
     for (let i = 0; i < 5; i++) await fanout.probe('FAILING01', nonce);
     await waitFor(() => fanout.stats.sendErrors === 5, 'five send errors');

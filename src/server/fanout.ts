@@ -34,10 +34,14 @@ export const MAX_BACKLOG_MS = 10_000;
 // Most messages in one DATA datagram (its count field is 16 bits).
 const MAX_MESSAGES_PER_DATAGRAM = 0xffff;
 
-/** For tests: another clock for the pacer, a shorter backlog. */
+/** How a datagram leaves: the socket's send, or a test's wrapper around it. */
+export type SendDatagram = (datagram: Buffer, port: number, group: string, done: (error: Error | null) => void) => void;
+
+/** For tests: another clock for the pacer, a shorter backlog, sends that fail on demand. */
 export interface FanoutTuning {
   clock?: Clock;
   maxBacklogMs?: number;
+  wrapSend?: (send: SendDatagram) => SendDatagram;
 }
 
 interface Queued {
@@ -79,6 +83,7 @@ export class Fanout {
   readonly stats = { datagrams: 0, heartbeats: 0, probes: 0, sendErrors: 0, skipped: 0 };
   /** The last send failed: said once in the log, and again once a send succeeds (see transmit). */
   private sendsFailing = false;
+  private readonly send: SendDatagram;
 
   private constructor(
     private readonly config: MulticastConfig,
@@ -89,6 +94,8 @@ export class Fanout {
     tuning: FanoutTuning,
   ) {
     this.socket = createSocket({ type: 'udp4' });
+    const send: SendDatagram = (datagram, port, group, done) => this.socket.send(datagram, port, group, done);
+    this.send = tuning.wrapSend ? tuning.wrapSend(send) : send;
     this.pacer = new Pacer(config.rate, tuning.clock);
     // The pace in bytes is the lower of the two limits, counting full datagrams.
     const bytesPerSecond = Math.min(config.rate.bytesPerSecond, config.rate.datagramsPerSecond * MAX_DATAGRAM_BYTES);
@@ -290,7 +297,7 @@ export class Fanout {
   }
 
   private transmit(datagram: Buffer, address: ChatAddress): void {
-    this.socket.send(datagram, address.port, address.group, (error) => {
+    this.send(datagram, address.port, address.group, (error) => {
       if (error) this.sendFailed(error, address);
       else if (this.sendsFailing) {
         this.sendsFailing = false;
