@@ -139,7 +139,7 @@ export class ReceiverProcess {
   }
 }
 
-/** What the server wrote to stderr (warnings and errors only), shown when a send fails. */
+/** What the server printed (its addresses, then its log at level warn and above, which pino writes to stdout), shown when a send fails. */
 export const serverLog: string[] = [];
 
 export interface Listening {
@@ -178,6 +178,7 @@ export function startServer(lan: Lan, a: LanHost, dataDir: string, extraArgs: st
   const ready = new Promise<Listening>((resolveListening, reject) => {
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       seen += chunk;
+      serverLog.push(chunk);
       const url = /listening on (https?:\/\/\S+) \(HTTP API\)/.exec(seen)?.[1];
       const fingerprint = /fingerprint \(SHA-256\): ([0-9A-F:]+)/.exec(seen)?.[1];
       if (url && (url.startsWith('http:') || fingerprint)) resolveListening({ httpUrl: url, tlsFingerprint: fingerprint });
