@@ -14,6 +14,7 @@ import { ChorusError } from '../protocol/errors.js';
 import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
 import { profileDirOf, requireSession } from './account.js';
 import { ChatScreen } from './chat-screen.js';
+import { announceDelivery, chatDeliveryLine, tailDeliveryLine } from './delivery-notes.js';
 import { chatRefusal, onChat } from './chat-commands.js';
 import { chatCodeArgument, countUpTo, multicastInterface } from './options.js';
 import { CliError, describeFailure, messageLine, plural, printNote, printResult, terminalSafe, usageError } from './output.js';
@@ -74,7 +75,13 @@ named on stderr with the reason, and the command then exits 1; the other lines a
     .option('--multicast-interface <address>', INTERFACE_HELP)
     .addHelpText(
       'after',
-      '\nLines look like those of chorus history: [date time] Name: text. Ctrl-C or SIGTERM stops it (exit 0);\nso does the end of the session (a logout, or expiry), with a line saying so (exit 1).',
+      `
+Lines look like those of chorus history: [date time] Name: text. Ctrl-C or SIGTERM stops it (exit 0);
+so does the end of the session (a logout, or expiry), with a line saying so (exit 1).
+Messages come by multicast; where multicast does not reach this computer, the server sends them
+over its TCP connection instead (the same messages, once, in order). One line on stderr says
+each change of path, e.g. "chorus: ABCDE-12345: messages now come through the server (…)";
+chorus doctor says why, and what to try.`,
     )
     .action(async (input: string, options: { history?: number; json?: boolean; multicastInterface?: string }, command: Command) => {
       const code = chatCodeArgument(input);
@@ -82,11 +89,15 @@ named on stderr with the reason, and the command then exits 1; the other lines a
       const stop = stopSignal();
       try {
         const { client, serverKey, chat } = await openChat(command, env, code);
-        const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress });
         const session = await watchSession(client, stop.fail);
+        // The session's connection is also the receiver's link to the server: probes, and messages
+        // pushed over it when multicast does not reach this computer.
+        const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress, link: session });
         try {
           const labels = new SenderLabels();
           receiver.onMessage((message) => process.stdout.write(`${options.json ? JSON.stringify(messageView(message)) : messageLine(message, labels)}\n`));
+          // On stderr, with or without --json: stdout holds only the chat's messages.
+          receiver.onPathChange(announceDelivery(printNote, tailDeliveryLine));
           watchReceiver(receiver, code, stop.fail);
           await receive(receiver, code, options.history ?? TAIL_HISTORY_DEFAULT, interfaceAddress);
           printNote(`Following "${terminalSafe(chat.name)}" (${code}); Ctrl-C stops.`);
@@ -122,7 +133,7 @@ leaves (after waiting a few seconds for messages still being sent); Ctrl-C leave
         const { client, serverKey, chat, profile } = await openChat(command, env, code);
         const me = profile.user ?? (await client.me());
         const sender = await connectSender(client);
-        const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress });
+        const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress, link: sender });
         try {
           await talk({ code, chat, me: { id: me.id, name: me.name }, sender, receiver, interfaceAddress, history: options.history ?? CHAT_HISTORY_DEFAULT, stop });
         } finally {
@@ -364,6 +375,7 @@ async function talk({ code, chat, me, sender, receiver, interfaceAddress, histor
     if (isSessionEnded(sender.failure)) stop.fail(sender.failure);
   });
   announceConnection(sender, out);
+  receiver.onPathChange(announceDelivery(out, chatDeliveryLine));
   await receive(receiver, code, history, interfaceAddress);
   out('— Type a message and press Enter; /quit or Ctrl-D leaves. —');
 
