@@ -57,7 +57,8 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const program = buildProgram(env);
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command whose output already says what failed (doctor's report) sets only the code.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     // Commander has already printed its message (or the help, which exits 0).
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;
