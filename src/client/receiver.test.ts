@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { NonceSource, newChatKey, newSigningKeyPair } from '../protocol/crypto.js';
-import { type DatagramMessage, encodeData, encodeHeartbeat } from '../protocol/datagram.js';
+import { type DatagramMessage, encodeData, encodeHeartbeat, encodeProbe } from '../protocol/datagram.js';
+import { ChorusError } from '../protocol/errors.js';
 import type { ChatMessage } from '../protocol/message.js';
 import { FakeClock } from './clock.fake.js';
+import { MulticastJoinError } from './group-sockets.js';
 import { FakeMulticast } from './multicast-transport.fake.js';
-import { type ChatInfo, Receiver, type ReceiverOptions, type ReceiverSource } from './receiver.js';
+import { type ChatInfo, type DeliveryState, Receiver, type ReceiverOptions, type ReceiverSource } from './receiver.js';
+import { FakeLink } from './server-link.fake.js';
 
 /** The Receiver's policy with fake multicast, a fake server and a fake clock: no socket, no real waiting. */
 
@@ -80,6 +83,10 @@ class FakeServer implements ReceiverSource {
 
   heartbeat(): Buffer {
     return encodeHeartbeat({ stream: STREAM, epoch: this.epoch, latestSeq: this.log.length }, server.privateKey);
+  }
+
+  probe(nonce: string, signer = server.privateKey): Buffer {
+    return encodeProbe({ stream: STREAM, epoch: this.epoch, latestSeq: this.log.length, nonce }, signer);
   }
 }
 
@@ -262,5 +269,99 @@ describe('Receiver: verification budget', () => {
     source.post(1);
     await arrive(source.data(5));
     expect(delivered).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe('Receiver: repair fetches holes, not what is still on its way', () => {
+  it('a repaired hole does not make the latest committed seq a gap (messages still queued for multicast are not fetched)', async () => {
+    const { source, delivered, arrive, wait } = await setup();
+    source.post(2);
+    await arrive(source.data(2));
+    // The server commits 500 more while they are still being paced out.
+    source.post(500);
+    await wait(25);
+    expect(source.historyCalls).toEqual([{ after: 0, limit: 1 }]);
+    expect(delivered).toEqual([1, 2]);
+    await wait(1000);
+    expect(source.historyCalls).toHaveLength(1);
+  });
+});
+
+describe('Receiver: delivery path with a server link', () => {
+  async function withLink(options: Partial<ReceiverOptions> = {}) {
+    const link = new FakeLink();
+    const paths: DeliveryState[] = [];
+    const env = await setup({ link, ...options });
+    env.receiver.onPathChange((state) => paths.push(state));
+    const probe = () => link.lastProbe!;
+    return { ...env, link, paths, probe };
+  }
+
+  it('a probe datagram signed by the server with our nonce keeps the chat on multicast', async () => {
+    const { source, paths, probe, arrive, receiver } = await withLink();
+    probe().answer(0);
+    await arrive(source.probe(probe().nonce));
+    expect(paths.map((p) => p.path)).toEqual(['multicast']);
+    expect(receiver.deliveryOf(CODE)).toMatchObject({ path: 'multicast', multicast: true });
+  });
+
+  it('a forged probe (another signer) does not count: the chat falls back to push', async () => {
+    const { source, paths, probe, arrive, wait, link } = await withLink();
+    probe().answer(0);
+    const forger = newSigningKeyPair();
+    await arrive(source.probe(probe().nonce, forger.privateKey));
+    await wait(2000);
+    expect(paths.map((p) => p.path)).toEqual(['server']);
+    expect([...link.watching.keys()]).toEqual([CODE]);
+  });
+
+  it('on push, pushed messages are delivered in order and once, with multicast duplicates and a switch in the middle', async () => {
+    const { source, delivered, probe, arrive, wait, link } = await withLink();
+    source.post(6);
+    await arrive(source.data(1, 2));
+    probe().answer(2);
+    await settle();
+    await wait(2000);
+    expect(link.calls).toEqual([`watch ${CODE} after 2`]);
+    link.push(CODE, source.log.slice(2, 4));
+    await arrive(source.data(3));
+    link.push(CODE, source.log.slice(3, 6));
+    await settle();
+    expect(delivered).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(source.historyCalls).toEqual([]);
+  });
+
+  it("the server's answer to a probe tells how far multicast has got: what did not arrive is repaired", async () => {
+    const { source, delivered, probe, arrive, wait } = await withLink();
+    source.post(3);
+    probe().answer(3);
+    await settle();
+    await arrive(source.probe(probe().nonce));
+    await wait(25);
+    expect(source.historyCalls).toEqual([{ after: 0, limit: 3 }]);
+    expect(delivered).toEqual([1, 2, 3]);
+  });
+
+  it('a watch refused for membership ends the chat', async () => {
+    const { probe, wait, link, receiver, errors } = await withLink();
+    probe().answer(0);
+    await settle();
+    await wait(2000);
+    expect([...link.watching.keys()]).toEqual([CODE]);
+    link.refuseWatch(CODE, new ChorusError('NOT_A_MEMBER', 'removed'));
+    expect(receiver.lastDelivered(CODE)).toBeUndefined();
+    expect(errors).toHaveLength(1);
+  });
+
+  it('a group that cannot be joined is no longer fatal with a link: the chat is pushed, and the reason says why', async () => {
+    const multicast = new FakeMulticast();
+    multicast.join = async () => {
+      throw new MulticastJoinError('no-interface', GROUP, PORT, 'addMembership', 'EADDRNOTAVAIL', 'cannot join 239.1.2.3:5000 on 127.0.0.1 (EADDRNOTAVAIL)');
+    };
+    const { link, receiver } = await withLink({ multicast: multicast.factory });
+    expect(receiver.deliveryOf(CODE)).toMatchObject({ path: 'server' });
+    expect(receiver.deliveryOf(CODE)!.reason).toMatch(/EADDRNOTAVAIL/);
+    expect([...link.watching.keys()]).toEqual([CODE]);
+    expect(receiver.lastDelivered(CODE)).toBe(0);
   });
 });

@@ -1,14 +1,20 @@
-import type { KeyObject } from 'node:crypto';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { type DataDatagram, type DropReason as DatagramDropReason, decodeDatagram, parseHeader } from '../protocol/datagram.js';
 import type { ChatMessage } from '../protocol/message.js';
+import { ChorusError } from '../protocol/errors.js';
+import { PROBE_NONCE_BYTES } from '../protocol/limits.js';
 import { isStreamId } from '../protocol/stream-id.js';
 import { ApiError } from './api.js';
 import { type Clock, type Timer, systemClock } from './clock.js';
 import { MulticastJoinError, groupSocketsOn } from './group-sockets.js';
 import type { Arrival, MulticastTransport, MulticastTransportFactory } from './multicast-transport.js';
 import { ChatOrdering } from './ordering.js';
+import { DEFAULT_PROBE_TIMINGS, DeliveryPathMachine, type DeliveryState, type ProbeTimings } from './delivery-path.js';
+import type { ServerLink } from './server-link.js';
 import { DEFAULT_VERIFY_BUDGET, VerifyBudget, type VerifyBudgetPolicy } from './verify-budget.js';
+
+export type { DeliveryPath, DeliveryState } from './delivery-path.js';
 
 /** A delivered message: the same shape the history API returns. */
 export type { ChatMessage };
@@ -44,6 +50,14 @@ export interface ReceiverOptions {
   clock?: Clock;
   /** A number in [0, 1) for the repair jitter: Math.random by default. */
   random?: () => number;
+  /**
+   * The client's TCP connection to the server (the Sender): with it, each chat is probed to learn
+   * whether multicast reaches us, and pushed over TCP when it does not (delivery-path.ts).
+   * Without it the receiver relies on multicast and history alone, as before version 3.
+   */
+  link?: ServerLink;
+  /** Shorter probe timers, for tests. */
+  probeTimings?: Partial<ProbeTimings>;
 }
 
 /** `over-budget`: dropped unchecked, the chat's signature checks for now spent (verify-budget.ts). */
@@ -79,6 +93,8 @@ interface Subscription {
   /** Its group is joined (and must be left). */
   listening: boolean;
   verifyBudget: VerifyBudget;
+  /** Its delivery path, with a link: started once history is in. */
+  delivery?: DeliveryPathMachine;
 }
 
 /**
@@ -99,6 +115,8 @@ export class Receiver {
   private readonly listeners: ((message: ChatMessage) => void)[] = [];
   private readonly errorListeners: ((error: unknown) => void)[] = [];
   private readonly joinFailureListeners: ((chat: string, error: MulticastJoinError) => void)[] = [];
+  private readonly pathListeners: ((state: DeliveryState) => void)[] = [];
+  private readonly timings: ProbeTimings;
   private closed = false;
   readonly drops: Record<DropReason, number> = {
     malformed: 0,
@@ -109,13 +127,19 @@ export class Receiver {
     'over-budget': 0,
   };
   /** `heldForKey`: datagrams under a new epoch that waited for its key (then read, or dropped). */
-  readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0 };
+  readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0, pushedMessages: 0, probes: 0 };
 
   constructor(private readonly options: ReceiverOptions) {
     this.clock = options.clock ?? systemClock;
     this.sockets = (options.multicast ?? groupSocketsOn(options.interfaceAddress))({
       datagram: (datagram, arrival) => this.onDatagram(datagram, arrival),
       error: (error) => this.reportError(error),
+    });
+    this.timings = { ...DEFAULT_PROBE_TIMINGS, ...options.probeTimings };
+    options.link?.onPushed((chat, messages) => this.onPushed(chat, messages));
+    options.link?.onWatchRefused((chat, error) => {
+      this.reportError(error);
+      if (accessEnded(error)) this.leave(chat);
     });
   }
 
@@ -140,6 +164,16 @@ export class Receiver {
    */
   onJoinFailure(listener: (chat: string, error: MulticastJoinError) => void): void {
     this.joinFailureListeners.push(listener);
+  }
+
+  /** With a link: each chat's first verdict (multicast or server push), and every change of path after it. */
+  onPathChange(listener: (state: DeliveryState) => void): void {
+    this.pathListeners.push(listener);
+  }
+
+  /** How the chat's messages reach us now; undefined without a link, or before the first verdict. */
+  deliveryOf(codeInput: string): DeliveryState | undefined {
+    return this.chats.get(normalizeChatCode(codeInput) ?? codeInput)?.delivery?.current;
   }
 
   /**
@@ -170,7 +204,14 @@ export class Receiver {
     };
     this.chats.set(code, sub);
     this.streams.set(sub.stream, sub);
-    await this.listen(sub);
+    // With a link a group that cannot be joined is not the end: the chat is pushed instead.
+    let joinProblem: string | undefined;
+    try {
+      await this.listen(sub, this.options.link === undefined);
+    } catch (error) {
+      if (this.options.link === undefined || !(error instanceof MulticastJoinError)) throw error;
+      joinProblem = error.message;
+    }
     if (this.chats.get(code) !== sub) return;
     if ('latest' in from) {
       const page = await this.options.source.history(formatChatCode(code), { latest: from.latest });
@@ -187,6 +228,7 @@ export class Receiver {
       this.scheduleRepair(sub, 0, true);
     }
     this.checkGap(sub);
+    this.startDelivery(sub, joinProblem);
   }
 
   /** Stops receiving a chat. */
@@ -195,6 +237,7 @@ export class Receiver {
     const sub = this.chats.get(code);
     if (!sub) return;
     sub.repairTimer?.cancel();
+    sub.delivery?.stop();
     this.chats.delete(code);
     if (this.streams.get(sub.stream) === sub) this.streams.delete(sub.stream);
     if (sub.listening) this.sockets.leave(sub.group, sub.port);
@@ -207,24 +250,79 @@ export class Receiver {
 
   close(): void {
     this.closed = true;
-    for (const sub of this.chats.values()) sub.repairTimer?.cancel();
+    for (const sub of this.chats.values()) {
+      sub.repairTimer?.cancel();
+      sub.delivery?.stop();
+    }
     this.sockets.close();
     this.chats.clear();
     this.streams.clear();
   }
 
-  /** Joins the chat's group. If it cannot, the chat is forgotten and the join-failure listeners told why. */
-  private async listen(sub: Subscription): Promise<void> {
+  /**
+   * Joins the chat's group. If it cannot, the join-failure listeners are told why, and without a
+   * link (`forget`) the chat is forgotten: it could not be received at all.
+   */
+  private async listen(sub: Subscription, forget = true): Promise<void> {
     try {
       await this.sockets.join(sub.group, sub.port);
     } catch (error) {
-      if (this.chats.get(sub.code) === sub) this.leave(sub.code);
+      if (forget && this.chats.get(sub.code) === sub) this.leave(sub.code);
       if (error instanceof MulticastJoinError) for (const listener of this.joinFailureListeners) listener(formatChatCode(sub.code), error);
       throw error;
     }
     // Left while joining: give the membership back.
     if (this.chats.get(sub.code) !== sub) this.sockets.leave(sub.group, sub.port);
     else sub.listening = true;
+  }
+
+  /** With a link: probes the chat (or, its group not joined, asks for push at once). */
+  private startDelivery(sub: Subscription, joinProblem: string | undefined): void {
+    const link = this.options.link;
+    if (!link || this.closed || this.chats.get(sub.code) !== sub) return;
+    sub.delivery = new DeliveryPathMachine({
+      chat: formatChatCode(sub.code),
+      link,
+      clock: this.clock,
+      timings: this.timings,
+      newNonce: () => {
+        this.counts.probes++;
+        return randomBytes(PROBE_NONCE_BYTES).toString('base64url');
+      },
+      lastDelivered: () => sub.ordering.lastDelivered,
+      serverHead: (latestSeq) => {
+        if (this.chats.get(sub.code) !== sub) return;
+        sub.ordering.noteLatest(latestSeq);
+        this.checkGap(sub);
+      },
+      changed: (state) => {
+        for (const listener of this.pathListeners) listener(state);
+      },
+      rejoin: async () => {
+        try {
+          await this.listen(sub, false);
+          return undefined;
+        } catch (error) {
+          return error instanceof Error ? error.message : String(error);
+        }
+      },
+    });
+    sub.delivery.start(joinProblem);
+  }
+
+  /** Messages the server pushed over TCP: into the same ordering as multicast's, which drops what came twice. */
+  private onPushed(chat: string, messages: ChatMessage[]): void {
+    const sub = this.chats.get(normalizeChatCode(chat) ?? chat);
+    const last = messages.at(-1);
+    if (!sub || !last || this.closed) return;
+    this.counts.pushedMessages += messages.length;
+    if (sub.early) {
+      sub.early.messages.push(...messages);
+      return;
+    }
+    sub.ordering.offer(messages);
+    sub.ordering.noteLatest(last.seq);
+    this.checkGap(sub);
   }
 
   /**
@@ -285,6 +383,7 @@ export class Receiver {
       return;
     }
     const d = result.datagram;
+    if (d.type === 'probe') sub.delivery?.probeArrived(d.nonce);
     if (sub.early) {
       if (d.type !== 'data') sub.early.latest = Math.max(sub.early.latest, d.latestSeq);
       else sub.early.messages.push(...toChatMessages(d, sub.code).filter((m) => m !== undefined));
@@ -344,7 +443,9 @@ export class Receiver {
         if (!this.chats.has(sub.code)) return;
         this.counts.repairedMessages += page.messages.length;
         if (target === Infinity) target = page.latestSeq;
-        sub.ordering.noteLatest(page.latestSeq);
+        // Only a catch-up takes the page's latest seq as known: that is the latest *committed*,
+        // and messages still queued for multicast would be fetched over HTTP as if lost.
+        if (catchUp) sub.ordering.noteLatest(page.latestSeq);
         sub.ordering.offer(page.messages);
         // Nothing came that was due: stop rather than ask again (the next hint retries).
         if (sub.ordering.lastDelivered === after) break;
@@ -402,7 +503,8 @@ export class Receiver {
  * again cannot help, so the receiver stops receiving it. Listeners learn why from onError.
  */
 function accessEnded(error: unknown): boolean {
-  return error instanceof ApiError && (error.code === 'NOT_A_MEMBER' || error.code === 'CHAT_NOT_FOUND');
+  const code = error instanceof ApiError || error instanceof ChorusError ? error.code : undefined;
+  return code === 'NOT_A_MEMBER' || code === 'CHAT_NOT_FOUND';
 }
 
 function toChatMessages(d: DataDatagram, code: string): (ChatMessage | undefined)[] {

@@ -288,3 +288,74 @@ describe('Sender: close', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 });
+
+describe('Sender as the server link: probes and push', () => {
+  const NONCE = 'MDEyMzQ1Njc4OWFi';
+  const pushed = (seq: number) => ({ seq, sender: { id: 2, name: 'Bea' }, text: `m${seq}`, sentAt: '2024-05-01T12:00:00.000Z', clientMsgId: `c${seq}` });
+
+  it('watches after the welcome, and asks again at every reconnect from what was delivered since', async () => {
+    const { sender, transport, clock } = setup();
+    let delivered = 4;
+    sender.watch('aaaaa11111', () => delivered);
+    welcomeOn(transport.last);
+    expect(transport.last.sent('watch')).toEqual([{ t: 'watch', chat: 'AAAAA-11111', after: 4 }]);
+    delivered = 9;
+    transport.last.drop();
+    await settle();
+    clock.advance(5000);
+    welcomeOn(transport.last);
+    expect(transport.connections).toHaveLength(2);
+    expect(transport.last.sent('watch')).toEqual([{ t: 'watch', chat: 'AAAAA-11111', after: 9 }]);
+    sender.unwatch('AAAAA-11111');
+    expect(transport.last.sent('unwatch')).toEqual([{ t: 'unwatch', chat: 'AAAAA-11111' }]);
+  });
+
+  it('hands pushed messages of watched chats on, with their chat; others are ignored', async () => {
+    const { sender, transport } = setup();
+    const got: [string, number[]][] = [];
+    sender.onPushed((chat, messages) => got.push([chat, messages.map((m) => m.seq)]));
+    sender.watch('AAAAA-11111', () => 0);
+    welcomeOn(transport.last);
+    transport.last.reply({ t: 'messages', chat: 'AAAAA-11111', messages: [pushed(1), pushed(2)] });
+    transport.last.reply({ t: 'messages', chat: 'BBBBB-22222', messages: [pushed(1)] });
+    expect(got).toEqual([['AAAAA-11111', [1, 2]]]);
+  });
+
+  it('a probe resolves with the latest seq when the server says it went out; a refusal rejects it', async () => {
+    const { sender, transport } = setup();
+    const connected = sender.connect();
+    welcomeOn(transport.last);
+    await connected;
+    const answered = sender.probe('AAAAA-11111', NONCE);
+    expect(transport.last.sent('probe')).toEqual([{ t: 'probe', chat: 'AAAAA-11111', nonce: NONCE }]);
+    transport.last.reply({ t: 'probed', chat: 'AAAAA-11111', nonce: NONCE, latestSeq: 17 });
+    await expect(answered).resolves.toEqual({ latestSeq: 17 });
+    const refused = sender.probe('AAAAA-11111', NONCE);
+    transport.last.reply({ t: 'refusal', about: 'probe', chat: 'AAAAA-11111', code: 'TOO_MANY_REQUESTS', message: 'slow down', retryAfterMs: 100 });
+    await expect(refused).rejects.toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+  });
+
+  it('a probe while disconnected, or cut by a lost connection, rejects: it says nothing about multicast', async () => {
+    const { sender, transport } = setup();
+    await expect(sender.probe('AAAAA-11111', NONCE)).rejects.toThrow(/not connected/);
+    welcomeOn(transport.last);
+    const cut = sender.probe('AAAAA-11111', NONCE);
+    transport.last.drop();
+    await expect(cut).rejects.toThrow(/lost/);
+  });
+
+  it('a watch refused by the server is dropped (not asked again) and reported', async () => {
+    const { sender, transport, clock } = setup();
+    const refused: string[] = [];
+    sender.onWatchRefused((chat, error) => refused.push(`${chat} ${error.code}`));
+    sender.watch('AAAAA-11111', () => 0);
+    welcomeOn(transport.last);
+    transport.last.reply({ t: 'refusal', about: 'watch', chat: 'AAAAA-11111', code: 'NOT_A_MEMBER', message: 'removed' });
+    expect(refused).toEqual(['AAAAA-11111 NOT_A_MEMBER']);
+    transport.last.drop();
+    await settle();
+    clock.advance(5000);
+    welcomeOn(transport.last);
+    expect(transport.last.sent('watch')).toEqual([]);
+  });
+});

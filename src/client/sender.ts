@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Backoff } from '../protocol/backoff.js';
+import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError, isErrorCode } from '../protocol/errors.js';
-import { type Frame, FrameDecoder, encodeFrame } from '../protocol/frames.js';
+import { type Frame, FrameDecoder, type MessagesFrame, encodeFrame } from '../protocol/frames.js';
+import type { ChatMessage } from '../protocol/message.js';
 import { messageTextProblem } from '../protocol/message-text.js';
 import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { type Clock, type Timer, systemClock } from './clock.js';
 import type { SenderConnection, SenderTransport } from './sender-transport.js';
+import type { ServerLink } from './server-link.js';
 import { tcpTransport } from './tcp-transport.js';
 
 export interface SenderOptions {
@@ -76,7 +79,7 @@ export function newClientMessageId(): string {
  * This class is the policy only: connections come from a SenderTransport (node:net or node:tls
  * by default) and timers from a Clock, so that tests can drive it without a socket.
  */
-export class Sender {
+export class Sender implements ServerLink {
   private readonly transport: SenderTransport;
   private readonly clock: Clock;
   /** The current connection (named so for test/messaging.test.ts, which cuts it under the sender's feet). */
@@ -104,6 +107,12 @@ export class Sender {
   private deadline?: Timer;
   /** Callers of connect() waiting for the welcome. */
   private readonly settledWaiters: { resolve(): void; reject(e: Error): void }[] = [];
+  /** Chats pushed to us (by canonical code), and where each push starts: asked again at every welcome. */
+  private readonly watches = new Map<string, () => number>();
+  /** Probes asked for and not yet answered, by nonce. */
+  private readonly probes = new Map<string, { chat: string; resolve(answer: { latestSeq: number }): void; reject(error: Error): void }>();
+  private readonly pushListeners: ((chat: string, messages: ChatMessage[]) => void)[] = [];
+  private readonly watchRefusedListeners: ((chat: string, error: ChorusError) => void)[] = [];
 
   constructor(private readonly options: SenderOptions) {
     this.transport = options.transport ?? tcpTransport(options);
@@ -148,6 +157,52 @@ export class Sender {
   /** Messages not yet acknowledged (sent or queued). */
   get pending(): number {
     return this.unacked.size + this.queue.length + this.rateRefused.length;
+  }
+
+  // ---- ServerLink: probes and push (docs/protocol.md, Delivery) ----
+
+  probe(chat: string, nonce: string): Promise<{ latestSeq: number }> {
+    if (this.state === 'closed' || this.fatal) return Promise.reject(this.fatal ?? new Error('sender is closed'));
+    return new Promise((resolve, reject) => {
+      this.probes.set(nonce, { chat: canonical(chat), resolve, reject });
+      if (this.state === 'connected') this.write({ t: 'probe', chat, nonce });
+      else {
+        // Asked while disconnected: the answer would come too late to mean anything.
+        this.probes.delete(nonce);
+        reject(new Error('not connected to the server'));
+        this.openUnlessWaiting();
+      }
+    });
+  }
+
+  watch(chat: string, after: () => number): void {
+    this.watches.set(canonical(chat), after);
+    if (this.state === 'connected') this.write({ t: 'watch', chat, after: after() });
+    else this.openUnlessWaiting();
+  }
+
+  unwatch(chat: string): void {
+    if (!this.watches.delete(canonical(chat))) return;
+    if (this.state === 'connected') this.write({ t: 'unwatch', chat });
+  }
+
+  onPushed(listener: (chat: string, messages: ChatMessage[]) => void): void {
+    this.pushListeners.push(listener);
+  }
+
+  onWatchRefused(listener: (chat: string, error: ChorusError) => void): void {
+    this.watchRefusedListeners.push(listener);
+  }
+
+  private openUnlessWaiting(): void {
+    if (this.state === 'disconnected' && !this.reconnectTimer) this.open();
+  }
+
+  private onPushedFrame(frame: MessagesFrame): void {
+    const chat = formatChatCode(canonical(frame.chat));
+    if (!this.watches.has(canonical(frame.chat))) return;
+    const messages = frame.messages.map((m) => ({ chat, ...m }));
+    for (const listener of this.pushListeners) listener(chat, messages);
   }
 
   close(): void {
@@ -234,8 +289,33 @@ export class Sender {
         this.keepAlive = this.clock.every(KEEPALIVE_INTERVAL_MS, () => this.write({ t: 'ping' }), { weak: true });
         // Resend what the last connection left unacknowledged, in the original order and ids.
         for (const o of this.unacked.values()) this.write({ t: 'send', id: o.id, chat: o.chat, text: o.text });
+        // Pushes are per connection: ask again, from what has been delivered since.
+        for (const [chat, after] of this.watches) this.write({ t: 'watch', chat: formatChatCode(chat), after: after() });
         this.pump();
         return;
+      case 'messages':
+        return this.onPushedFrame(frame);
+      case 'probed': {
+        const probe = this.probes.get(frame.nonce);
+        this.probes.delete(frame.nonce);
+        probe?.resolve({ latestSeq: frame.latestSeq });
+        return;
+      }
+      case 'refusal': {
+        const chat = canonical(frame.chat);
+        const error = new ChorusError(frame.code, frame.message);
+        if (frame.about === 'probe') {
+          for (const [nonce, probe] of this.probes) {
+            if (probe.chat !== chat) continue;
+            this.probes.delete(nonce);
+            probe.reject(error);
+          }
+          return;
+        }
+        if (!this.watches.delete(chat)) return;
+        for (const listener of this.watchRefusedListeners) listener(formatChatCode(chat), error);
+        return;
+      }
       case 'ack': {
         const o = this.unacked.get(frame.id);
         if (!o) return;
@@ -290,6 +370,7 @@ export class Sender {
   private onClosed(): void {
     this.keepAlive?.cancel();
     this.deadline?.cancel();
+    this.rejectProbes(new Error('the connection to the server was lost'));
     if (this.state === 'closed') return;
     const wasConnecting = this.state === 'connecting';
     const failure = this.attemptFailure;
@@ -317,7 +398,13 @@ export class Sender {
     this.socket?.destroy();
   }
 
+  private rejectProbes(error: Error): void {
+    for (const probe of this.probes.values()) probe.reject(error);
+    this.probes.clear();
+  }
+
   private rejectAll(error: Error): void {
+    this.rejectProbes(error);
     this.pauseTimer?.cancel();
     this.pauseTimer = undefined;
     for (const o of [...this.unacked.values(), ...this.rateRefused, ...this.queue]) o.reject(error);
@@ -347,6 +434,11 @@ export class Sender {
     this.state = state;
     for (const listener of this.stateListeners) listener(state, detail);
   }
+}
+
+/** Chats are keyed by their canonical code, whichever way the caller spelled them. */
+function canonical(chat: string): string {
+  return normalizeChatCode(chat) ?? chat;
 }
 
 function seconds(ms: number): string {

@@ -1,0 +1,23 @@
+import type { ChorusError } from '../protocol/errors.js';
+import type { ChatMessage } from '../protocol/message.js';
+
+/**
+ * What the Receiver asks of the server over the client's TCP connection, to find out whether
+ * multicast reaches it and to be pushed a chat's messages when it does not (docs/protocol.md,
+ * Delivery). The Sender implements it on the connection it keeps anyway; tests pass a fake.
+ */
+export interface ServerLink {
+  /**
+   * Asks the server to multicast a PROBE with this nonce on the chat's group. Resolves with the
+   * latest seq multicast in the chat once the server says the probe went out; rejects when the
+   * server refuses it or the connection is lost first (which says nothing about multicast).
+   */
+  probe(chat: string, nonce: string): Promise<{ latestSeq: number }>;
+  /** Asks for the chat's committed messages after `after()` by push, now and after every reconnect. */
+  watch(chat: string, after: () => number): void;
+  unwatch(chat: string): void;
+  /** Pushed messages, consecutive, in order, for a watched chat. */
+  onPushed(listener: (chat: string, messages: ChatMessage[]) => void): void;
+  /** The server refused or ended a watch (NOT_A_MEMBER after a removal, say). */
+  onWatchRefused(listener: (chat: string, error: ChorusError) => void): void;
+}
