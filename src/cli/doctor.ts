@@ -214,14 +214,19 @@ async function diagnose({ client, profileDir, profile, chat: chosen, interfaceAd
     receivers.push(receiver);
     const verdict = firstVerdict(receiver, chat.code);
     const started = Date.now();
+    // With a link, a group that cannot be joined does not fail the join (the chat is pushed
+    // instead): the receiver says so to its join-failure listeners.
     let joinError: MulticastJoinError | undefined;
+    receiver.onJoinFailure((_, error) => (joinError ??= error));
+    let joinFailure: string | undefined;
     try {
       await receiver.join(chat.code, { latest: 0 });
-      add({ id: 'join', title: "joining the chat's group", status: 'ok', detail: `${chat.multicast.group}:${chat.multicast.port} on ${interfaceAddress}` });
     } catch (error) {
-      joinError = error instanceof MulticastJoinError ? error : undefined;
-      add({ id: 'join', title: "joining the chat's group", status: 'fail', detail: error instanceof Error ? error.message : String(error) });
+      joinFailure = error instanceof Error ? error.message : String(error);
     }
+    joinFailure ??= joinError?.message;
+    if (joinFailure === undefined) add({ id: 'join', title: "joining the chat's group", status: 'ok', detail: `${chat.multicast.group}:${chat.multicast.port} on ${interfaceAddress}` });
+    else add({ id: 'join', title: "joining the chat's group", status: 'fail', detail: joinFailure });
     const state = await verdict;
     const context: CauseContext = { joinError, interfaceAddress, interfaceName: iface.name, interfaceInternal: iface.internal, lanServer, group: chat.multicast.group, port: chat.multicast.port };
     if (!state) {
@@ -305,7 +310,7 @@ export function likelyCauses(c: CauseContext): string[] {
   hints.push(
     "Wi-Fi: many access points drop or rate-limit multicast; try a wired connection, or turn on multicast (IGMP snooping with a querier, 'multicast enhancement') on the access point",
     'Docker: a bridge network carries no multicast; run with --network host',
-    `VPN: a VPN may take the route for multicast or drop it; try without it, or give ${flag(suggestion)} of the LAN interface`,
+    `VPN: a VPN may take the route for multicast or drop it; try without it, or give the LAN interface's address: ${flag(suggestion)}`,
     `firewall: allow incoming UDP to ${c.group} port ${c.port} (the chat's group); on Windows, a "Public" network profile blocks it, and macOS asks for "local network" permission`,
   );
   return hints;

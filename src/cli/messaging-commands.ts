@@ -6,7 +6,7 @@ import { ingestEndpoint } from '../client/ingest-endpoint.js';
 import { messageTextProblem } from '../protocol/message-text.js';
 import { SenderLabels } from '../protocol/name-skeleton.js';
 import type { Profile } from '../client/profile.js';
-import { type ChatMessage, MulticastJoinError, Receiver } from '../client/receiver.js';
+import { type ChatMessage, Receiver } from '../client/receiver.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
 import { type Ack, Sender, newClientMessageId } from '../client/sender.js';
 import { pinnedServerKey } from '../client/server-key.js';
@@ -99,7 +99,7 @@ chorus doctor says why, and what to try.`,
           // On stderr, with or without --json: stdout holds only the chat's messages.
           receiver.onPathChange(announceDelivery(printNote, tailDeliveryLine));
           watchReceiver(receiver, code, stop.fail);
-          await receive(receiver, code, options.history ?? TAIL_HISTORY_DEFAULT, interfaceAddress);
+          await receive(receiver, code, options.history ?? TAIL_HISTORY_DEFAULT);
           printNote(`Following "${terminalSafe(chat.name)}" (${code}); Ctrl-C stops.`);
           await stop.stopped;
         } finally {
@@ -135,7 +135,7 @@ leaves (after waiting a few seconds for messages still being sent); Ctrl-C leave
         const sender = await connectSender(client);
         const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress, link: sender });
         try {
-          await talk({ code, chat, me: { id: me.id, name: me.name }, sender, receiver, interfaceAddress, history: options.history ?? CHAT_HISTORY_DEFAULT, stop });
+          await talk({ code, chat, me: { id: me.id, name: me.name }, sender, receiver, history: options.history ?? CHAT_HISTORY_DEFAULT, stop });
         } finally {
           receiver.close();
           sender.close();
@@ -270,19 +270,13 @@ function messageView(m: ChatMessage) {
   return { chat: m.chat, seq: m.seq, sender: { id: m.sender.id, name: m.sender.name }, text: m.text, sentAt: m.sentAt };
 }
 
-/** Joins the chat's group and delivers the latest `history` messages first. */
-async function receive(receiver: Receiver, code: string, history: number, interfaceAddress: string): Promise<void> {
-  try {
-    await onChat(code, () => receiver.join(code, { latest: history }));
-  } catch (error) {
-    // Only a wrong interface is fixed with --multicast-interface; a taken port is not.
-    if (error instanceof MulticastJoinError && error.problem !== 'no-interface') throw new CliError(`cannot receive ${code} live: ${error.message}`);
-    const e = error as NodeJS.ErrnoException;
-    if (typeof e.code === 'string' && typeof e.syscall === 'string') {
-      throw new CliError(`cannot receive multicast on ${interfaceAddress} (${e.syscall} ${e.code}): give --multicast-interface the address of one of this machine's interfaces`);
-    }
-    throw error;
-  }
+/**
+ * Joins the chat's group and delivers the latest `history` messages first. A group that cannot
+ * be joined (a wrong --multicast-interface, a port taken) does not fail it: the receiver has a
+ * link, so the server pushes the chat instead, and the path change says why.
+ */
+async function receive(receiver: Receiver, code: string, history: number): Promise<void> {
+  await onChat(code, () => receiver.join(code, { latest: history }));
 }
 
 /**
@@ -341,13 +335,12 @@ interface Talk {
   me: { id: number; name: string };
   sender: Sender;
   receiver: Receiver;
-  interfaceAddress: string;
   history: number;
   stop: StopSignal;
 }
 
 /** The interactive chat, until /quit, Ctrl-D, Ctrl-C or a signal. */
-async function talk({ code, chat, me, sender, receiver, interfaceAddress, history, stop }: Talk): Promise<void> {
+async function talk({ code, chat, me, sender, receiver, history, stop }: Talk): Promise<void> {
   let screen: ChatScreen | undefined;
   const out = (line: string) => (screen ? screen.show(line) : void process.stdout.write(`${line}\n`));
   /**
@@ -376,7 +369,7 @@ async function talk({ code, chat, me, sender, receiver, interfaceAddress, histor
   });
   announceConnection(sender, out);
   receiver.onPathChange(announceDelivery(out, chatDeliveryLine));
-  await receive(receiver, code, history, interfaceAddress);
+  await receive(receiver, code, history);
   out('— Type a message and press Enter; /quit or Ctrl-D leaves. —');
 
   const leave = (how: 'wait' | 'now') => {
