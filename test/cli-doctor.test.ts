@@ -80,6 +80,17 @@ describe('chorus doctor', { timeout: 60_000 }, () => {
     expect(human.stdout).not.toContain(tokenOf(ada));
   });
 
+  it('where multicast cannot be received (an address not of this computer): messages will come through the server, with the cause first, exit 0', async () => {
+    const { code: exit, report } = await doctor(ada, '--multicast-interface', '192.0.2.7');
+    expect(exit).toBe(0);
+    expect(statuses(report)).toMatchObject({ tcp: 'ok', interface: 'fail', join: 'fail', probe: 'fail' });
+    expect(report).toMatchObject({ chat: code, multicast: false, delivery: 'server', interface: { address: '192.0.2.7', name: null } });
+    expect(report.reason).toMatch(/192\.0\.2\.7/);
+    expect(report.verdict).toMatch(/^messages will come through the server: multicast does not reach this computer/);
+    expect(report.hints[0]).toMatch(/^192\.0\.2\.7 is not an address of this computer: give --multicast-interface /);
+    expect(report.hints.join('\n')).toMatch(/Wi-Fi.*\n.*Docker.*\n.*VPN.*\n.*firewall/);
+  });
+
   it('--chat of a chat one is not in: the chat check fails with the reason, the multicast checks are skipped, exit 0', async () => {
     const { code: exit, report } = await doctor(bob, '--chat', code);
     expect(exit).toBe(0);

@@ -385,6 +385,16 @@ describe('chorus chat', { timeout: 60_000 }, () => {
     expect((await history(ada, 1))[0]!.text).toBe('typed then gone');
   });
 
+  it('where multicast cannot be received, says in the chat that messages come through the server; they do', async () => {
+    const chat = running(as(bob, 'chat', code, '--history', '0', '--multicast-interface', '192.0.2.7'));
+    await chat.waitFor('  … messages now come through the server (multicast does not reach this computer: ');
+    await chat.waitFor('— Type a message');
+    expect((await chorus(as(ada, 'send', code, 'pushed into the chat'))).code).toBe(0);
+    await chat.waitFor(/\] Ada: pushed into the chat\n/);
+    chat.child.stdin!.end('/quit\n');
+    expect((await chat.result).code).toBe(0);
+  });
+
   it('a non-member is refused with one line, exit 1', async () => {
     const run = await chorus(as(carol, 'chat', code));
     expect(run.code).toBe(1);

@@ -69,8 +69,13 @@ export function ChatView({ chat, conversation, dispatch, user }: ChatViewProps) 
             </span>
             <span aria-hidden="true">·</span>
             <span className="mono">{code}</span>
-            {chat.delivery && <span aria-hidden="true">·</span>}
-            <DeliveryIndicator delivery={chat.delivery} />
+            {chat.delivery && (
+              // The separator wraps with the indicator, never alone at the end of a line.
+              <span className="chat-meta-delivery">
+                <span aria-hidden="true">·</span>
+                <DeliveryIndicator delivery={chat.delivery} />
+              </span>
+            )}
           </div>
         </div>
         <div className="chat-actions">
