@@ -160,12 +160,12 @@ async function diagnose({ client, profileDir, profile, chat: chosen, interfaceAd
   }
 
   // 3. TCP: the connection messages are sent on, and pushed on when multicast fails.
-  const sender = new Sender({ ...(await ingestEndpoint(client)), token: client.token ?? '' });
+  const endpoint = await ingestEndpoint(client);
+  const sender = new Sender({ ...endpoint, token: client.token ?? '' });
   const receivers: Receiver[] = [];
   try {
     try {
       await sender.connect();
-      const endpoint = await ingestEndpoint(client);
       add({ id: 'tcp', title: 'TCP connection welcomed', status: 'ok', detail: `${endpoint.host}:${endpoint.port}${endpoint.tls ? ', over TLS with the pinned certificate' : ''}` });
     } catch (error) {
       const line = error instanceof ChorusError || error instanceof CertificateChangedError ? describeFailure(error).line : error instanceof Error ? error.message : String(error);

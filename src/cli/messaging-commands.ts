@@ -123,7 +123,9 @@ chorus doctor says why, and what to try.`,
 Type a message and press Enter to send it. Each message is one line, in the chat's order; while
 yours are being sent the prompt counts them ("1 sending >"), and a refused one says why.
 /help lists the commands; a line starting with // sends it with one / less. /quit or Ctrl-D
-leaves (after waiting a few seconds for messages still being sent); Ctrl-C leaves at once.`,
+leaves (after waiting a few seconds for messages still being sent); Ctrl-C leaves at once.
+Where multicast does not reach this computer, a note says that messages come through the
+server instead (the same messages, once, in order); chorus doctor says why, and what to try.`,
     )
     .action(async (input: string, options: { history?: number; multicastInterface?: string }, command: Command) => {
       const code = chatCodeArgument(input);
