@@ -309,10 +309,21 @@ describe('chorus tail', { timeout: 60_000 }, () => {
     expect(profileOf(unpinned).serverKey).toBe(publicKey);
   });
 
-  it('refuses an address that is not an interface of this machine, and a bad --history', async () => {
-    const notMine = await chorus(as(bob, 'tail', code, '--multicast-interface', '192.0.2.7'));
-    expect(notMine.code).toBe(1);
-    expect(failureLine(notMine)).toMatch(/^chorus: cannot receive multicast on 192\.0\.2\.7 \(addMembership E[A-Z]+\): give --multicast-interface/);
+  it('on an address that is not an interface of this machine, says once on stderr that messages come through the server, and why; they do, stdout only them', async () => {
+    const tail = running(as(bob, 'tail', code, '--history', '0', '--json', '--multicast-interface', '192.0.2.7'));
+    await tail.waitFor(`chorus: ${code}: messages now come through the server (multicast does not reach this computer: `, 'stderr');
+    expect(tail.output().stderr).toMatch(/multicast does not reach this computer: .*192\.0\.2\.7 \(addMembership E[A-Z]+\)/);
+    await tail.waitFor('Following', 'stderr');
+    expect((await chorus(as(ada, 'send', code, 'pushed to bob'))).code).toBe(0);
+    await tail.waitFor('pushed to bob');
+    tail.child.kill('SIGINT');
+    const run = await tail.result;
+    expect(run.code).toBe(0);
+    expect(run.stdout.trimEnd().split('\n').map((line) => JSON.parse(line).text)).toEqual(['pushed to bob']);
+    expect(run.stderr.match(/messages now come through the server/g)).toHaveLength(1);
+  });
+
+  it('refuses a --multicast-interface that is not an address, and a bad --history', async () => {
 
     const notAnAddress = await chorus(as(bob, 'tail', code, '--multicast-interface', 'eth0'));
     expect(notAnAddress.code).toBe(2);
@@ -372,6 +383,16 @@ describe('chorus chat', { timeout: 60_000 }, () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^\[[\d-]+ [\d:]+\] Bob: typed then gone$/m);
     expect((await history(ada, 1))[0]!.text).toBe('typed then gone');
+  });
+
+  it('where multicast cannot be received, says in the chat that messages come through the server; they do', async () => {
+    const chat = running(as(bob, 'chat', code, '--history', '0', '--multicast-interface', '192.0.2.7'));
+    await chat.waitFor('  … messages now come through the server (multicast does not reach this computer: ');
+    await chat.waitFor('— Type a message');
+    expect((await chorus(as(ada, 'send', code, 'pushed into the chat'))).code).toBe(0);
+    await chat.waitFor(/\] Ada: pushed into the chat\n/);
+    chat.child.stdin!.end('/quit\n');
+    expect((await chat.result).code).toBe(0);
   });
 
   it('a non-member is refused with one line, exit 1', async () => {

@@ -134,6 +134,17 @@ describe('chorus and a TLS server', { timeout: 60_000 }, () => {
     expect(JSON.parse(chats.stdout)).toEqual([expect.objectContaining({ name: 'Secure room' })]);
   });
 
+  it('chorus doctor checks the pin: the certificate presented is the pinned one, over HTTP and TCP', async () => {
+    const run = await chorus(as(ada, 'doctor', '--json'));
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    const check = (id: string) => report.checks.find((c: { id: string }) => c.id === id);
+    expect(check('http')).toMatchObject({ status: 'ok' });
+    expect(check('tls')).toMatchObject({ status: 'ok', detail: `the server presents the pinned certificate ${server.fingerprint}` });
+    expect(check('tcp')).toMatchObject({ status: 'ok', detail: `127.0.0.1:${server.tcpPort}, over TLS with the pinned certificate` });
+    expect(report).toMatchObject({ multicast: true, delivery: 'multicast' });
+  });
+
   it('a wrong --fingerprint: one clear line, exit 1, and the password never reaches the server', async () => {
     const wrong = server.fingerprint.replace(/^../, server.fingerprint.startsWith('00') ? '11' : '00');
     const run = await chorus(as(join(scratch, 'eve'), 'login', '--email', 'ada@example.com', '--server', server.url, '--fingerprint', wrong), {
@@ -189,6 +200,12 @@ describe('chorus and a TLS server', { timeout: 60_000 }, () => {
     const run = await chorus(as(ada, 'whoami'));
     expect(run.code).toBe(1);
     expect(failureLine(run)).toMatch(new RegExp(`^chorus: the server's certificate changed: expected ${server.fingerprint}, got ${other.fingerprint} \\(`));
+    // doctor says it too, as a failed check (exit 1), and tries nothing after it.
+    const doctor = await chorus(as(ada, 'doctor', '--json'));
+    expect(doctor.code).toBe(1);
+    const checks = JSON.parse(doctor.stdout).checks;
+    expect(checks.map((c: { id: string; status: string }) => [c.id, c.status])).toEqual([['http', 'fail'], ['tls', 'fail']]);
+    expect(checks[1].detail).toContain(`expected ${server.fingerprint}, got ${other.fingerprint}`);
     await stop(other.child);
 
     // The same data folder: the same certificate, and the profile works again.

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { ApiClient, Chat } from '../client/api.js';
-import { type ChatMessage, Receiver } from '../client/receiver.js';
+import { type ChatMessage, type DeliveryState, Receiver } from '../client/receiver.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
 import { Sender, type SenderOptions, type SenderState } from '../client/sender.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
@@ -9,7 +9,7 @@ import { Backoff } from '../protocol/backoff.js';
 import { MAX_CLIENT_MSG_ID_LENGTH } from '../protocol/limits.js';
 import type { ReadPositions } from './read-positions.js';
 import { AgentError, mayMeanSessionEnded, toUiError } from './ui-errors.js';
-import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiMessage, type UiPush, type UiUser } from './ui-protocol.js';
+import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiDelivery, type UiMessage, type UiPush, type UiUser } from './ui-protocol.js';
 
 export interface MessagingOptions {
   /** With the session's token. */
@@ -60,13 +60,16 @@ export class Messaging {
 
   constructor(private readonly options: MessagingOptions) {
     const { api } = options;
-    this.receiver = new Receiver({ source: apiReceiverSource(api), serverKey: options.serverKey, interfaceAddress: options.interfaceAddress });
+    this.sender = new Sender({ ...options.tcp, token: this.token });
+    this.sender.onStateChange((state, detail) => this.onSenderState(state, detail));
+    // The sender's connection is also the receiver's link to the server: probes, and each chat's
+    // messages pushed over it where multicast does not reach this computer.
+    this.receiver = new Receiver({ source: apiReceiverSource(api), serverKey: options.serverKey, interfaceAddress: options.interfaceAddress, link: this.sender });
     this.receiver.onMessage((message) => this.onLiveMessage(message));
     this.receiver.onError((error) => {
       if (mayMeanSessionEnded(error)) this.options.onSessionDoubt(false);
     });
-    this.sender = new Sender({ ...options.tcp, token: this.token });
-    this.sender.onStateChange((state, detail) => this.onSenderState(state, detail));
+    this.receiver.onPathChange((state) => this.onPathChange(state));
   }
 
   /** Connects the sender (retrying until it succeeds) and starts receiving every chat. */
@@ -282,6 +285,12 @@ export class Messaging {
     }
   }
 
+  /** The person sees, per chat, whether messages come by multicast or through the server, and why. */
+  private onPathChange(state: DeliveryState): void {
+    if (this.closed || !this.chats.has(state.chat)) return;
+    this.options.push({ type: 'delivery', chat: state.chat, ...deliveryOf(state) });
+  }
+
   /** Writing a message means having read the chat up to it, unless others' messages wait unread. */
   private markOwn(code: string, seq: number): void {
     const entry = this.chats.get(code);
@@ -300,8 +309,13 @@ export class Messaging {
 
   private summary(entry: ChatEntry): UiChat {
     const { code, name, memberCount, latestSeq } = entry.chat;
-    return { code, name, memberCount, latestSeq, unread: entry.unread.size };
+    const delivery = this.receiver.deliveryOf(code);
+    return { code, name, memberCount, latestSeq, unread: entry.unread.size, ...(delivery ? { delivery: deliveryOf(delivery) } : {}) };
   }
+}
+
+function deliveryOf(state: DeliveryState): UiDelivery {
+  return { path: state.path, reason: state.path === 'server' ? state.reason : '' };
 }
 
 function clampPage(limit: number): number {

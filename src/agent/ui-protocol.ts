@@ -2,7 +2,7 @@
  * What the local agent and its web UI say to each other over the WebSocket, as JSON. The UI
  * sends requests (each with an id it chose); the agent answers each with a reply carrying the
  * same id, and pushes events on its own: the session, the chat list, live messages, acks, send
- * failures and the connection state. Types and pure constants only, so that web/ can import them too.
+ * failures, the connection state and how each chat's messages arrive. Types and pure constants only, so that web/ can import them too.
  *
  * The UI never sees the session token or a chat's key: the agent holds them.
  */
@@ -26,6 +26,18 @@ export interface UiChat {
   latestSeq: number;
   /** Messages from others after the last one the user has seen. */
   unread: number;
+  /** How this chat's messages reach this client; absent until the receiver's first verdict. */
+  delivery?: UiDelivery;
+}
+
+/**
+ * How a chat's messages reach this client: by multicast, or pushed by the server over the TCP
+ * connection because multicast does not reach this computer (`reason` says why, for the person).
+ */
+export interface UiDelivery {
+  path: 'multicast' | 'server';
+  /** A sentence for the person: why messages come through the server; '' on multicast. */
+  reason: string;
 }
 
 export interface UiError {
@@ -95,7 +107,9 @@ export type UiPush =
   | { type: 'ack'; chat: string; clientMsgId: string; seq: number; sentAt: string }
   | { type: 'sendFailed'; chat: string; clientMsgId: string; error: UiError }
   /** The link between the agent and the server. */
-  | { type: 'connection'; state: ConnectionState; detail?: string };
+  | { type: 'connection'; state: ConnectionState; detail?: string }
+  /** A chat's delivery path, at its first verdict and at every change (also in UiChat.delivery). */
+  | ({ type: 'delivery'; chat: string } & UiDelivery);
 
 export type AgentToUi = UiReply | UiPush | AgentChallenge | AgentAdmitted;
 

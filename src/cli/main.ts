@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerClientCommand } from './client.js';
 import { PASSWORD_HELP, registerAccountCommands } from './account.js';
 import { registerChatCommands } from './chat-commands.js';
+import { registerDoctorCommand } from './doctor.js';
 import { registerMessagingCommands } from './messaging-commands.js';
 import { setChorusCommand } from './invocation.js';
 import { EXIT_USAGE, reportFailure } from './output.js';
@@ -29,6 +30,7 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerAccountCommands(program, env);
   registerChatCommands(program, env);
   registerMessagingCommands(program, env);
+  registerDoctorCommand(program, env);
 
   program.addHelpText(
     'after',
@@ -40,6 +42,7 @@ Getting started:
   chorus create "Team room"                       prints the code others join with
   chorus join ABCDE-12345
   chorus chat ABCDE-12345                         talk in the terminal (or: send, tail)
+  chorus doctor                                   messages do not arrive? checks the way they take
 
 Your login and the server's address are kept in a profile folder: --profile DIR, else
 $CHORUS_HOME, else $XDG_CONFIG_HOME/chorus or ~/.config/chorus (readable by you only).
@@ -54,7 +57,8 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const program = buildProgram(env);
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command whose output already says what failed (doctor's report) sets only the code.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     // Commander has already printed its message (or the help, which exits 0).
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;

@@ -7,7 +7,7 @@ import { ingestEndpoint } from '../client/ingest-endpoint.js';
 import { messageTextProblem } from '../protocol/message-text.js';
 import { SenderLabels } from '../protocol/name-skeleton.js';
 import type { Profile } from '../client/profile.js';
-import { type ChatMessage, MulticastJoinError, Receiver } from '../client/receiver.js';
+import { type ChatMessage, Receiver } from '../client/receiver.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
 import { type Ack, Sender, newClientMessageId } from '../client/sender.js';
 import { pinnedServerKey } from '../client/server-key.js';
@@ -15,6 +15,7 @@ import { ChorusError } from '../protocol/errors.js';
 import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
 import { profileDirOf, requireSession } from './account.js';
 import { ChatScreen } from './chat-screen.js';
+import { announceDelivery, chatDeliveryLine, tailDeliveryLine } from './delivery-notes.js';
 import { chatRefusal, onChat } from './chat-commands.js';
 import { chatCodeArgument, countUpTo, multicastInterface } from './options.js';
 import { CliError, describeFailure, messageLine, plural, printNote, printResult, terminalSafe, usageError } from './output.js';
@@ -74,7 +75,13 @@ named on stderr with the reason, and the command then exits 1; the other lines a
     .option('--multicast-interface <address>', INTERFACE_HELP)
     .addHelpText(
       'after',
-      '\nLines look like those of chorus history: [date time] Name: text. Ctrl-C or SIGTERM stops it (exit 0);\nso does the end of the session (a logout, or expiry), with a line saying so (exit 1).',
+      `
+Lines look like those of chorus history: [date time] Name: text. Ctrl-C or SIGTERM stops it (exit 0);
+so does the end of the session (a logout, or expiry), with a line saying so (exit 1).
+Messages come by multicast; where multicast does not reach this computer, the server sends them
+over its TCP connection instead (the same messages, once, in order). One line on stderr says
+each change of path, e.g. "chorus: ABCDE-12345: messages now come through the server (…)";
+chorus doctor says why, and what to try.`,
     )
     .action(async (input: string, options: { history?: number; json?: boolean; multicastInterface?: string }, command: Command) => {
       const code = chatCodeArgument(input);
@@ -82,13 +89,17 @@ named on stderr with the reason, and the command then exits 1; the other lines a
       const stop = stopSignal();
       try {
         const { client, serverKey, chat } = await openChat(command, env, code);
-        const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress });
         const session = await watchSession(client, stop.fail);
+        // The session's connection is also the receiver's link to the server: probes, and messages
+        // pushed over it when multicast does not reach this computer.
+        const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress, link: session });
         try {
           const labels = new SenderLabels();
           receiver.onMessage((message) => process.stdout.write(`${options.json ? JSON.stringify(messageView(message)) : messageLine(message, labels)}\n`));
+          // On stderr, with or without --json: stdout holds only the chat's messages.
+          receiver.onPathChange(announceDelivery(printNote, tailDeliveryLine));
           watchReceiver(receiver, code, stop.fail);
-          await receive(receiver, code, options.history ?? TAIL_HISTORY_DEFAULT, interfaceAddress);
+          await receive(receiver, code, options.history ?? TAIL_HISTORY_DEFAULT);
           printNote(`Following "${terminalSafe(chat.name)}" (${code}); Ctrl-C stops.`);
           await stop.stopped;
         } finally {
@@ -112,7 +123,9 @@ named on stderr with the reason, and the command then exits 1; the other lines a
 Type a message and press Enter to send it. Each message is one line, in the chat's order; while
 yours are being sent the prompt counts them ("1 sending >"), and a refused one says why.
 /help lists the commands; a line starting with // sends it with one / less. /quit or Ctrl-D
-leaves (after waiting a few seconds for messages still being sent); Ctrl-C leaves at once.`,
+leaves (after waiting a few seconds for messages still being sent); Ctrl-C leaves at once.
+Where multicast does not reach this computer, a note says that messages come through the
+server instead (the same messages, once, in order); chorus doctor says why, and what to try.`,
     )
     .action(async (input: string, options: { history?: number; multicastInterface?: string }, command: Command) => {
       const code = chatCodeArgument(input);
@@ -122,9 +135,9 @@ leaves (after waiting a few seconds for messages still being sent); Ctrl-C leave
         const { client, serverKey, chat, profile } = await openChat(command, env, code);
         const me = profile.user ?? (await client.me());
         const sender = await connectSender(client);
-        const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress });
+        const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress, link: sender });
         try {
-          await talk({ code, chat, me: { id: me.id, name: me.name }, sender, receiver, interfaceAddress, history: options.history ?? CHAT_HISTORY_DEFAULT, stop });
+          await talk({ code, chat, me: { id: me.id, name: me.name }, sender, receiver, history: options.history ?? CHAT_HISTORY_DEFAULT, stop });
         } finally {
           receiver.close();
           sender.close();
@@ -259,19 +272,13 @@ function messageView(m: ChatMessage) {
   return { chat: m.chat, seq: m.seq, sender: { id: m.sender.id, name: m.sender.name }, text: m.text, sentAt: m.sentAt };
 }
 
-/** Joins the chat's group and delivers the latest `history` messages first. */
-async function receive(receiver: Receiver, code: string, history: number, interfaceAddress: string): Promise<void> {
-  try {
-    await onChat(code, () => receiver.join(code, { latest: history }));
-  } catch (error) {
-    // Only a wrong interface is fixed with --multicast-interface; a taken port is not.
-    if (error instanceof MulticastJoinError && error.problem !== 'no-interface') throw new CliError(`cannot receive ${code} live: ${error.message}`);
-    const e = error as NodeJS.ErrnoException;
-    if (typeof e.code === 'string' && typeof e.syscall === 'string') {
-      throw new CliError(`cannot receive multicast on ${interfaceAddress} (${e.syscall} ${e.code}): give --multicast-interface the address of one of this machine's interfaces`);
-    }
-    throw error;
-  }
+/**
+ * Joins the chat's group and delivers the latest `history` messages first. A group that cannot
+ * be joined (a wrong --multicast-interface, a port taken) does not fail it: the receiver has a
+ * link, so the server pushes the chat instead, and the path change says why.
+ */
+async function receive(receiver: Receiver, code: string, history: number): Promise<void> {
+  await onChat(code, () => receiver.join(code, { latest: history }));
 }
 
 /**
@@ -330,13 +337,12 @@ interface Talk {
   me: { id: number; name: string };
   sender: Sender;
   receiver: Receiver;
-  interfaceAddress: string;
   history: number;
   stop: StopSignal;
 }
 
 /** The interactive chat, until /quit, Ctrl-D, Ctrl-C or a signal. */
-async function talk({ code, chat, me, sender, receiver, interfaceAddress, history, stop }: Talk): Promise<void> {
+async function talk({ code, chat, me, sender, receiver, history, stop }: Talk): Promise<void> {
   let screen: ChatScreen | undefined;
   const out = (line: string) => (screen ? screen.show(line) : void process.stdout.write(`${line}\n`));
   /**
@@ -364,7 +370,8 @@ async function talk({ code, chat, me, sender, receiver, interfaceAddress, histor
     if (isSessionEnded(sender.failure)) stop.fail(sender.failure);
   });
   announceConnection(sender, out);
-  await receive(receiver, code, history, interfaceAddress);
+  receiver.onPathChange(announceDelivery(out, chatDeliveryLine));
+  await receive(receiver, code, history);
   out('— Type a message and press Enter; /quit or Ctrl-D leaves. —');
 
   const leave = (how: 'wait' | 'now') => {

@@ -125,6 +125,11 @@ function onPush(state: State, push: UiPush): State {
       return state.chats.some((c) => c.code === push.chat.code) ? { ...state, chats: upsertChat(state.chats, push.chat) } : state;
     case 'connection':
       return { ...state, connection: { state: push.state, detail: push.detail } };
+    case 'delivery': {
+      const chat = state.chats.find((c) => c.code === push.chat);
+      if (!chat) return state;
+      return { ...state, chats: upsertChat(state.chats, { ...chat, delivery: { path: push.path, reason: push.reason } }) };
+    }
     case 'message':
       return updateConversation(state, push.message.chat, (c) => {
         const messages = mergeMessages(c.messages, [push.message]);

@@ -6,6 +6,7 @@ import { BackIcon } from '../icons.js';
 import type { Action, Conversation } from '../state.js';
 import { Composer } from './Composer.js';
 import { CopyButton } from './CopyButton.js';
+import { DeliveryIndicator } from './DeliveryIndicator.js';
 import { MessageList } from './MessageList.js';
 
 interface ChatViewProps {
@@ -62,13 +63,20 @@ export function ChatView({ chat, conversation, dispatch, user }: ChatViewProps) 
         </button>
         <div className="chat-heading">
           <h2 id="chat-title">{chat.name}</h2>
-          <p className="chat-meta">
+          <div className="chat-meta">
             <span>
               {chat.memberCount} {chat.memberCount === 1 ? 'member' : 'members'}
             </span>
             <span aria-hidden="true">·</span>
             <span className="mono">{code}</span>
-          </p>
+            {chat.delivery && (
+              // The separator wraps with the indicator, never alone at the end of a line.
+              <span className="chat-meta-delivery">
+                <span aria-hidden="true">·</span>
+                <DeliveryIndicator delivery={chat.delivery} />
+              </span>
+            )}
+          </div>
         </div>
         <div className="chat-actions">
           <CopyButton text={code} label="Copy code" className="button button-secondary button-small" />
