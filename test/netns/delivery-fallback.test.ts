@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Delivered, NODE, ROOT, ReceiverProcess, type Setup, childEnv, serverLog, startServer, tsx } from './chorus-lan.js';
+import { type Delivered, MAIN, NODE, ROOT, ReceiverProcess, type Setup, childEnv, serverLog, startServer, tsx } from './chorus-lan.js';
 import { textOf } from './fixtures/texts.js';
 import { type Lan, type LanHost, createLan, listNetns, requireRoot, toolPath } from './topology.js';
 
@@ -185,6 +185,27 @@ describe('delivery falls back to server push where multicast does not arrive', {
     await f.until(() => f.delivered.length >= sentSoFar, 'every message of the stream', 30_000);
     expectExactly(f.delivered, sentSoFar);
     expect(f.errors).toEqual([]);
+  });
+
+  it('chorus doctor gives its two verdicts: messages through the server in the blocked host, multicast in an open one', async () => {
+    const verdicts: Record<string, { multicast: boolean; delivery: string; reason: string }> = {};
+    for (const name of ['d', 'b']) {
+      const host = theLan().host(name);
+      const profile = mkdtempSync(join(tmpdir(), `chorus-doctor-${name}-`));
+      try {
+        const cli = (...args: string[]) => [NODE, '--import', 'tsx', MAIN, '--profile', profile, ...args];
+        const env = childEnv({ CHORUS_PASSWORD: 'netns test password' });
+        await theLan().exec(name, cli('login', '--server', url, '--email', `${NAMES[name]!.toLowerCase()}@netns.test`, '--fingerprint', fingerprint), { cwd: ROOT, env });
+        const run = await theLan().exec(name, cli('doctor', '--json', '--chat', setup.chat, '--multicast-interface', host.address), { cwd: ROOT, env, allowFail: true });
+        expect(run.code, run.stderr).toBe(0);
+        verdicts[name] = JSON.parse(run.stdout) as (typeof verdicts)[string];
+      } finally {
+        rmSync(profile, { recursive: true, force: true });
+      }
+    }
+    expect(verdicts['d']).toMatchObject({ multicast: false, delivery: 'server' });
+    expect(verdicts['d']!.reason).toMatch(/probe/);
+    expect(verdicts['b']).toMatchObject({ multicast: true, delivery: 'multicast' });
   });
 
   it('a neighbour forging probes (re-signed copies of real ones, random nonces) does not keep a blocked member on multicast', async () => {
