@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Datagram, decodeDatagram } from '../src/protocol/datagram.js';
 import type { Frame, MessagesFrame } from '../src/protocol/frames.js';
-import { MAX_FRAME_BYTES, MAX_PROBES_PER_WINDOW, PUSH_HIGH_WATER_BYTES } from '../src/protocol/limits.js';
+import { MAX_FRAME_BYTES, PROBE_BURST, PUSH_HIGH_WATER_BYTES } from '../src/protocol/limits.js';
 import { newSigningKeyPair } from '../src/protocol/crypto.js';
 import { defaultServerConfig } from '../src/server/config.js';
 import { captureGroup, connectedSender, serverKeyOf, waitFor } from './support/messaging.js';
@@ -242,12 +242,21 @@ describe('probe', () => {
     }
   });
 
-  it(`is limited to ${MAX_PROBES_PER_WINDOW} per connection per window: the next is refused TOO_MANY_REQUESTS with retryAfterMs, and the connection goes on`, async () => {
+  it(`is limited per user, across connections, to bursts of ${PROBE_BURST}: the next is refused TOO_MANY_REQUESTS with retryAfterMs, and the connection goes on`, async () => {
+    // A user of its own, whose bucket no other test has touched.
+    const pia = await signUp(server.httpUrl, 'Pia');
     const { code } = await sharedChat();
-    const bobs = await connected(bob);
-    for (let i = 0; i < MAX_PROBES_PER_WINDOW + 1; i++) bobs.send({ t: 'probe', chat: code, nonce: `probe${String(i).padStart(11, '0')}` });
-    await waitFor(() => bobs.frames.filter((f) => f.t === 'probed' || f.t === 'refusal').length === MAX_PROBES_PER_WINDOW + 1, 'every answer');
-    expect(bobs.frames.filter((f) => f.t === 'probed')).toHaveLength(MAX_PROBES_PER_WINDOW);
+    expect((await call('POST', `/api/chats/${code}/members`, { token: pia.token })).status).toBe(200);
+    // Two connections of one user share the bucket: the burst is split between them.
+    const bobs = await connected(pia);
+    const bobsOther = await connected(pia);
+    const half = PROBE_BURST / 2;
+    for (let i = 0; i < half; i++) bobsOther.send({ t: 'probe', chat: code, nonce: `other${String(i).padStart(11, '0')}` });
+    await waitFor(() => bobsOther.frames.filter((f) => f.t === 'probed').length === half, 'the other connection\'s answers');
+    for (let i = 0; i < half + 1; i++) bobs.send({ t: 'probe', chat: code, nonce: `probe${String(i).padStart(11, '0')}` });
+    await waitFor(() => bobs.frames.filter((f) => f.t === 'probed' || f.t === 'refusal').length === half + 1, 'every answer');
+    expect(bobs.frames.filter((f) => f.t === 'probed')).toHaveLength(half);
+    bobsOther.socket.destroy();
     const refusals = bobs.frames.filter((f): f is Extract<Frame, { t: 'refusal' }> => f.t === 'refusal');
     expect(refusals).toEqual([expect.objectContaining({ about: 'probe', chat: code, code: 'TOO_MANY_REQUESTS' })]);
     expect(refusals[0]!.retryAfterMs).toBeGreaterThan(0);

@@ -97,6 +97,27 @@ describe('DeliveryPathMachine', () => {
     expect(link.calls).toEqual([`watch ${CHAT} after 41`]);
   });
 
+  it('on multicast, a chat whose datagrams keep coming is not probed; a silent one is', async () => {
+    const { clock, link, m, answer } = machine();
+    await answer(true);
+    const probes = link.probes.length;
+    m.multicastArrived();
+    clock.advance(DEFAULT_PROBE_TIMINGS.intervalMs);
+    expect(link.probes.length).toBe(probes);
+    // Nothing since: the next interval probes.
+    clock.advance(DEFAULT_PROBE_TIMINGS.intervalMs);
+    expect(link.probes.length).toBe(probes + 1);
+  });
+
+  it('expects only the nonces of its current round', async () => {
+    const { link, m, answer } = machine();
+    const first = link.lastProbe!.nonce;
+    expect(m.expects(first)).toBe(true);
+    expect(m.expects('someone-elses')).toBe(false);
+    await answer(true);
+    expect(m.expects(first)).toBe(false);
+  });
+
   it('on push, probes gently, and goes back to multicast only after it has worked several times in a row', async () => {
     const t = DEFAULT_PROBE_TIMINGS;
     const { clock, link, states, answer } = machine();

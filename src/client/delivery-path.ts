@@ -95,6 +95,8 @@ export class DeliveryPathMachine {
   private successes = 0;
   /** Why the group cannot be joined, while it cannot: no probe can arrive until it is. */
   private joinProblem: string | undefined;
+  /** A datagram of the chat, signed by the server, arrived since the last probe round was due. */
+  private carried = false;
 
   constructor(private readonly deps: DeliveryPathDeps) {}
 
@@ -112,6 +114,19 @@ export class DeliveryPathMachine {
   /** A PROBE datagram for this chat arrived, signed by the server: it answers a probe of ours, or nothing. */
   probeArrived(nonce: string): void {
     if (this.round?.nonces.has(nonce)) this.roundSucceeded();
+  }
+
+  /**
+   * Whether a PROBE with this nonce would answer a probe of ours. Every member's probes reach
+   * every member: the others' are dropped by this, before their signature is checked.
+   */
+  expects(nonce: string): boolean {
+    return this.round?.nonces.has(nonce) ?? false;
+  }
+
+  /** Multicast carried a datagram of the chat (data or heartbeat, signed by the server): on multicast, no probe is needed while it does. */
+  multicastArrived(): void {
+    this.carried = true;
   }
 
   stop(): void {
@@ -217,6 +232,12 @@ export class DeliveryPathMachine {
 
   private async nextRound(): Promise<void> {
     if (this.phase === 'stopped') return;
+    // On multicast, datagrams that keep coming say as much as a probe would: a busy chat costs no probes.
+    if (this.phase === 'multicast' && this.carried && this.failures === 0) {
+      this.carried = false;
+      return this.schedule(this.deps.timings.intervalMs);
+    }
+    this.carried = false;
     if (this.joinProblem !== undefined) {
       this.joinProblem = await this.deps.rejoin();
       // Stopped while it tried (the chat was left).

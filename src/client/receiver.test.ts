@@ -305,6 +305,19 @@ describe('Receiver: delivery path with a server link', () => {
     expect(receiver.deliveryOf(CODE)).toMatchObject({ path: 'multicast', multicast: true });
   });
 
+  it('probes of other members are dropped before any signature check', async () => {
+    const { source, probe, arrive, receiver, paths } = await withLink();
+    const forger = newSigningKeyPair();
+    await arrive(source.probe('c29tZW9uZS1lbHNl', forger.privateKey));
+    await arrive(source.probe('c29tZW9uZS1lbHNl'));
+    expect(receiver.counts.othersProbes).toBe(2);
+    expect(receiver.drops['bad-signature']).toBe(0);
+    expect(paths).toEqual([]);
+    probe().answer(0);
+    await arrive(source.probe(probe().nonce));
+    expect(paths.map((p) => p.path)).toEqual(['multicast']);
+  });
+
   it('a forged probe (another signer) does not count: the chat falls back to push', async () => {
     const { source, paths, probe, arrive, wait, link } = await withLink();
     probe().answer(0);

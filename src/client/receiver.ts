@@ -126,7 +126,7 @@ export class Receiver {
     'over-budget': 0,
   };
   /** `heldForKey`: datagrams under a new epoch that waited for its key (then read, or dropped). */
-  readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0, pushedMessages: 0, probes: 0 };
+  readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0, pushedMessages: 0, probes: 0, othersProbes: 0 };
 
   constructor(private readonly options: ReceiverOptions) {
     this.clock = options.clock ?? systemClock;
@@ -351,6 +351,11 @@ export class Receiver {
       this.drops['other-chat']++;
       return;
     }
+    // Every member's probes reach every member: the ones that are not ours cost no signature check.
+    if (header.type === 'probe' && !sub.delivery?.expects(header.nonce.toString('base64url'))) {
+      this.counts.othersProbes++;
+      return;
+    }
     // Held datagrams were checked once already: only what arrives counts against the budget.
     if (mayHold && !sub.verifyBudget.take(this.clock.monotonic())) {
       this.drops['over-budget']++;
@@ -383,6 +388,7 @@ export class Receiver {
     }
     const d = result.datagram;
     if (d.type === 'probe') sub.delivery?.probeArrived(d.nonce);
+    else sub.delivery?.multicastArrived();
     if (sub.early) {
       if (d.type !== 'data') sub.early.latest = Math.max(sub.early.latest, d.latestSeq);
       else sub.early.messages.push(...toChatMessages(d, sub.code).filter((m) => m !== undefined));

@@ -78,9 +78,13 @@ export const PROBE_CONFIRM_INTERVAL_MS = 2000;
 export const PROBE_SUCCESSES_TO_MULTICAST = 5;
 /** A probe nonce: 12 random bytes, base64url without padding (16 characters). */
 export const PROBE_NONCE_BYTES = 12;
-/** Probes one connection may ask for, per PROBE_RATE_WINDOW_MS; more are refused. */
-export const MAX_PROBES_PER_WINDOW = 40;
-export const PROBE_RATE_WINDOW_MS = 10_000;
+/**
+ * Probes one user may ask for: a token bucket shared by the user's connections, as for sends.
+ * Each probe is a datagram to every member of a chat. The burst covers a first probe of every
+ * chat a user may be in (100) twice over; the rate, a chat probed every PROBE_INTERVAL_MS.
+ */
+export const PROBE_BURST = 250;
+export const PROBE_RATE_PER_SECOND = 20;
 /** Chats one connection may have pushed to it at once. */
 export const MAX_WATCHED_PER_CONNECTION = 1000;
 /** A `messages` frame is filled up to about this many bytes of JSON (under MAX_FRAME_BYTES). */

@@ -1,3 +1,4 @@
+import { PROBE_BURST, PROBE_RATE_PER_SECOND } from '../protocol/limits.js';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { Accounts } from './accounts.js';
@@ -97,6 +98,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         sequencer,
         logger,
         sendRate: new SendRateLimiter(config.limits.sendRate),
+        probeRate: new SendRateLimiter({ perSecond: PROBE_RATE_PER_SECOND, burst: PROBE_BURST }),
         frameTimeoutMs: config.timeouts.tcpFrameMs,
         helloTimeoutMs: config.timeouts.tcpHelloMs ?? DEFAULT_TIMEOUTS.tcpHelloMs!,
         drainTimeoutMs: config.timeouts.tcpDrainMs ?? DEFAULT_TIMEOUTS.tcpDrainMs!,

@@ -35,6 +35,7 @@ async function startIngest(session: Lookup, overrides: Partial<IngestDeps> = {})
     sequencer: {} as Sequencer,
     logger: pino({ level: 'silent' }),
     sendRate: new SendRateLimiter({ perSecond: 0, burst: 1 }),
+    probeRate: new SendRateLimiter({ perSecond: 0, burst: 1 }),
     frameTimeoutMs: 10_000,
     guesses: new CodeGuessThrottle({ maxFailuresPerUser: 1e9, maxFailuresPerAddress: 1e9, windowSeconds: 600 }),
     helloTimeoutMs: HELLO_MS,

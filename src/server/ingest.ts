@@ -9,11 +9,9 @@ import {
   AUTH_TIMEOUT_MS,
   IDLE_TIMEOUT_MS,
   MAX_IN_FLIGHT_PER_CONNECTION,
-  MAX_PROBES_PER_WINDOW,
-  MAX_RETRY_AFTER_MS,
+    MAX_RETRY_AFTER_MS,
   MIN_PROTOCOL_VERSION,
-  PROBE_RATE_WINDOW_MS,
-  PROTOCOL_VERSION,
+    PROTOCOL_VERSION,
 } from '../protocol/limits.js';
 import { type Accounts, type User, hashToken } from './accounts.js';
 import type { CodeGuessThrottle } from './code-guess-throttle.js';
@@ -39,6 +37,8 @@ export interface IngestDeps {
   logger: Logger;
   /** Messages per user, shared by all of the user's connections. */
   sendRate: SendRateLimiter;
+  /** Probes per user, shared by all of the user's connections (PROBE_BURST, PROBE_RATE_PER_SECOND). */
+  probeRate: SendRateLimiter;
   /** A frame begun must be complete within this, or the connection is closed (slow loris). */
   frameTimeoutMs: number;
   /** Sends to unknown codes count as guesses, as they do over HTTP (code-guess-throttle.ts). */
@@ -167,8 +167,6 @@ class Connection implements PushTarget {
   private corked = false;
   /** The peer's address, for the code-guessing limit. */
   private readonly address: string;
-  /** When the probes of the current window were asked for (ms), oldest first: at most MAX_PROBES_PER_WINDOW. */
-  private readonly probeTimes: number[] = [];
   /** `watch` and `unwatch` take effect in the order they came, though a watch awaits its membership check. */
   private watchOrder: Promise<void> = Promise.resolve();
 
@@ -390,14 +388,14 @@ class Connection implements PushTarget {
   /**
    * `probe`: the fan-out multicasts a signed PROBE with the client's nonce on the chat's group,
    * and the client is told the latest seq multicast. Members only (an unknown code counts as a
-   * guess, as for `send`), and at most MAX_PROBES_PER_WINDOW per connection per window: each
-   * probe is a datagram to every member of the chat.
+   * guess, as for `send`), and within the user's probe bucket: each probe is a datagram to every
+   * member of the chat.
    */
   private async probe(chatInput: string, nonce: string): Promise<void> {
-    const waitMs = this.probeWait();
+    const waitMs = this.deps.probeRate.take(this.user!.id);
     if (waitMs > 0) {
-      const seconds = PROBE_RATE_WINDOW_MS / 1000;
-      return this.refuseAbout('probe', chatInput, 'TOO_MANY_REQUESTS', `At most ${MAX_PROBES_PER_WINDOW} probes per ${seconds} s; try again in ${waitMs} ms`, waitMs);
+      const { perSecond, burst } = this.deps.probeRate.policy;
+      return this.refuseAbout('probe', chatInput, 'TOO_MANY_REQUESTS', `Probing too often: at most ${perSecond} probes a second (bursts of ${burst}); try again in ${waitMs} ms`, waitMs);
     }
     try {
       const chatCode = await this.memberChat(chatInput);
@@ -406,15 +404,6 @@ class Connection implements PushTarget {
     } catch (error) {
       this.refuseError('probe', chatInput, error);
     }
-  }
-
-  /** How long before this connection may probe again (0: now); a probe allowed is counted. */
-  private probeWait(): number {
-    const now = Date.now();
-    while (this.probeTimes.length > 0 && this.probeTimes[0]! <= now - PROBE_RATE_WINDOW_MS) this.probeTimes.shift();
-    if (this.probeTimes.length >= MAX_PROBES_PER_WINDOW) return Math.max(1, this.probeTimes[0]! + PROBE_RATE_WINDOW_MS - now);
-    this.probeTimes.push(now);
-    return 0;
   }
 
   private inWatchOrder(task: () => Promise<void>): void {
