@@ -120,7 +120,7 @@ export function storeContract(engineName: string, newDatabase: NewDatabase) {
       ]);
       expect((await store.chats.find('AAAAAAAAAA'))?.last_seq).toBe(3);
       const page = await store.messages.page('AAAAAAAAAA', { after: 0, limit: 10 });
-      expect(page.map((m) => [m.seq, m.text, m.sender_name])).toEqual([
+      expect(page.map((m) => [m.seq, m.text, m.senderName])).toEqual([
         [1, "'); drop table users; --", 'Alice'],
         [2, 'ünïcødé 🎉', 'Alice'],
         [3, 'same id, other sender', 'Bób ☃'],
