@@ -262,11 +262,6 @@ export class Chats {
   }
 
   /** Where the chat's datagrams go, and the stream id that names it in their headers: for fan-out. */
-  async addressOf(chatCode: string): Promise<{ group: string; port: number; stream: string }> {
-    const chat = await this.findOrThrow(chatCode);
-    return { group: chat.multicast_group, port: chat.multicast_port, stream: chat.stream_id };
-  }
-
   async members(caller: ChatCaller, codeInput: string): Promise<Member[]> {
     const chat = await this.requireMember(caller, codeInput);
     return (await this.store.chats.listMembers(chat.code)).map(toMember);

@@ -127,6 +127,12 @@ export function storeContract(engineName: string, newDatabase: NewDatabase) {
       ]);
     });
 
+    it("gives a chat's multicast address, and nothing for a chat that does not exist", async () => {
+      await store.chats.insertWithCreator(chat('MMMMMMMMMM', 40078, '0123456789abcdef0123'));
+      expect(await store.chats.multicastAddress('MMMMMMMMMM')).toEqual({ group: '239.255.0.1', port: 40078, stream: '0123456789abcdef0123' });
+      expect(await store.chats.multicastAddress('NNNNNNNNNN')).toBeUndefined();
+    });
+
     it('tells a client id reused for another text (in the log or in the same batch) from a retry', async () => {
       await store.chats.insertWithCreator(chat('RRRRRRRRRR', 40077));
       const first = await store.log.append([
