@@ -8,6 +8,7 @@
  */
 
 import type { ChatMessage } from '../protocol/message.js';
+import type { UiRequestOf, UiRequestSchemas } from './ui-request-schema.js';
 
 export interface UiUser {
   id: number;
@@ -48,24 +49,9 @@ export interface UiError {
   field?: string;
 }
 
-export type UiRequest =
-  | { id: number; type: 'register'; name: string; email: string; password: string }
-  | { id: number; type: 'login'; email: string; password: string }
-  | { id: number; type: 'logout' }
-  | { id: number; type: 'chats' }
-  | { id: number; type: 'create'; name: string }
-  | { id: number; type: 'join'; code: string }
-  | { id: number; type: 'leave'; code: string }
-  /** The latest page of a chat's history; live messages after it arrive as pushes. */
-  | { id: number; type: 'open'; code: string; limit?: number }
-  /** The page of history just before `before`. */
-  | { id: number; type: 'older'; code: string; before: number; limit?: number }
-  /** Replies at once; the outcome arrives as an `ack` or `sendFailed` push. */
-  | { id: number; type: 'send'; code: string; text: string; clientMsgId: string }
-  /** The user has seen everything up to `seq` in this chat. */
-  | { id: number; type: 'read'; code: string; seq: number };
-
-export type UiRequestType = UiRequest['type'];
+/** The requests, each as its schema in ui-request-schema.ts says (the agent validates them against it). */
+export type UiRequestType = keyof UiRequestSchemas;
+export type UiRequest = { [T in UiRequestType]: UiRequestOf<T> }[UiRequestType];
 
 export interface UiResults {
   register: { user: UiUser };
