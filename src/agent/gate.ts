@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { LaunchTickets } from './launch-tickets.js';
 import type { TabKeys } from './tab-keys.js';
 import { isTabPublicKey } from './tab-keys.js';
@@ -48,13 +48,13 @@ export class Gate {
   }
 
   /** The Host header names this agent: exactly 127.0.0.1:PORT or localhost:PORT. */
-  hostAllowed(request: IncomingMessage): boolean {
+  hostAllowed(request: { headers: IncomingHttpHeaders }): boolean {
     const host = request.headers.host?.toLowerCase();
     return host === `127.0.0.1:${this.port}` || host === `localhost:${this.port}`;
   }
 
   /** The WebSocket comes from a page of this agent's origin. */
-  originAllowed(request: IncomingMessage): boolean {
+  originAllowed(request: { headers: IncomingHttpHeaders }): boolean {
     const origin = request.headers.origin;
     return origin === `http://127.0.0.1:${this.port}` || origin === `http://localhost:${this.port}`;
   }
