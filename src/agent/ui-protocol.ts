@@ -8,7 +8,8 @@
  */
 
 import type { ChatMessage } from '../protocol/message.js';
-import type { UiRequestOf, UiRequestSchemas } from './ui-request-schema.js';
+import type { Static } from 'typebox';
+import type { TabAdmissionSchema, TabPublicKeySchema, UiRequestOf, UiRequestSchemas } from './ui-schemas.js';
 
 export interface UiUser {
   id: number;
@@ -49,7 +50,7 @@ export interface UiError {
   field?: string;
 }
 
-/** The requests, each as its schema in ui-request-schema.ts says (the agent validates them against it). */
+/** The requests, each as its schema in ui-schemas.ts says (the agent validates them against it). */
 export type UiRequestType = keyof UiRequestSchemas;
 export type UiRequest = { [T in UiRequestType]: UiRequestOf<T> }[UiRequestType];
 
@@ -116,14 +117,9 @@ export interface AgentAdmitted {
 }
 
 /** An ECDSA P-256 public key as JWK coordinates (base64url). */
-export interface TabPublicKey {
-  x: string;
-  y: string;
-}
+export type TabPublicKey = Static<TabPublicKeySchema>;
 
-export type TabAdmission =
-  | { type: 'enrol'; ticket: string; publicKey: TabPublicKey; signature: string }
-  | { type: 'prove'; publicKey: TabPublicKey; signature: string };
+export type TabAdmission = Static<TabAdmissionSchema>;
 
 /** What a tab signs (ECDSA P-256, SHA-256, IEEE P1363 r||s, base64url): bound to the page's origin and the agent's nonce. */
 export function tabProofText(origin: string, nonce: string): string {

@@ -2,10 +2,10 @@ import { Compile, type Validator } from 'typebox/compile';
 import type { Session } from './session.js';
 import { AgentError } from './ui-errors.js';
 import type { UiRequest, UiResults } from './ui-protocol.js';
-import { UI_REQUEST_ENVELOPE, UI_REQUEST_SCHEMAS } from './ui-request-schema.js';
+import { UI_REQUEST_ENVELOPE, UI_REQUEST_SCHEMAS } from './ui-schemas.js';
 
 /**
- * The UI's requests: checked against their schemas (ui-request-schema.ts; the socket is only
+ * The UI's requests: checked against their schemas (ui-schemas.ts; the socket is only
  * reachable by the user's own browser, but a request is still input), then carried out
  * against the session.
  */

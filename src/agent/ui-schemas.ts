@@ -1,9 +1,10 @@
 import { type Static, Type } from 'typebox';
 
 /**
- * The UI's requests over the WebSocket, as TypeBox schemas: one source for their type
- * (`UiRequest` in ui-protocol.ts) and for the validator the agent checks each one with
- * (ui-requests.ts). Only the agent loads this file; web/ sees just the type.
+ * What a tab sends the agent over the WebSocket, as TypeBox schemas: its admission, then its
+ * requests. One source for their types (`TabAdmission` and `UiRequest` in ui-protocol.ts) and
+ * for the validators the agent checks them with (gate.ts, ui-requests.ts). Only the agent
+ * loads this file; web/ sees just the types.
  *
  * Every request carries the id the UI chose, which its reply repeats. The socket is reachable
  * only by the user's own admitted tabs, but a request is still input: strings are bounded
@@ -13,6 +14,19 @@ import { type Static, Type } from 'typebox';
 const Text = Type.String({ maxLength: 100_000 });
 const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const Id = Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER });
+
+/** An ECDSA P-256 public key as JWK coordinates (base64url, 32 bytes each). */
+export const TAB_PUBLIC_KEY = Type.Object({ x: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }), y: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }) });
+
+/**
+ * The tab's answer to the agent's challenge (see gate.ts): `enrol` a new key with the one-time
+ * ticket of a launch link, or `prove` a key enrolled before. The signature's form is checked
+ * when it is verified, after an enrolment's ticket is spent.
+ */
+export const TAB_ADMISSION = Type.Union([
+  Type.Object({ type: Type.Literal('enrol'), ticket: Text, publicKey: TAB_PUBLIC_KEY, signature: Text }),
+  Type.Object({ type: Type.Literal('prove'), publicKey: TAB_PUBLIC_KEY, signature: Text }),
+]);
 
 /** Each request type's schema, by its `type`. */
 export const UI_REQUEST_SCHEMAS = {
@@ -36,5 +50,7 @@ export const UI_REQUEST_SCHEMAS = {
 /** What every request has, whatever its type: read first, so that even a bad request can be answered. */
 export const UI_REQUEST_ENVELOPE = Type.Object({ id: Id, type: Type.String() });
 
+export type TabPublicKeySchema = typeof TAB_PUBLIC_KEY;
+export type TabAdmissionSchema = typeof TAB_ADMISSION;
 export type UiRequestSchemas = typeof UI_REQUEST_SCHEMAS;
 export type UiRequestOf<T extends keyof UiRequestSchemas> = Static<UiRequestSchemas[T]>;
