@@ -2,7 +2,8 @@
  * What the local agent and its web UI say to each other over the WebSocket, as JSON. The UI
  * sends requests (each with an id it chose); the agent answers each with a reply carrying the
  * same id, and pushes events on its own: the session, the chat list, live messages, acks, send
- * failures, the connection state and how each chat's messages arrive. Types and pure constants only, so that web/ can import them too.
+ * failures, the connection state and how each chat's messages arrive. Types and pure constants only, so that web/ can import them too
+ * (what a tab sends is typed by its schemas in ui-schemas.ts, imported here as types only).
  *
  * The UI never sees the session token or a chat's key: the agent holds them.
  */
