@@ -149,7 +149,7 @@ describe("the agent's HTTP layer", () => {
     for (const headers of refused) {
       expect(await openSocket(agent.port, headers), JSON.stringify(headers)).toEqual({ status: 403 });
     }
-    for (const path of ['/', '/index.html', '/ws/x', '/nothing']) expect(await openSocket(agent.port, { origin }, path), path).toEqual({ status: 403 });
+    for (const path of ['/', '/index.html', '/ws/', '/ws/x', '/nothing']) expect(await openSocket(agent.port, { origin }, path), path).toEqual({ status: 403 });
     const opened = await openSocket(agent.port, { origin: `http://localhost:${agent.port}` });
     if (!('socket' in opened)) throw new Error(`refused: ${opened.status}`);
     expect((await until(() => opened.frames[0]))?.type).toBe('challenge');

@@ -25,7 +25,7 @@ export async function buildUiServer(gate: Gate, uiDir: string, onSocket: (socket
   app.addHook('onRequest', async (request, reply) => {
     setSecurityHeaders(reply, gate.port);
     if (!gate.hostAllowed(request)) return refuse(reply, 403, 'This address is not the Chorus client (wrong Host header).');
-    if (request.ws && (request.url.split('?')[0] !== '/ws' || !gate.originAllowed(request))) return refuse(reply, 403, 'Forbidden.');
+    if (request.ws && (request.routeOptions.url !== '/ws' || !gate.originAllowed(request))) return refuse(reply, 403, 'Forbidden.');
     if (request.method !== 'GET' && request.method !== 'HEAD') return refuse(reply.header('allow', 'GET, HEAD'), 405, 'Method not allowed.');
   });
   app.route({
