@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MulticastJoinError } from '../src/client/receiver.js';
 import { defaultServerConfig } from '../src/server/config.js';
-import { CHAT_CODE, as, chorus, failureLine, registerProfile, startChorus } from './support/cli.js';
+import { CHAT_CODE, as, chorus, registerProfile, startChorus } from './support/cli.js';
 import { connectedSender, recordingReceiver, waitFor } from './support/messaging.js';
 import { http, signUp, startTestServer, type TestServer } from './support/server.js';
 
