@@ -1,10 +1,32 @@
 import { ChorusError, ERRORS, type ErrorCode, isErrorCode } from '../protocol/errors.js';
+import type { PresenceState } from '../protocol/events.js';
 import type { ChatMessage } from '../protocol/message.js';
 import type { Chat, ChatMulticast, Member, Session, User } from '../protocol/resources.js';
 import { CertificateChangedError, HandshakeTimeoutError } from './certificate-pin.js';
 import { pinnedFetch } from './pinned-fetch.js';
 
 export type { Chat, ChatMulticast, Member, Session, User };
+
+// ---- presence and read receipts (issue 13; docs/api.md) ----
+
+/** A member as the member listing gives it, with presence and, where shared, their read position. */
+export interface ChatMember extends Member {
+  presence: PresenceState;
+  /** When their last connection ended (ISO 8601); null while connected, or never seen. */
+  lastSeenAt: string | null;
+  /** Created the chat (may remove members). */
+  creator: boolean;
+  /** The highest seq they have read; absent when their receipts are off. */
+  readSeq?: number;
+}
+
+/** A chat as listings give it, with the caller's own read position in it. */
+export type ChatWithReadSeq = Chat & { readSeq?: number };
+
+/** The account's settings. `receipts: false` is private mode: the read position is shown to nobody. */
+export interface Settings {
+  receipts: boolean;
+}
 
 /**
  * A typed client for the HTTP API (docs/api.md), shared by the CLI, the terminal chat and the
@@ -146,11 +168,11 @@ export class ApiClient {
     return this.request('POST', '/api/chats', { name });
   }
 
-  async listChats(): Promise<Chat[]> {
-    return (await this.request<{ chats: Chat[] }>('GET', '/api/chats')).chats;
+  async listChats(): Promise<ChatWithReadSeq[]> {
+    return (await this.request<{ chats: ChatWithReadSeq[] }>('GET', '/api/chats')).chats;
   }
 
-  getChat(code: string): Promise<Chat> {
+  getChat(code: string): Promise<ChatWithReadSeq> {
     return this.request('GET', chatPath(code));
   }
 
@@ -164,6 +186,24 @@ export class ApiClient {
 
   async listMembers(code: string): Promise<Member[]> {
     return (await this.request<{ members: Member[] }>('GET', `${chatPath(code)}/members`)).members;
+  }
+
+  /** Every member, with presence, last seen, the creator marked, and read positions where shared. */
+  async members(code: string): Promise<ChatMember[]> {
+    return (await this.request<{ members: ChatMember[] }>('GET', `${chatPath(code)}/members`)).members;
+  }
+
+  /** Moves the caller's read position in the chat (forward only); resolves with where it is now. */
+  async setReadPosition(code: string, seq: number): Promise<number> {
+    return (await this.request<{ readSeq: number }>('PUT', `${chatPath(code)}/read`, { seq })).readSeq;
+  }
+
+  settings(): Promise<Settings> {
+    return this.request('GET', '/api/me/settings');
+  }
+
+  updateSettings(settings: Settings): Promise<Settings> {
+    return this.request('PUT', '/api/me/settings', settings);
   }
 
   listMessages(code: string, page: PageRequest = {}): Promise<MessagePage> {
