@@ -416,6 +416,7 @@ async function talk({ code, chat, client, me, sender, receiver, history, stop }:
   };
   screen = new ChatScreen(process.stdin, process.stdout, {
     line: (text) => {
+      presence.active();
       const command = chatCommand(text);
       if (command === undefined) return text === '' ? undefined : send(text);
       if ('send' in command) return send(command.send);

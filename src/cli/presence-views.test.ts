@@ -27,7 +27,7 @@ describe('members table', () => {
       'Ada (creator)  online    now               #12',
       'Ben (you)      away      now               —',
       `Cleo           offline   ${localMinute('2026-11-24T10:31:00.000Z')}  private`,
-      'Dan\uFFFD[2J        offline   never             #3',
+      'Dan\uFFFD[2J        offline   unknown           #3',
     ]);
   });
 });

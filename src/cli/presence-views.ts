@@ -17,7 +17,7 @@ export function positionText(readSeq: number, latestSeq: number): string {
 
 /**
  * One row per member: the name (the creator and oneself marked), presence, when last seen, and
- * how far they have read (`private` for a member whose receipts are off, and oneself's always).
+ * how far they have read (`private` for a member whose receipts are off; oneself's is always listed).
  */
 export function membersTable(members: readonly ChatMember[], selfId: number | undefined): string[] {
   const rows = members.map((m) => [memberName(m, selfId), m.presence, lastSeen(m), m.readSeq === undefined ? 'private' : m.readSeq === 0 ? '—' : `#${m.readSeq}`]);
@@ -31,5 +31,6 @@ function memberName(m: ChatMember, selfId: number | undefined): string {
 
 function lastSeen(m: ChatMember): string {
   if (m.presence !== 'offline') return 'now';
-  return m.lastSeenAt ? localMinute(m.lastSeenAt) : 'never';
+  // null: not seen since the server started (it keeps presence in memory).
+  return m.lastSeenAt ? localMinute(m.lastSeenAt) : 'unknown';
 }

@@ -12,11 +12,11 @@ export type { Chat, ChatMulticast, Member, Session, User };
 /** A member as the member listing gives it, with presence and, where shared, their read position. */
 export interface ChatMember extends Member {
   presence: PresenceState;
-  /** When their last connection ended (ISO 8601); null while connected, or never seen. */
+  /** When they were last online (ISO 8601); null if the server has not seen them since it started. */
   lastSeenAt: string | null;
   /** Created the chat (may remove members). */
   creator: boolean;
-  /** The highest seq they have read; absent when their receipts are off. */
+  /** The highest seq they have read; absent when their receipts are off (always there for oneself). */
   readSeq?: number;
 }
 
@@ -195,7 +195,7 @@ export class ApiClient {
 
   /** Moves the caller's read position in the chat (forward only); resolves with where it is now. */
   async setReadPosition(code: string, seq: number): Promise<number> {
-    return (await this.request<{ readSeq: number }>('PUT', `${chatPath(code)}/read`, { seq })).readSeq;
+    return (await this.request<{ chat: string; seq: number }>('PUT', `${chatPath(code)}/read`, { seq })).seq;
   }
 
   settings(): Promise<Settings> {
