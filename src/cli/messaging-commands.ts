@@ -2,7 +2,7 @@ import { HISTORY_PAGE_MAX } from '../protocol/limits.js';
 import type { KeyObject } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { type ApiClient, type Chat, type ChatWithReadSeq, isSessionEnded } from '../client/api.js';
+import { type ApiClient, type Chat, isSessionEnded } from '../client/api.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
 import { messageTextProblem } from '../protocol/message-text.js';
 import { SenderLabels } from '../protocol/name-skeleton.js';
@@ -157,7 +157,7 @@ server instead (the same messages, once, in order); chorus doctor says why, and 
 }
 
 /** The logged-in session, the server's pinned key (checked), and the chat (which must be ours). */
-async function openChat(command: Command, env: NodeJS.ProcessEnv, code: string): Promise<{ client: ApiClient; profile: Profile; serverKey: KeyObject; chat: ChatWithReadSeq }> {
+async function openChat(command: Command, env: NodeJS.ProcessEnv, code: string): Promise<{ client: ApiClient; profile: Profile; serverKey: KeyObject; chat: Chat }> {
   const { client, profile } = await requireSession(command, env);
   const serverKey = await pinnedServerKey(client, profile, profileDirOf(command, env));
   const chat = await onChat(code, () => client.getChat(code));
@@ -341,7 +341,7 @@ function stopSignal(): StopSignal {
 
 interface Talk {
   code: string;
-  chat: ChatWithReadSeq;
+  chat: Chat;
   client: ApiClient;
   me: { id: number; name: string };
   sender: Sender;
@@ -499,7 +499,7 @@ function presenceOf({ code, chat, client, me, sender, status, note }: Pick<Talk,
       note(terminalSafe(`  … your read position could not be saved: ${describeFailure(error).line}`));
     },
   });
-  readPosition.startAt(chat.readSeq ?? 0);
+  readPosition.startAt(chat.readSeq);
   const presence = new AwayWhenIdle({ set: (state) => sender.presence(state) });
   return { typing, watch, readPosition, presence };
 }

@@ -71,7 +71,7 @@ receipts are off (chorus settings).`,
     .action(async (input: string, options: { json?: boolean }, command: Command) => {
       const code = chatCodeArgument(input);
       const { client, profile } = await requireSession(command, env);
-      const members = await onChat(code, () => client.members(code));
+      const members = await onChat(code, () => client.listMembers(code));
       const online = members.filter((m) => m.presence !== 'offline').length;
       printResult(options.json, members, () => [...membersTable(members, profile.user?.id), '', `${plural(members.length, 'member')}, ${online} online or away.`]);
     });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ChatMember } from '../client/api.js';
+import type { Member } from '../client/api.js';
 import { localMinute } from './output.js';
 import { membersTable, positionText, receiptsSentence } from './presence-views.js';
 
-const member = (over: Partial<ChatMember> & Pick<ChatMember, 'id' | 'name'>): ChatMember => ({
+const member = (over: Partial<Member> & Pick<Member, 'id' | 'name'>): Member => ({
   joinedAt: '2026-11-24T10:00:00.000Z',
   presence: 'offline',
   lastSeenAt: null,

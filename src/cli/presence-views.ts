@@ -1,4 +1,4 @@
-import type { ChatMember } from '../client/api.js';
+import type { Member } from '../client/api.js';
 import { localMinute, table } from './output.js';
 
 /** What `chorus members`, `read` and `settings` print: pure, so that unit tests read it exactly. */
@@ -19,17 +19,17 @@ export function positionText(readSeq: number, latestSeq: number): string {
  * One row per member: the name (the creator and oneself marked), presence, when last seen, and
  * how far they have read (`private` for a member whose receipts are off; oneself's is always listed).
  */
-export function membersTable(members: readonly ChatMember[], selfId: number | undefined): string[] {
+export function membersTable(members: readonly Member[], selfId: number | undefined): string[] {
   const rows = members.map((m) => [memberName(m, selfId), m.presence, lastSeen(m), m.readSeq === undefined ? 'private' : m.readSeq === 0 ? '—' : `#${m.readSeq}`]);
   return table(['NAME', 'PRESENCE', 'LAST SEEN', 'READ'], rows);
 }
 
-function memberName(m: ChatMember, selfId: number | undefined): string {
+function memberName(m: Member, selfId: number | undefined): string {
   const marks = [m.creator ? 'creator' : '', m.id === selfId ? 'you' : ''].filter(Boolean);
   return marks.length > 0 ? `${m.name} (${marks.join(', ')})` : m.name;
 }
 
-function lastSeen(m: ChatMember): string {
+function lastSeen(m: Member): string {
   if (m.presence !== 'offline') return 'now';
   // null: not seen since the server started (it keeps presence in memory).
   return m.lastSeenAt ? localMinute(m.lastSeenAt) : 'unknown';

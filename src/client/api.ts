@@ -1,41 +1,11 @@
 import { ChorusError, ERRORS, type ErrorCode, isErrorCode } from '../protocol/errors.js';
-import type { PresenceState } from '../protocol/events.js';
 import type { ChatMessage } from '../protocol/message.js';
-import type { Chat, ChatMulticast, Member, Session, User } from '../protocol/resources.js';
+import type { Chat, ChatMulticast, Member, ReadPosition, Session, Settings, User } from '../protocol/resources.js';
 import { CertificateChangedError, HandshakeTimeoutError } from './certificate-pin.js';
 import { pinnedFetch } from './pinned-fetch.js';
 
-export type { Chat, ChatMulticast, Member, Session, User };
+export type { Chat, ChatMulticast, Member, ReadPosition, Session, Settings, User };
 
-// ---- presence and read receipts (issue 13; docs/api.md) ----
-
-/** A member as the member listing gives it, with presence and, where shared, their read position. */
-export interface ChatMember extends Member {
-  presence: PresenceState;
-  /** When they were last online (ISO 8601); null if the server has not seen them since it started. */
-  lastSeenAt: string | null;
-  /** Created the chat (may remove members). */
-  creator: boolean;
-  /** The highest seq they have read; absent when their receipts are off (always there for oneself). */
-  readSeq?: number;
-}
-
-/** A chat as listings give it, with the caller's own read position in it. */
-export type ChatWithReadSeq = Chat & { readSeq?: number };
-
-/** The account's settings. `receipts: false` is private mode: the read position is shown to nobody. */
-export interface Settings {
-  receipts: boolean;
-}
-
-/**
- * A typed client for the HTTP API (docs/api.md), shared by the CLI, the terminal chat and the
- * web client's agent. It speaks JSON over the global `fetch` and turns every refusal into an
- * ApiError carrying the server's error code, and every failure to talk to the server at all into
- * a ServerUnreachableError. It never prints and never exits: callers decide what to show.
- * An https:// server is reached with its certificate pinned (see certificate-pin.ts): a server
- * presenting another certificate fails with CertificateChangedError before anything is sent.
- */
 
 /** A message of a chat's history. */
 export type Message = ChatMessage;
@@ -168,11 +138,11 @@ export class ApiClient {
     return this.request('POST', '/api/chats', { name });
   }
 
-  async listChats(): Promise<ChatWithReadSeq[]> {
-    return (await this.request<{ chats: ChatWithReadSeq[] }>('GET', '/api/chats')).chats;
+  async listChats(): Promise<Chat[]> {
+    return (await this.request<{ chats: Chat[] }>('GET', '/api/chats')).chats;
   }
 
-  getChat(code: string): Promise<ChatWithReadSeq> {
+  getChat(code: string): Promise<Chat> {
     return this.request('GET', chatPath(code));
   }
 
@@ -184,18 +154,14 @@ export class ApiClient {
     return this.request('DELETE', `${chatPath(code)}/members/me`);
   }
 
+  /** Every member, with presence, last seen, the creator marked, and read positions where shared. */
   async listMembers(code: string): Promise<Member[]> {
     return (await this.request<{ members: Member[] }>('GET', `${chatPath(code)}/members`)).members;
   }
 
-  /** Every member, with presence, last seen, the creator marked, and read positions where shared. */
-  async members(code: string): Promise<ChatMember[]> {
-    return (await this.request<{ members: ChatMember[] }>('GET', `${chatPath(code)}/members`)).members;
-  }
-
   /** Moves the caller's read position in the chat (forward only); resolves with where it is now. */
   async setReadPosition(code: string, seq: number): Promise<number> {
-    return (await this.request<{ chat: string; seq: number }>('PUT', `${chatPath(code)}/read`, { seq })).seq;
+    return (await this.request<ReadPosition>('PUT', `${chatPath(code)}/read`, { seq })).seq;
   }
 
   settings(): Promise<Settings> {
