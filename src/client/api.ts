@@ -6,6 +6,14 @@ import { pinnedFetch } from './pinned-fetch.js';
 
 export type { Chat, ChatMulticast, Member, ReadPosition, Session, Settings, User };
 
+/**
+ * A typed client for the HTTP API (docs/api.md), shared by the CLI, the terminal chat and the
+ * web client's agent. It speaks JSON over the global `fetch` and turns every refusal into an
+ * ApiError carrying the server's error code, and every failure to talk to the server at all into
+ * a ServerUnreachableError. It never prints and never exits: callers decide what to show.
+ * An https:// server is reached with its certificate pinned (see certificate-pin.ts): a server
+ * presenting another certificate fails with CertificateChangedError before anything is sent.
+ */
 
 /** A message of a chat's history. */
 export type Message = ChatMessage;
