@@ -42,7 +42,7 @@ function openChat(profile: string): Terminal {
 }
 
 const ready = (screen: string) => screen.includes('Type a message and press Enter');
-const typingRow = (screen: string) => screen.split('\n').findIndex((row) => row === 'Ada is typing…');
+const typingRow = (screen: string) => screen.split('\n').findIndex((row) => row.trimEnd() === 'Ada is typing…');
 
 describe('chorus chat: who is typing', { timeout: 90_000 }, () => {
   it('shows "Ada is typing…" just above the input while Ada types, and removes it when she sends or stops', async () => {
@@ -54,7 +54,7 @@ describe('chorus chat: who is typing', { timeout: 90_000 }, () => {
     ana.type('hello the');
     const shown = await ben.waitFor((s) => typingRow(s) >= 0, '"Ada is typing…" on Bob\'s screen');
     const rows = shown.split('\n');
-    expect(rows[typingRow(shown) + 1], `screen:\n${shown}`).toBe('>');
+    expect(rows[typingRow(shown) + 1]?.trimEnd(), `screen:\n${shown}`).toBe('>');
     // Never for oneself.
     expect(ana.joinedScreen()).not.toContain('is typing');
 
@@ -62,12 +62,23 @@ describe('chorus chat: who is typing', { timeout: 90_000 }, () => {
     ana.press('Enter');
     const sent = await ben.waitFor((s) => s.includes('Ada: hello there'), 'the message on Bob\'s screen');
     // The off came with the send: nobody is typing.
-    const cleared = typingRow(sent) < 0 ? sent : await ben.waitFor((s) => typingRow(s) < 0, 'the typing line gone after the send', 3000);
+    // Before Ada's idle time could have ended it: it was the send.
+    const cleared = typingRow(sent) < 0 ? sent : await ben.waitFor((s) => typingRow(s) < 0, 'the typing line gone after the send', TYPING_IDLE_MS - 500);
     expect(cleared).not.toContain('is typing');
 
-    // Typing, then idle: the line goes once Ada has stopped for TYPING_IDLE_MS (with margin for the trip).
+    // A message arriving while the typing line shows is printed above it, once; the line stays just above the input.
     ana.type('and then');
     await ben.waitFor((s) => typingRow(s) >= 0, '"Ada is typing…" again');
+    expect((await chorus(as(bob, 'send', code, 'from my other terminal'))).code).toBe(0);
+    ana.type(' more');
+    const both = await ben.waitFor((s) => s.includes('Bob: from my other terminal') && typingRow(s) >= 0, 'the message above the typing line');
+    const bothRows = both.split('\n').map((row) => row.trimEnd());
+    expect(bothRows.filter((row) => row === 'Ada is typing…'), `screen:\n${both}`).toHaveLength(1);
+    expect(bothRows.filter((row) => row.endsWith('Bob: from my other terminal'))).toHaveLength(1);
+    expect(bothRows.findIndex((row) => row.endsWith('Bob: from my other terminal'))).toBeLessThan(typingRow(both));
+    expect(bothRows[typingRow(both) + 1]).toBe('>');
+
+    // Then idle: the line goes once Ada has stopped for TYPING_IDLE_MS (with margin for the trip).
     await ben.waitFor((s) => typingRow(s) < 0, 'the typing line gone after Ada stopped', TYPING_IDLE_MS + 10_000);
     expect(ana.joinedScreen()).toContain('> and then');
   });
