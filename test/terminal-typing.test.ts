@@ -91,6 +91,13 @@ describe('chorus chat: who is typing', { timeout: 90_000 }, () => {
     await ben.waitFor((s) => ready(s) && s.includes('messages now come through the server'), "Bob's chat on push");
     ana.type('over the server');
     await ben.waitFor((s) => typingRow(s) >= 0, '"Ada is typing…" pushed to Bob');
+    // Bob sends a line while the typing line shows: the entered line is replaced by the message, the typing line stays once.
+    ben.type('me too');
+    ben.press('Enter');
+    const entered = await ben.waitFor((s) => s.includes('Bob: me too'), "Bob's own message");
+    const rows = entered.split('\n').map((row) => row.trimEnd());
+    expect(rows.filter((row) => row.includes('me too')), `screen:\n${entered}`).toHaveLength(1);
+    expect(rows.filter((row) => row === 'Ada is typing…'), `screen:\n${entered}`).toHaveLength(typingRow(entered) >= 0 ? 1 : 0);
     ana.press('Enter');
     await ben.waitFor((s) => s.includes('Ada: over the server') && typingRow(s) < 0, 'the message, and no typing line');
   });
