@@ -54,6 +54,8 @@ export class ReceiverProcess {
   readonly delivered: Delivered[] = [];
   readonly errors: string[] = [];
   readonly paths: PathEvent[] = [];
+  /** Who was typing, each time it changed (with CHORUS_SELF_ID). */
+  readonly typing: { names: string[]; at: number }[] = [];
   /** When the process was started (Date.now()). */
   readonly startedAt = Date.now();
   stderr = '';
@@ -129,6 +131,7 @@ export class ReceiverProcess {
       else if (event.event === 'message') this.delivered.push(event as unknown as Delivered);
       else if (event.event === 'error') this.errors.push(String(event['message']));
       else if (event.event === 'path') this.paths.push(event as unknown as PathEvent);
+      else if (event.event === 'typing') this.typing.push(event as unknown as { names: string[]; at: number });
       else if (event.event === 'stats') this.statsWaiters.shift()?.(event as unknown as Stats);
     }
     this.changed();
