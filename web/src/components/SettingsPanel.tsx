@@ -8,7 +8,7 @@ import { FormError } from './Field.js';
 /**
  * The account's settings, kept by the server (the same on every device): for now, whether
  * others see how far one has read. Each change is saved at once; the checkbox shows what the
- * server has, not what was clicked, until it answers.
+ * click shows at once and is put back if the server refuses it.
  */
 export function SettingsPanel({ dispatch }: { dispatch: Dispatch<Action> }) {
   const [settings, setSettings] = useState<UiSettings | undefined>();
@@ -20,11 +20,16 @@ export function SettingsPanel({ dispatch }: { dispatch: Dispatch<Action> }) {
   }, []);
 
   function change(receipts: boolean) {
+    const before = settings;
+    setSettings({ receipts });
     setSaving(true);
     setError(undefined);
     link
       .request('updateSettings', { receipts })
-      .then(setSettings, (e: RequestError) => setError(e.message))
+      .then(setSettings, (e: RequestError) => {
+        setSettings(before);
+        setError(e.message);
+      })
       .finally(() => setSaving(false));
   }
 
@@ -35,7 +40,8 @@ export function SettingsPanel({ dispatch }: { dispatch: Dispatch<Action> }) {
           <input
             type="checkbox"
             checked={settings?.receipts ?? true}
-            disabled={!settings || saving}
+            disabled={!settings}
+            aria-busy={saving}
             onChange={(e) => change(e.target.checked)}
             aria-describedby="receipts-explained"
           />
