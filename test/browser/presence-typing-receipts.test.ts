@@ -74,6 +74,9 @@ describe('presence, typing and read receipts across three chorus clients', () =>
       await joinChat(other.page, code);
       await hasText(chatTitle(other.page), CHAT);
     }
+    await send(ana.page, 'Good morning, both of you.');
+    await send(cleo.page, 'Morning Ana!');
+    await visible(ben.page.getByRole('log').locator('li[data-seq]', { hasText: 'Morning Ana!' }));
   }, 60_000);
 
   it('shows "Ben is typing…" to Ana while Ben types, drops it when he stops, and at once when he sends', async () => {

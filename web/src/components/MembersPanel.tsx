@@ -69,8 +69,10 @@ function MemberRow({ code, member, self, mayRemove, dispatch }: { code: string; 
       </span>
       <span className="member-text">
         <span className="member-name">
-          {member.name}
-          {self && <span className="muted"> (you)</span>}
+          <span className="member-name-text">
+            {member.name}
+            {self && <span className="muted"> (you)</span>}
+          </span>
           {member.creator && <span className="member-badge">Creator</span>}
         </span>
         <span className="member-presence">{presenceText(member)}</span>

@@ -63,10 +63,6 @@ function Sidebar({ state, dispatch, user }: WorkspaceProps) {
           <JoinIcon />
           Join chat
         </button>
-        <button type="button" className={`button button-sidebar${state.panel === 'settings' ? ' is-current' : ''}`} onClick={() => dispatch({ type: 'panel', panel: 'settings' })}>
-          <SettingsIcon />
-          Settings
-        </button>
       </div>
       <nav className="chat-list" aria-label="Your chats">
         <h2 className="sidebar-heading">Chats</h2>
@@ -109,6 +105,15 @@ function Sidebar({ state, dispatch, user }: WorkspaceProps) {
             <span className="me-email">{user.email}</span>
           </span>
         </div>
+        <button
+          type="button"
+          className={`button button-ghost-dark${state.panel === 'settings' ? ' is-current' : ''}`}
+          aria-label="Settings"
+          title="Settings"
+          onClick={() => dispatch({ type: 'panel', panel: 'settings' })}
+        >
+          <SettingsIcon />
+        </button>
         <button
           type="button"
           className="button button-ghost-dark"
