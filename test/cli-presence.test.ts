@@ -152,9 +152,14 @@ describe('chorus chat and the read position', { timeout: 60_000 }, () => {
     for (let i = 0; i < 5; i++) expect((await chorus(as(ada, 'send', code, `more ${i}`))).code).toBe(0);
     const before = byName(await members(ada), 'Bob').readSeq!;
     expect(before).toBe(3);
+    const unread = await chorus(as(bob, 'chats'));
+    expect(unread.stdout).toMatch(new RegExp(`^${code}\\s+Team room\\s+2\\s+8\\s+5$`, 'm'));
     const run = await chorus(as(bob, 'chat', code, '--history', '20'), { input: '/quit\n' });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('more 4');
     expect(byName(await members(ada), 'Bob').readSeq).toBe(8);
+    const chats = JSON.parse((await chorus(as(bob, 'chats', '--json'))).stdout);
+    expect(chats).toEqual([expect.objectContaining({ code, latestSeq: 8, readSeq: 8 })]);
+    expect((await chorus(as(bob, 'chats'))).stdout).toMatch(new RegExp(`^${code}\\s+Team room\\s+2\\s+8\\s+0$`, 'm'));
   });
 });

@@ -35,8 +35,8 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function openChat(profile: string): Terminal {
-  const terminal = Terminal.start(as(profile, 'chat', code, '--history', '0'), { columns: 80 });
+function openChat(profile: string, ...extra: string[]): Terminal {
+  const terminal = Terminal.start(as(profile, 'chat', code, '--history', '0', ...extra), { columns: 80 });
   terminals.push(terminal);
   return terminal;
 }
@@ -81,5 +81,24 @@ describe('chorus chat: who is typing', { timeout: 90_000 }, () => {
     // Then idle: the line goes once Ada has stopped for TYPING_IDLE_MS (with margin for the trip).
     await ben.waitFor((s) => typingRow(s) < 0, 'the typing line gone after Ada stopped', TYPING_IDLE_MS + 10_000);
     expect(ana.joinedScreen()).toContain('> and then');
+  });
+
+  it('reaches a chat that multicast does not reach: the server pushes the typing events', async () => {
+    const ana = openChat(ada);
+    // 192.0.2.7 (TEST-NET) is no interface of this machine: Bob's chat is pushed over TCP.
+    const ben = openChat(bob, '--multicast-interface', '192.0.2.7');
+    await ana.waitFor(ready, "Ada's chat to start");
+    await ben.waitFor((s) => ready(s) && s.includes('messages now come through the server'), "Bob's chat on push");
+    ana.type('over the server');
+    await ben.waitFor((s) => typingRow(s) >= 0, '"Ada is typing…" pushed to Bob');
+    // Bob sends a line while the typing line shows: the entered line is replaced by the message, the typing line stays once.
+    ben.type('me too');
+    ben.press('Enter');
+    const entered = await ben.waitFor((s) => s.includes('Bob: me too'), "Bob's own message");
+    const rows = entered.split('\n').map((row) => row.trimEnd());
+    expect(rows.filter((row) => row.includes('me too')), `screen:\n${entered}`).toHaveLength(1);
+    expect(rows.filter((row) => row === 'Ada is typing…'), `screen:\n${entered}`).toHaveLength(typingRow(entered) >= 0 ? 1 : 0);
+    ana.press('Enter');
+    await ben.waitFor((s) => s.includes('Ada: over the server') && typingRow(s) < 0, 'the message, and no typing line');
   });
 });

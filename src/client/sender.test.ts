@@ -384,8 +384,15 @@ describe('Sender: typing, presence and pushed events', () => {
     expect(transport.last.sent('typing')).toEqual([]);
   });
 
-  it('sends a presence change once, and the current state again after every welcome', async () => {
+  it('says away when it is so (again after every reconnect); online only when leaving away, since a connection starts online', async () => {
     const { sender, transport, clock } = setup();
+    const reconnect = async () => {
+      transport.last.drop();
+      await settle();
+      clock.advance(5000);
+      welcomeOn(transport.last);
+    };
+    sender.presence('online');
     sender.presence('away');
     const connected = sender.connect();
     welcomeOn(transport.last);
@@ -397,11 +404,12 @@ describe('Sender: typing, presence and pushed events', () => {
       { t: 'presence', state: 'away' },
       { t: 'presence', state: 'online' },
     ]);
-    transport.last.drop();
-    await settle();
-    clock.advance(5000);
-    welcomeOn(transport.last);
-    expect(transport.last.sent('presence')).toEqual([{ t: 'presence', state: 'online' }]);
+    await reconnect();
+    expect(transport.connections).toHaveLength(2);
+    expect(transport.last.sent('presence')).toEqual([]);
+    sender.presence('away');
+    await reconnect();
+    expect(transport.last.sent('presence')).toEqual([{ t: 'presence', state: 'away' }]);
   });
 
   it('hands pushed events of watched chats on, with their chat in its displayed form; others are ignored', async () => {

@@ -115,8 +115,9 @@ export class Sender implements ServerLink {
   private readonly pushListeners: ((chat: string, messages: ChatMessage[]) => void)[] = [];
   private readonly watchRefusedListeners: ((chat: string, error: ChorusError) => void)[] = [];
   private readonly eventListeners: ((chat: string, events: ChatEvent[]) => void)[] = [];
-  /** What this client last said of itself (online or away): said again after every welcome. */
-  private presenceState: PresenceFrame['state'] | undefined;
+  /** What this client says of itself (online or away), and what the server of this connection last heard (a connection starts online). */
+  private presenceState: PresenceFrame['state'] = 'online';
+  private presenceSaid: PresenceFrame['state'] = 'online';
 
   constructor(private readonly options: SenderOptions) {
     this.transport = options.transport ?? tcpTransport(options);
@@ -214,13 +215,19 @@ export class Sender implements ServerLink {
   }
 
   /**
-   * Says that this client is active (`online`) or `away`. Sent now if connected, and again after
-   * every welcome: the server keeps presence per connection, and a new one starts without it.
+   * Says that this client is active (`online`) or `away`: sent when it differs from what the
+   * server has. The server keeps presence per connection and starts each one online at its
+   * welcome, so `away` is said again after every reconnect, and `online` never needs to be.
    */
   presence(state: PresenceFrame['state']): void {
-    if (this.presenceState === state) return;
     this.presenceState = state;
-    if (this.state === 'connected') this.write({ t: 'presence', state });
+    this.sayPresence();
+  }
+
+  private sayPresence(): void {
+    if (this.state !== 'connected' || this.presenceSaid === this.presenceState) return;
+    this.presenceSaid = this.presenceState;
+    this.write({ t: 'presence', state: this.presenceState });
   }
 
   private openUnlessWaiting(): void {
@@ -327,7 +334,8 @@ export class Sender implements ServerLink {
         for (const o of this.unacked.values()) this.write({ t: 'send', id: o.id, chat: o.chat, text: o.text });
         // Pushes are per connection: ask again, from what has been delivered since.
         for (const [chat, after] of this.watches) this.write({ t: 'watch', chat: formatChatCode(chat), after: after() });
-        if (this.presenceState) this.write({ t: 'presence', state: this.presenceState });
+        this.presenceSaid = 'online';
+        this.sayPresence();
         this.pump();
         return;
       case 'messages':
