@@ -67,7 +67,10 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   try {
     http = await buildUiServer(gate, uiDir, (socket, origin) => {
       admitThenServe(socket, origin, gate, session, () => admitted.add(socket));
-      socket.on('close', () => admitted.delete(socket));
+      socket.on('close', () => {
+        admitted.delete(socket);
+        session.tabClosed(socket);
+      });
     });
     listening = await listenOnProfilePort(http, config.port, config.profileDir);
     gate.listeningOn(listening.port, await TabKeys.open(config.profileDir, listening.port));
@@ -134,7 +137,7 @@ async function answer(socket: WebSocket, session: Session, text: string): Promis
   try {
     const request = parseUiRequest(text);
     id = request.id;
-    const result = await performUiRequest(session, request);
+    const result = await performUiRequest(session, request, socket);
     send(socket, { type: 'reply', id, ok: true, result });
   } catch (error) {
     id ??= error instanceof BadUiRequest ? error.requestId : undefined;

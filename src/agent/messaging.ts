@@ -1,15 +1,18 @@
 import type { KeyObject } from 'node:crypto';
 import type { ApiClient, Chat } from '../client/api.js';
 import { type ChatMessage, type DeliveryState, Receiver } from '../client/receiver.js';
+import { ReadPosition } from '../client/read-position.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
 import { Sender, type SenderOptions, type SenderState } from '../client/sender.js';
+import { TypingSignal, TypingWatch } from '../client/typing.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
+import type { ChatEvent } from '../protocol/events.js';
 import { Backoff } from '../protocol/backoff.js';
-import { MAX_CLIENT_MSG_ID_LENGTH } from '../protocol/limits.js';
+import { MAX_CLIENT_MSG_ID_LENGTH, MAX_TYPING_MEMBERS } from '../protocol/limits.js';
 import type { ReadPositions } from './read-positions.js';
 import { AgentError, mayMeanSessionEnded, toUiError } from './ui-errors.js';
-import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiDelivery, type UiMessage, type UiPush, type UiUser } from './ui-protocol.js';
+import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiDelivery, type UiMember, type UiMessage, type UiPush, type UiSettings, type UiUser } from './ui-protocol.js';
 
 export interface MessagingOptions {
   /** With the session's token. */
@@ -39,6 +42,10 @@ interface ChatEntry {
   receiving: boolean;
   /** Senders seen here: a new one may be a new member, so the member count is re-read. */
   senders: Set<number>;
+  /** The read position on the server: forward only, coalesced (client/read-position.ts). */
+  position: ReadPosition;
+  /** Says this user's typing in the chat, once a tab reports a keystroke there. */
+  typing?: TypingSignal;
 }
 
 const FIRST_CONNECTION_RETRY = { firstMs: 500, maxMs: 10_000 };
@@ -53,6 +60,8 @@ export class Messaging {
   private readonly receiver: Receiver;
   private readonly sender: Sender;
   private readonly chats = new Map<string, ChatEntry>();
+  /** Who else is typing, per chat, each expiring by itself (a lost `off` leaves no ghost). */
+  private readonly typists: TypingWatch;
   private connection: { state: ConnectionState; detail?: string } = { state: 'connecting' };
   private connectTimer?: NodeJS.Timeout;
   private readonly connectBackoff = new Backoff(FIRST_CONNECTION_RETRY);
@@ -70,6 +79,13 @@ export class Messaging {
       if (mayMeanSessionEnded(error)) this.options.onSessionDoubt(false);
     });
     this.receiver.onPathChange((state) => this.onPathChange(state));
+    this.receiver.onEvents((chat, events) => this.onEvents(chat, events));
+    this.typists = new TypingWatch({
+      selfId: options.user.id,
+      changed: (chat, names) => {
+        if (!this.closed) this.options.push({ type: 'typing', chat, names });
+      },
+    });
   }
 
   /** Connects the sender (retrying until it succeeds) and starts receiving every chat. */
@@ -138,6 +154,8 @@ export class Messaging {
     if (!CLIENT_MSG_ID.test(clientMsgId)) throw new AgentError('BAD_UI_REQUEST', 'invalid message id');
     if (text.trim() === '') throw new AgentError('INVALID_FIELD', 'A message must not be empty', 'text');
     const chat = entry.chat.code;
+    // Sent means no longer typing: receivers drop the line at once rather than after the idle time.
+    entry.typing?.stop();
     // A text the server would refuse (too long, say) is refused by the Sender at once, with the
     // server's reason, and shows as failed like any refusal.
     this.sender.send(chat, text, clientMsgId).then(
@@ -163,12 +181,50 @@ export class Messaging {
     entry.readUpTo = upTo;
     for (const s of entry.unread) if (s <= upTo) entry.unread.delete(s);
     this.options.readPositions.set(this.account, entry.chat.code, upTo);
+    entry.position.shown(upTo);
     this.options.push({ type: 'chat', chat: this.summary(entry) });
+  }
+
+  /** A keystroke in the chat's compose box (`on`), or the box cleared: the typing policy decides what is said. */
+  typing(code: string, on: boolean): void {
+    const entry = this.entry(code);
+    // The server carries no typing in big chats: saying it would only spend the rate limit.
+    if (entry.chat.memberCount > MAX_TYPING_MEMBERS) return;
+    const chat = entry.chat.code;
+    entry.typing ??= new TypingSignal({ send: (typing) => this.sender.typing(chat, typing) });
+    if (on) entry.typing.keystroke();
+    else entry.typing.stop();
+  }
+
+  /** This user's presence, as the tabs together say it (the Sender says each change once, and again after a reconnect). */
+  presence(state: 'online' | 'away'): void {
+    this.sender.presence(state);
+  }
+
+  members(code: string): Promise<UiMember[]> {
+    return this.options.api.listMembers(this.entry(code).chat.code);
+  }
+
+  /** The creator removes a member (the server refuses anyone else); the member count is re-read. */
+  async removeMember(code: string, userId: number): Promise<void> {
+    const entry = this.entry(code);
+    await this.options.api.removeMember(entry.chat.code, userId);
+    await this.refreshChat(entry);
+  }
+
+  settings(): Promise<UiSettings> {
+    return this.options.api.settings();
+  }
+
+  updateSettings(settings: UiSettings): Promise<UiSettings> {
+    return this.options.api.updateSettings(settings);
   }
 
   close(): void {
     this.closed = true;
     clearTimeout(this.connectTimer);
+    for (const entry of this.chats.values()) this.stopChat(entry);
+    this.typists.close();
     this.receiver.close();
     this.sender.close();
   }
@@ -213,7 +269,7 @@ export class Messaging {
 
   private async added(chat: Chat): Promise<UiChat> {
     // A chat one creates or joins is on screen at once: nothing in it counts as unread.
-    await this.track(chat, chat.latestSeq);
+    await this.track(chat, Math.max(chat.latestSeq, chat.readSeq));
     this.options.readPositions.set(this.account, chat.code, Math.max(this.entry(chat.code).readUpTo, chat.latestSeq));
     this.options.push({ type: 'chats', chats: this.summaries() });
     return this.summary(this.entry(chat.code));
@@ -222,9 +278,22 @@ export class Messaging {
   /** Keeps `chat` in the list and receives it. A chat seen for the first time starts read. */
   private async track(chat: Chat, readUpTo: number | undefined): Promise<void> {
     let entry = this.chats.get(chat.code);
-    if (entry) entry.chat = { ...chat, latestSeq: Math.max(chat.latestSeq, entry.chat.latestSeq) };
-    else {
-      entry = { chat, readUpTo: readUpTo ?? chat.latestSeq, unread: new Set(), receiving: false, senders: new Set() };
+    if (entry) {
+      entry.chat = { ...chat, latestSeq: Math.max(chat.latestSeq, entry.chat.latestSeq) };
+      this.readElsewhere(entry, chat.readSeq);
+    } else {
+      // The server's position is the user's on every device; the local file keeps a chat one
+      // created or joined here read (the server has no position for it until something is read).
+      const start = readUpTo === undefined && chat.readSeq === 0 ? chat.latestSeq : Math.max(readUpTo ?? 0, chat.readSeq);
+      const code = chat.code;
+      const position = new ReadPosition({
+        write: (seq) => this.options.api.setReadPosition(code, seq),
+        failed: (error) => {
+          if (mayMeanSessionEnded(error)) this.options.onSessionDoubt(false);
+        },
+      });
+      position.startAt(chat.readSeq);
+      entry = { chat, readUpTo: start, unread: new Set(), receiving: false, senders: new Set(), position };
       this.chats.set(chat.code, entry);
     }
     if (!entry.receiving) await this.receive(entry);
@@ -266,8 +335,36 @@ export class Messaging {
   }
 
   private forget(code: string): void {
+    const entry = this.chats.get(code);
+    if (entry) this.stopChat(entry);
     this.chats.delete(code);
     this.receiver.leave(code);
+  }
+
+  /** Says typing stopped and writes the read position still pending. */
+  private stopChat(entry: ChatEntry): void {
+    entry.typing?.stop();
+    void entry.position.flush();
+  }
+
+  /** The user read further on another device (its read event, or the chat list says so). */
+  private readElsewhere(entry: ChatEntry, seq: number): void {
+    if (seq <= entry.readUpTo) return;
+    entry.readUpTo = seq;
+    for (const s of entry.unread) if (s <= seq) entry.unread.delete(s);
+    entry.position.startAt(seq);
+    this.options.readPositions.set(this.account, entry.chat.code, seq);
+    this.options.push({ type: 'chat', chat: this.summary(entry) });
+  }
+
+  /** A chat's typing, read and presence events: typing is kept here (with its expiry), the rest goes to the UI as it came. */
+  private onEvents(chat: string, events: ChatEvent[]): void {
+    const entry = this.chats.get(chat);
+    if (this.closed || !entry) return;
+    this.typists.events(chat, events);
+    for (const event of events) if (event.kind === 'read' && event.userId === this.options.user.id) this.readElsewhere(entry, event.seq);
+    const shown = events.filter((e) => e.kind !== 'typing');
+    if (shown.length > 0) this.options.push({ type: 'events', chat, events: shown });
   }
 
   private onLiveMessage(message: ChatMessage): void {
@@ -275,6 +372,7 @@ export class Messaging {
     if (!entry) return;
     entry.chat.latestSeq = Math.max(entry.chat.latestSeq, message.seq);
     const ui: UiMessage = { ...message };
+    this.typists.messageFrom(message.chat, message.sender.id);
     this.options.push({ type: 'message', message: ui });
     if (message.sender.id === this.options.user.id) this.markOwn(message.chat, message.seq);
     else if (message.seq > entry.readUpTo) entry.unread.add(message.seq);
@@ -298,6 +396,7 @@ export class Messaging {
     entry.chat.latestSeq = Math.max(entry.chat.latestSeq, seq);
     entry.readUpTo = seq;
     this.options.readPositions.set(this.account, code, seq);
+    entry.position.shown(seq);
   }
 
   private entry(codeInput: string): ChatEntry {
@@ -308,9 +407,9 @@ export class Messaging {
   }
 
   private summary(entry: ChatEntry): UiChat {
-    const { code, name, memberCount, latestSeq } = entry.chat;
+    const { code, name, memberCount, latestSeq, createdBy } = entry.chat;
     const delivery = this.receiver.deliveryOf(code);
-    return { code, name, memberCount, latestSeq, unread: entry.unread.size, ...(delivery ? { delivery: deliveryOf(delivery) } : {}) };
+    return { code, name, memberCount, latestSeq, createdBy, readSeq: entry.readUpTo, unread: entry.unread.size, ...(delivery ? { delivery: deliveryOf(delivery) } : {}) };
   }
 }
 

@@ -46,6 +46,9 @@ export class Session {
   private user: UiUser | null = null;
   private api: ApiClient;
   private messaging: Messaging | undefined;
+  /** Each admitted tab's own state (see tabPresence); nothing is said before the first tab reports. */
+  private readonly tabs = new Map<object, 'active' | 'away'>();
+  private tabsReported = false;
   private notice: string | undefined;
   private starting: { state: ConnectionState; detail?: string } = { state: 'connecting' };
   private retryTimer?: NodeJS.Timeout;
@@ -86,6 +89,20 @@ export class Session {
   /** What a newly connected UI needs to draw itself. */
   snapshot(): UiPush[] {
     return [this.sessionPush(), { type: 'chats', chats: this.messaging?.summaries() ?? [] }, { type: 'connection', ...this.connectionState() }];
+  }
+
+  /**
+   * A tab says whether it is in use (focused, visible, used in the last few minutes) or not.
+   * The user is online while any tab is, away when every tab is (or the last one closed); the
+   * server says offline when the connection is gone.
+   */
+  tabPresence(tab: object, state: 'active' | 'away'): void {
+    this.tabs.set(tab, state);
+    this.sayPresence();
+  }
+
+  tabClosed(tab: object): void {
+    if (this.tabs.delete(tab)) this.sayPresence();
   }
 
   /** The running messaging, or a refusal when logged out. */
@@ -163,6 +180,17 @@ export class Session {
     if (this.user && mayMeanSessionEnded(error)) this.confirmSession(this.generation, false);
   }
 
+  private presence(): 'online' | 'away' | undefined {
+    if (!this.tabsReported) return undefined;
+    return [...this.tabs.values()].includes('active') ? 'online' : 'away';
+  }
+
+  private sayPresence(): void {
+    this.tabsReported = true;
+    const state = this.presence();
+    if (state) this.messaging?.presence(state);
+  }
+
   async close(): Promise<void> {
     this.generation++;
     this.watcher?.close();
@@ -200,6 +228,8 @@ export class Session {
         onSessionDoubt: (senderGaveUp) => this.confirmSession(generation, senderGaveUp),
       });
       this.messaging = messaging;
+      const presence = this.presence();
+      if (presence) messaging.presence(presence);
       this.options.push(this.sessionPush());
       await messaging.start();
     } catch (error) {

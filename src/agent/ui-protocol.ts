@@ -2,13 +2,16 @@
  * What the local agent and its web UI say to each other over the WebSocket, as JSON. The UI
  * sends requests (each with an id it chose); the agent answers each with a reply carrying the
  * same id, and pushes events on its own: the session, the chat list, live messages, acks, send
- * failures, the connection state and how each chat's messages arrive. Types and pure constants only, so that web/ can import them too
+ * failures, the connection state, how each chat's messages arrive, and each chat's events (typing, read
+ * positions, presence). Types and pure constants only, so that web/ can import them too
  * (what a tab sends is typed by its schemas in ui-schemas.ts, imported here as types only).
  *
  * The UI never sees the session token or a chat's key: the agent holds them.
  */
 
+import type { ChatEvent, PresenceState } from '../protocol/events.js';
 import type { ChatMessage } from '../protocol/message.js';
+import type { Member, Settings } from '../protocol/resources.js';
 import type { Static } from 'typebox';
 import type { TabAdmissionSchema, TabPublicKeySchema, UiRequestOf, UiRequestSchemas } from './ui-schemas.js';
 
@@ -29,6 +32,10 @@ export interface UiChat {
   latestSeq: number;
   /** Messages from others after the last one the user has seen. */
   unread: number;
+  /** The highest seq the user has seen here (on any device: the server keeps it). */
+  readSeq: number;
+  /** The creator's user id: they may remove members. */
+  createdBy: number;
   /** How this chat's messages reach this client; absent until the receiver's first verdict. */
   delivery?: UiDelivery;
 }
@@ -42,6 +49,14 @@ export interface UiDelivery {
   /** A sentence for the person: why messages come through the server; '' on multicast. */
   reason: string;
 }
+
+/** A member as the member list shows them; `readSeq` only for members who share receipts (and oneself). */
+export type UiMember = Member;
+
+export type UiPresence = PresenceState;
+
+/** The user's own settings (receipts off: private mode). */
+export type UiSettings = Settings;
 
 export interface UiError {
   /** A Chorus error code (src/protocol/errors.ts), or an agent one such as UNREACHABLE or SERVER_KEY_CHANGED. */
@@ -67,6 +82,12 @@ export interface UiResults {
   older: { messages: UiMessage[]; latestSeq: number };
   send: Record<string, never>;
   read: Record<string, never>;
+  members: { members: UiMember[] };
+  removeMember: Record<string, never>;
+  typing: Record<string, never>;
+  presence: Record<string, never>;
+  settings: UiSettings;
+  updateSettings: UiSettings;
 }
 
 export type UiReply =
@@ -96,6 +117,10 @@ export type UiPush =
   | { type: 'sendFailed'; chat: string; clientMsgId: string; error: UiError }
   /** The link between the agent and the server. */
   | { type: 'connection'; state: ConnectionState; detail?: string }
+  /** A chat's events as the server sent them: read positions moving, members' presence (typing too, but see `typing`). */
+  | { type: 'events'; chat: string; events: ChatEvent[] }
+  /** Who is typing in a chat now, in the order they started (never the user): expiry is the agent's. */
+  | { type: 'typing'; chat: string; names: string[] }
   /** A chat's delivery path, at its first verdict and at every change (also in UiChat.delivery). */
   | ({ type: 'delivery'; chat: string } & UiDelivery);
 

@@ -10,6 +10,15 @@ describe('parseUiRequest', () => {
     expect(parseUiRequest('{"id":5,"type":"send","code":"x","text":"hi","clientMsgId":"m1"}')).toEqual({ id: 5, type: 'send', code: 'x', text: 'hi', clientMsgId: 'm1' });
   });
 
+  it('reads the requests of presence, typing and read receipts', () => {
+    expect(parseUiRequest('{"id":1,"type":"members","code":"x"}')).toEqual({ id: 1, type: 'members', code: 'x' });
+    expect(parseUiRequest('{"id":2,"type":"removeMember","code":"x","userId":7}')).toEqual({ id: 2, type: 'removeMember', code: 'x', userId: 7 });
+    expect(parseUiRequest('{"id":3,"type":"typing","code":"x","on":false}')).toEqual({ id: 3, type: 'typing', code: 'x', on: false });
+    expect(parseUiRequest('{"id":4,"type":"presence","state":"away"}')).toEqual({ id: 4, type: 'presence', state: 'away' });
+    expect(parseUiRequest('{"id":5,"type":"updateSettings","receipts":false}')).toEqual({ id: 5, type: 'updateSettings', receipts: false });
+    expect(parseUiRequest('{"id":6,"type":"settings"}')).toEqual({ id: 6, type: 'settings' });
+  });
+
   it('drops fields a request does not have', () => {
     expect(parseUiRequest('{"id":1,"type":"logout","token":"sneaky"}')).toEqual({ id: 1, type: 'logout' });
   });
@@ -24,6 +33,11 @@ describe('parseUiRequest', () => {
     ['{"id":9,"type":"older","code":"x","before":-1}', 9],
     ['{"id":10,"type":"older","code":"x","before":1.5}', 10],
     ['{"id":11,"type":"send","code":"x","text":5,"clientMsgId":"m"}', 11],
+    // Issue 13: a tab is active or away (online and offline are the agent's and the server's to say).
+    ['{"id":12,"type":"presence","state":"online"}', 12],
+    ['{"id":13,"type":"typing","code":"x","on":"yes"}', 13],
+    ['{"id":14,"type":"removeMember","code":"x","userId":0}', 14],
+    ['{"id":15,"type":"updateSettings"}', 15],
   ])('refuses %s, keeping the id when there is one', (text, requestId) => {
     let error: unknown;
     try {

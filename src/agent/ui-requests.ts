@@ -46,8 +46,8 @@ function firstError(validator: Validator, value: unknown): string {
   return `${error.instancePath.slice(1).replaceAll('/', '.')} ${error.message}`.trim();
 }
 
-/** Carries out a request; resolves with its result, or rejects with what to tell the UI. */
-export async function performUiRequest(session: Session, request: UiRequest): Promise<UiResults[UiRequest['type']]> {
+/** Carries out a request from `tab` (its socket: presence is per tab); resolves with its result, or rejects with what to tell the UI. */
+export async function performUiRequest(session: Session, request: UiRequest, tab: object = session): Promise<UiResults[UiRequest['type']]> {
   switch (request.type) {
     case 'register':
       return { user: await session.register({ name: request.name, email: request.email, password: request.password }) };
@@ -75,5 +75,21 @@ export async function performUiRequest(session: Session, request: UiRequest): Pr
     case 'read':
       session.chats().read(request.code, request.seq);
       return {};
+    case 'members':
+      return { members: await session.chats().members(request.code) };
+    case 'removeMember':
+      await session.chats().removeMember(request.code, request.userId);
+      return {};
+    case 'typing':
+      session.chats().typing(request.code, request.on);
+      return {};
+    case 'presence':
+      // Remembered even while logged out: it applies from the next login.
+      session.tabPresence(tab, request.state);
+      return {};
+    case 'settings':
+      return session.chats().settings();
+    case 'updateSettings':
+      return session.chats().updateSettings({ receipts: request.receipts });
   }
 }

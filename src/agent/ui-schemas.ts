@@ -45,6 +45,16 @@ export const UI_REQUEST_SCHEMAS = {
   send: Type.Object({ id: Id, type: Type.Literal('send'), code: Text, text: Text, clientMsgId: Text }),
   /** The user has seen everything up to `seq` in this chat. */
   read: Type.Object({ id: Id, type: Type.Literal('read'), code: Text, seq: Count }),
+  /** Every member of a chat, with presence, last seen, the creator marked and shared read positions. */
+  members: Type.Object({ id: Id, type: Type.Literal('members'), code: Text }),
+  /** The chat's creator removes a member. */
+  removeMember: Type.Object({ id: Id, type: Type.Literal('removeMember'), code: Text, userId: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }) }),
+  /** `on`: a keystroke in the chat's compose box; false: typing stopped (the box was cleared). The agent runs the typing policy. */
+  typing: Type.Object({ id: Id, type: Type.Literal('typing'), code: Text, on: Type.Boolean() }),
+  /** This tab's own state: active (focused, visible, used in the last 5 minutes) or away. The user is away only if every tab is. */
+  presence: Type.Object({ id: Id, type: Type.Literal('presence'), state: Type.Union([Type.Literal('active'), Type.Literal('away')]) }),
+  settings: Type.Object({ id: Id, type: Type.Literal('settings') }),
+  updateSettings: Type.Object({ id: Id, type: Type.Literal('updateSettings'), receipts: Type.Boolean() }),
 };
 
 /** What every request has, whatever its type: read first, so that even a bad request can be answered. */

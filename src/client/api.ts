@@ -162,6 +162,11 @@ export class ApiClient {
     return this.request('DELETE', `${chatPath(code)}/members/me`);
   }
 
+  /** The chat's creator removes a member (who may not join again until the ban is lifted). */
+  removeMember(code: string, userId: number): Promise<void> {
+    return this.request('DELETE', `${chatPath(code)}/members/${userId}`);
+  }
+
   /** Every member, with presence, last seen, the creator marked, and read positions where shared. */
   async listMembers(code: string): Promise<Member[]> {
     return (await this.request<{ members: Member[] }>('GET', `${chatPath(code)}/members`)).members;

@@ -155,6 +155,17 @@ describe('accessibility of the web client (axe-core, WCAG 2.1 A/AA; keyboard; sc
     await expectAccessible(page, 'send-failed');
     await page.locator('li.message-failed').getByRole('button', { name: 'Discard' }).click();
 
+    // The member list (presence, the creator marked, Remove for the creator) and the settings panel.
+    await page.getByRole('button', { name: 'Members' }).click();
+    await visible(page.getByRole('complementary', { name: /Members/ }).getByRole('listitem'));
+    await expectAccessible(page, 'member-list');
+    await page.getByRole('complementary', { name: /Members/ }).getByRole('button', { name: 'Close' }).click();
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await visible(page.getByRole('checkbox', { name: 'Send read receipts' }));
+    await expectAccessible(page, 'settings');
+    await page.getByRole('navigation', { name: 'Your chats' }).getByRole('button', { name: 'Analytical' }).click();
+    await waitForMessageCount(page, 2);
+
     const phone = await openClient(world.browser, agent, PHONE);
     await phone.page.getByRole('navigation', { name: 'Your chats' }).getByRole('button', { name: 'Analytical' }).click();
     await waitForMessageCount(phone.page, 2);
@@ -194,13 +205,16 @@ describe('accessibility of the web client (axe-core, WCAG 2.1 A/AA; keyboard; sc
     sender.close();
     await waitForMessageCount(page, 3);
     expect(await page.evaluate(() => window.announced)).toEqual(['a new one']);
+    // On screen in a focused window, it is read: the list's count clears (reported within about a second).
+    const inList = page.getByRole('navigation', { name: 'Your chats' }).getByRole('button', { name: /Analytical/ });
+    await expect.poll(() => inList.textContent(), { timeout: 10_000 }).not.toContain('unread');
   }, 60_000);
 
   it('the keyboard alone: every control in a sensible order with a visible focus; Escape closes a panel', async () => {
     const { page } = ada;
     await page.evaluate(() => document.activeElement?.blur());
     const stops: { name: string; outline: string; shadow: string }[] = [];
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 14; i++) {
       await page.keyboard.press('Tab');
       const stop = await page.evaluate(() => {
         const el = document.activeElement;
@@ -214,7 +228,7 @@ describe('accessibility of the web client (axe-core, WCAG 2.1 A/AA; keyboard; sc
     const at = (name: string) => names.findIndex((n) => n.includes(name));
     // The sidebar first (its actions, the chats, the account), then the chat's header, its messages, the box to write in.
     expect(names.slice(0, 3)).toEqual(['Create chat', 'Join chat', '#Analytical']);
-    for (const [before, after] of [['#Analytical', 'Logout'], ['Logout', 'Copy code'], ['Copy code', 'Leave'], ['Leave', 'This is the beginning'], ['This is the beginning', 'composer-input']]) {
+    for (const [before, after] of [['#Analytical', 'Settings'], ['Settings', 'Logout'], ['Logout', 'Members'], ['Members', 'Copy code'], ['Copy code', 'Leave'], ['Leave', 'This is the beginning'], ['This is the beginning', 'composer-input']]) {
       expect(at(before!), `${before} before ${after} in ${names.join(' | ')}`).toBeLessThan(at(after!));
       expect(at(before!)).toBeGreaterThanOrEqual(0);
     }

@@ -5,6 +5,7 @@ import { AuthScreens } from './components/AuthScreens.js';
 import { Workspace } from './components/Workspace.js';
 import { LogoMark } from './icons.js';
 import { notify } from './notifications.js';
+import { useTabPresence } from './presence.js';
 import { type State, initialState, reduce, totalUnread } from './state.js';
 
 let connected = false;
@@ -31,6 +32,7 @@ export function App() {
   }, []);
 
   useChatInAddress(state, dispatch);
+  useTabPresence(Boolean(state.session?.user));
 
   const unread = totalUnread(state.chats);
   useEffect(() => {

@@ -3,7 +3,7 @@ import type { UiChat } from '../../src/agent/ui-protocol.js';
 import { deliveryText } from './delivery.js';
 import { initialState, reduce } from './state.js';
 
-const chat = (code: string, name: string): UiChat => ({ code, name, memberCount: 2, latestSeq: 0, unread: 0 });
+const chat = (code: string, name: string): UiChat => ({ code, name, memberCount: 2, latestSeq: 0, unread: 0, readSeq: 0, createdBy: 1 });
 
 describe('how a chat\'s messages arrive, in the chat header', () => {
   it('says "Live" on multicast, and "Live via the server" with the reason when multicast does not arrive', () => {

@@ -1,4 +1,5 @@
-import type { ConnectionState, UiChat, UiMessage, UiPush, UiUser } from '../../src/agent/ui-protocol.js';
+import type { ChatEvent } from '../../src/protocol/events.js';
+import type { ConnectionState, UiChat, UiMember, UiMessage, UiPush, UiUser } from '../../src/agent/ui-protocol.js';
 import type { LinkState } from './agent-link.js';
 
 /** Everything the UI shows, changed only by `reduce`. */
@@ -26,7 +27,7 @@ export interface Conversation {
   loadingOlder: boolean;
 }
 
-export type Panel = 'none' | 'create' | 'join';
+export type Panel = 'none' | 'create' | 'join' | 'settings';
 
 export interface State {
   link: LinkState;
@@ -37,6 +38,10 @@ export interface State {
   conversations: Record<string, Conversation>;
   active: string | null;
   panel: Panel;
+  /** Each open chat's members (presence, last seen, shared read positions), kept current by events. */
+  members: Record<string, UiMember[]>;
+  /** Who is typing in each chat, in the order they started (the agent expires them). */
+  typing: Record<string, string[]>;
 }
 
 export const initialState: State = {
@@ -46,6 +51,8 @@ export const initialState: State = {
   conversations: {},
   active: null,
   panel: 'none',
+  members: {},
+  typing: {},
 };
 
 export type Action =
@@ -61,7 +68,8 @@ export type Action =
   | { type: 'olderLoaded'; code: string; messages: UiMessage[] }
   | { type: 'olderFailed'; code: string }
   | { type: 'sending'; code: string; clientMsgId: string; text: string }
-  | { type: 'discard'; code: string; clientMsgId: string };
+  | { type: 'discard'; code: string; clientMsgId: string }
+  | { type: 'members'; code: string; members: UiMember[] };
 
 export function reduce(state: State, action: Action): State {
   switch (action.type) {
@@ -106,6 +114,8 @@ export function reduce(state: State, action: Action): State {
       }));
     case 'discard':
       return updateConversation(state, action.code, (c) => ({ ...c, pending: c.pending.filter((p) => p.clientMsgId !== action.clientMsgId) }));
+    case 'members':
+      return { ...state, members: { ...state.members, [action.code]: action.members } };
   }
 }
 
@@ -151,7 +161,39 @@ function onPush(state: State, push: UiPush): State {
         ...c,
         pending: c.pending.map((p) => (p.clientMsgId === push.clientMsgId ? { ...p, state: 'failed', error: push.error.message, retryable: !PERMANENT_SEND_FAILURES.has(push.error.code) } : p)),
       }));
+    case 'typing': {
+      const { [push.chat]: _, ...others } = state.typing;
+      return { ...state, typing: push.names.length > 0 ? { ...others, [push.chat]: push.names } : others };
+    }
+    case 'events':
+      return push.events.reduce((s, event) => withEvent(s, push.chat, event, new Date().toISOString()), state);
   }
+}
+
+/**
+ * A read event moves that member's position in the chat (forward only: events may arrive out of
+ * order); a presence event is about the person, so it changes them in every chat listed.
+ */
+export function withEvent(state: State, chat: string, event: ChatEvent, now: string): State {
+  if (event.kind === 'read') {
+    const members = state.members[chat];
+    if (!members?.some((m) => m.id === event.userId && (m.readSeq ?? 0) < event.seq)) return state;
+    return { ...state, members: { ...state.members, [chat]: members.map((m) => (m.id === event.userId ? { ...m, readSeq: Math.max(m.readSeq ?? 0, event.seq) } : m)) } };
+  }
+  if (event.kind === 'presence') {
+    let changed = false;
+    const members: Record<string, UiMember[]> = {};
+    for (const [code, list] of Object.entries(state.members)) {
+      members[code] = list.map((m) => {
+        if (m.id !== event.userId || m.presence === event.state) return m;
+        changed = true;
+        // Online or away now, or offline just now: either way, seen now.
+        return { ...m, presence: event.state, lastSeenAt: now };
+      });
+    }
+    return changed ? { ...state, members } : state;
+  }
+  return state;
 }
 
 function withConversation(state: State, code: string, conversation: Conversation): State {

@@ -132,7 +132,7 @@ export function JoinChat({ dispatch }: { dispatch: Dispatch<Action> }) {
  * it by Escape or its back button gives the focus back to the control that opened it, so a
  * keyboard user is not dropped at the top of the page.
  */
-function Panel({ title, dispatch, children }: { title: string; dispatch: Dispatch<Action>; children: ReactNode }) {
+export function Panel({ title, dispatch, children }: { title: string; dispatch: Dispatch<Action>; children: ReactNode }) {
   const opener = useRef<Element | null>(null);
   if (opener.current === null) opener.current = document.activeElement;
   const closing = useRef(false);

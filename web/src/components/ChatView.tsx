@@ -1,5 +1,6 @@
 import { type Dispatch, useCallback, useEffect, useRef, useState } from 'react';
-import type { UiChat, UiUser } from '../../../src/agent/ui-protocol.js';
+import type { UiChat, UiMember, UiUser } from '../../../src/agent/ui-protocol.js';
+import { typingSentence } from '../../../src/protocol/typing-text.js';
 import { type RequestError, link } from '../agent-link.js';
 import { newClientMsgId } from '../format.js';
 import { BackIcon } from '../icons.js';
@@ -7,6 +8,7 @@ import type { Action, Conversation } from '../state.js';
 import { Composer } from './Composer.js';
 import { CopyButton } from './CopyButton.js';
 import { DeliveryIndicator } from './DeliveryIndicator.js';
+import { MembersPanel } from './MembersPanel.js';
 import { MessageList } from './MessageList.js';
 
 interface ChatViewProps {
@@ -14,12 +16,15 @@ interface ChatViewProps {
   conversation: Conversation | undefined;
   dispatch: Dispatch<Action>;
   user: UiUser;
+  members: UiMember[] | undefined;
+  /** Who else is typing here, in the order they started. */
+  typing: string[] | undefined;
 }
 
 const FIRST_PAGE = 50;
 
 /** One chat: its name, its messages, and the box to write in. */
-export function ChatView({ chat, conversation, dispatch, user }: ChatViewProps) {
+export function ChatView({ chat, conversation, dispatch, user, members, typing }: ChatViewProps) {
   const code = chat.code;
   const status = conversation?.status;
 
@@ -42,7 +47,17 @@ export function ChatView({ chat, conversation, dispatch, user }: ChatViewProps) 
     }
   }, [status, load]);
 
+  // The member list (presence, receipts), read again as members come and go.
+  useEffect(() => {
+    link.request('members', { code }).then(
+      ({ members }) => dispatch({ type: 'members', code, members }),
+      () => {},
+    );
+  }, [code, chat.memberCount, status === undefined, dispatch]);
+
   const [draft, setDraft] = useState('');
+  const [showMembers, setShowMembers] = useState(false);
+  const onTyping = useCallback((on: boolean) => void link.request('typing', { code, on }).catch(() => {}), [code]);
 
   const send = useCallback(
     (text: string, clientMsgId = newClientMsgId()) => {
@@ -79,10 +94,21 @@ export function ChatView({ chat, conversation, dispatch, user }: ChatViewProps) 
           </div>
         </div>
         <div className="chat-actions">
+          <button
+            type="button"
+            className={`button button-secondary button-small${showMembers ? ' is-current' : ''}`}
+            aria-expanded={showMembers}
+            aria-controls="members-panel"
+            onClick={() => setShowMembers((shown) => !shown)}
+          >
+            Members
+          </button>
           <CopyButton text={code} label="Copy code" className="button button-secondary button-small" />
           <LeaveButton code={code} />
         </div>
       </header>
+      <div className="chat-body">
+      <div className="chat-main">
       {status === 'error' && conversation ? (
         <div className="chat-problem" role="alert">
           <p>Could not load this chat: {conversation.error}</p>
@@ -96,6 +122,7 @@ export function ChatView({ chat, conversation, dispatch, user }: ChatViewProps) 
           name={chat.name}
           conversation={conversation}
           user={user}
+          members={members}
           dispatch={dispatch}
           onRetry={(p) => send(p.text, p.clientMsgId)}
           onEdit={(p) => {
@@ -105,7 +132,14 @@ export function ChatView({ chat, conversation, dispatch, user }: ChatViewProps) 
           onDiscard={(p) => dispatch({ type: 'discard', code, clientMsgId: p.clientMsgId })}
         />
       )}
-      <Composer chatName={chat.name} text={draft} onText={setDraft} onSend={send} />
+      {/* Always there, so that a screen reader hears each change, and the box never jumps. */}
+      <p className="typing-line" role="status" aria-live="polite">
+        {typingSentence(typing ?? []) ?? ''}
+      </p>
+      <Composer chatName={chat.name} text={draft} onText={setDraft} onSend={send} onTyping={onTyping} />
+      </div>
+      {showMembers && <MembersPanel chat={chat} members={members} user={user} dispatch={dispatch} onClose={() => setShowMembers(false)} />}
+      </div>
     </section>
   );
 }

@@ -19,8 +19,34 @@ const kib = (bytes: number) => (bytes / 1024).toLocaleString(undefined, { maximu
  * The box to write in: Enter sends, Shift+Enter starts a new line; it grows with the text. Near
  * the size limit it shows the size, and past it refuses to send and says by how much to shorten.
  */
-export function Composer({ chatName, text, onText: setText, onSend }: { chatName: string; text: string; onText(text: string): void; onSend(text: string): void }) {
+/** Keystrokes are told to the agent at most this often: its typing policy needs no more (it says "typing" once, then refreshes every 10 s). */
+const KEYSTROKE_REPORT_MS = 1000;
+
+interface ComposerProps {
+  chatName: string;
+  text: string;
+  onText(text: string): void;
+  onSend(text: string): void;
+  /** `true` for a keystroke that changed the text, `false` when the box was emptied (sending stops typing in the agent itself). */
+  onTyping?(on: boolean): void;
+}
+
+export function Composer({ chatName, text, onText: setText, onSend, onTyping }: ComposerProps) {
   const box = useRef<HTMLTextAreaElement>(null);
+  const lastKeystroke = useRef(Number.NEGATIVE_INFINITY);
+
+  function edited(value: string) {
+    setText(value);
+    if (value.trim() === '') {
+      if (lastKeystroke.current > Number.NEGATIVE_INFINITY) onTyping?.(false);
+      lastKeystroke.current = Number.NEGATIVE_INFINITY;
+      return;
+    }
+    const now = performance.now();
+    if (now - lastKeystroke.current < KEYSTROKE_REPORT_MS) return;
+    lastKeystroke.current = now;
+    onTyping?.(true);
+  }
   const size = draftSize(text.trimEnd());
 
   useEffect(() => {
@@ -39,6 +65,7 @@ export function Composer({ chatName, text, onText: setText, onSend }: { chatName
     const message = text.trimEnd();
     if (message.trim() === '' || size.tooLong) return;
     onSend(message);
+    lastKeystroke.current = Number.NEGATIVE_INFINITY;
     setText('');
     box.current?.focus();
   }
@@ -67,7 +94,7 @@ export function Composer({ chatName, text, onText: setText, onSend }: { chatName
         rows={1}
         value={text}
         placeholder={`Message ${chatName}`}
-        onChange={(e) => setText(e.target.value)}
+        onChange={(e) => edited(e.target.value)}
         onKeyDown={onKeyDown}
         enterKeyHint="send"
         aria-invalid={size.tooLong}

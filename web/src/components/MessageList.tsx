@@ -1,10 +1,13 @@
 import { type Dispatch, Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
-import type { UiMessage, UiUser } from '../../../src/agent/ui-protocol.js';
+import type { UiMember, UiMessage, UiUser } from '../../../src/agent/ui-protocol.js';
 import { SenderLabels } from '../../../src/protocol/name-skeleton.js';
 import { link } from '../agent-link.js';
 import { clockTime, colourOf, dayKey, dayLabel, fullTime, initial } from '../format.js';
 import { AlertIcon, ArrowDownIcon } from '../icons.js';
+import { NAMED_READERS, type Receipt, receiptText, receiptsToShow } from '../receipts.js';
+import { useReadPosition } from '../read-tracking.js';
 import { MessageText } from './MessageText.js';
+import { PresenceDot } from './PresenceDot.js';
 import type { Action, Conversation, PendingMessage } from '../state.js';
 
 interface MessageListProps {
@@ -12,6 +15,8 @@ interface MessageListProps {
   name: string;
   conversation: Conversation | undefined;
   user: UiUser;
+  /** The chat's members when loaded: presence on avatars, receipts under one's own messages. */
+  members: UiMember[] | undefined;
   dispatch: Dispatch<Action>;
   onRetry(pending: PendingMessage): void;
   onEdit(pending: PendingMessage): void;
@@ -31,12 +36,11 @@ const GROUP_MS = 5 * 60_000;
  * the user is at the bottom and stays put when they are reading older ones; scrolling up fetches
  * older history and keeps the message in view where it was.
  */
-export function MessageList({ code, name, conversation, user, dispatch, onRetry, onEdit, onDiscard }: MessageListProps) {
+export function MessageList({ code, name, conversation, user, members, dispatch, onRetry, onEdit, onDiscard }: MessageListProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
   const anchor = useRef<{ seq: number; offset: number } | null>(null);
   const previousLast = useRef<string | undefined>(undefined);
-  const readSent = useRef(0);
   const [newBelow, setNewBelow] = useState(false);
 
   const messages = conversation?.messages ?? [];
@@ -61,11 +65,11 @@ export function MessageList({ code, name, conversation, user, dispatch, onRetry,
   // Senders whose names look alike are shown with their account number (protocol/name-skeleton.ts).
   const labels = useMemo(() => SenderLabels.knowing(messages.map((m) => m.sender)), [messages]);
 
-  const markRead = useCallback(() => {
-    if (!ready || !atBottom.current || document.visibilityState !== 'visible' || lastSeq <= readSent.current) return;
-    readSent.current = lastSeq;
-    link.request('read', { code, seq: lastSeq }).catch(() => (readSent.current = 0));
-  }, [ready, lastSeq, code]);
+  const receipts = useMemo(() => receiptsToShow(messages, members ?? [], user.id), [messages, members, user.id]);
+  const presence = useMemo(() => new Map((members ?? []).map((m) => [m.id, m.presence])), [members]);
+  const context: ItemContext = { userId: user.id, labels, receipts, presence };
+  // The read position moves as messages are on screen in a focused, visible window.
+  useReadPosition(code, scroller, ready);
 
   // Scroll events come faster than React re-renders: the ref, not the state, stops a second fetch.
   const olderInFlight = useRef(false);
@@ -115,24 +119,11 @@ export function MessageList({ code, name, conversation, user, dispatch, onRetry,
     if (el && hasOlder && !loadingOlder && el.scrollHeight <= el.clientHeight + TOP_PREFETCH / 4) loadOlder();
   }, [hasOlder, loadingOlder, messages.length, loadOlder]);
 
-  useEffect(() => {
-    markRead();
-    document.addEventListener('visibilitychange', markRead);
-    window.addEventListener('focus', markRead);
-    return () => {
-      document.removeEventListener('visibilitychange', markRead);
-      window.removeEventListener('focus', markRead);
-    };
-  }, [markRead]);
-
   function onScroll() {
     const el = scroller.current;
     if (!el) return;
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < BOTTOM_SLACK;
-    if (atBottom.current) {
-      setNewBelow(false);
-      markRead();
-    }
+    if (atBottom.current) setNewBelow(false);
     if (el.scrollTop < TOP_PREFETCH) loadOlder();
   }
 
@@ -142,7 +133,6 @@ export function MessageList({ code, name, conversation, user, dispatch, onRetry,
     el.scrollTop = el.scrollHeight;
     atBottom.current = true;
     setNewBelow(false);
-    markRead();
   }
 
   return (
@@ -159,10 +149,10 @@ export function MessageList({ code, name, conversation, user, dispatch, onRetry,
         {/* History (the first page, and older pages as they load) is not live: a screen reader
             would read it all out again. Only what arrives while the chat is open is. */}
         <ol className="message-items" aria-live="off">
-          <MessageItems messages={history} before={undefined} userId={user.id} labels={labels} />
+          <MessageItems messages={history} before={undefined} context={context} />
         </ol>
         <ol className="message-items">
-          <MessageItems messages={arrived} before={history[history.length - 1]} userId={user.id} labels={labels} />
+          <MessageItems messages={arrived} before={history[history.length - 1]} context={context} />
         </ol>
         {/* One's own message is not news; its failure is, and says so itself (role="alert"). */}
         <ol className="message-items" aria-live="off">
@@ -188,7 +178,16 @@ export function MessageList({ code, name, conversation, user, dispatch, onRetry,
 }
 
 /** Messages in order, with a day divider where the day changes and consecutive ones grouped; `before` is the message shown just above them. */
-function MessageItems({ messages, before, userId, labels }: { messages: UiMessage[]; before: UiMessage | undefined; userId: number; labels: SenderLabels }) {
+interface ItemContext {
+  userId: number;
+  labels: SenderLabels;
+  /** Receipt lines under one's own messages, by seq. */
+  receipts: Map<number, Receipt>;
+  presence: Map<number, UiMember['presence']>;
+}
+
+function MessageItems({ messages, before, context }: { messages: UiMessage[]; before: UiMessage | undefined; context: ItemContext }) {
+  const { userId, labels } = context;
   return messages.map((message, i) => {
     const previous = i === 0 ? before : messages[i - 1];
     const newDay = !previous || dayKey(previous.sentAt) !== dayKey(message.sentAt);
@@ -201,17 +200,34 @@ function MessageItems({ messages, before, userId, labels }: { messages: UiMessag
             <span>{dayLabel(message.sentAt)}</span>
           </li>
         )}
-        <MessageItem message={message} sender={labels.label(message.sender)} continued={continued} own={message.sender.id === userId} />
+        <MessageItem
+          message={message}
+          sender={labels.label(message.sender)}
+          continued={continued}
+          own={message.sender.id === userId}
+          receipt={context.receipts.get(message.seq)}
+          presence={context.presence.get(message.sender.id)}
+        />
       </Fragment>
     );
   });
 }
 
-function MessageItem({ message, sender, continued, own }: { message: UiMessage; sender: string; continued: boolean; own: boolean }) {
+interface MessageItemProps {
+  message: UiMessage;
+  sender: string;
+  continued: boolean;
+  own: boolean;
+  receipt: Receipt | undefined;
+  presence: UiMember['presence'] | undefined;
+}
+
+function MessageItem({ message, sender, continued, own, receipt, presence }: MessageItemProps) {
   return (
     <li className={`message${continued ? ' message-continued' : ''}${own ? ' message-own' : ''}`} data-seq={message.seq}>
       <span className={`avatar colour-${colourOf(message.sender.id)}`} aria-hidden="true">
         {continued ? '' : initial(message.sender.name)}
+        {!continued && !own && presence && <PresenceDot presence={presence} />}
       </span>
       {/* A grouped message has no header of its own: its time shows in the gutter on hover. */}
       {continued && (
@@ -227,8 +243,32 @@ function MessageItem({ message, sender, continued, own }: { message: UiMessage; 
           </time>
         </div>
         <MessageText text={message.text} />
+        {receipt && <ReceiptLine receipt={receipt} />}
       </div>
     </li>
+  );
+}
+
+/**
+ * "Seen by Ben, Cleo", or "Seen by 7 of 9" with the names behind it: a disclosure (a native
+ * details element, so a tap or the keyboard opens it and a screen reader says it is one),
+ * which also opens on hover where there is a pointer.
+ */
+function ReceiptLine({ receipt }: { receipt: Receipt }) {
+  const text = receiptText(receipt);
+  if (!text) return null;
+  if (receipt.readers.length <= NAMED_READERS) {
+    return <p className="receipt">{text}</p>;
+  }
+  return (
+    <details className="receipt receipt-more">
+      <summary>{text}</summary>
+      <ul className="receipt-readers" aria-label="Seen by">
+        {receipt.readers.map((name, i) => (
+          <li key={`${i}:${name}`}>{name}</li>
+        ))}
+      </ul>
+    </details>
   );
 }
 

@@ -1,11 +1,12 @@
 import { type Dispatch, useEffect, useState } from 'react';
 import type { UiUser } from '../../../src/agent/ui-protocol.js';
 import { link } from '../agent-link.js';
-import { BellIcon, JoinIcon, LogoMark, LogoutIcon, PlusIcon } from '../icons.js';
+import { BellIcon, JoinIcon, LogoMark, LogoutIcon, PlusIcon, SettingsIcon } from '../icons.js';
 import { askForNotifications, notificationPermission } from '../notifications.js';
 import type { Action, State } from '../state.js';
 import { ChatView } from './ChatView.js';
 import { CreateChat, JoinChat } from './ChatForms.js';
+import { SettingsPanel } from './SettingsPanel.js';
 import { initial } from '../format.js';
 
 interface WorkspaceProps {
@@ -25,8 +26,17 @@ export function Workspace({ state, dispatch, user }: WorkspaceProps) {
         <ConnectionBanner state={state} />
         {state.panel === 'create' && <CreateChat dispatch={dispatch} />}
         {state.panel === 'join' && <JoinChat dispatch={dispatch} />}
+        {state.panel === 'settings' && <SettingsPanel dispatch={dispatch} />}
         {state.panel === 'none' && activeChat && (
-          <ChatView key={activeChat.code} chat={activeChat} conversation={state.conversations[activeChat.code]} dispatch={dispatch} user={user} />
+          <ChatView
+            key={activeChat.code}
+            chat={activeChat}
+            conversation={state.conversations[activeChat.code]}
+            dispatch={dispatch}
+            user={user}
+            members={state.members[activeChat.code]}
+            typing={state.typing[activeChat.code]}
+          />
         )}
         {state.panel === 'none' && !activeChat && <EmptyState dispatch={dispatch} hasChats={state.chats.length > 0} />}
       </main>
@@ -95,6 +105,15 @@ function Sidebar({ state, dispatch, user }: WorkspaceProps) {
             <span className="me-email">{user.email}</span>
           </span>
         </div>
+        <button
+          type="button"
+          className={`button button-ghost-dark${state.panel === 'settings' ? ' is-current' : ''}`}
+          aria-label="Settings"
+          title="Settings"
+          onClick={() => dispatch({ type: 'panel', panel: 'settings' })}
+        >
+          <SettingsIcon />
+        </button>
         <button
           type="button"
           className="button button-ghost-dark"

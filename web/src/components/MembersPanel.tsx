@@ -1,0 +1,102 @@
+import { type Dispatch, useState } from 'react';
+import type { UiChat, UiMember, UiUser } from '../../../src/agent/ui-protocol.js';
+import { type RequestError, link } from '../agent-link.js';
+import { colourOf, fullTime, initial } from '../format.js';
+import type { Action } from '../state.js';
+import { PRESENCE_LABEL, PresenceDot } from './PresenceDot.js';
+
+interface MembersPanelProps {
+  chat: UiChat;
+  members: UiMember[] | undefined;
+  user: UiUser;
+  dispatch: Dispatch<Action>;
+  onClose(): void;
+}
+
+/**
+ * Everyone in the chat: presence (a dot, and in words), when last seen, the creator marked. The
+ * creator may remove a member from here; the server refuses anyone else, so the button shows
+ * only for them.
+ */
+export function MembersPanel({ chat, members, user, dispatch, onClose }: MembersPanelProps) {
+  const mayRemove = chat.createdBy === user.id;
+  return (
+    <aside className="members-panel" id="members-panel" aria-labelledby="members-title">
+      <header className="members-header">
+        <h3 id="members-title">Members{members ? ` (${members.length})` : ''}</h3>
+        <button type="button" className="button button-ghost button-small" onClick={onClose}>
+          Close
+        </button>
+      </header>
+      {!members ? (
+        <p className="muted members-loading">Loading members…</p>
+      ) : (
+        <ul className="members-list">
+          {sortedMembers(members, user.id).map((member) => (
+            <MemberRow key={member.id} code={chat.code} member={member} self={member.id === user.id} mayRemove={mayRemove && member.id !== user.id} dispatch={dispatch} />
+          ))}
+        </ul>
+      )}
+    </aside>
+  );
+}
+
+/** Oneself first, then who is here (online, away, offline), then by name. */
+function sortedMembers(members: UiMember[], selfId: number): UiMember[] {
+  const rank = { online: 0, away: 1, offline: 2 } as const;
+  return [...members].sort((a, b) => Number(b.id === selfId) - Number(a.id === selfId) || rank[a.presence] - rank[b.presence] || a.name.localeCompare(b.name));
+}
+
+/** "Online", "Away", "Offline · last seen 14:02", or just "Offline" when the server has not seen them since it started. */
+export function presenceText(member: Pick<UiMember, 'presence' | 'lastSeenAt'>): string {
+  if (member.presence !== 'offline' || !member.lastSeenAt) return PRESENCE_LABEL[member.presence];
+  return `Offline · last seen ${fullTime(member.lastSeenAt)}`;
+}
+
+function MemberRow({ code, member, self, mayRemove, dispatch }: { code: string; member: UiMember; self: boolean; mayRemove: boolean; dispatch: Dispatch<Action> }) {
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+  const remove = () =>
+    link.request('removeMember', { code, userId: member.id }).then(
+      () => link.request('members', { code }).then(({ members }) => dispatch({ type: 'members', code, members })),
+      (e: RequestError) => setError(e.message),
+    );
+  return (
+    <li className="member" data-member={member.id}>
+      <span className={`avatar avatar-small colour-${colourOf(member.id)}`} aria-hidden="true">
+        {initial(member.name)}
+        <PresenceDot presence={member.presence} />
+      </span>
+      <span className="member-text">
+        <span className="member-name">
+          <span className="member-name-text">
+            {member.name}
+            {self && <span className="muted"> (you)</span>}
+          </span>
+          {member.creator && <span className="member-badge">Creator</span>}
+        </span>
+        <span className="member-presence">{presenceText(member)}</span>
+        {error && (
+          <span className="member-error" role="alert">
+            {error}
+          </span>
+        )}
+      </span>
+      {mayRemove &&
+        (confirming ? (
+          <span className="member-actions" role="group" aria-label={`Remove ${member.name}?`}>
+            <button type="button" className="button button-danger button-small" onClick={() => void remove()}>
+              Remove
+            </button>
+            <button type="button" className="button button-ghost button-small" onClick={() => setConfirming(false)}>
+              Cancel
+            </button>
+          </span>
+        ) : (
+          <button type="button" className="button button-ghost button-small" aria-label={`Remove ${member.name} from the chat`} onClick={() => setConfirming(true)}>
+            Remove
+          </button>
+        ))}
+    </li>
+  );
+}
