@@ -148,6 +148,34 @@ describe('read positions', () => {
   });
 });
 
+describe('the cost of receipts', () => {
+  it('follows position changes, not members × messages: messages nobody reads write nothing and send no read event; a burst of moves is written once per member', async () => {
+    const chat = await chatWith(0);
+    // What earlier tests left pending is flushed first: the counts are the server's.
+    await new Promise((resolve) => setTimeout(resolve, 2 * READ_FLUSH_MS + 200));
+    const before = { written: await metric('chorus_read_positions_written_total'), events: await metric('chorus_read_events_total') };
+    const c = await connected(ann);
+    for (let i = 1; i <= 200; i++) c.send({ t: 'send', id: `cost${i}`, chat: chat.code, text: `message ${i}` });
+    await c.next('ack', 199);
+    c.socket.destroy();
+    // Two flush intervals with 200 messages and three members: nothing to write, nothing to tell.
+    await new Promise((resolve) => setTimeout(resolve, 2 * READ_FLUSH_MS + 200));
+    expect(await metric('chorus_read_positions_written_total')).toBe(before.written);
+    expect(await metric('chorus_read_events_total')).toBe(before.events);
+    // Bob and Cleo each move ten times at once: each is written once, or a few times if the burst
+    // straddles flushes (they are 150 ms apart here), never once per move.
+    const moves = [bob, cleo].flatMap((who) => Array.from({ length: 10 }, (_, i) => readPut(chat.code, who, (i + 1) * 20)));
+    for (const answer of await Promise.all(moves)) expect(answer.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 2 * READ_FLUSH_MS + 200));
+    const written = (await metric('chorus_read_positions_written_total')) - before.written;
+    expect(written).toBeGreaterThanOrEqual(2);
+    expect(written).toBeLessThanOrEqual(10);
+    const events = (await metric('chorus_read_events_total')) - before.events;
+    expect(events).toBeGreaterThanOrEqual(2);
+    expect(events).toBeLessThanOrEqual(10);
+  });
+});
+
 describe('the member list', () => {
   it('marks the creator, gives presence and last seen, and read positions only of members who share them', async () => {
     const chat = await chatWith(4);
