@@ -24,21 +24,24 @@ interface FakeServer {
   /** How GET /api/me answers: 200, a 5xx, or 401 with the session unknown. */
   me: 200 | 503 | 401;
   hellos: number;
-  /** refuse: every hello refused; welcomeThenEnd: welcomed, then the connection ended by the server as a revoked session's is. */
-  tcp: 'refuse' | 'welcomeThenEnd';
+  /** refuse: every hello refused; welcomeThenEnd: welcomed, then the connection ended by the server as a revoked session's is; welcome: welcomed and kept. */
+  tcp: 'refuse' | 'welcomeThenEnd' | 'welcome';
+  /** The presence states the client said, in order. */
+  presence: string[];
   /** GET /api/me answered so far. */
   meCalls: number;
   close(): Promise<void>;
 }
 
 async function fakeServer(): Promise<FakeServer> {
-  const state = { me: 200 as FakeServer['me'], hellos: 0, meCalls: 0, tcp: 'refuse' as FakeServer['tcp'] };
+  const state = { me: 200 as FakeServer['me'], hellos: 0, meCalls: 0, tcp: 'refuse' as FakeServer['tcp'], presence: [] as string[] };
   // TCP ingest that refuses every hello as the server did when its session lookup was slow.
   const tcp: TcpServer = createTcpServer((socket) => {
     const decoder = new FrameDecoder();
     socket.on('error', () => socket.destroy());
     socket.on('data', (chunk) => {
       for (const frame of decoder.push(chunk)) {
+        if (frame.t === 'presence') state.presence.push(frame.state);
         if (frame.t !== 'hello') continue;
         state.hellos++;
         if (state.tcp === 'refuse') {
@@ -46,6 +49,7 @@ async function fakeServer(): Promise<FakeServer> {
           continue;
         }
         socket.write(encodeFrame({ t: 'welcome', v: frame.v, userId: USER.id }));
+        if (state.tcp === 'welcome') continue;
         setTimeout(() => socket.end(encodeFrame({ t: 'error', code: 'UNAUTHENTICATED', message: 'your session ended' })), 200);
       }
     });
@@ -155,4 +159,31 @@ describe('Session', () => {
     expect(tokenIn(profileFile)).toBe('the-valid-token');
     expect(loggedOut(pushes)).toBe(false);
   }, 30_000);
+});
+
+describe('Session: presence from the tabs', () => {
+  it('is online while any tab is in use, away when every tab is away or the last active one closed', async () => {
+    const server = await fakeServer();
+    cleanup.push(() => server.close());
+    server.tcp = 'welcome';
+    const { session } = await loggedInSession(server);
+    const waitFor = async (check: () => boolean, what: string) => {
+      const deadline = Date.now() + 5000;
+      while (!check()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(server.presence)}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await waitFor(() => server.hellos > 0, 'the connection');
+    const [first, second] = [{}, {}];
+    session.tabPresence(first, 'away');
+    session.tabPresence(second, 'away');
+    await waitFor(() => server.presence.length === 1, 'away');
+    session.tabPresence(second, 'active');
+    await waitFor(() => server.presence.length === 2, 'online');
+    // The one tab in use closes: the other is away, so the user is.
+    session.tabClosed(second);
+    await waitFor(() => server.presence.length === 3, 'away again');
+    expect(server.presence).toEqual(['away', 'online', 'away']);
+  });
 });
