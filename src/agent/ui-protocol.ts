@@ -7,6 +7,7 @@
  * The UI never sees the session token or a chat's key: the agent holds them.
  */
 
+import type { ErrorCode } from '../protocol/errors.js';
 import type { ChatMessage } from '../protocol/message.js';
 
 export interface UiUser {
@@ -41,8 +42,8 @@ export interface UiDelivery {
 }
 
 export interface UiError {
-  /** A Chorus error code (src/protocol/errors.ts), or an agent one such as UNREACHABLE or SERVER_KEY_CHANGED. */
-  code: string;
+  /** A code of the catalogue (src/protocol/errors.ts): a server's, or a client's own such as UNREACHABLE or SERVER_KEY_CHANGED. */
+  code: ErrorCode;
   message: string;
   /** The form field the error is about, when there is one. */
   field?: string;

@@ -1,5 +1,5 @@
+import { ChorusError } from '../protocol/errors.js';
 import type { Session } from './session.js';
-import { AgentError } from './ui-errors.js';
 import type { UiRequest, UiResults } from './ui-protocol.js';
 
 /**
@@ -11,8 +11,11 @@ const STRING_LIMIT = 100_000;
 
 type Fields = Record<string, unknown>;
 
-/** A request the agent cannot read; `requestId` when it got that far, so the UI can be answered. */
-export class BadUiRequest extends AgentError {
+/**
+ * A request the agent cannot read: a ChorusError BAD_UI_REQUEST, plus `requestId` when it got
+ * that far, so the UI can be answered.
+ */
+export class BadUiRequest extends ChorusError {
   constructor(
     message: string,
     readonly requestId?: number,
