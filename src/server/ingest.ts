@@ -2,7 +2,7 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
-import { ChorusError, type ErrorCode, wireCode } from '../protocol/errors.js';
+import { ChorusError, type ErrorCode, chorusError, wireCode } from '../protocol/errors.js';
 import { messageTextProblem } from '../protocol/message-text.js';
 import { type Frame, FrameDecoder, FrameError, type MessagesFrame, type RefusalFrame, encodeFrame } from '../protocol/frames.js';
 import {
@@ -357,7 +357,7 @@ class Connection implements PushTarget {
       // same code-guessing limit as the HTTP API applies.
       const chatCode = await this.deps.guesses.guard({ user, address: this.address }, async () => {
         const code = normalizeChatCode(chatInput);
-        if (!code) throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${chatInput.slice(0, 32)}`);
+        if (!code) throw chorusError('CHAT_NOT_FOUND', chatInput.slice(0, 32));
         const problem = messageTextProblem(text);
         if (problem) throw problem;
         await this.deps.members.requireMember(code, user.id);
@@ -432,7 +432,7 @@ class Connection implements PushTarget {
     const user = this.user!;
     return this.deps.guesses.guard({ user, address: this.address }, async () => {
       const code = normalizeChatCode(chatInput);
-      if (!code) throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${chatInput.slice(0, 32)}`);
+      if (!code) throw chorusError('CHAT_NOT_FOUND', chatInput.slice(0, 32));
       await this.deps.members.requireMember(code, user.id);
       return code;
     });
