@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Backoff } from '../protocol/backoff.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
-import { ChorusError, isErrorCode } from '../protocol/errors.js';
+import { ChorusError } from '../protocol/errors.js';
 import { type Frame, FrameDecoder, type MessagesFrame, encodeFrame } from '../protocol/frames.js';
 import type { ChatMessage } from '../protocol/message.js';
 import { messageTextProblem } from '../protocol/message-text.js';
@@ -325,7 +325,7 @@ export class Sender implements ServerLink {
         return;
       }
       case 'error': {
-        const error = new ChorusError(isErrorCode(frame.code) ? frame.code : 'INTERNAL', frame.message);
+        const error = new ChorusError(frame.code, frame.message);
         if (frame.id !== undefined) {
           const o = this.unacked.get(frame.id);
           if (o) {
