@@ -1,16 +1,16 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import type { FastifyInstance } from 'fastify';
+import { type RawData, WebSocket } from 'ws';
 import { loadAgentState } from './agent-state.js';
 import { type ControlServer, listenControl } from './control-socket.js';
 import { Gate, closeCodeFor } from './gate.js';
 import { Session } from './session.js';
-import { StaticFiles } from './static-files.js';
+import { builtUiDir } from './static-files.js';
 import { TabKeys } from './tab-keys.js';
 import { toUiError } from './ui-errors.js';
-import { ADMISSION_DEADLINE_MS, ADMISSION_TIMEOUT, type AgentToUi, MAX_UI_FRAME_BYTES, type UiPush } from './ui-protocol.js';
+import { ADMISSION_DEADLINE_MS, ADMISSION_TIMEOUT, type AgentToUi, type UiPush } from './ui-protocol.js';
 import { BadUiRequest, parseUiRequest, performUiRequest } from './ui-requests.js';
+import { buildUiServer } from './ui-server.js';
 
 export interface AgentConfig {
   /** The Chorus server's base URL. */
@@ -45,8 +45,7 @@ const LOOPBACK = '127.0.0.1';
  * browser tabs admitted through a launch link may use it (see gate.ts).
  */
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
-  const files = new StaticFiles(config.uiDir);
-  await files.check();
+  const uiDir = await builtUiDir(config.uiDir);
   const gate = new Gate();
   const admitted = new Set<WebSocket>();
   const broadcast = (event: UiPush) => {
@@ -62,37 +61,19 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     push: broadcast,
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_UI_FRAME_BYTES });
-  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    admitThenServe(socket, request.headers.origin!, gate, session, () => admitted.add(socket));
-    socket.on('close', () => admitted.delete(socket));
-  });
-
-  const http = createServer((request, response) => {
-    setSecurityHeaders(response, gate);
-    void handleHttp(request, response, gate, files).catch(() => {
-      if (!response.headersSent) response.writeHead(500);
-      response.end();
-    });
-  });
-  http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
-    const path = request.url?.split('?')[0];
-    if (path !== '/ws' || !gate.hostAllowed(request) || !gate.originAllowed(request)) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
-  });
-
+  let http: FastifyInstance | undefined;
   let control: ControlServer | undefined;
   let listening: { port: number; movedFrom?: number };
   try {
+    http = await buildUiServer(gate, uiDir, (socket, origin) => {
+      admitThenServe(socket, origin, gate, session, () => admitted.add(socket));
+      socket.on('close', () => admitted.delete(socket));
+    });
     listening = await listenOnProfilePort(http, config.port, config.profileDir);
     gate.listeningOn(listening.port, await TabKeys.open(config.profileDir, listening.port));
     control = await listenControl(config.profileDir, () => gate.launchUrl());
   } catch (error) {
-    http.close();
+    await http?.close();
     await session.close();
     throw error;
   }
@@ -105,12 +86,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     close() {
       closing ??= (async () => {
         await control?.close();
-        for (const socket of wss.clients) socket.close(1001, 'Chorus client stopped');
-        wss.close();
-        await new Promise<void>((resolve) => {
-          http.close(() => resolve());
-          http.closeAllConnections();
-        });
+        await http.close();
         await session.close();
       })();
       return closing;
@@ -152,19 +128,6 @@ function admitThenServe(socket: WebSocket, origin: string, gate: Gate, session: 
   send(socket, { type: 'challenge', nonce });
 }
 
-async function handleHttp(request: IncomingMessage, response: ServerResponse, gate: Gate, files: StaticFiles): Promise<void> {
-  if (!gate.hostAllowed(request)) return refuse(response, 403, 'This address is not the Chorus client (wrong Host header).');
-  if (request.method !== 'GET' && request.method !== 'HEAD') {
-    response.setHeader('allow', 'GET, HEAD');
-    return refuse(response, 405, 'Method not allowed.');
-  }
-  const url = new URL(request.url ?? '/', `http://${LOOPBACK}`);
-  if (url.pathname === '/ws') return refuse(response, 426, 'This address takes WebSocket connections only.');
-  // The UI's files are the same for everyone and hold nothing private: what admits a tab is the
-  // handshake on the WebSocket. So they load for a tab reloaded after a restart too.
-  await files.serve(url.pathname, response, request.method === 'HEAD');
-}
-
 /** Answers one request from the UI. */
 async function answer(socket: WebSocket, session: Session, text: string): Promise<void> {
   let id: number | undefined;
@@ -192,31 +155,11 @@ function parseJson(text: string): unknown {
   }
 }
 
-function refuse(response: ServerResponse, status: number, text: string): void {
-  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-  response.end(`${text}\n`);
-}
-
-/** The page may load only its own files and talk only to this agent; nobody may frame it. */
-function setSecurityHeaders(response: ServerResponse, gate: Gate): void {
-  const ws = `ws://127.0.0.1:${gate.port} ws://localhost:${gate.port}`;
-  response.setHeader(
-    'content-security-policy',
-    `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self' ${ws}; ` +
-      `manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
-  );
-  response.setHeader('x-content-type-options', 'nosniff');
-  response.setHeader('x-frame-options', 'DENY');
-  response.setHeader('referrer-policy', 'no-referrer');
-  response.setHeader('cross-origin-opener-policy', 'same-origin');
-  response.setHeader('cross-origin-resource-policy', 'same-origin');
-}
-
 /**
  * The port asked for; without one, the port this profile's agent served on last time (its tabs
  * live on that origin), else, if that is taken, a free one.
  */
-async function listenOnProfilePort(http: Server, requested: number | undefined, profileDir: string): Promise<{ port: number; movedFrom?: number }> {
+async function listenOnProfilePort(http: FastifyInstance, requested: number | undefined, profileDir: string): Promise<{ port: number; movedFrom?: number }> {
   if (requested !== undefined) return { port: await listen(http, requested) };
   const remembered = (await loadAgentState(profileDir))?.port;
   if (remembered === undefined) return { port: await listen(http, 0) };
@@ -229,12 +172,7 @@ async function listenOnProfilePort(http: Server, requested: number | undefined, 
   }
 }
 
-function listen(http: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(port, LOOPBACK, () => {
-      http.off('error', reject);
-      resolve((http.address() as AddressInfo).port);
-    });
-  });
+async function listen(http: FastifyInstance, port: number): Promise<number> {
+  await http.listen({ port, host: LOOPBACK });
+  return (http.server.address() as AddressInfo).port;
 }

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { Compile } from 'typebox/compile';
+import type { IncomingHttpHeaders } from 'node:http';
 import { LaunchTickets } from './launch-tickets.js';
 import type { TabKeys } from './tab-keys.js';
-import { isTabPublicKey } from './tab-keys.js';
 import { ADMISSION_LINK_USED, ADMISSION_REFUSED, tabProofText } from './ui-protocol.js';
+import { TAB_ADMISSION } from './ui-schemas.js';
+
+const tabAdmission = Compile(TAB_ADMISSION);
 
 /**
  * Who may drive the agent: only browser tabs of the person who started it. Anything on this
@@ -48,13 +51,13 @@ export class Gate {
   }
 
   /** The Host header names this agent: exactly 127.0.0.1:PORT or localhost:PORT. */
-  hostAllowed(request: IncomingMessage): boolean {
+  hostAllowed(request: { headers: IncomingHttpHeaders }): boolean {
     const host = request.headers.host?.toLowerCase();
     return host === `127.0.0.1:${this.port}` || host === `localhost:${this.port}`;
   }
 
   /** The WebSocket comes from a page of this agent's origin. */
-  originAllowed(request: IncomingMessage): boolean {
+  originAllowed(request: { headers: IncomingHttpHeaders }): boolean {
     const origin = request.headers.origin;
     return origin === `http://127.0.0.1:${this.port}` || origin === `http://localhost:${this.port}`;
   }
@@ -66,15 +69,12 @@ export class Gate {
 
   /** Judges the first message on a socket from `origin` that was sent `nonce`. */
   async admit(message: unknown, origin: string, nonce: string): Promise<Admission> {
-    if (!this.tabs || typeof message !== 'object' || message === null) return 'refused';
-    const m = message as Record<string, unknown>;
-    if (!isTabPublicKey(m.publicKey) || typeof m.signature !== 'string') return 'refused';
+    if (!this.tabs || !tabAdmission.Check(message)) return 'refused';
     const text = tabProofText(origin, nonce);
-    if (m.type === 'prove') return (await this.tabs.prove(m.publicKey, m.signature, text)) ? 'admitted' : 'refused';
-    if (m.type !== 'enrol' || typeof m.ticket !== 'string') return 'refused';
+    if (message.type === 'prove') return (await this.tabs.prove(message.publicKey, message.signature, text)) ? 'admitted' : 'refused';
     // The ticket is spent even if the signature is bad: a link is tried once.
-    if (!this.tickets.redeem(m.ticket)) return 'link-used';
-    return (await this.tabs.enrol(m.publicKey, m.signature, text)) ? 'admitted' : 'refused';
+    if (!this.tickets.redeem(message.ticket)) return 'link-used';
+    return (await this.tabs.enrol(message.publicKey, message.signature, text)) ? 'admitted' : 'refused';
   }
 }
 

@@ -2,13 +2,16 @@
  * What the local agent and its web UI say to each other over the WebSocket, as JSON. The UI
  * sends requests (each with an id it chose); the agent answers each with a reply carrying the
  * same id, and pushes events on its own: the session, the chat list, live messages, acks, send
- * failures, the connection state and how each chat's messages arrive. Types and pure constants only, so that web/ can import them too.
+ * failures, the connection state and how each chat's messages arrive. Types and pure constants only, so that web/ can import them too
+ * (what a tab sends is typed by its schemas in ui-schemas.ts, imported here as types only).
  *
  * The UI never sees the session token or a chat's key: the agent holds them.
  */
 
 import type { ErrorCode } from '../protocol/errors.js';
 import type { ChatMessage } from '../protocol/message.js';
+import type { Static } from 'typebox';
+import type { TabAdmissionSchema, TabPublicKeySchema, UiRequestOf, UiRequestSchemas } from './ui-schemas.js';
 
 export interface UiUser {
   id: number;
@@ -49,24 +52,9 @@ export interface UiError {
   field?: string;
 }
 
-export type UiRequest =
-  | { id: number; type: 'register'; name: string; email: string; password: string }
-  | { id: number; type: 'login'; email: string; password: string }
-  | { id: number; type: 'logout' }
-  | { id: number; type: 'chats' }
-  | { id: number; type: 'create'; name: string }
-  | { id: number; type: 'join'; code: string }
-  | { id: number; type: 'leave'; code: string }
-  /** The latest page of a chat's history; live messages after it arrive as pushes. */
-  | { id: number; type: 'open'; code: string; limit?: number }
-  /** The page of history just before `before`. */
-  | { id: number; type: 'older'; code: string; before: number; limit?: number }
-  /** Replies at once; the outcome arrives as an `ack` or `sendFailed` push. */
-  | { id: number; type: 'send'; code: string; text: string; clientMsgId: string }
-  /** The user has seen everything up to `seq` in this chat. */
-  | { id: number; type: 'read'; code: string; seq: number };
-
-export type UiRequestType = UiRequest['type'];
+/** The requests, each as its schema in ui-schemas.ts says (the agent validates them against it). */
+export type UiRequestType = keyof UiRequestSchemas;
+export type UiRequest = { [T in UiRequestType]: UiRequestOf<T> }[UiRequestType];
 
 export interface UiResults {
   register: { user: UiUser };
@@ -131,14 +119,9 @@ export interface AgentAdmitted {
 }
 
 /** An ECDSA P-256 public key as JWK coordinates (base64url). */
-export interface TabPublicKey {
-  x: string;
-  y: string;
-}
+export type TabPublicKey = Static<TabPublicKeySchema>;
 
-export type TabAdmission =
-  | { type: 'enrol'; ticket: string; publicKey: TabPublicKey; signature: string }
-  | { type: 'prove'; publicKey: TabPublicKey; signature: string };
+export type TabAdmission = Static<TabAdmissionSchema>;
 
 /** What a tab signs (ECDSA P-256, SHA-256, IEEE P1363 r||s, base64url): bound to the page's origin and the agent's nonce. */
 export function tabProofText(origin: string, nonce: string): string {

@@ -39,4 +39,20 @@ describe('parseUiRequest', () => {
   it('refuses strings longer than any form could send', () => {
     expect(() => parseUiRequest(JSON.stringify({ id: 1, type: 'create', name: 'x'.repeat(200_000) }))).toThrow(BadUiRequest);
   });
+
+  it('says which field is wrong, as the schema found it', () => {
+    const messageOf = (text: string) => {
+      try {
+        parseUiRequest(text);
+      } catch (error) {
+        return (error as BadUiRequest).message;
+      }
+      return 'accepted';
+    };
+    expect(messageOf('{"id":9,"type":"older","code":"x","before":-1}')).toMatch(/^before /);
+    expect(messageOf('{"id":11,"type":"send","code":"x","text":5,"clientMsgId":"m"}')).toMatch(/^text /);
+    expect(messageOf('{"id":8,"type":"login","email":"a"}')).toMatch(/password/);
+    expect(messageOf('{"id":7,"type":"constructor"}')).toBe('unknown request type');
+    expect(messageOf('{"id":1e300,"type":"chats"}')).toMatch(/^id /);
+  });
 });

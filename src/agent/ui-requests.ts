@@ -1,15 +1,14 @@
+import { Compile, type Validator } from 'typebox/compile';
 import { ChorusError } from '../protocol/errors.js';
 import type { Session } from './session.js';
 import type { UiRequest, UiResults } from './ui-protocol.js';
+import { UI_REQUEST_ENVELOPE, UI_REQUEST_SCHEMAS } from './ui-schemas.js';
 
 /**
- * The UI's requests: checked field by field (the socket is only reachable by the user's own
- * browser, but a request is still input), then carried out against the session.
+ * The UI's requests: checked against their schemas (ui-schemas.ts; the socket is only
+ * reachable by the user's own browser, but a request is still input), then carried out
+ * against the session.
  */
-
-const STRING_LIMIT = 100_000;
-
-type Fields = Record<string, unknown>;
 
 /**
  * A request the agent cannot read: a ChorusError BAD_UI_REQUEST, plus `requestId` when it got
@@ -24,7 +23,10 @@ export class BadUiRequest extends ChorusError {
   }
 }
 
-/** The request in a WebSocket message, or a BadUiRequest saying what is wrong with it. */
+const envelope = Compile(UI_REQUEST_ENVELOPE);
+const validators = new Map<string, Validator>(Object.entries(UI_REQUEST_SCHEMAS).map(([type, schema]) => [type, Compile(schema)]));
+
+/** The request in a WebSocket message, without fields its type does not have, or a BadUiRequest saying what is wrong with it. */
 export function parseUiRequest(text: string): UiRequest {
   let value: unknown;
   try {
@@ -32,42 +34,19 @@ export function parseUiRequest(text: string): UiRequest {
   } catch {
     throw new BadUiRequest('not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new BadUiRequest('not an object');
-  const o = value as Fields;
-  const id = o.id;
-  if (typeof id !== 'number' || !Number.isSafeInteger(id)) throw new BadUiRequest('id must be an integer');
-  try {
-    return requestOf(id, o);
-  } catch (error) {
-    throw new BadUiRequest((error as Error).message, id);
-  }
+  if (!envelope.Check(value)) throw new BadUiRequest(firstError(envelope, value));
+  const { id, type } = value;
+  const validator = validators.get(type);
+  if (!validator) throw new BadUiRequest('unknown request type', id);
+  if (!validator.Check(value)) throw new BadUiRequest(firstError(validator, value), id);
+  return validator.Clean(value) as UiRequest;
 }
 
-function requestOf(id: number, o: Fields): UiRequest {
-  switch (o.type) {
-    case 'register':
-      return { id, type: 'register', name: str(o, 'name'), email: str(o, 'email'), password: str(o, 'password') };
-    case 'login':
-      return { id, type: 'login', email: str(o, 'email'), password: str(o, 'password') };
-    case 'logout':
-    case 'chats':
-      return { id, type: o.type };
-    case 'create':
-      return { id, type: 'create', name: str(o, 'name') };
-    case 'join':
-    case 'leave':
-      return { id, type: o.type, code: str(o, 'code') };
-    case 'open':
-      return { id, type: 'open', code: str(o, 'code'), ...optionalCount(o, 'limit') };
-    case 'older':
-      return { id, type: 'older', code: str(o, 'code'), before: count(o, 'before'), ...optionalCount(o, 'limit') };
-    case 'send':
-      return { id, type: 'send', code: str(o, 'code'), text: str(o, 'text'), clientMsgId: str(o, 'clientMsgId') };
-    case 'read':
-      return { id, type: 'read', code: str(o, 'code'), seq: count(o, 'seq') };
-    default:
-      throw new BadUiRequest('unknown request type');
-  }
+/** What is wrong with `value`, as "field must be …". */
+function firstError(validator: Validator, value: unknown): string {
+  const error = validator.Errors(value)[0];
+  if (!error) return 'not a request';
+  return `${error.instancePath.slice(1).replaceAll('/', '.')} ${error.message}`.trim();
 }
 
 /** Carries out a request; resolves with its result, or rejects with what to tell the UI. */
@@ -100,20 +79,4 @@ export async function performUiRequest(session: Session, request: UiRequest): Pr
       session.chats().read(request.code, request.seq);
       return {};
   }
-}
-
-function str(o: Fields, key: string): string {
-  const v = o[key];
-  if (typeof v !== 'string' || v.length > STRING_LIMIT) throw new BadUiRequest(`${key} must be a string`);
-  return v;
-}
-
-function count(o: Fields, key: string): number {
-  const v = o[key];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new BadUiRequest(`${key} must be a whole number`);
-  return v;
-}
-
-function optionalCount(o: Fields, key: 'limit'): { limit?: number } {
-  return o[key] === undefined ? {} : { [key]: count(o, key) };
 }

@@ -3,6 +3,7 @@ import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { type DataDatagram, type DropReason as DatagramDropReason, decodeDatagram, parseHeader } from '../protocol/datagram.js';
 import type { ChatMessage } from '../protocol/message.js';
 import { ChorusError } from '../protocol/errors.js';
+import type { ChatEvent } from '../protocol/events.js';
 import { HISTORY_PAGE_MAX, PROBE_NONCE_BYTES } from '../protocol/limits.js';
 import { isStreamId } from '../protocol/stream-id.js';
 import { type Clock, type Timer, systemClock } from './clock.js';
@@ -114,6 +115,7 @@ export class Receiver {
   private readonly errorListeners: ((error: unknown) => void)[] = [];
   private readonly joinFailureListeners: ((chat: string, error: MulticastJoinError) => void)[] = [];
   private readonly pathListeners: ((state: DeliveryState) => void)[] = [];
+  private readonly eventListeners: ((chat: string, events: ChatEvent[]) => void)[] = [];
   private readonly timings: ProbeTimings;
   private closed = false;
   readonly drops: Record<DropReason, number> = {
@@ -386,6 +388,11 @@ export class Receiver {
       return;
     }
     const d = result.datagram;
+    if (d.type === 'events') {
+      // Ephemeral, never ordered or repaired: handed on as they come.
+      sub.delivery?.multicastArrived();
+      return this.emitEvents(formatChatCode(sub.code), d.events);
+    }
     if (d.type === 'probe') sub.delivery?.probeArrived(d.nonce);
     else sub.delivery?.multicastArrived();
     if (sub.early) {
@@ -491,6 +498,15 @@ export class Receiver {
       }
     })();
     return sub.refreshingKey;
+  }
+
+  /** Typing, read positions and presence of the chat's members, as multicast (or pushed) events. */
+  onEvents(listener: (chat: string, events: ChatEvent[]) => void): void {
+    this.eventListeners.push(listener);
+  }
+
+  private emitEvents(chat: string, events: ChatEvent[]): void {
+    for (const listener of this.eventListeners) listener(chat, events);
   }
 
   private emit(message: ChatMessage): void {

@@ -304,6 +304,8 @@ export class Sender implements ServerLink {
       case 'refusal': {
         const chat = canonical(frame.chat);
         const error = new ChorusError(frame.code, frame.message);
+        // A typing refusal (too many, too big a chat) needs no answer: typing is best effort.
+        if (frame.about === 'typing') return;
         if (frame.about === 'probe') {
           for (const [nonce, probe] of this.probes) {
             if (probe.chat !== chat) continue;

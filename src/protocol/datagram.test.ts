@@ -9,6 +9,7 @@ import {
   decodeDatagram,
   encodeData,
   encodeHeartbeat,
+  encodeEvents,
   encodeProbe,
   fitsAlone,
   messageWireSize,
@@ -173,6 +174,37 @@ describe('PROBE', () => {
   });
 });
 
+describe('EVENTS', () => {
+  const events = [
+    { kind: 'typing' as const, userId: 2, name: 'Bén', on: true },
+    { kind: 'read' as const, userId: 3, name: 'Cleo', seq: 41 },
+    { kind: 'presence' as const, userId: 4, name: 'Dan', state: 'away' as const },
+  ];
+
+  it('round-trips, sealed: no name or user in clear', () => {
+    const buf = encodeEvents({ stream: STREAM, epoch: EPOCH, events }, key, nonces.next(), server.privateKey);
+    expect(buf[3]).toBe(4);
+    expect(buf.includes(Buffer.from('Cleo'))).toBe(false);
+    expect(parseHeader(buf)).toMatchObject({ type: 'events', firstSeq: 0, count: 3 });
+    expect(decode(buf)).toEqual({ ok: true, datagram: { type: 'events', stream: STREAM, epoch: EPOCH, events } });
+  });
+
+  it('is refused forged, under another key, or with a count that does not match', () => {
+    const forger = newSigningKeyPair();
+    expect(decode(encodeEvents({ stream: STREAM, epoch: EPOCH, events }, key, nonces.next(), forger.privateKey))).toEqual({ ok: false, reason: 'bad-signature' });
+    expect(decode(encodeEvents({ stream: STREAM, epoch: EPOCH, events }, newChatKey(), nonces.next(), server.privateKey))).toEqual({ ok: false, reason: 'undecryptable' });
+    const wrongCount = encodeEvents({ stream: STREAM, epoch: EPOCH, events }, key, nonces.next(), server.privateKey);
+    wrongCount.writeUInt16BE(2, 26);
+    expect(decode(wrongCount).ok).toBe(false);
+  });
+
+  it('refuses to encode none, or more than fit a datagram', () => {
+    expect(() => encodeEvents({ stream: STREAM, epoch: EPOCH, events: [] }, key, nonces.next(), server.privateKey)).toThrow(RangeError);
+    const many = Array.from({ length: 32 }, (_, i) => ({ kind: 'typing' as const, userId: i + 1, name: 'x'.repeat(60), on: true }));
+    expect(() => encodeEvents({ stream: STREAM, epoch: EPOCH, events: many }, key, nonces.next(), server.privateKey)).toThrow(RangeError);
+  });
+});
+
 describe('packMessages', () => {
   const texts = fc.string({ unit: 'binary', maxLength: 700 });
 
@@ -288,10 +320,10 @@ describe('decodeDatagram refusals', () => {
       other[2] = version;
       expect(parseHeader(other)).toEqual({ reason: 'unknown-version' });
     }
-    // Type 3 (PROBE) came without a new version; 4 and up are unknown.
-    const t4 = Buffer.from(valid);
-    t4[3] = 4;
-    expect(parseHeader(t4)).toEqual({ reason: 'unknown-type' });
+    // Types 3 (PROBE) and 4 (EVENTS) came without a new version; 5 and up are unknown.
+    const t5 = Buffer.from(valid);
+    t5[3] = 5;
+    expect(parseHeader(t5)).toEqual({ reason: 'unknown-type' });
     const t9 = Buffer.from(valid);
     t9[3] = 9;
     expect(parseHeader(t9)).toEqual({ reason: 'unknown-type' });

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { NONCE_BYTES, SIGNATURE_BYTES, TAG_BYTES, open, seal, sign, verify } from './crypto.js';
+import { type ChatEvent, MAX_EVENTS_PER_BATCH, toChatEvents } from './events.js';
 import { DATAGRAM_VERSION, MAX_DATAGRAM_BYTES } from './limits.js';
 import { STREAM_ID_BYTES, isStreamId } from './stream-id.js';
 
@@ -53,12 +54,20 @@ export interface ProbeDatagram {
   nonce: string;
 }
 
-export type Datagram = DataDatagram | HeartbeatDatagram | ProbeDatagram;
+/** Sealed, signed EVENTS: typing, read positions, presence (events.ts); not sequenced. */
+export interface EventsDatagram {
+  type: 'events';
+  stream: string;
+  epoch: number;
+  events: ChatEvent[];
+}
+
+export type Datagram = DataDatagram | HeartbeatDatagram | ProbeDatagram | EventsDatagram;
 
 /** The clear header. For a heartbeat or a probe, firstSeq is the chat's latest sequence number. */
 export interface DatagramHeader {
   version: number;
-  type: 'data' | 'heartbeat' | 'probe';
+  type: 'data' | 'heartbeat' | 'probe' | 'events';
   /** The chat's stream id, hex: any 10 bytes parse; only a receiver knows which are its chats'. */
   stream: string;
   epoch: number;
@@ -75,6 +84,7 @@ const MAGIC = 0x4348; // "CH"
 const TYPE_DATA = 1;
 const TYPE_HEARTBEAT = 2;
 const TYPE_PROBE = 3;
+const TYPE_EVENTS = 4;
 const FLAG_TEXT_OMITTED = 0x01;
 
 const OFFSET_VERSION = 2;
@@ -282,6 +292,28 @@ export function encodeProbe(p: { stream: string; epoch: number; latestSeq: numbe
   return out;
 }
 
+/**
+ * A sealed, signed EVENTS datagram: the events as UTF-8 JSON, sealed under the chat's key like a
+ * DATA body (they say who types, reads, is online). Its seq field is 0 and its count the number
+ * of events. Throws RangeError if they do not fit MAX_DATAGRAM_BYTES.
+ */
+export function encodeEvents(e: { stream: string; epoch: number; events: ChatEvent[] }, key: Buffer, nonce: Buffer, signingKey: KeyObject): Buffer {
+  checkStream(e.stream);
+  checkU32(e.epoch, 'epoch');
+  if (e.events.length === 0 || e.events.length > MAX_EVENTS_PER_BATCH) throw new RangeError(`An EVENTS datagram holds 1..${MAX_EVENTS_PER_BATCH} events`);
+  const body = Buffer.from(JSON.stringify(e.events), 'utf8');
+  if (DATA_OVERHEAD_BYTES + body.length > MAX_DATAGRAM_BYTES) throw new RangeError('events too large for one datagram');
+  const header = Buffer.allocUnsafe(HEADER_BYTES);
+  writeHeader(TYPE_EVENTS, e.stream, e.epoch, 0, e.events.length, nonce, header);
+  const sealed = seal(key, nonce, body, header);
+  const out = Buffer.allocUnsafe(HEADER_BYTES + sealed.length + SIGNATURE_BYTES);
+  header.copy(out, 0);
+  sealed.copy(out, HEADER_BYTES);
+  const signedEnd = HEADER_BYTES + sealed.length;
+  sign(signingKey, out.subarray(0, signedEnd)).copy(out, signedEnd);
+  return out;
+}
+
 // ---- decoding ----
 
 function drop<R extends string>(reason: R): { reason: R } {
@@ -297,7 +329,7 @@ export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropR
   const version = buf.readUInt8(OFFSET_VERSION);
   if (version !== DATAGRAM_VERSION) return drop('unknown-version');
   const typeByte = buf.readUInt8(OFFSET_TYPE);
-  if (typeByte !== TYPE_DATA && typeByte !== TYPE_HEARTBEAT && typeByte !== TYPE_PROBE) return drop('unknown-type');
+  if (typeByte !== TYPE_DATA && typeByte !== TYPE_HEARTBEAT && typeByte !== TYPE_PROBE && typeByte !== TYPE_EVENTS) return drop('unknown-type');
   if (buf.length < HEARTBEAT_BYTES) return drop('malformed');
 
   const stream = buf.toString('hex', OFFSET_STREAM, OFFSET_EPOCH);
@@ -314,6 +346,10 @@ export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropR
   if (typeByte === TYPE_PROBE) {
     if (buf.length !== HEARTBEAT_BYTES || count !== 0) return drop('malformed');
     return { version, type: 'probe', stream, epoch, firstSeq, count, nonce };
+  }
+  if (typeByte === TYPE_EVENTS) {
+    if (firstSeq !== 0 || count === 0 || count > MAX_EVENTS_PER_BATCH || buf.length < DATA_OVERHEAD_BYTES) return drop('malformed');
+    return { version, type: 'events', stream, epoch, firstSeq, count, nonce };
   }
   if (count === 0 || firstSeq < 1 || firstSeq > Number.MAX_SAFE_INTEGER - (count - 1)) return drop('malformed');
   if (buf.length < DATA_OVERHEAD_BYTES + count * MESSAGE_FIXED_BYTES) return drop('malformed');
@@ -343,6 +379,10 @@ export function decodeDatagram(
 
   const body = open(key, header.nonce, buf.subarray(HEADER_BYTES, signedEnd), buf.subarray(0, HEADER_BYTES));
   if (!body) return { ok: false, reason: 'undecryptable' };
+  if (header.type === 'events') {
+    const events = parseEvents(body, header.count);
+    return events ? { ok: true, datagram: { type: 'events', stream, epoch, events } } : { ok: false, reason: 'malformed' };
+  }
   const messages = parseBody(body, firstSeq, header.count);
   if (!messages) return { ok: false, reason: 'malformed' };
   return { ok: true, datagram: { type: 'data', stream, epoch, firstSeq, messages } };
@@ -380,4 +420,16 @@ function parseBody(body: Buffer, firstSeq: number, count: number): DatagramMessa
     return undefined;
   }
   return at === body.length ? messages : undefined;
+}
+
+/** The events of an EVENTS body: exactly `count` valid ones, or undefined. */
+function parseEvents(body: Buffer, count: number): ChatEvent[] | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(body));
+  } catch {
+    return undefined;
+  }
+  const events = toChatEvents(value);
+  return events?.length === count ? events : undefined;
 }

@@ -13,7 +13,7 @@ describe('the error catalogue', () => {
     for (const code of CODES) {
       const { title, status, wire } = ERRORS[code];
       expect(title.trim(), code).not.toBe('');
-      const message = errorMessage(code, ...(SAMPLE_DETAILS as never[]));
+      const message = (errorMessage as (code: ErrorCode, ...details: unknown[]) => string)(code, ...SAMPLE_DETAILS);
       expect(message.trim(), code).not.toBe('');
       expect(message, code).not.toContain('undefined');
       if (wire) expect(status! >= 400 && status! < 600, code).toBe(true);

@@ -28,6 +28,17 @@ const SAMPLES: Frame[] = [
   },
   { t: 'refusal', about: 'watch', chat: 'ABCDE-FGHJK', code: 'NOT_A_MEMBER', message: 'not yours' },
   { t: 'refusal', about: 'probe', chat: 'ABCDE-FGHJK', code: 'TOO_MANY_REQUESTS', message: 'slow down', retryAfterMs: 500 },
+  { t: 'typing', chat: 'ABCDE-FGHJK', on: true },
+  { t: 'presence', state: 'away' },
+  {
+    t: 'events',
+    chat: 'ABCDE-FGHJK',
+    events: [
+      { kind: 'typing', userId: 2, name: 'Ben', on: false },
+      { kind: 'read', userId: 3, name: 'Cleo', seq: 41 },
+      { kind: 'presence', userId: 4, name: 'Dan', state: 'offline' },
+    ],
+  },
 ];
 
 describe('delivery frames', () => {
@@ -41,8 +52,17 @@ describe('delivery frames', () => {
       expect(() => validateFrame({ t: 'probe', chat: 'ABCDE-FGHJK', nonce })).toThrow(FrameError);
     }
   });
-  it('refuses a refusal about anything but a probe or a watch', () => {
+  it('refuses events that are not valid, and presence states a client may not claim', () => {
+    expect(() => validateFrame({ t: 'events', chat: 'ABCDE-FGHJK', events: [{ kind: 'typing', userId: 0, name: 'x', on: true }] })).toThrow(FrameError);
+    expect(() => validateFrame({ t: 'events', chat: 'ABCDE-FGHJK', events: [{ kind: 'dance', userId: 1, name: 'x' }] })).toThrow(FrameError);
+    expect(() => validateFrame({ t: 'events', chat: 'ABCDE-FGHJK', events: [] })).toThrow(FrameError);
+    expect(() => validateFrame({ t: 'presence', state: 'offline' })).toThrow(FrameError);
+    expect(() => validateFrame({ t: 'typing', chat: 'ABCDE-FGHJK', on: 'yes' })).toThrow(FrameError);
+  });
+
+  it('refuses a refusal about anything but a probe, a watch or typing', () => {
     expect(() => validateFrame({ t: 'refusal', about: 'send', chat: 'ABCDE-FGHJK', code: 'NOT_A_MEMBER', message: 'x' })).toThrow(FrameError);
+    expect(validateFrame({ t: 'refusal', about: 'typing', chat: 'ABCDE-FGHJK', code: 'TOO_MANY_REQUESTS', message: 'x' })).toMatchObject({ about: 'typing' });
   });
 });
 

@@ -1,4 +1,5 @@
 import { ChorusError, type WireErrorCode, isWireCode } from './errors.js';
+import { type ChatEvent, toChatEvents } from './events.js';
 import type { ChatMessage } from './message.js';
 import {
   MAX_CHAT_INPUT_LENGTH,
@@ -94,11 +95,29 @@ export interface MessagesFrame {
 /** server → client: a `probe` or `watch` refused (not a member, too many…); the connection goes on. */
 export interface RefusalFrame {
   t: 'refusal';
-  about: 'probe' | 'watch';
+  about: 'probe' | 'watch' | 'typing';
   chat: string;
   code: WireErrorCode;
   message: string;
   retryAfterMs?: number;
+}
+
+/** client → server: I am typing in this chat (`on`, refreshed every TYPING_REFRESH_MS), or stopped. */
+export interface TypingFrame {
+  t: 'typing';
+  chat: string;
+  on: boolean;
+}
+/** client → server: this client is active, or away (idle, or its window hidden). */
+export interface PresenceFrame {
+  t: 'presence';
+  state: 'online' | 'away';
+}
+/** server → client: events of a chat pushed to a client on push (events.ts), as an EVENTS datagram carries them. */
+export interface EventsFrame {
+  t: 'events';
+  chat: string;
+  events: ChatEvent[];
 }
 
 export type Frame =
@@ -114,7 +133,10 @@ export type Frame =
   | WatchFrame
   | UnwatchFrame
   | MessagesFrame
-  | RefusalFrame;
+  | RefusalFrame
+  | TypingFrame
+  | PresenceFrame
+  | EventsFrame;
 export type FrameType = Frame['t'];
 
 /** A stream that cannot be decoded; the connection should be closed after saying why. */
@@ -368,8 +390,19 @@ export function validateFrame(value: unknown): Frame {
       return { t: 'unwatch', chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH) };
     case 'messages':
       return { t: 'messages', chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH), messages: pushedMessages(o.messages) };
+    case 'typing':
+      if (typeof o.on !== 'boolean') invalid('on must be true or false');
+      return { t: 'typing', chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH), on: o.on };
+    case 'presence':
+      if (o.state !== 'online' && o.state !== 'away') invalid('state must be online or away');
+      return { t: 'presence', state: o.state };
+    case 'events': {
+      const events = toChatEvents(o.events);
+      if (!events) invalid('events must be 1..32 valid events');
+      return { t: 'events', chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH), events };
+    }
     case 'refusal': {
-      if (o.about !== 'probe' && o.about !== 'watch') invalid('about must be probe or watch');
+      if (o.about !== 'probe' && o.about !== 'watch' && o.about !== 'typing') invalid('about must be probe, watch or typing');
       if (!isWireCode(o.code)) invalid('code is not a Chorus wire error code');
       const frame: RefusalFrame = { t: 'refusal', about: o.about, chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH), code: o.code, message: str(o, 'message', 0, MAX_ERROR_MESSAGE_LENGTH) };
       if (o.retryAfterMs !== undefined) frame.retryAfterMs = count(o, 'retryAfterMs', 0, MAX_RETRY_AFTER_MS);

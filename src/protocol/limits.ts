@@ -91,3 +91,23 @@ export const MAX_WATCHED_PER_CONNECTION = 1000;
 export const PUSH_FRAME_TARGET_BYTES = 48 * 1024;
 /** Push stops writing to a connection with this much unsent; it catches up from the log once it drains. */
 export const PUSH_HIGH_WATER_BYTES = 512 * 1024;
+
+// ---- presence, typing and read receipts (docs/protocol.md) ----
+
+/** While someone types, `typing on` is sent again this often. */
+export const TYPING_REFRESH_MS = 10_000;
+/** Typing stops (`typing off`) after this long without a keystroke. */
+export const TYPING_IDLE_MS = 4000;
+/** A receiver forgets "X is typing" this long after the last `on` it heard: a lost `off` or a crashed client leaves no ghost. */
+export const TYPING_EXPIRY_MS = 15_000;
+/** Chats with more members than this carry no typing events. */
+export const MAX_TYPING_MEMBERS = 100;
+/** A client idle this long (or with its window hidden) says it is away. */
+export const AWAY_AFTER_IDLE_MS = 5 * 60_000;
+/** A user whose last connection has been gone this long is offline (twice the keep-alive). */
+export const OFFLINE_AFTER_MS = 2 * 15_000;
+/** Read positions are written to the store at most this often per member and chat (coalesced). */
+export const READ_FLUSH_MS = 1000;
+/** Typing and presence frames one user may send: a token bucket shared by the user's connections. */
+export const EVENT_BURST = 20;
+export const EVENT_RATE_PER_SECOND = 5;

@@ -14,7 +14,7 @@ import { fitPageToBytes } from './history-page.js';
 import type { RecentMessages } from './recent-messages.js';
 import type { ChatWithCount, MemberRow } from './store/chats.js';
 import { isUniqueViolation } from './store/database.js';
-import type { MessageRow, Page } from './store/messages.js';
+import type { CommittedMessage, Page } from './store/messages.js';
 import type { Store } from './store/store.js';
 import * as validate from './validation.js';
 
@@ -26,7 +26,6 @@ export interface ChatCaller extends Caller {
 }
 
 /** A message of the history API: the one message shape of every part (protocol/message.ts). */
-export type Message = ChatMessage;
 
 
 export interface ChatLimits {
@@ -74,14 +73,15 @@ function toChat(row: ChatWithCount, key: ChatKey): Chat {
   };
 }
 
-export function toMessage(row: MessageRow): Message {
+/** A message of the log as the HTTP API and every client show it. */
+export function toChatMessage(m: CommittedMessage): ChatMessage {
   return {
-    chat: formatChatCode(row.chat_code),
-    seq: row.seq,
-    sender: { id: row.sender_id, name: row.sender_name },
-    text: row.text,
-    sentAt: new Date(row.sent_at).toISOString(),
-    clientMsgId: row.client_msg_id,
+    chat: formatChatCode(m.chatCode),
+    seq: m.seq,
+    sender: { id: m.senderId, name: m.senderName },
+    text: m.text,
+    sentAt: new Date(m.sentAt).toISOString(),
+    clientMsgId: m.clientMsgId,
   };
 }
 
@@ -262,11 +262,6 @@ export class Chats {
   }
 
   /** Where the chat's datagrams go, and the stream id that names it in their headers: for fan-out. */
-  async addressOf(chatCode: string): Promise<{ group: string; port: number; stream: string }> {
-    const chat = await this.findOrThrow(chatCode);
-    return { group: chat.multicast_group, port: chat.multicast_port, stream: chat.stream_id };
-  }
-
   async members(caller: ChatCaller, codeInput: string): Promise<Member[]> {
     const chat = await this.requireMember(caller, codeInput);
     return (await this.store.chats.listMembers(chat.code)).map(toMember);
@@ -276,7 +271,7 @@ export class Chats {
     caller: ChatCaller,
     codeInput: string,
     query: { after?: number; before?: number; limit?: number },
-  ): Promise<{ messages: Message[]; latestSeq: number }> {
+  ): Promise<{ messages: ChatMessage[]; latestSeq: number }> {
     const limit = Math.min(query.limit ?? HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX);
     const page = await this.historyPage(caller, codeInput, query, limit);
     const keep = query.after !== undefined ? 'first' : 'last';
@@ -288,7 +283,7 @@ export class Chats {
     codeInput: string,
     query: { after?: number; before?: number },
     limit: number,
-  ): Promise<{ messages: Message[]; latestSeq: number }> {
+  ): Promise<{ messages: ChatMessage[]; latestSeq: number }> {
     if (query.after !== undefined && query.before === undefined) {
       const recent = await this.recentPage(caller, codeInput, query.after, limit);
       if (recent) return recent;
@@ -301,19 +296,19 @@ export class Chats {
     else if (query.before !== undefined) page = { before: query.before, limit };
     else page = { latest: true, limit };
     const rows = await this.store.messages.page(chat.code, page);
-    return { messages: rows.map(toMessage), latestSeq: chat.last_seq };
+    return { messages: rows.map(toChatMessage), latestSeq: chat.last_seq };
   }
 
   /**
    * A repair page from memory: the same membership check as `requireMember`, through the
    * membership cache, and no query. Undefined when the page reaches older than memory holds.
    */
-  private async recentPage(caller: ChatCaller, codeInput: string, after: number, limit: number): Promise<{ messages: Message[]; latestSeq: number } | undefined> {
+  private async recentPage(caller: ChatCaller, codeInput: string, after: number, limit: number): Promise<{ messages: ChatMessage[]; latestSeq: number } | undefined> {
     const code = normalizeChatCode(codeInput);
     const rows = code ? this.recent.after(code, after, limit) : undefined;
     if (!code || !rows) return undefined;
     await this.guesses.guard(caller, () => this.membership.requireMember(code, caller.user.id));
-    return { messages: rows.map(toMessage), latestSeq: this.recent.latest(code)! };
+    return { messages: rows.map(toChatMessage), latestSeq: this.recent.latest(code)! };
   }
 
   /**

@@ -72,7 +72,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       limits: config.limits,
       guesses,
     });
-    fanout = await Fanout.start(config.multicast, keys, identity, (code) => chats.addressOf(code), logger);
+    // The fan-out reads a chat's address from the store, once per chat: it never calls up into the chat service.
+    const addressOf = async (code: string) => {
+      const address = await store.chats.multicastAddress(code);
+      if (!address) throw new Error(`chat ${code} has no multicast address: it does not exist`);
+      return address;
+    };
+    fanout = await Fanout.start(config.multicast, keys, identity, addressOf, logger);
     const activeFanout = fanout;
     cleanup.push(() => activeFanout.close());
 

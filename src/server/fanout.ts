@@ -5,7 +5,7 @@ import { MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
 import type { ChatKeys } from './chat-keys.js';
 import type { MulticastConfig } from './config.js';
 import { type Clock, Pacer } from './pacer.js';
-import type { CommittedMessage } from './sequencer.js';
+import { type CommittedMessage, groupByChat } from './store/messages.js';
 import type { ServerIdentity } from './server-identity.js';
 
 export interface ChatAddress {
@@ -350,16 +350,6 @@ function nextDatagram(state: ChatState): { count: number; bytes: number } {
     bytes += size;
   }
   return { count, bytes };
-}
-
-function groupByChat(batch: CommittedMessage[]): Map<string, CommittedMessage[]> {
-  const byChat = new Map<string, CommittedMessage[]>();
-  for (const m of batch) {
-    const list = byChat.get(m.chatCode);
-    if (list) list.push(m);
-    else byChat.set(m.chatCode, [m]);
-  }
-  return byChat;
 }
 
 /** The message as a datagram carries it: a text too large for one datagram is left out (fetched over HTTP). */

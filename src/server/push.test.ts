@@ -3,8 +3,7 @@ import { ChorusError } from '../protocol/errors.js';
 import { type MessagesFrame, type RefusalFrame, encodeFrame } from '../protocol/frames.js';
 import { MAX_FRAME_BYTES, MAX_TEXT_JSON_BYTES, MAX_WATCHED_PER_CONNECTION, PUSH_FRAME_TARGET_BYTES, PUSH_HIGH_WATER_BYTES } from '../protocol/limits.js';
 import { CATCH_UP_PAGE, PushHub, type PushTarget } from './push.js';
-import type { CommittedMessage } from './sequencer.js';
-import type { MessageRow } from './store/messages.js';
+import type { CommittedMessage } from './store/messages.js';
 
 /**
  * The push hub alone: a store that is an array (whose reads can be held back to let commits
@@ -38,7 +37,7 @@ class FakeConnection implements PushTarget {
 
 /** A chat log, the hub over it, and a way to commit (store first, then publish, as the sequencer does). */
 function setUp(options: { members?: Set<number> } = {}) {
-  const log: MessageRow[] = [];
+  const log: CommittedMessage[] = [];
   const members = options.members ?? new Set([1]);
   let hold: Promise<void> | undefined;
   let reads = 0;
@@ -46,7 +45,7 @@ function setUp(options: { members?: Set<number> } = {}) {
     readAfter: async (code, after, limit) => {
       reads++;
       // The read sees the log as it is when it starts, and answers once released.
-      const rows = log.filter((r) => r.chat_code === code && r.seq > after).slice(0, limit);
+      const rows = log.filter((r) => r.chatCode === code && r.seq > after).slice(0, limit);
       if (hold) await hold;
       return rows;
     },
@@ -54,8 +53,7 @@ function setUp(options: { members?: Set<number> } = {}) {
     isMember: async (_code, userId) => members.has(userId),
     logger: { error: () => {} },
   });
-  const row = (seq: number, text = `m${seq}`): MessageRow => ({ chat_code: CHAT, seq, sender_id: 2, sender_name: 'Bo', text, sent_at: 1_700_000_000_000 + seq, client_msg_id: `c${seq}` });
-  const committed = (r: MessageRow): CommittedMessage => ({ chatCode: r.chat_code, seq: r.seq, senderId: r.sender_id, senderName: r.sender_name, clientMsgId: r.client_msg_id, text: r.text, sentAt: r.sent_at });
+  const row = (seq: number, text = `m${seq}`): CommittedMessage => ({ chatCode: CHAT, seq, senderId: 2, senderName: 'Bo', text, sentAt: 1_700_000_000_000 + seq, clientMsgId: `c${seq}` });
   return {
     hub,
     log,
@@ -64,13 +62,13 @@ function setUp(options: { members?: Set<number> } = {}) {
       return reads;
     },
     /** Stores messages without publishing them (a commit whose listener has not run yet). */
-    store(from: number, count: number, text?: (seq: number) => string): MessageRow[] {
+    store(from: number, count: number, text?: (seq: number) => string): CommittedMessage[] {
       const rows = Array.from({ length: count }, (_, i) => row(from + i, text?.(from + i)));
       log.push(...rows);
       return rows;
     },
-    publish(rows: MessageRow[]) {
-      hub.publish(rows.map(committed));
+    publish(rows: CommittedMessage[]) {
+      hub.publish(rows);
     },
     commit(from: number, count: number, text?: (seq: number) => string) {
       this.publish(this.store(from, count, text));

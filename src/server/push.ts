@@ -2,8 +2,7 @@ import { formatChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
 import type { MessagesFrame, PushedMessage, RefusalFrame } from '../protocol/frames.js';
 import { MAX_WATCHED_PER_CONNECTION, PUSH_FRAME_TARGET_BYTES, PUSH_HIGH_WATER_BYTES } from '../protocol/limits.js';
-import type { CommittedMessage } from './sequencer.js';
-import type { MessageRow } from './store/messages.js';
+import { type CommittedMessage, groupByChat } from './store/messages.js';
 
 /**
  * A connection as push sees it: who is on it, how much is waiting to go out on it, and a way to
@@ -21,7 +20,7 @@ export interface PushTarget {
 
 export interface PushDeps {
   /** Up to `limit` committed messages of the chat after `after`, ascending: as the history API reads them. */
-  readAfter(chatCode: string, after: number, limit: number): Promise<MessageRow[]>;
+  readAfter(chatCode: string, after: number, limit: number): Promise<CommittedMessage[]>;
   /**
    * Membership now, without a query when the membership cache holds the chat (it always does
    * for a watched chat: watching checked it). Undefined when the cache must load it first.
@@ -188,7 +187,7 @@ export class PushHub {
         if (watch.dropped) return;
         if (!(await this.stillMember(watch))) return this.refuseNotMember(watch);
         // A live batch cannot have moved lastSent (live is off while catching up), but be sure.
-        const fresh = rows.filter((r) => r.seq > watch.lastSent).map(fromRow);
+        const fresh = rows.filter((r) => r.seq > watch.lastSent).map(fromCommitted);
         if (fresh.length > 0 && fresh[0]!.seq !== watch.lastSent + 1) {
           // The store's log has no holes; a jump would be a bug worth knowing about.
           this.deps.logger.error({ after: watch.lastSent, first: fresh[0]!.seq }, 'push catch-up found a gap in the log');
@@ -284,16 +283,4 @@ function fromCommitted(m: CommittedMessage): PushedMessage {
   return { seq: m.seq, sender: { id: m.senderId, name: m.senderName }, text: m.text, sentAt: new Date(m.sentAt).toISOString(), clientMsgId: m.clientMsgId };
 }
 
-function fromRow(row: MessageRow): PushedMessage {
-  return { seq: row.seq, sender: { id: row.sender_id, name: row.sender_name }, text: row.text, sentAt: new Date(row.sent_at).toISOString(), clientMsgId: row.client_msg_id };
-}
 
-function groupByChat(batch: readonly CommittedMessage[]): Map<string, CommittedMessage[]> {
-  const byChat = new Map<string, CommittedMessage[]>();
-  for (const m of batch) {
-    const list = byChat.get(m.chatCode);
-    if (list) list.push(m);
-    else byChat.set(m.chatCode, [m]);
-  }
-  return byChat;
-}

@@ -26,7 +26,7 @@ describe('RecentMessages', () => {
     expect(recent.latest('AAAAAAAAAA')).toBe(5);
     expect(recent.after('BBBBBBBBBB', 0, 10)).toBeUndefined();
     expect(recent.after('AAAAAAAAAA', 1, 1)?.[0]).toEqual({
-      chat_code: 'AAAAAAAAAA', seq: 2, sender_id: 1, sender_name: 'Ada', text: 'm2', sent_at: 1_700_000_000_002, client_msg_id: 'c2',
+      chatCode: 'AAAAAAAAAA', seq: 2, senderId: 1, senderName: 'Ada', text: 'm2', sentAt: 1_700_000_000_002, clientMsgId: 'c2',
     });
   });
 

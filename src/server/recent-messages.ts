@@ -1,5 +1,4 @@
-import type { CommittedMessage } from './sequencer.js';
-import type { MessageRow } from './store/messages.js';
+import type { CommittedMessage } from './store/messages.js';
 
 export interface RecentLimits {
   /** Messages kept per chat. */
@@ -14,7 +13,7 @@ export const DEFAULT_RECENT_LIMITS: RecentLimits = { messagesPerChat: 1024, byte
 
 interface Window {
   /** Consecutive sequence numbers, ascending, from rows[head] on (before head: forgotten). */
-  rows: MessageRow[];
+  rows: CommittedMessage[];
   head: number;
   bytes: number;
 }
@@ -39,7 +38,7 @@ export class RecentMessages {
    * The first `limit` messages after `after`, or undefined when the window does not reach back
    * that far (or holds nothing for the chat): then the store must answer.
    */
-  after(chatCode: string, after: number, limit: number): MessageRow[] | undefined {
+  after(chatCode: string, after: number, limit: number): CommittedMessage[] | undefined {
     const window = this.windows.get(chatCode);
     const first = window?.rows[window.head]?.seq;
     if (!window || first === undefined || after < first - 1) return undefined;
@@ -62,7 +61,7 @@ export class RecentMessages {
     // Re-inserting keeps the Map in least-recently-written order, for eviction.
     this.windows.delete(message.chatCode);
     this.windows.set(message.chatCode, window);
-    window.rows.push(toRow(message));
+    window.rows.push(message);
     window.bytes += Buffer.byteLength(message.text, 'utf8');
     this.trim(window);
     if (this.windows.size > this.limits.chats) this.windows.delete(this.windows.keys().next().value!);
@@ -84,16 +83,4 @@ export class RecentMessages {
       window.head = 0;
     }
   }
-}
-
-function toRow(m: CommittedMessage): MessageRow {
-  return {
-    chat_code: m.chatCode,
-    seq: m.seq,
-    sender_id: m.senderId,
-    sender_name: m.senderName,
-    text: m.text,
-    sent_at: m.sentAt,
-    client_msg_id: m.clientMsgId,
-  };
 }

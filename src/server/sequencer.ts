@@ -1,18 +1,9 @@
 import { ChorusError } from '../protocol/errors.js';
 import { UNAVAILABLE_RETRY_AFTER_SECONDS, isConnectionLoss } from './store/database.js';
-import type { Committed, NewMessage } from './store/messages.js';
+import type { Committed, CommittedMessage, NewMessage } from './store/messages.js';
 import type { Store } from './store/store.js';
 
-/** A message as committed: what fan-out multicasts and what an ack reports. */
-export interface CommittedMessage {
-  chatCode: string;
-  seq: number;
-  senderId: number;
-  senderName: string;
-  clientMsgId: string;
-  text: string;
-  sentAt: number;
-}
+export type { CommittedMessage };
 
 export interface Submission extends NewMessage {
   senderName: string;

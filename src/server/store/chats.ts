@@ -26,6 +26,12 @@ export class ChatStore {
     });
   }
 
+  /** Where the chat is multicast: fixed when it is created, so a process may keep it. */
+  async multicastAddress(code: string): Promise<{ group: string; port: number; stream: string } | undefined> {
+    const row = await this.db.selectFrom('chats').select(['multicast_group', 'multicast_port', 'stream_id']).where('code', '=', code).executeTakeFirst();
+    return row && { group: row.multicast_group, port: row.multicast_port, stream: row.stream_id };
+  }
+
   async find(code: string): Promise<ChatWithCount | undefined> {
     return this.withMemberCount().where('chats.code', '=', code).executeTakeFirst();
   }

@@ -2,14 +2,31 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database } from './schema.js';
 
-export interface MessageRow {
-  chat_code: string;
+/**
+ * A message of a chat's log, as the server handles it between the store and the wire: what a
+ * commit produced, what fan-out multicasts, what push and history pages carry (each mapped to its
+ * wire shape once, at its edge). The store maps its rows to it here, and nowhere else.
+ */
+export interface CommittedMessage {
+  chatCode: string;
   seq: number;
-  sender_id: number;
-  sender_name: string;
+  senderId: number;
+  senderName: string;
+  clientMsgId: string;
   text: string;
-  sent_at: number;
-  client_msg_id: string;
+  /** Milliseconds since the epoch. */
+  sentAt: number;
+}
+
+/** A batch's messages by chat, each chat's in the batch's order. */
+export function groupByChat(batch: readonly CommittedMessage[]): Map<string, CommittedMessage[]> {
+  const byChat = new Map<string, CommittedMessage[]>();
+  for (const m of batch) {
+    const list = byChat.get(m.chatCode);
+    if (list) list.push(m);
+    else byChat.set(m.chatCode, [m]);
+  }
+  return byChat;
 }
 
 export type Page = { after: number; limit: number } | { before: number; limit: number } | { latest: true; limit: number };
@@ -18,18 +35,18 @@ export class MessageStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** One page of a chat's history, always in ascending sequence order. */
-  async page(code: string, page: Page): Promise<MessageRow[]> {
+  async page(code: string, page: Page): Promise<CommittedMessage[]> {
     let query = this.db
       .selectFrom('messages')
       .innerJoin('users', 'users.id', 'messages.sender_id')
       .select([
-        'messages.chat_code',
+        'messages.chat_code as chatCode',
         'messages.seq',
-        'messages.sender_id',
-        'users.name as sender_name',
+        'messages.sender_id as senderId',
+        'users.name as senderName',
         'messages.text',
-        'messages.sent_at',
-        'messages.client_msg_id',
+        'messages.sent_at as sentAt',
+        'messages.client_msg_id as clientMsgId',
       ])
       .where('messages.chat_code', '=', code)
       .limit(page.limit);

@@ -120,11 +120,17 @@ export function storeContract(engineName: string, newDatabase: NewDatabase) {
       ]);
       expect((await store.chats.find('AAAAAAAAAA'))?.last_seq).toBe(3);
       const page = await store.messages.page('AAAAAAAAAA', { after: 0, limit: 10 });
-      expect(page.map((m) => [m.seq, m.text, m.sender_name])).toEqual([
+      expect(page.map((m) => [m.seq, m.text, m.senderName])).toEqual([
         [1, "'); drop table users; --", 'Alice'],
         [2, 'ünïcødé 🎉', 'Alice'],
         [3, 'same id, other sender', 'Bób ☃'],
       ]);
+    });
+
+    it("gives a chat's multicast address, and nothing for a chat that does not exist", async () => {
+      await store.chats.insertWithCreator(chat('MMMMMMMMMM', 40078, '0123456789abcdef0123'));
+      expect(await store.chats.multicastAddress('MMMMMMMMMM')).toEqual({ group: '239.255.0.1', port: 40078, stream: '0123456789abcdef0123' });
+      expect(await store.chats.multicastAddress('NNNNNNNNNN')).toBeUndefined();
     });
 
     it('tells a client id reused for another text (in the log or in the same batch) from a retry', async () => {
