@@ -93,8 +93,8 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
     for (const profile of [ada, bob]) {
       const table = await chorus(as(profile, 'chats'));
       expect(table.code).toBe(0);
-      expect(table.stdout).toMatch(/^CODE\s+NAME\s+MEMBERS\s+MESSAGES$/m);
-      expect(table.stdout).toMatch(new RegExp(`^${code}\\s+Team room\\s+2\\s+0$`, 'm'));
+      expect(table.stdout).toMatch(/^CODE\s+NAME\s+MEMBERS\s+MESSAGES\s+UNREAD$/m);
+      expect(table.stdout).toMatch(new RegExp(`^${code}\\s+Team room\\s+2\\s+0\\s+0$`, 'm'));
       const json = await chorus(as(profile, 'chats', '--json'));
       const chats = JSON.parse(json.stdout);
       expect(chats).toEqual([expect.objectContaining({ code, name: 'Team room', memberCount: 2, latestSeq: 0 })]);

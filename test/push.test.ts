@@ -242,24 +242,29 @@ describe('probe', () => {
     }
   });
 
-  it(`is limited per user, across connections, to bursts of ${PROBE_BURST}: the next is refused TOO_MANY_REQUESTS with retryAfterMs, and the connection goes on`, async () => {
+  it(`is limited per user, across connections, to bursts of ${PROBE_BURST}: beyond, refused TOO_MANY_REQUESTS with retryAfterMs, and the connection goes on`, async () => {
     // A user of its own, whose bucket no other test has touched.
     const pia = await signUp(server.httpUrl, 'Pia');
     const { code } = await sharedChat();
     expect((await call('POST', `/api/chats/${code}/members`, { token: pia.token })).status).toBe(200);
-    // Two connections of one user share the bucket: the burst is split between them.
+    // Two connections of one user share the bucket: each alone stays under the burst, together
+    // they go well past it (by more than the bucket refills in several seconds), so the second is
+    // refused some, whatever the machine's speed.
     const bobs = await connected(pia);
     const bobsOther = await connected(pia);
-    const half = PROBE_BURST / 2;
-    for (let i = 0; i < half; i++) bobsOther.send({ t: 'probe', chat: code, nonce: `other${String(i).padStart(11, '0')}` });
-    await waitFor(() => bobsOther.frames.filter((f) => f.t === 'probed').length === half, 'the other connection\'s answers');
-    for (let i = 0; i < half + 1; i++) bobs.send({ t: 'probe', chat: code, nonce: `probe${String(i).padStart(11, '0')}` });
-    await waitFor(() => bobs.frames.filter((f) => f.t === 'probed' || f.t === 'refusal').length === half + 1, 'every answer');
-    expect(bobs.frames.filter((f) => f.t === 'probed')).toHaveLength(half);
+    const first = PROBE_BURST - 10;
+    const second = 160;
+    for (let i = 0; i < first; i++) bobsOther.send({ t: 'probe', chat: code, nonce: `other${String(i).padStart(11, '0')}` });
+    await waitFor(() => bobsOther.frames.filter((f) => f.t === 'probed').length === first, "the other connection's answers");
+    for (let i = 0; i < second; i++) bobs.send({ t: 'probe', chat: code, nonce: `probe${String(i).padStart(11, '0')}` });
+    await waitFor(() => bobs.frames.filter((f) => f.t === 'probed' || f.t === 'refusal').length === second, 'every answer');
     bobsOther.socket.destroy();
     const refusals = bobs.frames.filter((f): f is Extract<Frame, { t: 'refusal' }> => f.t === 'refusal');
-    expect(refusals).toEqual([expect.objectContaining({ about: 'probe', chat: code, code: 'TOO_MANY_REQUESTS' })]);
+    expect(refusals.length).toBeGreaterThan(0);
+    for (const refusal of refusals) expect(refusal).toMatchObject({ about: 'probe', chat: code, code: 'TOO_MANY_REQUESTS' });
     expect(refusals[0]!.retryAfterMs).toBeGreaterThan(0);
+    // What the first connection left of the burst was still the second's to use.
+    expect(bobs.frames.filter((f) => f.t === 'probed').length).toBeGreaterThanOrEqual(PROBE_BURST - first);
     await roundTrip(bobs);
     expect(bobs.isClosed).toBe(false);
     bobs.socket.destroy();

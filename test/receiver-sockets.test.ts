@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MulticastJoinError } from '../src/client/receiver.js';
 import { defaultServerConfig } from '../src/server/config.js';
-import { CHAT_CODE, as, chorus, failureLine, registerProfile } from './support/cli.js';
+import { CHAT_CODE, as, chorus, registerProfile, startChorus } from './support/cli.js';
 import { connectedSender, recordingReceiver, waitFor } from './support/messaging.js';
 import { http, signUp, startTestServer, type TestServer } from './support/server.js';
 
@@ -106,16 +106,21 @@ describe('a receiver whose chat port another program holds', () => {
     }
   });
 
-  it('makes chorus tail say the port is in use, not that the interface is wrong', { timeout: 60_000 }, async () => {
+  it('makes chorus tail say the port is in use (not that the interface is wrong), and receive through the server instead', { timeout: 60_000 }, async () => {
     const profile = mkdtempSync(join(tmpdir(), 'chorus-port-taken-'));
     try {
       await registerProfile(profile, server.httpUrl, 'Bea');
       const code = CHAT_CODE.exec((await chorus(as(profile, 'create', 'Busy port'))).stdout)?.[1] ?? '';
       expect(code).not.toBe('');
-      const run = await chorus(as(profile, 'tail', code));
-      expect(run.code).toBe(1);
-      expect(failureLine(run)).toContain(`cannot receive ${code} live: port ${port} is in use by another program`);
-      expect(run.stderr).not.toContain('--multicast-interface');
+      const tail = startChorus(as(profile, 'tail', code, '--history', '0'));
+      await tail.waitFor(`chorus: ${code}: messages now come through the server`, 'stderr');
+      expect(tail.output().stderr).toContain(`port ${port} is in use by another program`);
+      expect(tail.output().stderr).not.toContain('--multicast-interface');
+      await tail.waitFor('Following', 'stderr');
+      expect((await chorus(as(profile, 'send', code, 'around the busy port'))).code).toBe(0);
+      await tail.waitFor('around the busy port');
+      tail.child.kill('SIGINT');
+      expect((await tail.result).code).toBe(0);
     } finally {
       rmSync(profile, { recursive: true, force: true });
     }

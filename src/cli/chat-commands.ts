@@ -56,7 +56,7 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
 
   program
     .command('chats')
-    .description('list my chats: code, name, members, messages so far')
+    .description('list my chats: code, name, members, messages so far, and how many of them you have not read')
     .option('--json', 'print the chats as JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const { client } = await requireSession(command, env);
@@ -65,8 +65,8 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
         chats.length === 0
           ? `No chats yet: create one with ${chorusCommand('create NAME')}, or join one with ${chorusCommand('join CODE')}.`
           : table(
-              ['CODE', 'NAME', 'MEMBERS', 'MESSAGES'],
-              chats.map((chat) => [chat.code, chat.name, String(chat.memberCount), String(chat.latestSeq)]),
+              ['CODE', 'NAME', 'MEMBERS', 'MESSAGES', 'UNREAD'],
+              chats.map((chat) => [chat.code, chat.name, String(chat.memberCount), String(chat.latestSeq), String(unread(chat))]),
             ),
       );
     });
@@ -109,8 +109,13 @@ async function latestMessages(client: ApiClient, code: string, limit: number): P
 
 /** A chat as scripts see it: everything but the chat's multicast key, which is a secret. */
 function chatView(chat: Chat) {
-  const { code, name, createdAt, createdBy, memberCount, latestSeq } = chat;
-  return { code, name, createdAt, createdBy, memberCount, latestSeq };
+  const { code, name, createdAt, createdBy, memberCount, latestSeq, readSeq } = chat;
+  return { code, name, createdAt, createdBy, memberCount, latestSeq, readSeq };
+}
+
+/** Messages after the read position: the same count on every device of the user (chorus read, chat move it). */
+function unread(chat: Chat): number {
+  return Math.max(0, chat.latestSeq - (chat.readSeq ?? 0));
 }
 
 /** Says which chat was refused, and why, in the user's words (refusals over HTTP or TCP alike). */

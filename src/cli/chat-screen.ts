@@ -14,6 +14,8 @@ export interface ChatScreenEvents {
   end(): void;
   /** Ctrl-C. */
   interrupt(): void;
+  /** In a terminal: the line being typed changed (a key typed or deleted); '' once it is empty or entered. */
+  draftChanged?(text: string): void;
 }
 
 const PROMPT = '> ';
@@ -23,6 +25,10 @@ export class ChatScreen {
   private readonly tty: boolean;
   private closed = false;
   private promptText = PROMPT;
+  private pending = 0;
+  /** A line shown just above the input ("Ben is typing…"), part of the prompt so that readline redraws it. */
+  private status: string | undefined;
+  private draft = '';
 
   constructor(
     private readonly input: NodeJS.ReadStream,
@@ -43,6 +49,15 @@ export class ChatScreen {
     });
     // In a terminal readline turns Ctrl-C into this event; otherwise it is a signal (see the caller).
     this.rl.on('SIGINT', () => events.interrupt());
+    // readline reads keys in a terminal (it emits them on the input, this listener after its own):
+    // the draft as it is after each one tells when typing starts, goes on, and stops.
+    if (this.tty) {
+      input.on('keypress', () => {
+        if (this.closed || this.rl.line === this.draft) return;
+        this.draft = this.rl.line;
+        events.draftChanged?.(this.draft);
+      });
+    }
     this.prompt();
   }
 
@@ -71,7 +86,24 @@ export class ChatScreen {
 
   /** Counts the messages being sent in the prompt ("2 sending > "), which readline redraws at once. */
   setPending(count: number): void {
-    const prompt = count > 0 ? `${count} sending ${PROMPT}` : PROMPT;
+    this.pending = count;
+    this.updatePrompt();
+  }
+
+  /**
+   * A line above the input, e.g. "Ben is typing…", until replaced or cleared (undefined). Only
+   * in a terminal: piped output is the chat's lines alone. Cut to the width, so it is one row.
+   */
+  setStatus(text: string | undefined): void {
+    const columns = this.output.columns || 80;
+    const chars = text === undefined ? undefined : [...text.replace(/\s+/g, ' ')];
+    this.status = chars === undefined ? undefined : chars.length >= columns ? `${chars.slice(0, columns - 2).join('')}…` : chars.join('');
+    this.updatePrompt();
+  }
+
+  private updatePrompt(): void {
+    const input = this.pending > 0 ? `${this.pending} sending ${PROMPT}` : PROMPT;
+    const prompt = this.status === undefined ? input : `${this.status}\n${input}`;
     if (prompt === this.promptText) return;
     this.promptText = prompt;
     this.rl.setPrompt(prompt);
@@ -99,7 +131,8 @@ export class ChatScreen {
   private eraseEnteredLine(text: string): void {
     if (!this.tty) return;
     const columns = this.output.columns || 80;
-    const rows = Math.max(1, Math.ceil([...(this.promptText + text)].length / columns));
+    // The prompt may hold a status row above the input: each of its lines takes its own rows.
+    const rows = (this.promptText + text).split('\n').reduce((sum, part) => sum + Math.max(1, Math.ceil([...part].length / columns)), 0);
     moveCursor(this.output, 0, -rows);
     clearScreenDown(this.output);
   }

@@ -5,6 +5,7 @@ import { registerChatCommands } from './chat-commands.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerMessagingCommands } from './messaging-commands.js';
 import { setChorusCommand } from './invocation.js';
+import { registerPresenceCommands } from './presence-commands.js';
 import { EXIT_USAGE, reportFailure } from './output.js';
 import { registerServerCommand } from './server.js';
 import { registerUpCommand } from './up.js';
@@ -30,6 +31,7 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerAccountCommands(program, env);
   registerChatCommands(program, env);
   registerMessagingCommands(program, env);
+  registerPresenceCommands(program, env);
   registerDoctorCommand(program, env);
 
   program.addHelpText(

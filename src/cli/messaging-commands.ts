@@ -10,6 +10,10 @@ import type { Profile } from '../client/profile.js';
 import { type ChatMessage, Receiver } from '../client/receiver.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
 import { type Ack, Sender, newClientMessageId } from '../client/sender.js';
+import { AwayWhenIdle } from '../client/away.js';
+import { ReadPosition } from '../client/read-position.js';
+import { TypingSignal, TypingWatch } from '../client/typing.js';
+import { MAX_TYPING_MEMBERS } from '../protocol/limits.js';
 import { pinnedServerKey } from '../client/server-key.js';
 import { ChorusError } from '../protocol/errors.js';
 import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
@@ -124,6 +128,10 @@ Type a message and press Enter to send it. Each message is one line, in the chat
 yours are being sent the prompt counts them ("1 sending >"), and a refused one says why.
 /help lists the commands; a line starting with // sends it with one / less. /quit or Ctrl-D
 leaves (after waiting a few seconds for messages still being sent); Ctrl-C leaves at once.
+In a terminal, a line above the input says who is typing ("Ben is typing…"), and others see the
+same of you while you type (not in chats of more than ${MAX_TYPING_MEMBERS} members). Messages shown count as read:
+your read position moves with them (chorus read sets it by hand; chorus settings --receipts off
+keeps it to yourself). You show as online while you type, away after 5 idle minutes.
 Where multicast does not reach this computer, a note says that messages come through the
 server instead (the same messages, once, in order); chorus doctor says why, and what to try.`,
     )
@@ -137,7 +145,7 @@ server instead (the same messages, once, in order); chorus doctor says why, and 
         const sender = await connectSender(client);
         const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress, link: sender });
         try {
-          await talk({ code, chat, me: { id: me.id, name: me.name }, sender, receiver, history: options.history ?? CHAT_HISTORY_DEFAULT, stop });
+          await talk({ code, chat, client, me: { id: me.id, name: me.name }, sender, receiver, history: options.history ?? CHAT_HISTORY_DEFAULT, stop });
         } finally {
           receiver.close();
           sender.close();
@@ -334,6 +342,7 @@ function stopSignal(): StopSignal {
 interface Talk {
   code: string;
   chat: Chat;
+  client: ApiClient;
   me: { id: number; name: string };
   sender: Sender;
   receiver: Receiver;
@@ -342,7 +351,7 @@ interface Talk {
 }
 
 /** The interactive chat, until /quit, Ctrl-D, Ctrl-C or a signal. */
-async function talk({ code, chat, me, sender, receiver, history, stop }: Talk): Promise<void> {
+async function talk({ code, chat, client, me, sender, receiver, history, stop }: Talk): Promise<void> {
   let screen: ChatScreen | undefined;
   const out = (line: string) => (screen ? screen.show(line) : void process.stdout.write(`${line}\n`));
   /**
@@ -358,12 +367,17 @@ async function talk({ code, chat, me, sender, receiver, history, stop }: Talk): 
   let quitting: 'wait' | 'now' | undefined;
   const showPending = () => screen?.setPending(pending);
 
+  const { typing, watch: typists, readPosition, presence } = presenceOf({ code, chat, client, me, sender, status: (line) => screen?.setStatus(line), note: out });
+
   out(`Chat "${terminalSafe(chat.name)}" (${code}), ${plural(chat.memberCount, 'member')}.`);
   receiver.onMessage((message) => {
     acknowledged.delete(message.clientMsgId);
     deliveredSeq = message.seq;
     out(messageLine(message, labels));
+    typists.messageFrom(code, message.sender.id);
+    readPosition.shown(message.seq);
   });
+  receiver.onEvents((chatCode, events) => typists.events(chatCode, events));
   watchReceiver(receiver, code, stop.fail);
   sender.onStateChange(() => {
     // The session ended (logout elsewhere, expiry): nothing can be sent any more.
@@ -381,6 +395,7 @@ async function talk({ code, chat, me, sender, receiver, history, stop }: Talk): 
   const send = (text: string) => {
     const problem = messageTextProblem(text);
     if (problem) return out(`  ✗ ${snippet(text)} not sent: ${describeFailure(problem).line}`);
+    typing.stop();
     const id = newClientMessageId();
     pending++;
     showPending();
@@ -401,6 +416,7 @@ async function talk({ code, chat, me, sender, receiver, history, stop }: Talk): 
   };
   screen = new ChatScreen(process.stdin, process.stdout, {
     line: (text) => {
+      presence.active();
       const command = chatCommand(text);
       if (command === undefined) return text === '' ? undefined : send(text);
       if ('send' in command) return send(command.send);
@@ -410,7 +426,13 @@ async function talk({ code, chat, me, sender, receiver, history, stop }: Talk): 
     },
     end: () => leave('wait'),
     interrupt: () => leave('now'),
+    draftChanged: (draft) => {
+      presence.active();
+      if (draft.trim() === '' || draft.startsWith('/')) typing.stop();
+      else typing.keystroke();
+    },
   });
+  presence.active();
 
   try {
     await stop.stopped;
@@ -434,10 +456,54 @@ async function talk({ code, chat, me, sender, receiver, history, stop }: Talk): 
     for (const message of [...acknowledged.values()].sort((a, b) => a.seq - b.seq)) out(messageLine(message, labels));
     if (pending > 0) printNote(`chorus: ${plural(pending, 'message')} not acknowledged: they may not have been sent`);
     quitting = 'now'; // closing the sender now fails what is left: said above, not once per message
+    typing.stop();
+    await Promise.race([readPosition.flush(), new Promise((resolve) => setTimeout(resolve, READ_FLUSH_WAIT_MS).unref())]);
   } finally {
+    typists.close();
+    presence.close();
     screen.close();
   }
 }
+
+/** How long leaving waits for the last read position to be stored. */
+const READ_FLUSH_WAIT_MS = 2000;
+
+/**
+ * What the chat says of the person using it and shows of the others (issue 13): typing on and
+ * off as they type and send (not in chats too big for typing events), online or away as they
+ * are active or not, the read position as messages are shown (coalesced), and who else is typing
+ * on the status line above the input.
+ */
+function presenceOf({ code, chat, client, me, sender, status, note }: Pick<Talk, 'code' | 'chat' | 'client' | 'me' | 'sender'> & { status(line: string | undefined): void; note(line: string): void }) {
+  const typingAllowed = chat.memberCount <= MAX_TYPING_MEMBERS;
+  const typing = new TypingSignal({
+    send: (on) => {
+      if (typingAllowed) sender.typing(code, on);
+    },
+  });
+  const watch = new TypingWatch({
+    selfId: me.id,
+    changed: (changed) => {
+      if (changed !== code) return;
+      const sentence = watch.sentence(code);
+      status(sentence === undefined ? undefined : terminalSafe(sentence));
+    },
+  });
+  let failureSaid = false;
+  const readPosition = new ReadPosition({
+    write: (seq) => client.setReadPosition(code, seq),
+    // Said once: the chat goes on without it (an older server, say), and it is tried again later.
+    failed: (error) => {
+      if (failureSaid || isSessionEnded(error)) return;
+      failureSaid = true;
+      note(terminalSafe(`  … your read position could not be saved: ${describeFailure(error).line}`));
+    },
+  });
+  readPosition.startAt(chat.readSeq);
+  const presence = new AwayWhenIdle({ set: (state) => sender.presence(state) });
+  return { typing, watch, readPosition, presence };
+}
+
 
 const CHAT_HELP = `  Enter sends the line. Commands:
     /help   this list

@@ -1,10 +1,10 @@
 import { ChorusError, ERRORS, type WireErrorCode, errorMessage, isWireCode } from '../protocol/errors.js';
 import type { ChatMessage } from '../protocol/message.js';
-import type { Chat, ChatMulticast, Member, Session, User } from '../protocol/resources.js';
+import type { Chat, ChatMulticast, Member, ReadPosition, Session, Settings, User } from '../protocol/resources.js';
 import { HandshakeTimeoutError } from './certificate-pin.js';
 import { pinnedFetch } from './pinned-fetch.js';
 
-export type { Chat, ChatMulticast, Member, Session, User };
+export type { Chat, ChatMulticast, Member, ReadPosition, Session, Settings, User };
 
 /**
  * A typed client for the HTTP API (docs/api.md), shared by the CLI, the terminal chat and the
@@ -164,8 +164,22 @@ export class ApiClient {
     return this.request('DELETE', `${chatPath(code)}/members/me`);
   }
 
+  /** Every member, with presence, last seen, the creator marked, and read positions where shared. */
   async listMembers(code: string): Promise<Member[]> {
     return (await this.request<{ members: Member[] }>('GET', `${chatPath(code)}/members`)).members;
+  }
+
+  /** Moves the caller's read position in the chat (forward only); resolves with where it is now. */
+  async setReadPosition(code: string, seq: number): Promise<number> {
+    return (await this.request<ReadPosition>('PUT', `${chatPath(code)}/read`, { seq })).seq;
+  }
+
+  settings(): Promise<Settings> {
+    return this.request('GET', '/api/me/settings');
+  }
+
+  updateSettings(settings: Settings): Promise<Settings> {
+    return this.request('PUT', '/api/me/settings', settings);
   }
 
   listMessages(code: string, page: PageRequest = {}): Promise<MessagePage> {

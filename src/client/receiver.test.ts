@@ -328,6 +328,16 @@ describe('Receiver: delivery path with a server link', () => {
     expect([...link.watching.keys()]).toEqual([CODE]);
   });
 
+  it('events pushed by the server come out of onEvents like multicast ones; those of chats not received are dropped', async () => {
+    const { receiver, link } = await withLink();
+    const got: [string, unknown][] = [];
+    receiver.onEvents((chat, events) => got.push([chat, events]));
+    const typing = { kind: 'typing' as const, userId: 3, name: 'Ben', on: true };
+    link.pushEvents('abcde12345', [typing]);
+    link.pushEvents('ZZZZZ-99999', [typing]);
+    expect(got).toEqual([[CODE, [typing]]]);
+  });
+
   it('on push, pushed messages are delivered in order and once, with multicast duplicates and a switch in the middle', async () => {
     const { source, delivered, probe, arrive, wait, link } = await withLink();
     source.post(6);

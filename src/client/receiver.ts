@@ -137,6 +137,7 @@ export class Receiver {
     });
     this.timings = { ...DEFAULT_PROBE_TIMINGS, ...options.probeTimings };
     options.link?.onPushed((chat, messages) => this.onPushed(chat, messages));
+    options.link?.onEvents((chat, events) => this.onPushedEvents(chat, events));
     options.link?.onWatchRefused((chat, error) => {
       this.reportError(error);
       if (accessEnded(error)) this.leave(chat);
@@ -323,6 +324,13 @@ export class Receiver {
     sub.ordering.offer(messages);
     sub.ordering.noteLatest(last.seq);
     this.checkGap(sub);
+  }
+
+  /** Events the server pushed over TCP: handed on like multicast ones, for chats we receive. */
+  private onPushedEvents(chat: string, events: ChatEvent[]): void {
+    const sub = this.chats.get(normalizeChatCode(chat) ?? chat);
+    if (!sub || this.closed) return;
+    this.emitEvents(formatChatCode(sub.code), events);
   }
 
   /**

@@ -359,3 +359,82 @@ describe('Sender as the server link: probes and push', () => {
     expect(transport.last.sent('watch')).toEqual([]);
   });
 });
+
+describe('Sender: typing, presence and pushed events', () => {
+  const typingEvent = { kind: 'typing' as const, userId: 2, name: 'Bea', on: true };
+
+  it('sends typing frames only while connected: nothing is queued for the next connection', async () => {
+    const { sender, transport, clock } = setup();
+    sender.typing('AAAAA-11111', true);
+    const connected = sender.connect();
+    welcomeOn(transport.last);
+    await connected;
+    expect(transport.last.sent('typing')).toEqual([]);
+    sender.typing('AAAAA-11111', true);
+    sender.typing('AAAAA-11111', false);
+    expect(transport.last.sent('typing')).toEqual([
+      { t: 'typing', chat: 'AAAAA-11111', on: true },
+      { t: 'typing', chat: 'AAAAA-11111', on: false },
+    ]);
+    transport.last.drop();
+    await settle();
+    clock.advance(5000);
+    welcomeOn(transport.last);
+    expect(transport.connections).toHaveLength(2);
+    expect(transport.last.sent('typing')).toEqual([]);
+  });
+
+  it('says away when it is so (again after every reconnect); online only when leaving away, since a connection starts online', async () => {
+    const { sender, transport, clock } = setup();
+    const reconnect = async () => {
+      transport.last.drop();
+      await settle();
+      clock.advance(5000);
+      welcomeOn(transport.last);
+    };
+    sender.presence('online');
+    sender.presence('away');
+    const connected = sender.connect();
+    welcomeOn(transport.last);
+    await connected;
+    expect(transport.last.sent('presence')).toEqual([{ t: 'presence', state: 'away' }]);
+    sender.presence('online');
+    sender.presence('online');
+    expect(transport.last.sent('presence')).toEqual([
+      { t: 'presence', state: 'away' },
+      { t: 'presence', state: 'online' },
+    ]);
+    await reconnect();
+    expect(transport.connections).toHaveLength(2);
+    expect(transport.last.sent('presence')).toEqual([]);
+    sender.presence('away');
+    await reconnect();
+    expect(transport.last.sent('presence')).toEqual([{ t: 'presence', state: 'away' }]);
+  });
+
+  it('hands pushed events of watched chats on, with their chat in its displayed form; others are ignored', async () => {
+    const { sender, transport } = setup();
+    const got: [string, unknown[]][] = [];
+    sender.onEvents((chat, events) => got.push([chat, events]));
+    sender.watch('aaaaa11111', () => 0);
+    welcomeOn(transport.last);
+    transport.last.reply({ t: 'events', chat: 'aaaaa-11111', events: [typingEvent] });
+    transport.last.reply({ t: 'events', chat: 'BBBBB-22222', events: [typingEvent] });
+    expect(got).toEqual([['AAAAA-11111', [typingEvent]]]);
+  });
+
+  it('a typing refusal is ignored: the connection and its watches go on', async () => {
+    const { sender, transport } = setup();
+    const refused: string[] = [];
+    sender.onWatchRefused((chat) => refused.push(chat));
+    sender.watch('AAAAA-11111', () => 0);
+    welcomeOn(transport.last);
+    transport.last.reply({ t: 'refusal', about: 'typing', chat: 'AAAAA-11111', code: 'RATE_LIMITED', message: 'slow down' });
+    const got: string[] = [];
+    sender.onEvents((chat) => got.push(chat));
+    transport.last.reply({ t: 'events', chat: 'AAAAA-11111', events: [typingEvent] });
+    expect(refused).toEqual([]);
+    expect(got).toEqual(['AAAAA-11111']);
+    expect(sender.connectionState).toBe('connected');
+  });
+});

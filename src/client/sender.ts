@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Backoff } from '../protocol/backoff.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
-import { type Frame, FrameDecoder, type MessagesFrame, encodeFrame } from '../protocol/frames.js';
+import type { ChatEvent } from '../protocol/events.js';
+import { type EventsFrame, type Frame, FrameDecoder, type MessagesFrame, type PresenceFrame, encodeFrame } from '../protocol/frames.js';
 import type { ChatMessage } from '../protocol/message.js';
 import { messageTextProblem } from '../protocol/message-text.js';
 import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
@@ -113,6 +114,10 @@ export class Sender implements ServerLink {
   private readonly probes = new Map<string, { chat: string; resolve(answer: { latestSeq: number }): void; reject(error: Error): void }>();
   private readonly pushListeners: ((chat: string, messages: ChatMessage[]) => void)[] = [];
   private readonly watchRefusedListeners: ((chat: string, error: ChorusError) => void)[] = [];
+  private readonly eventListeners: ((chat: string, events: ChatEvent[]) => void)[] = [];
+  /** What this client says of itself (online or away), and what the server of this connection last heard (a connection starts online). */
+  private presenceState: PresenceFrame['state'] = 'online';
+  private presenceSaid: PresenceFrame['state'] = 'online';
 
   constructor(private readonly options: SenderOptions) {
     this.transport = options.transport ?? tcpTransport(options);
@@ -194,6 +199,37 @@ export class Sender implements ServerLink {
     this.watchRefusedListeners.push(listener);
   }
 
+  onEvents(listener: (chat: string, events: ChatEvent[]) => void): void {
+    this.eventListeners.push(listener);
+  }
+
+  // ---- typing and presence (docs/protocol.md, Presence, typing and read receipts) ----
+
+  /**
+   * Says that this user is typing in the chat (`on`, to be refreshed by the caller every
+   * TYPING_REFRESH_MS), or stopped. Best effort: sent only while connected, never queued; a
+   * typing state lost with a connection expires on its receivers by itself.
+   */
+  typing(chat: string, on: boolean): void {
+    if (this.state === 'connected') this.write({ t: 'typing', chat, on });
+  }
+
+  /**
+   * Says that this client is active (`online`) or `away`: sent when it differs from what the
+   * server has. The server keeps presence per connection and starts each one online at its
+   * welcome, so `away` is said again after every reconnect, and `online` never needs to be.
+   */
+  presence(state: PresenceFrame['state']): void {
+    this.presenceState = state;
+    this.sayPresence();
+  }
+
+  private sayPresence(): void {
+    if (this.state !== 'connected' || this.presenceSaid === this.presenceState) return;
+    this.presenceSaid = this.presenceState;
+    this.write({ t: 'presence', state: this.presenceState });
+  }
+
   private openUnlessWaiting(): void {
     if (this.state === 'disconnected' && !this.reconnectTimer) this.open();
   }
@@ -203,6 +239,13 @@ export class Sender implements ServerLink {
     if (!this.watches.has(canonical(frame.chat))) return;
     const messages = frame.messages.map((m) => ({ chat, ...m }));
     for (const listener of this.pushListeners) listener(chat, messages);
+  }
+
+  /** Events of a watched chat (typing, read positions, presence), pushed because multicast does not reach us. */
+  private onEventsFrame(frame: EventsFrame): void {
+    if (!this.watches.has(canonical(frame.chat))) return;
+    const chat = formatChatCode(canonical(frame.chat));
+    for (const listener of this.eventListeners) listener(chat, frame.events);
   }
 
   close(): void {
@@ -291,10 +334,14 @@ export class Sender implements ServerLink {
         for (const o of this.unacked.values()) this.write({ t: 'send', id: o.id, chat: o.chat, text: o.text });
         // Pushes are per connection: ask again, from what has been delivered since.
         for (const [chat, after] of this.watches) this.write({ t: 'watch', chat: formatChatCode(chat), after: after() });
+        this.presenceSaid = 'online';
+        this.sayPresence();
         this.pump();
         return;
       case 'messages':
         return this.onPushedFrame(frame);
+      case 'events':
+        return this.onEventsFrame(frame);
       case 'probed': {
         const probe = this.probes.get(frame.nonce);
         this.probes.delete(frame.nonce);

@@ -1,4 +1,5 @@
 import type { ChorusError } from '../protocol/errors.js';
+import type { ChatEvent } from '../protocol/events.js';
 import type { ChatMessage } from '../protocol/message.js';
 import type { ServerLink } from './server-link.js';
 
@@ -9,6 +10,7 @@ export class FakeLink implements ServerLink {
   readonly calls: string[] = [];
   private readonly pushed: ((chat: string, messages: ChatMessage[]) => void)[] = [];
   private readonly refused: ((chat: string, error: ChorusError) => void)[] = [];
+  private readonly events: ((chat: string, events: ChatEvent[]) => void)[] = [];
 
   probe(chat: string, nonce: string): Promise<{ latestSeq: number }> {
     return new Promise((resolve, reject) => {
@@ -32,6 +34,15 @@ export class FakeLink implements ServerLink {
 
   onWatchRefused(listener: (chat: string, error: ChorusError) => void): void {
     this.refused.push(listener);
+  }
+
+  onEvents(listener: (chat: string, events: ChatEvent[]) => void): void {
+    this.events.push(listener);
+  }
+
+  /** The server pushes these events of `chat`. */
+  pushEvents(chat: string, events: ChatEvent[]): void {
+    for (const listener of this.events) listener(chat, events);
   }
 
   /** The server pushes these messages of `chat`. */

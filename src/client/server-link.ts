@@ -1,4 +1,5 @@
 import type { ChorusError } from '../protocol/errors.js';
+import type { ChatEvent } from '../protocol/events.js';
 import type { ChatMessage } from '../protocol/message.js';
 
 /**
@@ -20,4 +21,6 @@ export interface ServerLink {
   onPushed(listener: (chat: string, messages: ChatMessage[]) => void): void;
   /** The server refused or ended a watch (NOT_A_MEMBER after a removal, say). */
   onWatchRefused(listener: (chat: string, error: ChorusError) => void): void;
+  /** Events (typing, read, presence) of a watched chat, pushed as multicast would have carried them. */
+  onEvents(listener: (chat: string, events: ChatEvent[]) => void): void;
 }

@@ -38,10 +38,31 @@ export interface Chat {
   latestSeq: number;
   memberCount: number;
   multicast: ChatMulticast;
+  /** The caller's own read position: the highest seq they have seen (0: none), the same on every device. */
+  readSeq: number;
 }
 
 export interface Member {
   id: number;
   name: string;
   joinedAt: string;
+  /** Whether this member created the chat (and may remove others). */
+  creator: boolean;
+  presence: 'online' | 'away' | 'offline';
+  /** When the member was last online (ISO 8601); null if the server has not seen them since it started. */
+  lastSeenAt: string | null;
+  /** The member's read position: only for members who share receipts, and always for the caller. */
+  readSeq?: number;
+}
+
+/** PUT /api/chats/{code}/read: the caller's read position after the update (it only moves forward). */
+export interface ReadPosition {
+  chat: string;
+  seq: number;
+}
+
+/** GET and PUT /api/me/settings. */
+export interface Settings {
+  /** Share read positions with other members (default true); off, they are shown to nobody. */
+  receipts: boolean;
 }

@@ -8,6 +8,8 @@ import { type ChatCaller, Chats } from './chat-service.js';
 import { defaultServerConfig } from './config.js';
 import { MembershipCache } from './membership-cache.js';
 import { MulticastAllocator } from './multicast-allocator.js';
+import { Presence } from './presence.js';
+import { ReadPositions } from './read-positions.js';
 import { RecentMessages } from './recent-messages.js';
 import { Store } from './store/store.js';
 
@@ -30,6 +32,8 @@ describe('Chats', () => {
       membership: new MembershipCache(store),
       keys: new ChatKeys(store),
       recent: new RecentMessages(),
+      reads: new ReadPositions({ store: store.reads, logger: console }),
+      presence: new Presence({ take: () => 0, announce: () => {} }),
     });
     creator = toUser(await store.users.insert({ name: 'Cleo', email: 'cleo@x.io', passwordHash: 'h', createdAt: 1 }));
     member = toUser(await store.users.insert({ name: 'Milo', email: 'milo@x.io', passwordHash: 'h', createdAt: 1 }));

@@ -2,7 +2,7 @@ import { formatChatCode, newChatCode, normalizeChatCode } from '../protocol/chat
 import { ChorusError, chorusError } from '../protocol/errors.js';
 import type { ChatMessage } from '../protocol/message.js';
 import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX } from '../protocol/limits.js';
-import type { Chat, ChatMulticast, Member } from '../protocol/resources.js';
+import type { Chat, ChatMulticast, Member, ReadPosition } from '../protocol/resources.js';
 import { newStreamId } from '../protocol/stream-id.js';
 import type { User } from './accounts.js';
 import type { ChatKey, ChatKeys } from './chat-keys.js';
@@ -11,8 +11,10 @@ import { DEFAULTS } from './config.js';
 import { type MembershipCache, notAMember } from './membership-cache.js';
 import type { MulticastAllocator } from './multicast-allocator.js';
 import { fitPageToBytes } from './history-page.js';
+import type { Presence } from './presence.js';
+import type { ReadPositions } from './read-positions.js';
 import type { RecentMessages } from './recent-messages.js';
-import type { ChatWithCount, MemberRow } from './store/chats.js';
+import type { ChatWithCount } from './store/chats.js';
 import { isUniqueViolation } from './store/database.js';
 import type { CommittedMessage, Page } from './store/messages.js';
 import type { Store } from './store/store.js';
@@ -55,7 +57,7 @@ class KeyedQueue {
   }
 }
 
-function toChat(row: ChatWithCount, key: ChatKey): Chat {
+function toChat(row: ChatWithCount, key: ChatKey, readSeq: number): Chat {
   return {
     code: formatChatCode(row.code),
     name: row.name,
@@ -70,6 +72,7 @@ function toChat(row: ChatWithCount, key: ChatKey): Chat {
       keyEpoch: key.epoch,
       key: key.key.toString('base64'),
     },
+    readSeq,
   };
 }
 
@@ -85,9 +88,6 @@ export function toChatMessage(m: CommittedMessage): ChatMessage {
   };
 }
 
-function toMember(row: MemberRow): Member {
-  return { id: row.id, name: row.name, joinedAt: new Date(row.joined_at).toISOString() };
-}
 
 export interface ChatsDeps {
   store: Store;
@@ -101,6 +101,10 @@ export interface ChatsDeps {
   limits?: ChatLimits;
   /** Counts unknown codes and refuses callers who try too many (code-guess-throttle.ts). */
   guesses?: CodeGuessThrottle;
+  /** Members' read positions, written coalesced (read-positions.ts). */
+  reads: ReadPositions;
+  /** Who is online (presence.ts), for the member list. */
+  presence: Pick<Presence, 'of'>;
 }
 
 /**
@@ -153,7 +157,7 @@ export class Chats {
           stream_id: newStreamId(),
         });
         await this.membership.added(code, user.id);
-        return this.describe(await this.findOrThrow(code));
+        return this.describe(await this.findOrThrow(code), user.id);
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
       }
@@ -170,9 +174,10 @@ export class Chats {
     const before = await this.store.chats.listForUser(user.id);
     const keys = new Map(await Promise.all(before.map(async (row) => [row.code, await this.keys.keyFor(row.code)] as const)));
     const rows = await this.store.chats.listForUser(user.id);
+    const positions = await this.deps.reads.ofUser(user.id);
     return rows.flatMap((row) => {
       const key = keys.get(row.code);
-      return key ? [toChat(row, key)] : [];
+      return key ? [toChat(row, key, positions.get(row.code) ?? 0)] : [];
     });
   }
 
@@ -188,7 +193,7 @@ export class Chats {
     // A code that names no chat: the check below answers it (404), and no key is kept for it.
     key?.catch(() => {});
     const chat = await this.requireMember(caller, codeInput);
-    return toChat(chat, await key!);
+    return toChat(chat, await key!, await this.deps.reads.get(chat.code, caller.user.id));
   }
 
   /** Joins by code: refused to a caller past the code-guessing limit, whatever the code. */
@@ -209,7 +214,7 @@ export class Chats {
       }
       await this.store.chats.addMember(code, user.id, Date.now());
       await this.membership.added(code, user.id);
-      return this.describe(await this.findOrThrow(code));
+      return this.describe(await this.findOrThrow(code), user.id);
     });
   }
 
@@ -261,10 +266,34 @@ export class Chats {
     this.deps.onKeyRotated?.(chatCode);
   }
 
-  /** Where the chat's datagrams go, and the stream id that names it in their headers: for fan-out. */
+  /**
+   * The chat's members, with their presence and, for those who share receipts (and for the
+   * caller), their read position: a member in private mode has theirs shown to nobody else.
+   */
   async members(caller: ChatCaller, codeInput: string): Promise<Member[]> {
     const chat = await this.requireMember(caller, codeInput);
-    return (await this.store.chats.listMembers(chat.code)).map(toMember);
+    const pending = this.deps.reads.pendingOf(chat.code);
+    return (await this.store.reads.members(chat.code)).map((row) => {
+      const member: Member = {
+        id: row.id,
+        name: row.name,
+        joinedAt: new Date(row.joined_at).toISOString(),
+        creator: row.id === chat.created_by,
+        ...this.deps.presence.of(row.id),
+      };
+      if (Number(row.share_receipts) !== 0 || row.id === caller.user.id) member.readSeq = Math.max(row.read_seq ?? 0, pending.get(row.id) ?? 0);
+      return member;
+    });
+  }
+
+  /**
+   * Moves the caller's read position forward to `seq`, never past the chat's latest message;
+   * behind the same check as history. Answers the position now (written coalesced).
+   */
+  async markRead(caller: ChatCaller, codeInput: string, seq: number): Promise<ReadPosition> {
+    const chat = await this.requireMember(caller, codeInput);
+    const position = await this.deps.reads.set(chat.code, caller.user, Math.min(seq, chat.last_seq));
+    return { chat: formatChatCode(chat.code), seq: position };
   }
 
   async history(
@@ -323,8 +352,8 @@ export class Chats {
     });
   }
 
-  private async describe(row: ChatWithCount): Promise<Chat> {
-    return toChat(row, await this.keys.keyFor(row.code));
+  private async describe(row: ChatWithCount, userId: number): Promise<Chat> {
+    return toChat(row, await this.keys.keyFor(row.code), await this.deps.reads.get(row.code, userId));
   }
 
   private async findOrThrow(codeInput: string): Promise<ChatWithCount> {

@@ -1,8 +1,10 @@
-import { PROBE_BURST, PROBE_RATE_PER_SECOND } from '../protocol/limits.js';
+import type { ChatEvent, PresenceState } from '../protocol/events.js';
+import { EVENT_BURST, EVENT_RATE_PER_SECOND, PROBE_BURST, PROBE_RATE_PER_SECOND } from '../protocol/limits.js';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { Accounts } from './accounts.js';
 import { ChatKeys } from './chat-keys.js';
+import { ChatEvents } from './chat-events.js';
 import { Chats } from './chat-service.js';
 import { CodeGuessThrottle } from './code-guess-throttle.js';
 import { DEFAULTS, DEFAULT_TIMEOUTS, type RunningServer, type ServerConfig, usesTls } from './config.js';
@@ -15,12 +17,15 @@ import { LoginThrottle } from './login-throttle.js';
 import { MembershipCache } from './membership-cache.js';
 import { serverMetrics } from './metrics.js';
 import { MulticastAllocator } from './multicast-allocator.js';
+import { Presence } from './presence.js';
 import { PushHub } from './push.js';
+import { type MovedPosition, ReadPositions } from './read-positions.js';
 import { SendRateLimiter } from './send-rate.js';
 import { RecentMessages } from './recent-messages.js';
 import { RegistrationThrottle } from './registration-throttle.js';
 import { Sequencer } from './sequencer.js';
 import { ServerIdentity } from './server-identity.js';
+import { UserSettings } from './settings.js';
 import { sqliteFileIn } from './store/database.js';
 import { Store } from './store/store.js';
 import { type TlsMaterial, loadOrCreateSelfSigned, loadTlsFiles } from './tls/material.js';
@@ -62,6 +67,22 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const recent = new RecentMessages();
     // One count of unknown chat codes per user and address, for HTTP and TCP alike.
     const guesses = new CodeGuessThrottle(config.codeGuessThrottle);
+    // Typing and presence: one bucket per user, shared by the user's connections.
+    const eventRate = new SendRateLimiter({ perSecond: EVENT_RATE_PER_SECOND, burst: EVENT_BURST });
+    // Set once the fan-out and push exist; nothing is announced before the ports listen.
+    let chatEvents: ChatEvents | undefined;
+    const presence = new Presence({
+      take: (userId) => eventRate.take(userId),
+      announce: (user, state) => void announcePresence(store, chatEvents, user, state).catch((error) => logger.warn({ err: error }, 'presence could not be announced')),
+      logger,
+      offlineAfterMs: config.timeouts.offlineAfterMs,
+    });
+    const reads = new ReadPositions({
+      store: store.reads,
+      logger,
+      flushMs: config.timeouts.readFlushMs,
+      onFlushed: (moved) => announceReads(chatEvents, moved),
+    });
     const chats = new Chats({
       store,
       multicast: new MulticastAllocator(config.multicast),
@@ -71,6 +92,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       onKeyRotated: (code) => fanout?.nudge(code),
       limits: config.limits,
       guesses,
+      reads,
+      presence,
     });
     // The fan-out reads a chat's address from the store, once per chat: it never calls up into the chat service.
     const addressOf = async (code: string) => {
@@ -81,6 +104,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     fanout = await Fanout.start(config.multicast, keys, identity, addressOf, logger);
     const activeFanout = fanout;
     cleanup.push(() => activeFanout.close());
+    // Closed after the ports (below), before the fan-out: positions acknowledged are written, and their events still go out.
+    cleanup.push(() => reads.close());
+    cleanup.push(async () => presence.close());
 
     // Catch-up reads what the history API would: the recent window in memory, else the store.
     const push = new PushHub({
@@ -89,6 +115,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       isMember: (code, userId) => members.isMember(code, userId),
       logger,
     });
+    chatEvents = new ChatEvents({ multicast: activeFanout, push, logger });
 
     const sequencer = new Sequencer(store);
     sequencer.onCommitted((batch) => {
@@ -115,17 +142,20 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         guesses,
         push,
         probes: activeFanout,
+        eventRate,
+        events: chatEvents,
+        presence,
       },
       tls,
     );
     const tcpPort = await ingest.listen(config.host, config.tcpPort);
     cleanup.push(() => ingest.close());
 
-    const metrics = serverMetrics({ sequencer, fanout: activeFanout, ingest, push });
+    const metrics = serverMetrics({ sequencer, fanout: activeFanout, ingest, push, reads, events: chatEvents });
     const historyRequestsPerUser = config.limits.historyRequestsPerUser ?? DEFAULTS.historyRequestsPerUser;
     // A logout ends the session's TCP connections too, not only its HTTP requests.
     const sessionEnded = (token: string) => ingest.endSession(token);
-    const app = await buildHttpApp({ accounts, chats, identity, tcpPort, tls, metrics, historyRequestsPerUser, sessionEnded }, logger, config.timeouts);
+    const app = await buildHttpApp({ accounts, chats, settings: new UserSettings(store.reads), identity, tcpPort, tls, metrics, historyRequestsPerUser, sessionEnded }, logger, config.timeouts);
     await app.listen({ host: config.host, port: config.httpPort });
     cleanup.push(() => app.close());
 
@@ -158,6 +188,26 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await unwind();
     throw error;
   }
+}
+
+/** A presence change goes to every chat the user is in: one EVENTS datagram each. */
+async function announcePresence(store: Store, events: ChatEvents | undefined, user: { id: number; name: string }, state: PresenceState): Promise<void> {
+  if (!events) return;
+  const event: ChatEvent = { kind: 'presence', userId: user.id, name: user.name, state };
+  for (const chatCode of await store.reads.chatsOf(user.id)) events.send(chatCode, [event]);
+}
+
+/** Positions written at a flush, as read events per chat: only those of members who share receipts. */
+function announceReads(events: ChatEvents | undefined, moved: MovedPosition[]): void {
+  if (!events) return;
+  const byChat = new Map<string, ChatEvent[]>();
+  for (const m of moved) {
+    if (!m.shared) continue;
+    const list = byChat.get(m.chatCode) ?? [];
+    list.push({ kind: 'read', userId: m.userId, name: m.name, seq: m.seq });
+    byChat.set(m.chatCode, list);
+  }
+  for (const [chatCode, list] of byChat) events.send(chatCode, list);
 }
 
 /** The operator's certificate, else the self-signed one in the data folder; none on plain loopback. */

@@ -101,6 +101,10 @@ export interface PeerTimeouts {
   tcpHelloMs?: number;
   /** TCP: a peer whose answers back up (it does not read) must take them within this, or it is cut off. */
   tcpDrainMs?: number;
+  /** Presence: a user whose last connection closed this long ago is offline (OFFLINE_AFTER_MS). */
+  offlineAfterMs?: number;
+  /** Read positions are written at most this often (READ_FLUSH_MS). */
+  readFlushMs?: number;
 }
 
 export interface MulticastConfig {

@@ -183,3 +183,31 @@ describe('probes and send errors', { timeout: 30_000 }, () => {
     expect(lines.filter((l) => l.level === 40)).toHaveLength(2);
   });
 });
+
+describe('packEvents', () => {
+  it('packs events into batches that each fit one EVENTS datagram, in order, none lost', async () => {
+    const { packEvents } = await import('./fanout.js');
+    const { encodeEvents } = await import('../protocol/datagram.js');
+    const { newSigningKeyPair, newChatKey, NonceSource } = await import('../protocol/crypto.js');
+    // Names of 64 four-byte characters: 256 bytes each, so only a few fit a datagram.
+    const events = Array.from({ length: 40 }, (_, i) => ({ kind: 'read' as const, userId: i + 1, name: '😀'.repeat(64), seq: i }));
+    const batches = packEvents(events);
+    expect(batches.length).toBeGreaterThan(1);
+    expect(batches.flat()).toEqual(events);
+    const key = newChatKey();
+    const nonces = new NonceSource();
+    const signer = newSigningKeyPair();
+    const encode = (batch: Parameters<typeof encodeEvents>[0]['events']) => encodeEvents({ stream: '0123456789abcdef0123', epoch: 1, events: batch }, key, nonces.next(), signer.privateKey);
+    // Small events too: each batch within 32 events and 1200 bytes, and full (one more would not fit).
+    const small = Array.from({ length: 70 }, (_, i) => ({ kind: 'typing' as const, userId: i + 1, name: 'A', on: true }));
+    const smallBatches = packEvents(small);
+    expect(smallBatches.flat()).toEqual(small);
+    for (const batch of [...batches, ...smallBatches]) {
+      expect(batch.length).toBeLessThanOrEqual(32);
+      expect(encode(batch).length).toBeLessThanOrEqual(1200);
+    }
+    for (const [i, batch] of smallBatches.slice(0, -1).entries()) {
+      expect(() => encode([...batch, smallBatches[i + 1]![0]!])).toThrow(RangeError);
+    }
+  });
+});

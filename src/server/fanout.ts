@@ -1,6 +1,7 @@
 import { type Socket, createSocket } from 'node:dgram';
 import type { Logger } from 'pino';
-import { DATA_OVERHEAD_BYTES, type DatagramMessage, encodeData, encodeHeartbeat, encodeProbe, fitsAlone, messageWireSize } from '../protocol/datagram.js';
+import { DATA_OVERHEAD_BYTES, type DatagramMessage, encodeData, encodeEvents, encodeHeartbeat, encodeProbe, fitsAlone, messageWireSize } from '../protocol/datagram.js';
+import { type ChatEvent, MAX_EVENTS_PER_BATCH } from '../protocol/events.js';
 import { MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
 import type { ChatKeys } from './chat-keys.js';
 import type { MulticastConfig } from './config.js';
@@ -80,7 +81,7 @@ export class Fanout {
   private wake?: NodeJS.Timeout;
   private drained: (() => void)[] = [];
   private closed = false;
-  readonly stats = { datagrams: 0, heartbeats: 0, probes: 0, sendErrors: 0, skipped: 0 };
+  readonly stats = { datagrams: 0, heartbeats: 0, probes: 0, events: 0, sendErrors: 0, skipped: 0 };
   /** The last send failed: said once in the log, and again once a send succeeds (see transmit). */
   private sendsFailing = false;
   private readonly send: SendDatagram;
@@ -148,6 +149,23 @@ export class Fanout {
     this.transmit(encodeProbe({ stream: state.address.stream, epoch, latestSeq, nonce }, this.identity.privateKey), state.address);
     this.stats.probes++;
     return latestSeq;
+  }
+
+  /**
+   * Multicasts the chat's events (typing, read, presence) now, sealed with the chat's current key
+   * and signed, packed into as few EVENTS datagrams as fit. Not paced like data: events are small
+   * and each user's are rate limited before they get here (ingest.ts, presence.ts).
+   */
+  async events(chatCode: string, events: readonly ChatEvent[]): Promise<void> {
+    if (this.closed || events.length === 0) return;
+    const state = await this.stateOf(chatCode);
+    const sealing = await this.keys.keyFor(chatCode);
+    if (this.closed) return;
+    for (const batch of packEvents(events)) {
+      const datagram = encodeEvents({ stream: state.address.stream, epoch: sealing.epoch, events: batch }, sealing.key, sealing.nonces.next(), this.identity.privateKey);
+      this.transmit(datagram, state.address);
+      this.stats.events++;
+    }
   }
 
   /** Whether the latest multicast send failed (the server cannot multicast, or not now). */
@@ -364,4 +382,24 @@ function toDatagramMessage(m: CommittedMessage): DatagramMessage {
     textOmitted: false,
   };
   return fitsAlone(message) ? message : { ...message, text: '', textOmitted: true };
+}
+
+/** Events in batches that each fit one EVENTS datagram (their JSON body within MAX_DATAGRAM_BYTES). */
+export function packEvents(events: readonly ChatEvent[]): ChatEvent[][] {
+  const room = MAX_DATAGRAM_BYTES - DATA_OVERHEAD_BYTES;
+  const batches: ChatEvent[][] = [];
+  let batch: ChatEvent[] = [];
+  let bytes = 2; // the brackets of the JSON array
+  for (const event of events) {
+    const size = Buffer.byteLength(JSON.stringify(event), 'utf8') + 1;
+    if (batch.length > 0 && (bytes + size > room || batch.length === MAX_EVENTS_PER_BATCH)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 2;
+    }
+    batch.push(event);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
 }

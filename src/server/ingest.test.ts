@@ -44,6 +44,9 @@ async function startIngest(session: Lookup, overrides: Partial<IngestDeps> = {})
     // No chat exists here: nothing is ever watched.
     push: new PushHub({ readAfter: async () => [], isMemberNow: () => false, isMember: async () => false, logger: pino({ level: 'silent' }) }),
     probes: { probe: async () => 0 },
+    eventRate: new SendRateLimiter({ perSecond: 0, burst: 1 }),
+    events: { send: () => {} },
+    presence: { connected: () => {}, changed: () => {}, disconnected: () => {} },
     ...overrides,
   });
   running.push(ingest);

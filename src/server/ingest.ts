@@ -4,12 +4,14 @@ import type { Logger } from 'pino';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError, type ErrorCode, chorusError, wireCode } from '../protocol/errors.js';
 import { messageTextProblem } from '../protocol/message-text.js';
-import { type Frame, FrameDecoder, FrameError, type MessagesFrame, type RefusalFrame, encodeFrame } from '../protocol/frames.js';
+import type { ChatEvent } from '../protocol/events.js';
+import { type EventsFrame, type Frame, FrameDecoder, FrameError, type MessagesFrame, type RefusalFrame, encodeFrame } from '../protocol/frames.js';
 import {
   AUTH_TIMEOUT_MS,
   IDLE_TIMEOUT_MS,
   MAX_IN_FLIGHT_PER_CONNECTION,
     MAX_RETRY_AFTER_MS,
+  MAX_TYPING_MEMBERS,
   MIN_PROTOCOL_VERSION,
     PROTOCOL_VERSION,
 } from '../protocol/limits.js';
@@ -17,6 +19,7 @@ import { type Accounts, type User, hashToken } from './accounts.js';
 import type { CodeGuessThrottle } from './code-guess-throttle.js';
 import { type ConnectionLimits, ConnectionRegistry } from './connection-registry.js';
 import type { MembershipCache } from './membership-cache.js';
+import type { Presence } from './presence.js';
 import type { PushHub, PushTarget } from './push.js';
 import { RATE_LIMIT_GRACE_MS, type SendRateLimiter } from './send-rate.js';
 import type { Sequencer } from './sequencer.js';
@@ -53,6 +56,12 @@ export interface IngestDeps {
   push: PushHub;
   /** Multicasts a PROBE datagram on the chat's group; resolves with the latest seq multicast (`probe`). */
   probes: { probe(chatCode: string, nonce: string): Promise<number> };
+  /** Typing and presence per user, shared by the user's connections (EVENT_BURST, EVENT_RATE_PER_SECOND). */
+  eventRate: SendRateLimiter;
+  /** Multicasts a chat's events and pushes them to its watchers (chat-events.ts). */
+  events: { send(chatCode: string, events: readonly ChatEvent[]): void };
+  /** Who is online, from the connections (presence.ts). */
+  presence: Pick<Presence, 'connected' | 'changed' | 'disconnected'>;
 }
 
 /** Counts for /api/metrics. */
@@ -194,6 +203,7 @@ class Connection implements PushTarget {
       clearTimeout(this.expiryTimer);
       clearTimeout(this.drainTimer);
       if (this.user && this.session) this.registry.releaseUser(this, this.user.id, this.session);
+      if (this.user) this.deps.presence.disconnected(this, this.user.id);
       this.deps.push.closed(this);
       this.onClose();
       for (const resolve of this.drained.splice(0)) resolve();
@@ -222,7 +232,7 @@ class Connection implements PushTarget {
    * the socket's buffer is full: the push hub stops at PUSH_HIGH_WATER_BYTES by itself, and a
    * reader that is slow but reads must not be cut off for the volume of its chats.
    */
-  writePush(frame: MessagesFrame | RefusalFrame): void {
+  writePush(frame: MessagesFrame | RefusalFrame | EventsFrame): void {
     if (!this.writable) return;
     this.corkForTick();
     this.socket.write(encodeFrame(frame));
@@ -295,6 +305,8 @@ class Connection implements PushTarget {
     if (frame.t === 'probe') return void this.probe(frame.chat, frame.nonce);
     if (frame.t === 'watch') return this.inWatchOrder(() => this.watch(frame.chat, frame.after));
     if (frame.t === 'unwatch') return this.inWatchOrder(async () => this.unwatch(frame.chat));
+    if (frame.t === 'typing') return void this.typing(frame.chat, frame.on);
+    if (frame.t === 'presence') return this.deps.presence.changed(this, this.user.id, frame.state);
     this.fail('BAD_REQUEST', `Unexpected frame ${frame.t}`);
   }
 
@@ -330,6 +342,8 @@ class Connection implements PushTarget {
     this.watchExpiry();
     // The client's version: a version 2 client is spoken to as version 2 (it never asks for push).
     this.write({ t: 'welcome', v: version, userId: this.user.id });
+    // A connection starts online: its client says `presence away` when idle or hidden.
+    this.deps.presence.connected(this, this.user);
   }
 
   /** Ends the connection when its session expires (in steps: setTimeout waits at most ~24 days). */
@@ -406,6 +420,29 @@ class Connection implements PushTarget {
     }
   }
 
+  /**
+   * `typing`: multicast as a typing event on the chat's group and pushed to its watchers; never
+   * stored. Members only (an unknown code counts as a guess), within the user's event bucket, and
+   * not in chats of more than MAX_TYPING_MEMBERS members (refused quietly: nothing is sent).
+   */
+  private async typing(chatInput: string, on: boolean): Promise<void> {
+    const user = this.user!;
+    const waitMs = this.deps.eventRate.take(user.id);
+    if (waitMs > 0) {
+      const { perSecond, burst } = this.deps.eventRate.policy;
+      return this.refuseAbout('typing', chatInput, 'TOO_MANY_REQUESTS', `Typing and presence too often: at most ${perSecond} a second (bursts of ${burst}); try again in ${waitMs} ms`, waitMs);
+    }
+    try {
+      const chatCode = await this.memberChat(chatInput);
+      if ((await this.deps.members.memberCount(chatCode)) > MAX_TYPING_MEMBERS) {
+        return this.refuseAbout('typing', chatInput, 'FORBIDDEN', `Chats of more than ${MAX_TYPING_MEMBERS} members carry no typing`);
+      }
+      this.deps.events.send(chatCode, [{ kind: 'typing', userId: user.id, name: user.name, on }]);
+    } catch (error) {
+      this.refuseError('typing', chatInput, error);
+    }
+  }
+
   private inWatchOrder(task: () => Promise<void>): void {
     this.watchOrder = this.watchOrder.then(task).catch((error) => this.deps.logger.error({ err: error }, 'watch failed'));
   }
@@ -438,14 +475,14 @@ class Connection implements PushTarget {
     });
   }
 
-  private refuseError(about: 'probe' | 'watch', chatInput: string, error: unknown): void {
+  private refuseError(about: RefusalFrame['about'], chatInput: string, error: unknown): void {
     if (error instanceof ChorusError) return this.refuseAbout(about, chatInput, error.code, error.message, retryAfterMs(error));
     this.deps.logger.error({ err: error }, `${about} failed`);
     this.refuseAbout(about, chatInput, 'INTERNAL', `The ${about} failed`);
   }
 
   /** A `refusal`: the connection goes on. The chat as the client can match it: formatted when it is a code at all. */
-  private refuseAbout(about: 'probe' | 'watch', chatInput: string, code: ErrorCode, message: string, retryAfterMs?: number): void {
+  private refuseAbout(about: RefusalFrame['about'], chatInput: string, code: ErrorCode, message: string, retryAfterMs?: number): void {
     const normalized = normalizeChatCode(chatInput);
     const chat = normalized ? formatChatCode(normalized) : chatInput;
     const frame: RefusalFrame = { t: 'refusal', about, chat, code: wireCode(code), message: message.slice(0, 1024) };

@@ -20,6 +20,11 @@ export class MembershipCache {
     return (await this.load(chatCode)).has(userId);
   }
 
+  /** How many members the chat has (typing is not carried in large chats). */
+  async memberCount(chatCode: string): Promise<number> {
+    return (await this.load(chatCode)).size;
+  }
+
   /** Whether the user is in the chat, if the cache holds the chat already; undefined when it would have to load it. */
   isMemberNow(chatCode: string, userId: number): boolean | undefined {
     return this.loaded.get(chatCode)?.has(userId);

@@ -1,7 +1,9 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ChatEvents } from './chat-events.js';
 import type { Fanout } from './fanout.js';
 import type { Ingest } from './ingest.js';
 import type { PushHub } from './push.js';
+import type { ReadPositions } from './read-positions.js';
 import type { Sequencer } from './sequencer.js';
 
 export interface MeteredParts {
@@ -9,6 +11,8 @@ export interface MeteredParts {
   fanout: Fanout;
   ingest: Ingest;
   push: PushHub;
+  reads: ReadPositions;
+  events: ChatEvents;
 }
 
 /**
@@ -31,7 +35,7 @@ export function serverMetrics(parts: MeteredParts): Registry {
         this.inc(read());
       },
     });
-  const { sequencer, fanout, ingest, push } = parts;
+  const { sequencer, fanout, ingest, push, reads, events } = parts;
   counter('chorus_messages_committed_total', 'Messages durably committed', () => sequencer.stats.committed);
   counter('chorus_message_retries_total', 'Sends of a client message id already stored (answered with the first seq)', () => sequencer.stats.duplicates);
   counter('chorus_commits_total', 'Group-commit transactions; committed messages over commits is the batch size', () => sequencer.stats.transactions);
@@ -42,6 +46,13 @@ export function serverMetrics(parts: MeteredParts): Registry {
   counter('chorus_multicast_send_errors_total', 'Datagrams the operating system refused to send', () => fanout.stats.sendErrors);
   counter('chorus_probes_total', 'PROBE datagrams multicast at clients\' request', () => fanout.stats.probes);
   counter('chorus_messages_pushed_total', 'Messages pushed over TCP to connections multicast does not reach', () => push.stats.pushed);
+  counter('chorus_events_datagrams_total', 'EVENTS datagrams multicast (typing, read, presence)', () => fanout.stats.events);
+  counter('chorus_events_pushed_total', 'Events pushed over TCP to connections watching their chat', () => push.stats.events);
+  counter('chorus_typing_events_total', 'Typing events sent to chats', () => events.stats.typing);
+  counter('chorus_read_events_total', 'Read events sent to chats (members who share receipts)', () => events.stats.read);
+  counter('chorus_presence_events_total', 'Presence events sent to chats', () => events.stats.presence);
+  counter('chorus_read_updates_total', 'Read position updates asked for (PUT /read)', () => reads.stats.updates);
+  counter('chorus_read_positions_written_total', 'Read position rows written to the store (updates coalesced)', () => reads.stats.rowsWritten);
   counter('chorus_acks_total', 'Sends acknowledged over TCP', () => ingest.stats.acked);
   new Counter({
     name: 'chorus_sends_refused_total',

@@ -1,6 +1,7 @@
 import { formatChatCode } from '../protocol/chat-code.js';
 import { ChorusError } from '../protocol/errors.js';
-import type { MessagesFrame, PushedMessage, RefusalFrame } from '../protocol/frames.js';
+import type { EventsFrame, MessagesFrame, PushedMessage, RefusalFrame } from '../protocol/frames.js';
+import { type ChatEvent, MAX_EVENTS_PER_BATCH } from '../protocol/events.js';
 import { MAX_WATCHED_PER_CONNECTION, PUSH_FRAME_TARGET_BYTES, PUSH_HIGH_WATER_BYTES } from '../protocol/limits.js';
 import { type CommittedMessage, groupByChat } from './store/messages.js';
 
@@ -15,7 +16,7 @@ export interface PushTarget {
   readonly unsentBytes: number;
   /** False once the connection is closing: nothing more is written to it. */
   readonly writable: boolean;
-  writePush(frame: MessagesFrame | RefusalFrame): void;
+  writePush(frame: MessagesFrame | RefusalFrame | EventsFrame): void;
 }
 
 export interface PushDeps {
@@ -78,7 +79,7 @@ export class PushHub {
   private readonly byTarget = new Map<PushTarget, Map<string, Watch>>();
   /** Per chat, the highest seq committed through onCommitted (since this process started). */
   private readonly published = new Map<string, number>();
-  readonly stats = { pushed: 0, frames: 0 };
+  readonly stats = { pushed: 0, frames: 0, events: 0 };
 
   constructor(private readonly deps: PushDeps) {}
 
@@ -151,6 +152,25 @@ export class PushHub {
         pushed ??= messages.map(fromCommitted);
         this.offerLive(watch, pushed);
       }
+    }
+  }
+
+  /**
+   * The chat's events (typing, read, presence) to every connection watching it, as `events`
+   * frames: the push counterpart of an EVENTS datagram. Lossy like the datagram: a connection
+   * past PUSH_HIGH_WATER_BYTES, or whose user is no longer a member, is skipped.
+   */
+  events(chatCode: string, events: readonly ChatEvent[]): void {
+    const watches = this.byChat.get(chatCode);
+    if (!watches || events.length === 0) return;
+    let frames: EventsFrame[] | undefined;
+    for (const watch of watches) {
+      const { target } = watch;
+      if (!target.writable || target.unsentBytes >= PUSH_HIGH_WATER_BYTES) continue;
+      if (this.deps.isMemberNow(chatCode, target.userId) !== true) continue;
+      frames ??= chunk(events, MAX_EVENTS_PER_BATCH).map((batch) => ({ t: 'events', chat: watch.chat, events: batch }));
+      for (const frame of frames) target.writePush(frame);
+      this.stats.events += events.length;
     }
   }
 
@@ -284,3 +304,9 @@ function fromCommitted(m: CommittedMessage): PushedMessage {
 }
 
 
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '../../src/protocol/limits.js';
 import type { Frame } from '../../src/protocol/frames.js';
+import { defaultServerConfig } from '../../src/server/config.js';
 import { rawFrameClient } from '../support/raw-tcp.js';
 import { http, signUp, startTestServer, type HttpResult, type TestServer } from '../support/server.js';
 
@@ -22,7 +23,8 @@ let call: ReturnType<typeof http>;
 let carl: Account, mia: Account, tess: Account, fay: Account, nora: Account;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // Carl creates a chat for every cell: more than the 100 one person may by default.
+  server = await startTestServer({ limits: { ...defaultServerConfig().limits, chatsPerUser: 1000 } });
   call = http(server.httpUrl);
   [carl, mia, tess, fay, nora] = (await Promise.all(['Carl', 'Mia', 'Tess', 'Fay', 'Nora'].map((n) => signUp(server.httpUrl, n)))) as Account[] as [
     Account,
@@ -213,6 +215,26 @@ const HTTP_ROWS: HttpRow[] = [
     send: ({ code, who }) => call('GET', `/api/chats/${code}/messages?after=0`, { token: token(who) }),
     expect: { anonymous: unauthenticated, 'non-member': notAMember, member: ok(200, (r) => expect(r.body).toMatchObject({ messages: [], latestSeq: 0 })), 'former member': notAMember },
   },
+  {
+    endpoint: 'PUT /api/chats/{code}/read',
+    chat: 'fresh',
+    send: ({ code, who }) => call('PUT', `/api/chats/${code}/read`, { token: token(who), json: { seq: 0 } }),
+    // Behind the same check as history: only a member has a read position to set.
+    expect: { anonymous: unauthenticated, 'non-member': notAMember, member: ok(200, (r, { code }) => expect(r.body).toEqual({ chat: code, seq: 0 })), 'former member': notAMember },
+  },
+  {
+    endpoint: 'PUT /api/chats/{code}/read (no such chat)',
+    chat: 'missing',
+    send: ({ code, who }) => call('PUT', `/api/chats/${code}/read`, { token: token(who), json: { seq: 0 } }),
+    expect: loggedIn(chatNotFound),
+  },
+  { endpoint: 'GET /api/me/settings', send: ({ who }) => call('GET', '/api/me/settings', { token: token(who) }), expect: loggedIn(ok(200, (r) => expect(r.body).toEqual({ receipts: true }))) },
+  {
+    endpoint: 'PUT /api/me/settings',
+    // Receipts stay on (the default), so the other cells see the same settings.
+    send: ({ who }) => call('PUT', '/api/me/settings', { token: token(who), json: { receipts: true } }),
+    expect: loggedIn(ok(200, (r) => expect(r.body).toEqual({ receipts: true }))),
+  },
   ...['GET /api/chats/{code}', 'POST /api/chats/{code}/members', 'DELETE /api/chats/{code}/members/me', 'GET /api/chats/{code}/members', 'GET /api/chats/{code}/messages'].map(
     (endpoint): HttpRow => {
       const [method, path] = endpoint.split(' ') as [string, string];
@@ -386,6 +408,24 @@ const TCP_ROWS: TcpRow[] = [
     make: ({ code }) => ({ t: 'unwatch', chat: code }),
     expect: { anonymous: fatal('UNAUTHENTICATED'), 'non-member': { answer: [], closes: false }, member: { answer: [], closes: false }, 'former member': { answer: [], closes: false } },
   },
+  {
+    frame: 'typing',
+    make: ({ code }) => ({ t: 'typing', chat: code, on: true }),
+    // A member's goes out to the chat (test/presence.test.ts) and is answered nothing.
+    expect: {
+      anonymous: fatal('UNAUTHENTICATED'),
+      'non-member': { answer: [{ t: 'refusal', about: 'typing', code: 'NOT_A_MEMBER' }], closes: false },
+      member: { answer: [], closes: false },
+      'former member': { answer: [{ t: 'refusal', about: 'typing', code: 'NOT_A_MEMBER' }], closes: false },
+    },
+  },
+  {
+    frame: 'presence',
+    make: () => ({ t: 'presence', state: 'away' }),
+    // About the user, not a chat: any logged-in user may say it, and is answered nothing.
+    expect: { anonymous: fatal('UNAUTHENTICATED'), 'non-member': { answer: [], closes: false }, member: { answer: [], closes: false }, 'former member': { answer: [], closes: false } },
+  },
+  serverOnly('events', ({ code }) => ({ t: 'events', chat: code, events: [{ kind: 'typing', userId: carl.user.id, name: 'Carl', on: true }] })),
   { frame: 'ping', make: () => ({ t: 'ping' }), expect: everyone<TcpExpected>({ answer: ['pong'], closes: false }) },
   { frame: 'pong', make: () => ({ t: 'pong' }), expect: everyone<TcpExpected>({ answer: [], closes: false }) },
   serverOnly('welcome', () => ({ t: 'welcome', v: PROTOCOL_VERSION, userId: carl.user.id })),

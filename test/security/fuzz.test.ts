@@ -5,7 +5,7 @@ import type { Sender } from '../../src/client/sender.js';
 import { NonceSource, seal, sign } from '../../src/protocol/crypto.js';
 import { HEADER_BYTES, decodeDatagram, encodeData, parseHeader } from '../../src/protocol/datagram.js';
 import { type Frame, FrameDecoder, FrameError, encodeFrame, validateFrame } from '../../src/protocol/frames.js';
-import { PROTOCOL_VERSION } from '../../src/protocol/limits.js';
+import { DATAGRAM_VERSION, PROTOCOL_VERSION } from '../../src/protocol/limits.js';
 import { MAX_FRAME_BYTES } from '../../src/protocol/limits.js';
 import { EPOCH, STREAM, attackerDatagramArb, bodyArb, genuine, genuineSet, keys, lookup, server } from './support/datagram-inputs.js';
 import { chunk, cutsArb, politeStreamArb, streamArb } from './support/frame-inputs.js';
@@ -84,7 +84,7 @@ describe('datagram decoder', () => {
         fc.property(bodyArb, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 2 ** 40 }), (body, count, firstSeq) => {
           const header = Buffer.alloc(HEADER_BYTES);
           header.write('CH', 0, 'latin1');
-          header.writeUInt8(PROTOCOL_VERSION, 2);
+          header.writeUInt8(DATAGRAM_VERSION, 2);
           header.writeUInt8(1, 3);
           header.write(STREAM, 4, 'hex');
           header.writeUInt32BE(EPOCH, 14);

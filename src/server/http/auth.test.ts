@@ -7,6 +7,7 @@ import { ChorusError } from '../../protocol/errors.js';
 import type { Accounts } from '../accounts.js';
 import type { Chats } from '../chat-service.js';
 import type { ServerIdentity } from '../server-identity.js';
+import type { UserSettings } from '../settings.js';
 import { buildHttpApp } from './app.js';
 import type { App } from './services.js';
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
     },
   } as unknown as Accounts;
   app = await buildHttpApp(
-    { accounts, chats: {} as Chats, identity: {} as ServerIdentity, tcpPort: 1, metrics: new Registry() },
+    { accounts, chats: {} as Chats, settings: {} as UserSettings, identity: {} as ServerIdentity, tcpPort: 1, metrics: new Registry() },
     pino({ level: 'silent' }),
   );
   await app.listen({ host: '127.0.0.1', port: 0 });

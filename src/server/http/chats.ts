@@ -118,4 +118,18 @@ export function chatRoutes(app: App, { accounts, chats }: HttpServices): void {
     },
     async (request) => ({ members: await chats.members(await currentCaller(accounts, request), request.params.code) }),
   );
+
+  app.put(
+    '/chats/:code/read',
+    {
+      schema: {
+        summary: 'Move my read position forward (members only; never past the latest message, never back)',
+        security: BEARER,
+        params: ChatCodeParams,
+        body: Type.Object({ seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) }),
+        response: { 200: Type.Ref('ReadPosition'), ...PROBLEMS },
+      },
+    },
+    async (request) => chats.markRead(await currentCaller(accounts, request), request.params.code, request.body.seq),
+  );
 }

@@ -7,6 +7,7 @@ import type { Accounts } from '../accounts.js';
 import type { Chats } from '../chat-service.js';
 import { DEFAULT_TIMEOUTS } from '../config.js';
 import type { ServerIdentity } from '../server-identity.js';
+import type { UserSettings } from '../settings.js';
 import { buildHttpApp } from './app.js';
 import { guardSlowResponses } from './response-deadline.js';
 
@@ -72,6 +73,7 @@ describe('the HTTP API', () => {
       {
         accounts: { authenticate: async () => user } as unknown as Accounts,
         chats: { history: async () => ({ messages: [huge], latestSeq: 1 }) } as unknown as Chats,
+        settings: {} as UserSettings,
         identity: {} as ServerIdentity,
         tcpPort: 1,
         metrics: new Registry(),

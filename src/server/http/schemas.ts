@@ -39,13 +39,29 @@ export const Chat = Type.Object(
       keyEpoch: Type.Integer(),
       key: Type.String({ description: 'AES-256-GCM key of the current epoch, base64' }),
     }),
+    readSeq: Type.Integer({ description: "the caller's own read position (0: none)" }),
   },
   { $id: 'Chat' },
 );
 
 export const Member = Type.Object(
-  { id: Type.Integer(), name: Type.String(), joinedAt: Type.String({ format: 'date-time' }) },
+  {
+    id: Type.Integer(),
+    name: Type.String(),
+    joinedAt: Type.String({ format: 'date-time' }),
+    creator: Type.Boolean(),
+    presence: Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Literal('offline')]),
+    lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'when last online; null if not seen since the server started (kept in memory)' }),
+    readSeq: Type.Optional(Type.Integer({ description: 'only for members who share receipts, and for the caller' })),
+  },
   { $id: 'Member' },
+);
+
+export const ReadPosition = Type.Object({ chat: Type.String(), seq: Type.Integer() }, { $id: 'ReadPosition' });
+
+export const Settings = Type.Object(
+  { receipts: Type.Boolean({ description: 'share read positions with other members; off, they are shown to nobody' }) },
+  { $id: 'Settings' },
 );
 
 export const Message = Type.Object(
@@ -69,7 +85,7 @@ export const ServerKey = Type.Object(
   { $id: 'ServerKey' },
 );
 
-export const SHARED_SCHEMAS = [Problem, User, Session, Chat, Member, Message, ServerKey];
+export const SHARED_SCHEMAS = [Problem, User, Session, Chat, Member, Message, ServerKey, ReadPosition, Settings];
 
 export const ChatCodeParams = Type.Object({ code: Type.String({ maxLength: 64 }) });
 

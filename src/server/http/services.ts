@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Accounts } from '../accounts.js';
 import type { Chats } from '../chat-service.js';
 import type { ServerIdentity } from '../server-identity.js';
+import type { UserSettings } from '../settings.js';
 import type { TlsMaterial } from '../tls/material.js';
 
 /** What the HTTP API is built from (app.ts) and what each route file (one per resource) is given. */
@@ -11,6 +12,8 @@ import type { TlsMaterial } from '../tls/material.js';
 export interface HttpServices {
   accounts: Accounts;
   chats: Chats;
+  /** GET and PUT /api/me/settings. */
+  settings: UserSettings;
   identity: ServerIdentity;
   /** The TCP ingest port, which clients learn from GET /api/server. */
   tcpPort: number;

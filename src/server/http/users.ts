@@ -3,7 +3,7 @@ import type { App, HttpServices } from './services.js';
 import { currentUser } from './auth.js';
 import { BEARER, PROBLEMS } from './schemas.js';
 
-export function userRoutes(app: App, { accounts }: HttpServices): void {
+export function userRoutes(app: App, { accounts, settings }: HttpServices): void {
   app.post(
     '/users',
     {
@@ -24,5 +24,24 @@ export function userRoutes(app: App, { accounts }: HttpServices): void {
     '/me',
     { schema: { summary: 'The logged-in user', security: BEARER, response: { 200: Type.Ref('User'), ...PROBLEMS } } },
     async (request) => currentUser(accounts, request),
+  );
+
+  app.get(
+    '/me/settings',
+    { schema: { summary: "The logged-in user's settings", security: BEARER, response: { 200: Type.Ref('Settings'), ...PROBLEMS } } },
+    async (request) => settings.get(await currentUser(accounts, request)),
+  );
+
+  app.put(
+    '/me/settings',
+    {
+      schema: {
+        summary: 'Change settings: receipts off shows your read positions to nobody (they still drive your own unread counts)',
+        security: BEARER,
+        body: Type.Object({ receipts: Type.Boolean() }),
+        response: { 200: Type.Ref('Settings'), ...PROBLEMS },
+      },
+    },
+    async (request) => settings.update(await currentUser(accounts, request), { receipts: request.body.receipts }),
   );
 }

@@ -91,6 +91,23 @@ function migrations(engine: Engine): Record<string, Migration> {
           .execute();
       },
     },
+    // Read receipts (docs/protocol.md, Presence, typing and read receipts): one read position
+    // per member and chat, the highest seq seen, never a row per message; and whether the
+    // account shares its positions with others (on unless turned off: 1 or 0 on both engines).
+    '0004_read_positions': {
+      up: (db: Kysely<any>) =>
+        atomically(db, engine, async (tx) => {
+          await tx.schema
+            .createTable('read_positions')
+            .addColumn('chat_code', 'text', (c) => c.notNull().references('chats.code').onDelete('cascade'))
+            .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+            .addColumn('seq', 'bigint', (c) => c.notNull())
+            .addColumn('updated_at', 'bigint', (c) => c.notNull())
+            .addPrimaryKeyConstraint('read_positions_pk', ['chat_code', 'user_id'])
+            .execute();
+          await tx.schema.alterTable('users').addColumn('share_receipts', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+        }),
+    },
   };
 }
 
@@ -125,7 +142,7 @@ async function migrate(db: Kysely<any>, engine: Engine, upTo?: string): Promise<
 
 /** Drops every table (tests against a shared PostgreSQL use it to start clean). */
 export async function dropAll(db: Kysely<any>): Promise<void> {
-  for (const table of ['messages', 'memberships', 'chat_bans', 'chats', 'sessions', 'users', 'kysely_migration', 'kysely_migration_lock']) {
+  for (const table of ['read_positions', 'messages', 'memberships', 'chat_bans', 'chats', 'sessions', 'users', 'kysely_migration', 'kysely_migration_lock']) {
     await sql`drop table if exists ${sql.table(table)} cascade`.execute(db).catch(async () => {
       await sql`drop table if exists ${sql.table(table)}`.execute(db);
     });

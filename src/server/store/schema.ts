@@ -11,6 +11,7 @@ export interface Database {
   memberships: MembershipsTable;
   chat_bans: ChatBansTable;
   messages: MessagesTable;
+  read_positions: ReadPositionsTable;
 }
 
 export interface UsersTable {
@@ -19,6 +20,8 @@ export interface UsersTable {
   email: string;
   password_hash: string;
   created_at: number;
+  /** 1: the user's read positions are shown to other members (the default); 0: to nobody. */
+  share_receipts: Generated<number>;
 }
 
 export interface SessionsTable {
@@ -66,4 +69,12 @@ export interface MessagesTable {
   text: string;
   sent_at: number;
   client_msg_id: string;
+}
+
+/** One row per member and chat: the highest seq the member has seen (read-positions.ts coalesces writes). */
+export interface ReadPositionsTable {
+  chat_code: string;
+  user_id: number;
+  seq: number;
+  updated_at: number;
 }

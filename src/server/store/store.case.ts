@@ -184,6 +184,20 @@ export function storeContract(engineName: string, newDatabase: NewDatabase) {
       expect(results.at(-1)?.seq).toBe(1203);
       expect((await store.chats.find('AAAAAAAAAA'))?.last_seq).toBe(1203);
     });
+    it('keep one read position per member and chat, moving only forward', async () => {
+      await store.chats.insertWithCreator(chat('READREADRE', 43100));
+      await store.reads.upsertMany([{ chatCode: 'READREADRE', userId: alice, seq: 5 }], 1);
+      await store.reads.upsertMany([{ chatCode: 'READREADRE', userId: alice, seq: 3 }], 2);
+      expect(await store.reads.get('READREADRE', alice)).toBe(5);
+      await store.reads.upsertMany([{ chatCode: 'READREADRE', userId: alice, seq: 9 }], 3);
+      expect(await store.reads.get('READREADRE', alice)).toBe(9);
+      expect((await store.reads.ofUser(alice)).get('READREADRE')).toBe(9);
+      expect(await store.db.selectFrom('read_positions').selectAll().where('chat_code', '=', 'READREADRE').execute()).toHaveLength(1);
+      expect(await store.reads.sharesReceipts(bob)).toBe(true);
+      await store.reads.setSharesReceipts(bob, false);
+      expect(await store.reads.sharesReceipts(bob)).toBe(false);
+      await store.reads.setSharesReceipts(bob, true);
+    });
   });
 
   describe(`Migrations on ${engineName}`, () => {
@@ -218,6 +232,9 @@ export function storeContract(engineName: string, newDatabase: NewDatabase) {
         ).rejects.toThrow();
         // And the chat_bans table exists, empty.
         expect(await store.db.selectFrom('chat_bans').selectAll().execute()).toEqual([]);
+        // Accounts from before receipts share them (the default), and have no read positions yet.
+        expect(await store.reads.sharesReceipts(1)).toBe(true);
+        expect(await store.db.selectFrom('read_positions').selectAll().execute()).toEqual([]);
       } finally {
         if (store) await store.close();
         else await db.destroy().catch(() => {});

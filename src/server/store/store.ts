@@ -3,6 +3,7 @@ import { ChatStore } from './chats.js';
 import { type DatabaseTarget, type Engine, type OpenDatabase, openDatabase } from './database.js';
 import { MessageLog, MessageStore, postgresRowWriter, sqliteRowWriter } from './messages.js';
 import { migrateToLatest } from './migrations.js';
+import { ReadPositionStore } from './read-positions.js';
 import type { Database } from './schema.js';
 import { SessionStore } from './sessions.js';
 import { UserStore } from './users.js';
@@ -17,6 +18,7 @@ export class Store {
   readonly chats: ChatStore;
   readonly messages: MessageStore;
   readonly log: MessageLog;
+  readonly reads: ReadPositionStore;
 
   private constructor(
     readonly db: Kysely<Database>,
@@ -27,6 +29,7 @@ export class Store {
     this.sessions = new SessionStore(db);
     this.chats = new ChatStore(db);
     this.messages = new MessageStore(db);
+    this.reads = new ReadPositionStore(db);
     this.log = new MessageLog(db, sqlite ? sqliteRowWriter(sqlite) : postgresRowWriter);
   }
 

@@ -1,0 +1,36 @@
+import type { Member } from '../client/api.js';
+import { localMinute, table } from './output.js';
+
+/** What `chorus members`, `read` and `settings` print: pure, so that unit tests read it exactly. */
+
+/** The sentence for the receipts setting, on or off: what others see, and what private mode keeps. */
+export function receiptsSentence(receipts: boolean): string {
+  return receipts
+    ? 'Read receipts: on. Members of your chats see how far you have read ("Seen by …").'
+    : 'Read receipts: off (private mode). Nobody sees how far you have read; your read position still keeps your own unread counts, on all your devices.';
+}
+
+/** `#12 of 15`, or `nothing yet` before the first message is read. */
+export function positionText(readSeq: number, latestSeq: number): string {
+  return readSeq === 0 ? `nothing read yet (${latestSeq} so far)` : `#${readSeq} of ${latestSeq}`;
+}
+
+/**
+ * One row per member: the name (the creator and oneself marked), presence, when last seen, and
+ * how far they have read (`private` for a member whose receipts are off; oneself's is always listed).
+ */
+export function membersTable(members: readonly Member[], selfId: number | undefined): string[] {
+  const rows = members.map((m) => [memberName(m, selfId), m.presence, lastSeen(m), m.readSeq === undefined ? 'private' : m.readSeq === 0 ? '—' : `#${m.readSeq}`]);
+  return table(['NAME', 'PRESENCE', 'LAST SEEN', 'READ'], rows);
+}
+
+function memberName(m: Member, selfId: number | undefined): string {
+  const marks = [m.creator ? 'creator' : '', m.id === selfId ? 'you' : ''].filter(Boolean);
+  return marks.length > 0 ? `${m.name} (${marks.join(', ')})` : m.name;
+}
+
+function lastSeen(m: Member): string {
+  if (m.presence !== 'offline') return 'now';
+  // null: not seen since the server started (it keeps presence in memory).
+  return m.lastSeenAt ? localMinute(m.lastSeenAt) : 'unknown';
+}

@@ -1,0 +1,26 @@
+import type { Logger } from 'pino';
+import type { ChatEvent } from '../protocol/events.js';
+
+/**
+ * Where a chat's ephemeral events go: multicast as an EVENTS datagram on the chat's group (one
+ * datagram for every member on multicast), and as an `events` frame to each connection watching
+ * the chat by push. Never stored, never repaired.
+ */
+export class ChatEvents {
+  readonly stats = { typing: 0, read: 0, presence: 0 };
+
+  constructor(
+    private readonly deps: {
+      multicast: { events(chatCode: string, events: readonly ChatEvent[]): Promise<void> };
+      push: { events(chatCode: string, events: readonly ChatEvent[]): void };
+      logger: Pick<Logger, 'warn'>;
+    },
+  ) {}
+
+  send(chatCode: string, events: readonly ChatEvent[]): void {
+    if (events.length === 0) return;
+    for (const event of events) this.stats[event.kind]++;
+    this.deps.multicast.events(chatCode, events).catch((error) => this.deps.logger.warn({ err: error }, 'events could not be multicast'));
+    this.deps.push.events(chatCode, events);
+  }
+}
