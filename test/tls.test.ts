@@ -8,8 +8,8 @@ import { type Server as TlsServer, createServer as createTlsServer } from 'node:
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Session } from '../src/agent/session.js';
 import type { UiPush } from '../src/agent/ui-protocol.js';
-import { ApiClient, ServerUnreachableError } from '../src/client/api.js';
-import { CertificateChangedError, probeFingerprint } from '../src/client/certificate-pin.js';
+import { ApiClient } from '../src/client/api.js';
+import { probeFingerprint } from '../src/client/certificate-pin.js';
 import { ingestEndpoint } from '../src/client/ingest-endpoint.js';
 import { type ChatMessage, Receiver, type ReceiverSource } from '../src/client/receiver.js';
 import { Sender } from '../src/client/sender.js';
@@ -117,10 +117,10 @@ describe('a server with TLS forced on loopback', () => {
   it('refuses clients that do not verify it: global fetch without a pin, and plain http://', async () => {
     const unpinned = new ApiClient({ baseUrl: server.httpUrl });
     const error = await unpinned.health().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ServerUnreachableError);
+    expect(error).toMatchObject({ name: 'ChorusError', code: 'UNREACHABLE' });
     expect((error as Error).message).toMatch(/not signed by an authority this machine trusts/);
     const plain = new ApiClient({ baseUrl: server.httpUrl.replace('https:', 'http:'), timeoutMs: 5000 });
-    await expect(plain.health()).rejects.toBeInstanceOf(ServerUnreachableError);
+    await expect(plain.health()).rejects.toMatchObject({ name: 'ChorusError', code: 'UNREACHABLE' });
   });
 
   it('registers and logs in over HTTPS; messages go over TLS TCP and arrive by multicast', async () => {
@@ -197,9 +197,9 @@ describe('a client pinned to one certificate, facing another', () => {
     const baseUrl = `https://127.0.0.1:${fake.port}`;
     const api = new ApiClient({ baseUrl, token, tlsFingerprint: real.tlsFingerprint });
     const error = await api.me().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CertificateChangedError);
+    expect(error).toMatchObject({ name: 'ChorusError', code: 'CERTIFICATE_CHANGED' });
     expect((error as Error).message).toMatch(`the server's certificate changed: expected ${real.tlsFingerprint}, got ${fake.fingerprint}`);
-    await expect(api.withToken(undefined).login({ email: 'cy@example.test', password: PASSWORD })).rejects.toBeInstanceOf(CertificateChangedError);
+    await expect(api.withToken(undefined).login({ email: 'cy@example.test', password: PASSWORD })).rejects.toMatchObject({ name: 'ChorusError', code: 'CERTIFICATE_CHANGED' });
     await settle();
     expect(fake.connections()).toBeGreaterThanOrEqual(2);
     expect(fake.bytes()).toHaveLength(0);
@@ -207,7 +207,7 @@ describe('a client pinned to one certificate, facing another', () => {
     // The control: pinned to the impostor's own certificate, the same client does send, and the
     // impostor sees the request and the token. So "no bytes" above is the pin's doing.
     const trusting = new ApiClient({ baseUrl, token, tlsFingerprint: fake.fingerprint, timeoutMs: 5000 });
-    await expect(trusting.me()).rejects.toBeInstanceOf(ServerUnreachableError);
+    await expect(trusting.me()).rejects.toMatchObject({ name: 'ChorusError', code: 'UNREACHABLE' });
     await waitFor(() => fake.bytes().length > 0, 'the request at the impostor');
     expect(fake.bytes().toString('latin1')).toContain(`authorization: Bearer ${token}`);
   });
@@ -217,9 +217,9 @@ describe('a client pinned to one certificate, facing another', () => {
     const sender = new Sender({ host: '127.0.0.1', port: fake.port, token, tls: { fingerprint: real.tlsFingerprint }, minBackoffMs: 10 });
     closers.push(() => sender.close());
     const error = await sender.connect().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CertificateChangedError);
+    expect(error).toMatchObject({ name: 'ChorusError', code: 'CERTIFICATE_CHANGED' });
     expect((error as Error).message).toContain(`expected ${real.tlsFingerprint}, got ${fake.fingerprint}`);
-    await expect(sender.send('ABCDE-12345', 'hello')).rejects.toBeInstanceOf(CertificateChangedError);
+    await expect(sender.send('ABCDE-12345', 'hello')).rejects.toMatchObject({ name: 'ChorusError', code: 'CERTIFICATE_CHANGED' });
     await settle();
     expect(fake.connections()).toBe(1); // given up: no reconnecting to an impostor
     expect(fake.bytes()).toHaveLength(0);
@@ -243,11 +243,11 @@ describe('a client pinned to one certificate, facing another', () => {
     expect(other.httpUrl).toBe(real.httpUrl);
     expect(other.tlsFingerprint).not.toBe(first);
     const httpError = await pinned.me().catch((e: unknown) => e);
-    expect(httpError).toBeInstanceOf(CertificateChangedError);
+    expect(httpError).toMatchObject({ name: 'ChorusError', code: 'CERTIFICATE_CHANGED' });
     expect((httpError as Error).message).toContain(`expected ${first}, got ${other.tlsFingerprint}`);
     const sender = new Sender({ ...(await ingestEndpointPinned(pinned, tcpPort)), token });
     closers.push(() => sender.close());
-    await expect(sender.connect()).rejects.toBeInstanceOf(CertificateChangedError);
+    await expect(sender.connect()).rejects.toMatchObject({ name: 'ChorusError', code: 'CERTIFICATE_CHANGED' });
     await other.close();
 
     // The certificate and its key are kept in the data folder: a restart presents the same one.
@@ -316,7 +316,7 @@ describe('the web client\'s agent (chorus client)', () => {
       push: (event) => pushes.push(event),
     });
     closers.push(() => void session.close());
-    await expect(session.login({ email: 'dee@example.test', password: PASSWORD })).rejects.toBeInstanceOf(CertificateChangedError);
+    await expect(session.login({ email: 'dee@example.test', password: PASSWORD })).rejects.toMatchObject({ name: 'ChorusError', code: 'CERTIFICATE_CHANGED' });
     await settle();
     expect(fake.bytes()).toHaveLength(0);
     expect(existsSync(join(profileDir, 'profile.json'))).toBe(false);

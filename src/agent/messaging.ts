@@ -6,12 +6,12 @@ import { apiReceiverSource } from '../client/receiver-source.js';
 import { Sender, type SenderOptions, type SenderState } from '../client/sender.js';
 import { TypingSignal, TypingWatch } from '../client/typing.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
-import { ChorusError } from '../protocol/errors.js';
+import { ChorusError, chorusError } from '../protocol/errors.js';
 import type { ChatEvent } from '../protocol/events.js';
 import { Backoff } from '../protocol/backoff.js';
 import { MAX_CLIENT_MSG_ID_LENGTH, MAX_TYPING_MEMBERS } from '../protocol/limits.js';
 import type { ReadPositions } from './read-positions.js';
-import { AgentError, mayMeanSessionEnded, toUiError } from './ui-errors.js';
+import { mayMeanSessionEnded, toUiError } from './ui-errors.js';
 import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiDelivery, type UiMember, type UiMessage, type UiPush, type UiSettings, type UiUser } from './ui-protocol.js';
 
 export interface MessagingOptions {
@@ -123,7 +123,8 @@ export class Messaging {
   async join(codeInput: string): Promise<UiChat> {
     const code = normalizeChatCode(codeInput);
     if (!code) {
-      throw new AgentError('CHAT_NOT_FOUND', `"${codeInput.trim().slice(0, 32)}" is not a chat code: a code looks like ABCDE-12345.`, 'code');
+      // Not a code at all: the field is wrong (CHAT_NOT_FOUND is for a code no chat has).
+      throw new ChorusError('INVALID_FIELD', `"${codeInput.trim().slice(0, 32)}" is not a chat code: a code looks like ABCDE-12345.`, 'code');
     }
     const chat = await this.options.api.joinChat(formatChatCode(code));
     return this.added(chat);
@@ -151,8 +152,8 @@ export class Messaging {
   /** Queues a message; its ack or refusal is pushed when the server answers. */
   send(code: string, text: string, clientMsgId: string): void {
     const entry = this.entry(code);
-    if (!CLIENT_MSG_ID.test(clientMsgId)) throw new AgentError('BAD_UI_REQUEST', 'invalid message id');
-    if (text.trim() === '') throw new AgentError('INVALID_FIELD', 'A message must not be empty', 'text');
+    if (!CLIENT_MSG_ID.test(clientMsgId)) throw new ChorusError('BAD_UI_REQUEST', 'invalid message id');
+    if (text.trim() === '') throw new ChorusError('INVALID_FIELD', 'A message must not be empty', 'text');
     const chat = entry.chat.code;
     // Sent means no longer typing: receivers drop the line at once rather than after the idle time.
     entry.typing?.stop();
@@ -402,7 +403,7 @@ export class Messaging {
   private entry(codeInput: string): ChatEntry {
     const code = normalizeChatCode(codeInput);
     const entry = code ? this.chats.get(formatChatCode(code)) : undefined;
-    if (!entry) throw new AgentError('UNKNOWN_CHAT', `You are not in chat ${codeInput.slice(0, 32)}`);
+    if (!entry) throw chorusError('UNKNOWN_CHAT', codeInput.slice(0, 32));
     return entry;
   }
 

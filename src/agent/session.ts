@@ -1,13 +1,13 @@
 import { type FSWatcher, mkdirSync, watch } from 'node:fs';
-import { ApiClient, ServerUnreachableError, type User } from '../client/api.js';
-import { CertificateChangedError } from '../client/certificate-pin.js';
+import { ApiClient, type User } from '../client/api.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
 import { PROFILE_FILE, type Profile, loadProfile, saveProfile } from '../client/profile.js';
-import { ServerKeyChangedError, checkServerKey } from '../client/server-key.js';
+import { checkServerKey } from '../client/server-key.js';
 import { publicKeyFromBase64 } from '../protocol/crypto.js';
+import { ChorusError, chorusError } from '../protocol/errors.js';
 import { Messaging } from './messaging.js';
 import { ReadPositions } from './read-positions.js';
-import { AgentError, isSessionEnded, mayMeanSessionEnded } from './ui-errors.js';
+import { isSessionEnded, mayMeanSessionEnded } from './ui-errors.js';
 import type { ConnectionState, UiPush, UiUser } from './ui-protocol.js';
 
 export interface SessionOptions {
@@ -107,8 +107,8 @@ export class Session {
 
   /** The running messaging, or a refusal when logged out. */
   chats(): Messaging {
-    if (!this.user) throw new AgentError('NOT_LOGGED_IN', 'Log in first.');
-    if (!this.messaging) throw new AgentError('UNREACHABLE', this.starting.detail ?? 'Still connecting to the server; try again in a moment.');
+    if (!this.user) throw chorusError('NOT_LOGGED_IN');
+    if (!this.messaging) throw new ChorusError('UNREACHABLE', this.starting.detail ?? 'Still connecting to the server; try again in a moment.');
     return this.messaging;
   }
 
@@ -235,13 +235,15 @@ export class Session {
     } catch (error) {
       if (generation !== this.generation) return;
       if (isSessionEnded(error)) return this.sessionEnded();
-      if ((error instanceof AgentError && error.code === 'SERVER_KEY_CHANGED') || error instanceof CertificateChangedError) {
-        this.end(error.message);
+      const code = error instanceof ChorusError ? error.code : undefined;
+      // Another server answers in this one's name: retrying would not mend it, nor should it.
+      if (code === 'SERVER_KEY_CHANGED' || code === 'CERTIFICATE_CHANGED') {
+        this.end((error as ChorusError).message);
         return;
       }
       this.messaging?.close();
       this.messaging = undefined;
-      const detail = error instanceof ServerUnreachableError ? `Cannot reach the server at ${this.api.baseUrl}; retrying.` : `${(error as Error).message}; retrying.`;
+      const detail = code === 'UNREACHABLE' ? `Cannot reach the server at ${this.api.baseUrl}; retrying.` : `${(error as Error).message}; retrying.`;
       this.starting = { state: 'disconnected', detail };
       this.options.push({ type: 'connection', ...this.starting });
       this.retryTimer = setTimeout(() => void this.resume(generation), RESUME_RETRY_MS);
@@ -347,16 +349,11 @@ export class Session {
   /** The server's signing key, checked against the one pinned for this server (if any). */
   private async checkServerKey(api: ApiClient): Promise<string> {
     const pinned = this.profile?.server === api.baseUrl ? this.profile.serverKey : undefined;
-    try {
-      return (await checkServerKey(api, pinned, this.options.profileDir)).publicKey;
-    } catch (error) {
-      if (error instanceof ServerKeyChangedError) throw new AgentError(error.code, error.message);
-      throw error;
-    }
+    return (await checkServerKey(api, pinned, this.options.profileDir)).publicKey;
   }
 
   private refuseIfLoggedIn(): void {
-    if (this.user) throw new AgentError('ALREADY_LOGGED_IN', `Already logged in as ${this.user.name}; log out first.`);
+    if (this.user) throw chorusError('ALREADY_LOGGED_IN', this.user.name);
   }
 
   private connectionState(): { state: ConnectionState; detail?: string } {

@@ -1,40 +1,25 @@
-import { ApiError, ServerUnreachableError, isSessionEnded as sessionEndedAnswer } from '../client/api.js';
-import { CertificateChangedError } from '../client/certificate-pin.js';
-import { ChorusError } from '../protocol/errors.js';
+import { ApiError, isSessionEnded as sessionEndedAnswer } from '../client/api.js';
+import { ChorusError, ERRORS } from '../protocol/errors.js';
 import type { UiError } from './ui-protocol.js';
 
 /**
- * Refusals the agent makes itself, with codes beside the server's (src/protocol/errors.ts):
- * the UI shows `message` as it is, and may key on `code`.
+ * Any failure, as the UI sees it: a catalogue code (src/protocol/errors.ts) and a sentence fit to
+ * show. A server's message is shown as it came; a client's own, written as a clause to follow
+ * "chorus: " on the CLI ("cannot reach the server at …"), is made a sentence. Anything that is
+ * not a ChorusError is a bug in the client, and says so.
  */
-export type AgentErrorCode =
-  | 'NOT_LOGGED_IN'
-  | 'ALREADY_LOGGED_IN'
-  | 'SERVER_KEY_CHANGED'
-  | 'BAD_UI_REQUEST'
-  | 'UNKNOWN_CHAT'
-  | 'UNREACHABLE';
-
-export class AgentError extends Error {
-  override readonly name = 'AgentError';
-
-  constructor(
-    readonly code: AgentErrorCode | string,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
+export function toUiError(error: unknown): UiError {
+  if (!(error instanceof ChorusError)) {
+    return { code: 'INTERNAL', message: `Something went wrong in the Chorus client: ${error instanceof Error ? error.message : String(error)}` };
   }
+  const message = ERRORS[error.code].wire ? error.message : asSentence(error.message);
+  return { code: error.code, message, ...(error.field ? { field: error.field } : {}) };
 }
 
-/** Any failure, as the UI sees it: a code and a sentence fit to show. */
-export function toUiError(error: unknown): UiError {
-  if (error instanceof ApiError || error instanceof ChorusError || error instanceof AgentError) {
-    return { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) };
-  }
-  if (error instanceof CertificateChangedError) return { code: error.code, message: `${error.message[0]!.toUpperCase()}${error.message.slice(1)}.` };
-  if (error instanceof ServerUnreachableError) return { code: 'UNREACHABLE', message: `Cannot reach the Chorus server at ${error.baseUrl}${error.reason ? ` (${error.reason})` : ''}.` };
-  return { code: 'INTERNAL', message: `Something went wrong in the Chorus client: ${error instanceof Error ? error.message : String(error)}` };
+/** "cannot reach X (why)" → "Cannot reach X (why)."; a sentence already is one. */
+function asSentence(text: string): string {
+  if (!/^[a-z]/.test(text)) return text;
+  return `${text[0]!.toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? '' : '.'}`;
 }
 
 /**

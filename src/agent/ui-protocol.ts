@@ -9,6 +9,7 @@
  * The UI never sees the session token or a chat's key: the agent holds them.
  */
 
+import type { ErrorCode } from '../protocol/errors.js';
 import type { ChatEvent, PresenceState } from '../protocol/events.js';
 import type { ChatMessage } from '../protocol/message.js';
 import type { Member, Settings } from '../protocol/resources.js';
@@ -59,8 +60,8 @@ export type UiPresence = PresenceState;
 export type UiSettings = Settings;
 
 export interface UiError {
-  /** A Chorus error code (src/protocol/errors.ts), or an agent one such as UNREACHABLE or SERVER_KEY_CHANGED. */
-  code: string;
+  /** A code of the catalogue (src/protocol/errors.ts): a server's, or a client's own such as UNREACHABLE or SERVER_KEY_CHANGED. */
+  code: ErrorCode;
   message: string;
   /** The form field the error is about, when there is one. */
   field?: string;

@@ -1,6 +1,6 @@
 import { Compile, type Validator } from 'typebox/compile';
+import { ChorusError } from '../protocol/errors.js';
 import type { Session } from './session.js';
-import { AgentError } from './ui-errors.js';
 import type { UiRequest, UiResults } from './ui-protocol.js';
 import { UI_REQUEST_ENVELOPE, UI_REQUEST_SCHEMAS } from './ui-schemas.js';
 
@@ -10,8 +10,11 @@ import { UI_REQUEST_ENVELOPE, UI_REQUEST_SCHEMAS } from './ui-schemas.js';
  * against the session.
  */
 
-/** A request the agent cannot read; `requestId` when it got that far, so the UI can be answered. */
-export class BadUiRequest extends AgentError {
+/**
+ * A request the agent cannot read: a ChorusError BAD_UI_REQUEST, plus `requestId` when it got
+ * that far, so the UI can be answered.
+ */
+export class BadUiRequest extends ChorusError {
   constructor(
     message: string,
     readonly requestId?: number,

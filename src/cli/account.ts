@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { ApiClient, ApiError, ServerUnreachableError, type Session, type User } from '../client/api.js';
+import { ApiClient, type Session, type User } from '../client/api.js';
 import { type Profile, loadProfile, resolveProfileDir, saveProfile } from '../client/profile.js';
 import { checkServerKey } from '../client/server-key.js';
+import { ChorusError } from '../protocol/errors.js';
 import { passwordProblem } from '../protocol/password-rule.js';
 import { chorusCommand } from './invocation.js';
 import { CliError, describeFailure, localMinute, printResult, terminalSafe, usageError } from './output.js';
@@ -121,8 +122,9 @@ async function revoke(profile: Profile): Promise<true | string> {
     await new ApiClient({ baseUrl: profile.server, token: profile.token, tlsFingerprint: profile.tlsFingerprint, timeoutMs: 10_000 }).logout();
     return true;
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') return true; // already expired or revoked
-    const reason = error instanceof ServerUnreachableError ? error.message : `the server refused: ${describeFailure(error).line}`;
+    const code = error instanceof ChorusError ? error.code : undefined;
+    if (code === 'UNAUTHENTICATED') return true; // already expired or revoked
+    const reason = code === 'UNREACHABLE' ? (error as ChorusError).message : `the server refused: ${describeFailure(error).line}`;
     return `${reason}, so the session was not revoked there and stays valid until it expires`;
   }
 }

@@ -1,6 +1,6 @@
 import { HISTORY_PAGE_MAX } from '../protocol/limits.js';
 import type { Command } from 'commander';
-import { ApiError, type ApiClient, type Chat, type Message } from '../client/api.js';
+import type { ApiClient, Chat, Message } from '../client/api.js';
 import { ChorusError } from '../protocol/errors.js';
 import { SenderLabels } from '../protocol/name-skeleton.js';
 import { requireSession } from './account.js';
@@ -129,7 +129,7 @@ export async function onChat<T>(code: string, call: () => Promise<T>, { hintJoin
 
 /** The CliError for a refusal about the chat itself (unknown, not a member), else undefined. */
 export function chatRefusal(error: unknown, code: string, { hintJoin = true } = {}): CliError | undefined {
-  if (!(error instanceof ApiError || error instanceof ChorusError)) return undefined;
+  if (!(error instanceof ChorusError)) return undefined;
   if (error.code === 'CHAT_NOT_FOUND') return new CliError(`no chat with code ${code}`);
   if (error.code === 'NOT_A_MEMBER') return new CliError(`you are not a member of ${code}${hintJoin ? `: run ${chorusCommand(`join ${code}`)}` : ''}`);
   return undefined;

@@ -1,4 +1,5 @@
-import { ApiClient, ApiError } from '../client/api.js';
+import { ApiClient } from '../client/api.js';
+import { ChorusError } from '../protocol/errors.js';
 
 /**
  * `chorus up --demo`: the original project's two test users and a chat they are both in, so a
@@ -44,7 +45,7 @@ async function signedIn(api: ApiClient, user: DemoUser): Promise<ApiClient> {
   try {
     await api.register(user);
   } catch (error) {
-    if (!(error instanceof ApiError && error.code === 'EMAIL_TAKEN')) throw error;
+    if (!(error instanceof ChorusError && error.code === 'EMAIL_TAKEN')) throw error;
   }
   const session = await api.login({ email: user.email, password: user.password });
   return api.withToken(session.token);

@@ -1,7 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import type { Command } from 'commander';
-import { type ApiClient, type Chat, ApiError, ServerUnreachableError, isSessionEnded } from '../client/api.js';
-import { CertificateChangedError } from '../client/certificate-pin.js';
+import { type ApiClient, type Chat, isSessionEnded } from '../client/api.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
 import { type DeliveryState, MulticastJoinError, Receiver } from '../client/receiver.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
@@ -9,7 +8,7 @@ import { Sender } from '../client/sender.js';
 import type { Profile } from '../client/profile.js';
 import { pinnedServerKey } from '../client/server-key.js';
 import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
-import { ChorusError } from '../protocol/errors.js';
+import { ChorusError, isWireCode } from '../protocol/errors.js';
 import { PROBE_TIMEOUT_MS } from '../protocol/limits.js';
 import { profileDirOf, requireSession } from './account.js';
 import { chorusCommand } from './invocation.js';
@@ -168,7 +167,7 @@ async function diagnose({ client, profileDir, profile, chat: chosen, interfaceAd
       await sender.connect();
       add({ id: 'tcp', title: 'TCP connection welcomed', status: 'ok', detail: `${endpoint.host}:${endpoint.port}${endpoint.tls ? ', over TLS with the pinned certificate' : ''}` });
     } catch (error) {
-      const line = error instanceof ChorusError || error instanceof CertificateChangedError ? describeFailure(error).line : error instanceof Error ? error.message : String(error);
+      const line = error instanceof ChorusError ? describeFailure(error).line : error instanceof Error ? error.message : String(error);
       add({ id: 'tcp', title: 'TCP connection welcomed', status: 'fail', detail: line });
       if (isSessionEnded(error)) return cannotTell('the session has ended', [`log in again: ${chorusCommand('login')}`]);
       return cannotTell(`the server's TCP port cannot be reached (${line})`, [
@@ -271,17 +270,18 @@ function firstVerdict(receiver: Receiver, chat: string): Promise<DeliveryState |
 function tlsCheck(https: boolean, fingerprint: string | undefined, error?: unknown): Check {
   const title = 'TLS certificate pinned';
   if (!https) return { id: 'tls', title, status: 'skip', detail: 'plain http:// server: no TLS (a server beyond loopback speaks https://)' };
-  if (error instanceof CertificateChangedError) return { id: 'tls', title, status: 'fail', detail: error.message };
+  if (error instanceof ChorusError && error.code === 'CERTIFICATE_CHANGED') return { id: 'tls', title, status: 'fail', detail: error.message };
   if (!fingerprint) return { id: 'tls', title, status: 'fail', detail: `no certificate pinned for this server: log in again (${chorusCommand('login')})` };
   if (error) return { id: 'tls', title, status: 'skip', detail: `pinned ${fingerprint}; not checked (the server did not answer)` };
   return { id: 'tls', title, status: 'ok', detail: `the server presents the pinned certificate ${fingerprint}` };
 }
 
 function unreachableHints(server: string, error: unknown): string[] {
-  if (error instanceof CertificateChangedError) return ["ask the server's operator whether its certificate was replaced on purpose; if so, log in again with the new fingerprint"];
-  if (error instanceof ApiError) return ['the server answered with an error: try again in a moment, or ask its operator'];
+  const code = error instanceof ChorusError ? error.code : undefined;
+  if (code === 'CERTIFICATE_CHANGED') return ["ask the server's operator whether its certificate was replaced on purpose; if so, log in again with the new fingerprint"];
+  if (isWireCode(code)) return ['the server answered with an error: try again in a moment, or ask its operator'];
   const hints = [`check that the server runs and that ${server} is its address (the profile's server; --server at login)`];
-  if (error instanceof ServerUnreachableError) hints.push('a firewall, a VPN or another network (Wi-Fi for guests, say) may keep this computer from reaching it');
+  if (code === 'UNREACHABLE') hints.push('a firewall, a VPN or another network (Wi-Fi for guests, say) may keep this computer from reaching it');
   return hints;
 }
 

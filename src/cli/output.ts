@@ -1,7 +1,4 @@
-import { ApiError, ServerUnreachableError } from '../client/api.js';
-import { CertificateChangedError } from '../client/certificate-pin.js';
 import { ProfileError } from '../client/profile.js';
-import { ServerKeyChangedError } from '../client/server-key.js';
 import { ChorusError } from '../protocol/errors.js';
 import type { SenderLabels } from '../protocol/name-skeleton.js';
 import { chorusCommand } from './invocation.js';
@@ -55,17 +52,14 @@ export function printNote(line: string): void {
 /** The one line and exit code for any error that reaches the top of the program. */
 export function describeFailure(error: unknown): { line: string; exitCode: number } {
   if (error instanceof CliError) return { line: error.message, exitCode: error.exitCode };
-  if (error instanceof ServerUnreachableError) return { line: error.message, exitCode: EXIT_REFUSED };
   if (error instanceof ProfileError) return { line: error.message, exitCode: EXIT_REFUSED };
-  if (error instanceof CertificateChangedError) return { line: error.message, exitCode: EXIT_REFUSED };
-  if (error instanceof ServerKeyChangedError) return { line: lowerFirst(error.message), exitCode: EXIT_REFUSED };
-  // A refusal over HTTP (ApiError) or over TCP (ChorusError in an error frame): the same codes.
-  if (error instanceof ApiError || error instanceof ChorusError) return { line: describeRefusal(error), exitCode: EXIT_REFUSED };
+  // A refusal over HTTP or TCP, or the client's own (unreachable, certificate changed): one type, one set of codes.
+  if (error instanceof ChorusError) return { line: describeRefusal(error), exitCode: EXIT_REFUSED };
   const message = error instanceof Error ? error.message : String(error);
   return { line: `unexpected error: ${message}`, exitCode: EXIT_REFUSED };
 }
 
-function describeRefusal(error: ApiError | ChorusError): string {
+function describeRefusal(error: ChorusError): string {
   switch (error.code) {
     case 'WRONG_CREDENTIALS':
       return 'wrong email or password';

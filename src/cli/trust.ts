@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import { ServerUnreachableError } from '../client/api.js';
+import { unreachable } from '../client/api.js';
 import { normalizeFingerprint, probeFingerprint } from '../client/certificate-pin.js';
 import { CliError, usageError } from './output.js';
 
@@ -44,7 +44,7 @@ async function presented(url: URL): Promise<string> {
     return await probeFingerprint(host, Number(url.port || 443));
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    throw new ServerUnreachableError(url.origin, e.code === 'ECONNREFUSED' ? 'connection refused' : e.message, { cause: error });
+    throw unreachable(url.origin, e.code === 'ECONNREFUSED' ? 'connection refused' : e.message, { cause: error });
   }
 }
 

@@ -1,7 +1,7 @@
-import { ChorusError, ERRORS, type ErrorCode, isErrorCode } from '../protocol/errors.js';
+import { ChorusError, ERRORS, type WireErrorCode, errorMessage, isWireCode } from '../protocol/errors.js';
 import type { ChatMessage } from '../protocol/message.js';
 import type { Chat, ChatMulticast, Member, ReadPosition, Session, Settings, User } from '../protocol/resources.js';
-import { CertificateChangedError, HandshakeTimeoutError } from './certificate-pin.js';
+import { HandshakeTimeoutError } from './certificate-pin.js';
 import { pinnedFetch } from './pinned-fetch.js';
 
 export type { Chat, ChatMulticast, Member, ReadPosition, Session, Settings, User };
@@ -9,10 +9,11 @@ export type { Chat, ChatMulticast, Member, ReadPosition, Session, Settings, User
 /**
  * A typed client for the HTTP API (docs/api.md), shared by the CLI, the terminal chat and the
  * web client's agent. It speaks JSON over the global `fetch` and turns every refusal into an
- * ApiError carrying the server's error code, and every failure to talk to the server at all into
- * a ServerUnreachableError. It never prints and never exits: callers decide what to show.
- * An https:// server is reached with its certificate pinned (see certificate-pin.ts): a server
- * presenting another certificate fails with CertificateChangedError before anything is sent.
+ * ApiError (a ChorusError) carrying the server's error code, and every failure to talk to the
+ * server at all into a ChorusError UNREACHABLE. It never prints and never exits: callers decide
+ * what to show. An https:// server is reached with its certificate pinned (see
+ * certificate-pin.ts): a server presenting another certificate fails with CERTIFICATE_CHANGED
+ * before anything is sent.
  */
 
 /** A message of a chat's history. */
@@ -41,20 +42,29 @@ export interface ServerKey {
   fingerprint: string;
 }
 
-/** The server refused a request; `message` is the server's explanation, safe to show. */
-export class ApiError extends Error {
+/**
+ * The server refused a request over HTTP; `message` is the server's explanation, safe to show.
+ * A ChorusError like any other refusal; a subclass only for what an HTTP answer adds: the status
+ * the server actually answered (a 502 from a proxy is not the catalogue's 500 of INTERNAL), and
+ * whether the code came in the server's own problem document (`explicit`) or was guessed from
+ * that status, which is what isSessionEnded needs to tell "your session is over" from a bare 401.
+ */
+export class ApiError extends ChorusError {
   override readonly name = 'ApiError';
+  /** The HTTP status of the answer. */
+  override readonly status: number;
 
   constructor(
-    readonly status: number,
-    readonly code: ErrorCode,
+    status: number,
+    code: WireErrorCode,
     message: string,
-    readonly field?: string,
-    readonly retryAfterSeconds?: number,
+    field?: string,
+    retryAfterSeconds?: number,
     /** The code came in the server's own problem document, not guessed from the HTTP status. */
     readonly explicit = false,
   ) {
-    super(message);
+    super(code, message, field, retryAfterSeconds);
+    this.status = status;
   }
 }
 
@@ -64,22 +74,14 @@ export class ApiError extends Error {
  * (UNAVAILABLE), a bare 401 from something in between, or no answer at all, is not that.
  */
 export function isSessionEnded(error: unknown): boolean {
-  if (error instanceof ApiError) return error.explicit && (error.code === 'UNAUTHENTICATED' || error.code === 'SESSION_ENDED');
-  return error instanceof ChorusError && (error.code === 'UNAUTHENTICATED' || error.code === 'SESSION_ENDED');
+  if (!(error instanceof ChorusError) || (error.code !== 'UNAUTHENTICATED' && error.code !== 'SESSION_ENDED')) return false;
+  return !(error instanceof ApiError) || error.explicit;
 }
 
-/** The server could not be reached, or did not answer in time (`silent`). */
-export class ServerUnreachableError extends Error {
-  override readonly name = 'ServerUnreachableError';
-  readonly code = 'UNREACHABLE' as const;
-
-  constructor(
-    readonly baseUrl: string,
-    readonly reason?: string,
-    options?: { cause?: unknown; silent?: boolean },
-  ) {
-    super(`${options?.silent ? `the server at ${baseUrl} did not answer` : `cannot reach the server at ${baseUrl}`}${reason ? ` (${reason})` : ''}`, options);
-  }
+/** The server could not be reached (`silent`: or did not answer in time): a ChorusError with code UNREACHABLE. */
+export function unreachable(baseUrl: string, reason?: string, options?: { cause?: unknown; silent?: boolean }): ChorusError {
+  const message = options?.silent ? `the server at ${baseUrl} did not answer${reason ? ` (${reason})` : ''}` : errorMessage('UNREACHABLE', baseUrl, reason);
+  return new ChorusError('UNREACHABLE', message, undefined, undefined, { cause: options?.cause });
 }
 
 export interface ApiClientOptions {
@@ -223,8 +225,8 @@ export class ApiClient {
       response = await deadline.race(this.fetchImpl(this.baseUrl + path, init));
       text = await deadline.race(response.text());
     } catch (error) {
-      if (error instanceof CertificateChangedError) throw error;
-      throw new ServerUnreachableError(this.baseUrl, this.reasonOf(error), { cause: error, silent: isSilence(error) });
+      if (error instanceof ChorusError && error.code === 'CERTIFICATE_CHANGED') throw error;
+      throw unreachable(this.baseUrl, this.reasonOf(error), { cause: error, silent: isSilence(error) });
     } finally {
       deadline.clear();
     }
@@ -309,7 +311,7 @@ function problemToError(response: Response, text: string, baseUrl: string): ApiE
   } catch {
     problem = undefined;
   }
-  if (problem && isErrorCode(problem.code)) {
+  if (problem && isWireCode(problem.code)) {
     const message = typeof problem.detail === 'string' ? problem.detail : typeof problem.title === 'string' ? problem.title : ERRORS[problem.code].title;
     const field = typeof problem.field === 'string' ? problem.field : undefined;
     return new ApiError(response.status, problem.code, message, field, retryAfter, true);
@@ -318,7 +320,7 @@ function problemToError(response: Response, text: string, baseUrl: string): ApiE
   return new ApiError(response.status, code, `the server at ${baseUrl} answered HTTP ${response.status} (${ERRORS[code].title.toLowerCase()})`, undefined, retryAfter);
 }
 
-function codeForStatus(status: number): ErrorCode {
+function codeForStatus(status: number): WireErrorCode {
   switch (status) {
     case 401:
       return 'UNAUTHENTICATED';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CertificateChangedError, isCertificateError, isFingerprint, normalizeFingerprint } from './certificate-pin.js';
+import type { TLSSocket } from 'node:tls';
+import { ChorusError } from '../protocol/errors.js';
+import { isCertificateError, isFingerprint, normalizeFingerprint, pinMismatch } from './certificate-pin.js';
 
 const CANONICAL = '83:15:11:48:F0:B6:18:BE:F4:3C:6F:51:A6:EF:5C:BE:E9:16:61:09:1C:20:B8:E3:B8:A4:4A:A8:17:6A:99:DB';
 
@@ -22,9 +24,19 @@ describe('normalizeFingerprint', () => {
   });
 });
 
-describe('CertificateChangedError', () => {
-  it('says what was expected and what came, in one line', () => {
-    const error = new CertificateChangedError('https://10.0.0.5:6789', CANONICAL, 'AA:BB');
+/** A TLS socket whose peer presents a certificate with this fingerprint. */
+function presenting(fingerprint256: string): TLSSocket {
+  return { getPeerCertificate: () => ({ fingerprint256 }) } as unknown as TLSSocket;
+}
+
+describe('pinMismatch', () => {
+  it('the pinned certificate: no error', () => {
+    expect(pinMismatch(presenting(CANONICAL), CANONICAL, 'https://10.0.0.5:6789')).toBeUndefined();
+  });
+
+  it('another certificate: CERTIFICATE_CHANGED, saying what was expected and what came, in one line', () => {
+    const error = pinMismatch(presenting('AA:BB'), CANONICAL, 'https://10.0.0.5:6789')!;
+    expect(error).toBeInstanceOf(ChorusError);
     expect(error.message).toMatch(new RegExp(`^the server's certificate changed: expected ${CANONICAL}, got AA:BB \\(`));
     expect(error.message).not.toContain('\n');
     expect(error.code).toBe('CERTIFICATE_CHANGED');

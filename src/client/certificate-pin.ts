@@ -1,4 +1,5 @@
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { type ChorusError, chorusError } from '../protocol/errors.js';
 
 /**
  * Certificate pinning: a Chorus server beyond loopback speaks TLS with a certificate that no
@@ -41,28 +42,13 @@ export function isFingerprint(value: string): boolean {
   return FINGERPRINT.test(value);
 }
 
-/** The server presented a certificate other than the pinned one: nothing was sent to it. */
-export class CertificateChangedError extends Error {
-  override readonly name = 'CertificateChangedError';
-  readonly code = 'CERTIFICATE_CHANGED' as const;
-
-  constructor(
-    readonly server: string,
-    readonly expected: string,
-    readonly got: string,
-  ) {
-    super(
-      `the server's certificate changed: expected ${expected}, got ${got} ` +
-        `(someone may be impersonating ${server}; if its operator replaced the certificate on purpose, ` +
-        `check the new fingerprint with them and log in again with --fingerprint)`,
-    );
-  }
-}
-
-/** The error to fail a connection with when its peer's certificate is not the pinned one. */
-export function pinMismatch(socket: TLSSocket, expected: string, server: string): CertificateChangedError | undefined {
+/**
+ * The error to fail a connection with when its peer's certificate is not the pinned one: a
+ * ChorusError CERTIFICATE_CHANGED (nothing was sent to the server).
+ */
+export function pinMismatch(socket: TLSSocket, expected: string, server: string): ChorusError | undefined {
   const got = socket.getPeerCertificate()?.fingerprint256;
-  return got === expected ? undefined : new CertificateChangedError(server, expected, got ?? 'no certificate');
+  return got === expected ? undefined : chorusError('CERTIFICATE_CHANGED', server, expected, got ?? 'no certificate');
 }
 
 /**

@@ -6,7 +6,6 @@ import { ChorusError } from '../protocol/errors.js';
 import type { ChatEvent } from '../protocol/events.js';
 import { HISTORY_PAGE_MAX, PROBE_NONCE_BYTES } from '../protocol/limits.js';
 import { isStreamId } from '../protocol/stream-id.js';
-import { ApiError } from './api.js';
 import { type Clock, type Timer, systemClock } from './clock.js';
 import { MulticastJoinError, groupSocketsOn } from './group-sockets.js';
 import type { Arrival, MulticastTransport, MulticastTransportFactory } from './multicast-transport.js';
@@ -532,7 +531,7 @@ export class Receiver {
  * again cannot help, so the receiver stops receiving it. Listeners learn why from onError.
  */
 function accessEnded(error: unknown): boolean {
-  const code = error instanceof ApiError || error instanceof ChorusError ? error.code : undefined;
+  const code = error instanceof ChorusError ? error.code : undefined;
   return code === 'NOT_A_MEMBER' || code === 'CHAT_NOT_FOUND';
 }
 

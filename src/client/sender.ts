@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Backoff } from '../protocol/backoff.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
-import { ChorusError, isErrorCode } from '../protocol/errors.js';
+import { ChorusError } from '../protocol/errors.js';
 import type { ChatEvent } from '../protocol/events.js';
 import { type EventsFrame, type Frame, FrameDecoder, type MessagesFrame, type PresenceFrame, encodeFrame } from '../protocol/frames.js';
 import type { ChatMessage } from '../protocol/message.js';
@@ -374,7 +374,7 @@ export class Sender implements ServerLink {
         return;
       }
       case 'error': {
-        const error = new ChorusError(isErrorCode(frame.code) ? frame.code : 'INTERNAL', frame.message);
+        const error = new ChorusError(frame.code, frame.message);
         if (frame.id !== undefined) {
           const o = this.unacked.get(frame.id);
           if (o) {

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { publicKeyFromBase64 } from '../protocol/crypto.js';
+import { chorusError } from '../protocol/errors.js';
 import type { ApiClient, ServerKey } from './api.js';
 import { PROFILE_FILE, type Profile, saveProfile } from './profile.js';
 
@@ -10,27 +11,10 @@ import { PROFILE_FILE, type Profile, saveProfile } from './profile.js';
  * presenting another key is refused: it could forge messages that seem to come from the chat.
  */
 
-/** The server presents a key other than the one the profile pinned. */
-export class ServerKeyChangedError extends Error {
-  override readonly name = 'ServerKeyChangedError';
-  readonly code = 'SERVER_KEY_CHANGED' as const;
-
-  constructor(
-    readonly baseUrl: string,
-    readonly fingerprint: string,
-    profileDir: string,
-  ) {
-    super(
-      `The server at ${baseUrl} presents a different identity key (fingerprint ${fingerprint}) from the one this profile trusted before. ` +
-        `Someone may be impersonating it. If its operator reinstalled it on purpose, remove "serverKey" from ${join(profileDir, PROFILE_FILE)} and log in again.`,
-    );
-  }
-}
-
-/** The server's key, after checking it against `pinned` (base64) when there is one. */
+/** The server's key, after checking it against `pinned` (base64) when there is one: another key is a ChorusError SERVER_KEY_CHANGED. */
 export async function checkServerKey(api: ApiClient, pinned: string | undefined, profileDir: string): Promise<ServerKey> {
   const key = await api.serverKey();
-  if (pinned !== undefined && pinned !== key.publicKey) throw new ServerKeyChangedError(api.baseUrl, key.fingerprint, profileDir);
+  if (pinned !== undefined && pinned !== key.publicKey) throw chorusError('SERVER_KEY_CHANGED', api.baseUrl, key.fingerprint, join(profileDir, PROFILE_FILE));
   return key;
 }
 

@@ -1,4 +1,4 @@
-import { ChorusError, type ErrorCode, isErrorCode } from './errors.js';
+import { ChorusError, type WireErrorCode, isWireCode } from './errors.js';
 import { type ChatEvent, toChatEvents } from './events.js';
 import type { ChatMessage } from './message.js';
 import {
@@ -48,7 +48,7 @@ export interface AckFrame {
 export interface ErrorFrame {
   t: 'error';
   id?: string;
-  code: ErrorCode;
+  code: WireErrorCode;
   message: string;
   /** With RATE_LIMITED: how long to wait before sending again, in milliseconds. */
   retryAfterMs?: number;
@@ -97,7 +97,7 @@ export interface RefusalFrame {
   t: 'refusal';
   about: 'probe' | 'watch' | 'typing';
   chat: string;
-  code: ErrorCode;
+  code: WireErrorCode;
   message: string;
   retryAfterMs?: number;
 }
@@ -370,7 +370,7 @@ export function validateFrame(value: unknown): Frame {
         sentAt: isoTime(o, 'sentAt'),
       };
     case 'error': {
-      if (!isErrorCode(o.code)) invalid('code is not a Chorus error code');
+      if (!isWireCode(o.code)) invalid('code is not a Chorus wire error code');
       const frame: ErrorFrame = { t: 'error', code: o.code, message: str(o, 'message', 0, MAX_ERROR_MESSAGE_LENGTH) };
       if (o.id !== undefined) frame.id = clientMsgId(o, 'id');
       if (o.retryAfterMs !== undefined) frame.retryAfterMs = count(o, 'retryAfterMs', 0, MAX_RETRY_AFTER_MS);
@@ -403,7 +403,7 @@ export function validateFrame(value: unknown): Frame {
     }
     case 'refusal': {
       if (o.about !== 'probe' && o.about !== 'watch' && o.about !== 'typing') invalid('about must be probe, watch or typing');
-      if (!isErrorCode(o.code)) invalid('code is not a Chorus error code');
+      if (!isWireCode(o.code)) invalid('code is not a Chorus wire error code');
       const frame: RefusalFrame = { t: 'refusal', about: o.about, chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH), code: o.code, message: str(o, 'message', 0, MAX_ERROR_MESSAGE_LENGTH) };
       if (o.retryAfterMs !== undefined) frame.retryAfterMs = count(o, 'retryAfterMs', 0, MAX_RETRY_AFTER_MS);
       return frame;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { ChorusError } from '../protocol/errors.js';
+import { ChorusError, chorusError, errorMessage } from '../protocol/errors.js';
 import type { Session, User } from '../protocol/resources.js';
 import type { HashQueue } from './hash-queue.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -73,7 +73,7 @@ export class Accounts {
     );
     if (!row || !ok) {
       logins.recordFailure(email, address, row !== undefined);
-      throw new ChorusError('WRONG_CREDENTIALS', 'Wrong email or password');
+      throw chorusError('WRONG_CREDENTIALS');
     }
     logins.recordSuccess(email, address);
     return this.openSession(row);
@@ -116,5 +116,5 @@ export class Accounts {
 }
 
 function emailTaken(): ChorusError {
-  return new ChorusError('EMAIL_TAKEN', 'An account with this email address already exists', 'email');
+  return new ChorusError('EMAIL_TAKEN', errorMessage('EMAIL_TAKEN'), 'email');
 }

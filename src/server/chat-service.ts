@@ -1,5 +1,5 @@
 import { formatChatCode, newChatCode, normalizeChatCode } from '../protocol/chat-code.js';
-import { ChorusError } from '../protocol/errors.js';
+import { ChorusError, chorusError } from '../protocol/errors.js';
 import type { ChatMessage } from '../protocol/message.js';
 import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX } from '../protocol/limits.js';
 import type { Chat, ChatMulticast, Member, ReadPosition } from '../protocol/resources.js';
@@ -135,7 +135,7 @@ export class Chats {
     const name = validate.chatName(input.name);
     return this.queue.run(`user:${user.id}`, async () => {
       if ((await this.store.chats.countCreatedBy(user.id)) >= this.limits.chatsPerUser) {
-        throw new ChorusError('TOO_MANY_CHATS', `You have created ${this.limits.chatsPerUser} chats, as many as this server allows one person`);
+        throw chorusError('TOO_MANY_CHATS', this.limits.chatsPerUser);
       }
       return this.insert(user, name);
     });
@@ -162,7 +162,7 @@ export class Chats {
         if (!isUniqueViolation(error)) throw error;
       }
     }
-    throw new ChorusError('MULTICAST_EXHAUSTED', 'No free multicast group and port left for a new chat; widen --multicast-groups or --multicast-ports');
+    throw chorusError('MULTICAST_EXHAUSTED');
   }
 
   /**
@@ -206,11 +206,11 @@ export class Chats {
     return this.queue.run(`chat:${code}`, async () => {
       const chat = await this.findOrThrow(code);
       if (await this.store.chats.isBanned(code, user.id)) {
-        throw new ChorusError('BANNED', `You were removed from chat ${formatChatCode(code)} by its creator, and may not join it again`);
+        throw chorusError('BANNED', formatChatCode(code));
       }
       // Joining twice stays harmless, even in a full chat.
       if (chat.member_count >= this.limits.membersPerChat && !(await this.store.chats.isMember(code, user.id))) {
-        throw new ChorusError('CHAT_FULL', `Chat ${formatChatCode(code)} has ${chat.member_count} members, as many as this server allows`);
+        throw chorusError('CHAT_FULL', formatChatCode(code), chat.member_count);
       }
       await this.store.chats.addMember(code, user.id, Date.now());
       await this.membership.added(code, user.id);
@@ -359,7 +359,7 @@ export class Chats {
   private async findOrThrow(codeInput: string): Promise<ChatWithCount> {
     const code = normalizeChatCode(codeInput);
     const chat = code ? await this.store.chats.find(code) : undefined;
-    if (!chat) throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${codeInput.trim().slice(0, 32)}`);
+    if (!chat) throw chorusError('CHAT_NOT_FOUND', codeInput.trim().slice(0, 32));
     return chat;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChorusError } from '../protocol/errors.js';
+import { ChorusError, chorusError } from '../protocol/errors.js';
 import { type Caller, CodeGuessThrottle } from './code-guess-throttle.js';
 
 const WINDOW_MS = 60_000;
@@ -11,7 +11,7 @@ function throttleAt(start: number) {
 }
 
 const as = (id: number, address: string): Caller => ({ user: { id }, address });
-const notFound = () => Promise.reject(new ChorusError('CHAT_NOT_FOUND', 'No chat with code ZZZZZ-ZZZZZ'));
+const notFound = () => Promise.reject(chorusError('CHAT_NOT_FOUND', 'ZZZZZ-ZZZZZ'));
 const notAMember = () => Promise.reject(new ChorusError('NOT_A_MEMBER', 'You are not a member'));
 const found = () => Promise.resolve('the chat');
 

@@ -2,7 +2,7 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
-import { ChorusError, type ErrorCode } from '../protocol/errors.js';
+import { ChorusError, type ErrorCode, chorusError, wireCode } from '../protocol/errors.js';
 import { messageTextProblem } from '../protocol/message-text.js';
 import type { ChatEvent } from '../protocol/events.js';
 import { type EventsFrame, type Frame, FrameDecoder, FrameError, type MessagesFrame, type RefusalFrame, encodeFrame } from '../protocol/frames.js';
@@ -371,7 +371,7 @@ class Connection implements PushTarget {
       // same code-guessing limit as the HTTP API applies.
       const chatCode = await this.deps.guesses.guard({ user, address: this.address }, async () => {
         const code = normalizeChatCode(chatInput);
-        if (!code) throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${chatInput.slice(0, 32)}`);
+        if (!code) throw chorusError('CHAT_NOT_FOUND', chatInput.slice(0, 32));
         const problem = messageTextProblem(text);
         if (problem) throw problem;
         await this.deps.members.requireMember(code, user.id);
@@ -469,7 +469,7 @@ class Connection implements PushTarget {
     const user = this.user!;
     return this.deps.guesses.guard({ user, address: this.address }, async () => {
       const code = normalizeChatCode(chatInput);
-      if (!code) throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${chatInput.slice(0, 32)}`);
+      if (!code) throw chorusError('CHAT_NOT_FOUND', chatInput.slice(0, 32));
       await this.deps.members.requireMember(code, user.id);
       return code;
     });
@@ -485,14 +485,15 @@ class Connection implements PushTarget {
   private refuseAbout(about: RefusalFrame['about'], chatInput: string, code: ErrorCode, message: string, retryAfterMs?: number): void {
     const normalized = normalizeChatCode(chatInput);
     const chat = normalized ? formatChatCode(normalized) : chatInput;
-    const frame: RefusalFrame = { t: 'refusal', about, chat, code, message: message.slice(0, 1024) };
+    const frame: RefusalFrame = { t: 'refusal', about, chat, code: wireCode(code), message: message.slice(0, 1024) };
     if (retryAfterMs !== undefined) frame.retryAfterMs = Math.min(retryAfterMs, MAX_RETRY_AFTER_MS);
     this.write(frame);
   }
 
   private refuse(id: string, code: ErrorCode, message: string, retryAfterMs?: number): void {
     this.stats.refused[code] = (this.stats.refused[code] ?? 0) + 1;
-    this.write(retryAfterMs === undefined ? { t: 'error', id, code, message } : { t: 'error', id, code, message, retryAfterMs });
+    const sent = wireCode(code);
+    this.write(retryAfterMs === undefined ? { t: 'error', id, code: sent, message } : { t: 'error', id, code: sent, message, retryAfterMs });
   }
 
   /**
@@ -518,7 +519,8 @@ class Connection implements PushTarget {
     this.failed = true;
     clearTimeout(this.frameTimer);
     clearTimeout(this.expiryTimer);
-    this.write(retryAfterMs === undefined ? { t: 'error', code, message } : { t: 'error', code, message, retryAfterMs });
+    const sent = wireCode(code);
+    this.write(retryAfterMs === undefined ? { t: 'error', code: sent, message } : { t: 'error', code: sent, message, retryAfterMs });
     this.socket.end();
     setTimeout(() => this.destroy(), 1000).unref();
   }

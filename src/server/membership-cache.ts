@@ -1,5 +1,5 @@
 import { formatChatCode } from '../protocol/chat-code.js';
-import { ChorusError } from '../protocol/errors.js';
+import { ChorusError, chorusError } from '../protocol/errors.js';
 import type { Store } from './store/store.js';
 
 /**
@@ -58,7 +58,7 @@ export class MembershipCache {
 
   private async fetch(chatCode: string): Promise<Set<number>> {
     if (!(await this.store.chats.find(chatCode))) {
-      throw new ChorusError('CHAT_NOT_FOUND', `No chat with code ${formatChatCode(chatCode)}`);
+      throw chorusError('CHAT_NOT_FOUND', formatChatCode(chatCode));
     }
     return new Set((await this.store.chats.listMembers(chatCode)).map((r) => r.id));
   }
@@ -66,5 +66,5 @@ export class MembershipCache {
 
 /** The one refusal for a chat the caller is not in, whichever check finds it. */
 export function notAMember(chatCode: string): ChorusError {
-  return new ChorusError('NOT_A_MEMBER', `You are not a member of chat ${formatChatCode(chatCode)}`);
+  return chorusError('NOT_A_MEMBER', formatChatCode(chatCode));
 }

@@ -11,6 +11,7 @@ import {
   tabProofText,
 } from '../../src/agent/ui-protocol.js';
 import { Backoff } from '../../src/protocol/backoff.js';
+import { ChorusError, chorusError } from '../../src/protocol/errors.js';
 import { type TabCredential, forgetCredential, newCredential, saveCredential, sign, storedCredential } from './tab-credential.js';
 
 /**
@@ -29,16 +30,9 @@ import { type TabCredential, forgetCredential, newCredential, saveCredential, si
 export type LinkState = 'connecting' | 'open' | 'away' | 'denied';
 export type DeniedReason = 'no-access' | 'link-used';
 
-/** The agent (or the server behind it) refused a request. */
-export class RequestError extends Error {
-  readonly code: string;
-  readonly field?: string;
-
-  constructor(error: UiError) {
-    super(error.message);
-    this.code = error.code;
-    this.field = error.field;
-  }
+/** The agent (or the server behind it) refused a request: the same ChorusError, with the same codes, as everywhere else. */
+function refusal(error: UiError): ChorusError {
+  return new ChorusError(error.code, error.message, error.field);
 }
 
 type RequestFields<T extends UiRequestType> = Omit<Extract<UiRequest, { type: T }>, 'id'>;
@@ -83,7 +77,7 @@ export class AgentLink {
   request<T extends UiRequestType>(type: T, fields: Omit<RequestFields<T>, 'type'>): Promise<UiResults[T]> {
     const socket = this.socket;
     if (!socket || socket.readyState !== WebSocket.OPEN || this.state !== 'open') {
-      return Promise.reject(new RequestError({ code: 'LINK_LOST', message: 'Not connected to the Chorus client; try again in a moment.' }));
+      return Promise.reject(new ChorusError('LINK_LOST', 'Not connected to the Chorus client; try again in a moment.'));
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -118,7 +112,7 @@ export class AgentLink {
     });
     socket.addEventListener('close', (event) => {
       if (socket !== this.socket) return;
-      for (const w of this.waiting.values()) w.reject(new RequestError({ code: 'LINK_LOST', message: 'Lost contact with the Chorus client.' }));
+      for (const w of this.waiting.values()) w.reject(chorusError('LINK_LOST'));
       this.waiting.clear();
       if (event.code === ADMISSION_REFUSED || event.code === ADMISSION_LINK_USED) return this.deny(event.code === ADMISSION_REFUSED ? 'no-access' : 'link-used');
       if (this.state === 'denied') return;
@@ -173,7 +167,7 @@ export class AgentLink {
       if (!waiter) return;
       this.waiting.delete(message.id);
       if (message.ok) waiter.resolve(message.result);
-      else waiter.reject(new RequestError(message.error));
+      else waiter.reject(refusal(message.error));
       return;
     }
     if (message.type === 'challenge' || message.type === 'admitted') return;

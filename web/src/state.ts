@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../src/protocol/errors.js';
 import type { ChatEvent } from '../../src/protocol/events.js';
 import type { ConnectionState, UiChat, UiMember, UiMessage, UiPush, UiUser } from '../../src/agent/ui-protocol.js';
 import type { LinkState } from './agent-link.js';
@@ -14,7 +15,7 @@ export interface PendingMessage {
 }
 
 /** Refusals of the text itself: a retry of the same text meets the same answer. */
-const PERMANENT_SEND_FAILURES = new Set(['PAYLOAD_TOO_LARGE', 'INVALID_FIELD', 'INVALID_FRAME']);
+const PERMANENT_SEND_FAILURES: ReadonlySet<ErrorCode> = new Set(['PAYLOAD_TOO_LARGE', 'INVALID_FIELD']);
 
 export interface Conversation {
   status: 'loading' | 'ready' | 'error';

@@ -1,10 +1,10 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Duplex } from 'node:stream';
-import { ChorusError, ERRORS, type ErrorCode } from '../../protocol/errors.js';
+import { ChorusError, ERRORS, type WireErrorCode, isWireCode } from '../../protocol/errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-export function sendProblem(reply: FastifyReply, code: ErrorCode, detail: string, field?: string, retryAfter?: number) {
+export function sendProblem(reply: FastifyReply, code: WireErrorCode, detail: string, field?: string, retryAfter?: number) {
   const { status, title } = ERRORS[code];
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   return reply
@@ -25,7 +25,10 @@ function fieldOf(error: FastifyError): string | undefined {
 /** Turns every error into a problem document; only unexpected ones are 500s, and logged. */
 export function problemErrorHandler(error: FastifyError | ChorusError, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof ChorusError) {
-    return sendProblem(reply, error.code, error.message, error.field, error.retryAfterSeconds);
+    if (isWireCode(error.code)) return sendProblem(reply, error.code, error.message, error.field, error.retryAfterSeconds);
+    // A code local to a client never leaves the server: raising one here is a bug, answered as one.
+    request.log.error({ err: error }, 'a client-only error code raised on the server');
+    return sendProblem(reply, 'INTERNAL', 'Something went wrong on the server');
   }
   if (error.validation) {
     const field = fieldOf(error);

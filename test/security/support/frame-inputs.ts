@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ERRORS } from '../../../src/protocol/errors.js';
+import { WIRE_ERROR_CODES } from '../../../src/protocol/errors.js';
 import { type Frame, encodeFrame } from '../../../src/protocol/frames.js';
 import { MAX_FRAME_BYTES } from '../../../src/protocol/limits.js';
 import { type Edit, applyEdit, editArb, randomBytesArb } from './edits.js';
@@ -19,7 +19,7 @@ const positive = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constant(Number.
 const seqOrZero = fc.oneof(fc.constant(0), positive);
 /** A probe nonce: 16 characters of base64url are exactly 12 bytes. */
 const nonce = fc.stringMatching(/^[A-Za-z0-9_-]{16}$/);
-const errorCode = fc.constantFrom(...(Object.keys(ERRORS) as (keyof typeof ERRORS)[]));
+const errorCode = fc.constantFrom(...WIRE_ERROR_CODES);
 
 /**
  * Well-formed frames of every type. `token` is used for some hellos and `chats` for some sends

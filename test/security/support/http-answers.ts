@@ -1,6 +1,6 @@
 import { type Agent, request } from 'node:http';
 import { connect } from 'node:net';
-import { ERRORS, isErrorCode } from '../../../src/protocol/errors.js';
+import { ERRORS, isWireCode } from '../../../src/protocol/errors.js';
 import { type FuzzRequest, PUBLIC_ROUTES } from './http-requests.js';
 
 /** Sending fuzzed requests and judging the answers. */
@@ -42,7 +42,7 @@ export function problemFault(status: number, contentType: string | undefined, bo
     return `error ${status} with a body that is not JSON`;
   }
   const code: unknown = doc?.code;
-  if (!isErrorCode(code)) return `unknown code ${String(code)}`;
+  if (!isWireCode(code)) return `unknown code ${String(code)}`;
   if (doc.status !== status || ERRORS[code].status !== status) return `code ${code} (${ERRORS[code].status}) answered as ${status}, document says ${doc.status}`;
   if (doc.type !== `urn:chorus:error:${code}` || typeof doc.title !== 'string' || typeof doc.detail !== 'string') return 'incomplete problem document';
   return undefined;

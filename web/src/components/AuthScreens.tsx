@@ -1,6 +1,7 @@
 import { type FormEvent, type ReactNode, useEffect, useRef, useState } from 'react';
 import { NAME_LENGTH, nameProblem, normalizeName } from '../../../src/protocol/display-names.js';
-import { RequestError, link } from '../agent-link.js';
+import type { ChorusError } from '../../../src/protocol/errors.js';
+import { link } from '../agent-link.js';
 import { LogoMark } from '../icons.js';
 import { Field, FormError } from './Field.js';
 
@@ -64,7 +65,7 @@ function LoginForm({ email, onEmail, notice, onSwitch }: { email: string; onEmai
     try {
       await link.request('login', { email: email.trim(), password });
     } catch (error) {
-      const e = error as RequestError;
+      const e = error as ChorusError;
       setErrors(e.code === 'WRONG_CREDENTIALS' ? { form: 'Wrong email address or password.' } : fieldErrors(e));
       setBusy(false);
     }
@@ -121,7 +122,7 @@ function RegisterForm({ email, onEmail, onSwitch }: { email: string; onEmail(v: 
     try {
       await link.request('register', { name: name.trim(), email: email.trim(), password });
     } catch (error) {
-      show(fieldErrors(error as RequestError));
+      show(fieldErrors(error as ChorusError));
       setBusy(false);
     }
   }
@@ -178,7 +179,7 @@ function SwitchLink({ question, action, onClick }: { question: string; action: s
 }
 
 /** A refusal placed beside the field it is about, else above the form. */
-function fieldErrors(error: RequestError): Errors {
+function fieldErrors(error: ChorusError): Errors {
   if (error.code === 'EMAIL_TAKEN') return { email: 'An account with this email address already exists. Log in instead?' };
   if (error.field === 'name' || error.field === 'email' || error.field === 'password') return { [error.field]: error.message };
   return { form: error.message };

@@ -2,7 +2,8 @@ import { type Dispatch, type FormEvent, type ReactNode, useCallback, useEffect, 
 import type { UiChat } from '../../../src/agent/ui-protocol.js';
 import { normalizeChatCode } from '../../../src/protocol/chat-code.js';
 import { NAME_LENGTH } from '../../../src/protocol/display-names.js';
-import { type RequestError, link } from '../agent-link.js';
+import type { ChorusError } from '../../../src/protocol/errors.js';
+import { link } from '../agent-link.js';
 import { BackIcon, HashIcon, JoinIcon } from '../icons.js';
 import type { Action } from '../state.js';
 import { CopyButton } from './CopyButton.js';
@@ -30,7 +31,7 @@ export function CreateChat({ dispatch }: { dispatch: Dispatch<Action> }) {
       dispatch({ type: 'chatAdded', chat });
       setCreated(chat);
     } catch (e) {
-      const failure = e as RequestError;
+      const failure = e as ChorusError;
       setError(failure.field === 'name' ? { field: failure.message } : { form: failure.message });
       setBusy(false);
     }
@@ -92,7 +93,7 @@ export function JoinChat({ dispatch }: { dispatch: Dispatch<Action> }) {
       dispatch({ type: 'chatAdded', chat });
       dispatch({ type: 'select', code: chat.code });
     } catch (e) {
-      const failure = e as RequestError;
+      const failure = e as ChorusError;
       setError(failure.code === 'CHAT_NOT_FOUND' ? `No chat has the code “${typed.slice(0, 32)}”. Check it with the person who shared it.` : failure.message);
       setBusy(false);
       input.current?.focus();

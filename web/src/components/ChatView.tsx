@@ -1,7 +1,8 @@
 import { type Dispatch, useCallback, useEffect, useRef, useState } from 'react';
 import type { UiChat, UiMember, UiUser } from '../../../src/agent/ui-protocol.js';
+import type { ChorusError } from '../../../src/protocol/errors.js';
 import { typingSentence } from '../../../src/protocol/typing-text.js';
-import { type RequestError, link } from '../agent-link.js';
+import { link } from '../agent-link.js';
 import { newClientMsgId } from '../format.js';
 import { BackIcon } from '../icons.js';
 import type { Action, Conversation } from '../state.js';
@@ -32,7 +33,7 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing }
     dispatch({ type: 'openStarted', code });
     link.request('open', { code, limit: FIRST_PAGE }).then(
       (page) => dispatch({ type: 'opened', code, messages: page.messages }),
-      (error: RequestError) => dispatch({ type: 'openFailed', code, error: error.message }),
+      (error: ChorusError) => dispatch({ type: 'openFailed', code, error: error.message }),
     );
   }, [code, dispatch]);
 
@@ -62,7 +63,7 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing }
   const send = useCallback(
     (text: string, clientMsgId = newClientMsgId()) => {
       dispatch({ type: 'sending', code, clientMsgId, text });
-      link.request('send', { code, text, clientMsgId }).catch((error: RequestError) =>
+      link.request('send', { code, text, clientMsgId }).catch((error: ChorusError) =>
         dispatch({ type: 'push', push: { type: 'sendFailed', chat: code, clientMsgId, error: { code: error.code, message: error.message } } }),
       );
     },
@@ -166,7 +167,7 @@ function LeaveButton({ code }: { code: string }) {
         ref={yes}
         type="button"
         className="button button-danger button-small"
-        onClick={() => link.request('leave', { code }).catch((e: RequestError) => setError(e.message))}
+        onClick={() => link.request('leave', { code }).catch((e: ChorusError) => setError(e.message))}
       >
         Leave chat
       </button>

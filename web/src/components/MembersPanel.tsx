@@ -1,6 +1,7 @@
 import { type Dispatch, useState } from 'react';
 import type { UiChat, UiMember, UiUser } from '../../../src/agent/ui-protocol.js';
-import { type RequestError, link } from '../agent-link.js';
+import type { ChorusError } from '../../../src/protocol/errors.js';
+import { link } from '../agent-link.js';
 import { colourOf, fullTime, initial } from '../format.js';
 import type { Action } from '../state.js';
 import { PRESENCE_LABEL, PresenceDot } from './PresenceDot.js';
@@ -59,7 +60,7 @@ function MemberRow({ code, member, self, mayRemove, dispatch }: { code: string; 
   const remove = () =>
     link.request('removeMember', { code, userId: member.id }).then(
       () => link.request('members', { code }).then(({ members }) => dispatch({ type: 'members', code, members })),
-      (e: RequestError) => setError(e.message),
+      (e: ChorusError) => setError(e.message),
     );
   return (
     <li className="member" data-member={member.id}>

@@ -1,6 +1,7 @@
 import { type Dispatch, useEffect, useState } from 'react';
 import type { UiSettings } from '../../../src/agent/ui-protocol.js';
-import { type RequestError, link } from '../agent-link.js';
+import type { ChorusError } from '../../../src/protocol/errors.js';
+import { link } from '../agent-link.js';
 import type { Action } from '../state.js';
 import { Panel } from './ChatForms.js';
 import { FormError } from './Field.js';
@@ -16,7 +17,7 @@ export function SettingsPanel({ dispatch }: { dispatch: Dispatch<Action> }) {
   const [saving, setSaving] = useState(false);
 
   useEffect(() => {
-    link.request('settings', {}).then(setSettings, (e: RequestError) => setError(e.message));
+    link.request('settings', {}).then(setSettings, (e: ChorusError) => setError(e.message));
   }, []);
 
   function change(receipts: boolean) {
@@ -26,7 +27,7 @@ export function SettingsPanel({ dispatch }: { dispatch: Dispatch<Action> }) {
     setError(undefined);
     link
       .request('updateSettings', { receipts })
-      .then(setSettings, (e: RequestError) => {
+      .then(setSettings, (e: ChorusError) => {
         setSettings(before);
         setError(e.message);
       })
