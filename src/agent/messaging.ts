@@ -12,7 +12,7 @@ import { Backoff } from '../protocol/backoff.js';
 import { MAX_CLIENT_MSG_ID_LENGTH, MAX_TYPING_MEMBERS } from '../protocol/limits.js';
 import type { ReadPositions } from './read-positions.js';
 import { mayMeanSessionEnded, toUiError } from './ui-errors.js';
-import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiDelivery, type UiMember, type UiMessage, type UiPush, type UiSettings, type UiUser } from './ui-protocol.js';
+import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiDelivery, type UiMember, type UiPush, type UiSettings, type UiUser } from './ui-protocol.js';
 
 export interface MessagingOptions {
   /** With the session's token. */
@@ -372,7 +372,7 @@ export class Messaging {
     const entry = this.chats.get(message.chat);
     if (!entry) return;
     entry.chat.latestSeq = Math.max(entry.chat.latestSeq, message.seq);
-    const ui: UiMessage = { ...message };
+    const ui: ChatMessage = { ...message };
     this.typists.messageFrom(message.chat, message.sender.id);
     this.options.push({ type: 'message', message: ui });
     if (message.sender.id === this.options.user.id) this.markOwn(message.chat, message.seq);

@@ -23,7 +23,6 @@ export interface UiUser {
 }
 
 /** A message as the UI shows it: the one shape every part uses. */
-export type UiMessage = ChatMessage;
 
 export interface UiChat {
   /** XXXXX-XXXXX */
@@ -79,8 +78,8 @@ export interface UiResults {
   create: { chat: UiChat };
   join: { chat: UiChat };
   leave: Record<string, never>;
-  open: { messages: UiMessage[]; latestSeq: number };
-  older: { messages: UiMessage[]; latestSeq: number };
+  open: { messages: ChatMessage[]; latestSeq: number };
+  older: { messages: ChatMessage[]; latestSeq: number };
   send: Record<string, never>;
   read: Record<string, never>;
   members: { members: UiMember[] };
@@ -113,7 +112,7 @@ export type UiPush =
   | { type: 'chats'; chats: UiChat[] }
   /** One chat's summary changed (a new message, a read). */
   | { type: 'chat'; chat: UiChat }
-  | { type: 'message'; message: UiMessage }
+  | { type: 'message'; message: ChatMessage }
   | { type: 'ack'; chat: string; clientMsgId: string; seq: number; sentAt: string }
   | { type: 'sendFailed'; chat: string; clientMsgId: string; error: UiError }
   /** The link between the agent and the server. */

@@ -1,6 +1,7 @@
 import { HISTORY_PAGE_MAX } from '../protocol/limits.js';
 import type { Command } from 'commander';
-import type { ApiClient, Chat, Message } from '../client/api.js';
+import type { ApiClient, Chat } from '../client/api.js';
+import type { ChatMessage } from '../protocol/message.js';
 import { ChorusError } from '../protocol/errors.js';
 import { SenderLabels } from '../protocol/name-skeleton.js';
 import { requireSession } from './account.js';
@@ -89,8 +90,8 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
 }
 
 /** The latest `limit` messages, ascending, paging back when more than one page is asked for. */
-async function latestMessages(client: ApiClient, code: string, limit: number): Promise<Message[]> {
-  const pages: Message[][] = [];
+async function latestMessages(client: ApiClient, code: string, limit: number): Promise<ChatMessage[]> {
+  const pages: ChatMessage[][] = [];
   let count = 0;
   let before: number | undefined;
   while (count < limit) {

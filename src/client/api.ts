@@ -17,11 +17,10 @@ export type { Chat, ChatMulticast, Member, ReadPosition, Session, Settings, User
  */
 
 /** A message of a chat's history. */
-export type Message = ChatMessage;
 
 /** One page of history, ascending by seq, and the chat's latest seq when it was read. */
 export interface MessagePage {
-  messages: Message[];
+  messages: ChatMessage[];
   latestSeq: number;
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Backoff } from '../protocol/backoff.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
-import { ChorusError } from '../protocol/errors.js';
+import { chorusError, ChorusError } from '../protocol/errors.js';
 import type { ChatEvent } from '../protocol/events.js';
 import { type EventsFrame, type Frame, FrameDecoder, type MessagesFrame, type PresenceFrame, encodeFrame } from '../protocol/frames.js';
 import type { ChatMessage } from '../protocol/message.js';
@@ -174,7 +174,7 @@ export class Sender implements ServerLink {
       else {
         // Asked while disconnected: the answer would come too late to mean anything.
         this.probes.delete(nonce);
-        reject(new Error('not connected to the server'));
+        reject(new ChorusError('UNREACHABLE', 'not connected to the server'));
         this.openUnlessWaiting();
       }
     });
@@ -311,7 +311,7 @@ export class Sender implements ServerLink {
     this.deadline?.cancel();
     this.deadline = this.clock.after(ms, () => {
       if (connection !== this.socket) return;
-      this.attemptFailure = new Error(`the server at ${this.where} did not answer (${what})`);
+      this.attemptFailure = new ChorusError('UNREACHABLE', `the server at ${this.where} did not answer (${what})`);
       connection.destroy();
     });
   }
@@ -419,7 +419,7 @@ export class Sender implements ServerLink {
   private onClosed(): void {
     this.keepAlive?.cancel();
     this.deadline?.cancel();
-    this.rejectProbes(new Error('the connection to the server was lost'));
+    this.rejectProbes(new ChorusError('UNREACHABLE', 'the connection to the server was lost'));
     if (this.state === 'closed') return;
     const wasConnecting = this.state === 'connecting';
     const failure = this.attemptFailure;
@@ -428,7 +428,7 @@ export class Sender implements ServerLink {
     // UNAVAILABLE: the server is there but could not check the session just now; keep waiting.
     const serverBusy = failure instanceof ChorusError && failure.code === 'UNAVAILABLE';
     if (wasConnecting && this.settledWaiters.length > 0 && this.pending === 0 && !serverBusy) {
-      for (const w of this.settledWaiters.splice(0)) w.reject(failure ?? new Error(`cannot reach the server at ${this.where}`));
+      for (const w of this.settledWaiters.splice(0)) w.reject(failure ?? chorusError('UNREACHABLE', this.where));
       return;
     }
     const delay = Math.max(this.backoff.next(), this.retryAfterMs ?? 0);

@@ -1,4 +1,4 @@
-import type { UiMessage } from '../../src/agent/ui-protocol.js';
+import type { ChatMessage } from '../../src/protocol/message.js';
 
 /** Browser notifications for messages in chats not on screen, once the user has allowed them. */
 
@@ -16,7 +16,7 @@ export async function askForNotifications(): Promise<NotificationPermission | 'u
 }
 
 /** Shows one notification (text only: a notification never interprets markup); a click opens the chat. */
-export function notify(message: UiMessage, chatName: string, onOpen: () => void): void {
+export function notify(message: ChatMessage, chatName: string, onOpen: () => void): void {
   if (notificationPermission() !== 'granted') return;
   const body = message.text.length > 180 ? `${message.text.slice(0, 180)}…` : message.text;
   try {

@@ -1,5 +1,6 @@
+import type { ChatMessage } from '../../src/protocol/message.js';
 import { describe, expect, it } from 'vitest';
-import type { UiMember, UiMessage } from '../../src/agent/ui-protocol.js';
+import type { UiMember } from '../../src/agent/ui-protocol.js';
 import { receiptFor, receiptText, receiptsToShow } from './receipts.js';
 import { initialState, reduce, withEvent } from './state.js';
 
@@ -12,7 +13,7 @@ const member = (id: number, name: string, readSeq?: number): UiMember => ({
   lastSeenAt: null,
   ...(readSeq === undefined ? {} : { readSeq }),
 });
-const message = (seq: number, senderId: number): UiMessage => ({ chat: 'AAAAA-11111', seq, sender: { id: senderId, name: `user ${senderId}` }, text: `m${seq}`, sentAt: '2024-01-01T12:00:00Z', clientMsgId: `c${seq}` });
+const message = (seq: number, senderId: number): ChatMessage => ({ chat: 'AAAAA-11111', seq, sender: { id: senderId, name: `user ${senderId}` }, text: `m${seq}`, sentAt: '2024-01-01T12:00:00Z', clientMsgId: `c${seq}` });
 
 describe('read receipts under one\'s own messages', () => {
   it('names up to three readers, then says how many of how many', () => {

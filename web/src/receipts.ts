@@ -1,4 +1,5 @@
-import type { UiMember, UiMessage } from '../../src/agent/ui-protocol.js';
+import type { ChatMessage } from '../../src/protocol/message.js';
+import type { UiMember } from '../../src/agent/ui-protocol.js';
 
 /**
  * Read receipts under one's own messages: who of the others has read at least that far. Only
@@ -33,7 +34,7 @@ export function receiptText({ readers, others }: Receipt): string | undefined {
  * one only where more people have read it than the next own message below it (so a run of
  * messages everyone has read shows one line, not one each). By seq.
  */
-export function receiptsToShow(messages: readonly UiMessage[], members: readonly UiMember[], selfId: number): Map<number, Receipt> {
+export function receiptsToShow(messages: readonly ChatMessage[], members: readonly UiMember[], selfId: number): Map<number, Receipt> {
   const shown = new Map<number, Receipt>();
   let below = 0;
   for (let i = messages.length - 1; i >= 0; i--) {

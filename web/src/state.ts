@@ -1,6 +1,7 @@
+import type { ChatMessage } from '../../src/protocol/message.js';
 import type { ErrorCode } from '../../src/protocol/errors.js';
 import type { ChatEvent } from '../../src/protocol/events.js';
-import type { ConnectionState, UiChat, UiMember, UiMessage, UiPush, UiUser } from '../../src/agent/ui-protocol.js';
+import type { ConnectionState, UiChat, UiMember, UiPush, UiUser } from '../../src/agent/ui-protocol.js';
 import type { LinkState } from './agent-link.js';
 
 /** Everything the UI shows, changed only by `reduce`. */
@@ -21,7 +22,7 @@ export interface Conversation {
   status: 'loading' | 'ready' | 'error';
   error?: string;
   /** Ascending by seq, each seq once. */
-  messages: UiMessage[];
+  messages: ChatMessage[];
   /** Own messages not yet acknowledged, in the order written. */
   pending: PendingMessage[];
   hasOlder: boolean;
@@ -63,10 +64,10 @@ export type Action =
   | { type: 'panel'; panel: Panel }
   | { type: 'chatAdded'; chat: UiChat }
   | { type: 'openStarted'; code: string }
-  | { type: 'opened'; code: string; messages: UiMessage[] }
+  | { type: 'opened'; code: string; messages: ChatMessage[] }
   | { type: 'openFailed'; code: string; error: string }
   | { type: 'olderStarted'; code: string }
-  | { type: 'olderLoaded'; code: string; messages: UiMessage[] }
+  | { type: 'olderLoaded'; code: string; messages: ChatMessage[] }
   | { type: 'olderFailed'; code: string }
   | { type: 'sending'; code: string; clientMsgId: string; text: string }
   | { type: 'discard'; code: string; clientMsgId: string }
@@ -152,7 +153,7 @@ function onPush(state: State, push: UiPush): State {
         const pending = c.pending.find((p) => p.clientMsgId === push.clientMsgId);
         if (!pending || !me) return c;
         // Acknowledged means stored: show it as sent now, even before multicast brings it back.
-        const message: UiMessage = { chat: push.chat, seq: push.seq, sender: { id: me.id, name: me.name }, text: pending.text, sentAt: push.sentAt, clientMsgId: push.clientMsgId };
+        const message: ChatMessage = { chat: push.chat, seq: push.seq, sender: { id: me.id, name: me.name }, text: pending.text, sentAt: push.sentAt, clientMsgId: push.clientMsgId };
         const messages = c.status === 'ready' ? mergeMessages(c.messages, [message]) : c.messages;
         return { ...c, messages, pending: c.pending.filter((p) => p !== pending) };
       });
@@ -215,18 +216,18 @@ function upsertChat(chats: UiChat[], chat: UiChat): UiChat[] {
 }
 
 /** Both lists ascending by seq; the result too, each seq once. */
-export function mergeMessages(current: UiMessage[], incoming: UiMessage[]): UiMessage[] {
+export function mergeMessages(current: ChatMessage[], incoming: ChatMessage[]): ChatMessage[] {
   if (incoming.length === 0) return current;
   const last = current[current.length - 1];
   // The common case, a live message after the last one: append.
   if (incoming.length === 1 && (!last || incoming[0]!.seq > last.seq)) return [...current, incoming[0]!];
-  const bySeq = new Map<number, UiMessage>();
+  const bySeq = new Map<number, ChatMessage>();
   for (const m of current) bySeq.set(m.seq, m);
   for (const m of incoming) bySeq.set(m.seq, m);
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
-function withoutDelivered(pending: PendingMessage[], messages: UiMessage[]): PendingMessage[] {
+function withoutDelivered(pending: PendingMessage[], messages: ChatMessage[]): PendingMessage[] {
   if (pending.length === 0) return pending;
   const delivered = new Set(messages.slice(-500).map((m) => m.clientMsgId));
   const left = pending.filter((p) => !delivered.has(p.clientMsgId));

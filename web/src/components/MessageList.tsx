@@ -1,5 +1,6 @@
+import type { ChatMessage } from '../../../src/protocol/message.js';
 import { type Dispatch, Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
-import type { UiMember, UiMessage, UiUser } from '../../../src/agent/ui-protocol.js';
+import type { UiMember, UiUser } from '../../../src/agent/ui-protocol.js';
 import { SenderLabels } from '../../../src/protocol/name-skeleton.js';
 import { link } from '../agent-link.js';
 import { clockTime, colourOf, dayKey, dayLabel, fullTime, initial } from '../format.js';
@@ -186,7 +187,7 @@ interface ItemContext {
   presence: Map<number, UiMember['presence']>;
 }
 
-function MessageItems({ messages, before, context }: { messages: UiMessage[]; before: UiMessage | undefined; context: ItemContext }) {
+function MessageItems({ messages, before, context }: { messages: ChatMessage[]; before: ChatMessage | undefined; context: ItemContext }) {
   const { userId, labels } = context;
   return messages.map((message, i) => {
     const previous = i === 0 ? before : messages[i - 1];
@@ -214,7 +215,7 @@ function MessageItems({ messages, before, context }: { messages: UiMessage[]; be
 }
 
 interface MessageItemProps {
-  message: UiMessage;
+  message: ChatMessage;
   sender: string;
   continued: boolean;
   own: boolean;
