@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TYPING_IDLE_MS } from '../src/protocol/limits.js';
-import { CHAT_CODE, as, chorus, registerProfile } from './support/cli.js';
-import { type TestServer, startTestServer } from './support/server.js';
+import { type TwoMembers, as, chorus, twoMembersInAChat } from './support/cli.js';
 import { Terminal } from './support/terminal.js';
 
 /**
@@ -12,27 +8,20 @@ import { Terminal } from './support/terminal.js';
  * above his input while Ada types, stops, and sends.
  */
 
-let scratch: string;
-let server: TestServer;
 let ada: string;
 let bob: string;
 let code = '';
+let room: TwoMembers | undefined;
 const terminals: Terminal[] = [];
 
 beforeAll(async () => {
-  scratch = mkdtempSync(join(tmpdir(), 'chorus-terminal-typing-'));
-  server = await startTestServer();
-  [ada, bob] = ['ada', 'bob'].map((name) => join(scratch, name)) as [string, string];
-  await Promise.all([registerProfile(ada, server.httpUrl, 'Ada'), registerProfile(bob, server.httpUrl, 'Bob')]);
-  const created = await chorus(as(ada, 'create', 'Typing room'));
-  code = CHAT_CODE.exec(created.stdout)?.[1] ?? '';
-  expect((await chorus(as(bob, 'join', code))).code).toBe(0);
+  room = await twoMembersInAChat('chorus-terminal-typing-', 'Typing room');
+  ({ ada, bob, code } = room);
 });
 
 afterAll(async () => {
   for (const terminal of terminals) terminal.kill();
-  await server?.dispose();
-  rmSync(scratch, { recursive: true, force: true });
+  await room?.dispose();
 });
 
 function openChat(profile: string, ...extra: string[]): Terminal {

@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHAT_CODE, as, chorus, registerProfile } from './support/cli.js';
-import { type TestServer, startTestServer } from './support/server.js';
+import { type TwoMembers, as, chorus, twoMembersInAChat } from './support/cli.js';
+import type { TestServer } from './support/server.js';
 import { Terminal } from './support/terminal.js';
 
 /**
@@ -16,22 +14,17 @@ let server: TestServer;
 let ada: string;
 let bob: string;
 let code = '';
+let room: TwoMembers | undefined;
 const terminals: Terminal[] = [];
 
 beforeAll(async () => {
-  scratch = mkdtempSync(join(tmpdir(), 'chorus-terminal-chat-'));
-  server = await startTestServer();
-  [ada, bob] = ['ada', 'bob'].map((name) => join(scratch, name)) as [string, string];
-  await Promise.all([registerProfile(ada, server.httpUrl, 'Ada'), registerProfile(bob, server.httpUrl, 'Bob')]);
-  const created = await chorus(as(ada, 'create', 'Terminal room'));
-  code = CHAT_CODE.exec(created.stdout)?.[1] ?? '';
-  expect((await chorus(as(bob, 'join', code))).code).toBe(0);
+  room = await twoMembersInAChat('chorus-terminal-chat-', 'Terminal room');
+  ({ scratch, server, ada, bob, code } = room);
 });
 
 afterAll(async () => {
   for (const terminal of terminals) terminal.kill();
-  await server?.dispose();
-  rmSync(scratch, { recursive: true, force: true });
+  await room?.dispose();
 });
 
 function openChat(columns: number): Terminal {
