@@ -1,3 +1,4 @@
+import { ChorusError } from '../protocol/errors.js';
 import { stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,8 +12,13 @@ import type { FastifyInstance } from 'fastify';
  */
 export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
-export class UiNotBuiltError extends Error {
+/** UI_NOT_BUILT: web/dist holds no built UI. */
+export class UiNotBuiltError extends ChorusError {
   override readonly name = 'UiNotBuiltError';
+
+  constructor(message: string) {
+    super('UI_NOT_BUILT', message);
+  }
 }
 
 /** The UI's folder, once it is known to hold a built UI; fails clearly when it does not. */

@@ -1,4 +1,3 @@
-import { ProfileError } from '../client/profile.js';
 import { ChorusError } from '../protocol/errors.js';
 import type { SenderLabels } from '../protocol/name-skeleton.js';
 import { chorusCommand } from './invocation.js';
@@ -52,7 +51,6 @@ export function printNote(line: string): void {
 /** The one line and exit code for any error that reaches the top of the program. */
 export function describeFailure(error: unknown): { line: string; exitCode: number } {
   if (error instanceof CliError) return { line: error.message, exitCode: error.exitCode };
-  if (error instanceof ProfileError) return { line: error.message, exitCode: EXIT_REFUSED };
   // A refusal over HTTP or TCP, or the client's own (unreachable, certificate changed): one type, one set of codes.
   if (error instanceof ChorusError) return { line: describeRefusal(error), exitCode: EXIT_REFUSED };
   const message = error instanceof Error ? error.message : String(error);

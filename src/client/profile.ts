@@ -1,3 +1,4 @@
+import { ChorusError } from '../protocol/errors.js';
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,9 +26,13 @@ export interface Profile {
 
 export const PROFILE_FILE = 'profile.json';
 
-/** A profile file that exists but cannot be read as a profile. */
-export class ProfileError extends Error {
+/** A profile file that exists but cannot be read as a profile (PROFILE_INVALID). */
+export class ProfileError extends ChorusError {
   override readonly name = 'ProfileError';
+
+  constructor(message: string) {
+    super('PROFILE_INVALID', message);
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import { ChorusError, ERRORS, type ErrorCode, WIRE_ERROR_CODES, chorusError, err
 import { FrameDecoder, FrameError, encodeFrame, validateFrame } from './frames.js';
 
 const CODES = Object.keys(ERRORS) as ErrorCode[];
-const LOCAL = ['UNREACHABLE', 'CERTIFICATE_CHANGED', 'SERVER_KEY_CHANGED', 'NOT_LOGGED_IN', 'ALREADY_LOGGED_IN', 'BAD_UI_REQUEST', 'UNKNOWN_CHAT', 'LINK_LOST'] as const;
+const LOCAL = ['UNREACHABLE', 'CERTIFICATE_CHANGED', 'SERVER_KEY_CHANGED', 'NOT_LOGGED_IN', 'ALREADY_LOGGED_IN', 'BAD_UI_REQUEST', 'UNKNOWN_CHAT', 'LINK_LOST', 'PROFILE_INVALID', 'UI_NOT_BUILT'] as const;
 
 /** Details enough for any template: strings and numbers both print. */
 const SAMPLE_DETAILS = ['ABCDE-12345', 'AA:BB', 'CC:DD'];

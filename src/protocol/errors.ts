@@ -91,6 +91,8 @@ export const ERRORS = {
   BAD_UI_REQUEST: local('Malformed request from the UI'),
   UNKNOWN_CHAT: local('Not in this chat', (code: string) => `You are not in chat ${code}`),
   LINK_LOST: local('Lost contact with the Chorus client', 'Lost contact with the Chorus client.'),
+  PROFILE_INVALID: local('The profile cannot be used'),
+  UI_NOT_BUILT: local('The web UI is not built'),
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
