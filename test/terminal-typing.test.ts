@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TYPING_IDLE_MS } from '../src/protocol/limits.js';
-import { type TwoMembers, as, chorus, twoMembersInAChat } from './support/cli.js';
+import { as, chorus } from './support/cli.js';
+import { type TwoMembers, twoMembersInAChat } from './support/two-members.js';
 import { Terminal } from './support/terminal.js';
 
 /**

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TwoMembers, as, chorus, twoMembersInAChat } from './support/cli.js';
+import { as, chorus } from './support/cli.js';
+import { type TwoMembers, twoMembersInAChat } from './support/two-members.js';
 import type { TestServer } from './support/server.js';
 import { Terminal } from './support/terminal.js';
 

@@ -1,10 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer as createTcpServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
-import { type TestServer, startTestServer } from './server.js';
 
 /**
  * The `chorus` CLI as a user runs it: each command a child process (from the TypeScript source),
@@ -71,39 +69,6 @@ export function failureLine(run: Run): string {
 export async function registerProfile(dir: string, server: string, name: string, email = `${name.toLowerCase()}@example.com`): Promise<void> {
   const run = await chorus(as(dir, 'register', '--name', name, '--email', email, '--server', server, '--password-stdin'), { input: `${PASSWORD}\n` });
   if (run.code !== 0) throw new Error(`chorus register ${name}: exit ${run.code}: ${run.stderr}`);
-}
-
-/** Ada and Bob, each with a profile of their own, registered on a fresh server, both in a chat Ada created. */
-export interface TwoMembers {
-  scratch: string;
-  server: TestServer;
-  ada: string;
-  bob: string;
-  code: string;
-  /** Stops the server and removes the profiles. */
-  dispose(): Promise<void>;
-}
-
-export async function twoMembersInAChat(scratchPrefix: string, chatName: string): Promise<TwoMembers> {
-  const scratch = mkdtempSync(join(tmpdir(), scratchPrefix));
-  const server = await startTestServer();
-  const [ada, bob] = ['ada', 'bob'].map((name) => join(scratch, name)) as [string, string];
-  await Promise.all([registerProfile(ada, server.httpUrl, 'Ada'), registerProfile(bob, server.httpUrl, 'Bob')]);
-  const created = await chorus(as(ada, 'create', chatName));
-  const code = CHAT_CODE.exec(created.stdout)?.[1] ?? '';
-  expect(code).not.toBe('');
-  expect((await chorus(as(bob, 'join', code))).code).toBe(0);
-  return {
-    scratch,
-    server,
-    ada,
-    bob,
-    code,
-    dispose: async () => {
-      await server.dispose();
-      rmSync(scratch, { recursive: true, force: true });
-    },
-  };
 }
 
 /** A port on loopback that nobody listens on. */

@@ -70,7 +70,10 @@ export async function forgetDatabaseOf(dataDir: string): Promise<void> {
 }
 
 // Servers a test only closed (to restart them on the same folder) leave their database behind:
-// dropped when the file's tests are done.
-afterAll(async () => {
-  for (const dir of [...databases.keys()]) await forgetDatabaseOf(dir);
-});
+// dropped when the file's tests are done. Only under vitest: the bench (npm run bench) imports
+// these helpers too, outside any test file, where there is no "after all" to hook.
+if (process.env['VITEST']) {
+  afterAll(async () => {
+    for (const dir of [...databases.keys()]) await forgetDatabaseOf(dir);
+  });
+}
