@@ -259,6 +259,11 @@ export function encodeData(
 
   const header = Buffer.allocUnsafe(HEADER_BYTES);
   writeHeader(TYPE_DATA, stream, epoch, first.seq, messages.length, nonce, header);
+  return sealAndSign(header, body, key, nonce, signingKey);
+}
+
+/** Header in clear (and the AEAD's associated data), the body sealed under the chat key, then the server's signature over both. */
+function sealAndSign(header: Buffer, body: Buffer, key: Buffer, nonce: Buffer, signingKey: KeyObject): Buffer {
   const sealed = seal(key, nonce, body, header);
   const out = Buffer.allocUnsafe(HEADER_BYTES + sealed.length + SIGNATURE_BYTES);
   header.copy(out, 0);
@@ -305,13 +310,7 @@ export function encodeEvents(e: { stream: string; epoch: number; events: ChatEve
   if (DATA_OVERHEAD_BYTES + body.length > MAX_DATAGRAM_BYTES) throw new RangeError('events too large for one datagram');
   const header = Buffer.allocUnsafe(HEADER_BYTES);
   writeHeader(TYPE_EVENTS, e.stream, e.epoch, 0, e.events.length, nonce, header);
-  const sealed = seal(key, nonce, body, header);
-  const out = Buffer.allocUnsafe(HEADER_BYTES + sealed.length + SIGNATURE_BYTES);
-  header.copy(out, 0);
-  sealed.copy(out, HEADER_BYTES);
-  const signedEnd = HEADER_BYTES + sealed.length;
-  sign(signingKey, out.subarray(0, signedEnd)).copy(out, signedEnd);
-  return out;
+  return sealAndSign(header, body, key, nonce, signingKey);
 }
 
 // ---- decoding ----
