@@ -297,6 +297,31 @@ describe('authorization and bookkeeping', () => {
     expect(t.hub.watchCount).toBe(MAX_WATCHED_PER_CONNECTION);
   });
 
+  it('ends a catch-up for a connection that is closing, instead of reading the log for ever', async () => {
+    // The bug: nothing could be written, so nothing was sent, so the catch-up never got as far
+    // as the hub had seen committed, and read the in-memory log again in a loop of resolved
+    // promises that starved the event loop (the server hung, at 100% CPU, until killed).
+    const t = setUp();
+    t.commit(1, 5);
+    const c = new FakeConnection();
+    c.writable = false;
+    t.hub.watch(c, CHAT, 0);
+    for (let turn = 0; turn < 100; turn++) await Promise.resolve();
+    expect(t.reads).toBeLessThanOrEqual(1);
+    expect(c.frames).toEqual([]);
+  });
+
+  it('goes live when the log has nothing after what was sent, even if the hub saw later commits', async () => {
+    // A chat whose messages are gone from the store (deleted with the chat) must not be read in a loop.
+    const t = setUp();
+    t.commit(1, 3);
+    t.log.length = 0;
+    const c = new FakeConnection();
+    t.hub.watch(c, CHAT, 0);
+    for (let turn = 0; turn < 100; turn++) await Promise.resolve();
+    expect(t.reads).toBeLessThanOrEqual(1);
+  });
+
   it('writes nothing to a connection that is closing', async () => {
     const t = setUp();
     const c = new FakeConnection();

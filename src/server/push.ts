@@ -197,7 +197,9 @@ export class PushHub {
     watch.running = true;
     try {
       for (;;) {
-        if (watch.dropped) return;
+        // A connection going away gets nothing more; its close drops the watch. (Reading on
+        // would loop: nothing is sent, so the catch-up never gets as far as the hub has seen.)
+        if (watch.dropped || !watch.target.writable) return;
         if (watch.target.unsentBytes >= PUSH_HIGH_WATER_BYTES) {
           watch.mode = 'behind';
           return;
@@ -216,7 +218,9 @@ export class PushHub {
           watch.mode = 'behind';
           return;
         }
-        const caughtUp = rows.length < CATCH_UP_PAGE && watch.lastSent >= (this.published.get(watch.chatCode) ?? 0);
+        // Nothing after what was sent (the hub saw commits the log no longer has: the chat was
+        // deleted) ends it too: the next batch that does not follow starts another catch-up.
+        const caughtUp = fresh.length === 0 || (rows.length < CATCH_UP_PAGE && watch.lastSent >= (this.published.get(watch.chatCode) ?? 0));
         if (caughtUp) {
           watch.mode = 'live';
           return;

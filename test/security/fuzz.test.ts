@@ -415,8 +415,8 @@ describe('TCP ingest under fuzzing', () => {
           } else if (f.t === 'error') {
             seen.errors.set(f.code, (seen.errors.get(f.code) ?? 0) + 1);
             if (f.code === 'INTERNAL') fault(`internal error: ${f.message}`);
-          } else if (f.t === 'messages' || f.t === 'probed') {
-            // Pushed messages and probes only ever about a chat Mallory is in.
+          } else if (f.t === 'messages' || f.t === 'probed' || f.t === 'events') {
+            // Pushed messages, probes and events (typing, presence) only ever about a chat Mallory is in.
             if (f.chat !== malloryChat) fault(`${f.t} for chat ${f.chat}, of which Mallory is not a member`);
             if (!c.frames.some((w) => w.t === 'welcome')) fault(`${f.t} before any welcome`);
           } else if (f.t === 'refusal') {
