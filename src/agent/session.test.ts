@@ -139,6 +139,25 @@ describe('Session', () => {
     expect(ended).toMatchObject({ notice: expect.stringMatching(/session has ended/) });
   }, 30_000);
 
+  it('does not take back a token whose session just ended while the profile file still holds it (a tab reloading meanwhile)', async () => {
+    const server = await fakeServer();
+    cleanup.push(() => server.close());
+    const { session, pushes, profileFile } = await loggedInSession(server);
+    server.me = 401;
+    session.checkWithServer();
+    // Each tab (re)connecting makes the session re-read the profile: many of them, while the
+    // session is being ended and the token forgotten in the file.
+    const deadline = Date.now() + 20_000;
+    while (tokenIn(profileFile) !== undefined && Date.now() < deadline) await session.reconcileWithProfile();
+    for (let i = 0; i < 10; i++) await session.reconcileWithProfile();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(tokenIn(profileFile)).toBeUndefined();
+    const notices = pushes.filter((p) => p.type === 'session' && p.user === null).map((p) => (p as { notice?: string }).notice);
+    expect(notices.length).toBeGreaterThan(0);
+    expect(notices.at(-1)).toMatch(/session has ended/);
+    expect(notices.some((n) => /logged out of this profile/.test(n ?? ''))).toBe(false);
+  }, 30_000);
+
   it('ends the login when the server closes an established connection and its HTTP API no longer knows the session', async () => {
     const server = await fakeServer();
     server.tcp = 'welcomeThenEnd';

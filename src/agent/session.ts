@@ -47,6 +47,8 @@ export class Session {
   private api: ApiClient;
   private messaging: Messaging | undefined;
   /** Each admitted tab's own state (see tabPresence); nothing is said before the first tab reports. */
+  /** Tokens the server said are over: never adopted again from the profile file. */
+  private readonly endedTokens = new Set<string>();
   private readonly tabs = new Map<object, 'active' | 'away'>();
   private tabsReported = false;
   private notice: string | undefined;
@@ -167,7 +169,10 @@ export class Session {
     this.profile = profile;
     if (saved === current) return;
     if (this.user) this.end(LOGGED_OUT_ELSEWHERE);
-    if (saved && profile?.user) this.adopt(saved, profile.user);
+    // A token whose session the server said had ended stays in the file until forgetToken has
+    // written it out: a tab reconnecting meanwhile must not take it back (and then be told, once
+    // the file changed, that another command logged it out).
+    if (saved && profile?.user && !this.endedTokens.has(saved)) this.adopt(saved, profile.user);
   }
 
   /** Asks the server whether it still knows the session; ends the login only if it says it does not. */
@@ -285,6 +290,7 @@ export class Session {
   /** The server no longer knows the session: back to the login screen, saying why. */
   private async sessionEnded(): Promise<void> {
     const token = this.api.token;
+    if (token) this.endedTokens.add(token);
     const generation = ++this.generation;
     // A `chorus logout` on this profile ends the session on the server too, and the server may
     // say so before the file watch does: the profile tells which of the two happened.
