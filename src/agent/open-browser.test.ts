@@ -78,7 +78,9 @@ describe.runIf(existsSync('/usr/bin/chromium'))('the app window, with the real C
       await exited;
       clearTimeout(timer);
     }
-    rmSync(dir, { recursive: true, force: true });
+    // Chromium's helper processes (renderer, crashpad) may still be writing into its profile for
+    // a moment after the browser itself exited: removal retries (ENOTEMPTY) rather than fail.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   });
 
   it('follows the private page from file:// to the address on 127.0.0.1, which is never on its command line', async () => {
