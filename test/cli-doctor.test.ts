@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DoctorReport as Report } from '../src/cli/doctor.js';
 import { CHAT_CODE, as, chorus, deadPort, failureLine, registerProfile } from './support/cli.js';
 import { type TestServer, startTestServer } from './support/server.js';
 
@@ -10,18 +11,6 @@ import { type TestServer, startTestServer } from './support/server.js';
  * real server. Loopback carries multicast, so here it works; a host whose network drops
  * multicast is the namespace tests' (test/netns).
  */
-
-interface Report {
-  server: string;
-  chat: string | null;
-  interface: { address: string; name: string | null };
-  multicast: boolean | null;
-  delivery: 'multicast' | 'server' | null;
-  reason: string;
-  verdict: string;
-  hints: string[];
-  checks: { id: string; title: string; status: 'ok' | 'fail' | 'skip'; detail: string }[];
-}
 
 let scratch: string;
 let server: TestServer;

@@ -168,15 +168,14 @@ export class Sender implements ServerLink {
 
   probe(chat: string, nonce: string): Promise<{ latestSeq: number }> {
     if (this.state === 'closed' || this.fatal) return Promise.reject(this.fatal ?? new Error('sender is closed'));
+    if (this.state !== 'connected') {
+      // Asked while disconnected: the answer would come too late to mean anything.
+      this.openUnlessWaiting();
+      return Promise.reject(new ChorusError('UNREACHABLE', 'not connected to the server'));
+    }
     return new Promise((resolve, reject) => {
       this.probes.set(nonce, { chat: canonical(chat), resolve, reject });
-      if (this.state === 'connected') this.write({ t: 'probe', chat, nonce });
-      else {
-        // Asked while disconnected: the answer would come too late to mean anything.
-        this.probes.delete(nonce);
-        reject(new ChorusError('UNREACHABLE', 'not connected to the server'));
-        this.openUnlessWaiting();
-      }
+      this.write({ t: 'probe', chat, nonce });
     });
   }
 
