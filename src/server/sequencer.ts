@@ -9,6 +9,11 @@ export interface Submission extends NewMessage {
   senderName: string;
 }
 
+/** What ingest hands a send to: the sequencer itself on a single server, the cluster's router in a cluster. */
+export interface MessageSink {
+  submit(message: Submission): Promise<Committed>;
+}
+
 interface Pending {
   message: Submission;
   resolve(result: Committed): void;
@@ -46,7 +51,7 @@ const RETRY_DELAYS_MS = { first: 50, max: 1000 };
  * connection is no message's fault: the batch is tried again on a fresh one until the database
  * answers or `holdMs` has passed.
  */
-export class Sequencer {
+export class Sequencer implements MessageSink {
   private queue: Pending[] = [];
   private running = false;
   /** After the database stayed away: sends before this time (ms) are refused at once (refuseUnavailable). */

@@ -1,0 +1,119 @@
+import { ErrorCode, Events, type NatsConnection, type NatsError, connect } from 'nats';
+import type { Logger } from 'pino';
+
+/** How long a forwarded send may wait for the owner's answer (a commit, or a refusal). */
+export const REQUEST_TIMEOUT_MS = 5_000;
+
+/**
+ * The cluster's bus: NATS core subjects carrying JSON. The one file that knows NATS: the rest of
+ * the cluster publishes values, subscribes with handlers and asks requests. The connection
+ * reconnects forever on its own; listeners hear each loss and each return (after a return every
+ * server checks the database for what it missed, cluster/site-feed.ts).
+ */
+export class Bus {
+  private readonly reconnected: (() => void)[] = [];
+  private readonly disconnected: (() => void)[] = [];
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly logger: Pick<Logger, 'info' | 'warn'>,
+  ) {
+    void this.watchStatus();
+  }
+
+  /** Connects once, or throws an error naming where (never the URL's credentials). */
+  static async connect(url: string, name: string, logger: Pick<Logger, 'info' | 'warn'>): Promise<Bus> {
+    try {
+      const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 5_000, maxPingOut: 2 });
+      return new Bus(nc, logger);
+    } catch (error) {
+      throw new Error(`cannot reach NATS at ${whereOf(url)}: ${(error as Error).message}`);
+    }
+  }
+
+  publish(subject: string, value: unknown): void {
+    this.nc.publish(subject, encode(value));
+  }
+
+  /** Calls `handler` with each value on the subject; a request's answer is what it resolves to. */
+  subscribe(subject: string, handler: (value: unknown) => unknown): void {
+    this.nc.subscribe(subject, {
+      callback: (error, message) => {
+        if (error) return this.logger.warn({ err: error, subject }, 'bus subscription failed');
+        let value: unknown;
+        try {
+          value = JSON.parse(new TextDecoder().decode(message.data));
+        } catch {
+          return this.logger.warn({ subject }, 'bus message is not JSON: ignored');
+        }
+        const answer = Promise.resolve().then(() => handler(value));
+        if (message.reply) void answer.then((result) => message.respond(encode(result)), (failure) => message.respond(encode({ error: String(failure) })));
+      },
+    });
+  }
+
+  /** Asks whoever listens on the subject; rejects with BusUnreachable when nobody answers in time. */
+  async request(subject: string, value: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
+    try {
+      const answer = await this.nc.request(subject, encode(value), { timeout: timeoutMs });
+      return JSON.parse(new TextDecoder().decode(answer.data));
+    } catch (error) {
+      const code = (error as NatsError).code;
+      if (code === ErrorCode.NoResponders || code === ErrorCode.Timeout || code === ErrorCode.Disconnect || code === ErrorCode.ConnectionClosed) {
+        throw new BusUnreachable(subject, code === ErrorCode.NoResponders ? 'nobody answers' : 'no answer in time');
+      }
+      throw error;
+    }
+  }
+
+  onReconnect(listener: () => void): void {
+    this.reconnected.push(listener);
+  }
+
+  onDisconnect(listener: () => void): void {
+    this.disconnected.push(listener);
+  }
+
+  /** Lets what is published go out, then closes. */
+  async close(): Promise<void> {
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === Events.Disconnect) {
+        this.logger.warn('lost the connection to NATS: reconnecting');
+        for (const listener of this.disconnected) listener();
+      } else if (status.type === Events.Reconnect) {
+        this.logger.info('connected to NATS again');
+        for (const listener of this.reconnected) listener();
+      }
+    }
+  }
+}
+
+/** A request nobody answered: the server asked is gone, or the bus is down. Worth asking again. */
+export class BusUnreachable extends Error {
+  override readonly name = 'BusUnreachable';
+
+  constructor(
+    readonly subject: string,
+    readonly reason: string,
+  ) {
+    super(`${reason} on ${subject}`);
+  }
+}
+
+function encode(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value ?? null));
+}
+
+/** host:port of a NATS URL: the part safe to log. */
+function whereOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return parsed.host || url;
+  } catch {
+    return 'the given URL';
+  }
+}
