@@ -15,8 +15,9 @@ const SQLITE_ONLY = [
   'test/up.test.ts',
 ];
 
-// About PostgreSQL itself: connections it ends, a database that goes away for a while.
-const POSTGRES_ONLY = ['test/postgres-faults.test.ts'];
+// About PostgreSQL itself: connections it ends, a database that goes away for a while; and
+// cluster mode, which is PostgreSQL (+ NATS) only.
+const POSTGRES_ONLY = ['test/postgres-faults.test.ts', 'test/cluster.test.ts'];
 
 export default defineConfig({
   test: {
