@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../src/server/compose.js';
 import { type RunningServer, defaultServerConfig } from '../src/server/config.js';
-import { createDatabase, dropDatabase, postgresUrlOf } from './support/engine.js';
+import { NATS_URL, createDatabase, dropDatabase, postgresUrlOf } from './support/engine.js';
 import { connectedSender, recordingReceiver, waitFor } from './support/messaging.js';
 import { http, signUp } from './support/server.js';
 
@@ -16,7 +16,7 @@ import { http, signUp } from './support/server.js';
  * (Servers as separate processes, on their own networks, killed and paused: test/netns/cluster.test.ts.)
  */
 
-const NATS_URL = process.env.CHORUS_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
 
 let database: string;
 let url: string;
