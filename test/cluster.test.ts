@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as connectNats } from 'nats';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../src/server/compose.js';
@@ -114,6 +115,30 @@ describe('cluster mode', () => {
     bobSender.close();
     atA.receiver.close();
     atB.receiver.close();
+  });
+
+  it('drops bus messages not authenticated with the cluster secret: a forged batch is never multicast', async () => {
+    const [fay] = await Promise.all([signUp(a.httpUrl, 'Fay')]);
+    const chat = (await http(a.httpUrl)('POST', '/api/chats', { token: fay.token, json: { name: 'Forgery' } })).body;
+    const atA = await recordingReceiver(a.httpUrl, fay.token);
+    await atA.receiver.join(chat.code, { latest: 0 });
+    const id = (await query<{ id: string }>('select id from cluster_identity'))[0]!.id;
+    const forged = { from: 'intruder', batch: [{ chatCode: chat.code.replace('-', ''), seq: 1, senderId: fay.user.id, senderName: 'Fay', clientMsgId: 'x', text: 'forged', sentAt: Date.now() }] };
+    const intruder = await connectNats({ servers: NATS_URL });
+    for (const mac of [Buffer.alloc(0), Buffer.alloc(32, 7)]) intruder.publish(`chorus.${id}.committed`, Buffer.concat([mac, Buffer.from(JSON.stringify(forged))]));
+    await intruder.flush();
+    await intruder.close();
+    const rejected = async (server: RunningServer) => Number(/^chorus_cluster_bus_rejected_total (\d+)/m.exec(String((await http(server.httpUrl)('GET', '/api/metrics')).body))?.[1]);
+    const deadline = Date.now() + 5_000;
+    while ((await rejected(a)) < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await rejected(a)).toBeGreaterThanOrEqual(2);
+    // A real message after it is the first one delivered.
+    const sender = await connectedSender(a.httpUrl, fay.token);
+    await sender.send(chat.code, 'genuine');
+    await waitFor(() => atA.delivered.length >= 1, 'the genuine message');
+    expect(atA.delivered.map((m) => m.text)).toEqual(['genuine']);
+    sender.close();
+    atA.receiver.close();
   });
 
   it('takes a removal at one site into account at the other, with a new key there', async () => {

@@ -93,6 +93,7 @@ export function serverMetrics(parts: MeteredParts): Registry {
     counter('chorus_cluster_served_total', 'Sends other servers forwarded to this one', () => cluster.stats.served);
     counter('chorus_cluster_rerouted_total', "Sends that looked for their chat's owner again (a failover)", () => cluster.stats.rerouted);
     counter('chorus_cluster_fenced_total', 'Commits refused because another server had taken over a chat (fencing)', () => sequencer.stats.fencedTransactions);
+    counter('chorus_cluster_bus_rejected_total', 'Bus messages dropped: not authenticated with the cluster secret, or not JSON', () => cluster.stats.busRejected);
     counter('chorus_cluster_repaired_total', 'Messages read from the database because the bus lost them', () => cluster.stats.repaired);
     gauge('chorus_cluster_leases', 'Chats this server sequences (leases held)', () => cluster.stats.leasesHeld);
     gauge('chorus_cluster_servers', 'Servers of the cluster alive, as of the last heartbeat', () => cluster.stats.liveServers);

@@ -57,8 +57,9 @@ export class Cluster {
 
   static async start(config: ClusterConfig, store: Store, logger: Pick<Logger, 'warn' | 'info'>): Promise<Cluster> {
     const self = { id: `${config.site}-${randomBytes(6).toString('hex')}`, site: config.site };
-    const prefix = `chorus.${await store.cluster.clusterId()}`;
-    const bus = await Bus.connect(config.natsUrl, `chorus ${self.id}`, logger);
+    const identity = await store.cluster.identity();
+    const prefix = `chorus.${identity.id}`;
+    const bus = await Bus.connect(config.natsUrl, `chorus ${self.id}`, identity.secret, logger);
     const leases = new ChatLeases(store.cluster, self, config.leaseTtlMs, logger);
     try {
       await leases.start();
@@ -92,6 +93,7 @@ export class Cluster {
       leasesHeld: this.leases.heldCount,
       leasesLost: this.leases.stats.lost,
       liveServers: this.leases.liveServers.length,
+      busRejected: this.bus.stats.rejected,
     };
   }
 

@@ -40,9 +40,10 @@ export class ClusterStore {
         : sql<number>`cast((julianday('now') - 2440587.5) * 86400000 as integer)`;
   }
 
-  /** The random name of this cluster (its subjects on the bus start with it). */
-  async clusterId(): Promise<string> {
-    return (await this.db.selectFrom('cluster_identity').select('id').executeTakeFirstOrThrow()).id;
+  /** The random name of this cluster (its subjects on the bus start with it) and its bus secret. */
+  async identity(): Promise<{ id: string; secret: Buffer }> {
+    const row = await this.db.selectFrom('cluster_identity').select(['id', 'secret']).executeTakeFirstOrThrow();
+    return { id: row.id, secret: Buffer.from(row.secret, 'base64') };
   }
 
   /** Says the server is alive for `ttlMs` more (a row made at the first call). */

@@ -126,9 +126,14 @@ function migrations(engine: Engine): Record<string, Migration> {
             .addColumn('started_at', 'bigint', (c) => c.notNull())
             .addColumn('expires_at', 'bigint', (c) => c.notNull())
             .execute();
-          // Names this cluster's subjects on the bus, so that clusters sharing one NATS never hear each other.
-          await tx.schema.createTable('cluster_identity').addColumn('id', 'text', (c) => c.primaryKey()).execute();
-          await tx.insertInto('cluster_identity').values({ id: randomBytes(8).toString('hex') }).execute();
+          // The id names this cluster's subjects on the bus, so that clusters sharing one NATS never
+          // hear each other; the secret authenticates what servers say on it (cluster/bus.ts).
+          await tx.schema
+            .createTable('cluster_identity')
+            .addColumn('id', 'text', (c) => c.primaryKey())
+            .addColumn('secret', 'text', (c) => c.notNull())
+            .execute();
+          await tx.insertInto('cluster_identity').values({ id: randomBytes(8).toString('hex'), secret: randomBytes(32).toString('base64') }).execute();
         }),
     },
   };

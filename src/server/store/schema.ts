@@ -13,7 +13,8 @@ export interface Database {
   messages: MessagesTable;
   read_positions: ReadPositionsTable;
   cluster_servers: ClusterServersTable;
-  cluster_identity: { id: string };
+  /** One row: the cluster's name on the bus, and the secret its servers authenticate bus messages with. */
+  cluster_identity: { id: string; secret: string };
 }
 
 export interface UsersTable {

@@ -205,7 +205,9 @@ export function storeContract(engineName: string, newDatabase: NewDatabase) {
       await store.cluster.leave('server-b');
       expect(await store.cluster.acquire('LEASELEASE', 'server-a')).toBe(3);
       expect(await store.cluster.acquire('NOSUCHCHAT', 'server-a')).toBeUndefined();
-      expect(await store.cluster.clusterId()).toMatch(/^[0-9a-f]{16}$/);
+      const identity = await store.cluster.identity();
+      expect(identity.id).toMatch(/^[0-9a-f]{16}$/);
+      expect(identity.secret).toHaveLength(32);
     });
 
     it('refuses a fenced commit whose epoch was taken over, storing nothing of its transaction', async () => {
