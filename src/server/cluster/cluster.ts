@@ -9,6 +9,7 @@ import { Bus } from './bus.js';
 import { ChatLeases } from './leases.js';
 import type { MessageSink } from '../sequencer.js';
 import { MessageRouter } from './router.js';
+import type { ThrottleChannel, ThrottleEvent } from './shared-throttles.js';
 import { SiteFeed } from './site-feed.js';
 
 /** How often a server compares what it delivered with the database (bus traffic lost). */
@@ -148,6 +149,19 @@ export class Cluster {
     });
     this.sweeper = setInterval(() => void feed.sweep(), SWEEP_MS);
     this.sweeper.unref();
+  }
+
+  /** The throttles' events between servers (cluster/shared-throttles.ts); usable before `connect`. */
+  get throttleChannel(): ThrottleChannel {
+    const subject = `${this.prefix}.throttles`;
+    return {
+      publish: (event) => this.bus.publish(subject, { from: this.serverId, event }),
+      subscribe: (apply) =>
+        this.bus.subscribe(subject, (value) => {
+          const { from, event } = value as { from: string; event: ThrottleEvent };
+          if (from !== this.serverId && event && typeof event === 'object') apply(event);
+        }),
+    };
   }
 
   /** A batch this server's sequencer committed: to this site, and to the others over the bus. */
