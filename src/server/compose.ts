@@ -109,6 +109,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     fanout = await Fanout.start(config.multicast, keys, identity, addressOf, logger);
     const activeFanout = fanout;
     cleanup.push(() => activeFanout.close());
+    // Before the fan-out closes: batches from other servers stop arriving first.
+    if (cluster) cleanup.push(() => cluster.close());
     // Closed after the ports (below), before the fan-out: positions acknowledged are written, and their events still go out.
     cleanup.push(() => reads.close());
     cleanup.push(async () => presence.close());

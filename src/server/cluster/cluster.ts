@@ -47,6 +47,7 @@ export class Cluster {
   private router: MessageRouter | undefined;
   private feed: SiteFeed | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -88,6 +89,7 @@ export class Cluster {
   get stats() {
     return {
       forwarded: this.router?.stats.forwarded ?? 0,
+      forwardRequests: this.router?.stats.forwardRequests ?? 0,
       served: this.router?.stats.served ?? 0,
       rerouted: this.router?.stats.rerouted ?? 0,
       repaired: this.feed?.stats.repaired ?? 0,
@@ -172,11 +174,15 @@ export class Cluster {
   /** Events said at this server, for the other sites. */
   relayEvents: (chatCode: string, events: readonly ChatEvent[]) => void = () => {};
 
-  async close(): Promise<void> {
-    clearInterval(this.sweeper);
-    await this.feed?.settled();
-    await this.leases.stop();
-    await this.bus.close();
+  /** Stops taking forwarded sends and bus traffic and gives the leases up; once, however often called. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.sweeper);
+      await this.feed?.settled();
+      await this.leases.stop();
+      await this.bus.close();
+    })();
+    return this.closing;
   }
 
   private forgetChat(parts: LocalParts, chatCode: string): void {
