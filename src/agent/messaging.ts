@@ -3,7 +3,7 @@ import type { ApiClient, Chat } from '../client/api.js';
 import { type ChatMessage, type DeliveryState, Receiver } from '../client/receiver.js';
 import { ReadPosition } from '../client/read-position.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
-import { Sender, type SenderOptions, type SenderState } from '../client/sender.js';
+import { Sender, type SenderState, type SenderTarget } from '../client/sender.js';
 import { TypingSignal, TypingWatch } from '../client/typing.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError, chorusError } from '../protocol/errors.js';
@@ -21,7 +21,7 @@ export interface MessagingOptions {
   /** The server's pinned signing key. */
   serverKey: KeyObject;
   /** Where the sender connects, and how (TLS, pinned), from ingestEndpoint. */
-  tcp: Pick<SenderOptions, 'host' | 'port' | 'tls'>;
+  tcp: SenderTarget;
   interfaceAddress: string;
   readPositions: ReadPositions;
   push(event: UiPush): void;
