@@ -156,6 +156,11 @@ export class ApiClient {
     return this.target().baseUrl;
   }
 
+  /** The home server's URL (the first of several): the one a profile is kept under. */
+  get homeUrl(): string {
+    return this.servers ? this.servers.home.url.replace(/\/+$/, '') : this.single!.baseUrl;
+  }
+
   /** The pinned certificate fingerprint of that server, for an https:// one. */
   get tlsFingerprint(): string | undefined {
     return this.target().tlsFingerprint;

@@ -105,6 +105,7 @@ export class Sender implements ServerLink {
   private endpoint: ServerEndpoint | undefined;
   /** The current connection was ended because the server list moved: no failure of that server. */
   private leaving = false;
+  private readonly stopFollowing: (() => void) | undefined;
   /** The current connection (named so for test/messaging.test.ts, which cuts it under the sender's feet). */
   private socket: SenderConnection | undefined;
   private decoder = new FrameDecoder();
@@ -145,7 +146,7 @@ export class Sender implements ServerLink {
     this.transport = options.transport ?? (options.servers ? undefined : tcpTransport(options));
     this.clock = options.clock ?? systemClock;
     this.backoff = new Backoff({ firstMs: options.minBackoffMs ?? 100, maxMs: options.maxBackoffMs ?? 5000 });
-    options.servers?.list.onChange(() => this.serverMoved());
+    this.stopFollowing = options.servers?.list.onChange(() => this.serverMoved());
   }
 
   onStateChange(listener: (state: SenderState, detail?: string) => void): void {
@@ -271,6 +272,7 @@ export class Sender implements ServerLink {
   }
 
   close(): void {
+    this.stopFollowing?.();
     this.setState('closed');
     this.reconnectTimer?.cancel();
     this.reconnectTimer = undefined;

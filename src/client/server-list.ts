@@ -69,9 +69,13 @@ export class ServerList {
     return this.failuresInARow >= this.endpoints.length;
   }
 
-  /** Told of every move: to another server after a failure, and back home. */
-  onChange(listener: (current: ServerEndpoint, previous: ServerEndpoint) => void): void {
+  /** Told of every move: to another server after a failure, and back home. Returns what stops it. */
+  onChange(listener: (current: ServerEndpoint, previous: ServerEndpoint) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
   }
 
   /**
@@ -100,7 +104,7 @@ export class ServerList {
     this.index = index;
     if (this.atHome) this.stopAskingHome();
     else this.askHomeEvery();
-    for (const listener of this.listeners) listener(this.current, previous);
+    for (const listener of [...this.listeners]) listener(this.current, previous);
   }
 
   private askHomeEvery(): void {
