@@ -15,8 +15,13 @@ const SQLITE_ONLY = [
   'test/up.test.ts',
 ];
 
-// About PostgreSQL itself: connections it ends, a database that goes away for a while.
-const POSTGRES_ONLY = ['test/postgres-faults.test.ts'];
+const POSTGRES_ONLY = [
+  // About PostgreSQL itself: connections it ends, a database that goes away for a while.
+  'test/postgres-faults.test.ts',
+  // Two servers (sites) on one database, as a cluster runs: on SQLite that is no deployment
+  // (one file in one server's data folder).
+  'test/server-failover.test.ts',
+];
 
 export default defineConfig({
   test: {

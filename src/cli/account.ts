@@ -18,9 +18,9 @@ else the CHORUS_PASSWORD environment variable, else a prompt that does not echo.
 
 interface AccountOptions {
   /** --server, repeated or comma-separated: home first. */
-  server: string[];
+  server?: string[];
   /** --fingerprint, repeated: one per https:// server, in the order of the servers. */
-  fingerprint: string[];
+  fingerprint?: string[];
   passwordStdin?: boolean;
   json?: boolean;
 }
@@ -31,8 +31,8 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
     .description('create an account on a server, and log in to it')
     .requiredOption('--name <name>', 'the name others see (1..64 characters)')
     .requiredOption('--email <email>', 'the email address you log in with')
-    .option('--server <url>', SERVER_HELP, collectServers, [])
-    .option('--fingerprint <hex>', FINGERPRINT_HELP, collect, [])
+    .option('--server <url>', SERVER_HELP, collectServers)
+    .option('--fingerprint <hex>', FINGERPRINT_HELP, collect)
     .option('--password-stdin', 'read the password from the first line of stdin')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `\n${PASSWORD_HELP} When prompting, it asks twice.\n${TLS_HELP}`)
@@ -57,8 +57,8 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
     .command('login')
     .description('log in; the session is kept in the profile')
     .requiredOption('--email <email>', 'your email address')
-    .option('--server <url>', SERVER_HELP, collectServers, [])
-    .option('--fingerprint <hex>', FINGERPRINT_HELP, collect, [])
+    .option('--server <url>', SERVER_HELP, collectServers)
+    .option('--fingerprint <hex>', FINGERPRINT_HELP, collect)
     .option('--password-stdin', 'read the password from the first line of stdin')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `\n${PASSWORD_HELP}\n${TLS_HELP}`)
@@ -184,15 +184,16 @@ When the first (home) does not answer, commands use the next; tail and chat go b
  * before anything is sent to it, then its signing key checked against the pin, or learned.
  */
 async function pinnedServers(options: AccountOptions, previous: Profile | undefined, dir: string): Promise<PinnedServer[]> {
-  const urls = options.server.length > 0 ? options.server : previous ? profileServers(previous).map((e) => e.url) : [DEFAULT_SERVER];
+  const urls = options.server ?? (previous ? profileServers(previous).map((e) => e.url) : [DEFAULT_SERVER]);
   const unique = [...new Set(urls)];
   const https = unique.filter((url) => url.startsWith('https:'));
-  if (options.fingerprint.length > 0 && options.fingerprint.length !== Math.max(1, https.length)) {
-    throw usageError(`give one --fingerprint per https:// server, in their order: ${https.length} server${https.length === 1 ? '' : 's'}, ${options.fingerprint.length} --fingerprint`);
+  const fingerprints = options.fingerprint ?? [];
+  if (fingerprints.length > 0 && fingerprints.length !== Math.max(1, https.length)) {
+    throw usageError(`give one --fingerprint per https:// server, in their order: ${https.length} server${https.length === 1 ? '' : 's'}, ${fingerprints.length} --fingerprint`);
   }
   const servers: PinnedServer[] = [];
   for (const url of unique) {
-    const flag = options.fingerprint.length > 0 ? options.fingerprint[Math.max(0, https.indexOf(url))] : undefined;
+    const flag = fingerprints.length > 0 ? fingerprints[Math.max(0, https.indexOf(url))] : undefined;
     const pins = pinsOf(previous, url);
     const tlsFingerprint = await fingerprintToPin(url, pins.tlsFingerprint, https.includes(url) || unique.length === 1 ? flag : undefined);
     const client = new ApiClient({ baseUrl: url, tlsFingerprint });
@@ -203,11 +204,11 @@ async function pinnedServers(options: AccountOptions, previous: Profile | undefi
 }
 
 /** For commander: --server given again, or as a comma list, adds to the servers. */
-function collectServers(value: string, previous: string[]): string[] {
+function collectServers(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((part) => part.trim()).filter((part) => part !== '').map(serverUrl)];
 }
 
-function collect(value: string, previous: string[]): string[] {
+function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 

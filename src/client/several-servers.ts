@@ -19,8 +19,8 @@ import { type ServerEndpoint, ServerList } from './server-list.js';
 const HOME_CHECK_TIMEOUT_MS = 10_000;
 
 /** The profile's servers as one list, home first; home is asked every 30 s whether it answers again while another is in use. */
-export function serverListOf(profile: Profile): ServerList {
-  return new ServerList(profileServers(profile), { homeAnswers: homeAnswers });
+export function serverListOf(profile: Profile, options: { homeRetryMs?: number } = {}): ServerList {
+  return new ServerList(profileServers(profile), { homeAnswers, ...options });
 }
 
 async function homeAnswers(home: ServerEndpoint): Promise<boolean> {
@@ -30,10 +30,11 @@ async function homeAnswers(home: ServerEndpoint): Promise<boolean> {
 }
 
 /** An API client on the profile's server, or on its servers when it lists several, with its session. */
-export function profileApi(profile: Profile, options: { timeoutMs?: number } = {}): ApiClient {
-  const token = profile.token;
-  if (!profile.alternates?.length) return new ApiClient({ baseUrl: profile.server, tlsFingerprint: profile.tlsFingerprint, token, ...options });
-  return new ApiClient({ servers: serverListOf(profile), token, ...options });
+export function profileApi(profile: Profile, options: { timeoutMs?: number; homeRetryMs?: number } = {}): ApiClient {
+  const { token } = profile;
+  const { timeoutMs, homeRetryMs } = options;
+  if (!profile.alternates?.length) return new ApiClient({ baseUrl: profile.server, tlsFingerprint: profile.tlsFingerprint, token, timeoutMs });
+  return new ApiClient({ servers: serverListOf(profile, { homeRetryMs }), token, timeoutMs });
 }
 
 /** Where the Sender of this API client's session connects: its one server's TCP port, or the same server list. */
