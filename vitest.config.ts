@@ -16,10 +16,12 @@ const SQLITE_ONLY = [
 ];
 
 const POSTGRES_ONLY = [
-  // About PostgreSQL itself: connections it ends, a database that goes away for a while.
+  // About PostgreSQL itself: connections it ends, a database that goes away for a while; and
+  // cluster mode, which is PostgreSQL (+ NATS) only.
   'test/postgres-faults.test.ts',
-  // Two servers (sites) on one database, as a cluster runs: on SQLite that is no deployment
-  // (one file in one server's data folder).
+  'test/cluster.test.ts',
+  // Two servers (sites) on one database, which clients list both: on SQLite that is no
+  // deployment (one file in one server's data folder).
   'test/server-failover.test.ts',
 ];
 
@@ -31,7 +33,8 @@ export default defineConfig({
     // processes, each picking its own free ports.
     pool: 'forks',
     // Every integration suite runs once per engine; the project's name (in each test's name)
-    // says which. test/support/server.ts reads CHORUS_TEST_ENGINE.
+    // says which. test/support/server.ts reads CHORUS_TEST_ENGINE; on PostgreSQL its servers run
+    // in cluster mode (CHORUS_TEST_CLUSTER: each one a server of a cluster on the machine's NATS).
     projects: [
       { extends: true, test: { name: 'unit', include: ['src/**/*.test.ts', 'web/src/**/*.test.ts'] } },
       {
@@ -49,7 +52,7 @@ export default defineConfig({
           name: 'postgres',
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...SQLITE_ONLY],
-          env: { CHORUS_TEST_ENGINE: 'postgres' },
+          env: { CHORUS_TEST_ENGINE: 'postgres', CHORUS_TEST_CLUSTER: '1' },
         },
       },
     ],
