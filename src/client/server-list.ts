@@ -1,7 +1,7 @@
 import { type Clock, type Timer, systemClock } from './clock.js';
 
 /**
- * The servers a client may use, the first its home (README, "Several servers"). Each has its
+ * The servers a client may use, the first its home (README, "A profile with several servers"). Each has its
  * own pins: sites of a cluster share the database, not their certificates or signing keys.
  */
 export interface ServerEndpoint {

@@ -9,7 +9,7 @@ import type { SenderTransport } from './sender-transport.js';
 import { type ServerEndpoint, ServerList } from './server-list.js';
 
 /**
- * A client's parts on the profile's servers (README, "Several servers"): one ServerList shared
+ * A client's parts on the profile's servers (README, "A profile with several servers"): one ServerList shared
  * by the API client, the Sender and the Receiver, so that all three talk to the same server,
  * and the Receiver believes that server's key only. A profile of one server gets the parts it
  * always had.
