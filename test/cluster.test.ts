@@ -158,6 +158,11 @@ describe('cluster mode', () => {
     await waitFor(() => eventsOf().some((e) => e.kind === 'typing'), "Hal's typing at B");
     expect(eventsOf()).toContainEqual({ kind: 'presence', userId: hal.user.id, name: 'Hal', state: 'online' });
     expect(eventsOf()).toContainEqual({ kind: 'typing', userId: hal.user.id, name: 'Hal', on: true });
+    // A lists Ivy, connected at B only, as online (what B announced of her).
+    const ivyAtA = async () => (await http(a.httpUrl)('GET', `/api/chats/${chat.code}/members`, { token: hal.token })).body.members.find((m: { id: number }) => m.id === ivy.user.id);
+    const deadline = Date.now() + 5_000;
+    while ((await ivyAtA())?.presence !== 'online' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await ivyAtA())?.presence).toBe('online');
     hals.send({ t: 'send', id: 'relay-1', chat: chat.code, text: 'from A to B' });
     expect(await hals.next('ack')).toMatchObject({ id: 'relay-1', seq: 1 });
     const pushed = await ivys.next('messages');
