@@ -51,7 +51,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const store = await Store.open(
     config.database.engine === 'sqlite'
       ? { engine: 'sqlite', file: sqliteFileIn(config.dataDir) }
-      : { engine: 'postgres', url: config.database.url },
+      : { engine: 'postgres', url: config.database.url, ...(config.cluster ? { idleInTransactionTimeoutMs: idleInTransactionTimeout(config.cluster.leaseTtlMs) } : {}) },
   );
   const cleanup: (() => Promise<void>)[] = [() => store.close()];
   const unwind = async () => {
@@ -249,4 +249,13 @@ function tlsMaterial(config: ServerConfig): TlsMaterial | undefined {
   if (!usesTls(config)) return undefined;
   if (config.tls.files) return loadTlsFiles(config.tls.files.cert, config.tls.files.key);
   return loadOrCreateSelfSigned(config.dataDir, config.host);
+}
+
+/**
+ * How long a cluster server's database session may sit idle inside a transaction: half the
+ * lease time (at least 500 ms; group commits take milliseconds), so that a server paused inside
+ * a commit has released the chat's row before another server may take the chat over.
+ */
+function idleInTransactionTimeout(leaseTtlMs: number): number {
+  return Math.max(500, Math.floor(leaseTtlMs / 2));
 }

@@ -18,7 +18,19 @@ import type { Database } from './schema.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
-export type DatabaseTarget = { engine: 'sqlite'; file: string } | { engine: 'postgres'; url: string };
+export type DatabaseTarget =
+  | { engine: 'sqlite'; file: string }
+  | {
+      engine: 'postgres';
+      url: string;
+      /**
+       * Cluster mode: PostgreSQL ends a session left idle inside a transaction this long. A
+       * server paused (or cut off) in the middle of a commit holds the chat's row; without this
+       * the takeover waits on that lock for as long as the pause lasts. Below the lease time,
+       * so that the row is free by the time another server may take the chat.
+       */
+      idleInTransactionTimeoutMs?: number;
+    };
 
 export interface OpenDatabase {
   db: Kysely<Database>;
@@ -61,6 +73,7 @@ export function openDatabase(target: DatabaseTarget): OpenDatabase {
     // A database that does not answer must not hold a request (or the sequencer) for ever.
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     keepAlive: true,
+    ...(target.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: target.idleInTransactionTimeoutMs } : {}),
     // int8 columns (times, sequence numbers) come back as strings by default; ours stay far
     // below 2^53, so numbers are exact.
     types: {
@@ -153,8 +166,9 @@ async function unavailableOnLoss<T>(run: () => Promise<T>): Promise<T> {
 }
 
 // Socket errors, and PostgreSQL's: class 08 (connection exception), 57P01..57P03 (the server is
-// shutting down, crashed, or not yet accepting), 53300 (too many connections, for now).
-const LOST_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300']);
+// shutting down, crashed, or not yet accepting), 53300 (too many connections, for now), 25P03
+// (the session sat idle in a transaction too long: a cluster server paused mid-commit).
+const LOST_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300', '25P03']);
 // pg reports some losses with a message only.
 const LOST_CONNECTION_MESSAGE = /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection ended/i;
 
