@@ -1,0 +1,349 @@
+// Cluster mode (issue 14) with real processes: two sites (test/netns/sites.ts), each its own
+// subnet and bridge, with its server in the machine's namespace on the site's link; both servers
+// share one PostgreSQL database (fresh for each test) and the machine's NATS. Members of one
+// chat receive (two hosts per site) and send (one host per site) with the real client library in
+// the sites' host namespaces. The servers are killed, paused and cut from NATS in the middle of
+// streams; what counts is what PostgreSQL holds, what the senders were acknowledged, and what
+// every receiver delivered.
+//
+// Needs root, iproute2, nftables, PostgreSQL and NATS on 127.0.0.1; fails (does not skip)
+// without them. Traffic stays on loopback and on the links and namespaces the test creates.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, dropDatabase, postgresUrlOf } from '../support/engine.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
+import type { AckEvent, ReceiverProcess, SenderProcess, Setup } from './chorus-lan.js';
+import { textOf } from './fixtures/texts.js';
+import { setupChat, startReceiver, startSender } from './site-chat.js';
+import { SiteServer } from './site-server.js';
+import { type Sites, createSites, linksOfThisProcess } from './sites.js';
+import { listNetns } from './topology.js';
+
+const PREFIX = 'chorus-cluster';
+const NATS = { host: '127.0.0.1', port: 4222 };
+const SITES = ['a', 'b'] as const;
+type SiteName = (typeof SITES)[number];
+/** Per site: two receiving hosts and one sending host. */
+const RECEIVING: Record<SiteName, string[]> = { a: ['a1', 'a2'], b: ['b1', 'b2'] };
+const SENDING: Record<SiteName, string> = { a: 'a3', b: 'b3' };
+const COUNT = 1000;
+/** Sender at site a sends textOf(1..COUNT), at site b textOf(COUNT+1..2*COUNT). */
+const FIRST: Record<SiteName, number> = { a: 1, b: COUNT + 1 };
+/** The pace of the streams that something breaks in the middle of (4 s each). */
+const STREAM_RATE = 250;
+const LEASE_TTL = '3s';
+
+interface StoredMessage {
+  seq: number;
+  sender_id: number;
+  client_msg_id: string;
+  text: string;
+}
+
+interface LeaseState {
+  owner: string | null;
+  epoch: number;
+  /** When the test saw it (Date.now()). */
+  at: number;
+}
+
+/** A running cluster: its database, its servers, the chat and its receivers. */
+class Cluster {
+  readonly servers = new Map<SiteName, SiteServer>();
+  readonly receivers = new Map<string, ReceiverProcess>();
+  readonly senders: SenderProcess[] = [];
+  /** Every (owner, epoch) the chat's lease went through, as polled every 100 ms. */
+  readonly leases: LeaseState[] = [];
+  setup!: Setup;
+  private readonly dataDirs: string[] = [];
+  private readonly db: pg.Client;
+  private watch: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly sites: Sites,
+    readonly database: string,
+  ) {
+    this.db = new pg.Client({ connectionString: postgresUrlOf(database) });
+  }
+
+  /** Starts a's server, then b's (one at a time: the first one migrates the fresh database). */
+  async start(natsUrl: string): Promise<void> {
+    await this.db.connect();
+    for (const name of SITES) {
+      const dataDir = mkdtempSync(join(tmpdir(), 'chorus-cluster-'));
+      this.dataDirs.push(dataDir);
+      const server = new SiteServer(this.sites.site(name), dataDir, { databaseUrl: postgresUrlOf(this.database), natsUrl, leaseTtl: LEASE_TTL });
+      this.servers.set(name, server);
+      const info = await server.ready;
+      expect(info.serverId, `server of site ${name} says who it is`).toEqual(expect.any(String));
+      expect(info.site).toBe(name);
+    }
+    this.setup = await setupChat(this.server('a'), SENDING.a, [...SITES.flatMap((s) => [...RECEIVING[s], SENDING[s]])]);
+    for (const site of SITES) for (const host of RECEIVING[site]) this.receivers.set(host, startReceiver(this.server(site), host, this.setup));
+    await Promise.all([...this.receivers.values()].map((r) => r.waitReady()));
+    this.watch = setInterval(() => void this.pollLease(), 100);
+  }
+
+  server(site: SiteName): SiteServer {
+    const server = this.servers.get(site);
+    if (!server) throw new Error(`no server at site ${site}`);
+    return server;
+  }
+
+  /** The site whose server is `serverId`. */
+  siteOf(serverId: string | null): SiteName | undefined {
+    return SITES.find((s) => this.servers.get(s)?.info.serverId === serverId);
+  }
+
+  send(site: SiteName, perSecond: number): SenderProcess {
+    const sender = startSender(this.server(site), SENDING[site], this.setup, FIRST[site], COUNT, perSecond);
+    this.senders.push(sender);
+    return sender;
+  }
+
+  async lease(): Promise<LeaseState> {
+    const { rows } = await this.db.query<{ lease_owner: string | null; lease_epoch: number }>('select lease_owner, lease_epoch from chats');
+    expect(rows).toHaveLength(1);
+    return { owner: rows[0]!.lease_owner, epoch: Number(rows[0]!.lease_epoch), at: Date.now() };
+  }
+
+  /** Polls the lease until `check` holds; throws after `timeoutMs`. */
+  async leaseUntil(check: (lease: LeaseState) => boolean, what: string, timeoutMs: number): Promise<LeaseState> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const lease = await this.lease();
+      if (check(lease)) return lease;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; lease history: ${JSON.stringify(this.leases)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stored(): Promise<StoredMessage[]> {
+    const { rows } = await this.db.query<StoredMessage>('select seq::integer as seq, sender_id, client_msg_id, text from messages order by seq');
+    return rows;
+  }
+
+  /** Everything it started, stopped; its data folders and its database removed. */
+  async close(): Promise<void> {
+    clearInterval(this.watch);
+    for (const r of this.receivers.values()) r.child.stdin?.end();
+    for (const s of this.senders) if (s.running) s.child.kill('SIGTERM');
+    await Promise.all([...this.servers.values()].map((s) => s.stop()));
+    await this.db.end().catch(() => {});
+    await dropDatabase(this.database);
+    for (const dir of this.dataDirs) rmSync(dir, { recursive: true, force: true });
+  }
+
+  private async pollLease(): Promise<void> {
+    const lease = await this.lease().catch(() => undefined);
+    const last = this.leases.at(-1);
+    if (lease && (!last || last.owner !== lease.owner || last.epoch !== lease.epoch)) this.leases.push(lease);
+  }
+}
+
+/** Seqs 1..N without a hole, each message stored once, every acknowledged one stored as acknowledged. */
+function expectStoredOnce(stored: StoredMessage[], acks: AckEvent[]): void {
+  expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: stored.length }, (_, k) => k + 1));
+  const ids = stored.map((m) => `${m.sender_id}/${m.client_msg_id}`);
+  expect(new Set(ids).size, 'client message ids stored twice').toBe(ids.length);
+  const texts = stored.map((m) => m.text);
+  expect(new Set(texts).size, 'texts stored twice').toBe(texts.length);
+  const bySeq = new Map(stored.map((m) => [m.seq, m]));
+  const lost = acks.filter((ack) => {
+    const m = bySeq.get(ack.seq);
+    return !m || m.client_msg_id !== ack.id || m.text !== textOf(ack.i);
+  });
+  expect(lost, 'acknowledged messages not stored as acknowledged').toEqual([]);
+}
+
+/** The receiver delivered exactly what is stored, once each, in seq order. */
+function expectDeliveredAsStored(r: ReceiverProcess, stored: StoredMessage[]): void {
+  const delivered = r.delivered.map((m) => [m.seq, m.text, m.clientMsgId]);
+  expect(delivered, `delivered in ${r.host.name}`).toEqual(stored.map((m) => [m.seq, m.text, m.client_msg_id]));
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, () => {
+  let sites: Sites | undefined;
+  let cluster: Cluster | undefined;
+
+  beforeAll(async () => {
+    sites = await createSites({
+      prefix: PREFIX,
+      sites: SITES.map((name) => ({ name, hosts: [...RECEIVING[name], SENDING[name]] })),
+    });
+  });
+
+  afterEach(async () => {
+    await cluster?.close();
+    cluster = undefined;
+  });
+
+  afterAll(async () => {
+    await sites?.destroy();
+    const namespaces = (await listNetns()).filter((n) => n.startsWith(`${PREFIX}-${process.pid}-`));
+    const links = await linksOfThisProcess();
+    if (namespaces.length > 0 || links.length > 0) throw new Error(`left behind: ${[...namespaces, ...links].join(', ')}`);
+  });
+
+  async function startCluster(natsUrl = `nats://${NATS.host}:${NATS.port}`): Promise<Cluster> {
+    if (!sites) throw new Error('sites not created');
+    cluster = new Cluster(sites, await createDatabase());
+    await cluster.start(natsUrl);
+    return cluster;
+  }
+
+  /** Waits for a busy chat: its lease held, and each sender acknowledged `acks` messages. */
+  async function midStream(c: Cluster, senders: SenderProcess[], acks: number): Promise<{ owner: SiteName; other: SiteName; lease: LeaseState }> {
+    await Promise.all(senders.map((s) => s.untilAcked(acks, 30_000)));
+    const lease = await c.leaseUntil((l) => l.owner !== null, 'a lease on the chat', 10_000);
+    const owner = c.siteOf(lease.owner);
+    if (!owner) throw new Error(`lease_owner ${lease.owner} is none of the servers' ids`);
+    return { owner, other: owner === 'a' ? 'b' : 'a', lease };
+  }
+
+  it(`delivers ${COUNT} messages from each site to every receiver at both sites, once and in one order`, async () => {
+    const c = await startCluster();
+    const started = Date.now();
+    const senders = SITES.map((site) => c.send(site, 0));
+    for (const s of senders) expect(await s.finish(60_000), `${s.where}:\n${s.stderr}`).toBe(0);
+    const sentIn = Date.now() - started;
+    for (const r of c.receivers.values()) await r.until(() => r.delivered.length >= 2 * COUNT, `${2 * COUNT} messages`, 45_000);
+    const deliveredIn = Date.now() - started;
+
+    const stored = await c.stored();
+    expect(stored).toHaveLength(2 * COUNT);
+    expectStoredOnce(stored, senders.flatMap((s) => s.acks));
+    for (const s of senders) expect(s.acks).toHaveLength(COUNT);
+    for (const r of c.receivers.values()) {
+      expectDeliveredAsStored(r, stored);
+      const stats = await r.stats();
+      expect(stats.drops).toMatchObject({ malformed: 0, 'bad-signature': 0, 'unknown-key': 0, undecryptable: 0 });
+      console.log(`cluster: ${r.host.name} got ${stats.counts.datagrams} datagrams, repaired ${stats.counts.repairedMessages} messages`);
+    }
+    const owner = c.siteOf((await c.lease()).owner);
+    console.log(`cluster: ${2 * COUNT} messages acknowledged in ${seconds(sentIn)}, delivered at both sites in ${seconds(deliveredIn)}; the chat's owner is at site ${owner}`);
+  });
+
+  it('fails over when the owner of a busy chat is killed: another server takes the lease, nothing acknowledged is lost', async () => {
+    const c = await startCluster();
+    const senders = new Map(SITES.map((site) => [site, c.send(site, STREAM_RATE)] as const));
+    const { owner, other, lease: before } = await midStream(c, [...senders.values()], 150);
+    const survivorId = c.server(other).info.serverId;
+
+    c.server(owner).signal('SIGKILL');
+    const killedAt = Date.now();
+    const after = await c.leaseUntil((l) => l.owner === survivorId && l.epoch > before.epoch, `site ${other} to take the lease`, 15_000);
+    console.log(`cluster failover: killed site ${owner}'s server (epoch ${before.epoch}); site ${other} held the lease (epoch ${after.epoch}) ${after.at - killedAt} ms later`);
+
+    const survivor = senders.get(other)!;
+    expect(await survivor.finish(60_000), `${survivor.where}:\n${survivor.stderr}`).toBe(0);
+    console.log(`cluster failover: the sender at site ${other} finished ${seconds(survivor.finishedAt! - killedAt)} after the kill`);
+    // The sender at the dead server's site has no server left (clients here list only theirs).
+    const orphan = senders.get(owner)!;
+    orphan.child.kill('SIGTERM');
+    await orphan.exited;
+
+    const stored = await c.stored();
+    expectStoredOnce(stored, [...survivor.acks, ...orphan.acks]);
+    expect(survivor.acks).toHaveLength(COUNT);
+    console.log(`cluster failover: ${stored.length} stored; acknowledged ${survivor.acks.length} at site ${other}, ${orphan.acks.length} of ${COUNT} at site ${owner}`);
+    for (const host of RECEIVING[other]) {
+      const r = c.receivers.get(host)!;
+      await r.until(() => r.delivered.length >= stored.length, `${stored.length} messages`, 30_000);
+      expectDeliveredAsStored(r, stored);
+    }
+    console.log(`cluster failover: lease history ${JSON.stringify(c.leases.map(({ owner: o, epoch }) => [c.siteOf(o) ?? o, epoch]))}`);
+  });
+
+  it('fences a paused owner: after another took its lease it commits nothing, nothing is stored twice', async () => {
+    const c = await startCluster();
+    const senders = new Map(SITES.map((site) => [site, c.send(site, STREAM_RATE)] as const));
+    const { owner, other, lease: before } = await midStream(c, [...senders.values()], 150);
+    const paused = c.server(owner);
+    const takerId = c.server(other).info.serverId;
+
+    paused.signal('SIGSTOP');
+    const pausedAt = Date.now();
+    const taken = await c.leaseUntil((l) => l.owner === takerId && l.epoch > before.epoch, `site ${other} to take the lease`, 20_000);
+    // A moment more with the lease elsewhere, then the paused server runs on as if nothing happened.
+    await new Promise((r) => setTimeout(r, 1000));
+    paused.signal('SIGCONT');
+    const resumedAt = Date.now();
+    console.log(`cluster split brain: paused site ${owner}'s server (epoch ${before.epoch}); site ${other} held the lease (epoch ${taken.epoch}) ${taken.at - pausedAt} ms later; resumed ${resumedAt - pausedAt} ms after the pause`);
+
+    await new Promise((r) => setTimeout(r, 1000));
+    const committedAfterResume = await paused.metric('chorus_messages_committed_total');
+    for (const site of SITES) {
+      const s = senders.get(site)!;
+      expect(await s.finish(60_000), `${s.where}:\n${s.stderr}`).toBe(0);
+      console.log(`cluster split brain: the sender at site ${site} finished ${seconds(s.finishedAt! - pausedAt)} after the pause`);
+    }
+    const stored = await c.stored();
+    expectStoredOnce(stored, [...senders.values()].flatMap((s) => s.acks));
+    expect(stored).toHaveLength(2 * COUNT);
+    for (const r of c.receivers.values()) {
+      await r.until(() => r.delivered.length >= stored.length, `${stored.length} messages`, 30_000);
+      expectDeliveredAsStored(r, stored);
+    }
+
+    // What the resumed server says of it, printed; what is guaranteed, asserted.
+    const fenced = await paused.metric('chorus_cluster_fenced_total');
+    const committedAtEnd = await paused.metric('chorus_messages_committed_total');
+    const leaseLines = paused.lines(/lease|fenc/i).filter((line) => line.time >= pausedAt - 1000);
+    console.log(
+      `cluster split brain: resumed server: chorus_cluster_fenced_total ${fenced}, committed ${committedAfterResume} 1 s after resuming and ${committedAtEnd} at the end; ` +
+        `its log about leases since the pause: ${JSON.stringify(leaseLines.map((l) => l.msg))}`,
+    );
+    console.log(`cluster split brain: lease history ${JSON.stringify(c.leases.map(({ owner: o, epoch }) => [c.siteOf(o) ?? o, epoch]))}`);
+    const last = await c.lease();
+    expect(last.epoch).toBeGreaterThan(before.epoch);
+    const epochs = c.leases.map((l) => l.epoch);
+    expect(epochs, 'the lease epoch only moves forward').toEqual([...epochs].sort((x, y) => x - y));
+    // The paused server held the lease under the old epoch only: had it come back to it, it did
+    // so through a takeover of its own, with an epoch above the one that fenced it.
+    const heldAgain = c.leases.filter((l) => l.at > pausedAt && l.owner === paused.info.serverId);
+    for (const l of heldAgain) expect(l.epoch).toBeGreaterThan(taken.epoch);
+    if (heldAgain.length === 0) expect(committedAtEnd, 'commits by the fenced server after it resumed').toBe(committedAfterResume);
+  });
+
+  it('loses nothing when the servers are cut from NATS for 3 s in the middle of a stream; both sites catch up', async () => {
+    const proxy = await startTcpProxy(NATS);
+    try {
+      const c = await startCluster(`nats://127.0.0.1:${proxy.port}`);
+      const senders = SITES.map((site) => c.send(site, STREAM_RATE));
+      await midStream(c, senders, 150);
+      const acksAtCut = senders.map((s) => s.acks.length);
+      await proxy.stop();
+      const cutAt = Date.now();
+      await new Promise((r) => setTimeout(r, 3000));
+      const acksAtRestore = senders.map((s) => s.acks.length);
+      await proxy.start();
+      const restoredAt = Date.now();
+      console.log(`cluster NATS cut: ${seconds(restoredAt - cutAt)} without NATS; acks at the cut ${acksAtCut.join('/')}, at the restore ${acksAtRestore.join('/')}`);
+
+      for (const s of senders) {
+        expect(await s.finish(60_000), `${s.where}:\n${s.stderr}`).toBe(0);
+        console.log(`cluster NATS cut: the sender ${s.where} finished ${seconds(s.finishedAt! - restoredAt)} after the restore`);
+      }
+      const stored = await c.stored();
+      expect(stored).toHaveLength(2 * COUNT);
+      expectStoredOnce(stored, senders.flatMap((s) => s.acks));
+      for (const r of c.receivers.values()) {
+        await r.until(() => r.delivered.length >= stored.length, `${stored.length} messages`, 30_000);
+        expectDeliveredAsStored(r, stored);
+      }
+      console.log(`cluster NATS cut: every receiver at both sites delivered ${stored.length} messages ${seconds(Date.now() - restoredAt)} after the restore at the latest`);
+    } finally {
+      // The servers first, while they still reach NATS: they stop as they would in service.
+      await cluster?.close();
+      cluster = undefined;
+      await proxy.stop();
+    }
+  });
+});
