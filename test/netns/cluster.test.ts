@@ -10,6 +10,7 @@
 // without them. Traffic stays on loopback and on the links and namespaces the test creates.
 
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -166,6 +167,21 @@ function expectDeliveredAsStored(r: ReceiverProcess, stored: StoredMessage[]): v
   expect(delivered, `delivered in ${r.host.name}`).toEqual(stored.map((m) => [m.seq, m.text, m.client_msg_id]));
 }
 
+/** Throws a clear error unless something listens where NATS should (the servers need it to start at all). */
+async function requireNats(): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(NATS.port, NATS.host);
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', (error) =>
+      reject(new Error(`the cluster tests need NATS (with JetStream) on ${NATS.host}:${NATS.port}, as CI runs it: ${error.message}`)),
+    );
+  });
+}
+
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, () => {
@@ -173,6 +189,7 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
   let cluster: Cluster | undefined;
 
   beforeAll(async () => {
+    await requireNats();
     sites = await createSites({
       prefix: PREFIX,
       sites: SITES.map((name) => ({ name, hosts: [...RECEIVING[name], SENDING[name]] })),
