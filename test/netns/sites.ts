@@ -3,7 +3,7 @@
 // PostgreSQL and NATS on 127.0.0.1 of the machine's namespace, so it runs there, listening and
 // multicasting on its site's link; the site's clients live in the LAN's host namespaces.
 //
-//   machine's namespace:  chs-PID-N  10.214.S.1/24   (S: a subnet no address of ours is in)
+//   machine's namespace:  chsS-PID  10.214.S.1/24   (S: a subnet no other link of the machine claims)
 //        |  veth
 //   site switch namespace: up0 -- br0 -- v0, v1, ...  (topology.ts)
 //        |
@@ -22,8 +22,12 @@ import { type Lan, createLan, ip, pidAlive, removeLeftovers, requireRoot, toolPa
 
 /** The first two octets of every site subnet: 10.214.S.0/24. */
 export const SITE_NET = '10.214.';
-/** Root-namespace links are named `chs-PID-N` (at most 15 characters, the kernel's limit). */
-const LINK_PREFIX = 'chs-';
+/**
+ * A site's link is named `chsS-PID` in the machine's namespace (at most 14 characters; the
+ * kernel allows 15), its peer `chpS-PID` until it moves into the site's switch. Names are
+ * unique, so creating the link claims subnet S atomically: test files run in parallel.
+ */
+const LINK_NAME = /^ch[sp](\d+)-(\d+)$/;
 /** The site's end of the link, inside the switch namespace. */
 const UPLINK = 'up0';
 
@@ -53,8 +57,6 @@ export interface Sites {
   /** Deletes every link and namespace of these sites (their LANs kill what they spawned). Idempotent. */
   destroy(): Promise<void>;
 }
-
-let linkCounter = 0;
 
 /**
  * Creates one LAN per site, each with its own /24 under 10.214/16, and links each to the
@@ -88,13 +90,13 @@ export async function createSites(options: { prefix: string; sites: SiteSpec[] }
 
   try {
     for (const spec of options.sites) {
-      const subnetPrefix = `${SITE_NET}${await freeSubnet()}.`;
+      const { link, peer, subnet } = await claimSubnet();
+      links.push(link);
+      const subnetPrefix = `${SITE_NET}${subnet}.`;
       const lan = await createLan({ prefix: options.prefix, hosts: spec.hosts, subnetPrefix });
-      const link = `${LINK_PREFIX}${process.pid}-${++linkCounter}`;
       const site: Site = { name: spec.name, lan, link, serverAddress: `${subnetPrefix}1`, subnetPrefix };
       sites.push(site);
-      links.push(link);
-      await linkToMachine(site);
+      await linkToMachine(site, peer);
     }
   } catch (error) {
     await destroy();
@@ -113,10 +115,33 @@ export async function createSites(options: { prefix: string; sites: SiteSpec[] }
   };
 }
 
-/** The veth between the machine's namespace and the site's bridge, up, with the server's address. */
-async function linkToMachine(site: Site): Promise<void> {
+/**
+ * Creates the veth of the first subnet S that no address and no site link of the machine's
+ * namespace uses. Its name says S: should another process claim the same S at the same moment,
+ * one of the two `ip link add` fails with "File exists" and that one tries the next S.
+ */
+async function claimSubnet(): Promise<{ link: string; peer: string; subnet: number }> {
+  const { stdout } = await ip(['-4', '-o', 'addr', 'show']);
+  const used = new Set([...stdout.matchAll(/inet 10\.214\.(\d+)\./g)].map((m) => Number(m[1])));
+  for (const { ifname } of await machineLinks()) {
+    const m = ifname ? LINK_NAME.exec(ifname) : null;
+    if (m) used.add(Number(m[1]));
+  }
+  for (let subnet = 1; subnet < 255; subnet++) {
+    if (used.has(subnet)) continue;
+    const link = `chs${subnet}-${process.pid}`;
+    const peer = `chp${subnet}-${process.pid}`;
+    const made = await ip(['link', 'add', link, 'type', 'veth', 'peer', 'name', peer], { allowFail: true });
+    if (made.code === 0) return { link, peer, subnet };
+    if (!/exists/i.test(made.stderr)) throw new Error(`ip link add ${link} failed: ${made.stderr.trim()}`);
+  }
+  throw new Error('no free 10.214.S.0/24 left in the machine namespace');
+}
+
+/** The link's peer moved onto the site's bridge, both ends up, the server's address on the machine's end. */
+async function linkToMachine(site: Site, peer: string): Promise<void> {
   const { lan, link, serverAddress } = site;
-  await ip(['link', 'add', link, 'type', 'veth', 'peer', 'name', UPLINK, 'netns', lan.switchNetns]);
+  await ip(['link', 'set', peer, 'netns', lan.switchNetns, 'name', UPLINK]);
   await ip(['-n', lan.switchNetns, 'link', 'set', UPLINK, 'master', 'br0']);
   await ip(['-n', lan.switchNetns, 'link', 'set', UPLINK, 'up']);
   // No IPv6 on the machine's end: its router solicitations and MLD reports would be noise on
@@ -142,22 +167,17 @@ function setSysctl(file: string, value: string): void {
   if (existsSync(file)) writeFileSync(file, `${value}\n`);
 }
 
-/** A third octet S such that no address of the machine's namespace is in 10.214.S.0/24. */
-async function freeSubnet(): Promise<number> {
-  const { stdout } = await ip(['-4', '-o', 'addr', 'show']);
-  const used = new Set([...stdout.matchAll(/inet 10\.214\.(\d+)\./g)].map((m) => Number(m[1])));
-  for (let s = 1; s < 255; s++) if (!used.has(s)) return s;
-  throw new Error('no free 10.214.S.0/24 left in the machine namespace');
+async function machineLinks(): Promise<IpLink[]> {
+  return JSON.parse((await ip(['-j', 'link', 'show'])).stdout) as IpLink[];
 }
 
-/** Deletes `chs-PID-N` links whose process no longer runs (a crashed run's). */
+/** Deletes site links whose process no longer runs (a crashed run's). */
 export async function removeLeftoverLinks(): Promise<string[]> {
-  const links = JSON.parse((await ip(['-j', 'link', 'show'])).stdout) as IpLink[];
   const removed: string[] = [];
-  for (const { ifname } of links) {
-    const m = ifname ? /^chs-(\d+)-\d+$/.exec(ifname) : null;
+  for (const { ifname } of await machineLinks()) {
+    const m = ifname ? LINK_NAME.exec(ifname) : null;
     if (!m || !ifname) continue;
-    const pid = Number(m[1]);
+    const pid = Number(m[2]);
     if (pid === process.pid || pidAlive(pid)) continue;
     await ip(['link', 'del', ifname], { allowFail: true });
     removed.push(ifname);
@@ -165,8 +185,7 @@ export async function removeLeftoverLinks(): Promise<string[]> {
   return removed;
 }
 
-/** Links of this process still in the machine's namespace (for tests checking their cleanup). */
+/** Site links of this process still in the machine's namespace (for tests checking their cleanup). */
 export async function linksOfThisProcess(): Promise<string[]> {
-  const links = JSON.parse((await ip(['-j', 'link', 'show'])).stdout) as IpLink[];
-  return links.flatMap(({ ifname }) => (ifname?.startsWith(`${LINK_PREFIX}${process.pid}-`) ? [ifname] : []));
+  return (await machineLinks()).flatMap(({ ifname }) => (ifname && LINK_NAME.exec(ifname)?.[2] === String(process.pid) ? [ifname] : []));
 }
