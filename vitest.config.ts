@@ -15,8 +15,9 @@ const SQLITE_ONLY = [
   'test/up.test.ts',
 ];
 
-// About PostgreSQL itself: connections it ends, a database that goes away for a while.
-const POSTGRES_ONLY = ['test/postgres-faults.test.ts'];
+// About PostgreSQL itself: connections it ends, a database that goes away for a while; and
+// cluster mode, which is PostgreSQL (+ NATS) only.
+const POSTGRES_ONLY = ['test/postgres-faults.test.ts', 'test/cluster.test.ts'];
 
 export default defineConfig({
   test: {
@@ -26,7 +27,8 @@ export default defineConfig({
     // processes, each picking its own free ports.
     pool: 'forks',
     // Every integration suite runs once per engine; the project's name (in each test's name)
-    // says which. test/support/server.ts reads CHORUS_TEST_ENGINE.
+    // says which. test/support/server.ts reads CHORUS_TEST_ENGINE; on PostgreSQL its servers run
+    // in cluster mode (CHORUS_TEST_CLUSTER: each one a server of a cluster on the machine's NATS).
     projects: [
       { extends: true, test: { name: 'unit', include: ['src/**/*.test.ts', 'web/src/**/*.test.ts'] } },
       {
@@ -44,7 +46,7 @@ export default defineConfig({
           name: 'postgres',
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...SQLITE_ONLY],
-          env: { CHORUS_TEST_ENGINE: 'postgres' },
+          env: { CHORUS_TEST_ENGINE: 'postgres', CHORUS_TEST_CLUSTER: '1' },
         },
       },
     ],

@@ -1,7 +1,8 @@
 import { isIPv4 } from 'node:net';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { DEFAULTS, type RunningServer, type ServerConfig, type TlsConfig, defaultServerConfig } from '../server/config.js';
+import { type ClusterConfig, DEFAULTS, DEFAULT_LEASE_TTL_MS, type RunningServer, type ServerConfig, type TlsConfig, defaultServerConfig } from '../server/config.js';
 import { DEFAULT_MULTICAST_RATE, type MulticastRate } from '../server/pacer.js';
 import { DEFAULT_SEND_RATE } from '../server/send-rate.js';
 import { CliError, usageError } from './output.js';
@@ -34,6 +35,9 @@ interface ServerOptions {
   tls?: boolean | string;
   tlsCert?: string;
   tlsKey?: string;
+  natsUrl?: string;
+  site?: string;
+  leaseTtl?: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -60,6 +64,9 @@ const OPTIONS: [flags: string, env: string, description: string][] = [
   ['--tls', 'CHORUS_TLS', 'speak TLS on a loopback address too (beyond loopback it always does); CHORUS_TLS=1'],
   ['--tls-cert <file>', 'CHORUS_TLS_CERT', 'your own TLS certificate (PEM), with --tls-key (default: a self-signed one made in the data folder)'],
   ['--tls-key <file>', 'CHORUS_TLS_KEY', 'the private key (PEM, unencrypted) of --tls-cert'],
+  ['--nats-url <url>', 'CHORUS_NATS_URL', 'cluster mode: one of several servers sharing --database-url and this NATS (nats://host:4222)'],
+  ['--site <name>', 'CHORUS_SITE', "cluster mode: this server's site (its subnet), for logs (default: the host name)"],
+  ['--lease-ttl <duration>', 'CHORUS_LEASE_TTL', 'cluster mode: how long a stopped server keeps its chats before another takes them (default 6s)'],
 ];
 
 export function registerServerCommand(program: Command): void {
@@ -74,7 +81,12 @@ this machine; to serve a LAN, listen on this machine's LAN address and send mult
   chorus server --host 192.168.1.20 --multicast-interface 192.168.1.20
 Beyond loopback both ports speak TLS. Without --tls-cert the server makes a self-signed
 certificate in its data folder on first start and prints its fingerprint: tell it to your users,
-who check it when they first log in (chorus login --server https://… --fingerprint …).`,
+who check it when they first log in (chorus login --server https://… --fingerprint …).
+
+Cluster mode: one server per subnet, all on one PostgreSQL and one NATS; a message sent at any
+site is sequenced once and multicast at every site (docs/architecture.md, The cluster):
+  chorus server --database-url postgres://chorus@db/chorus --nats-url nats://bus:4222 --site north \
+                --host 10.1.0.5 --multicast-interface 10.1.0.5`,
     );
   for (const [flags, env, description] of OPTIONS) command.addOption(new Option(flags, description).env(env));
   command.action(async (options: ServerOptions, cmd: Command) => {
@@ -92,6 +104,7 @@ who check it when they first log in (chorus login --server https://… --fingerp
     // Before the address is printed: whoever reads it may stop us at once.
     stopOnSignals([server], 'stopping (finishing requests in flight)');
     const storage = config.database.engine === 'sqlite' ? `data in ${config.dataDir}` : 'data in PostgreSQL';
+    if (server.cluster) process.stdout.write(`Cluster mode: server ${server.cluster.serverId} of site ${server.cluster.site}, bus at NATS\n`);
     const tls = server.tlsFingerprint ? ', both over TLS' : '';
     process.stdout.write(`Chorus server listening on ${server.httpUrl} (HTTP API) and TCP port ${server.tcpPort}${tls}; ${storage}\n`);
     if (server.tlsFingerprint) {
@@ -146,7 +159,9 @@ export function serverConfigFrom(options: ServerOptions, nameOf: (key: keyof Ser
     membersPerChat: count('maxMembersPerChat', 1, DEFAULTS.membersPerChat),
   };
 
+  const cluster = clusterConfig(options, database, invalid);
   return defaultServerConfig({
+    ...(cluster ? { cluster } : {}),
     limits,
     tls: tlsConfig(options, invalid),
     dataDir: resolve(options.data ?? DEFAULTS.dataDir),
@@ -178,6 +193,26 @@ function tlsConfig(options: ServerOptions, invalid: (key: keyof ServerOptions, w
     throw usageError(`give both --tls-cert and --tls-key (or CHORUS_TLS_CERT and CHORUS_TLS_KEY), or neither for a self-signed certificate`);
   }
   return cert && key ? { force, files: { cert: resolve(cert), key: resolve(key) } } : { force };
+}
+
+/** Cluster mode when a NATS URL is given; it needs PostgreSQL, which all the servers share. */
+function clusterConfig(options: ServerOptions, database: ServerConfig['database'], invalid: (key: keyof ServerOptions, why: string, showValue?: boolean) => CliError): ClusterConfig | undefined {
+  if (options.natsUrl === undefined || options.natsUrl === '') {
+    if (options.site !== undefined || options.leaseTtl !== undefined) throw usageError('--site and --lease-ttl are for cluster mode: give --nats-url too');
+    return undefined;
+  }
+  // The URL may hold a password: the error does not repeat it.
+  if (!/^(nats|tls):\/\/\S+$/.test(options.natsUrl)) throw invalid('natsUrl', 'give a nats://host:port URL', false);
+  if (database.engine !== 'postgres') throw usageError('cluster mode (--nats-url) needs --database-url: every server of a cluster shares one PostgreSQL');
+  const site = options.site ?? hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/.test(site)) throw invalid('site', 'give letters, digits, dot, dash or underscore (at most 40)');
+  let leaseTtlMs = DEFAULT_LEASE_TTL_MS;
+  if (options.leaseTtl !== undefined) {
+    const seconds = durationSeconds(options.leaseTtl);
+    if (seconds === undefined || seconds > 600) throw invalid('leaseTtl', 'give seconds from 1 to 600, e.g. 6s');
+    leaseTtlMs = seconds * 1000;
+  }
+  return { natsUrl: options.natsUrl, site, leaseTtlMs };
 }
 
 /** "--http-port" or "CHORUS_HTTP_PORT", whichever the value came from. */

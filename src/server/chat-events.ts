@@ -14,10 +14,19 @@ export class ChatEvents {
       multicast: { events(chatCode: string, events: readonly ChatEvent[]): Promise<void> };
       push: { events(chatCode: string, events: readonly ChatEvent[]): void };
       logger: Pick<Logger, 'warn'>;
+      /** Cluster mode: the same events to the other servers, which send them at their sites (`sendHere`). */
+      relay?: (chatCode: string, events: readonly ChatEvent[]) => void;
     },
   ) {}
 
   send(chatCode: string, events: readonly ChatEvent[]): void {
+    if (events.length === 0) return;
+    this.deps.relay?.(chatCode, events);
+    this.sendHere(chatCode, events);
+  }
+
+  /** Events to this server's members only (in a cluster: events another server relayed). */
+  sendHere(chatCode: string, events: readonly ChatEvent[]): void {
     if (events.length === 0) return;
     for (const event of events) this.stats[event.kind]++;
     this.deps.multicast.events(chatCode, events).catch((error) => this.deps.logger.warn({ err: error }, 'events could not be multicast'));

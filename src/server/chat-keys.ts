@@ -25,6 +25,16 @@ export class ChatKeys {
     return this.current.get(chatCode) ?? this.rotate(chatCode);
   }
 
+  /** Starts a new epoch for a chat this process has a key for (cluster mode: a removal elsewhere); undefined otherwise. */
+  rotateIfHeld(chatCode: string): Promise<ChatKey> | undefined {
+    return this.current.has(chatCode) ? this.rotate(chatCode) : undefined;
+  }
+
+  /** The chats this process has a key for. */
+  heldChats(): string[] {
+    return [...this.current.keys()];
+  }
+
   rotate(chatCode: string): Promise<ChatKey> {
     const before = this.current.get(chatCode);
     const next = (async () => {

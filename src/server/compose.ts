@@ -5,6 +5,7 @@ import type { DestinationStream } from 'pino';
 import { Accounts } from './accounts.js';
 import { ChatKeys } from './chat-keys.js';
 import { ChatEvents } from './chat-events.js';
+import { Cluster } from './cluster/cluster.js';
 import { Chats } from './chat-service.js';
 import { CodeGuessThrottle } from './code-guess-throttle.js';
 import { DEFAULTS, DEFAULT_TIMEOUTS, type RunningServer, type ServerConfig, usesTls } from './config.js';
@@ -23,7 +24,8 @@ import { type MovedPosition, ReadPositions } from './read-positions.js';
 import { SendRateLimiter } from './send-rate.js';
 import { RecentMessages } from './recent-messages.js';
 import { RegistrationThrottle } from './registration-throttle.js';
-import { Sequencer } from './sequencer.js';
+import { DEFAULT_SEQUENCER_OPTIONS, Sequencer } from './sequencer.js';
+import type { CommittedMessage } from './store/messages.js';
 import { ServerIdentity } from './server-identity.js';
 import { UserSettings } from './settings.js';
 import { sqliteFileIn } from './store/database.js';
@@ -56,12 +58,14 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   };
 
   try {
+    const cluster = config.cluster && (await Cluster.start(config.cluster, store, logger));
+    if (cluster) cleanup.push(() => cluster.close());
     const accounts = new Accounts(
       store,
       { logins: new LoginThrottle(config.loginThrottle), registrations: new RegistrationThrottle(config.registrationThrottle), hashing: new HashQueue(config.passwordHashing) },
       config.sessionTtlSeconds,
     );
-    const members = new MembershipCache(store);
+    const members = new MembershipCache(store, { recheckMisses: cluster !== undefined });
     const keys = new ChatKeys(store);
     let fanout: Fanout | undefined;
     const recent = new RecentMessages();
@@ -115,20 +119,36 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       isMember: (code, userId) => members.isMember(code, userId),
       logger,
     });
-    chatEvents = new ChatEvents({ multicast: activeFanout, push, logger });
+    const events = new ChatEvents({ multicast: activeFanout, push, logger, ...(cluster ? { relay: (code, list) => cluster.relayEvents(code, list) } : {}) });
+    chatEvents = events;
 
-    const sequencer = new Sequencer(store);
-    sequencer.onCommitted((batch) => {
+    const sequencer = new Sequencer(
+      store,
+      cluster ? { ...DEFAULT_SEQUENCER_OPTIONS, fence: (codes) => cluster.leases.fence(codes), onLeaseLost: (codes) => cluster.leases.lost(codes) } : DEFAULT_SEQUENCER_OPTIONS,
+    );
+    // What this site does with a chat's next messages, in order: the recent window, multicast, push.
+    const deliver = (batch: CommittedMessage[]) => {
       recent.add(batch);
       activeFanout.publish(batch);
       push.publish(batch);
+    };
+    // In a cluster the batch goes through the site feed (which orders this server's commits with
+    // those heard from the others) and over the bus to the other sites.
+    sequencer.onCommitted(cluster ? (batch) => cluster.publishCommitted(batch) : deliver);
+    cluster?.connect({
+      local: sequencer,
+      deliver,
+      members,
+      keys,
+      keyRotated: (code) => activeFanout.nudge(code),
+      eventsHere: (code, list) => events.sendHere(code, list),
     });
 
     const ingest = new Ingest(
       {
         accounts,
         members,
-        sequencer,
+        sequencer: cluster ? cluster.sink : sequencer,
         logger,
         sendRate: new SendRateLimiter(config.limits.sendRate),
         probeRate: new SendRateLimiter({ perSecond: PROBE_RATE_PER_SECOND, burst: PROBE_BURST }),
@@ -151,7 +171,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const tcpPort = await ingest.listen(config.host, config.tcpPort);
     cleanup.push(() => ingest.close());
 
-    const metrics = serverMetrics({ sequencer, fanout: activeFanout, ingest, push, reads, events: chatEvents });
+    const metrics = serverMetrics({ sequencer, fanout: activeFanout, ingest, push, reads, events, ...(cluster ? { cluster } : {}) });
     const historyRequestsPerUser = config.limits.historyRequestsPerUser ?? DEFAULTS.historyRequestsPerUser;
     // A logout ends the session's TCP connections too, not only its HTTP requests.
     const sessionEnded = (token: string) => ingest.endSession(token);
@@ -165,7 +185,15 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     sweep.unref();
     cleanup.push(async () => clearInterval(sweep));
     logger.info(
-      { httpUrl, tcpPort, tls: tls !== undefined, tlsFingerprint: tls?.fingerprint, engine: store.engine, multicastInterface: config.multicast.interface },
+      {
+        httpUrl,
+        tcpPort,
+        tls: tls !== undefined,
+        tlsFingerprint: tls?.fingerprint,
+        engine: store.engine,
+        multicastInterface: config.multicast.interface,
+        ...(cluster ? { site: cluster.site, serverId: cluster.serverId } : {}),
+      },
       'chorus server listening',
     );
 
@@ -174,6 +202,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       httpUrl,
       tcpPort,
       ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
+      ...(cluster ? { cluster: { serverId: cluster.serverId, site: cluster.site } } : {}),
       close() {
         // In reverse order of start: HTTP and TCP stop accepting and finish what is in flight,
         // the sequencer's last commit goes out, then multicast and the database close.

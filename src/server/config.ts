@@ -40,7 +40,20 @@ export interface ServerConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** TLS for the HTTP API and the TCP port; see usesTls. */
   tls: TlsConfig;
+  /** Cluster mode (PostgreSQL only): this server is one of several sharing the database and a NATS bus. */
+  cluster?: ClusterConfig;
 }
+
+export interface ClusterConfig {
+  /** nats:// URL of the bus all servers of the cluster share. */
+  natsUrl: string;
+  /** This server's site (its subnet): a name for people and logs. */
+  site: string;
+  /** How long a server's leases outlive its last heartbeat. */
+  leaseTtlMs: number;
+}
+
+export const DEFAULT_LEASE_TTL_MS = 6_000;
 
 export interface TlsConfig {
   /** Speak TLS on a loopback address too (beyond loopback it is always on). */
@@ -193,5 +206,7 @@ export interface RunningServer {
   tcpPort: number;
   /** When it speaks TLS: the certificate's SHA-256 fingerprint, which clients pin. */
   tlsFingerprint?: string;
+  /** In cluster mode: this server's id (random per start) and site. */
+  cluster?: { serverId: string; site: string };
   close(): Promise<void>;
 }

@@ -22,7 +22,7 @@ import type { MembershipCache } from './membership-cache.js';
 import type { Presence } from './presence.js';
 import type { PushHub, PushTarget } from './push.js';
 import { RATE_LIMIT_GRACE_MS, type SendRateLimiter } from './send-rate.js';
-import type { Sequencer } from './sequencer.js';
+import type { MessageSink } from './sequencer.js';
 import { SERVER_TLS_OPTIONS } from './tls/cipher-policy.js';
 
 // A peer that does not read its acks must not make us buffer without bound: past the socket's
@@ -36,7 +36,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export interface IngestDeps {
   accounts: Pick<Accounts, 'session'>;
   members: MembershipCache;
-  sequencer: Sequencer;
+  /** Where sends go: the sequencer, or in a cluster the router to each chat's owner. */
+  sequencer: MessageSink;
   logger: Logger;
   /** Messages per user, shared by all of the user's connections. */
   sendRate: SendRateLimiter;

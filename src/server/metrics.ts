@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ChatEvents } from './chat-events.js';
+import type { Cluster } from './cluster/cluster.js';
 import type { Fanout } from './fanout.js';
 import type { Ingest } from './ingest.js';
 import type { PushHub } from './push.js';
@@ -13,6 +14,7 @@ export interface MeteredParts {
   push: PushHub;
   reads: ReadPositions;
   events: ChatEvents;
+  cluster?: Cluster;
 }
 
 /**
@@ -85,5 +87,16 @@ export function serverMetrics(parts: MeteredParts): Registry {
   gauge('chorus_push_clients', 'Connections with at least one chat pushed to them (clients on push)', () => push.targetCount);
   gauge('chorus_push_watches', 'Chats pushed, summed over connections', () => push.watchCount);
   gauge('chorus_multicast_sending_fails', '1 while the latest multicast send failed (the server cannot multicast), else 0', () => (fanout.sendingFails ? 1 : 0));
+  const { cluster } = parts;
+  if (cluster) {
+    counter('chorus_cluster_forwarded_total', "Sends forwarded to their chat's owner on another server", () => cluster.stats.forwarded);
+    counter('chorus_cluster_served_total', 'Sends other servers forwarded to this one', () => cluster.stats.served);
+    counter('chorus_cluster_rerouted_total', "Sends that looked for their chat's owner again (a failover)", () => cluster.stats.rerouted);
+    counter('chorus_cluster_fenced_total', 'Commits refused because another server had taken over a chat (fencing)', () => sequencer.stats.fencedTransactions);
+    counter('chorus_cluster_bus_rejected_total', 'Bus messages dropped: not authenticated with the cluster secret, or not JSON', () => cluster.stats.busRejected);
+    counter('chorus_cluster_repaired_total', 'Messages read from the database because the bus lost them', () => cluster.stats.repaired);
+    gauge('chorus_cluster_leases', 'Chats this server sequences (leases held)', () => cluster.stats.leasesHeld);
+    gauge('chorus_cluster_servers', 'Servers of the cluster alive, as of the last heartbeat', () => cluster.stats.liveServers);
+  }
   return registry;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChorusError } from '../protocol/errors.js';
-import { type CommittedMessage, Sequencer, type Submission } from './sequencer.js';
-import type { Committed, NewMessage } from './store/messages.js';
+import { type CommittedMessage, Sequencer, type SequencerOptions, type Submission } from './sequencer.js';
+import { type Committed, type Fence, LeaseLostError, type NewMessage } from './store/messages.js';
 import type { Store } from './store/store.js';
 
 /**
@@ -16,8 +16,17 @@ class FakeLog {
   /** Each call to append takes the next: 'ok', 'lost-before' (nothing stored), 'lost-after' (stored, answer lost). */
   script: ('ok' | 'lost-before' | 'lost-after')[] = [];
 
-  async append(batch: readonly NewMessage[]): Promise<Committed[]> {
+  /** Chats whose lease another server took: a fenced append touching one is refused whole. */
+  readonly takenOver = new Set<string>();
+  readonly fences: Fence[] = [];
+
+  async append(batch: readonly NewMessage[], fence?: Fence): Promise<Committed[]> {
     this.transactions++;
+    if (fence) {
+      this.fences.push(fence);
+      const lost = [...new Set(batch.map((m) => m.chatCode))].filter((c) => this.takenOver.has(c));
+      if (lost.length > 0) throw new LeaseLostError(lost);
+    }
     await new Promise((resolve) => setTimeout(resolve, 1));
     const step = this.script.shift() ?? 'ok';
     if (step === 'lost-before') throw Object.assign(new Error('Connection terminated unexpectedly'), {});
@@ -34,9 +43,9 @@ class FakeLog {
   }
 }
 
-function setUp(holdMs = 10_000) {
+function setUp(holdMs = 10_000, cluster: Pick<SequencerOptions, 'fence' | 'onLeaseLost'> = {}) {
   const log = new FakeLog();
-  const sequencer = new Sequencer({ log } as unknown as Store, { holdMs });
+  const sequencer = new Sequencer({ log } as unknown as Store, { holdMs, ...cluster });
   const published: CommittedMessage[] = [];
   sequencer.onCommitted((batch) => published.push(...batch));
   return { log, sequencer, published };
@@ -103,5 +112,22 @@ describe('Sequencer', () => {
     log.script = ['ok', 'ok', ...Array.from({ length: 1000 }, () => 'lost-before' as const)];
     const results = await Promise.allSettled(['w', 'a', 'b', 'c', 'd'].map((id) => sequencer.submit(message(id, id === 'd' ? 'BAD' : id))));
     expect(results.map((r) => (r.status === 'rejected' ? r.reason.code : r.status))).toEqual(['fulfilled', 'UNAVAILABLE', 'UNAVAILABLE', 'UNAVAILABLE', 'UNAVAILABLE']);
+  });
+
+  it('refuses the sends of a chat whose lease was taken over and commits the rest of the batch', async () => {
+    const lost: string[][] = [];
+    const { log, sequencer, published } = setUp(10_000, {
+      fence: (codes) => ({ owner: 'me', epochs: new Map(codes.map((c) => [c, 7])) }),
+      onLeaseLost: (codes) => lost.push([...codes]),
+    });
+    log.takenOver.add('GONE');
+    const inChat = (chatCode: string, id: string): Submission => ({ ...message(id), chatCode });
+    // The first keeps the sequencer busy, so that the next four make one batch.
+    const results = await Promise.allSettled([inChat('C', 'w'), inChat('C', 'a'), inChat('GONE', 'b'), inChat('C', 'c'), inChat('GONE', 'd')].map((m) => sequencer.submit(m)));
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).name : r.value.seq))).toEqual([1, 2, 'LeaseLostError', 3, 'LeaseLostError']);
+    expect(published.map((m) => m.clientMsgId)).toEqual(['w', 'a', 'c']);
+    expect(lost).toEqual([['GONE']]);
+    expect(sequencer.stats.fencedTransactions).toBe(1);
+    expect(log.fences.at(-1)).toEqual({ owner: 'me', epochs: new Map([['C', 7]]) });
   });
 });

@@ -1,12 +1,17 @@
 import { ChorusError } from '../protocol/errors.js';
 import { UNAVAILABLE_RETRY_AFTER_SECONDS, isConnectionLoss } from './store/database.js';
-import type { Committed, CommittedMessage, NewMessage } from './store/messages.js';
+import { type Committed, type CommittedMessage, type Fence, LeaseLostError, type NewMessage } from './store/messages.js';
 import type { Store } from './store/store.js';
 
 export type { CommittedMessage };
 
 export interface Submission extends NewMessage {
   senderName: string;
+}
+
+/** What ingest hands a send to: the sequencer itself on a single server, the cluster's router in a cluster. */
+export interface MessageSink {
+  submit(message: Submission): Promise<Committed>;
 }
 
 interface Pending {
@@ -18,6 +23,14 @@ interface Pending {
 export interface SequencerOptions {
   /** How long a batch waits for a lost database to come back before its sends are refused UNAVAILABLE. */
   holdMs: number;
+  /**
+   * Cluster mode: the leases a commit of these chats relies on (cluster/leases.ts). A chat
+   * whose lease moved on has its sends refused with LeaseLostError, and the rest of the batch
+   * is committed without them.
+   */
+  fence?: (chatCodes: readonly string[]) => Fence;
+  /** Told of chats found taken over at a commit, before their sends are refused. */
+  onLeaseLost?: (chatCodes: readonly string[]) => void;
 }
 
 export const DEFAULT_SEQUENCER_OPTIONS: SequencerOptions = { holdMs: 10_000 };
@@ -38,7 +51,7 @@ const RETRY_DELAYS_MS = { first: 50, max: 1000 };
  * connection is no message's fault: the batch is tried again on a fresh one until the database
  * answers or `holdMs` has passed.
  */
-export class Sequencer {
+export class Sequencer implements MessageSink {
   private queue: Pending[] = [];
   private running = false;
   /** After the database stayed away: sends before this time (ms) are refused at once (refuseUnavailable). */
@@ -46,7 +59,7 @@ export class Sequencer {
   private readonly listeners: ((batch: CommittedMessage[]) => void)[] = [];
   private idle: (() => void)[] = [];
   /** Counts for /api/metrics: messages over transactions is the group-commit batch size. */
-  readonly stats = { transactions: 0, committed: 0, duplicates: 0, failedTransactions: 0, retriedTransactions: 0 };
+  readonly stats = { transactions: 0, committed: 0, duplicates: 0, failedTransactions: 0, retriedTransactions: 0, fencedTransactions: 0 };
 
   constructor(
     private readonly store: Store,
@@ -97,6 +110,7 @@ export class Sequencer {
       return true;
     }
     this.stats.failedTransactions++;
+    if (outcome.refused instanceof LeaseLostError) return this.leaseLost(batch, outcome.refused);
     if (batch.length === 1) {
       batch[0]!.reject(outcome.refused);
       return true;
@@ -108,9 +122,21 @@ export class Sequencer {
     return false;
   }
 
+  /** Refuses the sends of chats taken over (the router sends them to the new owner) and commits the rest. */
+  private leaseLost(batch: Pending[], error: LeaseLostError): Promise<boolean> {
+    this.stats.fencedTransactions++;
+    const lost = new Set(error.chatCodes);
+    this.options.onLeaseLost?.(error.chatCodes);
+    for (const p of batch) if (lost.has(p.message.chatCode)) p.reject(error);
+    const rest = batch.filter((p) => !lost.has(p.message.chatCode));
+    return rest.length > 0 ? this.commit(rest) : Promise.resolve(true);
+  }
+
   private async append(batch: Pending[]): Promise<Committed[] | 'lost' | { refused: unknown }> {
     try {
-      return await this.store.log.append(batch.map((p) => p.message));
+      const messages = batch.map((p) => p.message);
+      const fence = this.options.fence?.([...new Set(messages.map((m) => m.chatCode))]);
+      return await this.store.log.append(messages, fence);
     } catch (error) {
       return isConnectionLoss(error) ? 'lost' : { refused: error };
     }

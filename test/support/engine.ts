@@ -12,6 +12,18 @@ export function testEngine(): Engine {
   return process.env.CHORUS_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
 }
 
+/** The NATS this machine (and CI) runs, with JetStream: the bus of servers in cluster mode. */
+export const NATS_URL = process.env.CHORUS_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/**
+ * Whether test servers on PostgreSQL run in cluster mode (one server of a cluster, on the
+ * machine's NATS): the postgres project sets CHORUS_TEST_CLUSTER, so that every integration
+ * suite runs both ways the issue asks, a single server on SQLite and a cluster on PostgreSQL.
+ */
+export function testCluster(): boolean {
+  return testEngine() === 'postgres' && process.env.CHORUS_TEST_CLUSTER === '1';
+}
+
 // The PostgreSQL this machine (and CI) runs: trust auth on 127.0.0.1, database `test`. Every
 // database a test server gets is one of its own, made here and dropped afterwards.
 export const POSTGRES_ADMIN_URL = process.env.CHORUS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

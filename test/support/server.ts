@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type StartOptions, startServer } from '../../src/server/compose.js';
 import { defaultServerConfig, type RunningServer, type ServerConfig } from '../../src/server/config.js';
 import type { DatabaseTarget } from '../../src/server/store/database.js';
-import { databaseFor, forgetDatabaseOf } from './engine.js';
+import { NATS_URL, databaseFor, forgetDatabaseOf, testCluster } from './engine.js';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -42,6 +42,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, dat
       logLevel: 'silent',
       codeGuessThrottle: WIDE_CODE_GUESS_THROTTLE,
       registrationThrottle: WIDE_REGISTRATION_THROTTLE,
+      ...(testCluster() ? { cluster: { natsUrl: NATS_URL, site: 'test', leaseTtlMs: 2_000 } } : {}),
       ...overrides,
     }),
     options,

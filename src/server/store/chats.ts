@@ -2,6 +2,8 @@ import { type Kysely, type Selectable, sql } from 'kysely';
 import type { ChatsTable, Database } from './schema.js';
 
 export type ChatRow = Selectable<ChatsTable>;
+/** What a new chat is made of: the counters and the cluster's lease start at their defaults. */
+export type NewChat = Omit<ChatRow, 'last_seq' | 'key_epoch' | 'lease_owner' | 'lease_epoch' | 'membership_version'>;
 export type ChatWithCount = ChatRow & { member_count: number };
 export interface MemberRow {
   id: number;
@@ -16,7 +18,7 @@ export class ChatStore {
    * Creates the chat and makes its creator a member, atomically. Throws the engine's
    * unique-violation error if the code, the stream id, or the multicast group and port are taken.
    */
-  async insertWithCreator(chat: Omit<ChatRow, 'last_seq' | 'key_epoch'>): Promise<void> {
+  async insertWithCreator(chat: NewChat): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       await tx.insertInto('chats').values({ ...chat, last_seq: 0, key_epoch: 0 }).execute();
       await tx
@@ -64,13 +66,17 @@ export class ChatStore {
   }
 
   async removeMember(code: string, userId: number): Promise<void> {
-    await this.db.deleteFrom('memberships').where('chat_code', '=', code).where('user_id', '=', userId).execute();
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('memberships').where('chat_code', '=', code).where('user_id', '=', userId).execute();
+      await bumpMembershipVersion(tx, code);
+    });
   }
 
   /** Removes the member and records the ban, together: the removed user may not join again. */
   async removeAndBan(code: string, userId: number, ban: { bannedBy: number; bannedAt: number }): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('memberships').where('chat_code', '=', code).where('user_id', '=', userId).execute();
+      await bumpMembershipVersion(tx, code);
       await tx
         .insertInto('chat_bans')
         .values({ chat_code: code, user_id: userId, banned_at: ban.bannedAt, banned_by: ban.bannedBy })
@@ -140,4 +146,9 @@ export class ChatStore {
       )
       .$narrowType<{ member_count: number }>();
   }
+}
+
+/** A removal moves the chat's membership version: the other servers of a cluster see it (cluster/site-feed.ts). */
+async function bumpMembershipVersion(db: Kysely<Database>, code: string): Promise<void> {
+  await db.updateTable('chats').set((eb) => ({ membership_version: eb('membership_version', '+', 1) })).where('code', '=', code).execute();
 }

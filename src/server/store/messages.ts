@@ -108,6 +108,26 @@ export const postgresRowWriter: RowWriter = async (tx, rows) => {
       ${rows.map((r) => r.text)}::text[], ${rows.map((r) => r.sent_at)}::bigint[], ${rows.map((r) => r.client_msg_id)}::text[])`.execute(tx);
 };
 
+/**
+ * Cluster mode: the leases a commit relies on. A chat's rows are written only while `owner`
+ * still holds its lease at `epochs.get(chat)`; the check and the claim of its sequence numbers
+ * are one UPDATE, so a takeover (which bumps the epoch on the same row) either happened before
+ * and the commit is refused, or waits for it.
+ */
+export interface Fence {
+  owner: string;
+  epochs: ReadonlyMap<string, number>;
+}
+
+/** A fenced commit found chats whose lease it no longer holds: nothing of the transaction was stored. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+
+  constructor(readonly chatCodes: readonly string[]) {
+    super(`the lease of ${chatCodes.length} chat(s) was taken over; nothing was stored`);
+  }
+}
+
 export class MessageLog {
   constructor(
     private readonly db: Kysely<Database>,
@@ -116,43 +136,69 @@ export class MessageLog {
 
   /**
    * Commits a batch of messages in one transaction and returns, in input order, the sequence
-   * number each one got. Sequence numbers are assigned here, inside the transaction, from the
-   * chat's last_seq, so every chat's log stays 1, 2, 3 … without holes. A message whose
-   * (chat, sender, client id) is already stored — a client retrying after a lost ack — gets its
-   * first answer back and nothing new is stored.
+   * number each one got. Sequence numbers are assigned here, inside the transaction, by moving
+   * the chat's last_seq forward by the count of new messages (one UPDATE … RETURNING per chat,
+   * in code order so that two transactions never wait on each other crosswise), so every chat's
+   * log stays 1, 2, 3 … without holes: a rolled back transaction gives its numbers back. A
+   * message whose (chat, sender, client id) is already stored — a client retrying after a lost
+   * ack — gets its first answer back and nothing new is stored. With a fence (cluster mode),
+   * throws LeaseLostError when a chat's lease moved on.
    */
-  async append(batch: readonly NewMessage[]): Promise<Committed[]> {
+  async append(batch: readonly NewMessage[], fence?: Fence): Promise<Committed[]> {
     if (batch.length === 0) return [];
     return this.db.transaction().execute(async (tx) => {
       const chatCodes = [...new Set(batch.map((m) => m.chatCode))];
-      const chats = await tx.selectFrom('chats').select(['code', 'last_seq']).where('code', 'in', chatCodes).execute();
-      const lastSeq = new Map(chats.map((c) => [c.code, c.last_seq]));
       const known = await this.existing(tx, batch, chatCodes);
+
+      // Which messages are new (a client id repeated within the batch is new once), per chat.
+      const fresh = new Map<string, number>();
+      const isNew = batch.map((m) => {
+        const key = identity(m.chatCode, m.senderId, m.clientMsgId);
+        if (known.has(key)) return false;
+        known.set(key, { seq: 0, sentAt: m.sentAt, text: m.text });
+        fresh.set(m.chatCode, (fresh.get(m.chatCode) ?? 0) + 1);
+        return true;
+      });
+      const nextSeq = await this.claimSeqs(tx, fresh, fence);
 
       const results: Committed[] = [];
       const rows: MessagesTableRow[] = [];
-      for (const m of batch) {
+      batch.forEach((m, i) => {
         const key = identity(m.chatCode, m.senderId, m.clientMsgId);
-        const previous = known.get(key);
-        if (previous) {
-          const { seq, sentAt, text } = previous;
-          results.push(text === m.text ? { seq, sentAt, duplicate: true } : { seq, sentAt, duplicate: true, reused: true });
-          continue;
+        if (isNew[i]) {
+          const seq = nextSeq.get(m.chatCode)!;
+          nextSeq.set(m.chatCode, seq + 1);
+          known.set(key, { seq, sentAt: m.sentAt, text: m.text });
+          rows.push({ chat_code: m.chatCode, seq, sender_id: m.senderId, text: m.text, sent_at: m.sentAt, client_msg_id: m.clientMsgId });
+          results.push({ seq, sentAt: m.sentAt, duplicate: false });
+          return;
         }
-        const last = lastSeq.get(m.chatCode);
-        if (last === undefined) throw new Error(`chat ${m.chatCode} does not exist`);
-        const seq = last + 1;
-        lastSeq.set(m.chatCode, seq);
-        known.set(key, { seq, sentAt: m.sentAt, text: m.text });
-        rows.push({ chat_code: m.chatCode, seq, sender_id: m.senderId, text: m.text, sent_at: m.sentAt, client_msg_id: m.clientMsgId });
-        results.push({ seq, sentAt: m.sentAt, duplicate: false });
-      }
+        const { seq, sentAt, text } = known.get(key)!;
+        results.push(text === m.text ? { seq, sentAt, duplicate: true } : { seq, sentAt, duplicate: true, reused: true });
+      });
       await this.writeRows(tx, rows);
-      for (const code of new Set(rows.map((r) => r.chat_code))) {
-        await tx.updateTable('chats').set({ last_seq: lastSeq.get(code) ?? 0 }).where('code', '=', code).execute();
-      }
       return results;
     });
+  }
+
+  /** Moves each chat's last_seq on by its count of new messages; the first new seq of each. */
+  private async claimSeqs(tx: Transaction<Database>, counts: ReadonlyMap<string, number>, fence: Fence | undefined): Promise<Map<string, number>> {
+    const first = new Map<string, number>();
+    const lost: string[] = [];
+    for (const code of [...counts.keys()].sort()) {
+      const n = counts.get(code)!;
+      let update = tx
+        .updateTable('chats')
+        .set((eb) => ({ last_seq: eb('last_seq', '+', n) }))
+        .where('code', '=', code);
+      if (fence) update = update.where('lease_owner', '=', fence.owner).where('lease_epoch', '=', fence.epochs.get(code) ?? -1);
+      const row = await update.returning('last_seq').executeTakeFirst();
+      if (row) first.set(code, row.last_seq - n + 1);
+      else if (fence) lost.push(code);
+      else throw new Error(`chat ${code} does not exist`);
+    }
+    if (lost.length > 0) throw new LeaseLostError(lost);
+    return first;
   }
 
   private async existing(tx: Transaction<Database>, batch: readonly NewMessage[], chatCodes: string[]) {

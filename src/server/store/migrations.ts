@@ -108,6 +108,34 @@ function migrations(engine: Engine): Record<string, Migration> {
           await tx.schema.alterTable('users').addColumn('share_receipts', 'integer', (c) => c.notNull().defaultTo(1)).execute();
         }),
     },
+    // Cluster mode (docs/architecture.md, The cluster): a chat's sequencer is the server holding
+    // its lease, named here with a fencing epoch bumped at every takeover; a lease lives as long
+    // as its owner's row in cluster_servers is renewed. `membership_version` moves at every
+    // removal, so that other servers notice it from the database even when the bus is down.
+    // Unused (and harmless) on a single server.
+    '0005_cluster': {
+      up: (db: Kysely<any>) =>
+        atomically(db, engine, async (tx) => {
+          await tx.schema.alterTable('chats').addColumn('lease_owner', 'text').execute();
+          await tx.schema.alterTable('chats').addColumn('lease_epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+          await tx.schema.alterTable('chats').addColumn('membership_version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+          await tx.schema
+            .createTable('cluster_servers')
+            .addColumn('id', 'text', (c) => c.primaryKey())
+            .addColumn('site', 'text', (c) => c.notNull())
+            .addColumn('started_at', 'bigint', (c) => c.notNull())
+            .addColumn('expires_at', 'bigint', (c) => c.notNull())
+            .execute();
+          // The id names this cluster's subjects on the bus, so that clusters sharing one NATS never
+          // hear each other; the secret authenticates what servers say on it (cluster/bus.ts).
+          await tx.schema
+            .createTable('cluster_identity')
+            .addColumn('id', 'text', (c) => c.primaryKey())
+            .addColumn('secret', 'text', (c) => c.notNull())
+            .execute();
+          await tx.insertInto('cluster_identity').values({ id: randomBytes(8).toString('hex'), secret: randomBytes(32).toString('base64') }).execute();
+        }),
+    },
   };
 }
 
@@ -142,7 +170,7 @@ async function migrate(db: Kysely<any>, engine: Engine, upTo?: string): Promise<
 
 /** Drops every table (tests against a shared PostgreSQL use it to start clean). */
 export async function dropAll(db: Kysely<any>): Promise<void> {
-  for (const table of ['read_positions', 'messages', 'memberships', 'chat_bans', 'chats', 'sessions', 'users', 'kysely_migration', 'kysely_migration_lock']) {
+  for (const table of ['cluster_servers', 'cluster_identity', 'read_positions', 'messages', 'memberships', 'chat_bans', 'chats', 'sessions', 'users', 'kysely_migration', 'kysely_migration_lock']) {
     await sql`drop table if exists ${sql.table(table)} cascade`.execute(db).catch(async () => {
       await sql`drop table if exists ${sql.table(table)}`.execute(db);
     });

@@ -12,6 +12,9 @@ export interface Database {
   chat_bans: ChatBansTable;
   messages: MessagesTable;
   read_positions: ReadPositionsTable;
+  cluster_servers: ClusterServersTable;
+  /** One row: the cluster's name on the bus, and the secret its servers authenticate bus messages with. */
+  cluster_identity: { id: string; secret: string };
 }
 
 export interface UsersTable {
@@ -46,6 +49,22 @@ export interface ChatsTable {
   key_epoch: number;
   /** Names the chat in datagram headers: 10 random bytes as 20 hex characters, unique, unrelated to the code. */
   stream_id: string;
+  /** Cluster mode: the server whose lease makes it the chat's sequencer (null: none yet). */
+  lease_owner: string | null;
+  /** Cluster mode: the fencing token, bumped at every takeover; a commit names the one it holds. */
+  lease_epoch: Generated<number>;
+  /** Bumped at every removal of a member: other servers of a cluster drop their cached members and key. */
+  membership_version: Generated<number>;
+}
+
+/** Cluster mode: the servers alive; a server's leases hold while its row has not expired. */
+export interface ClusterServersTable {
+  /** Random per process start: a restarted server is a new one and takes its leases anew. */
+  id: string;
+  site: string;
+  started_at: number;
+  /** Milliseconds since the epoch, on the database's clock. */
+  expires_at: number;
 }
 
 export interface MembershipsTable {

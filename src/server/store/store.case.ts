@@ -184,6 +184,69 @@ export function storeContract(engineName: string, newDatabase: NewDatabase) {
       expect(results.at(-1)?.seq).toBe(1203);
       expect((await store.chats.find('AAAAAAAAAA'))?.last_seq).toBe(1203);
     });
+    it('leases a chat to one live server at a time, bumping the epoch at every takeover', async () => {
+      await store.chats.insertWithCreator(chat('LEASELEASE', 43200));
+      await store.cluster.heartbeat({ id: 'server-a', site: 'a' }, 60_000);
+      await store.cluster.heartbeat({ id: 'server-b', site: 'b' }, 60_000);
+      expect((await store.cluster.liveServers()).map((s) => s.id)).toEqual(['server-a', 'server-b']);
+      expect(await store.cluster.holder('LEASELEASE')).toEqual({ owner: null, epoch: 0, ownerAlive: false });
+
+      expect(await store.cluster.acquire('LEASELEASE', 'server-a')).toBe(1);
+      // B cannot take it while A is alive.
+      expect(await store.cluster.acquire('LEASELEASE', 'server-b')).toBeUndefined();
+      expect(await store.cluster.holder('LEASELEASE')).toEqual({ owner: 'server-a', epoch: 1, ownerAlive: true });
+
+      // A's row expires (a heartbeat with no time left): B takes over at a new epoch.
+      await store.cluster.heartbeat({ id: 'server-a', site: 'a' }, -1);
+      expect((await store.cluster.liveServers()).map((s) => s.id)).toEqual(['server-b']);
+      expect(await store.cluster.holder('LEASELEASE')).toMatchObject({ owner: 'server-a', ownerAlive: false });
+      expect(await store.cluster.acquire('LEASELEASE', 'server-b')).toBe(2);
+      // A server leaving cleanly frees its leases at once.
+      await store.cluster.leave('server-b');
+      expect(await store.cluster.acquire('LEASELEASE', 'server-a')).toBe(3);
+      expect(await store.cluster.acquire('NOSUCHCHAT', 'server-a')).toBeUndefined();
+      const identity = await store.cluster.identity();
+      expect(identity.id).toMatch(/^[0-9a-f]{16}$/);
+      expect(identity.secret).toHaveLength(32);
+    });
+
+    it('refuses a fenced commit whose epoch was taken over, storing nothing of its transaction', async () => {
+      await store.chats.insertWithCreator(chat('FENCEFENCE', 43201));
+      await store.chats.insertWithCreator(chat('FENCEOTHER', 43202));
+      await store.cluster.heartbeat({ id: 'server-c', site: 'c' }, 60_000);
+      const epoch = (await store.cluster.acquire('FENCEFENCE', 'server-c'))!;
+      const other = (await store.cluster.acquire('FENCEOTHER', 'server-c'))!;
+      const fence = { owner: 'server-c', epochs: new Map([['FENCEFENCE', epoch], ['FENCEOTHER', other]]) };
+      const send = (code: string, id: string) => ({ chatCode: code, senderId: alice, clientMsgId: id, text: id, sentAt: 5 });
+      expect((await store.log.append([send('FENCEFENCE', 'f1'), send('FENCEOTHER', 'o1')], fence)).map((r) => r.seq)).toEqual([1, 1]);
+
+      // Server D takes FENCEFENCE over (C's row expired): C's next commit touching it fails whole.
+      await store.cluster.heartbeat({ id: 'server-c', site: 'c' }, -1);
+      await store.cluster.heartbeat({ id: 'server-d', site: 'd' }, 60_000);
+      expect(await store.cluster.acquire('FENCEFENCE', 'server-d')).toBe(epoch + 1);
+      const refused = store.log.append([send('FENCEOTHER', 'o2'), send('FENCEFENCE', 'f2')], fence);
+      await expect(refused).rejects.toMatchObject({ name: 'LeaseLostError', chatCodes: ['FENCEFENCE'] });
+      expect((await store.messages.page('FENCEOTHER', { after: 0, limit: 10 })).map((m) => m.clientMsgId)).toEqual(['o1']);
+
+      // The new holder continues the log without a hole.
+      const dFence = { owner: 'server-d', epochs: new Map([['FENCEFENCE', epoch + 1]]) };
+      expect((await store.log.append([send('FENCEFENCE', 'f2')], dFence)).map((r) => r.seq)).toEqual([2]);
+      expect((await store.cluster.progress(['FENCEFENCE', 'FENCEOTHER'])).sort((a, b) => a.code.localeCompare(b.code))).toEqual([
+        { code: 'FENCEFENCE', lastSeq: 2, membershipVersion: 0 },
+        { code: 'FENCEOTHER', lastSeq: 1, membershipVersion: 0 },
+      ]);
+    });
+
+    it('moves the membership version at every removal, not at a join', async () => {
+      await store.chats.insertWithCreator(chat('VERSIONVER', 43203));
+      await store.chats.addMember('VERSIONVER', bob, 11);
+      expect((await store.cluster.progress(['VERSIONVER']))[0]!.membershipVersion).toBe(0);
+      await store.chats.removeMember('VERSIONVER', bob);
+      await store.chats.addMember('VERSIONVER', bob, 12);
+      await store.chats.removeAndBan('VERSIONVER', bob, { bannedBy: alice, bannedAt: 13 });
+      expect((await store.cluster.progress(['VERSIONVER']))[0]!.membershipVersion).toBe(2);
+    });
+
     it('keep one read position per member and chat, moving only forward', async () => {
       await store.chats.insertWithCreator(chat('READREADRE', 43100));
       await store.reads.upsertMany([{ chatCode: 'READREADRE', userId: alice, seq: 5 }], 1);

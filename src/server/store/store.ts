@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { ChatStore } from './chats.js';
+import { ClusterStore } from './cluster.js';
 import { type DatabaseTarget, type Engine, type OpenDatabase, openDatabase } from './database.js';
 import { MessageLog, MessageStore, postgresRowWriter, sqliteRowWriter } from './messages.js';
 import { migrateToLatest } from './migrations.js';
@@ -19,6 +20,7 @@ export class Store {
   readonly messages: MessageStore;
   readonly log: MessageLog;
   readonly reads: ReadPositionStore;
+  readonly cluster: ClusterStore;
 
   private constructor(
     readonly db: Kysely<Database>,
@@ -30,6 +32,7 @@ export class Store {
     this.chats = new ChatStore(db);
     this.messages = new MessageStore(db);
     this.reads = new ReadPositionStore(db);
+    this.cluster = new ClusterStore(db, engine);
     this.log = new MessageLog(db, sqlite ? sqliteRowWriter(sqlite) : postgresRowWriter);
   }
 
