@@ -106,6 +106,11 @@ class Cluster {
     return sender;
   }
 
+  /** Prints what each server warned about (for a reader of the test's output, not asserted). */
+  printWarnings(label: string): void {
+    for (const [site, server] of this.servers) console.log(`${label}: server of site ${site} warned ${JSON.stringify(server.warnings())}`);
+  }
+
   async lease(): Promise<LeaseState> {
     const { rows } = await this.db.query<{ lease_owner: string | null; lease_epoch: number }>('select lease_owner, lease_epoch from chats');
     expect(rows).toHaveLength(1);
@@ -245,6 +250,7 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
     }
     const owner = c.siteOf((await c.lease()).owner);
     console.log(`cluster: ${2 * COUNT} messages acknowledged in ${seconds(sentIn)}, delivered at both sites in ${seconds(deliveredIn)}; the chat's owner is at site ${owner}`);
+    c.printWarnings('cluster');
   });
 
   it('fails over when the owner of a busy chat is killed: another server takes the lease, nothing acknowledged is lost', async () => {
@@ -275,6 +281,7 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
       await r.until(() => r.delivered.length >= stored.length, `${stored.length} messages`, 30_000);
       expectDeliveredAsStored(r, stored);
     }
+    c.printWarnings('cluster failover');
     console.log(`cluster failover: lease history ${JSON.stringify(c.leases.map(({ owner: o, epoch }) => [c.siteOf(o) ?? o, epoch]))}`);
   });
 
@@ -312,11 +319,13 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
     // What the resumed server says of it, printed; what is guaranteed, asserted.
     const fenced = await paused.metric('chorus_cluster_fenced_total');
     const committedAtEnd = await paused.metric('chorus_messages_committed_total');
-    const leaseLines = paused.lines(/lease|fenc/i).filter((line) => line.time >= pausedAt - 1000);
+    // Its clock ran on while it was paused: lines stamped after the pause were written after it resumed.
+    const leaseLines = paused.lines(/lease|fenc/i).filter((line) => line.time >= pausedAt);
     console.log(
       `cluster split brain: resumed server: chorus_cluster_fenced_total ${fenced}, committed ${committedAfterResume} 1 s after resuming and ${committedAtEnd} at the end; ` +
-        `its log about leases since the pause: ${JSON.stringify(leaseLines.map((l) => l.msg))}`,
+        `its log about leases after the pause: ${JSON.stringify(leaseLines.map((l) => `+${l.time - pausedAt} ms: ${l.msg}`))}`,
     );
+    c.printWarnings('cluster split brain');
     console.log(`cluster split brain: lease history ${JSON.stringify(c.leases.map(({ owner: o, epoch }) => [c.siteOf(o) ?? o, epoch]))}`);
     const last = await c.lease();
     expect(last.epoch).toBeGreaterThan(before.epoch);
@@ -355,6 +364,7 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
         await r.until(() => r.delivered.length >= stored.length, `${stored.length} messages`, 30_000);
         expectDeliveredAsStored(r, stored);
       }
+      c.printWarnings('cluster NATS cut');
       console.log(`cluster NATS cut: every receiver at both sites delivered ${stored.length} messages ${seconds(Date.now() - restoredAt)} after the restore at the latest`);
     } finally {
       // The servers first, while they still reach NATS: they stop as they would in service.

@@ -115,6 +115,13 @@ export class SiteServer {
     return this.log.filter((line) => msg.test(line.msg));
   }
 
+  /** How many times it logged each message at level warn (40) or above. */
+  warnings(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const line of this.log) if (line.level >= 40) counts[line.msg] = (counts[line.msg] ?? 0) + 1;
+    return counts;
+  }
+
   /** The last n lines, as printed, for failure messages. */
   tail(n: number): string {
     return this.log.slice(-n).map((line) => JSON.stringify(line)).join('\n');
