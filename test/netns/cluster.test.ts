@@ -172,6 +172,14 @@ function expectDeliveredAsStored(r: ReceiverProcess, stored: StoredMessage[]): v
   expect(delivered, `delivered in ${r.host.name}`).toEqual(stored.map((m) => [m.seq, m.text, m.client_msg_id]));
 }
 
+/** The UDP counters of a host's namespace (/proc/net/snmp): why a receiver missed datagrams on a lossless link. */
+async function udpCounters(c: Cluster, host: string): Promise<Record<string, number>> {
+  const lan = c.sites.site(host[0]!).lan;
+  const { stdout } = await lan.exec(host, ['cat', '/proc/net/snmp']);
+  const [names, values] = stdout.split('\n').filter((line) => line.startsWith('Udp:')).map((line) => line.split(/\s+/).slice(1));
+  return Object.fromEntries((names ?? []).map((name, k) => [name, Number(values?.[k])]));
+}
+
 /** Throws a clear error unless something listens where NATS should (the servers need it to start at all). */
 async function requireNats(): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -246,7 +254,11 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
       expectDeliveredAsStored(r, stored);
       const stats = await r.stats();
       expect(stats.drops).toMatchObject({ malformed: 0, 'bad-signature': 0, 'unknown-key': 0, undecryptable: 0 });
-      console.log(`cluster: ${r.host.name} got ${stats.counts.datagrams} datagrams, repaired ${stats.counts.repairedMessages} messages`);
+      const udp = await udpCounters(c, r.host.name);
+      console.log(
+        `cluster: ${r.host.name} got ${stats.counts.datagrams} datagrams, repaired ${stats.counts.repairedMessages} messages; ` +
+          `its namespace's UDP counters: ${udp.RcvbufErrors} datagrams dropped for a full receive buffer, ${udp.InErrors} in errors`,
+      );
     }
     const owner = c.siteOf((await c.lease()).owner);
     console.log(`cluster: ${2 * COUNT} messages acknowledged in ${seconds(sentIn)}, delivered at both sites in ${seconds(deliveredIn)}; the chat's owner is at site ${owner}`);

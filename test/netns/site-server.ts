@@ -64,6 +64,10 @@ export class SiteServer {
       ],
       { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    // Should the test process end without stop() (a crash, a timeout), the server ends with it.
+    const onExit = (): void => void this.child.kill('SIGKILL');
+    process.once('exit', onExit);
+    this.child.once('exit', () => process.removeListener('exit', onExit));
     this.child.stderr!.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk));
     this.ready = new Promise<Listening>((resolve, reject) => {
