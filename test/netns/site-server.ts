@@ -8,6 +8,7 @@ import { get } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { MAIN, NODE, ROOT, childEnv } from './chorus-lan.js';
 import type { Site } from './sites.js';
+import { toolPath } from './topology.js';
 
 export interface ClusterSettings {
   databaseUrl: string;
@@ -47,9 +48,14 @@ export class SiteServer {
     const clusterArgs = cluster
       ? ['--database-url', cluster.databaseUrl, '--nats-url', cluster.natsUrl, '--site', site.name, ...(cluster.leaseTtl ? ['--lease-ttl', cluster.leaseTtl] : [])]
       : [];
+    // Through `setpriv --pdeathsig KILL` (util-linux), which execs the server in place: should
+    // the test process be killed outright, the kernel kills the server too.
+    const setpriv = toolPath('setpriv');
+    const [command, ...prefix] = setpriv.startsWith('/') ? [setpriv, '--pdeathsig', 'KILL', NODE] : [NODE];
     this.child = spawn(
-      NODE,
+      command!,
       [
+        ...prefix,
         '--import', 'tsx', MAIN, 'server',
         '--data', dataDir,
         '--host', site.serverAddress,
@@ -64,7 +70,7 @@ export class SiteServer {
       ],
       { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    // Should the test process end without stop() (a crash, a timeout), the server ends with it.
+    // Should the test process exit without stop() (a failed hook, a timeout), the server ends with it.
     const onExit = (): void => void this.child.kill('SIGKILL');
     process.once('exit', onExit);
     this.child.once('exit', () => process.removeListener('exit', onExit));
