@@ -15,9 +15,15 @@ const SQLITE_ONLY = [
   'test/up.test.ts',
 ];
 
-// About PostgreSQL itself: connections it ends, a database that goes away for a while; and
-// cluster mode, which is PostgreSQL (+ NATS) only.
-const POSTGRES_ONLY = ['test/postgres-faults.test.ts', 'test/cluster.test.ts'];
+const POSTGRES_ONLY = [
+  // About PostgreSQL itself: connections it ends, a database that goes away for a while; and
+  // cluster mode, which is PostgreSQL (+ NATS) only.
+  'test/postgres-faults.test.ts',
+  'test/cluster.test.ts',
+  // Two servers (sites) on one database, which clients list both: on SQLite that is no
+  // deployment (one file in one server's data folder).
+  'test/server-failover.test.ts',
+];
 
 export default defineConfig({
   test: {

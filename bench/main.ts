@@ -10,10 +10,12 @@
  *   npm run bench -- --part library --messages 20000 --receivers 10
  *   npm run bench -- --part side-by-side --messages 2000 --receivers 1,3
  *   CHORUS_MULTICAST_RATE=0 npm run bench     # the server's settings come from its environment
+ *   npm run bench -- --sites 2                # only the cluster: two sites vs a single server on PostgreSQL
  */
 import { Command } from 'commander';
 import { runMessaging } from './messaging.js';
 import { runSideBySide } from './side-by-side.js';
+import { runSites } from './sites.js';
 
 const PARTS = ['library', 'side-by-side'] as const;
 type Part = (typeof PARTS)[number];
@@ -25,6 +27,7 @@ interface Options {
   rate: number;
   rateSeconds: number;
   profile?: string;
+  sites?: number;
 }
 
 const list = (v: string) => v.split(',').map(Number);
@@ -41,8 +44,17 @@ const options = new Command()
   .option('--rate <n>', 'library: messages per second offered in the latency run', Number, 1000)
   .option('--rate-seconds <n>', 'library: length of the latency run', Number, 5)
   .option('--profile <dir>', "library: write each server's V8 CPU profile (.cpuprofile) to this folder")
+  .option('--sites <n>', 'run only the cluster benchmark: two sites (PostgreSQL + NATS) beside a single server on PostgreSQL', Number)
   .parse()
   .opts<Options>();
+
+if (options.sites !== undefined) {
+  if (options.sites !== 2) throw new Error('--sites: 2 is what this machine can run (one sender, a receiver per site)');
+  const rows = await runSites({ messages: options.messages, rate: options.rate, rateSeconds: options.rateSeconds });
+  console.log('Sites: committed/s with the sender pipelining; latency send→delivery per receiver, paced');
+  console.table(rows);
+  process.exit(0);
+}
 
 if (options.part.includes('library')) {
   const rows = await runMessaging({ ...options, receivers: options.receivers ?? [1, 10, 50] });

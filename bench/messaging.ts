@@ -23,12 +23,12 @@ export interface MessagingOptions {
   profile?: string;
 }
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 /** A receiver as its own process (bench/receiver-process.ts); resolves once it has joined. */
-async function startReceiver(url: string, token: string, code: string, messages: number) {
+export async function startReceiver(url: string, token: string, code: string, messages: number) {
   const child = spawnTs(RECEIVER, [url, code, String(messages)], { env: { ...process.env, BENCH_TOKEN: token }, stderr: 'inherit' });
   const output = collect(child.stdout);
   await waitForOutput(output, /^ready$/m, 'a receiver to join');

@@ -53,9 +53,9 @@ export async function stop(child: ChildProcess): Promise<void> {
 }
 
 /** `chorus server` as its own process on free loopback ports; resolves with its HTTP address. */
-export async function startChorusServer(dataDir: string, nodeFlags: string[] = []) {
+export async function startChorusServer(dataDir: string, nodeFlags: string[] = [], extraArgs: string[] = []) {
   // --message-rate 0: one sender pipelining 20,000 messages measures the server, not the per-user limit.
-  const args = ['server', '--data', dataDir, '--http-port', '0', '--tcp-port', '0', '--log-level', 'warn', '--message-rate', '0'];
+  const args = ['server', '--data', dataDir, '--http-port', '0', '--tcp-port', '0', '--log-level', 'warn', '--message-rate', '0', ...extraArgs];
   const child = spawnTs(CLI_MAIN, args, { nodeFlags, stderr: 'inherit' });
   const output = collect(child.stdout);
   const url = (await waitForOutput(output, /http:\/\/127\.0\.0\.1:\d+/, 'the server to print its address'))[0];

@@ -141,6 +141,17 @@ describe('cluster mode', () => {
     atA.receiver.close();
   });
 
+  it('counts password guesses at one server at the others too', async () => {
+    const gus = await signUp(a.httpUrl, 'Gus');
+    const wrong = { email: gus.email, password: 'not the password at all' };
+    // Five free failures per account and address (the default policy): all of them at A.
+    for (let i = 0; i < 5; i++) expect((await http(a.httpUrl)('POST', '/api/sessions', { json: wrong })).status).toBe(401);
+    // The next guess, at B (which has seen none itself), waits as it would at A: once the bus
+    // has carried A's failures (a few milliseconds; 300 ms given).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await http(b.httpUrl)('POST', '/api/sessions', { json: wrong })).status).toBe(429);
+  });
+
   it('takes a removal at one site into account at the other, with a new key there', async () => {
     const [cat, dan] = await Promise.all([signUp(a.httpUrl, 'Cat'), signUp(b.httpUrl, 'Dan')]);
     const chat = (await http(a.httpUrl)('POST', '/api/chats', { token: cat.token, json: { name: 'Removal' } })).body;

@@ -3,7 +3,8 @@ import type { ApiClient, Chat } from '../client/api.js';
 import { type ChatMessage, type DeliveryState, Receiver } from '../client/receiver.js';
 import { ReadPosition } from '../client/read-position.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
-import { Sender, type SenderOptions, type SenderState } from '../client/sender.js';
+import { receiverFollowsServers } from '../client/several-servers.js';
+import { Sender, type SenderState, type SenderTarget } from '../client/sender.js';
 import { TypingSignal, TypingWatch } from '../client/typing.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { ChorusError, chorusError } from '../protocol/errors.js';
@@ -21,7 +22,7 @@ export interface MessagingOptions {
   /** The server's pinned signing key. */
   serverKey: KeyObject;
   /** Where the sender connects, and how (TLS, pinned), from ingestEndpoint. */
-  tcp: Pick<SenderOptions, 'host' | 'port' | 'tls'>;
+  tcp: SenderTarget;
   interfaceAddress: string;
   readPositions: ReadPositions;
   push(event: UiPush): void;
@@ -58,6 +59,7 @@ const CLIENT_MSG_ID = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_CLIENT_MSG_ID_LENGTH}}$
  */
 export class Messaging {
   private readonly receiver: Receiver;
+  private readonly stopFollowingServers: () => void;
   private readonly sender: Sender;
   private readonly chats = new Map<string, ChatEntry>();
   /** Who else is typing, per chat, each expiring by itself (a lost `off` leaves no ghost). */
@@ -74,6 +76,8 @@ export class Messaging {
     // The sender's connection is also the receiver's link to the server: probes, and each chat's
     // messages pushed over it where multicast does not reach this computer.
     this.receiver = new Receiver({ source: apiReceiverSource(api), serverKey: options.serverKey, interfaceAddress: options.interfaceAddress, link: this.sender });
+    // With several servers: after a move, the key of the server now in use, and each chat's path probed again.
+    this.stopFollowingServers = receiverFollowsServers(api, this.receiver);
     this.receiver.onMessage((message) => this.onLiveMessage(message));
     this.receiver.onError((error) => {
       if (mayMeanSessionEnded(error)) this.options.onSessionDoubt(false);
@@ -226,6 +230,7 @@ export class Messaging {
     clearTimeout(this.connectTimer);
     for (const entry of this.chats.values()) this.stopChat(entry);
     this.typists.close();
+    this.stopFollowingServers();
     this.receiver.close();
     this.sender.close();
   }
@@ -235,7 +240,7 @@ export class Messaging {
   }
 
   private get account(): string {
-    return `${this.options.api.baseUrl}#${this.options.user.id}`;
+    return `${this.options.api.homeUrl}#${this.options.user.id}`;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { type FSWatcher, mkdirSync, watch } from 'node:fs';
 import { ApiClient, type User } from '../client/api.js';
-import { ingestEndpoint } from '../client/ingest-endpoint.js';
-import { PROFILE_FILE, type Profile, loadProfile, saveProfile } from '../client/profile.js';
+import { PROFILE_FILE, type Profile, loadProfile, pinsOf, saveProfile } from '../client/profile.js';
+import { senderTarget, serverListOf } from '../client/several-servers.js';
 import { checkServerKey } from '../client/server-key.js';
 import { publicKeyFromBase64 } from '../protocol/crypto.js';
 import { ChorusError, chorusError } from '../protocol/errors.js';
@@ -68,14 +68,16 @@ export class Session {
   ) {
     const baseUrl = options.server.replace(/\/+$/, '');
     const pinned = profile?.server === baseUrl ? profile.tlsFingerprint : undefined;
-    this.api = new ApiClient({ baseUrl, tlsFingerprint: options.tlsFingerprint ?? pinned });
+    // The profile's other servers too, when it is this server's (and no other certificate was given).
+    const several = profile?.server === baseUrl && profile.alternates?.length && options.tlsFingerprint === undefined;
+    this.api = several ? new ApiClient({ servers: serverListOf(profile) }) : new ApiClient({ baseUrl, tlsFingerprint: options.tlsFingerprint ?? pinned });
   }
 
   /** Loads the profile; a saved session for this server is resumed in the background. */
   static async open(options: SessionOptions): Promise<Session> {
     const [profile, readPositions] = await Promise.all([loadProfile(options.profileDir), ReadPositions.load(options.profileDir)]);
     const session = new Session(options, profile, readPositions);
-    if (profile?.token && profile.user && profile.server === session.api.baseUrl) {
+    if (profile?.token && profile.user && profile.server === session.api.homeUrl) {
       session.api = session.api.withToken(profile.token);
       session.user = { ...profile.user };
       void session.resume(session.generation);
@@ -128,8 +130,7 @@ export class Session {
     const serverKey = await this.checkServerKey(anonymous);
     const session = await anonymous.login(credentials);
     const user = userOf(session.user);
-    const tlsFingerprint = anonymous.tlsFingerprint;
-    this.profile = { server: anonymous.baseUrl, token: session.token, user, serverKey, ...(tlsFingerprint ? { tlsFingerprint } : {}) };
+    this.profile = { ...this.pinsAfterLogin(anonymous, serverKey), token: session.token, user };
     await saveProfile(this.options.profileDir, this.profile);
     this.api = anonymous.withToken(session.token);
     this.user = user;
@@ -164,7 +165,7 @@ export class Session {
       return; // half-edited by hand, say: keep what we have until it reads again
     }
     if (generation !== this.generation) return; // a login or logout here got there first
-    const saved = profile?.server === this.api.baseUrl && profile.user ? profile.token : undefined;
+    const saved = profile?.server === this.api.homeUrl && profile.user ? profile.token : undefined;
     const current = this.user ? this.api.token : undefined;
     this.profile = profile;
     if (saved === current) return;
@@ -204,6 +205,7 @@ export class Session {
     clearTimeout(this.retryTimer);
     this.messaging?.close();
     this.messaging = undefined;
+    this.api.servers?.close();
     await this.readPositions.flush();
   }
 
@@ -213,7 +215,7 @@ export class Session {
     try {
       const user = userOf(await this.api.me());
       const serverKey = await this.checkServerKey(this.api);
-      const tcp = await ingestEndpoint(this.api);
+      const tcp = await senderTarget(this.api);
       if (generation !== this.generation) return;
       if (this.profile && this.profile.serverKey !== serverKey) {
         this.profile = { ...this.profile, serverKey, user };
@@ -347,14 +349,27 @@ export class Session {
 
   private async forgetToken(): Promise<void> {
     if (!this.profile?.token) return;
-    const { server, serverKey, tlsFingerprint } = this.profile;
-    this.profile = { server, ...(serverKey ? { serverKey } : {}), ...(tlsFingerprint ? { tlsFingerprint } : {}) };
+    const { server, serverKey, tlsFingerprint, alternates } = this.profile;
+    this.profile = { server, ...(serverKey ? { serverKey } : {}), ...(tlsFingerprint ? { tlsFingerprint } : {}), ...(alternates ? { alternates } : {}) };
     await saveProfile(this.options.profileDir, this.profile).catch(() => {});
+  }
+
+  /**
+   * The profile's servers and pins after a login through `api`: the key of the server that
+   * answered is pinned for it; the profile's other servers keep theirs (taken by `chorus login`).
+   */
+  private pinsAfterLogin(api: ApiClient, serverKey: string): Profile {
+    const home = api.homeUrl;
+    const kept = this.profile?.server === home ? this.profile : undefined;
+    const alternates = api.servers && kept?.alternates ? { alternates: kept.alternates } : {};
+    if (api.baseUrl !== home) return { server: home, ...pinsOf(kept, home), ...alternates };
+    const tlsFingerprint = api.tlsFingerprint;
+    return { server: home, serverKey, ...(tlsFingerprint ? { tlsFingerprint } : {}), ...alternates };
   }
 
   /** The server's signing key, checked against the one pinned for this server (if any). */
   private async checkServerKey(api: ApiClient): Promise<string> {
-    const pinned = this.profile?.server === api.baseUrl ? this.profile.serverKey : undefined;
+    const pinned = this.profile?.server === api.homeUrl ? pinsOf(this.profile, api.baseUrl).serverKey : undefined;
     return (await checkServerKey(api, pinned, this.options.profileDir)).publicKey;
   }
 
@@ -368,7 +383,7 @@ export class Session {
 
   private sessionPush(): UiPush {
     // The server's key is pinned at the first login and kept through logouts.
-    const firstTime = !(this.profile?.server === this.api.baseUrl && this.profile.serverKey);
+    const firstTime = !(this.profile?.server === this.api.homeUrl && this.profile.serverKey);
     return {
       type: 'session',
       user: this.user,

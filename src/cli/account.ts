@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { ApiClient, type Session, type User } from '../client/api.js';
-import { type Profile, loadProfile, resolveProfileDir, saveProfile } from '../client/profile.js';
+import { type Profile, loadProfile, pinsOf, profileServers, resolveProfileDir, saveProfile } from '../client/profile.js';
 import { checkServerKey } from '../client/server-key.js';
+import { profileApi } from '../client/several-servers.js';
 import { ChorusError } from '../protocol/errors.js';
 import { passwordProblem } from '../protocol/password-rule.js';
 import { chorusCommand } from './invocation.js';
@@ -16,8 +17,10 @@ export const PASSWORD_HELP = `The password is never a flag. It comes from --pass
 else the CHORUS_PASSWORD environment variable, else a prompt that does not echo.`;
 
 interface AccountOptions {
-  server?: string;
-  fingerprint?: string;
+  /** --server, repeated or comma-separated: home first. */
+  server?: string[];
+  /** --fingerprint, repeated: one per https:// server, in the order of the servers. */
+  fingerprint?: string[];
   passwordStdin?: boolean;
   json?: boolean;
 }
@@ -28,25 +31,25 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
     .description('create an account on a server, and log in to it')
     .requiredOption('--name <name>', 'the name others see (1..64 characters)')
     .requiredOption('--email <email>', 'the email address you log in with')
-    .option('--server <url>', `the server's address (default: the profile's server, else ${DEFAULT_SERVER})`)
-    .option('--fingerprint <hex>', FINGERPRINT_HELP)
+    .option('--server <url>', SERVER_HELP, collectServers)
+    .option('--fingerprint <hex>', FINGERPRINT_HELP, collect)
     .option('--password-stdin', 'read the password from the first line of stdin')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `\n${PASSWORD_HELP} When prompting, it asks twice.\n${TLS_HELP}`)
     .action(async (options: AccountOptions & { name: string; email: string }, command: Command) => {
       const dir = profileDirOf(command, env);
       const previous = await loadProfile(dir);
-      const { client, tlsFingerprint } = await pinnedClient(options, previous);
-      const key = await checkServerKey(client, pinnedKey(previous, client.baseUrl).serverKey, dir);
+      const servers = await pinnedServers(options, previous, dir);
+      const client = servers[0]!.client;
       const password = await readPassword(options, env, {
         confirm: true,
         problem: (candidate) => passwordProblem(candidate, { name: options.name, email: options.email })?.message,
       });
       const user = await client.register({ name: options.name, email: options.email, password });
       const session = await client.login({ email: user.email, password });
-      await saveProfile(dir, loggedIn(client.baseUrl, session, key.publicKey, tlsFingerprint));
-      printResult(options.json, { server: client.baseUrl, user, expiresAt: session.expiresAt, ...(tlsFingerprint ? { tlsFingerprint } : {}) }, () =>
-        `Registered ${describeUser(user)} at ${client.baseUrl}, and logged in.`,
+      await saveProfile(dir, loggedIn(servers, session));
+      printResult(options.json, { ...serversView(servers), user, expiresAt: session.expiresAt }, () =>
+        `Registered ${describeUser(user)} at ${client.baseUrl}, and logged in.${alsoLine(servers)}`,
       );
     });
 
@@ -54,21 +57,21 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
     .command('login')
     .description('log in; the session is kept in the profile')
     .requiredOption('--email <email>', 'your email address')
-    .option('--server <url>', `the server's address (default: the profile's server, else ${DEFAULT_SERVER})`)
-    .option('--fingerprint <hex>', FINGERPRINT_HELP)
+    .option('--server <url>', SERVER_HELP, collectServers)
+    .option('--fingerprint <hex>', FINGERPRINT_HELP, collect)
     .option('--password-stdin', 'read the password from the first line of stdin')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `\n${PASSWORD_HELP}\n${TLS_HELP}`)
     .action(async (options: AccountOptions & { email: string }, command: Command) => {
       const dir = profileDirOf(command, env);
       const previous = await loadProfile(dir);
-      const { client, tlsFingerprint } = await pinnedClient(options, previous);
-      const key = await checkServerKey(client, pinnedKey(previous, client.baseUrl).serverKey, dir);
+      const servers = await pinnedServers(options, previous, dir);
+      const client = servers[0]!.client;
       const password = await readPassword(options, env, { confirm: false });
       const session = await client.login({ email: options.email, password });
-      await saveProfile(dir, loggedIn(client.baseUrl, session, key.publicKey, tlsFingerprint));
-      printResult(options.json, { server: client.baseUrl, user: session.user, expiresAt: session.expiresAt, ...(tlsFingerprint ? { tlsFingerprint } : {}) }, () =>
-        `Logged in as ${describeUser(session.user)} at ${client.baseUrl} (until ${localMinute(session.expiresAt)}).`,
+      await saveProfile(dir, loggedIn(servers, session));
+      printResult(options.json, { ...serversView(servers), user: session.user, expiresAt: session.expiresAt }, () =>
+        `Logged in as ${describeUser(session.user)} at ${client.baseUrl} (until ${localMinute(session.expiresAt)}).${alsoLine(servers)}`,
       );
     });
 
@@ -85,7 +88,7 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
       }
       // Forgotten here first: a web client on this profile then learns of the logout from the
       // file (and says so) before the server ends its connection.
-      await saveProfile(dir, { server: profile.server, ...pinnedKey(profile, profile.server) });
+      await saveProfile(dir, withoutSession(profile));
       const revoked = await revoke(profile);
       const warning = revoked === true ? undefined : revoked;
       printResult(options.json, { loggedOut: true, revoked: revoked === true, ...(warning ? { warning } : {}) }, () =>
@@ -113,13 +116,13 @@ export function profileDirOf(command: Command, env: NodeJS.ProcessEnv): string {
 export async function requireSession(command: Command, env: NodeJS.ProcessEnv): Promise<{ client: ApiClient; profile: Profile }> {
   const profile = await loadProfile(profileDirOf(command, env));
   if (!profile?.token) throw new CliError(`not logged in: run ${chorusCommand('login')}, or ${chorusCommand('register')} to make an account`);
-  return { client: new ApiClient({ baseUrl: profile.server, token: profile.token, tlsFingerprint: profile.tlsFingerprint }), profile };
+  return { client: profileApi(profile), profile };
 }
 
 /** Revokes the session: true, or why it could not be (the local copy is forgotten either way). */
 async function revoke(profile: Profile): Promise<true | string> {
   try {
-    await new ApiClient({ baseUrl: profile.server, token: profile.token, tlsFingerprint: profile.tlsFingerprint, timeoutMs: 10_000 }).logout();
+    await profileApi(profile, { timeoutMs: 10_000 }).logout();
     return true;
   } catch (error) {
     const code = error instanceof ChorusError ? error.code : undefined;
@@ -129,29 +132,84 @@ async function revoke(profile: Profile): Promise<true | string> {
   }
 }
 
-/**
- * The profile after a login, with the server's signing key pinned: checked against the key
- * pinned before (which survives logouts as long as the server is the same), else learned now.
- */
-function loggedIn(server: string, session: Session, serverKey: string, tlsFingerprint: string | undefined): Profile {
-  const { id, name, email } = session.user;
-  return { server, token: session.token, user: { id, name, email }, serverKey, ...(tlsFingerprint ? { tlsFingerprint } : {}) };
+/** A server of a login, with the pins taken for it, and an API client that uses them. */
+interface PinnedServer {
+  client: ApiClient;
+  tlsFingerprint?: string;
+  serverKey: string;
 }
 
-/** What the profile pinned for `server`: its signing key and, for https://, its certificate. */
-function pinnedKey(profile: Profile | undefined, server: string): Pick<Profile, 'serverKey' | 'tlsFingerprint'> {
-  if (profile?.server !== server) return {};
-  return { ...(profile.serverKey ? { serverKey: profile.serverKey } : {}), ...(profile.tlsFingerprint ? { tlsFingerprint: profile.tlsFingerprint } : {}) };
+/**
+ * The profile after a login: the session, and each server with its pins (home first). Each
+ * signing key was checked against the one pinned before for that server (kept through logouts
+ * as long as the server is listed), else learned now.
+ */
+function loggedIn(servers: PinnedServer[], session: Session): Profile {
+  const { id, name, email } = session.user;
+  const [home, ...others] = servers.map(({ client, tlsFingerprint, serverKey }) => ({ server: client.baseUrl, serverKey, ...(tlsFingerprint ? { tlsFingerprint } : {}) }));
+  return { ...home!, token: session.token, user: { id, name, email }, ...(others.length > 0 ? { alternates: others } : {}) };
 }
+
+/** The profile after a logout: the servers and their pins, nothing of the session. */
+function withoutSession(profile: Profile): Profile {
+  const { server, alternates } = profile;
+  return { server, ...pinsOf(profile, server), ...(alternates?.length ? { alternates } : {}) };
+}
+
+/** What login and register print with --json: the home server, the others, and the pinned certificates. */
+function serversView(servers: PinnedServer[]) {
+  const [home, ...others] = servers;
+  return {
+    server: home!.client.baseUrl,
+    ...(home!.tlsFingerprint ? { tlsFingerprint: home!.tlsFingerprint } : {}),
+    ...(others.length > 0 ? { alternates: others.map((o) => ({ server: o.client.baseUrl, ...(o.tlsFingerprint ? { tlsFingerprint: o.tlsFingerprint } : {}) })) } : {}),
+  };
+}
+
+function alsoLine(servers: PinnedServer[]): string {
+  if (servers.length < 2) return '';
+  return `\nWhen it does not answer: ${servers.slice(1).map((s) => s.client.baseUrl).join(', ')}.`;
+}
+
+const SERVER_HELP = `the server's address; repeat it (or give a comma list) for several servers of one cluster, home first (default: the profile's servers, else ${DEFAULT_SERVER})`;
 
 const TLS_HELP = `An https:// server's certificate is pinned in the profile at the first login: confirm its
-fingerprint at the prompt, or give it with --fingerprint. A server presenting another one later is refused.`;
+fingerprint at the prompt, or give it with --fingerprint. A server presenting another one later is refused.
+With several servers each is pinned (its certificate, and the key that signs its messages), so each
+must answer at the login; --fingerprint is then given once per https:// server, in their order.
+When the first (home) does not answer, commands use the next; tail and chat go back home once it answers.`;
 
-/** An API client for a login, its certificate pinned (asked for on first contact) before anything is sent. */
-async function pinnedClient(options: AccountOptions, previous: Profile | undefined): Promise<{ client: ApiClient; tlsFingerprint?: string }> {
-  const server = serverUrl(options.server ?? previous?.server ?? DEFAULT_SERVER);
-  const tlsFingerprint = await fingerprintToPin(server, pinnedKey(previous, server).tlsFingerprint, options.fingerprint);
-  return { client: new ApiClient({ baseUrl: server, tlsFingerprint }), tlsFingerprint };
+/**
+ * The servers of a login, home first: each one's certificate pinned (asked for on first contact)
+ * before anything is sent to it, then its signing key checked against the pin, or learned.
+ */
+async function pinnedServers(options: AccountOptions, previous: Profile | undefined, dir: string): Promise<PinnedServer[]> {
+  const urls = options.server ?? (previous ? profileServers(previous).map((e) => e.url) : [DEFAULT_SERVER]);
+  const unique = [...new Set(urls)];
+  const https = unique.filter((url) => url.startsWith('https:'));
+  const fingerprints = options.fingerprint ?? [];
+  if (fingerprints.length > 0 && fingerprints.length !== Math.max(1, https.length)) {
+    throw usageError(`give one --fingerprint per https:// server, in their order: ${https.length} server${https.length === 1 ? '' : 's'}, ${fingerprints.length} --fingerprint`);
+  }
+  const servers: PinnedServer[] = [];
+  for (const url of unique) {
+    const flag = fingerprints.length > 0 ? fingerprints[Math.max(0, https.indexOf(url))] : undefined;
+    const pins = pinsOf(previous, url);
+    const tlsFingerprint = await fingerprintToPin(url, pins.tlsFingerprint, https.includes(url) || unique.length === 1 ? flag : undefined);
+    const client = new ApiClient({ baseUrl: url, tlsFingerprint });
+    const key = await checkServerKey(client, pins.serverKey, dir);
+    servers.push({ client, serverKey: key.publicKey, ...(tlsFingerprint ? { tlsFingerprint } : {}) });
+  }
+  return servers;
+}
+
+/** For commander: --server given again, or as a comma list, adds to the servers. */
+function collectServers(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((part) => part.trim()).filter((part) => part !== '').map(serverUrl)];
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 interface PasswordPrompt {

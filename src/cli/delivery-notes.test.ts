@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeliveryState } from '../client/receiver.js';
-import { announceDelivery, chatDeliveryLine, tailDeliveryLine } from './delivery-notes.js';
+import { announceDelivery, chatDeliveryLine, chatServerLine, tailDeliveryLine, tailServerLine } from './delivery-notes.js';
 
 const CHAT = 'ABCDE-FGHJK';
 const onMulticast: DeliveryState = { chat: CHAT, path: 'multicast', multicast: true, reason: '', since: 1 };
@@ -48,5 +48,20 @@ describe('the lines tail and chat print when a chat changes path', () => {
       `chorus: ${CHAT}: messages now come through the server (multicast does not reach this computer: r)`,
       `chorus: ${other}: messages arrive by multicast again`,
     ]);
+  });
+});
+
+describe('the lines tail and chat print when the client moves to another server', () => {
+  const A = { url: 'https://10.0.1.5:6789' };
+  const B = { url: 'https://10.0.2.5:6789' };
+  const C = { url: 'https://10.0.3.5:6789' };
+
+  it('says which server does not answer, which one is used now, and that home is asked again', () => {
+    expect(tailServerLine(B, A, A)).toBe('chorus: https://10.0.1.5:6789 does not answer: now using https://10.0.2.5:6789, until it answers again');
+    expect(chatServerLine(C, B, A)).toBe('  … https://10.0.2.5:6789 does not answer: now using https://10.0.3.5:6789');
+  });
+
+  it('says when it is back home', () => {
+    expect(tailServerLine(A, B, A)).toBe('chorus: back on the home server https://10.0.1.5:6789');
   });
 });

@@ -1,4 +1,5 @@
 import type { DeliveryState } from '../client/receiver.js';
+import type { ServerEndpoint, ServerList } from '../client/server-list.js';
 import { terminalSafe } from './output.js';
 
 /**
@@ -41,4 +42,27 @@ export function announceDelivery(
     last.set(state.chat, state);
     if (text !== undefined) say(text);
   };
+}
+
+/**
+ * The move to another of the profile's servers, in the person's words: the one left does not
+ * answer, or home is back. Said by `tail` on stderr (`chorus: …`) and by `chat` as a note.
+ */
+export function serverMove(current: ServerEndpoint, previous: ServerEndpoint, home: ServerEndpoint): string {
+  if (current === home) return `back on the home server ${terminalSafe(home.url)}`;
+  const back = previous === home ? ', until it answers again' : '';
+  return `${terminalSafe(previous.url)} does not answer: now using ${terminalSafe(current.url)}${back}`;
+}
+
+/** `tail`'s stderr line for a move, and `chat`'s note. */
+export const tailServerLine = (current: ServerEndpoint, previous: ServerEndpoint, home: ServerEndpoint) => `chorus: ${serverMove(current, previous, home)}`;
+export const chatServerLine = (current: ServerEndpoint, previous: ServerEndpoint, home: ServerEndpoint) => `  … ${serverMove(current, previous, home)}`;
+
+/** Says each move of the server list with `line`. */
+export function announceServerMoves(
+  list: ServerList | undefined,
+  say: (line: string) => void,
+  line: (current: ServerEndpoint, previous: ServerEndpoint, home: ServerEndpoint) => string,
+): void {
+  list?.onChange((current, previous) => say(line(current, previous, list.home)));
 }

@@ -3,7 +3,6 @@ import type { KeyObject } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { type ApiClient, type Chat, isSessionEnded } from '../client/api.js';
-import { ingestEndpoint } from '../client/ingest-endpoint.js';
 import { messageTextProblem } from '../protocol/message-text.js';
 import { SenderLabels } from '../protocol/name-skeleton.js';
 import type { Profile } from '../client/profile.js';
@@ -15,11 +14,13 @@ import { ReadPosition } from '../client/read-position.js';
 import { TypingSignal, TypingWatch } from '../client/typing.js';
 import { MAX_TYPING_MEMBERS } from '../protocol/limits.js';
 import { pinnedServerKey } from '../client/server-key.js';
+import { receiverFollowsServers, senderTarget } from '../client/several-servers.js';
+import type { ServerEndpoint } from '../client/server-list.js';
 import { ChorusError } from '../protocol/errors.js';
 import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
 import { profileDirOf, requireSession } from './account.js';
 import { ChatScreen } from './chat-screen.js';
-import { announceDelivery, chatDeliveryLine, tailDeliveryLine } from './delivery-notes.js';
+import { announceDelivery, announceServerMoves, chatDeliveryLine, chatServerLine, tailDeliveryLine, tailServerLine } from './delivery-notes.js';
 import { chatRefusal, onChat } from './chat-commands.js';
 import { chatCodeArgument, countUpTo, multicastInterface } from './options.js';
 import { CliError, describeFailure, messageLine, plural, printNote, printResult, terminalSafe, usageError } from './output.js';
@@ -67,6 +68,7 @@ named on stderr with the reason, and the command then exits 1; the other lines a
         else await sendLines(sender, code, options.json);
       } finally {
         sender.close();
+        client.servers?.close();
       }
     });
 
@@ -97,6 +99,8 @@ chorus doctor says why, and what to try.`,
         // The session's connection is also the receiver's link to the server: probes, and messages
         // pushed over it when multicast does not reach this computer.
         const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress, link: session });
+        receiverFollowsServers(client, receiver, unpinnedNote);
+        announceServerMoves(client.servers, printNote, tailServerLine);
         try {
           const labels = new SenderLabels();
           receiver.onMessage((message) => process.stdout.write(`${options.json ? JSON.stringify(messageView(message)) : messageLine(message, labels)}\n`));
@@ -109,6 +113,7 @@ chorus doctor says why, and what to try.`,
         } finally {
           receiver.close();
           session.close();
+          client.servers?.close();
         }
       } finally {
         stop.dispose();
@@ -144,11 +149,13 @@ server instead (the same messages, once, in order); chorus doctor says why, and 
         const me = profile.user ?? (await client.me());
         const sender = await connectSender(client);
         const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress, link: sender });
+        receiverFollowsServers(client, receiver, unpinnedNote);
         try {
           await talk({ code, chat, client, me: { id: me.id, name: me.name }, sender, receiver, history: options.history ?? CHAT_HISTORY_DEFAULT, stop });
         } finally {
           receiver.close();
           sender.close();
+          client.servers?.close();
         }
       } finally {
         stop.dispose();
@@ -165,7 +172,7 @@ async function openChat(command: Command, env: NodeJS.ProcessEnv, code: string):
 }
 
 async function connectSender(client: ApiClient): Promise<Sender> {
-  const sender = new Sender({ ...(await ingestEndpoint(client)), token: client.token ?? '' });
+  const sender = new Sender({ ...(await senderTarget(client)), token: client.token ?? '' });
   try {
     await sender.connect();
   } catch (error) {
@@ -182,13 +189,18 @@ async function connectSender(client: ApiClient): Promise<Sender> {
  * quietly. A connection that cannot be made is no reason to stop tailing: multicast needs none.
  */
 async function watchSession(client: ApiClient, fail: (error: unknown) => void): Promise<Sender> {
-  const sender = new Sender({ ...(await ingestEndpoint(client)), token: client.token ?? '' });
+  const sender = new Sender({ ...(await senderTarget(client)), token: client.token ?? '' });
   sender.onStateChange(() => {
     if (isSessionEnded(sender.failure)) fail(sender.failure);
   });
   // Once the first connection is made, its loss and return are said (on stderr: stdout is the chat's).
   sender.connect().then(() => announceConnection(sender, printNote), () => {});
   return sender;
+}
+
+/** A server of the profile without a pinned key: its multicast is not believed (the chat goes on by push). */
+function unpinnedNote(endpoint: ServerEndpoint): void {
+  printNote(terminalSafe(`chorus: no signing key is pinned for ${endpoint.url}: its multicast is not believed; log in again to pin it`));
 }
 
 /**
@@ -384,6 +396,7 @@ async function talk({ code, chat, client, me, sender, receiver, history, stop }:
     if (isSessionEnded(sender.failure)) stop.fail(sender.failure);
   });
   announceConnection(sender, out);
+  announceServerMoves(client.servers, out, chatServerLine);
   receiver.onPathChange(announceDelivery(out, chatDeliveryLine));
   await receive(receiver, code, history);
   out('— Type a message and press Enter; /quit or Ctrl-D leaves. —');

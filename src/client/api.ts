@@ -3,6 +3,7 @@ import type { ChatMessage } from '../protocol/message.js';
 import type { Chat, ChatMulticast, Member, ReadPosition, Session, Settings, User } from '../protocol/resources.js';
 import { HandshakeTimeoutError } from './certificate-pin.js';
 import { pinnedFetch } from './pinned-fetch.js';
+import type { ServerEndpoint, ServerList } from './server-list.js';
 
 export type { Chat, ChatMulticast, Member, ReadPosition, Session, Settings, User };
 
@@ -83,47 +84,108 @@ export function unreachable(baseUrl: string, reason?: string, options?: { cause?
   return new ChorusError('UNREACHABLE', message, undefined, undefined, { cause: options?.cause });
 }
 
-export interface ApiClientOptions {
-  /** e.g. http://127.0.0.1:6789 (a trailing slash is ignored) */
-  baseUrl: string;
+interface ApiClientCommonOptions {
   token?: string;
   /** Give up on a request after this long; 0 waits for ever. Default 30 s. */
   timeoutMs?: number;
   /** For an https:// server with a pinned certificate: the connection and TLS handshake must be done within this. Default 10 s. */
   handshakeTimeoutMs?: number;
-  /**
-   * For an https:// server: the SHA-256 fingerprint of its certificate (colon-separated
-   * uppercase hex) that every connection must present. Without it, the certificate must be
-   * signed by an authority this machine trusts. Ignored for http://.
-   */
-  tlsFingerprint?: string;
   /** For tests or other runtimes; defaults to the global fetch, or a pinned one for https. */
   fetch?: typeof fetch;
 }
 
+export type ApiClientOptions = ApiClientCommonOptions &
+  (
+    | {
+        /** e.g. http://127.0.0.1:6789 (a trailing slash is ignored) */
+        baseUrl: string;
+        /**
+         * For an https:// server: the SHA-256 fingerprint of its certificate (colon-separated
+         * uppercase hex) that every connection must present. Without it, the certificate must be
+         * signed by an authority this machine trusts. Ignored for http://.
+         */
+        tlsFingerprint?: string;
+        servers?: undefined;
+      }
+    | {
+        /**
+         * Several servers, each with its own pin: requests go to the list's current one, and a
+         * request that gets no answer from it (refused, unreachable; in time, for a request safe
+         * to repeat) is tried on the next. An HTTP answer, even a refusal, is the answer.
+         */
+        servers: ServerList;
+        baseUrl?: undefined;
+        tlsFingerprint?: undefined;
+      }
+  );
+
+/** One server as requests reach it: its URL, pin and fetch. */
+interface Target {
+  baseUrl: string;
+  tlsFingerprint: string | undefined;
+  fetch: typeof fetch;
+}
+
+/** Methods a request may be repeated with on another server though the first may have carried it out (RFC 9110, 9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 export class ApiClient {
-  readonly baseUrl: string;
   readonly token: string | undefined;
-  /** The pinned certificate fingerprint, for an https:// server. */
-  readonly tlsFingerprint: string | undefined;
+  /** The servers, when there are several (shared with the Sender and the Receiver of the same client). */
+  readonly servers: ServerList | undefined;
   private readonly timeoutMs: number;
-  private readonly fetchImpl: typeof fetch;
+  private readonly options: ApiClientOptions;
+  private readonly single: Target | undefined;
+  /** Per server of the list, made at its first use; shared by withToken's copies. */
+  private readonly targets: Map<ServerEndpoint, Target>;
 
-  constructor(options: ApiClientOptions) {
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+  /** `shared`: a copy's (withToken) connections, with their pins, are the original's. */
+  constructor(options: ApiClientOptions, shared?: { single: Target | undefined; targets: Map<ServerEndpoint, Target> }) {
+    this.options = options;
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const https = this.baseUrl.toLowerCase().startsWith('https:');
-    this.tlsFingerprint = https ? options.tlsFingerprint : undefined;
-    const handshakeTimeoutMs = options.handshakeTimeoutMs;
-    this.fetchImpl = options.fetch ?? (this.tlsFingerprint ? pinnedFetch(this.tlsFingerprint, { handshakeTimeoutMs }) : globalThis.fetch);
+    this.servers = options.servers;
+    this.targets = shared?.targets ?? new Map();
+    this.single = options.servers ? undefined : (shared?.single ?? this.targetFor(options.baseUrl, options.tlsFingerprint));
   }
 
-  /** The same server (and pinned certificate), with another session. */
+  /** The server requests go to now, e.g. http://127.0.0.1:6789. */
+  get baseUrl(): string {
+    return this.target().baseUrl;
+  }
+
+  /** The home server's URL (the first of several): the one a profile is kept under. */
+  get homeUrl(): string {
+    return this.servers ? this.servers.home.url.replace(/\/+$/, '') : this.single!.baseUrl;
+  }
+
+  /** The pinned certificate fingerprint of that server, for an https:// one. */
+  get tlsFingerprint(): string | undefined {
+    return this.target().tlsFingerprint;
+  }
+
+  /** The same server or servers (and pinned certificates), with another session. */
   withToken(token: string | undefined): ApiClient {
-    return new ApiClient({ baseUrl: this.baseUrl, token, timeoutMs: this.timeoutMs, tlsFingerprint: this.tlsFingerprint, fetch: this.fetchImpl });
+    return new ApiClient({ ...this.options, token }, { single: this.single, targets: this.targets });
+  }
+
+  private target(): Target {
+    if (this.single) return this.single;
+    const endpoint = this.servers!.current;
+    let target = this.targets.get(endpoint);
+    if (!target) this.targets.set(endpoint, (target = this.targetFor(endpoint.url, endpoint.tlsFingerprint)));
+    return target;
+  }
+
+  private targetFor(url: string, fingerprint: string | undefined): Target {
+    const baseUrl = url.replace(/\/+$/, '');
+    const https = baseUrl.toLowerCase().startsWith('https:');
+    const tlsFingerprint = https ? fingerprint : undefined;
+    const handshakeTimeoutMs = this.options.handshakeTimeoutMs;
+    const fetchImpl = this.options.fetch ?? (tlsFingerprint ? pinnedFetch(tlsFingerprint, { handshakeTimeoutMs }) : globalThis.fetch);
+    return { baseUrl, tlsFingerprint, fetch: fetchImpl };
   }
 
   register(account: { name: string; email: string; password: string }): Promise<User> {
@@ -209,7 +271,33 @@ export class ApiClient {
     return this.request('GET', '/api/health');
   }
 
+  /**
+   * With several servers: on the current one, and on the next while none answers (at most once
+   * each). A request that may have been carried out (no answer in time) is repeated elsewhere
+   * only when repeating it is harmless.
+   */
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const servers = this.servers;
+    if (!servers) return this.requestOn(this.single!, method, path, body);
+    for (let attempt = 1; ; attempt++) {
+      const endpoint = servers.current;
+      try {
+        const answer = await this.requestOn<T>(this.target(), method, path, body);
+        servers.reached(endpoint);
+        return answer;
+      } catch (error) {
+        if (!(error instanceof ChorusError) || error.code !== 'UNREACHABLE' || error instanceof ApiError) {
+          servers.reached(endpoint);
+          throw error;
+        }
+        servers.failed(endpoint);
+        if (attempt >= servers.endpoints.length || (isSilence(error.cause) && !IDEMPOTENT.has(method))) throw error;
+      }
+    }
+  }
+
+  private async requestOn<T>(target: Target, method: string, path: string, body?: unknown): Promise<T> {
+    const { baseUrl } = target;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -221,20 +309,20 @@ export class ApiClient {
     let text: string;
     try {
       // Raced against the deadline too: a fetch that does not heed its signal still ends.
-      response = await deadline.race(this.fetchImpl(this.baseUrl + path, init));
+      response = await deadline.race(target.fetch(baseUrl + path, init));
       text = await deadline.race(response.text());
     } catch (error) {
       if (error instanceof ChorusError && error.code === 'CERTIFICATE_CHANGED') throw error;
-      throw unreachable(this.baseUrl, this.reasonOf(error), { cause: error, silent: isSilence(error) });
+      throw unreachable(baseUrl, this.reasonOf(error, baseUrl), { cause: error, silent: isSilence(error) });
     } finally {
       deadline.clear();
     }
-    if (!response.ok) throw problemToError(response, text, this.baseUrl);
+    if (!response.ok) throw problemToError(response, text, baseUrl);
     if (response.status === 204 || text === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new ApiError(response.status, 'INTERNAL', `the server at ${this.baseUrl} answered ${method} ${path} with something other than JSON: is it a Chorus server?`);
+      throw new ApiError(response.status, 'INTERNAL', `the server at ${baseUrl} answered ${method} ${path} with something other than JSON: is it a Chorus server?`);
     }
   }
 
@@ -254,7 +342,7 @@ export class ApiClient {
     return { signal: controller.signal, race: (work) => Promise.race([work, expired]), clear: () => clearTimeout(timer) };
   }
 
-  private reasonOf(error: unknown): string | undefined {
+  private reasonOf(error: unknown, baseUrl: string): string | undefined {
     if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
       return `no answer within ${this.timeoutMs >= 1000 ? `${Math.round(this.timeoutMs / 1000)} s` : `${this.timeoutMs} ms`}`;
     }
@@ -270,7 +358,7 @@ export class ApiClient {
       case 'ECONNRESET':
       case 'UND_ERR_SOCKET':
         // A server speaking TLS resets a plain request.
-        return this.baseUrl.startsWith('http:') ? 'connection reset; if the server speaks TLS, its address starts with https://' : 'connection reset';
+        return baseUrl.startsWith('http:') ? 'connection reset; if the server speaks TLS, its address starts with https://' : 'connection reset';
       case 'ETIMEDOUT':
       case 'UND_ERR_CONNECT_TIMEOUT':
         return 'connection timed out';

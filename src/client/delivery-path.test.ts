@@ -177,3 +177,39 @@ describe('DeliveryPathMachine', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 });
+
+describe('DeliveryPathMachine after a move to another server', () => {
+  it('a chat on multicast is probed again at once, and goes to push when the new server\'s multicast does not reach us', async () => {
+    const { clock, link, states, m, answer } = machine();
+    await answer(true);
+    const before = link.probes.length;
+    m.serverChanged();
+    expect(link.probes.length).toBe(before + 1);
+    await answer(false);
+    clock.advance(DEFAULT_PROBE_TIMINGS.timeoutMs);
+    expect(states.map((s) => s.path)).toEqual(['multicast', 'server']);
+    expect(link.calls).toEqual([`watch ${CHAT} after 41`]);
+  });
+
+  it('a chat on multicast stays so, saying nothing, when the new server\'s multicast reaches us too', async () => {
+    const { link, states, m, answer } = machine();
+    await answer(true);
+    m.serverChanged();
+    await answer(true);
+    expect(states.map((s) => s.path)).toEqual(['multicast']);
+    expect(link.calls).toEqual([]);
+  });
+
+  it('a chat on push stays on push (the new server is asked by the Sender at its welcome), and probes later', async () => {
+    const { clock, link, states, m, answer } = machine();
+    await answer(false);
+    clock.advance(DEFAULT_PROBE_TIMINGS.timeoutMs);
+    const probes = link.probes.length;
+    m.serverChanged();
+    expect(link.probes.length).toBe(probes);
+    expect(link.calls).toEqual([`watch ${CHAT} after 41`]);
+    clock.advance(DEFAULT_PROBE_TIMINGS.backIntervalMs);
+    expect(link.probes.length).toBe(probes + 1);
+    expect(states.map((s) => s.path)).toEqual(['server']);
+  });
+});

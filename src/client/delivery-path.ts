@@ -129,6 +129,29 @@ export class DeliveryPathMachine {
     this.carried = true;
   }
 
+  /**
+   * The client now talks to another server (server-list.ts). Its multicast is another server's:
+   * whether it reaches us says nothing of the last one's, so a chat on multicast is probed again
+   * from the start, at once (the old server's datagrams have stopped, and no heartbeat will tell
+   * of what the new one sequences). A chat on push stays on push: the Sender asks the new server
+   * for it at its welcome, from what was delivered.
+   */
+  serverChanged(): void {
+    if (this.phase === 'stopped') return;
+    this.endRound();
+    this.next?.cancel();
+    this.failures = 0;
+    this.successes = 0;
+    this.carried = false;
+    if (this.phase === 'push' || this.phase === 'confirming') {
+      this.phase = 'push';
+      return this.schedule(this.deps.timings.backIntervalMs);
+    }
+    this.phase = 'starting';
+    if (this.joinProblem === undefined) this.startRound();
+    else this.schedule(0);
+  }
+
   stop(): void {
     if (this.phase === 'push' || this.phase === 'confirming') this.deps.link.unwatch(this.deps.chat);
     this.phase = 'stopped';

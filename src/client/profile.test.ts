@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Profile, ProfileError, loadProfile, resolveProfileDir, saveProfile } from './profile.js';
+import { type Profile, ProfileError, loadProfile, pinsOf, profileServers, resolveProfileDir, saveProfile } from './profile.js';
 
 let root: string;
 beforeEach(() => {
@@ -132,6 +132,38 @@ describe('saveProfile and loadProfile', () => {
     expect(await loadProfile(root)).toEqual(pinned);
     writeFileSync(join(root, 'profile.json'), JSON.stringify({ ...pinned, tlsFingerprint: 'ab01' }));
     await expect(loadProfile(root)).rejects.toThrow(/not a Chorus profile/);
+  });
+
+  it('keeps further servers with their own pins, lists them home first, and refuses a malformed one', async () => {
+    const fingerprint = (pair: string) => `${pair}:${'01:'.repeat(30)}FF`;
+    const several: Profile = {
+      ...sample,
+      server: 'https://10.0.1.5:6789',
+      tlsFingerprint: fingerprint('AA'),
+      serverKey: 'key-a',
+      alternates: [{ server: 'https://10.0.2.5:6789', tlsFingerprint: fingerprint('BB'), serverKey: 'key-b' }, { server: 'http://10.0.3.5:6789' }],
+    };
+    await saveProfile(root, several);
+    const loaded = await loadProfile(root);
+    expect(loaded).toEqual(several);
+    expect(profileServers(loaded!)).toEqual([
+      { url: 'https://10.0.1.5:6789', tlsFingerprint: fingerprint('AA'), serverKey: 'key-a' },
+      { url: 'https://10.0.2.5:6789', tlsFingerprint: fingerprint('BB'), serverKey: 'key-b' },
+      { url: 'http://10.0.3.5:6789' },
+    ]);
+    expect(pinsOf(loaded, 'https://10.0.2.5:6789')).toEqual({ tlsFingerprint: fingerprint('BB'), serverKey: 'key-b' });
+    expect(pinsOf(loaded, 'https://10.9.9.9:6789')).toEqual({});
+    for (const alternates of [{}, [{ tlsFingerprint: fingerprint('BB') }], [{ server: 'https://b', tlsFingerprint: 'bb' }], [{ server: 'https://b', serverKey: 7 }]]) {
+      writeFileSync(join(root, 'profile.json'), JSON.stringify({ ...several, alternates }));
+      await expect(loadProfile(root)).rejects.toThrow(/not a Chorus profile/);
+    }
+  });
+
+  it('loads a profile of one server as it always did: one server in the list', async () => {
+    writeFileSync(join(root, 'profile.json'), JSON.stringify({ ...sample, serverKey: 'key-a' }));
+    const loaded = await loadProfile(root);
+    expect(loaded).toEqual({ ...sample, serverKey: 'key-a' });
+    expect(profileServers(loaded!)).toEqual([{ url: sample.server, serverKey: 'key-a' }]);
   });
 
   it('writes readable JSON', async () => {

@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isFingerprint } from './certificate-pin.js';
 import { writePrivateJsonFile } from './private-json-file.js';
+import type { ServerEndpoint } from './server-list.js';
 
 /**
  * A user's client state, kept in a profile folder: which server, the session token, who is
@@ -21,6 +22,19 @@ export interface Profile {
    * For an https:// server: the SHA-256 fingerprint of its TLS certificate, pinned at the first
    * login (colon-separated uppercase hex). Every connection to the server must present it.
    */
+  tlsFingerprint?: string;
+  /**
+   * Further servers of the same cluster (`chorus login --server A --server B`), tried in order
+   * when the home server above does not answer. Each has its own pins, taken at the login: the
+   * sites share the database, not their certificates or signing keys.
+   */
+  alternates?: AlternateServer[];
+}
+
+/** A server besides the home one, with its own pins. */
+export interface AlternateServer {
+  server: string;
+  serverKey?: string;
   tlsFingerprint?: string;
 }
 
@@ -107,12 +121,40 @@ function isProfile(value: unknown): value is Profile {
   const p = value as Record<string, unknown>;
   if (typeof p.server !== 'string') return false;
   if (p.token !== undefined && typeof p.token !== 'string') return false;
-  if (p.serverKey !== undefined && typeof p.serverKey !== 'string') return false;
-  if (p.tlsFingerprint !== undefined && (typeof p.tlsFingerprint !== 'string' || !isFingerprint(p.tlsFingerprint))) return false;
+  if (!hasValidPins(p)) return false;
+  if (p.alternates !== undefined && (!Array.isArray(p.alternates) || !p.alternates.every(isAlternate))) return false;
   if (p.user !== undefined) {
     const u = p.user as Record<string, unknown> | null;
     if (typeof u !== 'object' || u === null) return false;
     if (typeof u.id !== 'number' || typeof u.name !== 'string' || typeof u.email !== 'string') return false;
   }
   return true;
+}
+
+function isAlternate(value: unknown): value is AlternateServer {
+  if (typeof value !== 'object' || value === null) return false;
+  const a = value as Record<string, unknown>;
+  return typeof a.server === 'string' && hasValidPins(a);
+}
+
+function hasValidPins(p: Record<string, unknown>): boolean {
+  if (p.serverKey !== undefined && typeof p.serverKey !== 'string') return false;
+  return p.tlsFingerprint === undefined || (typeof p.tlsFingerprint === 'string' && isFingerprint(p.tlsFingerprint));
+}
+
+/** The profile's servers, home first, each with its pins. */
+export function profileServers(profile: Profile): ServerEndpoint[] {
+  const endpoint = (server: string, pins: Pick<Profile, 'serverKey' | 'tlsFingerprint'>): ServerEndpoint => ({
+    url: server,
+    ...(pins.tlsFingerprint ? { tlsFingerprint: pins.tlsFingerprint } : {}),
+    ...(pins.serverKey ? { serverKey: pins.serverKey } : {}),
+  });
+  return [endpoint(profile.server, profile), ...(profile.alternates ?? []).map((a) => endpoint(a.server, a))];
+}
+
+/** What the profile pinned for `server` (home or an alternate), if it lists it. */
+export function pinsOf(profile: Profile | undefined, server: string): Pick<Profile, 'serverKey' | 'tlsFingerprint'> {
+  const entry = profile?.server === server ? profile : profile?.alternates?.find((a) => a.server === server);
+  if (!entry) return {};
+  return { ...(entry.serverKey ? { serverKey: entry.serverKey } : {}), ...(entry.tlsFingerprint ? { tlsFingerprint: entry.tlsFingerprint } : {}) };
 }

@@ -31,7 +31,12 @@ function deferred() {
 
 /** The server as the Receiver sees it: its log, the chat's key epochs, and what was asked of it. */
 class FakeServer implements ReceiverSource {
-  readonly log: ChatMessage[] = [];
+  /** `signer`: the server's signing key pair; `log`: the chat's messages, which servers on one database share. */
+  constructor(
+    readonly signer = server,
+    readonly log: ChatMessage[] = [],
+  ) {}
+
   readonly keys = new Map<number, Buffer>([[1, newChatKey()]]);
   epoch = 1;
   readonly historyCalls: { after: number; limit: number }[] = [];
@@ -78,14 +83,14 @@ class FakeServer implements ReceiverSource {
       text: m.text,
       textOmitted: false,
     }));
-    return encodeData({ stream: STREAM, epoch, messages }, this.keys.get(epoch)!, nonces.next(), server.privateKey);
+    return encodeData({ stream: STREAM, epoch, messages }, this.keys.get(epoch)!, nonces.next(), this.signer.privateKey);
   }
 
   heartbeat(): Buffer {
-    return encodeHeartbeat({ stream: STREAM, epoch: this.epoch, latestSeq: this.log.length }, server.privateKey);
+    return encodeHeartbeat({ stream: STREAM, epoch: this.epoch, latestSeq: this.log.length }, this.signer.privateKey);
   }
 
-  probe(nonce: string, signer = server.privateKey): Buffer {
+  probe(nonce: string, signer = this.signer.privateKey): Buffer {
     return encodeProbe({ stream: STREAM, epoch: this.epoch, latestSeq: this.log.length, nonce }, signer);
   }
 }
@@ -386,5 +391,71 @@ describe('Receiver: delivery path with a server link', () => {
     expect(receiver.deliveryOf(CODE)!.reason).toMatch(/EADDRNOTAVAIL/);
     expect([...link.watching.keys()]).toEqual([CODE]);
     expect(receiver.lastDelivered(CODE)).toBe(0);
+  });
+});
+
+describe('Receiver: a move to another server', () => {
+  /** Home (A) and another site (B) on one database: one log, each with its own signing key and chat keys. */
+  async function twoServers() {
+    const a = new FakeServer();
+    const b = new FakeServer(newSigningKeyPair(), a.log);
+    // B's epochs come after A's (one counter in the database): here B started later.
+    b.keys.clear();
+    b.epoch = 3;
+    b.keys.set(3, newChatKey());
+    let current: FakeServer = a;
+    const source: ReceiverSource = { chatInfo: (code) => current.chatInfo(), history: (code, page) => current.history(code, page) };
+    const context = await setup({ source });
+    const move = (to: FakeServer) => {
+      current = to;
+      context.receiver.serverChanged(to.signer.publicKey);
+    };
+    return { ...context, a, b, move };
+  }
+
+  it("believes only the new server's datagrams after the move, with its chat key, and the old one's no more", async () => {
+    const { a, b, receiver, delivered, arrive, move } = await twoServers();
+    a.post(1);
+    await arrive(a.data(1));
+    expect(delivered).toEqual([1]);
+    move(b);
+    await settle();
+    a.post(1);
+    b.post(0);
+    await arrive(a.data(2));
+    expect(receiver.drops['bad-signature']).toBe(1);
+    expect(delivered).toEqual([1]);
+    await arrive(b.data(2));
+    expect(delivered).toEqual([1, 2]);
+  });
+
+  it('goes back home: home\'s datagrams are believed again, even under an epoch older than the other server\'s', async () => {
+    const { a, b, receiver, delivered, arrive, move } = await twoServers();
+    move(b);
+    await settle();
+    a.post(1);
+    await arrive(b.data(1));
+    expect(delivered).toEqual([1]);
+    move(a);
+    await settle();
+    a.post(1);
+    await arrive(b.data(2));
+    expect(delivered).toEqual([1]);
+    await arrive(a.data(2));
+    expect(delivered).toEqual([1, 2]);
+    expect(a.epoch).toBeLessThan(b.epoch);
+    expect(receiver.drops['bad-signature']).toBe(1);
+  });
+
+  it('repairs after the move ask the new server', async () => {
+    const { a, b, delivered, arrive, move, wait } = await twoServers();
+    move(b);
+    await settle();
+    a.post(3);
+    await arrive(b.data(3));
+    await wait(30);
+    expect(b.historyCalls).toEqual([{ after: 0, limit: 2 }]);
+    expect(a.historyCalls).toEqual([]);
+    expect(delivered).toEqual([1, 2, 3]);
   });
 });

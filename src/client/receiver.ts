@@ -118,6 +118,10 @@ export class Receiver {
   private readonly eventListeners: ((chat: string, events: ChatEvent[]) => void)[] = [];
   private readonly timings: ProbeTimings;
   private closed = false;
+  /** The key datagrams must be signed with: the pinned key of the server in use. */
+  private serverKey: KeyObject;
+  /** Counts moves to another server: a chat key fetched from the one before is not taken. */
+  private serverGeneration = 0;
   readonly drops: Record<DropReason, number> = {
     malformed: 0,
     'bad-signature': 0,
@@ -131,6 +135,7 @@ export class Receiver {
 
   constructor(private readonly options: ReceiverOptions) {
     this.clock = options.clock ?? systemClock;
+    this.serverKey = options.serverKey;
     this.sockets = (options.multicast ?? groupSocketsOn(options.interfaceAddress))({
       datagram: (datagram, arrival) => this.onDatagram(datagram, arrival),
       error: (error) => this.reportError(error),
@@ -243,6 +248,28 @@ export class Receiver {
     if (this.streams.get(sub.stream) === sub) this.streams.delete(sub.stream);
     if (sub.listening) this.sockets.leave(sub.group, sub.port);
     sub.listening = false;
+  }
+
+  /**
+   * The client now talks to another server (server-list.ts), whose pinned key is `serverKey`:
+   * from now on only datagrams it signed are believed (the last one's are dropped as forged:
+   * each server signs with its own key), each chat's key is asked of it (a server's chat keys
+   * are its own), and each chat's delivery path starts over (delivery-path.ts), since the last
+   * server's multicast has stopped and the new one's may not reach us. Repairs need nothing:
+   * the source is the API client on the same server list.
+   */
+  serverChanged(serverKey: KeyObject): void {
+    this.serverKey = serverKey;
+    this.serverGeneration++;
+    for (const sub of this.chats.values()) {
+      sub.keys.clear();
+      // Any epoch the new server signs is newer than this: its datagrams wait for its key.
+      sub.currentEpoch = 0;
+      sub.heldForKey.length = 0;
+      sub.refreshingKey = undefined;
+      void this.refreshKey(sub);
+      sub.delivery?.serverChanged();
+    }
   }
 
   lastDelivered(codeInput: string): number | undefined {
@@ -375,7 +402,7 @@ export class Receiver {
     const result = decodeDatagram(datagram, (_stream, epoch) => {
       const entry = sub.keys.get(epoch);
       return entry && entry.until > now ? entry.key : undefined;
-    }, this.options.serverKey);
+    }, this.serverKey);
     if (!result.ok) {
       // A signed datagram under an epoch we do not know yet: the key was rotated (or the server
       // restarted). Fetch the new key and keep the datagram until it is in: every datagram of a
@@ -483,10 +510,11 @@ export class Receiver {
   private refreshKey(sub: Subscription): Promise<void> {
     sub.refreshingKey ??= (async () => {
       sub.fetchingKey = true;
+      const generation = this.serverGeneration;
       try {
         const info = await this.options.source.chatInfo(formatChatCode(sub.code));
         const { keyEpoch, key } = info.multicast;
-        if (keyEpoch > sub.currentEpoch) {
+        if (keyEpoch > sub.currentEpoch && generation === this.serverGeneration) {
           const previous = sub.keys.get(sub.currentEpoch);
           sub.keys.clear();
           if (previous) sub.keys.set(sub.currentEpoch, { key: previous.key, until: this.clock.now() + PREVIOUS_KEY_GRACE_MS });

@@ -12,7 +12,7 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 function setup(options: Partial<SenderOptions> = {}) {
   const clock = new FakeClock();
   const transport = new FakeSenderTransport(options.tls ? 'TLS handshake' : 'connection');
-  const sender = new Sender({ host: '127.0.0.1', port: 7000, token: 'tok', transport, clock, ...options });
+  const sender = new Sender({ host: '127.0.0.1', port: 7000, token: 'tok', transport, clock, ...options } as SenderOptions);
   const states: [SenderState, string | undefined][] = [];
   sender.onStateChange((state, detail) => states.push([state, detail]));
   return { clock, transport, sender, states };

@@ -10,18 +10,25 @@ import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { type Clock, type Timer, systemClock } from './clock.js';
 import type { SenderConnection, SenderTransport } from './sender-transport.js';
 import type { ServerLink } from './server-link.js';
-import { tcpTransport } from './tcp-transport.js';
+import type { ServerEndpoint, ServerList } from './server-list.js';
+import { type TcpTransportOptions, tcpTransport } from './tcp-transport.js';
 
-export interface SenderOptions {
-  host: string;
-  port: number;
+/** Where one server's TCP ingest listens: host, port, and TLS (pinned) when its URL is https:// (tcp-transport.ts). */
+export type SenderEndpointOptions = TcpTransportOptions;
+
+/**
+ * Several servers, one of them in use at a time (server-list.ts): connections go to the list's
+ * current server, through `transportTo` (which finds its TCP port); a server whose connection
+ * cannot be made is left for the next, and when the list moves (home again) the connection
+ * moves with it. Messages not yet acknowledged are sent again there with their ids.
+ */
+export interface SenderServers {
+  list: ServerList;
+  transportTo(endpoint: ServerEndpoint): SenderTransport;
+}
+
+interface SenderCommonOptions {
   token: string;
-  /**
-   * Speak TLS, as the server does when its URL is https://: pinned to this certificate
-   * fingerprint (checked before the token is sent), or, without one, verified against the
-   * authorities this machine trusts.
-   */
-  tls?: { fingerprint?: string };
   /** Messages sent but not yet acknowledged, at most (the server allows 1024). */
   window?: number;
   /** Reconnect backoff bounds. */
@@ -36,6 +43,16 @@ export interface SenderOptions {
   /** Timers and time: the system's by default; tests pass a fake. */
   clock?: Clock;
 }
+
+/**
+ * One server (`host`, `port`, and `tls` as the server speaks it when its URL is https://: pinned
+ * to the certificate's fingerprint, checked before the token is sent, or without one verified
+ * against the authorities this machine trusts), or several (`servers`).
+ */
+export type SenderOptions = SenderCommonOptions & SenderTarget;
+
+/** Where a Sender connects: one server, or several. */
+export type SenderTarget = (SenderEndpointOptions & { servers?: undefined }) | { servers: SenderServers; host?: undefined; port?: undefined; tls?: undefined };
 
 export interface Ack {
   seq: number;
@@ -81,8 +98,14 @@ export function newClientMessageId(): string {
  * by default) and timers from a Clock, so that tests can drive it without a socket.
  */
 export class Sender implements ServerLink {
-  private readonly transport: SenderTransport;
+  /** With one server, its transport; with several, see `servers`. */
+  private readonly transport: SenderTransport | undefined;
   private readonly clock: Clock;
+  /** With several servers: the one the current connection (or attempt) goes to. */
+  private endpoint: ServerEndpoint | undefined;
+  /** The current connection was ended because the server list moved: no failure of that server. */
+  private leaving = false;
+  private readonly stopFollowing: (() => void) | undefined;
   /** The current connection (named so for test/messaging.test.ts, which cuts it under the sender's feet). */
   private socket: SenderConnection | undefined;
   private decoder = new FrameDecoder();
@@ -120,9 +143,10 @@ export class Sender implements ServerLink {
   private presenceSaid: PresenceFrame['state'] = 'online';
 
   constructor(private readonly options: SenderOptions) {
-    this.transport = options.transport ?? tcpTransport(options);
+    this.transport = options.transport ?? (options.servers ? undefined : tcpTransport(options));
     this.clock = options.clock ?? systemClock;
     this.backoff = new Backoff({ firstMs: options.minBackoffMs ?? 100, maxMs: options.maxBackoffMs ?? 5000 });
+    this.stopFollowing = options.servers?.list.onChange(() => this.serverMoved());
   }
 
   onStateChange(listener: (state: SenderState, detail?: string) => void): void {
@@ -248,6 +272,7 @@ export class Sender implements ServerLink {
   }
 
   close(): void {
+    this.stopFollowing?.();
     this.setState('closed');
     this.reconnectTimer?.cancel();
     this.reconnectTimer = undefined;
@@ -264,7 +289,11 @@ export class Sender implements ServerLink {
     this.attemptFailure = undefined;
     let connection: SenderConnection | undefined;
     const mine = () => connection !== undefined && connection === this.socket;
-    connection = this.transport.connect({
+    const servers = this.options.servers;
+    this.endpoint = servers?.list.current;
+    this.leaving = false;
+    const transport = this.transport ?? servers!.transportTo(this.endpoint!);
+    connection = transport.connect({
       ready: () => {
         if (mine()) this.hello(connection!);
       },
@@ -280,7 +309,7 @@ export class Sender implements ServerLink {
     });
     this.socket = connection;
     const connectMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    this.armDeadline(connection, connectMs, `no ${this.transport.handshake} within ${seconds(connectMs)}`);
+    this.armDeadline(connection, connectMs, `no ${transport.handshake} within ${seconds(connectMs)}`);
   }
 
   private onData(connection: SenderConnection, chunk: Buffer): void {
@@ -316,12 +345,30 @@ export class Sender implements ServerLink {
   }
 
   private get where(): string {
-    return `${this.options.host}:${this.options.port}`;
+    return this.endpoint?.url ?? `${this.options.host}:${this.options.port}`;
+  }
+
+  /**
+   * The server list moved (to the next server, or home again): a connection to another server
+   * is ended and made again to the one now in use, at once. Whatever it left unacknowledged is
+   * sent again there, with the same ids.
+   */
+  private serverMoved(): void {
+    if (this.state === 'closed' || this.fatal || this.endpoint === this.options.servers!.list.current) return;
+    if (this.socket && !this.socket.destroyed && (this.state === 'connecting' || this.state === 'connected')) {
+      this.leaving = true;
+      this.socket.destroy();
+    } else if (this.reconnectTimer) {
+      this.reconnectTimer.cancel();
+      this.reconnectTimer = undefined;
+      this.open();
+    }
   }
 
   private onFrame(frame: Frame): void {
     switch (frame.t) {
       case 'welcome':
+        if (this.endpoint) this.options.servers!.list.reached(this.endpoint);
         this.deadline?.cancel();
         this.retryAfterMs = undefined;
         this.backoff.reset();
@@ -422,20 +469,38 @@ export class Sender implements ServerLink {
     if (this.state === 'closed') return;
     const wasConnecting = this.state === 'connecting';
     const failure = this.attemptFailure;
+    const leaving = this.leaving;
+    this.leaving = false;
     this.setState('disconnected', this.fatal?.message ?? failure?.message);
     if (this.fatal) return;
     // UNAVAILABLE: the server is there but could not check the session just now; keep waiting.
     const serverBusy = failure instanceof ChorusError && failure.code === 'UNAVAILABLE';
-    if (wasConnecting && this.settledWaiters.length > 0 && this.pending === 0 && !serverBusy) {
+    const nextServer = wasConnecting && !leaving && this.failOver(failure);
+    if (wasConnecting && this.settledWaiters.length > 0 && this.pending === 0 && !serverBusy && !nextServer) {
       for (const w of this.settledWaiters.splice(0)) w.reject(failure ?? chorusError('UNREACHABLE', this.where));
       return;
     }
+    // Another server to try, or the list moved: at once. The same one again: after the backoff.
+    if (nextServer || leaving) return this.open();
     const delay = Math.max(this.backoff.next(), this.retryAfterMs ?? 0);
     this.retryAfterMs = undefined;
     this.reconnectTimer = this.clock.after(delay, () => {
       this.reconnectTimer = undefined;
       this.open();
     });
+  }
+
+  /**
+   * With several servers, an attempt that could not reach its server (no connection, no answer
+   * in time; not a refusal, which is an answer) leaves it for the next. True when there is one
+   * not yet tried since a server last welcomed us.
+   */
+  private failOver(failure: Error | undefined): boolean {
+    const list = this.options.servers?.list;
+    if (!list || !this.endpoint) return false;
+    if (failure instanceof ChorusError && failure.code !== 'UNREACHABLE') return false;
+    list.failed(this.endpoint);
+    return list.current !== this.endpoint && !list.exhausted;
   }
 
   private giveUp(error: Error): void {

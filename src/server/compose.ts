@@ -6,6 +6,7 @@ import { Accounts } from './accounts.js';
 import { ChatKeys } from './chat-keys.js';
 import { ChatEvents } from './chat-events.js';
 import { Cluster } from './cluster/cluster.js';
+import { sharedThrottles } from './cluster/shared-throttles.js';
 import { Chats } from './chat-service.js';
 import { CodeGuessThrottle } from './code-guess-throttle.js';
 import { DEFAULTS, DEFAULT_TIMEOUTS, type RunningServer, type ServerConfig, usesTls } from './config.js';
@@ -60,17 +61,17 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   try {
     const cluster = config.cluster && (await Cluster.start(config.cluster, store, logger));
     if (cluster) cleanup.push(() => cluster.close());
-    const accounts = new Accounts(
-      store,
-      { logins: new LoginThrottle(config.loginThrottle), registrations: new RegistrationThrottle(config.registrationThrottle), hashing: new HashQueue(config.passwordHashing) },
-      config.sessionTtlSeconds,
-    );
+    // In a cluster the abuse throttles count what every server records (cluster/shared-throttles.ts).
+    const throttles = cluster
+      ? sharedThrottles({ login: config.loginThrottle, registration: config.registrationThrottle, codeGuess: config.codeGuessThrottle }, cluster.throttleChannel)
+      : { logins: new LoginThrottle(config.loginThrottle), registrations: new RegistrationThrottle(config.registrationThrottle), guesses: new CodeGuessThrottle(config.codeGuessThrottle) };
+    const accounts = new Accounts(store, { logins: throttles.logins, registrations: throttles.registrations, hashing: new HashQueue(config.passwordHashing) }, config.sessionTtlSeconds);
     const members = new MembershipCache(store, { recheckMisses: cluster !== undefined });
     const keys = new ChatKeys(store);
     let fanout: Fanout | undefined;
     const recent = new RecentMessages();
     // One count of unknown chat codes per user and address, for HTTP and TCP alike.
-    const guesses = new CodeGuessThrottle(config.codeGuessThrottle);
+    const guesses = throttles.guesses;
     // Typing and presence: one bucket per user, shared by the user's connections.
     const eventRate = new SendRateLimiter({ perSecond: EVENT_RATE_PER_SECOND, burst: EVENT_BURST });
     // Set once the fan-out and push exist; nothing is announced before the ports listen.
@@ -108,6 +109,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     fanout = await Fanout.start(config.multicast, keys, identity, addressOf, logger);
     const activeFanout = fanout;
     cleanup.push(() => activeFanout.close());
+    // Before the fan-out closes: batches from other servers stop arriving first.
+    if (cluster) cleanup.push(() => cluster.close());
     // Closed after the ports (below), before the fan-out: positions acknowledged are written, and their events still go out.
     cleanup.push(() => reads.close());
     cleanup.push(async () => presence.close());

@@ -126,8 +126,9 @@ export class Fanout {
     return fanout;
   }
 
-  /** Queues a committed batch; batches go out in commit order. */
+  /** Queues a committed batch; batches go out in commit order. Nothing once closed (in a cluster, batches from other servers may still arrive). */
   publish(batch: CommittedMessage[]): void {
+    if (this.closed) return;
     this.chain = this.chain.then(() => this.enqueue(batch)).catch((error) => this.logger.error({ err: error }, 'fan-out failed'));
   }
 
@@ -315,6 +316,8 @@ export class Fanout {
   }
 
   private transmit(datagram: Buffer, address: ChatAddress): void {
+    // The socket is gone: sending would throw ERR_SOCKET_DGRAM_NOT_RUNNING.
+    if (this.closed) return;
     this.send(datagram, address.port, address.group, (error) => {
       if (error) this.sendFailed(error, address);
       else if (this.sendsFailing) {

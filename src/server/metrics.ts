@@ -90,6 +90,7 @@ export function serverMetrics(parts: MeteredParts): Registry {
   const { cluster } = parts;
   if (cluster) {
     counter('chorus_cluster_forwarded_total', "Sends forwarded to their chat's owner on another server", () => cluster.stats.forwarded);
+    counter('chorus_cluster_forward_requests_total', 'Bus requests that carried forwarded sends (sends arriving together travel in one)', () => cluster.stats.forwardRequests);
     counter('chorus_cluster_served_total', 'Sends other servers forwarded to this one', () => cluster.stats.served);
     counter('chorus_cluster_rerouted_total', "Sends that looked for their chat's owner again (a failover)", () => cluster.stats.rerouted);
     counter('chorus_cluster_fenced_total', 'Commits refused because another server had taken over a chat (fencing)', () => sequencer.stats.fencedTransactions);

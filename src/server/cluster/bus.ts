@@ -42,8 +42,14 @@ export class Bus {
     }
   }
 
+  /** Best effort, as NATS core is: what is lost on the way is read from the database (site-feed.ts). */
   publish(subject: string, value: unknown): void {
-    this.nc.publish(subject, this.seal(subject, value));
+    if (this.nc.isClosed()) return;
+    try {
+      this.nc.publish(subject, this.seal(subject, value));
+    } catch (error) {
+      this.logger.warn({ err: error, subject }, 'bus publish failed');
+    }
   }
 
   /** Calls `handler` with each value on the subject; a request's answer is what it resolves to. */
@@ -55,13 +61,14 @@ export class Bus {
         if (value === undefined) return;
         const answer = Promise.resolve().then(() => handler(value));
         const reply = message.reply;
-        if (reply) void answer.then((result) => message.respond(this.seal(reply, result)), (failure) => message.respond(this.seal(reply, { error: String(failure) })));
+        if (reply) void answer.then((result) => this.respond(message, reply, result), (failure) => this.respond(message, reply, { error: String(failure) }));
       },
     });
   }
 
   /** Asks whoever listens on the subject; rejects with BusUnreachable when nobody answers in time. */
   async request(subject: string, value: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
+    if (this.nc.isClosed()) throw new BusUnreachable(subject, 'the bus connection is closed');
     try {
       const answer = await this.nc.request(subject, this.seal(subject, value), { timeout: timeoutMs });
       const opened = answer.subject ? this.open(answer.subject, answer.data) : undefined;
@@ -73,6 +80,16 @@ export class Bus {
         throw new BusUnreachable(subject, code === ErrorCode.NoResponders ? 'nobody answers' : 'no answer in time');
       }
       throw error;
+    }
+  }
+
+  /** An answer to a request; none once the connection is closed (the asker retries elsewhere). */
+  private respond(message: { respond(data: Uint8Array): boolean }, reply: string, value: unknown): void {
+    if (this.nc.isClosed()) return;
+    try {
+      message.respond(this.seal(reply, value));
+    } catch (error) {
+      this.logger.warn({ err: error }, 'bus answer failed');
     }
   }
 

@@ -9,6 +9,7 @@ import { Bus } from './bus.js';
 import { ChatLeases } from './leases.js';
 import type { MessageSink } from '../sequencer.js';
 import { MessageRouter } from './router.js';
+import type { ThrottleChannel, ThrottleEvent } from './shared-throttles.js';
 import { SiteFeed } from './site-feed.js';
 
 /** How often a server compares what it delivered with the database (bus traffic lost). */
@@ -46,6 +47,7 @@ export class Cluster {
   private router: MessageRouter | undefined;
   private feed: SiteFeed | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -87,6 +89,7 @@ export class Cluster {
   get stats() {
     return {
       forwarded: this.router?.stats.forwarded ?? 0,
+      forwardRequests: this.router?.stats.forwardRequests ?? 0,
       served: this.router?.stats.served ?? 0,
       rerouted: this.router?.stats.rerouted ?? 0,
       repaired: this.feed?.stats.repaired ?? 0,
@@ -150,6 +153,19 @@ export class Cluster {
     this.sweeper.unref();
   }
 
+  /** The throttles' events between servers (cluster/shared-throttles.ts); usable before `connect`. */
+  get throttleChannel(): ThrottleChannel {
+    const subject = `${this.prefix}.throttles`;
+    return {
+      publish: (event) => this.bus.publish(subject, { from: this.serverId, event }),
+      subscribe: (apply) =>
+        this.bus.subscribe(subject, (value) => {
+          const { from, event } = value as { from: string; event: ThrottleEvent };
+          if (from !== this.serverId && event && typeof event === 'object') apply(event);
+        }),
+    };
+  }
+
   /** A batch this server's sequencer committed: to this site, and to the others over the bus. */
   publishCommitted: (batch: CommittedMessage[]) => void = () => {
     throw new Error('cluster not connected to its parts');
@@ -158,11 +174,15 @@ export class Cluster {
   /** Events said at this server, for the other sites. */
   relayEvents: (chatCode: string, events: readonly ChatEvent[]) => void = () => {};
 
-  async close(): Promise<void> {
-    clearInterval(this.sweeper);
-    await this.feed?.settled();
-    await this.leases.stop();
-    await this.bus.close();
+  /** Stops taking forwarded sends and bus traffic and gives the leases up; once, however often called. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.sweeper);
+      await this.feed?.settled();
+      await this.leases.stop();
+      await this.bus.close();
+    })();
+    return this.closing;
   }
 
   private forgetChat(parts: LocalParts, chatCode: string): void {

@@ -6,16 +6,11 @@ import { type Committed, LeaseLostError } from '../store/messages.js';
 import { type Bus, BusUnreachable } from './bus.js';
 import type { ChatLeases } from './leases.js';
 
-/** A forwarded send's answer on the bus. */
+/** One forwarded send's answer on the bus (a request carries several sends, its answer one each). */
 type ForwardAnswer =
   | { committed: Committed }
   | { refused: { code: string; message: string; retryAfterSeconds?: number } }
   | { notOwner: true };
-
-/** The server asked does not (or no longer) hold the chat's lease: ask where it is now. */
-class NotOwner extends Error {
-  override readonly name = 'NotOwner';
-}
 
 export interface RouterOptions {
   /** How long a send may look for its chat's owner (a failover) before it is refused UNAVAILABLE. */
@@ -26,17 +21,47 @@ export const DEFAULT_ROUTER_OPTIONS: RouterOptions = { holdMs: 20_000 };
 
 // Between attempts to find a chat's owner: doubling from the first, up to the last.
 const RETRY_DELAYS_MS = { first: 50, max: 1_000 };
+// Sends to one owner that arrive together travel in one request, up to this much text (NATS
+// refuses payloads over its max_payload, 1 MiB by default).
+const FORWARD_BATCH_BYTES = 256 * 1024;
+
+
+/** A send waiting for its chat's owner. */
+interface Pending {
+  message: Submission;
+  resolve(committed: Committed): void;
+  reject(error: unknown): void;
+}
+
+/** What became of one send at one attempt. */
+type Outcome = { committed: Committed } | { retry: true } | { error: unknown };
+
+/** A chat's sends, in the order they came: one attempt at a time, so that none overtakes another. */
+interface ChatLine {
+  waiting: Pending[];
+  busy: boolean;
+  /** Attempts in a row that had to look for the owner again (the back-off grows with them). */
+  failures: number;
+  /** When the oldest send waiting for an owner first failed to find one. */
+  lookingSince?: number;
+}
 
 /**
  * Any server takes a send from its clients; the chat's owner commits it. A send for a chat this
  * server holds goes to its own sequencer; any other is forwarded to the owner over the bus
- * (request/reply) and acknowledged when the owner's answer, given after the commit, comes
- * back. When the owner is gone or was replaced (no answer, or "not the owner", or a commit
- * fenced off), the send looks for the owner again until `holdMs`: the client's message id keeps
- * a send that reached a commit before the failover from being stored twice.
+ * (request/reply: the sends that came together, in one request) and acknowledged when the
+ * owner's answer, given after the commit, comes back. When the owner is gone or was replaced
+ * (no answer, or "not the owner", or a commit fenced off), the sends look for the owner again
+ * until `holdMs`: the client's message id keeps a send that reached a commit before the
+ * failover from being stored twice.
+ *
+ * Each chat's sends go one attempt at a time, and those that must try again go back ahead of
+ * those that came meanwhile, so that a sender's messages are stored in the order it sent them
+ * across a failover too.
  */
 export class MessageRouter implements MessageSink {
-  readonly stats = { forwarded: 0, served: 0, rerouted: 0 };
+  readonly stats = { forwarded: 0, forwardRequests: 0, served: 0, rerouted: 0 };
+  private readonly lines = new Map<string, ChatLine>();
 
   constructor(
     private readonly deps: {
@@ -55,35 +80,111 @@ export class MessageRouter implements MessageSink {
     this.deps.bus.subscribe(this.deps.subjectOf(this.deps.leases.self.id), (value) => this.serve(value));
   }
 
-  async submit(message: Submission): Promise<Committed> {
-    const started = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const route = await this.deps.leases.route(message.chatCode);
-        return route === 'self' ? await this.deps.local.submit(message) : await this.forward(route.owner, message);
-      } catch (error) {
-        if (!(error instanceof LeaseLostError || error instanceof BusUnreachable || error instanceof NotOwner)) throw error;
-        this.stats.rerouted++;
-        if (Date.now() - started >= this.options.holdMs) {
-          throw new ChorusError('UNAVAILABLE', 'The chat is moving to another server; try again shortly', undefined, UNAVAILABLE_RETRY_AFTER_SECONDS);
-        }
-        await sleep(Math.min(RETRY_DELAYS_MS.first * 2 ** attempt, RETRY_DELAYS_MS.max));
+  submit(message: Submission): Promise<Committed> {
+    return new Promise((resolve, reject) => {
+      let line = this.lines.get(message.chatCode);
+      if (!line) {
+        line = { waiting: [], busy: false, failures: 0 };
+        this.lines.set(message.chatCode, line);
       }
+      line.waiting.push({ message, resolve, reject });
+      if (line.busy) return;
+      // From the next microtask: sends that come in the same turn (a client's pipelined frames) go in one attempt.
+      line.busy = true;
+      const started = line;
+      queueMicrotask(() => void this.pump(message.chatCode, started));
+    });
+  }
+
+  private async pump(chatCode: string, line: ChatLine): Promise<void> {
+    while (line.waiting.length > 0) {
+      const batch = line.waiting.splice(0);
+      const again = await this.attempt(chatCode, batch);
+      if (again.length === 0) {
+        line.failures = 0;
+        line.lookingSince = undefined;
+        continue;
+      }
+      this.stats.rerouted += again.length;
+      line.waiting.unshift(...again);
+      line.lookingSince ??= Date.now();
+      if (Date.now() - line.lookingSince >= this.options.holdMs) {
+        // Refused together, as the sequencer does when the database stays away: a later send
+        // committed before an earlier one is sent again would break the sender's order.
+        const error = new ChorusError('UNAVAILABLE', 'The chat is moving to another server; try again shortly', undefined, UNAVAILABLE_RETRY_AFTER_SECONDS);
+        for (const p of line.waiting.splice(0)) p.reject(error);
+        line.lookingSince = undefined;
+        line.failures = 0;
+        break;
+      }
+      await sleep(Math.min(RETRY_DELAYS_MS.first * 2 ** line.failures++, RETRY_DELAYS_MS.max));
+    }
+    line.busy = false;
+    if (line.waiting.length === 0) this.lines.delete(chatCode);
+  }
+
+  /** One attempt at the chat's owner; the sends that must look for the owner again, in order. */
+  private async attempt(chatCode: string, batch: Pending[]): Promise<Pending[]> {
+    let outcomes: Outcome[];
+    try {
+      const route = await this.deps.leases.route(chatCode);
+      outcomes = route === 'self' ? await this.commitHere(batch) : await this.forward(route.owner, batch);
+    } catch (error) {
+      outcomes = batch.map(() => (isRetryable(error) ? { retry: true } : { error }));
+    }
+    const again: Pending[] = [];
+    batch.forEach((p, i) => {
+      const outcome = outcomes[i]!;
+      if ('retry' in outcome) again.push(p);
+      else if ('committed' in outcome) p.resolve(outcome.committed);
+      else p.reject(outcome.error);
+    });
+    return again;
+  }
+
+  private async commitHere(batch: Pending[]): Promise<Outcome[]> {
+    const results = await Promise.allSettled(batch.map((p) => this.deps.local.submit(p.message)));
+    return results.map((r) => (r.status === 'fulfilled' ? { committed: r.value } : isRetryable(r.reason) ? { retry: true } : { error: r.reason }));
+  }
+
+  /** The batch to `owner`, in requests of at most FORWARD_BATCH_BYTES, all sent before any answer. */
+  private async forward(owner: string, batch: Pending[]): Promise<Outcome[]> {
+    const parts: Pending[][] = [];
+    let bytes = Infinity;
+    for (const p of batch) {
+      const size = Buffer.byteLength(p.message.text, 'utf8') + 200;
+      if (bytes + size > FORWARD_BATCH_BYTES) {
+        parts.push([]);
+        bytes = 0;
+      }
+      parts.at(-1)!.push(p);
+      bytes += size;
+    }
+    const answered = await Promise.all(parts.map((part) => this.request(owner, part)));
+    return answered.flat();
+  }
+
+  private async request(owner: string, part: Pending[]): Promise<Outcome[]> {
+    this.stats.forwarded += part.length;
+    this.stats.forwardRequests++;
+    try {
+      const reply = (await this.deps.bus.request(this.deps.subjectOf(owner), { messages: part.map((p) => p.message) })) as { answers?: ForwardAnswer[] };
+      if (!Array.isArray(reply.answers) || reply.answers.length !== part.length) return part.map(() => ({ retry: true }));
+      return reply.answers.map(outcomeOf);
+    } catch (error) {
+      return part.map(() => (isRetryable(error) ? { retry: true } : { error }));
     }
   }
 
-  private async forward(owner: string, message: Submission): Promise<Committed> {
-    this.stats.forwarded++;
-    const answer = (await this.deps.bus.request(this.deps.subjectOf(owner), { message })) as ForwardAnswer;
-    if ('committed' in answer) return answer.committed;
-    if ('notOwner' in answer) throw new NotOwner();
-    const { code, message: text, retryAfterSeconds } = answer.refused;
-    throw new ChorusError(isErrorCode(code) ? code : 'INTERNAL', text, undefined, retryAfterSeconds);
+  /** Sends forwarded here, in the order they were sent: each committed if this server holds (or may take) its chat's lease. */
+  private async serve(value: unknown): Promise<{ answers: ForwardAnswer[] }> {
+    const list = (value as { messages?: unknown } | null)?.messages;
+    const messages = Array.isArray(list) ? list : [];
+    // All started before any is awaited: the sequencer takes them in this order.
+    return { answers: await Promise.all(messages.map((m) => this.serveOne(submissionOf(m)))) };
   }
 
-  /** A send forwarded here: committed if this server holds (or may take) the chat's lease. */
-  private async serve(value: unknown): Promise<ForwardAnswer> {
-    const message = submissionOf(value);
+  private async serveOne(message: Submission | undefined): Promise<ForwardAnswer> {
     if (!message) return { refused: { code: 'INTERNAL', message: 'A forwarded send could not be read' } };
     this.stats.served++;
     try {
@@ -101,10 +202,22 @@ export class MessageRouter implements MessageSink {
   }
 }
 
+/** The owner is gone, moved, or took over meanwhile: worth looking for it again. */
+function isRetryable(error: unknown): boolean {
+  return error instanceof LeaseLostError || error instanceof BusUnreachable;
+}
+
+function outcomeOf(answer: ForwardAnswer): Outcome {
+  if ('committed' in answer) return { committed: answer.committed };
+  if ('notOwner' in answer) return { retry: true };
+  const { code, message, retryAfterSeconds } = answer.refused;
+  return { error: new ChorusError(isErrorCode(code) ? code : 'INTERNAL', message, undefined, retryAfterSeconds) };
+}
+
 /** A forwarded send, checked field by field: only servers of the cluster publish on the bus, but a bug must not store garbage. */
 function submissionOf(value: unknown): Submission | undefined {
-  const m = (value as { message?: Record<string, unknown> } | null)?.message;
-  if (!m) return undefined;
+  const m = value as Record<string, unknown> | null;
+  if (!m || typeof m !== 'object') return undefined;
   const ok =
     typeof m.chatCode === 'string' &&
     typeof m.senderId === 'number' &&
