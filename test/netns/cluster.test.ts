@@ -6,8 +6,8 @@
 // streams; what counts is what PostgreSQL holds, what the senders were acknowledged, and what
 // every receiver delivered.
 //
-// Needs root, iproute2, nftables, PostgreSQL and NATS on 127.0.0.1; fails (does not skip)
-// without them. Traffic stays on loopback and on the links and namespaces the test creates.
+// Needs root, iproute2, nftables, PostgreSQL and NATS on 127.0.0.1 (or where
+// CHORUS_TEST_POSTGRES_URL and CHORUS_TEST_NATS_URL say); fails (does not skip) without them. Traffic stays on loopback and on the links and namespaces the test creates.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, dropDatabase, postgresUrlOf } from '../support/engine.js';
+import { NATS_URL, createDatabase, dropDatabase, postgresUrlOf } from '../support/engine.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import type { AckEvent, ReceiverProcess, SenderProcess, Setup } from './chorus-lan.js';
 import { textOf } from './fixtures/texts.js';
@@ -25,7 +25,8 @@ import { type Sites, createSites, linksOfThisProcess } from './sites.js';
 import { listNetns } from './topology.js';
 
 const PREFIX = 'chorus-cluster';
-const NATS = { host: '127.0.0.1', port: 4222 };
+/** Where NATS is (CI's, or CHORUS_TEST_NATS_URL): the servers' bus, or the target of the test's proxy. */
+const NATS = { host: new URL(NATS_URL).hostname, port: Number(new URL(NATS_URL).port || 4222) };
 const SITES = ['a', 'b'] as const;
 type SiteName = (typeof SITES)[number];
 /** Per site: two receiving hosts and one sending host. */
@@ -190,7 +191,7 @@ async function requireNats(): Promise<void> {
       resolve();
     });
     socket.once('error', (error) =>
-      reject(new Error(`the cluster tests need NATS (with JetStream) on ${NATS.host}:${NATS.port}, as CI runs it: ${error.message}`)),
+      reject(new Error(`the cluster tests need NATS at ${NATS.host}:${NATS.port} (nats-server, as CI runs it; or set CHORUS_TEST_NATS_URL): ${error.message}`)),
     );
   });
 }
@@ -221,7 +222,7 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
     if (namespaces.length > 0 || links.length > 0) throw new Error(`left behind: ${[...namespaces, ...links].join(', ')}`);
   });
 
-  async function startCluster(natsUrl = `nats://${NATS.host}:${NATS.port}`): Promise<Cluster> {
+  async function startCluster(natsUrl = NATS_URL): Promise<Cluster> {
     if (!sites) throw new Error('sites not created');
     cluster = new Cluster(sites, await createDatabase());
     await cluster.start(natsUrl);
