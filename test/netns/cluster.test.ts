@@ -7,7 +7,8 @@
 // every receiver delivered.
 //
 // Needs root, iproute2, nftables, PostgreSQL and NATS on 127.0.0.1 (or where
-// CHORUS_TEST_POSTGRES_URL and CHORUS_TEST_NATS_URL say); fails (does not skip) without them. Traffic stays on loopback and on the links and namespaces the test creates.
+// CHORUS_TEST_POSTGRES_URL and CHORUS_TEST_NATS_URL say); fails (does not skip) without them.
+// Traffic stays on loopback and on the links and namespaces the test creates.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
