@@ -3,7 +3,7 @@
 // PostgreSQL and NATS on 127.0.0.1 of the machine's namespace, so it runs there, listening and
 // multicasting on its site's link; the site's clients live in the LAN's host namespaces.
 //
-//   machine's namespace:  chsS-PID  10.214.S.1/24   (S: a subnet no other link of the machine claims)
+//   machine's namespace:  chsS  10.214.S.1/24   (S: a subnet no other link of the machine claims)
 //        |  veth
 //   site switch namespace: up0 -- br0 -- v0, v1, ...  (topology.ts)
 //        |
@@ -23,11 +23,13 @@ import { type Lan, createLan, ip, pidAlive, removeLeftovers, requireRoot, toolPa
 /** The first two octets of every site subnet: 10.214.S.0/24. */
 export const SITE_NET = '10.214.';
 /**
- * A site's link is named `chsS-PID` in the machine's namespace (at most 14 characters; the
- * kernel allows 15), its peer `chpS-PID` until it moves into the site's switch. Names are
- * unique, so creating the link claims subnet S atomically: test files run in parallel.
+ * A site's link is named `chsS` in the machine's namespace, for its subnet S: names are unique,
+ * so creating the link claims the subnet atomically (test files run in parallel). Its alias
+ * names the process that made it, so that a crashed run's links can be told from a live one's.
  */
-const LINK_NAME = /^ch[sp](\d+)-(\d+)$/;
+const LINK_NAME = /^chs(\d+)$/;
+const aliasOf = (pid: number): string => `chorus test sites, pid ${pid}`;
+const ALIAS = /^chorus test sites, pid (\d+)$/;
 /** The site's end of the link, inside the switch namespace. */
 const UPLINK = 'up0';
 
@@ -117,8 +119,8 @@ export async function createSites(options: { prefix: string; sites: SiteSpec[] }
 
 /**
  * Creates the veth of the first subnet S that no address and no site link of the machine's
- * namespace uses. Its name says S: should another process claim the same S at the same moment,
- * one of the two `ip link add` fails with "File exists" and that one tries the next S.
+ * namespace uses. Should another process claim the same S at the same moment, one of the two
+ * `ip link add chsS` fails with "File exists" and that one tries the next S.
  */
 async function claimSubnet(): Promise<{ link: string; peer: string; subnet: number }> {
   const { stdout } = await ip(['-4', '-o', 'addr', 'show']);
@@ -129,10 +131,14 @@ async function claimSubnet(): Promise<{ link: string; peer: string; subnet: numb
   }
   for (let subnet = 1; subnet < 255; subnet++) {
     if (used.has(subnet)) continue;
-    const link = `chs${subnet}-${process.pid}`;
+    const link = `chs${subnet}`;
+    // The peer's name only has to be unique until it moves into the site's switch.
     const peer = `chp${subnet}-${process.pid}`;
     const made = await ip(['link', 'add', link, 'type', 'veth', 'peer', 'name', peer], { allowFail: true });
-    if (made.code === 0) return { link, peer, subnet };
+    if (made.code === 0) {
+      await ip(['link', 'set', 'dev', link, 'alias', aliasOf(process.pid)]);
+      return { link, peer, subnet };
+    }
     if (!/exists/i.test(made.stderr)) throw new Error(`ip link add ${link} failed: ${made.stderr.trim()}`);
   }
   throw new Error('no free 10.214.S.0/24 left in the machine namespace');
@@ -159,6 +165,7 @@ async function linkToMachine(site: Site, peer: string): Promise<void> {
 
 interface IpLink {
   ifname?: string;
+  ifalias?: string;
   operstate?: string;
   linkinfo?: { info_slave_data?: { state?: string } };
 }
@@ -171,21 +178,26 @@ async function machineLinks(): Promise<IpLink[]> {
   return JSON.parse((await ip(['-j', 'link', 'show'])).stdout) as IpLink[];
 }
 
+/** The pid that made a site link, from its alias; undefined for any other link. */
+function makerOf(link: IpLink): number | undefined {
+  if (!link.ifname || !LINK_NAME.test(link.ifname)) return undefined;
+  const m = ALIAS.exec(link.ifalias ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
 /** Deletes site links whose process no longer runs (a crashed run's). */
 export async function removeLeftoverLinks(): Promise<string[]> {
   const removed: string[] = [];
-  for (const { ifname } of await machineLinks()) {
-    const m = ifname ? LINK_NAME.exec(ifname) : null;
-    if (!m || !ifname) continue;
-    const pid = Number(m[2]);
-    if (pid === process.pid || pidAlive(pid)) continue;
-    await ip(['link', 'del', ifname], { allowFail: true });
-    removed.push(ifname);
+  for (const link of await machineLinks()) {
+    const pid = makerOf(link);
+    if (pid === undefined || pid === process.pid || pidAlive(pid)) continue;
+    await ip(['link', 'del', link.ifname!], { allowFail: true });
+    removed.push(link.ifname!);
   }
   return removed;
 }
 
 /** Site links of this process still in the machine's namespace (for tests checking their cleanup). */
 export async function linksOfThisProcess(): Promise<string[]> {
-  return (await machineLinks()).flatMap(({ ifname }) => (ifname && LINK_NAME.exec(ifname)?.[2] === String(process.pid) ? [ifname] : []));
+  return (await machineLinks()).flatMap((link) => (makerOf(link) === process.pid ? [link.ifname!] : []));
 }
