@@ -58,6 +58,8 @@ describe('chorus doctor', { timeout: 60_000 }, () => {
     expect(exit).toBe(0);
     expect(report).toMatchObject({ chat: code, multicast: true, delivery: 'multicast', reason: '', hints: [] });
     expect(report.checks.filter((c) => c.status !== 'ok').map((c) => c.id)).toEqual(['tls']);
+    // The receive buffer the system grants the receiving sockets, said with the join.
+    expect(report.checks.find((c) => c.id === 'join')!.detail).toMatch(/; receive buffer \d+ KiB/);
 
     const human = await chorus(as(ada, 'doctor', '--chat', code.toLowerCase()));
     expect(human.code).toBe(0);

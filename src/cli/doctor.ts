@@ -2,6 +2,7 @@ import { networkInterfaces } from 'node:os';
 import type { Command } from 'commander';
 import { type ApiClient, type Chat, isSessionEnded } from '../client/api.js';
 import { ingestEndpoint } from '../client/ingest-endpoint.js';
+import { RECEIVE_BUFFER_BYTES, grantedReceiveBuffer } from '../client/group-sockets.js';
 import { type DeliveryState, MulticastJoinError, Receiver } from '../client/receiver.js';
 import { apiReceiverSource } from '../client/receiver-source.js';
 import { Sender } from '../client/sender.js';
@@ -224,7 +225,7 @@ async function diagnose({ client, profileDir, profile, chat: chosen, interfaceAd
       joinFailure = error instanceof Error ? error.message : String(error);
     }
     joinFailure ??= joinError?.message;
-    if (joinFailure === undefined) add({ id: 'join', title: "joining the chat's group", status: 'ok', detail: `${chat.multicast.group}:${chat.multicast.port} on ${interfaceAddress}` });
+    if (joinFailure === undefined) add({ id: 'join', title: "joining the chat's group", status: 'ok', detail: `${chat.multicast.group}:${chat.multicast.port} on ${interfaceAddress}; ${await receiveBufferNote()}` });
     else add({ id: 'join', title: "joining the chat's group", status: 'fail', detail: joinFailure });
     const state = await verdict;
     const context: CauseContext = { joinError, interfaceAddress, interfaceName: iface.name, interfaceInternal: iface.internal, lanServer, group: chat.multicast.group, port: chat.multicast.port };
@@ -357,4 +358,13 @@ function otherAddresses(): string {
 function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** What the system grants the receiving sockets' buffer, and what to do when it caps it. */
+async function receiveBufferNote(): Promise<string> {
+  const granted = await grantedReceiveBuffer().catch(() => undefined);
+  if (granted === undefined) return 'receive buffer unknown';
+  const kib = (n: number) => `${Math.round(n / 1024)} KiB`;
+  if (granted >= RECEIVE_BUFFER_BYTES) return `receive buffer ${kib(granted)}`;
+  return `receive buffer ${kib(granted)} of ${kib(RECEIVE_BUFFER_BYTES)} asked (the system caps it, so a burst may overflow it and be repaired over HTTP; raise the cap with sudo sysctl -w net.core.rmem_max=${RECEIVE_BUFFER_BYTES})`;
 }

@@ -23,7 +23,7 @@ import { ChatScreen } from './chat-screen.js';
 import { announceDelivery, announceServerMoves, chatDeliveryLine, chatServerLine, tailDeliveryLine, tailServerLine } from './delivery-notes.js';
 import { chatRefusal, onChat } from './chat-commands.js';
 import { chatCodeArgument, countUpTo, multicastInterface } from './options.js';
-import { CliError, describeFailure, messageLine, plural, printNote, printResult, terminalSafe, usageError } from './output.js';
+import { CliError, LineBatcher, describeFailure, messageLine, plural, printNote, printResult, terminalSafe, usageError } from './output.js';
 
 /** `chorus send`, `tail` and `chat`: a chat's messages out (the Sender) and in (the Receiver). */
 
@@ -101,16 +101,19 @@ chorus doctor says why, and what to try.`,
         const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress, link: session });
         receiverFollowsServers(client, receiver, unpinnedNote);
         announceServerMoves(client.servers, printNote, tailServerLine);
+        const lines = new LineBatcher(process.stdout);
         try {
           const labels = new SenderLabels();
-          receiver.onMessage((message) => process.stdout.write(`${options.json ? JSON.stringify(messageView(message)) : messageLine(message, labels)}\n`));
+          receiver.onMessage((message) => lines.write(options.json ? JSON.stringify(messageView(message)) : messageLine(message, labels)));
           // On stderr, with or without --json: stdout holds only the chat's messages.
           receiver.onPathChange(announceDelivery(printNote, tailDeliveryLine));
           watchReceiver(receiver, code, stop.fail);
           await receive(receiver, code, options.history ?? TAIL_HISTORY_DEFAULT);
+          lines.flush(); // the history before the note, on a terminal that shows both
           printNote(`Following "${terminalSafe(chat.name)}" (${code}); Ctrl-C stops.`);
           await stop.stopped;
         } finally {
+          lines.flush();
           receiver.close();
           session.close();
           client.servers?.close();

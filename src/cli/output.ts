@@ -135,3 +135,30 @@ function lowerFirst(text: string): string {
   // "No chat with code X" reads better after "chorus: " as "no chat with code X".
   return text.length > 1 && /^[A-Z](?:[a-z]| [a-z])/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
 }
+
+/**
+ * Lines for a stream, written together once this turn of the event loop is over: a burst of
+ * messages (a receiver delivers a whole datagram, or a repaired page, at once) costs one write
+ * instead of one per line. `flush` writes what waits now (before the process ends).
+ */
+export class LineBatcher {
+  private pending: string[] = [];
+  private scheduled = false;
+
+  constructor(private readonly stream: NodeJS.WritableStream) {}
+
+  write(line: string): void {
+    this.pending.push(line);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = `${this.pending.join('\n')}\n`;
+    this.pending = [];
+    this.stream.write(text);
+  }
+}

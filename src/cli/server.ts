@@ -104,9 +104,9 @@ site is sequenced once and multicast at every site (docs/architecture.md, The cl
     // Before the address is printed: whoever reads it may stop us at once.
     stopOnSignals([server], 'stopping (finishing requests in flight)');
     const storage = config.database.engine === 'sqlite' ? `data in ${config.dataDir}` : 'data in PostgreSQL';
-    if (server.cluster) process.stdout.write(`Cluster mode: server ${server.cluster.serverId} of site ${server.cluster.site}, bus at NATS\n`);
     const tls = server.tlsFingerprint ? ', both over TLS' : '';
     process.stdout.write(`Chorus server listening on ${server.httpUrl} (HTTP API) and TCP port ${server.tcpPort}${tls}; ${storage}\n`);
+    if (server.cluster) process.stdout.write(`Cluster mode: server ${server.cluster.serverId} of site ${server.cluster.site}; the bus is NATS\n`);
     if (server.tlsFingerprint) {
       process.stdout.write(`TLS certificate fingerprint (SHA-256): ${server.tlsFingerprint}\n`);
       process.stdout.write(`Clients check it at their first login: chorus login --server ${server.httpUrl} --fingerprint ${server.tlsFingerprint}\n`);

@@ -15,6 +15,29 @@ export type { Arrival };
  * holds, so that the receiver reads each datagram once: from the socket holding its chat's group.
  */
 
+/**
+ * What each receiving socket asks the system to buffer: a burst (a pasted log, a reconnect's
+ * catch-up) waits there while the receiver verifies and decrypts, instead of being dropped and
+ * repaired over HTTP. Linux grants at most net.core.rmem_max (often 208 KiB); `chorus doctor`
+ * says what it granted.
+ */
+export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** The receive buffer the system grants a socket asking for RECEIVE_BUFFER_BYTES (Linux reports twice what it keeps for data: halved). */
+export async function grantedReceiveBuffer(): Promise<number> {
+  const socket = createSocket({ type: 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, '127.0.0.1', () => resolve());
+    });
+    const reported = socket.getRecvBufferSize();
+    return process.platform === 'linux' ? Math.floor(reported / 2) : reported;
+  } finally {
+    socket.close();
+  }
+}
+
 export type JoinProblem = 'port-in-use' | 'no-interface' | 'too-many-groups' | 'other';
 
 /** A chat's group could not be joined; the message says what is wrong, for the person. */
@@ -141,7 +164,7 @@ export class GroupSockets implements MulticastTransport {
   }
 
   private open(port: number): PortSocket {
-    const socket = createSocket({ type: 'udp4', reuseAddr: true });
+    const socket = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECEIVE_BUFFER_BYTES });
     const pool = this.pools.get(port) ?? [];
     this.pools.set(port, pool);
     const entry: PortSocket = {
