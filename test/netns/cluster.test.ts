@@ -18,7 +18,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NATS_URL, createDatabase, dropDatabase, postgresUrlOf } from '../support/engine.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
-import type { AckEvent, ReceiverProcess, SenderProcess, Setup } from './chorus-lan.js';
+import type { AckEvent, ReceiverProcess, SenderProcess, Setup, Stats } from './chorus-lan.js';
 import { textOf } from './fixtures/texts.js';
 import { setupChat, startReceiver, startSender } from './site-chat.js';
 import { SiteServer } from './site-server.js';
@@ -38,6 +38,8 @@ const COUNT = 1000;
 const FIRST: Record<SiteName, number> = { a: 1, b: COUNT + 1 };
 /** The pace of the streams that something breaks in the middle of (4 s each). */
 const STREAM_RATE = 250;
+/** Slower for the split brain: the stream lasts while the owner is paused and resumed (5 s). */
+const SPLIT_BRAIN_RATE = 200;
 const LEASE_TTL = '3s';
 
 interface StoredMessage {
@@ -61,6 +63,8 @@ class Cluster {
   readonly senders: SenderProcess[] = [];
   /** Every (owner, epoch) the chat's lease went through, as polled every 100 ms. */
   readonly leases: LeaseState[] = [];
+  /** Sites whose server the test stopped with SIGSTOP and has not resumed (their metrics would not answer). */
+  readonly paused = new Set<SiteName>();
   setup!: Setup;
   private readonly dataDirs: string[] = [];
   private readonly db: pg.Client;
@@ -131,6 +135,36 @@ class Cluster {
     }
   }
 
+  /** What the database and each running, unpaused server say of the cluster: printed when a test failed. */
+  async diagnose(): Promise<string> {
+    const out: string[] = [];
+    const servers = await this.db
+      .query('select id, site, expires_at - (extract(epoch from now()) * 1000)::bigint as expires_in_ms from cluster_servers')
+      .then((r) => JSON.stringify(r.rows), (error: Error) => `unreadable: ${error.message}`);
+    out.push(`cluster_servers (expiry from the database's now): ${servers}`);
+    const sessions = await this.db
+      .query(
+        `select pid, state, wait_event_type, wait_event, (extract(epoch from now() - xact_start) * 1000)::integer as in_transaction_ms, left(query, 120) as query
+         from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
+      )
+      .then((r) => JSON.stringify(r.rows), (error: Error) => `unreadable: ${error.message}`);
+    out.push(`the servers' database sessions: ${sessions}`);
+    out.push(`chat: ${await this.lease().then((l) => JSON.stringify(l), (error: Error) => error.message)}; lease history ${JSON.stringify(this.leases)}`);
+    for (const [site, server] of this.servers) {
+      if (!server.running || this.paused.has(site)) continue;
+      const metrics = await server.metricsText().then(
+        (text) => text.split('\n').filter((line) => line.startsWith('chorus_cluster_') || line.startsWith('chorus_messages_committed_total')).join(', '),
+        (error: Error) => `unreadable: ${error.message}`,
+      );
+      out.push(`server of site ${site}: ${metrics}`);
+    }
+    return out.join('\n');
+  }
+
+  async query<Row extends pg.QueryResultRow>(text: string): Promise<Row[]> {
+    return (await this.db.query<Row>(text)).rows;
+  }
+
   async stored(): Promise<StoredMessage[]> {
     const { rows } = await this.db.query<StoredMessage>('select seq::integer as seq, sender_id, client_msg_id, text from messages order by seq');
     return rows;
@@ -175,6 +209,40 @@ function expectDeliveredAsStored(r: ReceiverProcess, stored: StoredMessage[]): v
   expect(delivered, `delivered in ${r.host.name}`).toEqual(stored.map((m) => [m.seq, m.text, m.client_msg_id]));
 }
 
+/**
+ * Where the owner's server is paused: inside a commit (its transaction has claimed seqs with
+ * `UPDATE chats SET last_seq …` and holds the chat's row until it commits), or outside one.
+ */
+type PausePoint = 'inside a commit' | 'outside a commit';
+
+/** The last statement of each session of the test database that is idle inside a transaction. */
+async function openTransactions(c: Cluster): Promise<string[]> {
+  return c.query<{ query: string }>(
+    "select query from pg_stat_activity where datname = current_database() and state = 'idle in transaction'",
+  ).then((rows) => rows.map((r) => r.query));
+}
+
+/**
+ * Pauses the owner's server (SIGSTOP) at `where`: a pause that lands elsewhere is undone at
+ * once (SIGCONT; far shorter than a lease) and tried again. Commits take milliseconds, so a
+ * pause inside one takes a few tries. Returns how many.
+ */
+async function pauseOwner(c: Cluster, site: SiteName, where: PausePoint): Promise<number> {
+  const server = c.server(site);
+  for (let tries = 1; tries <= 60; tries++) {
+    server.signal('SIGSTOP');
+    c.paused.add(site);
+    // Whatever the server had sent reaches PostgreSQL before it is looked at.
+    await new Promise((r) => setTimeout(r, 50));
+    const holdsRow = (await openTransactions(c)).some((q) => /^(update "chats" set "last_seq"|insert into "messages")/.test(q));
+    if (holdsRow === (where === 'inside a commit')) return tries;
+    server.signal('SIGCONT');
+    c.paused.delete(site);
+    await new Promise((r) => setTimeout(r, 10 + Math.random() * 60));
+  }
+  throw new Error(`could not pause the server of site ${site} ${where} in 60 tries`);
+}
+
 /** The UDP counters of a host's namespace (/proc/net/snmp): why a receiver missed datagrams on a lossless link. */
 async function udpCounters(c: Cluster, host: string): Promise<Record<string, number>> {
   const lan = c.sites.site(host[0]!).lan;
@@ -198,6 +266,18 @@ async function requireNats(): Promise<void> {
   });
 }
 
+/**
+ * The receiver got multicast from its own site's server, and nothing it could not verify or
+ * read: the other site's server multicasts the same chat on the same group and port, signed
+ * with its own key, and none of that may reach this site.
+ */
+async function expectOwnSiteMulticast(r: ReceiverProcess): Promise<Stats> {
+  const stats = await r.stats();
+  expect(stats.counts.datagrams, `datagrams received in ${r.host.name}`).toBeGreaterThan(0);
+  expect(stats.drops, `datagrams dropped in ${r.host.name}`).toMatchObject({ malformed: 0, 'bad-signature': 0, 'unknown-key': 0, undecryptable: 0 });
+  return stats;
+}
+
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, () => {
@@ -212,7 +292,12 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
     });
   });
 
-  afterEach(async () => {
+  afterEach(async (context) => {
+    // A failed test shows what the servers said last: the reason is often there.
+    if (context.task.result?.state === 'fail' && cluster) {
+      for (const [site, server] of cluster.servers) console.log(`server of site ${site} (${server.running ? 'running' : 'gone'}), last lines:\n${server.tail(15)}\n${server.stderr.slice(-2000)}`);
+      console.log(await cluster.diagnose());
+    }
     await cluster?.close();
     cluster = undefined;
   });
@@ -255,8 +340,7 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
     for (const s of senders) expect(s.acks).toHaveLength(COUNT);
     for (const r of c.receivers.values()) {
       expectDeliveredAsStored(r, stored);
-      const stats = await r.stats();
-      expect(stats.drops).toMatchObject({ malformed: 0, 'bad-signature': 0, 'unknown-key': 0, undecryptable: 0 });
+      const stats = await expectOwnSiteMulticast(r);
       const udp = await udpCounters(c, r.host.name);
       console.log(
         `cluster: ${r.host.name} got ${stats.counts.datagrams} datagrams, repaired ${stats.counts.repairedMessages} messages; ` +
@@ -295,24 +379,39 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
       const r = c.receivers.get(host)!;
       await r.until(() => r.delivered.length >= stored.length, `${stored.length} messages`, 30_000);
       expectDeliveredAsStored(r, stored);
+      await expectOwnSiteMulticast(r);
     }
     c.printWarnings('cluster failover');
     console.log(`cluster failover: lease history ${JSON.stringify(c.leases.map(({ owner: o, epoch }) => [c.siteOf(o) ?? o, epoch]))}`);
   });
 
-  it('fences a paused owner: after another took its lease it commits nothing, nothing is stored twice', async () => {
+  /**
+   * Split brain: the owner paused (SIGSTOP) while senders run at both sites, where `where` says,
+   * until another server took its lease; then resumed.
+   */
+  async function splitBrain(where: PausePoint): Promise<void> {
     const c = await startCluster();
-    const senders = new Map(SITES.map((site) => [site, c.send(site, STREAM_RATE)] as const));
+    const senders = new Map(SITES.map((site) => [site, c.send(site, SPLIT_BRAIN_RATE)] as const));
     const { owner, other, lease: before } = await midStream(c, [...senders.values()], 150);
     const paused = c.server(owner);
     const takerId = c.server(other).info.serverId;
 
-    paused.signal('SIGSTOP');
+    const tries = await pauseOwner(c, owner, where);
     const pausedAt = Date.now();
-    const taken = await c.leaseUntil((l) => l.owner === takerId && l.epoch > before.epoch, `site ${other} to take the lease`, 20_000);
+    console.log(`cluster split brain: site ${owner}'s server paused ${where} (at try ${tries})`);
+    const taken = await c.leaseUntil((l) => l.owner === takerId && l.epoch > before.epoch, `site ${other} to take the lease`, 20_000).catch(async (error: Error) => {
+      // Say plainly when PostgreSQL is what the takeover waits for.
+      const waiting = await c.query<{ n: number }>("select count(*)::integer as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'update \"chats\" set \"lease_owner\"%'");
+      const held = (await openTransactions(c)).filter((q) => q.startsWith('update "chats" set "last_seq"') || q.startsWith('insert into "messages"'));
+      if (waiting[0]!.n > 0 && held.length > 0) {
+        throw new Error(`${error.message}\nThe takeover's UPDATE of the chat's row waits for a lock held by the paused owner's open commit transaction (its last statement: ${held[0]!.slice(0, 60)}…)`);
+      }
+      throw error;
+    });
     // A moment more with the lease elsewhere, then the paused server runs on as if nothing happened.
     await new Promise((r) => setTimeout(r, 1000));
     paused.signal('SIGCONT');
+    c.paused.delete(owner);
     const resumedAt = Date.now();
     console.log(`cluster split brain: paused site ${owner}'s server (epoch ${before.epoch}); site ${other} held the lease (epoch ${taken.epoch}) ${taken.at - pausedAt} ms later; resumed ${resumedAt - pausedAt} ms after the pause`);
 
@@ -329,6 +428,7 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
     for (const r of c.receivers.values()) {
       await r.until(() => r.delivered.length >= stored.length, `${stored.length} messages`, 30_000);
       expectDeliveredAsStored(r, stored);
+      await expectOwnSiteMulticast(r);
     }
 
     // What the resumed server says of it, printed; what is guaranteed, asserted.
@@ -351,7 +451,14 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
     const heldAgain = c.leases.filter((l) => l.at > pausedAt && l.owner === paused.info.serverId);
     for (const l of heldAgain) expect(l.epoch).toBeGreaterThan(taken.epoch);
     if (heldAgain.length === 0) expect(committedAtEnd, 'commits by the fenced server after it resumed').toBe(committedAfterResume);
-  });
+  }
+
+  it('fences a paused owner: after another took its lease it commits nothing, nothing is stored twice', () => splitBrain('outside a commit'));
+
+  // PostgreSQL holds the chat's row for the paused owner's open transaction (its commit had
+  // claimed seqs when it stopped): the takeover must not wait for a server that may never run again.
+  it('takes the lease from an owner paused inside a commit, and fences it as well', () => splitBrain('inside a commit'));
+
 
   it('loses nothing when the servers are cut from NATS for 3 s in the middle of a stream; both sites catch up', async () => {
     const proxy = await startTcpProxy(NATS);
@@ -378,6 +485,7 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
       for (const r of c.receivers.values()) {
         await r.until(() => r.delivered.length >= stored.length, `${stored.length} messages`, 30_000);
         expectDeliveredAsStored(r, stored);
+        await expectOwnSiteMulticast(r);
       }
       c.printWarnings('cluster NATS cut');
       console.log(`cluster NATS cut: every receiver at both sites delivered ${stored.length} messages ${seconds(Date.now() - restoredAt)} after the restore at the latest`);
