@@ -23,6 +23,28 @@ export interface MessagingOptions {
   profile?: string;
 }
 
+/**
+ * Sends `messages` 60-byte messages with ids b0, b1 … into the chat, as fast as the sender's
+ * window allows or at `ratePerSecond`; when each was sent, and how long until all were acknowledged.
+ */
+export async function pipeline(sender: Sender, chat: string, messages: number, ratePerSecond?: number) {
+  const text = 'x'.repeat(60);
+  const now = () => performance.timeOrigin + performance.now();
+  const sentAt: number[] = [];
+  const start = now();
+  const acks: Promise<unknown>[] = [];
+  for (let i = 0; i < messages; i++) {
+    if (ratePerSecond) {
+      const wait = start + (i * 1000) / ratePerSecond - now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    sentAt.push(now());
+    acks.push(sender.send(chat, text, `b${i}`));
+  }
+  await Promise.all(acks);
+  return { start, sentAt, committedMs: now() - start };
+}
+
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -51,21 +73,7 @@ async function scenario(options: MessagingOptions, receiverCount: number, messag
     const sender = new Sender({ host: '127.0.0.1', port: await tcpPortOf(url), token: owner.token, window: 1000 });
     await sender.connect();
     const before = procStats(child.pid!);
-    const text = 'x'.repeat(60);
-    const now = () => performance.timeOrigin + performance.now();
-    const sentAt: number[] = [];
-    const start = now();
-    const acks: Promise<unknown>[] = [];
-    for (let i = 0; i < messages; i++) {
-      if (ratePerSecond) {
-        const wait = start + (i * 1000) / ratePerSecond - now();
-        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      }
-      sentAt.push(now());
-      acks.push(sender.send(chat.code, text, `b${i}`));
-    }
-    await Promise.all(acks);
-    const committedMs = now() - start;
+    const { start, sentAt, committedMs } = await pipeline(sender, chat.code, messages, ratePerSecond);
     const reports = await Promise.all(receivers.map((r) => r.report()));
     const after = procStats(child.pid!);
     const metrics = await (await fetch(`${url}/api/metrics`)).text();

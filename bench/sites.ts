@@ -17,7 +17,7 @@ import { Sender } from '../src/client/sender.js';
 import { NATS_URL, createDatabase, dropDatabase, postgresUrlOf } from '../test/support/engine.js';
 import { tcpPortOf } from '../test/support/messaging.js';
 import { http, signUp } from '../test/support/server.js';
-import { percentile, startReceiver } from './messaging.js';
+import { percentile, pipeline, startReceiver } from './messaging.js';
 import { startChorusServer, stop } from './processes.js';
 
 export interface SitesOptions {
@@ -60,20 +60,7 @@ async function run(databaseUrl: string, sites: Site[], from: Site, messages: num
   try {
     const sender = new Sender({ host: '127.0.0.1', port: await tcpPortOf(from.url), token: owner.token, window: 1000 });
     await sender.connect();
-    const now = () => performance.timeOrigin + performance.now();
-    const sentAt: number[] = [];
-    const start = now();
-    const acks: Promise<unknown>[] = [];
-    for (let i = 0; i < messages; i++) {
-      if (ratePerSecond) {
-        const wait = start + (i * 1000) / ratePerSecond - now();
-        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      }
-      sentAt.push(now());
-      acks.push(sender.send(chat.code, 'x'.repeat(60), `b${i}`));
-    }
-    await Promise.all(acks);
-    const committedMs = now() - start;
+    const { sentAt, committedMs } = await pipeline(sender, chat.code, messages, ratePerSecond);
     const reports = await Promise.all(receivers.map(async (r) => ({ site: r.site, report: await r.report() })));
     sender.close();
     return {

@@ -8,6 +8,7 @@ import { startServer } from '../src/server/compose.js';
 import { type RunningServer, defaultServerConfig } from '../src/server/config.js';
 import { NATS_URL, createDatabase, dropDatabase, postgresUrlOf } from './support/engine.js';
 import { connectedSender, recordingReceiver, waitFor } from './support/messaging.js';
+import { rawFrameClient } from './support/raw-tcp.js';
 import { http, signUp } from './support/server.js';
 
 /**
@@ -139,6 +140,35 @@ describe('cluster mode', () => {
     expect(atA.delivered.map((m) => m.text)).toEqual(['genuine']);
     sender.close();
     atA.receiver.close();
+  });
+
+  it("relays typing from one site to the other's members, and a message committed elsewhere to its push watchers", async () => {
+    const [hal, ivy] = await Promise.all([signUp(a.httpUrl, 'Hal'), signUp(b.httpUrl, 'Ivy')]);
+    const chat = (await http(a.httpUrl)('POST', '/api/chats', { token: hal.token, json: { name: 'Relay' } })).body;
+    expect((await http(b.httpUrl)('POST', `/api/chats/${chat.code}/members`, { token: ivy.token })).status).toBe(200);
+    // Ivy is on push at B (no multicast where she is); Hal types and sends at A.
+    const ivys = await rawFrameClient(b.tcpPort);
+    await ivys.login(ivy.token);
+    ivys.send({ t: 'watch', chat: chat.code, after: 0 });
+    const hals = await rawFrameClient(a.tcpPort);
+    await hals.login(hal.token);
+    hals.send({ t: 'typing', chat: chat.code, on: true });
+    // Hal's presence (online, at A) comes across first, then his typing.
+    const eventsOf = () => ivys.frames.flatMap((f) => (f.t === 'events' && f.chat === chat.code ? f.events : []));
+    await waitFor(() => eventsOf().some((e) => e.kind === 'typing'), "Hal's typing at B");
+    expect(eventsOf()).toContainEqual({ kind: 'presence', userId: hal.user.id, name: 'Hal', state: 'online' });
+    expect(eventsOf()).toContainEqual({ kind: 'typing', userId: hal.user.id, name: 'Hal', on: true });
+    // A lists Ivy, connected at B only, as online (what B announced of her).
+    const ivyAtA = async () => (await http(a.httpUrl)('GET', `/api/chats/${chat.code}/members`, { token: hal.token })).body.members.find((m: { id: number }) => m.id === ivy.user.id);
+    const deadline = Date.now() + 5_000;
+    while ((await ivyAtA())?.presence !== 'online' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await ivyAtA())?.presence).toBe('online');
+    hals.send({ t: 'send', id: 'relay-1', chat: chat.code, text: 'from A to B' });
+    expect(await hals.next('ack')).toMatchObject({ id: 'relay-1', seq: 1 });
+    const pushed = await ivys.next('messages');
+    expect(pushed.messages.map((m) => [m.seq, m.text])).toEqual([[1, 'from A to B']]);
+    hals.socket.destroy();
+    ivys.socket.destroy();
   });
 
   it('counts password guesses at one server at the others too', async () => {

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { chorusError } from '../protocol/errors.js';
-import type { Frame } from '../protocol/frames.js';
-import { PROTOCOL_VERSION } from '../protocol/limits.js';
 import { FakeClock } from './clock.fake.js';
-import { type Ack, Sender } from './sender.js';
-import { type FakeConnection, FakeSenderTransport } from './sender-transport.fake.js';
+import { Sender } from './sender.js';
+import { FakeSenderTransport, ack, sentIds, track, welcomeOn } from './sender-transport.fake.js';
 import { HOME_RETRY_MS, type ServerEndpoint, ServerList } from './server-list.js';
 
 /** The Sender on several servers (server-list.ts): fake transports, one per server, and a fake clock. */
@@ -25,24 +23,6 @@ function setup(options: { homeAnswers?: () => Promise<boolean> } = {}) {
   return { clock, list, sender, a: transports.get(A)!, b: transports.get(B)! };
 }
 
-const welcome: Frame = { t: 'welcome', v: PROTOCOL_VERSION, userId: 1 };
-const ack = (id: string, seq: number): Frame => ({ t: 'ack', id, chat: 'AAAAA-11111', seq, sentAt: '2024-05-01T12:00:00.000Z' });
-
-function welcomeOn(connection: FakeConnection): void {
-  connection.accept();
-  connection.reply(welcome);
-}
-
-function track(promise: Promise<Ack>) {
-  const outcome: { ack?: Ack; error?: unknown } = {};
-  promise.then(
-    (a) => (outcome.ack = a),
-    (e: unknown) => (outcome.error = e),
-  );
-  return outcome;
-}
-
-const sentIds = (c: FakeConnection) => c.sent('send').map((f) => f.id);
 
 describe('Sender on several servers', () => {
   it('connects to home first', async () => {

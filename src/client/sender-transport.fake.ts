@@ -1,4 +1,6 @@
 import { type Frame, FrameDecoder, encodeFrame } from '../protocol/frames.js';
+import { PROTOCOL_VERSION } from '../protocol/limits.js';
+import type { Ack } from './sender.js';
 import type { SenderConnection, SenderConnectionEvents, SenderTransport } from './sender-transport.js';
 
 /** One connection the Sender opened: the test plays the server on it. */
@@ -64,3 +66,26 @@ export class FakeSenderTransport implements SenderTransport {
     return connection;
   }
 }
+
+// What the Sender's tests (one server, several servers) say and check on a fake connection.
+
+export const welcome: Frame = { t: 'welcome', v: PROTOCOL_VERSION, userId: 1 };
+export const ack = (id: string, seq: number): Frame => ({ t: 'ack', id, chat: 'AAAAA-11111', seq, sentAt: '2024-05-01T12:00:00.000Z' });
+
+/** Accepts and welcomes the connection. */
+export function welcomeOn(connection: FakeConnection): void {
+  connection.accept();
+  connection.reply(welcome);
+}
+
+/** The outcome of a send, filled in when it settles. */
+export function track(promise: Promise<Ack>) {
+  const outcome: { ack?: Ack; error?: unknown } = {};
+  promise.then(
+    (a) => (outcome.ack = a),
+    (e: unknown) => (outcome.error = e),
+  );
+  return outcome;
+}
+
+export const sentIds = (c: FakeConnection) => c.sent('send').map((f) => f.id);

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Frame } from '../protocol/frames.js';
 import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { FakeClock } from './clock.fake.js';
-import { type Ack, Sender, type SenderOptions, type SenderState } from './sender.js';
-import { type FakeConnection, FakeSenderTransport } from './sender-transport.fake.js';
+import { Sender, type SenderOptions, type SenderState } from './sender.js';
+import { FakeSenderTransport, ack, sentIds, track, welcome, welcomeOn } from './sender-transport.fake.js';
 
 /** The Sender's policy with a fake transport and a fake clock: no socket, no real waiting. */
 
@@ -18,25 +17,6 @@ function setup(options: Partial<SenderOptions> = {}) {
   return { clock, transport, sender, states };
 }
 
-const welcome: Frame = { t: 'welcome', v: PROTOCOL_VERSION, userId: 1 };
-const ack = (id: string, seq: number): Frame => ({ t: 'ack', id, chat: 'AAAAA-11111', seq, sentAt: '2024-05-01T12:00:00.000Z' });
-
-/** Accepts and welcomes the connection. */
-function welcomeOn(connection: FakeConnection): void {
-  connection.accept();
-  connection.reply(welcome);
-}
-
-function track(promise: Promise<Ack>) {
-  const outcome: { ack?: Ack; error?: unknown } = {};
-  promise.then(
-    (a) => (outcome.ack = a),
-    (e: unknown) => (outcome.error = e),
-  );
-  return outcome;
-}
-
-const sentIds = (c: FakeConnection) => c.sent('send').map((f) => f.id);
 
 describe('Sender: hello and welcome', () => {
   it('says hello with the token once connected, and connect() resolves at the welcome', async () => {

@@ -51,9 +51,25 @@ function openTls(options: TcpTransportOptions, fingerprint: string | undefined, 
   return socket;
 }
 
+/**
+ * Writes are corked for the rest of the tick: a burst of frames (`send --stdin` reading a pasted
+ * block, the unacknowledged resent after a reconnect) leaves in one system call, as the server's
+ * acks do (server/ingest.ts).
+ */
 function socketConnection(socket: Socket): SenderConnection {
+  let corked = false;
   return {
-    write: (bytes) => void socket.write(bytes),
+    write: (bytes) => {
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          corked = false;
+          socket.uncork();
+        });
+      }
+      socket.write(bytes);
+    },
     destroy: () => void socket.destroy(),
     get destroyed() {
       return socket.destroyed;

@@ -81,6 +81,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       announce: (user, state) => void announcePresence(store, chatEvents, user, state).catch((error) => logger.warn({ err: error }, 'presence could not be announced')),
       logger,
       offlineAfterMs: config.timeouts.offlineAfterMs,
+      ...(cluster ? { isLive: (serverId: string) => cluster.leases.liveServers.includes(serverId) } : {}),
     });
     const reads = new ReadPositions({
       store: store.reads,
@@ -145,6 +146,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       keys,
       keyRotated: (code) => activeFanout.nudge(code),
       eventsHere: (code, list) => events.sendHere(code, list),
+      presenceElsewhere: (serverId, userId, state) => presence.heardElsewhere(serverId, userId, state),
     });
 
     const ingest = new Ingest(

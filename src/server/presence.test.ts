@@ -60,4 +60,21 @@ describe('Presence', () => {
     expect(announced).toEqual(['online', 'away']);
     p.close();
   });
+
+  it('in a cluster: is the liveliest of its own view and what live servers announced, forgetting a dead server', () => {
+    const live = new Set(['b']);
+    const p = new Presence({ take: () => 0, announce: () => {}, offlineAfterMs: 50, isLive: (server) => live.has(server) });
+    p.heardElsewhere('b', ANA.id, 'away');
+    expect(p.of(ANA.id)).toEqual({ presence: 'away', lastSeenAt: null });
+    p.heardElsewhere('c', ANA.id, 'online'); // c is not alive: not believed
+    expect(p.of(ANA.id).presence).toBe('away');
+    p.heardElsewhere('b', ANA.id, 'online');
+    expect(p.of(ANA.id).presence).toBe('online');
+    p.heardElsewhere('b', ANA.id, 'offline');
+    expect(p.of(ANA.id).presence).toBe('offline');
+    expect(p.of(ANA.id).lastSeenAt).not.toBeNull();
+    p.heardElsewhere('b', ANA.id, 'online');
+    live.delete('b'); // b died without saying so
+    expect(p.of(ANA.id).presence).toBe('offline');
+  });
 });

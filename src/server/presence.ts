@@ -13,6 +13,15 @@ export interface PresenceDeps {
   logger?: Pick<Logger, 'warn'>;
   /** How long after its last connection closed a user is offline (OFFLINE_AFTER_MS; shorter in tests). */
   offlineAfterMs?: number;
+  /** Cluster mode: whether a server is alive; what a dead server said of its users no longer counts. */
+  isLive?: (serverId: string) => boolean;
+}
+
+/** What another server of a cluster last said of a user connected to it. */
+interface HeardElsewhere {
+  state: PresenceState;
+  /** When the user was last online there (now while online). */
+  lastOnlineAt: number | undefined;
 }
 
 interface UserPresence {
@@ -37,6 +46,8 @@ interface UserPresence {
  */
 export class Presence {
   private readonly users = new Map<number, UserPresence>();
+  /** Cluster mode: user → server → what that server announced. */
+  private readonly elsewhere = new Map<number, Map<string, HeardElsewhere>>();
   private closed = false;
 
   constructor(private readonly deps: PresenceDeps) {}
@@ -69,12 +80,31 @@ export class Presence {
     u.offlineTimer.unref();
   }
 
-  /** The user's presence, and when they were last online (ISO; null if not seen since the server started). */
+  /**
+   * The user's presence, and when they were last online (ISO; null if not seen since the server
+   * started). In a cluster, the liveliest of this server's view and what the other live servers
+   * announced of the user's connections there.
+   */
   of(userId: number): { presence: PresenceState; lastSeenAt: string | null } {
     const u = this.users.get(userId);
-    if (!u) return { presence: 'offline', lastSeenAt: null };
-    const last = u.state === 'online' ? Date.now() : u.lastOnlineAt;
-    return { presence: u.state, lastSeenAt: last === undefined ? null : new Date(last).toISOString() };
+    const views: HeardElsewhere[] = u ? [{ state: u.state, lastOnlineAt: u.lastOnlineAt }] : [];
+    for (const [server, heard] of this.elsewhere.get(userId) ?? []) if (this.deps.isLive?.(server) ?? true) views.push(heard);
+    if (views.length === 0) return { presence: 'offline', lastSeenAt: null };
+    const presence = views.some((v) => v.state === 'online') ? 'online' : views.some((v) => v.state === 'away') ? 'away' : 'offline';
+    const times = views.map((v) => (v.state === 'online' ? Date.now() : v.lastOnlineAt)).filter((t): t is number => t !== undefined);
+    return { presence, lastSeenAt: times.length === 0 ? null : new Date(Math.max(...times)).toISOString() };
+  }
+
+  /** Cluster mode: another server announced a user's presence there (a relayed presence event). */
+  heardElsewhere(serverId: string, userId: number, state: PresenceState): void {
+    let servers = this.elsewhere.get(userId);
+    if (!servers) {
+      servers = new Map();
+      this.elsewhere.set(userId, servers);
+    }
+    const before = servers.get(serverId);
+    const lastOnlineAt = state === 'online' ? undefined : before?.state === 'online' ? Date.now() : before?.lastOnlineAt;
+    servers.set(serverId, { state, lastOnlineAt });
   }
 
   close(): void {

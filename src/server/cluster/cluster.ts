@@ -36,6 +36,8 @@ export interface LocalParts {
   keyRotated(chatCode: string): void;
   /** Events relayed from another server, sent at this site only. */
   eventsHere(chatCode: string, events: readonly ChatEvent[]): void;
+  /** What another server announced of a user's presence there. */
+  presenceElsewhere(serverId: string, userId: number, state: 'online' | 'away' | 'offline'): void;
 }
 
 /**
@@ -121,7 +123,9 @@ export class Cluster {
     });
     this.bus.subscribe(subject('events'), (value) => {
       const { from, chatCode, events } = value as { from: string; chatCode: string; events: ChatEvent[] };
-      if (from !== this.serverId && Array.isArray(events)) parts.eventsHere(chatCode, events);
+      if (from === this.serverId || !Array.isArray(events)) return;
+      parts.eventsHere(chatCode, events);
+      for (const event of events) if (event.kind === 'presence') parts.presenceElsewhere(from, event.userId, event.state);
     });
     this.bus.subscribe(subject('members'), (value) => {
       const { from, change } = value as { from: string; change: MembershipChange };
