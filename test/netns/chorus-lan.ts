@@ -190,3 +190,79 @@ export function startServer(lan: Lan, a: LanHost, dataDir: string, extraArgs: st
   });
   return { child, ready };
 }
+
+/** An acknowledgement a sending fixture printed (with CHORUS_ACK_EVENTS=1). */
+export interface AckEvent {
+  /** Index of the message's text (textOf(i)). */
+  i: number;
+  seq: number;
+  /** The client message id. */
+  id: string;
+}
+
+/**
+ * A sending fixture (fixtures/chorus-send.ts with CHORUS_ACK_EVENTS=1) read as it prints: every
+ * acknowledgement as it arrives, and whether it finished (every message acknowledged) or failed.
+ */
+export class SenderProcess {
+  readonly acks: AckEvent[] = [];
+  stderr = '';
+  /** Set when it printed its final "sent" line: every message acknowledged. */
+  finishedAt: number | undefined;
+  readonly startedAt = Date.now();
+  /** Resolves with its exit code (null if killed) once it has exited and its output is read. */
+  readonly exited: Promise<number | null>;
+  private buffer = '';
+
+  constructor(
+    readonly where: string,
+    readonly child: ChildProcess,
+  ) {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves once `n` acknowledgements arrived; rejects if it exits first or after `timeoutMs`. */
+  async untilAcked(n: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.acks.length < n) {
+      if (!this.running) throw new Error(`sender ${this.where} exited after ${this.acks.length} acks, before ${n}:\n${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`sender ${this.where}: ${this.acks.length} acks after ${timeoutMs} ms, waiting for ${n}:\n${this.stderr.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Resolves with its exit code once it exits; rejects after `timeoutMs`. */
+  async finish(timeoutMs: number): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`sender ${this.where} still running after ${timeoutMs} ms (${this.acks.length} acks):\n${this.stderr.slice(-2000)}`)),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    let nl: number;
+    while ((nl = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, nl).trim();
+      this.buffer = this.buffer.slice(nl + 1);
+      if (!line.startsWith('{')) continue;
+      const event = JSON.parse(line) as { event: string } & Record<string, unknown>;
+      if (event.event === 'ack') this.acks.push(event as unknown as AckEvent);
+      else if (event.event === 'sent') this.finishedAt = Date.now();
+    }
+  }
+}

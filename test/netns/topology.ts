@@ -30,7 +30,7 @@ export interface LanHost {
   name: string;
   /** The network namespace the host lives in (use with `ip netns exec`). */
   netns: string;
-  /** The host's IPv4 address on eth0 (10.213.0.(10+i)). */
+  /** The host's IPv4 address on eth0 (10.213.0.(10+i), or in the LAN's own subnetPrefix). */
   address: string;
   /** Always "eth0". */
   iface: string;
@@ -112,6 +112,11 @@ export interface CreateLanOptions {
   hosts: string[];
   /** Raise net.ipv4.igmp_max_memberships in each host (default 1024; the kernel's is 20). */
   igmpMaxMemberships?: number;
+  /**
+   * The /24 the hosts are numbered in, as its first three octets and a dot (default
+   * SUBNET_PREFIX, 10.213.0.): host i gets .(10+i). Sites (sites.ts) give each LAN its own.
+   */
+  subnetPrefix?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -190,12 +195,13 @@ function run(file: string, args: string[], opts: ExecOptions = {}): Promise<Exec
   });
 }
 
-function ip(args: string[], opts?: ExecOptions): Promise<ExecResult> {
+/** Runs `ip` (iproute2) with these arguments. */
+export function ip(args: string[], opts?: ExecOptions): Promise<ExecResult> {
   return run(IP(), args, opts);
 }
 
 /** Runs `ip` commands in one process (`ip [-n NS] -batch -`). */
-function ipBatch(netns: string | undefined, lines: string[]): Promise<ExecResult> {
+export function ipBatch(netns: string | undefined, lines: string[]): Promise<ExecResult> {
   const args = netns ? ['-n', netns, '-batch', '-'] : ['-batch', '-'];
   return ip(args, { input: lines.join('\n') + '\n' });
 }
@@ -241,7 +247,7 @@ export async function listNetns(): Promise<string[]> {
     .filter((name) => name.length > 0);
 }
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -269,7 +275,7 @@ export async function removeLeftovers(prefix: string): Promise<string[]> {
   return removed;
 }
 
-async function waitFor(
+export async function waitFor(
   what: string,
   check: () => Promise<boolean>,
   timeoutMs = 10_000,
@@ -293,8 +299,9 @@ interface IpLinkJson {
 
 export async function createLan(options: CreateLanOptions): Promise<Lan> {
   requireRoot();
-  const { prefix, hosts: hostNames } = options;
+  const { prefix, hosts: hostNames, subnetPrefix = SUBNET_PREFIX } = options;
   if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,31}$/.test(prefix)) throw new Error(`bad prefix ${prefix}`);
+  if (!/^10\.\d{1,3}\.\d{1,3}\.$/.test(subnetPrefix)) throw new Error(`bad subnet prefix ${subnetPrefix}`);
   if (hostNames.length === 0 || hostNames.length > 200) throw new Error('need 1..200 hosts');
   const seen = new Set<string>();
   for (const h of hostNames) {
@@ -311,7 +318,7 @@ export async function createLan(options: CreateLanOptions): Promise<Lan> {
   const hosts: LanHost[] = hostNames.map((name, i) => ({
     name,
     netns: `${base}-${name}`,
-    address: `${SUBNET_PREFIX}${10 + i}`,
+    address: `${subnetPrefix}${10 + i}`,
     iface: 'eth0',
   }));
   const allNetns = [switchNetns, ...hosts.map((h) => h.netns)];
