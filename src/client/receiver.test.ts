@@ -394,6 +394,107 @@ describe('Receiver: delivery path with a server link', () => {
   });
 });
 
+describe('Receiver: progress reports to the server (its multicast pace)', () => {
+  /** A receiver whose chat is on multicast (its probe came back), with `count` messages in the log. */
+  async function onMulticast(count: number) {
+    const link = new FakeLink();
+    const env = await setup({ link });
+    link.lastProbe!.answer(0);
+    await env.arrive(env.source.probe(link.lastProbe!.nonce));
+    expect(env.receiver.deliveryOf(CODE)?.path).toBe('multicast');
+    env.source.post(count);
+    return { ...env, link };
+  }
+  const report = (delivered: number, repaired: number) => ({ chat: CODE, delivered, repaired });
+
+  it('a repair is reported at once, later ones at most once a second and added up, then once more with none when delivery moves on', async () => {
+    const { source, arrive, wait, link } = await onMulticast(20);
+    await arrive(source.data(2)); // 1 lost
+    await wait(25);
+    await wait(0);
+    expect(link.progressReports).toEqual([report(2, 1)]);
+    await arrive(source.data(4)); // 3 lost
+    await wait(25);
+    await arrive(source.data(7)); // 5 and 6 lost
+    await wait(25);
+    expect(link.progressReports).toHaveLength(1);
+    await wait(1000 - 50);
+    expect(link.progressReports).toEqual([report(2, 1), report(7, 3)]);
+    // No repair since: one report of none once the position has moved, then silence.
+    await arrive(source.data(8, 10));
+    await wait(1000);
+    expect(link.progressReports).toEqual([report(2, 1), report(7, 3), report(10, 0)]);
+    await arrive(source.data(11, 12));
+    await wait(5000);
+    expect(link.progressReports).toHaveLength(3);
+  });
+
+  it('a chat that repairs nothing says nothing', async () => {
+    const { source, arrive, wait, link } = await onMulticast(20);
+    for (let seq = 1; seq <= 20; seq++) {
+      await arrive(source.data(seq));
+      await wait(100);
+    }
+    expect(link.progressReports).toEqual([]);
+  });
+
+  it('after a report with repairs, a position that does not move ends the reports until the next repair', async () => {
+    const { source, arrive, wait, link } = await onMulticast(20);
+    await arrive(source.data(2));
+    await wait(25);
+    await wait(0);
+    await wait(3000);
+    expect(link.progressReports).toEqual([report(2, 1)]);
+    await arrive(source.data(4));
+    await wait(25);
+    await wait(0);
+    expect(link.progressReports).toEqual([report(2, 1), report(4, 1)]);
+  });
+
+  it('nothing is reported while the link cannot carry it (not connected, or an older server), and those repairs are not told later', async () => {
+    const { source, arrive, wait, link } = await onMulticast(20);
+    link.takesProgress = false;
+    await arrive(source.data(2));
+    await wait(25);
+    await wait(1000);
+    link.takesProgress = true;
+    await wait(5000);
+    expect(link.progressReports).toEqual([]);
+    await arrive(source.data(4));
+    await wait(25);
+    await wait(0);
+    expect(link.progressReports).toEqual([report(4, 1)]);
+  });
+
+  it("a join's catch-up and repairs on push are no news for the multicast pace", async () => {
+    const link = new FakeLink();
+    const { source, arrive, wait, receiver } = await setup({ link });
+    source.post(5);
+    // Before the first verdict: the gap is repaired, not reported.
+    await arrive(source.data(3));
+    await wait(25);
+    expect(receiver.counts.repairedMessages).toBe(2);
+    link.lastProbe!.answer(3);
+    await settle();
+    await wait(2000); // the probe did not come back: push
+    expect(receiver.deliveryOf(CODE)?.path).toBe('server');
+    source.post(3);
+    link.push(CODE, source.log.slice(6, 8)); // 7 and 8 pushed: 4..6 repaired
+    await wait(25);
+    await wait(5000);
+    expect(receiver.counts.repairedMessages).toBeGreaterThan(2);
+    expect(link.progressReports).toEqual([]);
+  });
+
+  it('a receiver without a link reports nothing and keeps no timer for it', async () => {
+    const { source, arrive, wait, clock } = await setup();
+    source.post(5);
+    await arrive(source.data(2));
+    await wait(25);
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
+
 describe('Receiver: a move to another server', () => {
   /** Home (A) and another site (B) on one database: one log, each with its own signing key and chat keys. */
   async function twoServers() {

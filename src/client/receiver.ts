@@ -11,6 +11,7 @@ import { MulticastJoinError, groupSocketsOn } from './group-sockets.js';
 import type { Arrival, MulticastTransport, MulticastTransportFactory } from './multicast-transport.js';
 import { ChatOrdering } from './ordering.js';
 import { DEFAULT_PROBE_TIMINGS, DeliveryPathMachine, type DeliveryState, type ProbeTimings } from './delivery-path.js';
+import { ProgressReport } from './progress-report.js';
 import type { ServerLink } from './server-link.js';
 import { DEFAULT_VERIFY_BUDGET, VerifyBudget, type VerifyBudgetPolicy } from './verify-budget.js';
 
@@ -94,6 +95,9 @@ interface Subscription {
   verifyBudget: VerifyBudget;
   /** Its delivery path, with a link: started once history is in. */
   delivery?: DeliveryPathMachine;
+  /** What it had to repair while on multicast, told to the server (progress-report.ts), and when next. */
+  progress: ProgressReport;
+  progressTimer?: Timer;
 }
 
 /**
@@ -131,7 +135,7 @@ export class Receiver {
     'over-budget': 0,
   };
   /** `heldForKey`: datagrams under a new epoch that waited for its key (then read, or dropped). */
-  readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0, pushedMessages: 0, probes: 0, othersProbes: 0 };
+  readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0, pushedMessages: 0, probes: 0, othersProbes: 0, progressReports: 0 };
 
   constructor(private readonly options: ReceiverOptions) {
     this.clock = options.clock ?? systemClock;
@@ -207,6 +211,7 @@ export class Receiver {
       listening: false,
       verifyBudget: new VerifyBudget(this.options.verifyBudget ?? DEFAULT_VERIFY_BUDGET, this.clock.monotonic()),
       early: 'latest' in from ? { messages: [], latest: 0 } : undefined,
+      progress: new ProgressReport(),
     };
     this.chats.set(code, sub);
     this.streams.set(sub.stream, sub);
@@ -243,6 +248,7 @@ export class Receiver {
     const sub = this.chats.get(code);
     if (!sub) return;
     sub.repairTimer?.cancel();
+    sub.progressTimer?.cancel();
     sub.delivery?.stop();
     this.chats.delete(code);
     if (this.streams.get(sub.stream) === sub) this.streams.delete(sub.stream);
@@ -280,6 +286,7 @@ export class Receiver {
     this.closed = true;
     for (const sub of this.chats.values()) {
       sub.repairTimer?.cancel();
+      sub.progressTimer?.cancel();
       sub.delivery?.stop();
     }
     this.sockets.close();
@@ -488,6 +495,7 @@ export class Receiver {
         const page = await this.options.source.history(formatChatCode(sub.code), { after, limit: hole.upTo - after });
         if (!this.chats.has(sub.code)) return;
         this.counts.repairedMessages += page.messages.length;
+        this.countRepaired(sub, page.messages.length);
         if (target === Infinity) target = page.latestSeq;
         // Only a catch-up takes the page's latest seq as known: that is the latest *committed*,
         // and messages still queued for multicast would be fetched over HTTP as if lost.
@@ -505,6 +513,43 @@ export class Receiver {
       sub.repairing = false;
     }
     if (!sub.repairTimer) this.checkGap(sub);
+  }
+
+  /**
+   * Repairs on multicast are news for the server's pace (a `progress` report, docs/protocol.md);
+   * those on push, or before the first verdict (a join's catch-up), are not.
+   */
+  private countRepaired(sub: Subscription, messages: number): void {
+    if (!this.options.link || messages === 0 || sub.delivery?.current?.path !== 'multicast') return;
+    sub.progress.repaired(messages);
+    this.scheduleProgress(sub);
+  }
+
+  private scheduleProgress(sub: Subscription): void {
+    if (sub.progressTimer || !sub.progress.pending || this.closed) return;
+    const wait = sub.progress.waitMs(this.clock.monotonic());
+    sub.progressTimer = this.clock.after(
+      wait,
+      () => {
+        sub.progressTimer = undefined;
+        this.reportProgress(sub);
+      },
+      { weak: true },
+    );
+  }
+
+  /** Sends the chat's report if one is due, and looks again a report's interval later while there is news. */
+  private reportProgress(sub: Subscription): void {
+    if (this.closed || this.chats.get(sub.code) !== sub) return;
+    if (sub.delivery?.current?.path !== 'multicast') return sub.progress.forget();
+    const now = this.clock.monotonic();
+    const report = sub.progress.due(now, sub.ordering.lastDelivered);
+    if (!report) return sub.progress.settle();
+    // Not connected, or a server that takes no reports: nothing is said, and old repairs are no news later.
+    if (!this.options.link!.progress(formatChatCode(sub.code), report.delivered, report.repaired)) return sub.progress.forget();
+    this.counts.progressReports++;
+    sub.progress.sent(report, now);
+    this.scheduleProgress(sub);
   }
 
   private refreshKey(sub: Subscription): Promise<void> {

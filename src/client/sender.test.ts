@@ -418,3 +418,24 @@ describe('Sender: typing, presence and pushed events', () => {
     expect(sender.connectionState).toBe('connected');
   });
 });
+
+describe('Sender: progress reports', () => {
+  it('sends `progress` only to a server whose welcome said it takes reports, and only while connected', async () => {
+    const { sender, transport } = setup();
+    void sender.connect();
+    welcomeOn(transport.last); // a welcome without `progress`: a server from before reports
+    expect(sender.progress('AAAAA-11111', 10, 3)).toBe(false);
+    expect(transport.last.sent('progress')).toEqual([]);
+    transport.last.drop();
+    await settle();
+    expect(sender.progress('AAAAA-11111', 10, 3)).toBe(false);
+    void sender.connect();
+    transport.last.accept();
+    transport.last.reply({ t: 'welcome', v: PROTOCOL_VERSION, userId: 1, progress: true });
+    expect(sender.progress('AAAAA-11111', 12, 4)).toBe(true);
+    expect(transport.last.sent('progress')).toEqual([{ t: 'progress', chat: 'AAAAA-11111', delivered: 12, repaired: 4 }]);
+    transport.last.drop();
+    await settle();
+    expect(sender.progress('AAAAA-11111', 13, 1)).toBe(false);
+  });
+});

@@ -141,6 +141,8 @@ export class Sender implements ServerLink {
   /** What this client says of itself (online or away), and what the server of this connection last heard (a connection starts online). */
   private presenceState: PresenceFrame['state'] = 'online';
   private presenceSaid: PresenceFrame['state'] = 'online';
+  /** The server of this connection said in its `welcome` that it takes `progress` reports. */
+  private serverTakesProgress = false;
 
   constructor(private readonly options: SenderOptions) {
     this.transport = options.transport ?? (options.servers ? undefined : tcpTransport(options));
@@ -224,6 +226,13 @@ export class Sender implements ServerLink {
 
   onEvents(listener: (chat: string, events: ChatEvent[]) => void): void {
     this.eventListeners.push(listener);
+  }
+
+  /** Sent only to a server that said it takes reports: an older one would close the connection on a frame it does not know. */
+  progress(chat: string, delivered: number, repaired: number): boolean {
+    if (this.state !== 'connected' || !this.serverTakesProgress) return false;
+    this.write({ t: 'progress', chat, delivered, repaired });
+    return true;
   }
 
   // ---- typing and presence (docs/protocol.md, Presence, typing and read receipts) ----
@@ -372,6 +381,7 @@ export class Sender implements ServerLink {
         this.deadline?.cancel();
         this.retryAfterMs = undefined;
         this.backoff.reset();
+        this.serverTakesProgress = frame.progress === true;
         this.setState('connected');
         for (const w of this.settledWaiters.splice(0)) w.resolve();
         this.keepAlive?.cancel();

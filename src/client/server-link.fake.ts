@@ -55,6 +55,16 @@ export class FakeLink implements ServerLink {
     for (const listener of this.refused) listener(chat, error);
   }
 
+  /** Whether `progress` goes through (connected, to a server that takes it). */
+  takesProgress = true;
+  readonly progressReports: { chat: string; delivered: number; repaired: number }[] = [];
+
+  progress(chat: string, delivered: number, repaired: number): boolean {
+    if (!this.takesProgress) return false;
+    this.progressReports.push({ chat, delivered, repaired });
+    return true;
+  }
+
   /** The latest probe not yet answered. */
   get lastProbe() {
     return this.probes.at(-1);

@@ -23,4 +23,11 @@ export interface ServerLink {
   onWatchRefused(listener: (chat: string, error: ChorusError) => void): void;
   /** Events (typing, read, presence) of a watched chat, pushed as multicast would have carried them. */
   onEvents(listener: (chat: string, events: ChatEvent[]) => void): void;
+  /**
+   * Tells the server how the chat fares on multicast: the last seq delivered in order, and how
+   * many messages were repaired since the last report (the server paces multicast by it).
+   * Best effort: false, and nothing sent, when not connected or when the server does not take
+   * reports (its `welcome` did not say `progress`).
+   */
+  progress(chat: string, delivered: number, repaired: number): boolean;
 }

@@ -7,6 +7,9 @@ import { MAX_FRAME_BYTES } from './limits.js';
 const SAMPLES: Frame[] = [
   { t: 'hello', v: 1, token: 'abc_DEF-123' },
   { t: 'welcome', v: 1, userId: 7 },
+  { t: 'welcome', v: 3, userId: 7, progress: true },
+  { t: 'progress', chat: 'ABCDE-FGHJK', delivered: 0, repaired: 0 },
+  { t: 'progress', chat: 'ABCDE-FGHJK', delivered: 9000, repaired: 1_000_000 },
   { t: 'send', id: 'm-1_a', chat: 'ABCDE-FGHJK', text: 'héllo 👋 "quoted" \\ \n' },
   { t: 'send', id: 'x', chat: 'ABCDEFGHJK', text: '' },
   { t: 'ack', id: 'm-1_a', chat: 'ABCDE-FGHJK', seq: 42, sentAt: '2024-05-01T12:00:00.123Z' },
@@ -164,6 +167,13 @@ describe('encodeFrame / FrameDecoder', () => {
     expect(Object.keys(frame!)).toEqual(['t']);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
+
+  it("a welcome's `progress` counts only as true: another value is a field this client does not know, dropped", () => {
+    for (const value of ['false', '1', '"yes"', 'null', '{}']) {
+      const [frame] = decodeAll(rawFrame(`{"t":"welcome","v":3,"userId":2,"progress":${value}}`));
+      expect(frame).toEqual({ t: 'welcome', v: 3, userId: 2 });
+    }
+  });
 });
 
 describe('FrameDecoder refusals', () => {
@@ -201,6 +211,14 @@ describe('FrameDecoder refusals', () => {
     ['hello with fractional version', '{"t":"hello","v":1.5,"token":"a"}'],
     ['hello with version as string', '{"t":"hello","v":"1","token":"a"}'],
     ['welcome with userId 0', '{"t":"welcome","v":1,"userId":0}'],
+    ['progress without chat', '{"t":"progress","delivered":1,"repaired":1}'],
+    ['progress with a long chat', `{"t":"progress","chat":"${'A'.repeat(33)}","delivered":1,"repaired":1}`],
+    ['progress with delivered -1', '{"t":"progress","chat":"ABCDEFGHJK","delivered":-1,"repaired":0}'],
+    ['progress with fractional delivered', '{"t":"progress","chat":"ABCDEFGHJK","delivered":1.5,"repaired":0}'],
+    ['progress with huge delivered', '{"t":"progress","chat":"ABCDEFGHJK","delivered":1e300,"repaired":0}'],
+    ['progress without repaired', '{"t":"progress","chat":"ABCDEFGHJK","delivered":1}'],
+    ['progress with repaired as string', '{"t":"progress","chat":"ABCDEFGHJK","delivered":1,"repaired":"3"}'],
+    ['progress with repaired past the limit', '{"t":"progress","chat":"ABCDEFGHJK","delivered":1,"repaired":1000001}'],
     ['send with empty id', '{"t":"send","id":"","chat":"ABCDEFGHJK","text":"x"}'],
     ['send with 65-char id', `{"t":"send","id":"${'a'.repeat(65)}","chat":"ABCDEFGHJK","text":"x"}`],
     ['send with a space in id', '{"t":"send","id":"a b","chat":"ABCDEFGHJK","text":"x"}'],

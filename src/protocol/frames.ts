@@ -7,6 +7,7 @@ import {
   MAX_ERROR_MESSAGE_LENGTH,
   MAX_FRAME_BYTES,
   MAX_NAME_LENGTH,
+  MAX_PROGRESS_REPAIRED,
   MAX_RETRY_AFTER_MS,
   MAX_TOKEN_LENGTH,
   PROBE_NONCE_BYTES,
@@ -28,6 +29,11 @@ export interface WelcomeFrame {
   t: 'welcome';
   v: number;
   userId: number;
+  /**
+   * The server takes `progress` frames. Said without a new version: a client that does not know
+   * the field drops it, and a client that knows it sends no `progress` to a server that does not say it.
+   */
+  progress?: true;
 }
 /** client → server: one message; `id` is the client's own id, for idempotent retries. */
 export interface SendFrame {
@@ -113,6 +119,18 @@ export interface PresenceFrame {
   t: 'presence';
   state: 'online' | 'away';
 }
+/**
+ * client → server: how a receiver fares on a chat it gets by multicast: the last seq delivered in
+ * order, and how many messages it had to fetch from history since its previous report. The
+ * server's multicast pace follows these (pace-control.ts). Only to a server whose `welcome` said
+ * `progress`; never answered.
+ */
+export interface ProgressFrame {
+  t: 'progress';
+  chat: string;
+  delivered: number;
+  repaired: number;
+}
 /** server → client: events of a chat pushed to a client on push (events.ts), as an EVENTS datagram carries them. */
 export interface EventsFrame {
   t: 'events';
@@ -136,6 +154,7 @@ export type Frame =
   | RefusalFrame
   | TypingFrame
   | PresenceFrame
+  | ProgressFrame
   | EventsFrame;
 export type FrameType = Frame['t'];
 
@@ -357,8 +376,12 @@ export function validateFrame(value: unknown): Frame {
   switch (o.t) {
     case 'hello':
       return { t: 'hello', v: count(o, 'v', 1), token: str(o, 'token', 1, MAX_TOKEN_LENGTH) };
-    case 'welcome':
-      return { t: 'welcome', v: count(o, 'v', 1), userId: count(o, 'userId', 1) };
+    case 'welcome': {
+      const frame: WelcomeFrame = { t: 'welcome', v: count(o, 'v', 1), userId: count(o, 'userId', 1) };
+      // Only `true` says it: any other value is a field this client does not know, dropped.
+      if (o.progress === true) frame.progress = true;
+      return frame;
+    }
     case 'send':
       return { t: 'send', id: clientMsgId(o, 'id'), chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH), text: text(o) };
     case 'ack':
@@ -396,6 +419,13 @@ export function validateFrame(value: unknown): Frame {
     case 'presence':
       if (o.state !== 'online' && o.state !== 'away') invalid('state must be online or away');
       return { t: 'presence', state: o.state };
+    case 'progress':
+      return {
+        t: 'progress',
+        chat: str(o, 'chat', 1, MAX_CHAT_INPUT_LENGTH),
+        delivered: count(o, 'delivered', 0),
+        repaired: count(o, 'repaired', 0, MAX_PROGRESS_REPAIRED),
+      };
     case 'events': {
       const events = toChatEvents(o.events);
       if (!events) invalid('events must be 1..32 valid events');

@@ -111,3 +111,17 @@ export const READ_FLUSH_MS = 1000;
 /** Typing and presence frames one user may send: a token bucket shared by the user's connections. */
 export const EVENT_BURST = 20;
 export const EVENT_RATE_PER_SECOND = 5;
+
+// ---- receiver feedback to the multicast pace (docs/protocol.md, Progress reports) ----
+
+/** A receiver reports a chat's progress at most this often, and only when it had to repair. */
+export const PROGRESS_INTERVAL_MS = 1000;
+/** Largest `repaired` count one `progress` frame may carry (a client caps what it says). */
+export const MAX_PROGRESS_REPAIRED = 1_000_000;
+/**
+ * `progress` frames one connection may send: a token bucket per connection. A receiver sends one
+ * per chat a second at most, and only for chats that repair; frames past the bucket are dropped
+ * without an answer (and counted).
+ */
+export const PROGRESS_BURST = 20;
+export const PROGRESS_RATE_PER_SECOND = 5;

@@ -170,6 +170,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         eventRate,
         events: chatEvents,
         presence,
+        pace: activeFanout,
       },
       tls,
     );

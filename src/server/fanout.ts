@@ -5,7 +5,8 @@ import { type ChatEvent, MAX_EVENTS_PER_BATCH } from '../protocol/events.js';
 import { MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
 import type { ChatKeys } from './chat-keys.js';
 import type { MulticastConfig } from './config.js';
-import { type Clock, Pacer } from './pacer.js';
+import { DEFAULT_PACE_POLICY, PaceControl, type PacePolicy } from './pace-control.js';
+import { type Clock, type MulticastRate, Pacer } from './pacer.js';
 import { type CommittedMessage, groupByChat } from './store/messages.js';
 import type { ServerIdentity } from './server-identity.js';
 
@@ -25,7 +26,8 @@ export const HEARTBEAT_DELAYS_MS = [50, 250, 1000, 5000];
 export const HEARTBEAT_IDLE_MS = 30_000;
 
 /**
- * A chat's queue may hold this much of the pace's output. A backlog that long is no longer a
+ * A chat's queue may hold this much of the pace's output (the current pace, which receivers'
+ * feedback may have lowered: the bound is on staleness). A backlog that long is no longer a
  * burst being spread but a load the link cannot carry: its oldest messages are skipped, and
  * receivers fetch them from history like any other loss. This bounds memory and how stale
  * multicast can get.
@@ -38,9 +40,10 @@ const MAX_MESSAGES_PER_DATAGRAM = 0xffff;
 /** How a datagram leaves: the socket's send, or a test's wrapper around it. */
 export type SendDatagram = (datagram: Buffer, port: number, group: string, done: (error: Error | null) => void) => void;
 
-/** For tests: another clock for the pacer, a shorter backlog, sends that fail on demand. */
+/** For tests: another clock for the pacer, a shorter backlog, sends that fail on demand, another pace policy. */
 export interface FanoutTuning {
   clock?: Clock;
+  pacePolicy?: PacePolicy;
   maxBacklogMs?: number;
   wrapSend?: (send: SendDatagram) => SendDatagram;
 }
@@ -67,7 +70,8 @@ interface ChatState {
  * Multicast egress: every committed message goes out once, sealed and signed, to its chat's
  * group, in commit order, at the configured pace (pacer.ts). Commits never wait for it: they
  * queue here, and what queued while the pace held it back goes out packed into fuller
- * datagrams. Chats with a backlog take turns, one datagram each.
+ * datagrams. Chats with a backlog take turns, one datagram each. The pace is lowered while
+ * receivers report repairs, and comes back once they stop (pace-control.ts).
  */
 export class Fanout {
   private readonly socket: Socket;
@@ -75,7 +79,9 @@ export class Fanout {
   /** Chats with queued messages, in turn order. */
   private readonly ready = new Set<ChatState>();
   private readonly pacer: Pacer;
-  private readonly backlogBytes: number;
+  /** The pace receivers' reports allow (the configured one until they report repairs). */
+  private readonly paceControl: PaceControl;
+  private readonly maxBacklogMs: number;
   private chain: Promise<void> = Promise.resolve();
   private pumping = false;
   private wake?: NodeJS.Timeout;
@@ -98,9 +104,28 @@ export class Fanout {
     const send: SendDatagram = (datagram, port, group, done) => this.socket.send(datagram, port, group, done);
     this.send = tuning.wrapSend ? tuning.wrapSend(send) : send;
     this.pacer = new Pacer(config.rate, tuning.clock);
-    // The pace in bytes is the lower of the two limits, counting full datagrams.
-    const bytesPerSecond = Math.min(config.rate.bytesPerSecond, config.rate.datagramsPerSecond * MAX_DATAGRAM_BYTES);
-    this.backlogBytes = Math.max(MAX_DATAGRAM_BYTES, (bytesPerSecond * (tuning.maxBacklogMs ?? MAX_BACKLOG_MS)) / 1000);
+    this.paceControl = new PaceControl(config.rate, tuning.pacePolicy ?? DEFAULT_PACE_POLICY, tuning.clock);
+    this.maxBacklogMs = tuning.maxBacklogMs ?? MAX_BACKLOG_MS;
+  }
+
+  /** MAX_BACKLOG_MS of the current pace: in bytes, the lower of its two limits, counting full datagrams. */
+  private get backlogBytes(): number {
+    const rate = this.paceControl.current();
+    const bytesPerSecond = Math.min(rate.bytesPerSecond, rate.datagramsPerSecond * MAX_DATAGRAM_BYTES);
+    return Math.max(MAX_DATAGRAM_BYTES, (bytesPerSecond * this.maxBacklogMs) / 1000);
+  }
+
+  /**
+   * A receiver's `progress` report (ingest.ts): it had to repair `repaired` messages since its
+   * last one. `reporter` tells receivers apart (its connection). The pace follows (pace-control.ts).
+   */
+  reportProgress(reporter: object, repaired: number): void {
+    this.paceControl.reported(reporter, repaired);
+  }
+
+  /** The pace now (lowered while receivers repair), its share of the configured one, and the reports that moved it. */
+  get pace(): { rate: MulticastRate; share: number; stats: PaceControl['stats'] } {
+    return { rate: this.paceControl.current(), share: this.paceControl.share, stats: this.paceControl.stats };
   }
 
   static async start(
@@ -201,13 +226,17 @@ export class Fanout {
 
   /** Skips the oldest queued messages past MAX_BACKLOG_MS of the pace (see there). */
   private trimBacklog(state: ChatState): void {
-    if (state.queuedBytes <= this.backlogBytes) return;
+    const backlogBytes = this.backlogBytes;
+    if (state.queuedBytes <= backlogBytes) return;
     const first = state.queue[state.head]!.message.seq;
-    while (state.queuedBytes > this.backlogBytes && state.head < state.queue.length - 1) {
+    let skipped = 0;
+    while (state.queuedBytes > backlogBytes && state.head < state.queue.length - 1) {
       state.queuedBytes -= state.queue[state.head]!.size;
       state.head++;
-      this.stats.skipped++;
+      skipped++;
     }
+    this.stats.skipped += skipped;
+    this.paceControl.skippedMessages(skipped);
     this.logger.warn({ chat: state.address.stream, from: first, to: state.queue[state.head]!.message.seq - 1 }, 'multicast backlog too long: oldest messages skipped (receivers repair them)');
   }
 
@@ -232,6 +261,7 @@ export class Fanout {
         }
         // Taken after the await: an enqueue meanwhile may have skipped the head.
         const { count, bytes } = nextDatagram(state);
+        this.pacer.setRate(this.paceControl.current());
         const delay = this.pacer.delayFor(bytes);
         if (delay > 0) {
           this.wake = setTimeout(() => {
@@ -245,6 +275,7 @@ export class Fanout {
         const datagram = encodeData({ stream: state.address.stream, epoch: sealing.epoch, messages: group }, sealing.key, sealing.nonces.next(), this.identity.privateKey);
         this.transmit(datagram, state.address);
         this.pacer.spend(datagram.length);
+        this.paceControl.multicast(count);
         this.stats.datagrams++;
         state.sentSeq = group.at(-1)!.seq;
       }

@@ -44,6 +44,7 @@ async function startIngest(session: Lookup, overrides: Partial<IngestDeps> = {})
     // No chat exists here: nothing is ever watched.
     push: new PushHub({ readAfter: async () => [], isMemberNow: () => false, isMember: async () => false, logger: pino({ level: 'silent' }) }),
     probes: { probe: async () => 0 },
+    pace: { reportProgress: () => {} },
     eventRate: new SendRateLimiter({ perSecond: 0, burst: 1 }),
     events: { send: () => {} },
     presence: { connected: () => {}, changed: () => {}, disconnected: () => {} },
@@ -136,7 +137,7 @@ describe('protocol versions', () => {
     const { port } = await startIngest(async () => ({ user: USER, expiresAt: Date.now() + 60_000 }));
     expect(MIN_PROTOCOL_VERSION).toBeLessThan(PROTOCOL_VERSION);
     for (let v = MIN_PROTOCOL_VERSION; v <= PROTOCOL_VERSION; v++) {
-      expect(await helloAnswer(port, v)).toEqual({ t: 'welcome', v, userId: USER.id });
+      expect(await helloAnswer(port, v)).toEqual({ t: 'welcome', v, userId: USER.id, progress: true });
     }
   });
 

@@ -13,7 +13,9 @@ import {
     MAX_RETRY_AFTER_MS,
   MAX_TYPING_MEMBERS,
   MIN_PROTOCOL_VERSION,
-    PROTOCOL_VERSION,
+  PROGRESS_BURST,
+  PROGRESS_RATE_PER_SECOND,
+  PROTOCOL_VERSION,
 } from '../protocol/limits.js';
 import { type Accounts, type User, hashToken } from './accounts.js';
 import type { CodeGuessThrottle } from './code-guess-throttle.js';
@@ -21,7 +23,7 @@ import { type ConnectionLimits, ConnectionRegistry } from './connection-registry
 import type { MembershipCache } from './membership-cache.js';
 import type { Presence } from './presence.js';
 import type { PushHub, PushTarget } from './push.js';
-import { RATE_LIMIT_GRACE_MS, type SendRateLimiter } from './send-rate.js';
+import { RATE_LIMIT_GRACE_MS, SendRateLimiter } from './send-rate.js';
 import type { MessageSink } from './sequencer.js';
 import { SERVER_TLS_OPTIONS } from './tls/cipher-policy.js';
 
@@ -63,6 +65,8 @@ export interface IngestDeps {
   events: { send(chatCode: string, events: readonly ChatEvent[]): void };
   /** Who is online, from the connections (presence.ts). */
   presence: Pick<Presence, 'connected' | 'changed' | 'disconnected'>;
+  /** Where receivers' `progress` reports go: the fan-out, whose pace follows them (pace-control.ts). */
+  pace: { reportProgress(reporter: object, repaired: number): void };
 }
 
 /** Counts for /api/metrics. */
@@ -70,6 +74,8 @@ export interface IngestStats {
   acked: number;
   /** Sends refused, by error code. */
   refused: Partial<Record<ErrorCode, number>>;
+  /** `progress` frames: taken (handed to the pace), dropped past the connection's bucket, ignored (no such chat, or not a member). */
+  progress: { taken: number; dropped: number; ignored: number };
 }
 
 /**
@@ -82,7 +88,7 @@ export class Ingest {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
   private readonly registry: ConnectionRegistry<Connection>;
-  readonly stats: IngestStats = { acked: 0, refused: {} };
+  readonly stats: IngestStats = { acked: 0, refused: {}, progress: { taken: 0, dropped: 0, ignored: 0 } };
 
   /** With `tls` (PEM certificate and key) the port speaks TLS; a connection counts once its handshake is done. */
   constructor(
@@ -179,6 +185,8 @@ class Connection implements PushTarget {
   private readonly address: string;
   /** `watch` and `unwatch` take effect in the order they came, though a watch awaits its membership check. */
   private watchOrder: Promise<void> = Promise.resolve();
+  /** `progress` frames this connection may send (one bucket, keyed 0): PROGRESS_BURST, then PROGRESS_RATE_PER_SECOND. */
+  private readonly progressBudget = new SendRateLimiter({ perSecond: PROGRESS_RATE_PER_SECOND, burst: PROGRESS_BURST });
 
   constructor(
     private readonly socket: Socket,
@@ -308,6 +316,7 @@ class Connection implements PushTarget {
     if (frame.t === 'unwatch') return this.inWatchOrder(async () => this.unwatch(frame.chat));
     if (frame.t === 'typing') return void this.typing(frame.chat, frame.on);
     if (frame.t === 'presence') return this.deps.presence.changed(this, this.user.id, frame.state);
+    if (frame.t === 'progress') return void this.progress(frame.chat, frame.repaired);
     this.fail('BAD_REQUEST', `Unexpected frame ${frame.t}`);
   }
 
@@ -342,7 +351,8 @@ class Connection implements PushTarget {
     this.expiresAt = session.expiresAt;
     this.watchExpiry();
     // The client's version: a version 2 client is spoken to as version 2 (it never asks for push).
-    this.write({ t: 'welcome', v: version, userId: this.user.id });
+    // `progress`: this server takes receivers' reports (a client that does not know it drops it).
+    this.write({ t: 'welcome', v: version, userId: this.user.id, progress: true });
     // A connection starts online: its client says `presence away` when idle or hidden.
     this.deps.presence.connected(this, this.user);
   }
@@ -442,6 +452,33 @@ class Connection implements PushTarget {
     } catch (error) {
       this.refuseError('typing', chatInput, error);
     }
+  }
+
+  /**
+   * `progress`: a receiver's report of what it had to repair, handed to the fan-out's pace.
+   * Never answered: a report is advice, and an answer would cost more than it. Within the
+   * connection's bucket (extras are dropped and counted), and only for a chat the user is in
+   * (the membership cache, as for `send`); anything else is ignored and counted.
+   */
+  private async progress(chatInput: string, repaired: number): Promise<void> {
+    const counts = this.stats.progress;
+    if (this.progressBudget.take(0) > 0) {
+      counts.dropped++;
+      return;
+    }
+    const chatCode = normalizeChatCode(chatInput);
+    let member = false;
+    try {
+      member = chatCode !== undefined && (await this.deps.members.isMember(chatCode, this.user!.id));
+    } catch {
+      // No such chat, or the membership could not be read: a report is not worth an answer.
+    }
+    if (!member) {
+      counts.ignored++;
+      return;
+    }
+    counts.taken++;
+    this.deps.pace.reportProgress(this, repaired);
   }
 
   private inWatchOrder(task: () => Promise<void>): void {

@@ -86,6 +86,14 @@ export function serverMetrics(parts: MeteredParts): Registry {
   gauge('chorus_tcp_unsent_bytes', 'Bytes written to TCP connections and not yet taken by the operating system, all together', () => ingest.unsentBytes);
   gauge('chorus_push_clients', 'Connections with at least one chat pushed to them (clients on push)', () => push.targetCount);
   gauge('chorus_push_watches', 'Chats pushed, summed over connections', () => push.watchCount);
+  gauge('chorus_multicast_rate_bytes_per_second', 'The multicast pace now, in UDP payload bytes a second (lowered while receivers report repairs; 0: unpaced)', () => fanout.pace.rate.bytesPerSecond);
+  gauge('chorus_multicast_rate_datagrams_per_second', 'The multicast pace now, in datagrams a second (lowered while receivers report repairs; 0: unpaced)', () => fanout.pace.rate.datagramsPerSecond);
+  gauge('chorus_multicast_rate_share', 'The multicast pace now as a share of the configured one (1: not lowered)', () => fanout.pace.share);
+  counter('chorus_multicast_rate_decreases_total', 'Times the pace was lowered because receivers reported repairs', () => fanout.pace.stats.decreases);
+  counter('chorus_multicast_rate_increases_total', 'Times the pace was raised back after receivers stopped reporting repairs', () => fanout.pace.stats.increases);
+  counter('chorus_progress_reports_total', 'Receivers\' progress reports handed to the pace', () => ingest.stats.progress.taken);
+  counter('chorus_progress_reports_dropped_total', 'Progress reports dropped past a connection\'s limit', () => ingest.stats.progress.dropped);
+  counter('chorus_progress_reports_ignored_total', 'Progress reports ignored: no such chat, or the sender is not a member', () => ingest.stats.progress.ignored);
   gauge('chorus_multicast_sending_fails', '1 while the latest multicast send failed (the server cannot multicast), else 0', () => (fanout.sendingFails ? 1 : 0));
   const { cluster } = parts;
   if (cluster) {

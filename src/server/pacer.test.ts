@@ -91,4 +91,19 @@ describe('Pacer', () => {
     clock.advance(-1000);
     expect(pacer.delayFor(100)).toBeGreaterThan(0);
   });
+
+  it('a new rate holds from then on: a lower one spreads the datagrams further apart, and the burst shrinks with it', () => {
+    const clock = fakeClock();
+    const pacer = new Pacer({ bytesPerSecond: 100_000_000, datagramsPerSecond: 1000 }, clock.now);
+    expect(drive(pacer, clock, 100, 1000).length).toBeGreaterThanOrEqual(1000);
+    pacer.setRate({ bytesPerSecond: 100_000_000, datagramsPerSecond: 250 });
+    const slower = drive(pacer, clock, 100, 1000);
+    expect(slower.length).toBeGreaterThanOrEqual(249);
+    expect(slower.length).toBeLessThanOrEqual(251 + (1000 * BURST_MS) / 1000);
+    clock.advance(10_000);
+    // After a quiet spell, the burst is 20 ms of the new rate (5), not of the old one (20).
+    expect(drive(pacer, clock, 100, 1).length).toBe(5);
+    pacer.setRate({ bytesPerSecond: 100_000_000, datagramsPerSecond: 1000 });
+    expect(drive(pacer, clock, 100, 1000).length).toBeGreaterThanOrEqual(999);
+  });
 });

@@ -39,19 +39,36 @@ export type Clock = () => number;
 export class Pacer {
   private bytes: number;
   private datagrams: number;
-  private readonly byteCapacity: number;
-  private readonly datagramCapacity: number;
+  private byteCapacity = 0;
+  private datagramCapacity = 0;
   private last: number;
 
   constructor(
-    private readonly rate: MulticastRate,
+    private rate: MulticastRate,
     private readonly clock: Clock = () => performance.now(),
   ) {
-    this.byteCapacity = Math.max(MAX_DATAGRAM_BYTES, (rate.bytesPerSecond * BURST_MS) / 1000);
-    this.datagramCapacity = Math.max(1, (rate.datagramsPerSecond * BURST_MS) / 1000);
+    this.size(rate);
     this.bytes = this.byteCapacity;
     this.datagrams = this.datagramCapacity;
     this.last = clock();
+  }
+
+  /**
+   * Paces at another rate from now on (receivers' feedback, pace-control.ts): what was earned
+   * at the old rate is kept, up to the new burst.
+   */
+  setRate(rate: MulticastRate): void {
+    if (rate.bytesPerSecond === this.rate.bytesPerSecond && rate.datagramsPerSecond === this.rate.datagramsPerSecond) return;
+    this.refill();
+    this.rate = rate;
+    this.size(rate);
+    this.bytes = Math.min(this.bytes, this.byteCapacity);
+    this.datagrams = Math.min(this.datagrams, this.datagramCapacity);
+  }
+
+  private size(rate: MulticastRate): void {
+    this.byteCapacity = Math.max(MAX_DATAGRAM_BYTES, (rate.bytesPerSecond * BURST_MS) / 1000);
+    this.datagramCapacity = Math.max(1, (rate.datagramsPerSecond * BURST_MS) / 1000);
   }
 
   get paced(): boolean {
