@@ -352,7 +352,9 @@ class Connection implements PushTarget {
     this.watchExpiry();
     // The client's version: a version 2 client is spoken to as version 2 (it never asks for push).
     // `progress`: this server takes receivers' reports (a client that does not know it drops it).
-    this.write({ t: 'welcome', v: version, userId: this.user.id, progress: true });
+    // `progress` reports are offered to clients of the current version only: a version 2 client
+    // (before push) knows nothing of them, and gets the welcome it always got.
+    this.write({ t: 'welcome', v: version, userId: this.user.id, ...(version >= PROTOCOL_VERSION ? { progress: true } : {}) });
     // A connection starts online: its client says `presence away` when idle or hidden.
     this.deps.presence.connected(this, this.user);
   }
