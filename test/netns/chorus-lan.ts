@@ -19,6 +19,29 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
+/** A child's output read as JSON objects, one a line, as it arrives; other lines are skipped. */
+export class JsonLines {
+  private buffer = '';
+
+  /** The complete lines `chunk` ends (with what was left of the previous one), as objects. */
+  push(chunk: string): ({ event?: string } & Record<string, unknown>)[] {
+    this.buffer += chunk;
+    const objects: ({ event?: string } & Record<string, unknown>)[] = [];
+    let nl: number;
+    while ((nl = this.buffer.indexOf('\n')) >= 0) {
+      const text = this.buffer.slice(0, nl).trim();
+      this.buffer = this.buffer.slice(nl + 1);
+      if (!text.startsWith('{')) continue;
+      try {
+        objects.push(JSON.parse(text));
+      } catch {
+        // A line that only looks like JSON (a stack trace's brace): not ours.
+      }
+    }
+    return objects;
+  }
+}
+
 export interface Setup {
   chat: string;
   memberCount: number;
@@ -63,7 +86,7 @@ export class ReceiverProcess {
   /** When it printed "ready" (joined, history in): its delivery path is decided from then on. */
   readyAt = 0;
   private exited = false;
-  private buffer = '';
+  private readonly lines = new JsonLines();
   private readonly statsWaiters: ((s: Stats) => void)[] = [];
   private readonly changeWaiters = new Set<() => void>();
 
@@ -117,13 +140,7 @@ export class ReceiverProcess {
   }
 
   private onData(chunk: string): void {
-    this.buffer += chunk;
-    let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, nl).trim();
-      this.buffer = this.buffer.slice(nl + 1);
-      if (!line.startsWith('{')) continue;
-      const event = JSON.parse(line) as { event: string } & Record<string, unknown>;
+    for (const event of this.lines.push(chunk)) {
       if (event.event === 'ready') {
         this.ready = true;
         this.readyAt = Date.now();
@@ -212,7 +229,7 @@ export class SenderProcess {
   readonly startedAt = Date.now();
   /** Resolves with its exit code (null if killed) once it has exited and its output is read. */
   readonly exited: Promise<number | null>;
-  private buffer = '';
+  private readonly lines = new JsonLines();
 
   constructor(
     readonly where: string,
@@ -254,13 +271,7 @@ export class SenderProcess {
   }
 
   private onData(chunk: string): void {
-    this.buffer += chunk;
-    let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, nl).trim();
-      this.buffer = this.buffer.slice(nl + 1);
-      if (!line.startsWith('{')) continue;
-      const event = JSON.parse(line) as { event: string } & Record<string, unknown>;
+    for (const event of this.lines.push(chunk)) {
       if (event.event === 'ack') this.acks.push(event as unknown as AckEvent);
       else if (event.event === 'sent') this.finishedAt = Date.now();
     }

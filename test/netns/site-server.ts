@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { get } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { MAIN, NODE, ROOT, childEnv } from './chorus-lan.js';
+import { JsonLines, MAIN, NODE, ROOT, childEnv } from './chorus-lan.js';
 import type { Site } from './sites.js';
 import { toolPath } from './topology.js';
 
@@ -38,7 +38,7 @@ export class SiteServer {
   readonly ready: Promise<Listening>;
   private listening: Listening | undefined;
   private onListening: (listening: Listening) => void = () => {};
-  private buffer = '';
+  private readonly output = new JsonLines();
 
   constructor(
     readonly site: Site,
@@ -171,18 +171,8 @@ export class SiteServer {
   }
 
   private onData(chunk: string): void {
-    this.buffer += chunk;
-    let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const text = this.buffer.slice(0, nl).trim();
-      this.buffer = this.buffer.slice(nl + 1);
-      if (!text.startsWith('{')) continue;
-      let line: LogLine;
-      try {
-        line = JSON.parse(text) as LogLine;
-      } catch {
-        continue;
-      }
+    for (const object of this.output.push(chunk)) {
+      const line = object as LogLine;
       this.log.push(line);
       if (line.msg === 'chorus server listening' && !this.listening) {
         this.listening = {
