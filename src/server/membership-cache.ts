@@ -48,8 +48,8 @@ export class MembershipCache {
     this.listeners.push(listener);
   }
 
-  /** A change made at another server. */
-  async apply(change: MembershipChange): Promise<void> {
+  /** A change made at another server (to the chat's cached set, if this server holds one). */
+  apply(change: MembershipChange): void {
     const set = this.loaded.get(change.chatCode);
     if (!set) return;
     if (change.change === 'added') set.add(change.userId);

@@ -6,6 +6,26 @@ import type { Logger } from 'pino';
 export const REQUEST_TIMEOUT_MS = 5_000;
 
 const MAC_BYTES = 32;
+// What one bus message carries at most, in text (NATS refuses payloads over its max_payload,
+// 1 MiB by default), and what each item is counted for besides its text (ids, names, JSON).
+const PART_TEXT_BYTES = 256 * 1024;
+const PART_ITEM_OVERHEAD_BYTES = 200;
+
+/** `items` in order, cut into parts that each fit one bus message (an item larger than a part goes alone). */
+export function busSizedParts<T>(items: readonly T[], textOf: (item: T) => string): T[][] {
+  const parts: T[][] = [];
+  let bytes = Infinity;
+  for (const item of items) {
+    const size = Buffer.byteLength(textOf(item), 'utf8') + PART_ITEM_OVERHEAD_BYTES;
+    if (bytes + size > PART_TEXT_BYTES) {
+      parts.push([]);
+      bytes = 0;
+    }
+    parts.at(-1)!.push(item);
+    bytes += size;
+  }
+  return parts;
+}
 
 /**
  * The cluster's bus: NATS core subjects carrying JSON. The one file that knows NATS: the rest of

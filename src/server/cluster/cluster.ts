@@ -5,7 +5,7 @@ import type { ClusterConfig } from '../config.js';
 import type { MembershipChange } from '../membership-cache.js';
 import type { CommittedMessage } from '../store/messages.js';
 import type { Store } from '../store/store.js';
-import { Bus } from './bus.js';
+import { Bus, busSizedParts } from './bus.js';
 import { ChatLeases } from './leases.js';
 import type { MessageSink } from '../sequencer.js';
 import { MessageRouter } from './router.js';
@@ -14,9 +14,6 @@ import { SiteFeed } from './site-feed.js';
 
 /** How often a server compares what it delivered with the database (bus traffic lost). */
 const SWEEP_MS = 1_000;
-// A committed batch is published in parts of at most this many bytes of text (NATS refuses
-// payloads over its max_payload, 1 MiB by default).
-const PUBLISH_CHUNK_BYTES = 256 * 1024;
 
 /** What the cluster acts on in this server once its parts exist (compose.ts). */
 export interface LocalParts {
@@ -25,7 +22,7 @@ export interface LocalParts {
   /** Hands messages to this site: recent window, multicast, push. */
   deliver(batch: CommittedMessage[]): void;
   members: {
-    apply(change: MembershipChange): Promise<void>;
+    apply(change: MembershipChange): void;
     onChange(listener: (change: MembershipChange) => void): void;
     forget(chatCode: string): void;
     forgetAll(): void;
@@ -96,7 +93,6 @@ export class Cluster {
       rerouted: this.router?.stats.rerouted ?? 0,
       repaired: this.feed?.stats.repaired ?? 0,
       leasesHeld: this.leases.heldCount,
-      leasesLost: this.leases.stats.lost,
       liveServers: this.leases.liveServers.length,
       busRejected: this.bus.stats.rejected,
     };
@@ -130,7 +126,7 @@ export class Cluster {
     this.bus.subscribe(subject('members'), (value) => {
       const { from, change } = value as { from: string; change: MembershipChange };
       if (from === this.serverId) return;
-      void parts.members.apply(change);
+      parts.members.apply(change);
       if (change.change === 'removed') {
         feed.removalSeen(change.chatCode);
         this.rotate(parts, change.chatCode);
@@ -143,7 +139,7 @@ export class Cluster {
     this.relayEvents = (chatCode, events) => this.bus.publish(subject('events'), { from: this.serverId, chatCode, events });
     this.publishCommitted = (batch) => {
       feed.offer(batch);
-      for (const part of chunks(batch)) this.bus.publish(subject('committed'), { from: this.serverId, batch: part });
+      for (const part of busSizedParts(batch, (m) => m.text)) this.bus.publish(subject('committed'), { from: this.serverId, batch: part });
     };
 
     // While the bus was down, removals elsewhere were not heard: forget every cached member and
@@ -202,23 +198,4 @@ export class Cluster {
       (error) => this.logger.warn({ err: error }, 'key rotation after a removal elsewhere failed'),
     );
   }
-}
-
-/** A batch in parts small enough for the bus, in order. */
-function chunks(batch: CommittedMessage[]): CommittedMessage[][] {
-  const parts: CommittedMessage[][] = [];
-  let current: CommittedMessage[] = [];
-  let bytes = 0;
-  for (const m of batch) {
-    const size = Buffer.byteLength(m.text, 'utf8') + 200;
-    if (current.length > 0 && bytes + size > PUBLISH_CHUNK_BYTES) {
-      parts.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(m);
-    bytes += size;
-  }
-  if (current.length > 0) parts.push(current);
-  return parts;
 }

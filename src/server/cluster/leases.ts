@@ -21,7 +21,6 @@ export class ChatLeases {
   private readonly resolving = new Map<string, Promise<Route>>();
   private live: string[] = [];
   private timer: NodeJS.Timeout | undefined;
-  readonly stats = { acquired: 0, lost: 0, heartbeatFailures: 0 };
 
   constructor(
     private readonly store: ClusterStore,
@@ -52,10 +51,6 @@ export class ChatLeases {
     return this.live;
   }
 
-  owns(chatCode: string): boolean {
-    return this.owned.has(chatCode);
-  }
-
   /** The fence of a commit of these chats: the epochs held (a chat no longer held can never match). */
   fence(chatCodes: readonly string[]): Fence {
     return { owner: this.self.id, epochs: new Map(chatCodes.map((code) => [code, this.owned.get(code) ?? -1])) };
@@ -65,7 +60,6 @@ export class ChatLeases {
   lost(chatCodes: readonly string[]): void {
     for (const code of chatCodes) {
       if (this.owned.delete(code)) {
-        this.stats.lost++;
         this.logger.warn({ chat: formatChatCode(code) }, 'lease taken over by another server: its sends go there now');
       }
     }
@@ -101,7 +95,6 @@ export class ChatLeases {
       throw chorusError('CHAT_NOT_FOUND', formatChatCode(chatCode));
     }
     this.owned.set(chatCode, epoch);
-    this.stats.acquired++;
     this.logger.info({ chat: formatChatCode(chatCode), epoch }, 'lease taken: this server sequences the chat');
     return 'self';
   }
@@ -111,7 +104,6 @@ export class ChatLeases {
       await this.store.heartbeat(this.self, this.ttlMs);
       this.live = (await this.store.liveServers()).map((s) => s.id);
     } catch (error) {
-      this.stats.heartbeatFailures++;
       this.logger.warn({ err: error }, 'cluster heartbeat failed: leases may expire');
       throw error;
     }

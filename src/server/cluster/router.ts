@@ -3,7 +3,7 @@ import { ChorusError, isErrorCode } from '../../protocol/errors.js';
 import type { MessageSink, Submission } from '../sequencer.js';
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '../store/database.js';
 import { type Committed, LeaseLostError } from '../store/messages.js';
-import { type Bus, BusUnreachable } from './bus.js';
+import { type Bus, BusUnreachable, busSizedParts } from './bus.js';
 import type { ChatLeases } from './leases.js';
 
 /** One forwarded send's answer on the bus (a request carries several sends, its answer one each). */
@@ -21,9 +21,6 @@ export const DEFAULT_ROUTER_OPTIONS: RouterOptions = { holdMs: 20_000 };
 
 // Between attempts to find a chat's owner: doubling from the first, up to the last.
 const RETRY_DELAYS_MS = { first: 50, max: 1_000 };
-// Sends to one owner that arrive together travel in one request, up to this much text (NATS
-// refuses payloads over its max_payload, 1 MiB by default).
-const FORWARD_BATCH_BYTES = 256 * 1024;
 
 
 /** A send waiting for its chat's owner. */
@@ -147,19 +144,9 @@ export class MessageRouter implements MessageSink {
     return results.map((r) => (r.status === 'fulfilled' ? { committed: r.value } : isRetryable(r.reason) ? { retry: true } : { error: r.reason }));
   }
 
-  /** The batch to `owner`, in requests of at most FORWARD_BATCH_BYTES, all sent before any answer. */
+  /** The batch to `owner`, in as few requests as the bus takes, all sent before any answer. */
   private async forward(owner: string, batch: Pending[]): Promise<Outcome[]> {
-    const parts: Pending[][] = [];
-    let bytes = Infinity;
-    for (const p of batch) {
-      const size = Buffer.byteLength(p.message.text, 'utf8') + 200;
-      if (bytes + size > FORWARD_BATCH_BYTES) {
-        parts.push([]);
-        bytes = 0;
-      }
-      parts.at(-1)!.push(p);
-      bytes += size;
-    }
+    const parts = busSizedParts(batch, (p) => p.message.text);
     const answered = await Promise.all(parts.map((part) => this.request(owner, part)));
     return answered.flat();
   }
