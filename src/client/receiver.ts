@@ -6,6 +6,7 @@ import { ChorusError } from '../protocol/errors.js';
 import type { ChatEvent } from '../protocol/events.js';
 import { HISTORY_PAGE_MAX, PROBE_NONCE_BYTES } from '../protocol/limits.js';
 import { isStreamId } from '../protocol/stream-id.js';
+import { VouchedDigests } from '../protocol/vouched-digests.js';
 import { type Clock, type Timer, systemClock } from './clock.js';
 import { MulticastJoinError, groupSocketsOn } from './group-sockets.js';
 import type { Arrival, MulticastTransport, MulticastTransportFactory } from './multicast-transport.js';
@@ -93,6 +94,8 @@ interface Subscription {
   /** Its group is joined (and must be left). */
   listening: boolean;
   verifyBudget: VerifyBudget;
+  /** Digests of its VOUCHED DATA that the server's VOUCHes named (datagram.ts). */
+  vouched: VouchedDigests;
   /** Its delivery path, with a link: started once history is in. */
   delivery?: DeliveryPathMachine;
   /** What it had to repair while on multicast, told to the server (progress-report.ts), and when next. */
@@ -129,13 +132,14 @@ export class Receiver {
   readonly drops: Record<DropReason, number> = {
     malformed: 0,
     'bad-signature': 0,
+    unvouched: 0,
     'unknown-key': 0,
     undecryptable: 0,
     'other-chat': 0,
     'over-budget': 0,
   };
   /** `heldForKey`: datagrams under a new epoch that waited for its key (then read, or dropped). */
-  readonly counts = { datagrams: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0, pushedMessages: 0, probes: 0, othersProbes: 0, progressReports: 0 };
+  readonly counts = { datagrams: 0, vouches: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0, pushedMessages: 0, probes: 0, othersProbes: 0, progressReports: 0 };
 
   constructor(private readonly options: ReceiverOptions) {
     this.clock = options.clock ?? systemClock;
@@ -210,6 +214,7 @@ export class Receiver {
       heldForKey: [],
       listening: false,
       verifyBudget: new VerifyBudget(this.options.verifyBudget ?? DEFAULT_VERIFY_BUDGET, this.clock.monotonic()),
+      vouched: new VouchedDigests(() => this.clock.monotonic()),
       early: 'latest' in from ? { messages: [], latest: 0 } : undefined,
       progress: new ProgressReport(),
     };
@@ -399,8 +404,9 @@ export class Receiver {
       this.counts.othersProbes++;
       return;
     }
-    // Held datagrams were checked once already: only what arrives counts against the budget.
-    if (mayHold && !sub.verifyBudget.take(this.clock.monotonic())) {
+    // Held datagrams were checked once already: only what arrives counts against the budget. A
+    // VOUCHED DATA costs a digest, not a signature check: it spends none.
+    if (mayHold && header.type !== 'vouched-data' && !sub.verifyBudget.take(this.clock.monotonic())) {
       this.drops['over-budget']++;
       this.catchUpWhileOverBudget(sub);
       return;
@@ -409,7 +415,7 @@ export class Receiver {
     const result = decodeDatagram(datagram, (_stream, epoch) => {
       const entry = sub.keys.get(epoch);
       return entry && entry.until > now ? entry.key : undefined;
-    }, this.serverKey);
+    }, this.serverKey, sub.vouched);
     if (!result.ok) {
       // A signed datagram under an epoch we do not know yet: the key was rotated (or the server
       // restarted). Fetch the new key and keep the datagram until it is in: every datagram of a
@@ -424,12 +430,18 @@ export class Receiver {
       this.drops[result.reason]++;
       // Not to be read after all: what it carried is fetched as a gap.
       if (newerEpoch && !sub.early) {
-        sub.ordering.noteLatest(header.type !== 'data' ? header.firstSeq : header.firstSeq + header.count - 1);
+        sub.ordering.noteLatest(header.type === 'data' || header.type === 'vouched-data' ? header.firstSeq + header.count - 1 : header.firstSeq);
         this.checkGap(sub);
       }
       return;
     }
     const d = result.datagram;
+    if (d.type === 'vouch') {
+      // Its digests are in sub.vouched now: the datagrams it names follow.
+      this.counts.vouches++;
+      sub.delivery?.multicastArrived();
+      return;
+    }
     if (d.type === 'events') {
       // Ephemeral, never ordered or repaired: handed on as they come.
       sub.delivery?.multicastArrived();

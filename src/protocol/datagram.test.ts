@@ -6,8 +6,12 @@ import {
   type DatagramMessage,
   HEADER_BYTES,
   HEARTBEAT_BYTES,
+  DIGEST_BYTES,
+  datagramDigest,
   decodeDatagram,
   encodeData,
+  encodeVouch,
+  encodeVouchedData,
   encodeHeartbeat,
   encodeEvents,
   encodeProbe,
@@ -16,7 +20,8 @@ import {
   packMessages,
   parseHeader,
 } from './datagram.js';
-import { MAX_DATAGRAM_BYTES, MAX_TEXT_BYTES } from './limits.js';
+import { MAX_DATAGRAM_BYTES, MAX_TEXT_BYTES, MAX_VOUCHED_DATAGRAMS } from './limits.js';
+import { VouchedDigests } from './vouched-digests.js';
 
 const STREAM = '0123456789abcdef0a1b';
 const EPOCH = 7;
@@ -262,6 +267,82 @@ describe('packMessages', () => {
   });
 });
 
+describe('VOUCH and VOUCHED DATA', () => {
+  const run = [1, 2, 3].map((i) => encodeVouchedData({ stream: STREAM, epoch: EPOCH, messages: [msg(10 * i, `run ${i}`), msg(10 * i + 1, 'and')] }, key, nonces.next()));
+  const vouch = encodeVouch({ stream: STREAM, epoch: EPOCH }, run, server.privateKey);
+
+  it('a VOUCH lists the digests of its datagrams, signed; they are believed once it is decoded', () => {
+    expect(vouch.length).toBe(HEARTBEAT_BYTES + 3 * DIGEST_BYTES);
+    expect(parseHeader(vouch)).toMatchObject({ type: 'vouch', firstSeq: 0, count: 3 });
+    expect(parseHeader(run[0]!)).toMatchObject({ type: 'vouched-data', firstSeq: 10, count: 2 });
+    const vouched = new VouchedDigests();
+    expect(decodeDatagram(run[0]!, lookup, server.publicKey, vouched)).toEqual({ ok: false, reason: 'unvouched' });
+    expect(decodeDatagram(vouch, lookup, server.publicKey, vouched)).toEqual({ ok: true, datagram: { type: 'vouch', stream: STREAM, epoch: EPOCH, digests: run.map(datagramDigest) } });
+    run.forEach((d, i) => {
+      expect(decodeDatagram(d, lookup, server.publicKey, vouched)).toEqual({
+        ok: true,
+        datagram: { type: 'data', stream: STREAM, epoch: EPOCH, firstSeq: 10 * (i + 1), messages: [msg(10 * (i + 1), `run ${i + 1}`), msg(10 * (i + 1) + 1, 'and')] },
+      });
+    });
+    // A VOUCH needs no key: it is not sealed (its datagrams need one, as ever).
+    const keyless = new VouchedDigests();
+    expect(decodeDatagram(vouch, () => undefined, server.publicKey, keyless).ok).toBe(true);
+    expect(decodeDatagram(run[0]!, () => undefined, server.publicKey, keyless)).toEqual({ ok: false, reason: 'unknown-key' });
+  });
+
+  it('a member, who holds the chat key, can neither vouch nor slip a datagram of their own under a VOUCH', () => {
+    const member = newSigningKeyPair();
+    const forged = encodeVouchedData({ stream: STREAM, epoch: EPOCH, messages: [msg(10, 'I am the server')] }, key, nonces.next());
+    const vouched = new VouchedDigests();
+    expect(decodeDatagram(encodeVouch({ stream: STREAM, epoch: EPOCH }, [forged], member.privateKey), lookup, server.publicKey, vouched)).toEqual({ ok: false, reason: 'bad-signature' });
+    expect(decodeDatagram(forged, lookup, server.publicKey, vouched)).toEqual({ ok: false, reason: 'unvouched' });
+    expect(decodeDatagram(vouch, lookup, server.publicKey, vouched).ok).toBe(true);
+    expect(decodeDatagram(forged, lookup, server.publicKey, vouched)).toEqual({ ok: false, reason: 'unvouched' });
+    // A vouched datagram with a signature appended, or its type turned into signed DATA: refused.
+    expect(decodeDatagram(Buffer.concat([run[0]!, sign(member.privateKey, run[0]!)]), lookup, server.publicKey, vouched).ok).toBe(false);
+    const retyped = Buffer.from(run[0]!);
+    retyped[3] = 1;
+    expect(decodeDatagram(retyped, lookup, server.publicKey, vouched).ok).toBe(false);
+  });
+
+  it('refuses every single-byte change of a VOUCH and of a vouched datagram, and every truncation', () => {
+    for (const original of [vouch, run[1]!]) {
+      for (let i = 0; i < original.length; i++) {
+        for (const change of [0x01, 0x80, 0xff]) {
+          const vouched = new VouchedDigests();
+          if (original !== vouch) decodeDatagram(vouch, lookup, server.publicKey, vouched);
+          const mutated = Buffer.from(original);
+          mutated[i] = mutated[i]! ^ change;
+          expect(decodeDatagram(mutated, lookup, server.publicKey, vouched).ok, `byte ${i} ^ ${change}`).toBe(false);
+          // A mutated VOUCH vouches for nothing.
+          if (original === vouch) expect(vouched.size).toBe(0);
+        }
+      }
+      const vouched = new VouchedDigests();
+      decodeDatagram(vouch, lookup, server.publicKey, vouched);
+      for (let length = 0; length < original.length; length++) expect(decodeDatagram(original.subarray(0, length), lookup, server.publicKey, vouched).ok).toBe(false);
+    }
+  });
+
+  it('holds 1..MAX_VOUCHED_DATAGRAMS digests, and all of them fit a datagram', () => {
+    const many = Array.from({ length: MAX_VOUCHED_DATAGRAMS }, (_, i) => encodeVouchedData({ stream: STREAM, epoch: EPOCH, messages: [msg(i + 1, 'x')] }, key, nonces.next()));
+    const full = encodeVouch({ stream: STREAM, epoch: EPOCH }, many, server.privateKey);
+    expect(full.length).toBeLessThanOrEqual(MAX_DATAGRAM_BYTES);
+    expect(() => encodeVouch({ stream: STREAM, epoch: EPOCH }, [], server.privateKey)).toThrow(RangeError);
+    expect(() => encodeVouch({ stream: STREAM, epoch: EPOCH }, [...many, many[0]!], server.privateKey)).toThrow(RangeError);
+    // A count that disagrees with the length, or a nonce or seq where none belongs: malformed.
+    const wrongCount = Buffer.from(full);
+    wrongCount.writeUInt16BE(MAX_VOUCHED_DATAGRAMS - 1, 26);
+    expect(parseHeader(wrongCount)).toEqual({ reason: 'malformed' });
+    const withSeq = Buffer.from(vouch);
+    withSeq[25] = 1;
+    expect(parseHeader(withSeq)).toEqual({ reason: 'malformed' });
+    const withNonce = Buffer.from(vouch);
+    withNonce[39] = 1;
+    expect(parseHeader(withNonce)).toEqual({ reason: 'malformed' });
+  });
+});
+
 describe('decodeDatagram refusals', () => {
   const valid = data([msg(41, 'first'), msg(42, 'second 🙂')]);
   const heartbeat = encodeHeartbeat({ stream: STREAM, epoch: EPOCH, latestSeq: 42 }, server.privateKey);
@@ -321,9 +402,9 @@ describe('decodeDatagram refusals', () => {
       expect(parseHeader(other)).toEqual({ reason: 'unknown-version' });
     }
     // Types 3 (PROBE) and 4 (EVENTS) came without a new version; 5 and up are unknown.
-    const t5 = Buffer.from(valid);
-    t5[3] = 5;
-    expect(parseHeader(t5)).toEqual({ reason: 'unknown-type' });
+    const t7 = Buffer.from(valid);
+    t7[3] = 7;
+    expect(parseHeader(t7)).toEqual({ reason: 'unknown-type' });
     const t9 = Buffer.from(valid);
     t9[3] = 9;
     expect(parseHeader(t9)).toEqual({ reason: 'unknown-type' });

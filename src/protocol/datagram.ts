@@ -1,14 +1,21 @@
-import type { KeyObject } from 'node:crypto';
+import { type KeyObject, createHash } from 'node:crypto';
 import { NONCE_BYTES, SIGNATURE_BYTES, TAG_BYTES, open, seal, sign, verify } from './crypto.js';
 import { type ChatEvent, MAX_EVENTS_PER_BATCH, toChatEvents } from './events.js';
-import { DATAGRAM_VERSION, MAX_DATAGRAM_BYTES } from './limits.js';
+import { DATAGRAM_VERSION, MAX_DATAGRAM_BYTES, MAX_VOUCHED_DATAGRAMS } from './limits.js';
 import { STREAM_ID_BYTES, isStreamId } from './stream-id.js';
+import type { VouchedDigests } from './vouched-digests.js';
 
 /**
  * Multicast datagrams: a clear header (also the AEAD associated data), for DATA an AES-256-GCM
  * sealed body of consecutive messages, then the server's Ed25519 signature over everything
  * before it. The byte layout is tabled in docs/protocol.md. A datagram names its chat by the
  * chat's stream id (stream-id.ts), never by its code: the header is readable by anyone.
+ *
+ * A signature costs a receiver 0.1-0.2 ms to check, so a burst is not signed datagram by
+ * datagram: a signed VOUCH lists the SHA-256 digests of the VOUCHED DATA datagrams that follow
+ * it (DATA without a signature), and a receiver believes such a datagram only if a VOUCH it
+ * checked named its digest. Members hold the chat key and can seal anything, but cannot make a
+ * digest the server signed match bytes of their own.
  */
 
 export interface DatagramMessage {
@@ -62,12 +69,26 @@ export interface EventsDatagram {
   events: ChatEvent[];
 }
 
-export type Datagram = DataDatagram | HeartbeatDatagram | ProbeDatagram | EventsDatagram;
+/**
+ * A signed VOUCH: the digests (datagramDigest) of the VOUCHED DATA datagrams that follow it,
+ * which carry no signature of their own. Not sealed: digests of ciphertext tell nothing.
+ */
+export interface VouchDatagram {
+  type: 'vouch';
+  stream: string;
+  epoch: number;
+  digests: Buffer[];
+}
 
-/** The clear header. For a heartbeat or a probe, firstSeq is the chat's latest sequence number. */
+export type Datagram = DataDatagram | HeartbeatDatagram | ProbeDatagram | EventsDatagram | VouchDatagram;
+
+/**
+ * The clear header. For a heartbeat or a probe, firstSeq is the chat's latest sequence number.
+ * `vouched-data` is DATA without a signature, believed on a VOUCH's word.
+ */
 export interface DatagramHeader {
   version: number;
-  type: 'data' | 'heartbeat' | 'probe' | 'events';
+  type: 'data' | 'heartbeat' | 'probe' | 'events' | 'vouch' | 'vouched-data';
   /** The chat's stream id, hex: any 10 bytes parse; only a receiver knows which are its chats'. */
   stream: string;
   epoch: number;
@@ -77,7 +98,8 @@ export interface DatagramHeader {
 }
 
 export type HeaderDropReason = 'malformed' | 'unknown-version' | 'unknown-type';
-export type DropReason = 'malformed' | 'bad-signature' | 'unknown-key' | 'undecryptable';
+/** `unvouched`: VOUCHED DATA whose digest no checked VOUCH named (forged, altered, or its VOUCH lost). */
+export type DropReason = 'malformed' | 'bad-signature' | 'unvouched' | 'unknown-key' | 'undecryptable';
 export type DecodeResult = { ok: true; datagram: Datagram } | { ok: false; reason: DropReason };
 
 const MAGIC = 0x4348; // "CH"
@@ -85,6 +107,8 @@ const TYPE_DATA = 1;
 const TYPE_HEARTBEAT = 2;
 const TYPE_PROBE = 3;
 const TYPE_EVENTS = 4;
+const TYPE_VOUCH = 5;
+const TYPE_VOUCHED_DATA = 6;
 const FLAG_TEXT_OMITTED = 0x01;
 
 const OFFSET_VERSION = 2;
@@ -98,6 +122,8 @@ export const HEADER_BYTES = OFFSET_NONCE + NONCE_BYTES; // 40
 /** Bytes of a DATA datagram besides its messages: header, GCM tag, signature. */
 export const DATA_OVERHEAD_BYTES = HEADER_BYTES + TAG_BYTES + SIGNATURE_BYTES; // 120
 export const HEARTBEAT_BYTES = HEADER_BYTES + SIGNATURE_BYTES; // 104
+/** SHA-256, what a VOUCH lists per datagram. */
+export const DIGEST_BYTES = 32;
 
 // Per message: sender id u32, sentAt u64, flags u8, three length prefixes (u8, u8, u16).
 const MESSAGE_FIXED_BYTES = 4 + 8 + 1 + 1 + 1 + 2;
@@ -239,6 +265,42 @@ export function encodeData(
   nonce: Buffer,
   signingKey: KeyObject,
 ): Buffer {
+  const { header, body } = dataParts(d, TYPE_DATA, nonce);
+  return sealAndSign(header, body, key, nonce, signingKey);
+}
+
+/**
+ * A sealed VOUCHED DATA datagram: DATA without a signature, believed only once a VOUCH
+ * (encodeVouch) names its digest. Same rules for `messages` and `nonce` as encodeData.
+ */
+export function encodeVouchedData(d: { stream: string; epoch: number; messages: DatagramMessage[] }, key: Buffer, nonce: Buffer): Buffer {
+  const { header, body } = dataParts(d, TYPE_VOUCHED_DATA, nonce);
+  return Buffer.concat([header, seal(key, nonce, body, header)]);
+}
+
+/**
+ * A signed VOUCH for `datagrams` (VOUCHED DATA of the chat `stream`, 1..MAX_VOUCHED_DATAGRAMS):
+ * their digests, in order. `epoch` is theirs; its seq field is 0 and its count the digests'.
+ */
+export function encodeVouch(v: { stream: string; epoch: number }, datagrams: readonly Buffer[], signingKey: KeyObject): Buffer {
+  checkStream(v.stream);
+  checkU32(v.epoch, 'epoch');
+  if (datagrams.length === 0 || datagrams.length > MAX_VOUCHED_DATAGRAMS) throw new RangeError(`A VOUCH names 1..${MAX_VOUCHED_DATAGRAMS} datagrams`);
+  const signedEnd = HEADER_BYTES + datagrams.length * DIGEST_BYTES;
+  const out = Buffer.allocUnsafe(signedEnd + SIGNATURE_BYTES);
+  writeHeader(TYPE_VOUCH, v.stream, v.epoch, 0, datagrams.length, undefined, out);
+  datagrams.forEach((datagram, i) => datagramDigest(datagram).copy(out, HEADER_BYTES + i * DIGEST_BYTES));
+  sign(signingKey, out.subarray(0, signedEnd)).copy(out, signedEnd);
+  return out;
+}
+
+/** The digest a VOUCH lists for a datagram: SHA-256 of all its bytes. */
+export function datagramDigest(datagram: Buffer): Buffer {
+  return createHash('sha256').update(datagram).digest();
+}
+
+/** The clear header and the plaintext body of a DATA or VOUCHED DATA datagram. */
+function dataParts(d: { stream: string; epoch: number; messages: DatagramMessage[] }, type: number, nonce: Buffer): { header: Buffer; body: Buffer } {
   const { stream, epoch, messages } = d;
   checkStream(stream);
   checkU32(epoch, 'epoch');
@@ -258,8 +320,8 @@ export function encodeData(
   for (const msg of messages) offset = writeMessage(msg, body, offset);
 
   const header = Buffer.allocUnsafe(HEADER_BYTES);
-  writeHeader(TYPE_DATA, stream, epoch, first.seq, messages.length, nonce, header);
-  return sealAndSign(header, body, key, nonce, signingKey);
+  writeHeader(type, stream, epoch, first.seq, messages.length, nonce, header);
+  return { header, body };
 }
 
 /** Header in clear (and the AEAD's associated data), the body sealed under the chat key, then the server's signature over both. */
@@ -328,8 +390,9 @@ export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropR
   const version = buf.readUInt8(OFFSET_VERSION);
   if (version !== DATAGRAM_VERSION) return drop('unknown-version');
   const typeByte = buf.readUInt8(OFFSET_TYPE);
-  if (typeByte !== TYPE_DATA && typeByte !== TYPE_HEARTBEAT && typeByte !== TYPE_PROBE && typeByte !== TYPE_EVENTS) return drop('unknown-type');
-  if (buf.length < HEARTBEAT_BYTES) return drop('malformed');
+  const type = TYPES[typeByte];
+  if (!type) return drop('unknown-type');
+  if (buf.length < HEADER_BYTES) return drop('malformed');
 
   const stream = buf.toString('hex', OFFSET_STREAM, OFFSET_EPOCH);
   const epoch = buf.readUInt32BE(OFFSET_EPOCH);
@@ -337,42 +400,72 @@ export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropR
   const count = buf.readUInt16BE(OFFSET_COUNT);
   const nonce = buf.subarray(OFFSET_NONCE, HEADER_BYTES);
   if (firstSeq === undefined) return drop('malformed');
+  const header: DatagramHeader = { version, type, stream, epoch, firstSeq, count, nonce };
 
-  if (typeByte === TYPE_HEARTBEAT) {
-    if (buf.length !== HEARTBEAT_BYTES || count !== 0 || nonce.some((b) => b !== 0)) return drop('malformed');
-    return { version, type: 'heartbeat', stream, epoch, firstSeq, count, nonce };
+  switch (type) {
+    case 'heartbeat':
+      return buf.length === HEARTBEAT_BYTES && count === 0 && isZero(nonce) ? header : drop('malformed');
+    case 'probe':
+      return buf.length === HEARTBEAT_BYTES && count === 0 ? header : drop('malformed');
+    case 'events':
+      return firstSeq === 0 && count > 0 && count <= MAX_EVENTS_PER_BATCH && buf.length >= DATA_OVERHEAD_BYTES ? header : drop('malformed');
+    case 'vouch':
+      return firstSeq === 0 && count > 0 && count <= MAX_VOUCHED_DATAGRAMS && isZero(nonce) && buf.length === HEARTBEAT_BYTES + count * DIGEST_BYTES
+        ? header
+        : drop('malformed');
+    case 'data':
+    case 'vouched-data': {
+      const overhead = type === 'data' ? DATA_OVERHEAD_BYTES : DATA_OVERHEAD_BYTES - SIGNATURE_BYTES;
+      if (count === 0 || firstSeq < 1 || firstSeq > Number.MAX_SAFE_INTEGER - (count - 1)) return drop('malformed');
+      return buf.length >= overhead + count * MESSAGE_FIXED_BYTES ? header : drop('malformed');
+    }
   }
-  if (typeByte === TYPE_PROBE) {
-    if (buf.length !== HEARTBEAT_BYTES || count !== 0) return drop('malformed');
-    return { version, type: 'probe', stream, epoch, firstSeq, count, nonce };
-  }
-  if (typeByte === TYPE_EVENTS) {
-    if (firstSeq !== 0 || count === 0 || count > MAX_EVENTS_PER_BATCH || buf.length < DATA_OVERHEAD_BYTES) return drop('malformed');
-    return { version, type: 'events', stream, epoch, firstSeq, count, nonce };
-  }
-  if (count === 0 || firstSeq < 1 || firstSeq > Number.MAX_SAFE_INTEGER - (count - 1)) return drop('malformed');
-  if (buf.length < DATA_OVERHEAD_BYTES + count * MESSAGE_FIXED_BYTES) return drop('malformed');
-  return { version, type: 'data', stream, epoch, firstSeq, count, nonce };
+}
+
+const TYPES: Record<number, DatagramHeader['type'] | undefined> = {
+  [TYPE_DATA]: 'data',
+  [TYPE_HEARTBEAT]: 'heartbeat',
+  [TYPE_PROBE]: 'probe',
+  [TYPE_EVENTS]: 'events',
+  [TYPE_VOUCH]: 'vouch',
+  [TYPE_VOUCHED_DATA]: 'vouched-data',
+};
+
+function isZero(bytes: Buffer): boolean {
+  return bytes.every((b) => b === 0);
 }
 
 /**
- * Checks and opens a datagram: header, then the server's signature, then the key for its
- * epoch (`lookup` returns undefined for an epoch the receiver does not hold), then the AEAD,
- * then the body. Heartbeats need a known epoch too: a heartbeat under a new epoch is how a
- * receiver learns the key was rotated. Never throws on any input.
+ * Checks and opens a datagram: header, then the server's word (its signature, or for VOUCHED
+ * DATA a digest in `vouched`), then the key for its epoch (`lookup` returns undefined for an
+ * epoch the receiver does not hold), then the AEAD, then the body. Heartbeats need a known epoch
+ * too: a heartbeat under a new epoch is how a receiver learns the key was rotated; a VOUCH needs
+ * none (it is not sealed). A genuine VOUCH's digests go into `vouched`, so that decoding a chat's
+ * datagrams in the order they come believes the ones it vouches for. Never throws on any input.
  */
 export function decodeDatagram(
   buf: Buffer,
   lookup: (stream: string, epoch: number) => Buffer | undefined,
   serverPublicKey: KeyObject,
+  vouched?: VouchedDigests,
 ): DecodeResult {
   const header = parseHeader(buf);
   if ('reason' in header) return { ok: false, reason: 'malformed' };
-  const signedEnd = buf.length - SIGNATURE_BYTES;
-  if (!verify(serverPublicKey, buf.subarray(0, signedEnd), buf.subarray(signedEnd))) return { ok: false, reason: 'bad-signature' };
-  const key = lookup(header.stream, header.epoch);
-  if (!key) return { ok: false, reason: 'unknown-key' };
   const { stream, epoch, firstSeq } = header;
+  const signed = header.type !== 'vouched-data';
+  const signedEnd = signed ? buf.length - SIGNATURE_BYTES : buf.length;
+  if (signed) {
+    if (!verify(serverPublicKey, buf.subarray(0, signedEnd), buf.subarray(signedEnd))) return { ok: false, reason: 'bad-signature' };
+  } else if (!vouched?.has(datagramDigest(buf))) {
+    return { ok: false, reason: 'unvouched' };
+  }
+  if (header.type === 'vouch') {
+    const digests = Array.from({ length: header.count }, (_, i) => Buffer.from(buf.subarray(HEADER_BYTES + i * DIGEST_BYTES, HEADER_BYTES + (i + 1) * DIGEST_BYTES)));
+    vouched?.add(digests);
+    return { ok: true, datagram: { type: 'vouch', stream, epoch, digests } };
+  }
+  const key = lookup(stream, epoch);
+  if (!key) return { ok: false, reason: 'unknown-key' };
   if (header.type === 'heartbeat') return { ok: true, datagram: { type: 'heartbeat', stream, epoch, latestSeq: firstSeq } };
   if (header.type === 'probe') return { ok: true, datagram: { type: 'probe', stream, epoch, latestSeq: firstSeq, nonce: header.nonce.toString('base64url') } };
 

@@ -45,6 +45,17 @@ export const HISTORY_PAGE_MAX = 500;
 
 /** Largest multicast datagram: well under any Ethernet MTU, so it is never IP-fragmented. */
 export const MAX_DATAGRAM_BYTES = 1200;
+/**
+ * Most datagrams one VOUCH vouches for: its 32 SHA-256 digests fit a datagram (1128 bytes), and
+ * one signature check then stands for up to 32 datagrams (about 380 short messages).
+ */
+export const MAX_VOUCHED_DATAGRAMS = 32;
+/**
+ * How many vouched digests a receiver keeps per chat, and for how long: a VOUCH goes just before
+ * the datagrams it names, which the pace may spread over a few hundred milliseconds at most.
+ */
+export const MAX_VOUCHED_DIGESTS_KEPT = 4096;
+export const VOUCHED_DIGEST_TTL_MS = 30_000;
 
 /** Largest `retryAfterMs` an error frame may carry: an hour. */
 export const MAX_RETRY_AFTER_MS = 3_600_000;

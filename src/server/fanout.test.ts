@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { NonceSource, newChatKey, newSigningKeyPair } from '../protocol/crypto.js';
-import { type Datagram, decodeDatagram } from '../protocol/datagram.js';
+import { type Datagram, datagramDigest, decodeDatagram, parseHeader } from '../protocol/datagram.js';
+import { VouchedDigests } from '../protocol/vouched-digests.js';
 import { captureGroup, waitFor } from '../../test/support/messaging.js';
 import type { ChatKeys } from './chat-keys.js';
 import { Fanout, type FanoutTuning, type SendDatagram } from './fanout.js';
@@ -39,14 +40,15 @@ async function setUp(rate: MulticastRate, maxBacklogMs?: number) {
     { maxBacklogMs },
   );
   cleanups.push(() => fanout.close());
-  const decoded = (): Datagram[] =>
+  // In the order they came, as a receiver reads them: a VOUCH vouches for the datagrams after it.
+  const decoded = (vouched = new VouchedDigests()): Datagram[] =>
     capture.datagrams.map((d) => {
-      const result = decodeDatagram(d, () => chatKey, signing.publicKey);
+      const result = decodeDatagram(d, () => chatKey, signing.publicKey, vouched);
       if (!result.ok) throw new Error(`undecodable datagram: ${result.reason}`);
       return result.datagram;
     });
   const dataSeqs = () => decoded().flatMap((d) => (d.type === 'data' ? d.messages.map((m) => m.seq) : []));
-  return { fanout, decoded, dataSeqs };
+  return { fanout, decoded, dataSeqs, capture };
 }
 
 function committed(from: number, count: number, text = 'x'.repeat(60)): CommittedMessage[] {
@@ -106,6 +108,40 @@ describe('Fanout with pacing', { timeout: 30_000 }, () => {
     expect(fanout.stats.skipped).toBeGreaterThan(2000);
     expect(seqs.length + fanout.stats.skipped).toBe(3000);
     expect(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!)).toBe(true);
+  });
+
+  it('sends a backlog as runs: one signed VOUCH first, naming the unsigned datagrams after it', async () => {
+    const { fanout, decoded, dataSeqs, capture } = await setUp({ bytesPerSecond: 1_000_000, datagramsPerSecond: 2000 });
+    fanout.publish(committed(1, 1000));
+    await waitFor(() => dataSeqs().length === 1000, 'every message');
+    expect(dataSeqs()).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    const types = capture.datagrams.map((d) => ('reason' in parseHeader(d) ? 'bad' : (parseHeader(d) as { type: string }).type));
+    const signed = types.filter((t) => t === 'vouch' || t === 'data').length;
+    const vouchedData = types.filter((t) => t === 'vouched-data').length;
+    // About 84 datagrams of 12 messages: three VOUCHes of up to 32, so a signature per 28 datagrams.
+    expect(vouchedData).toBeGreaterThan(60);
+    expect(signed).toBeLessThanOrEqual(Math.ceil(vouchedData / 32) + 1);
+    expect(fanout.stats.vouches).toBe(types.filter((t) => t === 'vouch').length);
+    // Each VOUCH names the very next datagrams, in order.
+    const named: string[] = [];
+    for (const [i, d] of capture.datagrams.entries()) {
+      if (types[i] === 'vouch') for (const digest of (decoded()[i] as { digests: Buffer[] }).digests) named.push(digest.toString('hex'));
+      if (types[i] === 'vouched-data') expect(named.shift()).toBe(datagramDigest(d).toString('hex'));
+    }
+    expect(named).toEqual([]);
+    // Without the VOUCHes, not one of them is believed.
+    const unvouched = capture.datagrams.filter((_, i) => types[i] === 'vouched-data').map((d) => decodeDatagram(d, () => chatKey, signing.publicKey, new VouchedDigests()));
+    expect(unvouched.every((r) => !r.ok && r.reason === 'unvouched')).toBe(true);
+  });
+
+  it('sends what fits one datagram signed, with no VOUCH', async () => {
+    const { fanout, dataSeqs, capture } = await setUp({ bytesPerSecond: 1_000_000, datagramsPerSecond: 2000 });
+    for (let seq = 1; seq <= 5; seq++) {
+      fanout.publish(committed(seq, 1));
+      await waitFor(() => dataSeqs().length === seq, `message ${seq}`);
+    }
+    expect(capture.datagrams.map((d) => (parseHeader(d) as { type: string }).type).filter((t) => t !== 'heartbeat')).toEqual(Array(5).fill('data'));
+    expect(fanout.stats.vouches).toBe(0);
   });
 
   it('sends at once, with no backlog limit, when pacing is off', async () => {

@@ -1,8 +1,19 @@
 import { type Socket, createSocket } from 'node:dgram';
 import type { Logger } from 'pino';
-import { DATA_OVERHEAD_BYTES, type DatagramMessage, encodeData, encodeEvents, encodeHeartbeat, encodeProbe, fitsAlone, messageWireSize } from '../protocol/datagram.js';
+import {
+  DATA_OVERHEAD_BYTES,
+  type DatagramMessage,
+  encodeData,
+  encodeEvents,
+  encodeHeartbeat,
+  encodeProbe,
+  encodeVouch,
+  encodeVouchedData,
+  fitsAlone,
+  messageWireSize,
+} from '../protocol/datagram.js';
 import { type ChatEvent, MAX_EVENTS_PER_BATCH } from '../protocol/events.js';
-import { MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
+import { MAX_DATAGRAM_BYTES, MAX_VOUCHED_DATAGRAMS } from '../protocol/limits.js';
 import type { ChatKeys } from './chat-keys.js';
 import type { MulticastConfig } from './config.js';
 import { DEFAULT_PACE_POLICY, PaceControl, type PacePolicy } from './pace-control.js';
@@ -54,6 +65,13 @@ interface Queued {
   size: number;
 }
 
+/** A VOUCHED DATA datagram sealed with its run, waiting for its turn at the pace. */
+interface Sealed {
+  datagram: Buffer;
+  count: number;
+  lastSeq: number;
+}
+
 interface ChatState {
   code: string;
   address: ChatAddress;
@@ -61,6 +79,8 @@ interface ChatState {
   queue: Queued[];
   head: number;
   queuedBytes: number;
+  /** The rest of a run whose VOUCH has gone: these go next, in order, before the queue. */
+  sealed: Sealed[];
   /** The latest sequence number handed to the socket: what heartbeats announce. */
   sentSeq: number;
   timer?: NodeJS.Timeout;
@@ -72,6 +92,11 @@ interface ChatState {
  * queue here, and what queued while the pace held it back goes out packed into fuller
  * datagrams. Chats with a backlog take turns, one datagram each. The pace is lowered while
  * receivers report repairs, and comes back once they stop (pace-control.ts).
+ *
+ * One datagram's worth queued goes as a signed DATA. More goes as a run: up to
+ * MAX_VOUCHED_DATAGRAMS datagrams are sealed at once, one signed VOUCH naming their digests goes
+ * first, and then they go unsigned (VOUCHED DATA) at the pace: one signature for the run, which
+ * is what a receiver's CPU is spent on under load (datagram.ts).
  */
 export class Fanout {
   private readonly socket: Socket;
@@ -87,7 +112,8 @@ export class Fanout {
   private wake?: NodeJS.Timeout;
   private drained: (() => void)[] = [];
   private closed = false;
-  readonly stats = { datagrams: 0, heartbeats: 0, probes: 0, events: 0, sendErrors: 0, skipped: 0 };
+  /** `datagrams`: DATA, signed or vouched; `vouches`: the VOUCHes of runs. */
+  readonly stats = { datagrams: 0, vouches: 0, heartbeats: 0, probes: 0, events: 0, sendErrors: 0, skipped: 0 };
   /** The last send failed: said once in the log, and again once a send succeeds (see transmit). */
   private sendsFailing = false;
   private readonly send: SendDatagram;
@@ -250,34 +276,23 @@ export class Fanout {
     try {
       while (this.ready.size > 0) {
         const state = this.ready.values().next().value!;
-        let sealing: Awaited<ReturnType<ChatKeys['keyFor']>>;
-        try {
-          sealing = await this.keys.keyFor(state.code);
-        } catch (error) {
-          this.logger.error({ err: error, chat: state.address.stream }, 'no key for the chat: its queued messages are skipped (receivers repair them)');
-          this.stats.skipped += state.queue.length - state.head;
-          this.takeAll(state);
-          continue;
+        if (state.sealed.length === 0) {
+          const sealed = await this.sealNext(state);
+          if (sealed === 'wait') return;
+          if (sealed === 'nothing') {
+            this.nextTurn(state);
+            continue;
+          }
         }
-        // Taken after the await: an enqueue meanwhile may have skipped the head.
-        const { count, bytes } = nextDatagram(state);
-        this.pacer.setRate(this.paceControl.current());
-        const delay = this.pacer.delayFor(bytes);
-        if (delay > 0) {
-          this.wake = setTimeout(() => {
-            this.wake = undefined;
-            void this.pump();
-          }, delay);
-          return;
-        }
-        const group = state.queue.slice(state.head, state.head + count).map((q) => q.message);
-        this.take(state, count, bytes - DATA_OVERHEAD_BYTES);
-        const datagram = encodeData({ stream: state.address.stream, epoch: sealing.epoch, messages: group }, sealing.key, sealing.nonces.next(), this.identity.privateKey);
-        this.transmit(datagram, state.address);
-        this.pacer.spend(datagram.length);
-        this.paceControl.multicast(count);
+        const next = state.sealed[0]!;
+        if (!this.mayGoNow(next.datagram.length)) return;
+        state.sealed.shift();
+        this.transmit(next.datagram, state.address);
+        this.pacer.spend(next.datagram.length);
+        this.paceControl.multicast(next.count);
         this.stats.datagrams++;
-        state.sentSeq = group.at(-1)!.seq;
+        state.sentSeq = next.lastSeq;
+        this.nextTurn(state);
       }
     } finally {
       this.pumping = false;
@@ -285,21 +300,74 @@ export class Fanout {
     }
   }
 
-  /** Removes `count` sent messages from the chat's queue; the chat goes to the back of the turn. */
-  private take(state: ChatState, count: number, bytes: number): void {
-    state.head += count;
-    state.queuedBytes -= bytes;
-    this.ready.delete(state);
-    if (state.head < state.queue.length) {
-      this.ready.add(state);
-    } else {
+  /**
+   * Seals the chat's next datagram, or its next run (multicasting the run's VOUCH now), once the
+   * pacer lets its first datagram go. `wait`: the pump must stop until the pacer's timer wakes it;
+   * `nothing`: no key for the chat (its queue skipped) or nothing queued.
+   */
+  private async sealNext(state: ChatState): Promise<'sealed' | 'wait' | 'nothing'> {
+    let sealing: Awaited<ReturnType<ChatKeys['keyFor']>>;
+    try {
+      sealing = await this.keys.keyFor(state.code);
+    } catch (error) {
+      this.logger.error({ err: error, chat: state.address.stream }, 'no key for the chat: its queued messages are skipped (receivers repair them)');
+      this.stats.skipped += state.queue.length - state.head;
       this.takeAll(state);
+      return 'nothing';
     }
+    // Planned after the await: an enqueue meanwhile may have skipped the head.
+    const run = planRun(state);
+    if (run.length === 0) return 'nothing';
+    if (!this.mayGoNow(run[0]!.bytes)) return 'wait';
+    const stream = state.address.stream;
+    const epoch = sealing.epoch;
+    if (run.length === 1) {
+      const messages = this.take(state, run[0]!);
+      state.sealed.push({ datagram: encodeData({ stream, epoch, messages }, sealing.key, sealing.nonces.next(), this.identity.privateKey), count: messages.length, lastSeq: messages.at(-1)!.seq });
+      return 'sealed';
+    }
+    for (const planned of run) {
+      const messages = this.take(state, planned);
+      state.sealed.push({ datagram: encodeVouchedData({ stream, epoch, messages }, sealing.key, sealing.nonces.next()), count: messages.length, lastSeq: messages.at(-1)!.seq });
+    }
+    // Before the datagrams it names, so that each is believed as it arrives.
+    const vouch = encodeVouch({ stream, epoch }, state.sealed.map((s) => s.datagram), this.identity.privateKey);
+    this.transmit(vouch, state.address);
+    this.pacer.spend(vouch.length);
+    this.stats.vouches++;
+    return 'sealed';
+  }
+
+  /** Whether a datagram of `bytes` may go now; if not, the pump is woken when it may. */
+  private mayGoNow(bytes: number): boolean {
+    this.pacer.setRate(this.paceControl.current());
+    const delay = this.pacer.delayFor(bytes);
+    if (delay <= 0) return true;
+    this.wake = setTimeout(() => {
+      this.wake = undefined;
+      void this.pump();
+    }, delay);
+    return false;
+  }
+
+  /** Takes a planned datagram's messages off the chat's queue. */
+  private take(state: ChatState, planned: PlannedDatagram): DatagramMessage[] {
+    const messages = state.queue.slice(state.head, state.head + planned.count).map((q) => q.message);
+    state.head += planned.count;
+    state.queuedBytes -= planned.bytes - DATA_OVERHEAD_BYTES;
     // Compact now and then rather than shift() per message.
     if (state.head > 4096 && state.head * 2 > state.queue.length) {
       state.queue = state.queue.slice(state.head);
       state.head = 0;
     }
+    return messages;
+  }
+
+  /** A datagram of the chat went: it goes to the back of the turn, or rests if it has nothing left. */
+  private nextTurn(state: ChatState): void {
+    this.ready.delete(state);
+    if (state.sealed.length > 0 || state.head < state.queue.length) this.ready.add(state);
+    else this.takeAll(state);
   }
 
   /** Empties the chat's queue; heartbeats start from what was sent. */
@@ -307,6 +375,7 @@ export class Fanout {
     state.queue = [];
     state.head = 0;
     state.queuedBytes = 0;
+    state.sealed = [];
     this.ready.delete(state);
     this.scheduleHeartbeats(state, 0);
   }
@@ -340,7 +409,7 @@ export class Fanout {
     if (!state) {
       const address = await this.addressOf(chatCode);
       // A probe and a batch may both have looked the chat up: the first one's state stays (with its queue).
-      state = this.chats.get(chatCode) ?? { code: chatCode, address, queue: [], head: 0, queuedBytes: 0, sentSeq: 0 };
+      state = this.chats.get(chatCode) ?? { code: chatCode, address, queue: [], head: 0, queuedBytes: 0, sealed: [], sentSeq: 0 };
       this.chats.set(chatCode, state);
     }
     return state;
@@ -391,17 +460,34 @@ function likelyCause(code: string | undefined): string {
   }
 }
 
-/** How many queued messages the next datagram carries, and its size: consecutive seqs up to MAX_DATAGRAM_BYTES. */
-function nextDatagram(state: ChatState): { count: number; bytes: number } {
+interface PlannedDatagram {
+  count: number;
+  /** Its size as a DATA datagram (VOUCHED DATA is a signature shorter). */
+  bytes: number;
+}
+
+/**
+ * The chat's next datagrams, from its queue: consecutive seqs up to MAX_DATAGRAM_BYTES each, as
+ * many as are queued up to MAX_VOUCHED_DATAGRAMS. Only the last may be less than full: packing
+ * what is queued now is all a run takes, and what comes later packs into the next.
+ */
+function planRun(state: ChatState): PlannedDatagram[] {
+  const run: PlannedDatagram[] = [];
   let count = 0;
   let bytes = DATA_OVERHEAD_BYTES;
-  for (let i = state.head; i < state.queue.length && count < MAX_MESSAGES_PER_DATAGRAM; i++) {
+  for (let i = state.head; i < state.queue.length; i++) {
     const { message, size } = state.queue[i]!;
-    if (count > 0 && (bytes + size > MAX_DATAGRAM_BYTES || message.seq !== state.queue[i - 1]!.message.seq + 1)) break;
+    if (count > 0 && (bytes + size > MAX_DATAGRAM_BYTES || message.seq !== state.queue[i - 1]!.message.seq + 1 || count === MAX_MESSAGES_PER_DATAGRAM)) {
+      run.push({ count, bytes });
+      if (run.length === MAX_VOUCHED_DATAGRAMS) return run;
+      count = 0;
+      bytes = DATA_OVERHEAD_BYTES;
+    }
     count++;
     bytes += size;
   }
-  return { count, bytes };
+  if (count > 0) run.push({ count, bytes });
+  return run;
 }
 
 /** The message as a datagram carries it: a text too large for one datagram is left out (fetched over HTTP). */
