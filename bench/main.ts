@@ -43,7 +43,7 @@ const options = new Command()
   .option('--receivers <list>', 'receiver counts, comma separated (default 1,10,50 for library, 1,10,30 side by side)', list)
   .option('--rate <n>', 'library: messages per second offered in the latency run', Number, 1000)
   .option('--rate-seconds <n>', 'library: length of the latency run', Number, 5)
-  .option('--profile <dir>', "library: write each server's V8 CPU profile (.cpuprofile) to this folder")
+  .option('--profile <dir>', "write V8 CPU profiles (.cpuprofile) to this folder: library, each server's; side by side, Chorus's server, sender and receivers'")
   .option('--sites <n>', 'run only the cluster benchmark: two sites (PostgreSQL + NATS) beside a single server on PostgreSQL', Number)
   .parse()
   .opts<Options>();
@@ -62,7 +62,7 @@ if (options.part.includes('library')) {
   console.table(rows);
 }
 if (options.part.includes('side-by-side')) {
-  const rows = await runSideBySide({ messages: options.messages, receivers: options.receivers ?? [1, 10, 30] });
+  const rows = await runSideBySide({ messages: options.messages, receivers: options.receivers ?? [1, 10, 30], profile: options.profile });
   console.log('Side by side: CLI processes (send --stdin, tail --json) vs Socket.IO + SQLite; messages/s until every receiver has every message');
   console.table(rows);
 }

@@ -25,6 +25,9 @@ export interface SideBySideRow {
   ratio: number;
   chorusServerCpuPer1000: number;
   peerServerCpuPer1000: number;
+  /** CPU seconds per 1,000 messages of one receiver process (the mean over them). */
+  chorusReceiverCpuPer1000: number;
+  peerReceiverCpuPer1000: number;
 }
 
 /** What a run needs of one system: its server, a receiver process, a sender process. */
@@ -37,9 +40,14 @@ interface System {
   close(): Promise<void>;
 }
 
-export async function runSideBySide(options: { messages: number; receivers: number[] }): Promise<SideBySideRow[]> {
+/**
+ * `profile`: a folder for V8 CPU profiles of Chorus's processes (server, sender, receivers), one
+ * sub-folder per receiver count and process: where the end-to-end time goes.
+ */
+export async function runSideBySide(options: { messages: number; receivers: number[]; profile?: string }): Promise<SideBySideRow[]> {
   const rows: SideBySideRow[] = [];
   for (const r of options.receivers) {
+    profileDir = options.profile && join(options.profile, `R${r}`);
     process.stderr.write(`side by side: ${options.messages} lines, ${r} receiver process(es): Chorus…\n`);
     const chorus = await measure(chorusSystem, options.messages, r);
     process.stderr.write(`side by side: ${options.messages} lines, ${r} receiver process(es): Socket.IO + SQLite…\n`);
@@ -52,9 +60,16 @@ export async function runSideBySide(options: { messages: number; receivers: numb
       ratio: +(chorus.perSecond / peer.perSecond).toFixed(2),
       chorusServerCpuPer1000: chorus.serverCpuPer1000,
       peerServerCpuPer1000: peer.serverCpuPer1000,
+      chorusReceiverCpuPer1000: chorus.receiverCpuPer1000,
+      peerReceiverCpuPer1000: peer.receiverCpuPer1000,
     });
   }
   return rows;
+}
+
+/** CPU seconds the receiver processes have used, together. */
+function receiverCpuSeconds(receivers: ChildProcess[]): number {
+  return receivers.reduce((sum, child) => sum + procStats(child.pid!).cpuSeconds, 0);
 }
 
 async function measure(start: (dir: string) => Promise<System>, messages: number, receiverCount: number) {
@@ -74,6 +89,7 @@ async function measure(start: (dir: string) => Promise<System>, messages: number
     const sender = await system.startSender();
     const lines = Array.from({ length: messages }, (_, i) => `line ${i} ${'x'.repeat(50)}`).join('\n') + '\n';
     const cpuBefore = procStats(system.serverPid).cpuSeconds;
+    const receiversCpuBefore = receiverCpuSeconds(receivers);
     const startedAt = Date.now();
     sender.child.stdin!.end(lines);
     await exited(sender.child, 'the sender', sender.stderr);
@@ -81,10 +97,12 @@ async function measure(start: (dir: string) => Promise<System>, messages: number
     await waitFor(() => files.every((file) => last.test(tailOf(file))), 'every receiver to have every message', 600_000);
     const finishedAt = Math.max(...files.map((file) => statSync(file).mtimeMs));
     const cpuSeconds = procStats(system.serverPid).cpuSeconds - cpuBefore;
+    const receiverCpu = (receiverCpuSeconds(receivers) - receiversCpuBefore) / receivers.length;
     for (const file of files) checkComplete(file, messages);
     return {
       perSecond: Math.round(messages / ((finishedAt - startedAt) / 1000)),
       serverCpuPer1000: +((cpuSeconds / messages) * 1000).toFixed(3),
+      receiverCpuPer1000: +((receiverCpu / messages) * 1000).toFixed(3),
     };
   } finally {
     for (const child of receivers) await stop(child);
@@ -123,8 +141,16 @@ function cliEnv(): NodeJS.ProcessEnv {
   return { ...env, CHORUS_HOME: join(tmpdir(), 'chorus-bench-no-default-profile') };
 }
 
-function chorusCli(profile: string, args: string[], stdout: 'pipe' | number = 'pipe'): ChildProcess {
-  return spawnTs(CLI_MAIN, ['--profile', profile, ...args], { stdout, env: cliEnv() });
+/** Where this run's CPU profiles go (runSideBySide's `profile`), if anywhere. */
+let profileDir: string | undefined;
+
+/** Node flags that make a process of `role` write its CPU profile, when profiles are asked for. */
+function profileFlags(role: string): string[] {
+  return profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, role)] : [];
+}
+
+function chorusCli(profile: string, args: string[], stdout: 'pipe' | number = 'pipe', role?: string): ChildProcess {
+  return spawnTs(CLI_MAIN, ['--profile', profile, ...args], { stdout, env: cliEnv(), nodeFlags: role ? profileFlags(role) : [] });
 }
 
 async function chorusRun(profile: string, args: string[], input = ''): Promise<string> {
@@ -137,7 +163,7 @@ async function chorusRun(profile: string, args: string[], input = ''): Promise<s
 }
 
 async function chorusSystem(dir: string): Promise<System> {
-  const server = await startChorusServer(join(dir, 'data'));
+  const server = await startChorusServer(join(dir, 'data'), profileFlags('server'));
   const writer = join(dir, 'writer');
   const reader = join(dir, 'reader');
   const register = (profile: string, name: string) =>
@@ -153,13 +179,13 @@ async function chorusSystem(dir: string): Promise<System> {
   return {
     serverPid: server.child.pid!,
     async startReceiver(fd) {
-      const child = chorusCli(reader, ['tail', code, '--json', '--history', '0'], fd);
+      const child = chorusCli(reader, ['tail', code, '--json', '--history', '0'], fd, 'tail');
       await waitForOutput(collect(child.stderr), /Following/, 'chorus tail to follow the chat');
       return child;
     },
     async startSender() {
       const before = await tcpConnections();
-      const child = chorusCli(writer, ['send', code, '--stdin']);
+      const child = chorusCli(writer, ['send', code, '--stdin'], 'pipe', 'send');
       const stderr = collect(child.stderr);
       // Connected (it reads stdin only after): its TCP connection is open at the server.
       let connected = false;

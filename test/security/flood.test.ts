@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage, Receiver } from '../../src/client/receiver.js';
 import type { Ack, Sender } from '../../src/client/sender.js';
 import { NonceSource, newSigningKeyPair } from '../../src/protocol/crypto.js';
-import { decodeDatagram, encodeData, encodeHeartbeat } from '../../src/protocol/datagram.js';
+import { decodeDatagram, encodeData, encodeHeartbeat, encodeVouch, encodeVouchedData } from '../../src/protocol/datagram.js';
+import { VouchedDigests } from '../../src/protocol/vouched-digests.js';
 import { type Frame, encodeFrame } from '../../src/protocol/frames.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/limits.js';
 import { captureGroup, connectedSender, recordingReceiver, serverKeyOf, waitFor } from '../support/messaging.js';
@@ -28,6 +29,8 @@ interface ChatInfo {
 
 const JUNK_DATAGRAMS = 20_000;
 const MESSAGES_PER_SENDER = 150;
+/** Sent at once by one member at the end: a backlog, which goes out as runs (a VOUCH, then unsigned datagrams). */
+const BURST = 300;
 
 let server: TestServer;
 let call: ReturnType<typeof http>;
@@ -105,10 +108,12 @@ describe('abuse does not stop the members', () => {
     const current = new Map([[chat.multicast.keyEpoch, Buffer.from(chat.multicast.key, 'base64')]]);
     const genuine: Buffer[] = [];
     let scanned = 0;
+    // Read in the order they came, as a receiver does: VOUCHes vouch for the runs' datagrams.
+    const vouched = new VouchedDigests();
     const replay = () => {
       for (; scanned < capture.datagrams.length; scanned++) {
         const d = capture.datagrams[scanned]!;
-        if (decodeDatagram(d, (_c, e) => current.get(e), serverKey).ok) genuine.push(d);
+        if (decodeDatagram(d, (_c, e) => current.get(e), serverKey, vouched).ok) genuine.push(d);
       }
       return genuine.at(Math.floor(Math.random() * genuine.length)) ?? beforeRotation[0]!;
     };
@@ -125,6 +130,13 @@ describe('abuse does not stop the members', () => {
       // A member (who holds the chat key) signing as the server: bad signature.
       () => encodeData({ stream, epoch, messages: [forged(start + 1 + Math.floor(Math.random() * 50))] }, memberKey, nonces.next(), attacker.privateKey),
       () => encodeHeartbeat({ stream, epoch, latestSeq: start + 1_000_000 }, attacker.privateKey),
+      // A member's own unsigned datagram, as if in a run (no VOUCH names it)…
+      () => encodeVouchedData({ stream, epoch, messages: [forged(start + 1 + Math.floor(Math.random() * (2 * MESSAGES_PER_SENDER + BURST)))] }, memberKey, nonces.next()),
+      // …and a VOUCH for it that the server did not sign.
+      () => {
+        const own = encodeVouchedData({ stream, epoch, messages: [forged(start + 1 + Math.floor(Math.random() * 50))] }, memberKey, nonces.next());
+        return encodeVouch({ stream, epoch }, [own], attacker.privateKey);
+      },
       // Wrong epoch, either way, forged: bad signature before any key is looked up.
       () => encodeHeartbeat({ stream, epoch: epoch + 1 + Math.floor(Math.random() * 5), latestSeq: start + 10 }, attacker.privateKey),
       () => encodeData({ stream, epoch: Math.max(0, epoch - 1), messages: [forged(start + 1)] }, memberKey, nonces.next(), attacker.privateKey),
@@ -198,12 +210,17 @@ describe('abuse does not stop the members', () => {
         }
       }),
     );
+    // Then a burst: one member pipelines BURST messages, which queue and go out as runs.
+    const burst = await Promise.all(Array.from({ length: BURST }, (_, i) => talkers[0]!.send(chat.code, `burst ${i}`).then((ack) => ({ ...ack, text: `burst ${i}` }))));
+    acks.push(...burst);
+    // The flood goes on while the burst is received.
+    await Promise.all(recs.map(({ delivered }) => waitFor(() => delivered.length >= 2 * MESSAGES_PER_SENDER + BURST, 'the burst at every member', 30_000)));
     talking = false;
     const sentJunk = await flooding;
     const connections = await tcpBurst;
     await burster.next('error', 499);
 
-    const total = 2 * MESSAGES_PER_SENDER;
+    const total = 2 * MESSAGES_PER_SENDER + BURST;
     expect(acks).toHaveLength(total);
     const bySeq = new Map(acks.map((a) => [a.seq, a.text]));
     for (const { delivered } of recs) await waitFor(() => delivered.length >= total, 'every message at every member', 30_000);
@@ -226,6 +243,9 @@ describe('abuse does not stop the members', () => {
       expect(receiver.drops['bad-signature'], 'bad-signature').toBeGreaterThan(0);
       expect(receiver.drops['unknown-key'], 'unknown-key').toBeGreaterThan(0);
       expect(receiver.drops['other-chat'], 'other-chat').toBeGreaterThan(0);
+      // Members' own unsigned datagrams were refused; the server's runs were believed.
+      expect(receiver.drops.unvouched, 'unvouched').toBeGreaterThan(0);
+      expect(receiver.counts.vouches, 'VOUCHes read').toBeGreaterThan(0);
       expect(receiver.counts.datagrams).toBeGreaterThan(JUNK_DATAGRAMS / 10);
     }
 

@@ -7,7 +7,7 @@ import { HEADER_BYTES, decodeDatagram, encodeData, parseHeader } from '../../src
 import { type Frame, FrameDecoder, FrameError, encodeFrame, validateFrame } from '../../src/protocol/frames.js';
 import { DATAGRAM_VERSION, PROTOCOL_VERSION } from '../../src/protocol/limits.js';
 import { MAX_FRAME_BYTES } from '../../src/protocol/limits.js';
-import { EPOCH, STREAM, attackerDatagramArb, bodyArb, genuine, genuineSet, keys, lookup, server } from './support/datagram-inputs.js';
+import { EPOCH, STREAM, attackerDatagramArb, bodyArb, genuine, genuineSet, keys, lookup, server, vouchedByServer } from './support/datagram-inputs.js';
 import { chunk, cutsArb, politeStreamArb, streamArb } from './support/frame-inputs.js';
 import { answerFault, rawAnswerFault, send, sendRaw } from './support/http-answers.js';
 import { fuzzConnection } from './support/tcp-fuzz.js';
@@ -39,7 +39,7 @@ function fail(message: string): never {
 }
 
 describe('datagram decoder', () => {
-  const DROP_REASONS = new Set(['malformed', 'bad-signature', 'unknown-key', 'undecryptable']);
+  const DROP_REASONS = new Set(['malformed', 'bad-signature', 'unvouched', 'unknown-key', 'undecryptable']);
   const HEADER_REASONS = new Set(['malformed', 'unknown-version', 'unknown-type']);
 
   it(
@@ -47,6 +47,8 @@ describe('datagram decoder', () => {
     () => {
       let inputs = 0;
       const seen = new Map<string, number>();
+      // The receiver has had the server's VOUCH for the genuine run: its datagrams are believed.
+      const vouched = vouchedByServer();
       fc.assert(
         fc.property(attackerDatagramArb, (datagram) => {
           inputs++;
@@ -56,7 +58,7 @@ describe('datagram decoder', () => {
           } else if (!/^[0-9a-f]{20}$/.test(header.stream) || !Number.isSafeInteger(header.firstSeq) || header.nonce.length !== 12) {
             fail(`parseHeader returned a bad header ${JSON.stringify(header)}`);
           }
-          const result = decodeDatagram(datagram, lookup, server.publicKey);
+          const result = decodeDatagram(datagram, lookup, server.publicKey, vouched);
           const outcome = result.ok ? 'accepted' : result.reason;
           seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
           if (result.ok) {
@@ -70,7 +72,9 @@ describe('datagram decoder', () => {
       );
       expect(inputs).toBeGreaterThanOrEqual(RUNS);
       // The inputs reached every check, not only the first.
-      for (const outcome of ['accepted', 'malformed', 'bad-signature', 'unknown-key', 'undecryptable']) expect(seen.get(outcome) ?? 0).toBeGreaterThan(0);
+      for (const outcome of ['accepted', 'malformed', 'bad-signature', 'unvouched', 'unknown-key', 'undecryptable']) expect(seen.get(outcome) ?? 0).toBeGreaterThan(0);
+      // Nothing an attacker sent made a digest believed that the server's VOUCH did not name.
+      expect(vouched.size).toBe(2);
     },
     HANG_GUARD_MS,
   );
@@ -113,11 +117,17 @@ describe('datagram decoder', () => {
   );
 
   it('accepts the genuine datagrams under keys the receiver holds (the checks are not refusing everything)', () => {
+    const vouched = vouchedByServer();
     const outcomes = genuine.map((d) => {
-      const result = decodeDatagram(d, lookup, server.publicKey);
+      const result = decodeDatagram(d, lookup, server.publicKey, vouched);
       return result.ok ? 'accepted' : result.reason;
     });
-    expect(outcomes).toEqual([...Array(10).fill('accepted'), 'unknown-key', 'unknown-key', 'undecryptable']);
+    expect(outcomes).toEqual([...Array(13).fill('accepted'), 'unknown-key', 'unknown-key', 'undecryptable']);
+    // Without the VOUCH, the run's datagrams are not believed.
+    expect(genuine.slice(11, 13).map((d) => decodeDatagram(d, lookup, server.publicKey))).toEqual([
+      { ok: false, reason: 'unvouched' },
+      { ok: false, reason: 'unvouched' },
+    ]);
   });
 });
 

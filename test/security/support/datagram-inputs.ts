@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { NonceSource, newChatKey, newSigningKeyPair, open, sign } from '../../../src/protocol/crypto.js';
-import { type DatagramMessage, HEADER_BYTES, encodeData, encodeHeartbeat } from '../../../src/protocol/datagram.js';
+import { type DatagramMessage, HEADER_BYTES, decodeDatagram, encodeData, encodeHeartbeat, encodeVouch, encodeVouchedData } from '../../../src/protocol/datagram.js';
+import { VouchedDigests } from '../../../src/protocol/vouched-digests.js';
 import { type Edit, applyEdit, editArb, randomBytesArb } from './edits.js';
 
 /**
@@ -29,6 +30,14 @@ function data(epoch: number, messages: DatagramMessage[], signer = server.privat
   return encodeData({ stream: STREAM, epoch, messages }, key, nonces.get(epoch)?.next() ?? new NonceSource().next(), signer);
 }
 
+function vouchedData(epoch: number, messages: DatagramMessage[], key = keys.get(epoch)!): Buffer {
+  return encodeVouchedData({ stream: STREAM, epoch, messages }, key, nonces.get(epoch)?.next() ?? new NonceSource().next());
+}
+
+/** A run as the fan-out sends a backlog: a VOUCH signed by the server, then the datagrams it names. */
+const run = [vouchedData(EPOCH, [msg(50, 'in a run'), msg(51, 'still')]), vouchedData(EPOCH, [msg(52, 'the run ends ✓')])];
+const runVouch = encodeVouch({ stream: STREAM, epoch: EPOCH }, run, server.privateKey);
+
 export const genuine: Buffer[] = [
   data(EPOCH, [msg(1, 'hello')]),
   data(EPOCH, Array.from({ length: 5 }, (_, i) => msg(10 + i, `message ${i} ✓`))),
@@ -40,6 +49,8 @@ export const genuine: Buffer[] = [
   encodeHeartbeat({ stream: STREAM, epoch: EPOCH, latestSeq: 0 }, server.privateKey),
   encodeHeartbeat({ stream: STREAM, epoch: EPOCH, latestSeq: 42 }, server.privateKey),
   encodeHeartbeat({ stream: STREAM, epoch: NEXT_EPOCH, latestSeq: Number.MAX_SAFE_INTEGER }, server.privateKey),
+  runVouch,
+  ...run,
   // Genuine, but under an epoch the receiver no longer holds (unknown-key)…
   data(5, [msg(3, 'before a rotation')], server.privateKey, newChatKey()),
   encodeHeartbeat({ stream: STREAM, epoch: 5, latestSeq: 3 }, server.privateKey),
@@ -48,6 +59,16 @@ export const genuine: Buffer[] = [
 ];
 export const genuineSet = new Set(genuine.map((d) => d.toString('base64')));
 
+/**
+ * What a receiver knows once the run's VOUCH came: the digests it names. Its clock stands still,
+ * so that the digests do not age out however long the fuzzing takes.
+ */
+export function vouchedByServer(): VouchedDigests {
+  const vouched = new VouchedDigests(() => 0);
+  decodeDatagram(runVouch, lookup, server.publicKey, vouched);
+  return vouched;
+}
+
 /** What a member (who has the chat key but not the server's signing key) can make. */
 export const forgeries: Buffer[] = [
   data(EPOCH, [msg(2, 'I am the server, trust me', { senderId: 1, senderName: 'Admin' })], attacker.privateKey),
@@ -55,12 +76,18 @@ export const forgeries: Buffer[] = [
   data(9, [msg(1, 'an epoch nobody holds')], attacker.privateKey, newChatKey()),
   encodeHeartbeat({ stream: STREAM, epoch: EPOCH, latestSeq: 1_000_000 }, attacker.privateKey),
   encodeHeartbeat({ stream: STREAM, epoch: 99, latestSeq: 5 }, attacker.privateKey),
+  // Unsigned datagrams sealed with the chat key, which no VOUCH of the server names…
+  vouchedData(EPOCH, [msg(52, 'slipped into the run')]),
+  // …and a VOUCH for them that the server did not sign.
+  encodeVouch({ stream: STREAM, epoch: EPOCH }, [vouchedData(EPOCH, [msg(53, 'vouched for by myself')])], attacker.privateKey),
 ];
 
 /** The decrypted bodies of the genuine DATA datagrams, to mutate behind a valid seal and signature. */
 export const genuineBodies: Buffer[] = genuine.flatMap((d) => {
   const key = keys.get(d.readUInt32BE(14));
-  const body = d[3] === 1 && key ? open(key, d.subarray(28, HEADER_BYTES), d.subarray(HEADER_BYTES, d.length - 64), d.subarray(0, HEADER_BYTES)) : undefined;
+  // DATA (type 1) ends in a signature; VOUCHED DATA (type 6) does not.
+  const sealedEnd = d[3] === 1 ? d.length - 64 : d.length;
+  const body = (d[3] === 1 || d[3] === 6) && key ? open(key, d.subarray(28, HEADER_BYTES), d.subarray(HEADER_BYTES, sealedEnd), d.subarray(0, HEADER_BYTES)) : undefined;
   return body ? [body] : [];
 });
 
