@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { FakeClock } from './clock.fake.js';
-import { Sender, type SenderOptions, type SenderState } from './sender.js';
+import { validateFrame } from '../protocol/frames.js';
+import { Sender, type SenderOptions, type SenderState, newClientMessageId } from './sender.js';
 import { FakeSenderTransport, ack, sentIds, track, welcome, welcomeOn } from './sender-transport.fake.js';
 
 /** The Sender's policy with a fake transport and a fake clock: no socket, no real waiting. */
@@ -17,6 +18,14 @@ function setup(options: Partial<SenderOptions> = {}) {
   return { clock, transport, sender, states };
 }
 
+
+describe('newClientMessageId', () => {
+  it('never repeats, and every id is one a send frame may carry', () => {
+    const ids = Array.from({ length: 100_000 }, () => newClientMessageId());
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of [ids[0]!, ids.at(-1)!]) expect(validateFrame({ t: 'send', id, chat: 'ABCDEFGHJK', text: 'x' })).toMatchObject({ id });
+  });
+});
 
 describe('Sender: hello and welcome', () => {
   it('says hello with the token once connected, and connect() resolves at the welcome', async () => {

@@ -82,30 +82,79 @@ export interface Committed {
 // Client ids per lookup statement: keeps the bound parameters well under SQLite's limit.
 const LOOKUP_CHUNK = 500;
 
-/**
- * Writes a commit's new rows inside its transaction: the hot path of every send, so each engine
- * gets the cheapest form it has instead of a multi-row INSERT that Kysely would build, with six
- * parameters per row, for every commit.
- */
-export type RowWriter = (tx: Transaction<Database>, rows: readonly MessagesTableRow[]) => Promise<void>;
+/** The answer a stored message got: what a retry of it is told again. */
+interface Stored {
+  seq: number;
+  sentAt: number;
+  text: string;
+}
 
 /**
- * SQLite: one prepared statement, run per row on SQLite's own handle. Kysely's SQLite driver has
- * a single connection, and the transaction it began is the one these rows join.
+ * The hot path of every send, per engine: finding which of a commit's client ids are already
+ * stored, and writing its new rows, inside its transaction. Each engine gets the cheapest form it
+ * has instead of what Kysely would build per commit (a multi-row INSERT with six parameters per
+ * row, a SELECT with hundreds of IN parameters), which was most of the store's time.
  */
-export function sqliteRowWriter(sqlite: BetterSqlite3.Database): RowWriter {
+export interface MessageRows {
+  /** The batch's (chat, sender, client id) that are stored, by `identity`, with their answers. */
+  existing(tx: Transaction<Database>, batch: readonly NewMessage[]): Promise<Map<string, Stored>>;
+  write(tx: Transaction<Database>, rows: readonly MessagesTableRow[]): Promise<void>;
+}
+
+/**
+ * SQLite: prepared statements, run per row on SQLite's own handle (a point lookup in the unique
+ * index, an insert). Kysely's SQLite driver has a single connection, and the transaction it began
+ * is the one these join.
+ */
+export function sqliteMessageRows(sqlite: BetterSqlite3.Database): MessageRows {
   const insert = sqlite.prepare('INSERT INTO messages (chat_code, seq, sender_id, text, sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?)');
-  return async (_tx, rows) => {
-    for (const r of rows) insert.run(r.chat_code, r.seq, r.sender_id, r.text, r.sent_at, r.client_msg_id);
+  const lookup = sqlite.prepare<[string, number, string], { seq: number; sent_at: number; text: string }>(
+    'SELECT seq, sent_at, text FROM messages WHERE chat_code = ? AND sender_id = ? AND client_msg_id = ?',
+  );
+  return {
+    async existing(_tx, batch) {
+      const found = new Map<string, Stored>();
+      for (const m of batch) {
+        const key = identity(m.chatCode, m.senderId, m.clientMsgId);
+        if (found.has(key)) continue;
+        const row = lookup.get(m.chatCode, m.senderId, m.clientMsgId);
+        if (row) found.set(key, { seq: row.seq, sentAt: row.sent_at, text: row.text });
+      }
+      return found;
+    },
+    async write(_tx, rows) {
+      for (const r of rows) insert.run(r.chat_code, r.seq, r.sender_id, r.text, r.sent_at, r.client_msg_id);
+    },
   };
 }
 
-/** PostgreSQL: one statement whatever the batch, its columns as six arrays (unnest). */
-export const postgresRowWriter: RowWriter = async (tx, rows) => {
-  if (rows.length === 0) return;
-  await sql`INSERT INTO messages (chat_code, seq, sender_id, text, sent_at, client_msg_id)
-    SELECT * FROM unnest(${rows.map((r) => r.chat_code)}::text[], ${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.sender_id)}::integer[],
-      ${rows.map((r) => r.text)}::text[], ${rows.map((r) => r.sent_at)}::bigint[], ${rows.map((r) => r.client_msg_id)}::text[])`.execute(tx);
+/** PostgreSQL: one round trip each, whatever the batch (a lookup in chunks of ids; the insert's columns as six arrays, unnest). */
+export const postgresMessageRows: MessageRows = {
+  async existing(tx, batch) {
+    const chatCodes = [...new Set(batch.map((m) => m.chatCode))];
+    const ids = [...new Set(batch.map((m) => m.clientMsgId))];
+    // All three columns of the unique index are constrained, so the lookup is a few index seeks.
+    // Without sender_id it would walk the chat's whole history on every commit.
+    const senders = [...new Set(batch.map((m) => m.senderId))];
+    const found = new Map<string, Stored>();
+    for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+      const rows = await tx
+        .selectFrom('messages')
+        .select(['chat_code', 'sender_id', 'client_msg_id', 'seq', 'sent_at', 'text'])
+        .where('chat_code', 'in', chatCodes)
+        .where('sender_id', 'in', senders)
+        .where('client_msg_id', 'in', ids.slice(i, i + LOOKUP_CHUNK))
+        .execute();
+      for (const r of rows) found.set(identity(r.chat_code, r.sender_id, r.client_msg_id), { seq: r.seq, sentAt: r.sent_at, text: r.text });
+    }
+    return found;
+  },
+  async write(tx, rows) {
+    if (rows.length === 0) return;
+    await sql`INSERT INTO messages (chat_code, seq, sender_id, text, sent_at, client_msg_id)
+      SELECT * FROM unnest(${rows.map((r) => r.chat_code)}::text[], ${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.sender_id)}::integer[],
+        ${rows.map((r) => r.text)}::text[], ${rows.map((r) => r.sent_at)}::bigint[], ${rows.map((r) => r.client_msg_id)}::text[])`.execute(tx);
+  },
 };
 
 /**
@@ -131,7 +180,7 @@ export class LeaseLostError extends Error {
 export class MessageLog {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly writeRows: RowWriter,
+    private readonly rows: MessageRows,
   ) {}
 
   /**
@@ -147,8 +196,7 @@ export class MessageLog {
   async append(batch: readonly NewMessage[], fence?: Fence): Promise<Committed[]> {
     if (batch.length === 0) return [];
     return this.db.transaction().execute(async (tx) => {
-      const chatCodes = [...new Set(batch.map((m) => m.chatCode))];
-      const known = await this.existing(tx, batch, chatCodes);
+      const known = await this.rows.existing(tx, batch);
 
       // Which messages are new (a client id repeated within the batch is new once), per chat.
       const fresh = new Map<string, number>();
@@ -176,7 +224,7 @@ export class MessageLog {
         const { seq, sentAt, text } = known.get(key)!;
         results.push(text === m.text ? { seq, sentAt, duplicate: true } : { seq, sentAt, duplicate: true, reused: true });
       });
-      await this.writeRows(tx, rows);
+      await this.rows.write(tx, rows);
       return results;
     });
   }
@@ -201,24 +249,6 @@ export class MessageLog {
     return first;
   }
 
-  private async existing(tx: Transaction<Database>, batch: readonly NewMessage[], chatCodes: string[]) {
-    const ids = [...new Set(batch.map((m) => m.clientMsgId))];
-    // All three columns of the unique index are constrained, so the lookup is a few index seeks.
-    // Without sender_id it would walk the chat's whole history on every commit.
-    const senders = [...new Set(batch.map((m) => m.senderId))];
-    const found = new Map<string, { seq: number; sentAt: number; text: string }>();
-    for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
-      const rows = await tx
-        .selectFrom('messages')
-        .select(['chat_code', 'sender_id', 'client_msg_id', 'seq', 'sent_at', 'text'])
-        .where('chat_code', 'in', chatCodes)
-        .where('sender_id', 'in', senders)
-        .where('client_msg_id', 'in', ids.slice(i, i + LOOKUP_CHUNK))
-        .execute();
-      for (const r of rows) found.set(identity(r.chat_code, r.sender_id, r.client_msg_id), { seq: r.seq, sentAt: r.sent_at, text: r.text });
-    }
-    return found;
-  }
 }
 
 type MessagesTableRow = Database['messages'];

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { ChatStore } from './chats.js';
 import { ClusterStore } from './cluster.js';
 import { type DatabaseTarget, type Engine, type OpenDatabase, openDatabase } from './database.js';
-import { MessageLog, MessageStore, postgresRowWriter, sqliteRowWriter } from './messages.js';
+import { MessageLog, MessageStore, postgresMessageRows, sqliteMessageRows } from './messages.js';
 import { migrateToLatest } from './migrations.js';
 import { ReadPositionStore } from './read-positions.js';
 import type { Database } from './schema.js';
@@ -33,7 +33,7 @@ export class Store {
     this.messages = new MessageStore(db);
     this.reads = new ReadPositionStore(db);
     this.cluster = new ClusterStore(db, engine);
-    this.log = new MessageLog(db, sqlite ? sqliteRowWriter(sqlite) : postgresRowWriter);
+    this.log = new MessageLog(db, sqlite ? sqliteMessageRows(sqlite) : postgresMessageRows);
   }
 
   /** Opens the database and brings its schema up to date. */
