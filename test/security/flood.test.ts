@@ -213,8 +213,6 @@ describe('abuse does not stop the members', () => {
     // Then a burst: one member pipelines BURST messages, which queue and go out as runs.
     const burst = await Promise.all(Array.from({ length: BURST }, (_, i) => talkers[0]!.send(chat.code, `burst ${i}`).then((ack) => ({ ...ack, text: `burst ${i}` }))));
     acks.push(...burst);
-    // The flood goes on while the burst is received.
-    await Promise.all(recs.map(({ delivered }) => waitFor(() => delivered.length >= 2 * MESSAGES_PER_SENDER + BURST, 'the burst at every member', 30_000)));
     talking = false;
     const sentJunk = await flooding;
     const connections = await tcpBurst;
