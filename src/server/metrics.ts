@@ -43,7 +43,8 @@ export function serverMetrics(parts: MeteredParts): Registry {
   counter('chorus_commits_total', 'Group-commit transactions; committed messages over commits is the batch size', () => sequencer.stats.transactions);
   counter('chorus_commit_failures_total', 'Transactions that failed (the store refused a message in them, or the database stayed away)', () => sequencer.stats.failedTransactions);
   counter('chorus_commit_retries_total', 'Group commits tried again after the database connection was lost', () => sequencer.stats.retriedTransactions);
-  counter('chorus_datagrams_sent_total', 'DATA datagrams multicast', () => fanout.stats.datagrams);
+  counter('chorus_datagrams_sent_total', 'DATA datagrams multicast (signed, or vouched for by a VOUCH)', () => fanout.stats.datagrams);
+  counter('chorus_vouches_sent_total', 'VOUCH datagrams multicast: one signature for a run of up to 32 DATA datagrams', () => fanout.stats.vouches);
   counter('chorus_heartbeats_sent_total', 'HEARTBEAT datagrams multicast', () => fanout.stats.heartbeats);
   counter('chorus_multicast_send_errors_total', 'Datagrams the operating system refused to send', () => fanout.stats.sendErrors);
   counter('chorus_probes_total', 'PROBE datagrams multicast at clients\' request', () => fanout.stats.probes);
