@@ -96,6 +96,8 @@ interface Subscription {
   verifyBudget: VerifyBudget;
   /** Digests of its VOUCHED DATA that the server's VOUCHes named (datagram.ts). */
   vouched: VouchedDigests;
+  /** The last VOUCH checked: the fan-out sends each twice, and the copy needs no second check. */
+  lastVouch?: Buffer;
   /** Its delivery path, with a link: started once history is in. */
   delivery?: DeliveryPathMachine;
   /** What it had to repair while on multicast, told to the server (progress-report.ts), and when next. */
@@ -139,7 +141,8 @@ export class Receiver {
     'over-budget': 0,
   };
   /** `heldForKey`: datagrams under a new epoch that waited for its key (then read, or dropped). */
-  readonly counts = { datagrams: 0, vouches: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0, pushedMessages: 0, probes: 0, othersProbes: 0, progressReports: 0 };
+  /** `vouches`: VOUCHes checked; `vouchCopies`: a VOUCH's second copy, known by its bytes. */
+  readonly counts = { datagrams: 0, vouches: 0, vouchCopies: 0, heartbeats: 0, repairs: 0, repairedMessages: 0, heldForKey: 0, pushedMessages: 0, probes: 0, othersProbes: 0, progressReports: 0 };
 
   constructor(private readonly options: ReceiverOptions) {
     this.clock = options.clock ?? systemClock;
@@ -404,6 +407,12 @@ export class Receiver {
       this.counts.othersProbes++;
       return;
     }
+    if (header.type === 'vouch' && sub.lastVouch?.equals(datagram)) {
+      // The same bytes passed the signature check: its digests are in already.
+      this.counts.vouchCopies++;
+      sub.delivery?.multicastArrived();
+      return;
+    }
     // Held datagrams were checked once already: only what arrives counts against the budget. A
     // VOUCHED DATA costs a digest, not a signature check: it spends none.
     if (mayHold && header.type !== 'vouched-data' && !sub.verifyBudget.take(this.clock.monotonic())) {
@@ -439,6 +448,7 @@ export class Receiver {
     if (d.type === 'vouch') {
       // Its digests are in sub.vouched now: the datagrams it names follow.
       this.counts.vouches++;
+      sub.lastVouch = Buffer.from(datagram);
       sub.delivery?.multicastArrived();
       return;
     }

@@ -65,10 +65,11 @@ interface Queued {
   size: number;
 }
 
-/** A VOUCHED DATA datagram sealed with its run, waiting for its turn at the pace. */
+/** A datagram of a run, waiting for its turn at the pace: VOUCHED DATA, or the run's VOUCH again (`count` 0). */
 interface Sealed {
   datagram: Buffer;
   count: number;
+  /** The last seq multicast once it has gone (a VOUCH's: that of the datagram before it). */
   lastSeq: number;
 }
 
@@ -290,7 +291,8 @@ export class Fanout {
         this.transmit(next.datagram, state.address);
         this.pacer.spend(next.datagram.length);
         this.paceControl.multicast(next.count);
-        this.stats.datagrams++;
+        if (next.count > 0) this.stats.datagrams++;
+        else this.stats.vouches++;
         state.sentSeq = next.lastSeq;
         this.nextTurn(state);
       }
@@ -330,11 +332,14 @@ export class Fanout {
       const messages = this.take(state, planned);
       state.sealed.push({ datagram: encodeVouchedData({ stream, epoch, messages }, sealing.key, sealing.nonces.next()), count: messages.length, lastSeq: messages.at(-1)!.seq });
     }
-    // Before the datagrams it names, so that each is believed as it arrives.
+    // Before the datagrams it names, so that each is believed as it arrives; and once more after
+    // the first of them, so that a lost VOUCH costs that one datagram rather than the run
+    // (receivers spend no signature check on the copy: vouched-digests.ts).
     const vouch = encodeVouch({ stream, epoch }, state.sealed.map((s) => s.datagram), this.identity.privateKey);
     this.transmit(vouch, state.address);
     this.pacer.spend(vouch.length);
     this.stats.vouches++;
+    if (run.length > 2) state.sealed.splice(1, 0, { datagram: vouch, count: 0, lastSeq: state.sealed[0]!.lastSeq });
     return 'sealed';
   }
 
