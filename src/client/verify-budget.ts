@@ -6,8 +6,9 @@
  * a genuine one carried is fetched from history, as any loss is (heartbeats, and the receiver's
  * own catch-up while it is dropping).
  *
- * The default is well above what the server sends one chat: it signs every datagram itself, and
- * under load packs many messages into each.
+ * The default is well above what the server sends one chat: under load it packs many messages
+ * into each datagram and signs a run of up to 32 datagrams once (a VOUCH, datagram.ts), and the
+ * VOUCHED DATA of a run cost no check at all.
  */
 export interface VerifyBudgetPolicy {
   /** Checks a second, sustained. */

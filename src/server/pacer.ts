@@ -11,9 +11,11 @@ export interface MulticastRate {
 /**
  * 12 Mbit/s and 2,000 datagrams/s. An 802.11g link (54 Mb/s nominal) carries about 20-25 Mb/s
  * in practice, and multicast on Wi-Fi often goes at a lower basic rate: 12 Mb/s leaves room for
- * everything else on the link. 2,000 datagrams/s costs a receiver about a quarter of a core in
- * signature checks (0.12 ms each on the benchmark machine), and Linux's default 208 KiB receive
- * buffer holds about 90 datagrams, so a busy receiver can stall for 45 ms without losing any.
+ * everything else on the link. 2,000 datagrams/s one by one would cost a receiver a quarter of a
+ * core or more in signature checks (0.12-0.16 ms each on benchmark machines); under load they go
+ * in runs with one check per run (fanout.ts), which leaves the byte rate as the bound. Linux's
+ * default 208 KiB receive buffer holds about 90 datagrams, so a busy receiver can stall for 45 ms
+ * without losing any.
  * Not 1,000: at light load each message is its own datagram, and 1,000 messages a second
  * offered would then queue (p99 latency 0.5 s in docs/benchmarks.md). Short messages pack 10-12
  * to a datagram under load, so the pace carries 12,000-15,000 of them a second;
