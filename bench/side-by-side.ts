@@ -38,6 +38,8 @@ interface System {
   /** Starts the sender; resolves once it is connected and about to read stdin. */
   startSender(): Promise<{ child: ChildProcess; stderr: { text: () => string } }>;
   close(): Promise<void>;
+  /** Chorus only: the server's counters that tell how it packed (its /api/metrics). */
+  counters?(): Promise<Map<string, number>>;
 }
 
 /**
@@ -99,6 +101,14 @@ async function measure(start: (dir: string) => Promise<System>, messages: number
     const cpuSeconds = procStats(system.serverPid).cpuSeconds - cpuBefore;
     const receiverCpu = (receiverCpuSeconds(receivers) - receiversCpuBefore) / receivers.length;
     for (const file of files) checkComplete(file, messages);
+    const counters = await system.counters?.();
+    if (counters) {
+      const count = (name: string) => counters.get(name) ?? 0;
+      const datagrams = count('chorus_datagrams_sent_total');
+      process.stderr.write(
+        `  chorus packed ${messages} messages in ${count('chorus_commits_total')} commits and ${datagrams} DATA datagrams (${(messages / datagrams).toFixed(1)} a datagram), with ${count('chorus_vouches_sent_total')} VOUCHes\n`,
+      );
+    }
     return {
       perSecond: Math.round(messages / ((finishedAt - startedAt) / 1000)),
       serverCpuPer1000: +((cpuSeconds / messages) * 1000).toFixed(3),
@@ -194,6 +204,10 @@ async function chorusSystem(dir: string): Promise<System> {
         connected = (await tcpConnections()) > before;
       }
       return { child, stderr };
+    },
+    async counters() {
+      const metrics = await (await fetch(`${server.url}/api/metrics`)).text();
+      return new Map([...metrics.matchAll(/^(chorus_[a-z_]+) (\d+(?:\.\d+)?)$/gm)].map((m) => [m[1]!, Number(m[2])]));
     },
     close: () => stop(server.child),
   };

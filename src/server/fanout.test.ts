@@ -142,6 +142,25 @@ describe('Fanout with pacing', { timeout: 30_000 }, () => {
     expect(unvouched.every((r) => !r.ok && r.reason === 'unvouched')).toBe(true);
   });
 
+  it('packs a stream of small commits into fuller datagrams by lingering (LINGER_MS) after a send, even unpaced', async () => {
+    const { fanout, dataSeqs, capture } = await setUp({ bytesPerSecond: 0, datagramsPerSecond: 0 });
+    // 60 one-message commits, each a moment after the last, as a busy chat makes them.
+    for (let seq = 1; seq <= 60; seq++) {
+      fanout.publish(committed(seq, 1));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitFor(() => dataSeqs().length === 60, 'every message');
+    expect(dataSeqs()).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    const data = capture.datagrams.filter((d) => (parseHeader(d) as { type: string }).type.endsWith('data'));
+    // Without lingering, each commit would be its own datagram.
+    expect(data.length).toBeLessThanOrEqual(30);
+    // And close() sends what a lingering chat holds.
+    fanout.publish(committed(61, 1));
+    fanout.publish(committed(62, 1));
+    await fanout.close();
+    await waitFor(() => dataSeqs().length === 62, 'what lingered at close');
+  });
+
   it('sends what fits one datagram signed, with no VOUCH', async () => {
     const { fanout, dataSeqs, capture } = await setUp({ bytesPerSecond: 1_000_000, datagramsPerSecond: 2000 });
     for (let seq = 1; seq <= 5; seq++) {
