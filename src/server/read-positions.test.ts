@@ -52,6 +52,37 @@ describe('ReadPositions', () => {
     await reads.close();
   });
 
+  it('counts a position while its flush is being written: a read then neither misses it nor goes back', async () => {
+    const spy = spyStore();
+    let release: (() => void) | undefined;
+    let slow = false;
+    const slowStore = {
+      ...spy.store,
+      async upsertMany(rows: readonly ReadPositionRow[]) {
+        if (slow) await new Promise<void>((resolve) => (release = resolve));
+        await spy.store.upsertMany(rows);
+      },
+    };
+    const reads = new ReadPositions({ store: slowStore, logger: silent, flushMs: 60_000 });
+    await reads.set('CHAT', BEN, 2);
+    await reads.flush();
+    slow = true;
+    await reads.set('CHAT', BEN, 3);
+    const flushing = reads.flush();
+    // The write of 3 is under way, not committed: 3 is still what every read says.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(spy.stored.get('CHAT/2')).toBe(2);
+    expect(await reads.get('CHAT', BEN.id)).toBe(3);
+    expect(await reads.set('CHAT', BEN, 1)).toBe(3);
+    expect((await reads.ofUser(BEN.id)).get('CHAT')).toBe(3);
+    expect(reads.pendingOf('CHAT').get(BEN.id)).toBe(3);
+    release!();
+    await flushing;
+    expect(spy.stored.get('CHAT/2')).toBe(3);
+    expect(await reads.get('CHAT', BEN.id)).toBe(3);
+    await reads.close();
+  });
+
   it('moves only forward, pending or stored', async () => {
     const spy = spyStore();
     const reads = new ReadPositions({ store: spy.store, logger: silent, flushMs: 60_000 });

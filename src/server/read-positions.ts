@@ -34,6 +34,12 @@ interface Pending {
 export class ReadPositions {
   /** Not yet written, by chat then user. */
   private pending = new Map<string, Map<number, Pending>>();
+  /**
+   * Taken from `pending` by the flush being written: still counted by reads until the write is
+   * done, or a read in between would find it neither pending nor stored (and a position
+   * acknowledged a moment before would seem to have gone back).
+   */
+  private writing = new Map<string, Map<number, Pending>>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
@@ -69,16 +75,22 @@ export class ReadPositions {
   /** The user's position in each chat that has one, pending ones included. */
   async ofUser(userId: number): Promise<Map<string, number>> {
     const positions = await this.deps.store.ofUser(userId);
-    for (const [chatCode, ofChat] of this.pending) {
-      const p = ofChat.get(userId);
-      if (p && p.seq > (positions.get(chatCode) ?? 0)) positions.set(chatCode, p.seq);
+    for (const unwritten of [this.writing, this.pending]) {
+      for (const [chatCode, ofChat] of unwritten) {
+        const p = ofChat.get(userId);
+        if (p && p.seq > (positions.get(chatCode) ?? 0)) positions.set(chatCode, p.seq);
+      }
     }
     return positions;
   }
 
-  /** What is pending for the chat, by user (to merge into a stored listing). */
+  /** What is pending (or being written) for the chat, by user (to merge into a stored listing). */
   pendingOf(chatCode: string): ReadonlyMap<number, number> {
-    return new Map([...(this.pending.get(chatCode) ?? [])].map(([userId, p]) => [userId, p.seq]));
+    const positions = new Map<number, number>();
+    for (const unwritten of [this.writing, this.pending]) {
+      for (const [userId, p] of unwritten.get(chatCode) ?? []) positions.set(userId, Math.max(p.seq, positions.get(userId) ?? 0));
+    }
+    return positions;
   }
 
   /** Writes what is pending now; resolves once it is written. */
@@ -96,7 +108,7 @@ export class ReadPositions {
   }
 
   private pendingSeq(chatCode: string, userId: number): number {
-    return this.pending.get(chatCode)?.get(userId)?.seq ?? 0;
+    return Math.max(this.pending.get(chatCode)?.get(userId)?.seq ?? 0, this.writing.get(chatCode)?.get(userId)?.seq ?? 0);
   }
 
   private arm(): void {
@@ -109,11 +121,13 @@ export class ReadPositions {
     if (this.pending.size === 0) return;
     const taken = this.pending;
     this.pending = new Map();
+    this.writing = taken;
     const rows: (ReadPositionRow & { name: string })[] = [];
     for (const [chatCode, ofChat] of taken) for (const [userId, p] of ofChat) rows.push({ chatCode, userId, seq: p.seq, name: p.name });
     try {
       await this.deps.store.upsertMany(rows, Date.now());
     } catch (error) {
+      this.writing = new Map();
       // The database away for a moment: put them back (unless moved further meanwhile) and try again later.
       this.deps.logger.error({ err: error }, 'read positions could not be written; retrying');
       for (const row of rows) {
@@ -127,6 +141,7 @@ export class ReadPositions {
       if (!this.closed) this.arm();
       return;
     }
+    this.writing = new Map();
     this.stats.rowsWritten += rows.length;
     this.stats.flushes++;
     if (this.deps.onFlushed) await this.announce(rows);
