@@ -121,6 +121,8 @@ const OFFSET_NONCE = OFFSET_COUNT + 2;
 export const HEADER_BYTES = OFFSET_NONCE + NONCE_BYTES; // 40
 /** Bytes of a DATA datagram besides its messages: header, GCM tag, signature. */
 export const DATA_OVERHEAD_BYTES = HEADER_BYTES + TAG_BYTES + SIGNATURE_BYTES; // 120
+/** Bytes of a VOUCHED DATA datagram besides its messages: header, GCM tag (no signature). */
+export const VOUCHED_DATA_OVERHEAD_BYTES = HEADER_BYTES + TAG_BYTES; // 56
 export const HEARTBEAT_BYTES = HEADER_BYTES + SIGNATURE_BYTES; // 104
 /** SHA-256, what a VOUCH lists per datagram. */
 export const DIGEST_BYTES = 32;
@@ -415,7 +417,7 @@ export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropR
         : drop('malformed');
     case 'data':
     case 'vouched-data': {
-      const overhead = type === 'data' ? DATA_OVERHEAD_BYTES : DATA_OVERHEAD_BYTES - SIGNATURE_BYTES;
+      const overhead = type === 'data' ? DATA_OVERHEAD_BYTES : VOUCHED_DATA_OVERHEAD_BYTES;
       if (count === 0 || firstSeq < 1 || firstSeq > Number.MAX_SAFE_INTEGER - (count - 1)) return drop('malformed');
       return buf.length >= overhead + count * MESSAGE_FIXED_BYTES ? header : drop('malformed');
     }

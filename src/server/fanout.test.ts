@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { NonceSource, newChatKey, newSigningKeyPair } from '../protocol/crypto.js';
+import { NonceSource, SIGNATURE_BYTES, newChatKey, newSigningKeyPair } from '../protocol/crypto.js';
+import { MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
 import { type Datagram, datagramDigest, decodeDatagram, parseHeader } from '../protocol/datagram.js';
 import { VouchedDigests } from '../protocol/vouched-digests.js';
 import { captureGroup, waitFor } from '../../test/support/messaging.js';
@@ -137,6 +138,10 @@ describe('Fanout with pacing', { timeout: 30_000 }, () => {
       if (types[i] === 'vouched-data') expect(named.shift()).toBe(datagramDigest(d).toString('hex'));
     }
     expect(named).toEqual([]);
+    // Without a signature, a run's datagrams take 64 bytes more of messages than a signed DATA could.
+    const biggest = Math.max(...capture.datagrams.filter((_, i) => types[i] === 'vouched-data').map((d) => d.length));
+    expect(biggest).toBeGreaterThan(MAX_DATAGRAM_BYTES - SIGNATURE_BYTES);
+    expect(biggest).toBeLessThanOrEqual(MAX_DATAGRAM_BYTES);
     // Without the VOUCHes, not one of them is believed.
     const unvouched = capture.datagrams.filter((_, i) => types[i] === 'vouched-data').map((d) => decodeDatagram(d, () => chatKey, signing.publicKey, new VouchedDigests()));
     expect(unvouched.every((r) => !r.ok && r.reason === 'unvouched')).toBe(true);

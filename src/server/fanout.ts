@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import {
   DATA_OVERHEAD_BYTES,
   type DatagramMessage,
+  VOUCHED_DATA_OVERHEAD_BYTES,
   encodeData,
   encodeEvents,
   encodeHeartbeat,
@@ -348,8 +349,13 @@ export class Fanout {
       this.takeAll(state);
       return 'nothing';
     }
-    // Planned after the await: an enqueue meanwhile may have skipped the head.
-    const run = planRun(state);
+    // Planned after the await: an enqueue meanwhile may have skipped the head. A run's datagrams
+    // carry no signature: planned again without one, each takes the 64 bytes' worth more.
+    let run = planRun(state, DATA_OVERHEAD_BYTES);
+    if (run.length > 1) {
+      const unsigned = planRun(state, VOUCHED_DATA_OVERHEAD_BYTES);
+      if (unsigned.length > 1) run = unsigned;
+    }
     if (run.length === 0) return 'nothing';
     if (run.length === 1 && this.startLinger(state, run[0]!.bytes)) return 'linger';
     if (!this.mayGoNow(run[0]!.bytes)) return 'wait';
@@ -421,7 +427,7 @@ export class Fanout {
   private take(state: ChatState, planned: PlannedDatagram): DatagramMessage[] {
     const messages = state.queue.slice(state.head, state.head + planned.count).map((q) => q.message);
     state.head += planned.count;
-    state.queuedBytes -= planned.bytes - DATA_OVERHEAD_BYTES;
+    state.queuedBytes -= planned.bytes - planned.overhead;
     // Compact now and then rather than shift() per message.
     if (state.head > 4096 && state.head * 2 > state.queue.length) {
       state.queue = state.queue.slice(state.head);
@@ -533,8 +539,9 @@ function likelyCause(code: string | undefined): string {
 
 interface PlannedDatagram {
   count: number;
-  /** Its size as a DATA datagram (VOUCHED DATA is a signature shorter). */
+  /** Its size: `overhead` (a DATA's, or a VOUCHED DATA's) and its messages. */
   bytes: number;
+  overhead: number;
 }
 
 /**
@@ -542,22 +549,22 @@ interface PlannedDatagram {
  * many as are queued up to MAX_VOUCHED_DATAGRAMS. Only the last may be less than full: packing
  * what is queued now is all a run takes, and what comes later packs into the next.
  */
-function planRun(state: ChatState): PlannedDatagram[] {
+function planRun(state: ChatState, overhead: number): PlannedDatagram[] {
   const run: PlannedDatagram[] = [];
   let count = 0;
-  let bytes = DATA_OVERHEAD_BYTES;
+  let bytes = overhead;
   for (let i = state.head; i < state.queue.length; i++) {
     const { message, size } = state.queue[i]!;
     if (count > 0 && (bytes + size > MAX_DATAGRAM_BYTES || message.seq !== state.queue[i - 1]!.message.seq + 1 || count === MAX_MESSAGES_PER_DATAGRAM)) {
-      run.push({ count, bytes });
+      run.push({ count, bytes, overhead });
       if (run.length === MAX_VOUCHED_DATAGRAMS) return run;
       count = 0;
-      bytes = DATA_OVERHEAD_BYTES;
+      bytes = overhead;
     }
     count++;
     bytes += size;
   }
-  if (count > 0) run.push({ count, bytes });
+  if (count > 0) run.push({ count, bytes, overhead });
   return run;
 }
 
