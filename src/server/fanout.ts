@@ -155,7 +155,7 @@ export class Fanout {
     this.send = tuning.wrapSend ? tuning.wrapSend(send) : send;
     this.clock = tuning.clock ?? (() => performance.now());
     this.pacer = new Pacer(config.rate, this.clock);
-    this.paceControl = new PaceControl(config.rate, tuning.pacePolicy ?? DEFAULT_PACE_POLICY, tuning.clock);
+    this.paceControl = new PaceControl(config.rate, tuning.pacePolicy ?? DEFAULT_PACE_POLICY, this.clock);
     this.maxBacklogMs = tuning.maxBacklogMs ?? MAX_BACKLOG_MS;
   }
 
@@ -350,12 +350,10 @@ export class Fanout {
       return 'nothing';
     }
     // Planned after the await: an enqueue meanwhile may have skipped the head. A run's datagrams
-    // carry no signature: planned again without one, each takes the 64 bytes' worth more.
-    let run = planRun(state, DATA_OVERHEAD_BYTES);
-    if (run.length > 1) {
-      const unsigned = planRun(state, VOUCHED_DATA_OVERHEAD_BYTES);
-      if (unsigned.length > 1) run = unsigned;
-    }
+    // carry no signature, so each takes 64 bytes' worth more; what fits one of them is planned
+    // again as a signed DATA (one, or two that then go as a run).
+    let run = planRun(state, VOUCHED_DATA_OVERHEAD_BYTES);
+    if (run.length === 1) run = planRun(state, DATA_OVERHEAD_BYTES);
     if (run.length === 0) return 'nothing';
     if (run.length === 1 && this.startLinger(state, run[0]!.bytes)) return 'linger';
     if (!this.mayGoNow(run[0]!.bytes)) return 'wait';
@@ -407,7 +405,7 @@ export class Fanout {
     clearTimeout(state.linger);
     state.linger = undefined;
     state.lingered = true;
-    if (state.head < state.queue.length || state.sealed.length > 0) this.ready.add(state);
+    if (hasWork(state)) this.ready.add(state);
     void this.pump();
   }
 
@@ -439,7 +437,7 @@ export class Fanout {
   /** A datagram of the chat went: it goes to the back of the turn, or rests if it has nothing left. */
   private nextTurn(state: ChatState): void {
     this.ready.delete(state);
-    if (state.sealed.length > 0 || state.head < state.queue.length) this.ready.add(state);
+    if (hasWork(state)) this.ready.add(state);
     else this.takeAll(state);
   }
 
@@ -535,6 +533,11 @@ function likelyCause(code: string | undefined): string {
     default:
       return 'the multicast interface cannot send to the chat groups';
   }
+}
+
+/** Whether the chat has anything to send: sealed datagrams of a run, or queued messages. */
+function hasWork(state: ChatState): boolean {
+  return state.sealed.length > 0 || state.head < state.queue.length;
 }
 
 interface PlannedDatagram {

@@ -127,7 +127,6 @@ export class ReadPositions {
     try {
       await this.deps.store.upsertMany(rows, Date.now());
     } catch (error) {
-      this.writing = new Map();
       // The database away for a moment: put them back (unless moved further meanwhile) and try again later.
       this.deps.logger.error({ err: error }, 'read positions could not be written; retrying');
       for (const row of rows) {
@@ -140,8 +139,10 @@ export class ReadPositions {
       }
       if (!this.closed) this.arm();
       return;
+    } finally {
+      // Written, or put back into pending: counted there from now on.
+      this.writing = new Map();
     }
-    this.writing = new Map();
     this.stats.rowsWritten += rows.length;
     this.stats.flushes++;
     if (this.deps.onFlushed) await this.announce(rows);
