@@ -91,25 +91,35 @@ interface Stored {
 
 /**
  * The hot path of every send, per engine: finding which of a commit's client ids are already
- * stored, and writing its new rows, inside its transaction. Each engine gets the cheapest form it
- * has instead of what Kysely would build per commit (a multi-row INSERT with six parameters per
- * row, a SELECT with hundreds of IN parameters), which was most of the store's time.
+ * stored, claiming each chat's sequence numbers, and writing its new rows, inside its
+ * transaction. Each engine gets the cheapest form it has instead of what Kysely would build per
+ * commit (a multi-row INSERT with six parameters per row, a SELECT with hundreds of IN
+ * parameters, an UPDATE compiled and prepared again each time), which was most of the store's time.
  */
 export interface MessageRows {
   /** The batch's (chat, sender, client id) that are stored, by `identity`, with their answers. */
   existing(tx: Transaction<Database>, batch: readonly NewMessage[]): Promise<Map<string, Stored>>;
+  /**
+   * Moves the chat's last_seq on by `count` and returns the new last_seq; undefined when no row
+   * matched: no such chat, or with a fence, a lease no longer held at that epoch.
+   */
+  claim(tx: Transaction<Database>, code: string, count: number, fence: Fence | undefined): Promise<number | undefined>;
   write(tx: Transaction<Database>, rows: readonly MessagesTableRow[]): Promise<void>;
 }
 
 /**
  * SQLite: prepared statements, run per row on SQLite's own handle (a point lookup in the unique
- * index, an insert). Kysely's SQLite driver has a single connection, and the transaction it began
+ * index, the chat's last_seq moved on, an insert). Kysely's SQLite driver has a single connection, and the transaction it began
  * is the one these join.
  */
 export function sqliteMessageRows(sqlite: BetterSqlite3.Database): MessageRows {
   const insert = sqlite.prepare('INSERT INTO messages (chat_code, seq, sender_id, text, sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?)');
   const lookup = sqlite.prepare<[string, number, string], { seq: number; sent_at: number; text: string }>(
     'SELECT seq, sent_at, text FROM messages WHERE chat_code = ? AND sender_id = ? AND client_msg_id = ?',
+  );
+  const claim = sqlite.prepare<[number, string], { last_seq: number }>('UPDATE chats SET last_seq = last_seq + ? WHERE code = ? RETURNING last_seq');
+  const claimFenced = sqlite.prepare<[number, string, string, number], { last_seq: number }>(
+    'UPDATE chats SET last_seq = last_seq + ? WHERE code = ? AND lease_owner = ? AND lease_epoch = ? RETURNING last_seq',
   );
   return {
     async existing(_tx, batch) {
@@ -121,6 +131,10 @@ export function sqliteMessageRows(sqlite: BetterSqlite3.Database): MessageRows {
         if (row) found.set(key, { seq: row.seq, sentAt: row.sent_at, text: row.text });
       }
       return found;
+    },
+    async claim(_tx, code, count, fence) {
+      const row = fence ? claimFenced.get(count, code, fence.owner, fence.epochs.get(code) ?? -1) : claim.get(count, code);
+      return row?.last_seq;
     },
     async write(_tx, rows) {
       for (const r of rows) insert.run(r.chat_code, r.seq, r.sender_id, r.text, r.sent_at, r.client_msg_id);
@@ -148,6 +162,14 @@ export const postgresMessageRows: MessageRows = {
       for (const r of rows) found.set(identity(r.chat_code, r.sender_id, r.client_msg_id), { seq: r.seq, sentAt: r.sent_at, text: r.text });
     }
     return found;
+  },
+  async claim(tx, code, count, fence) {
+    let update = tx
+      .updateTable('chats')
+      .set((eb) => ({ last_seq: eb('last_seq', '+', count) }))
+      .where('code', '=', code);
+    if (fence) update = update.where('lease_owner', '=', fence.owner).where('lease_epoch', '=', fence.epochs.get(code) ?? -1);
+    return (await update.returning('last_seq').executeTakeFirst())?.last_seq;
   },
   async write(tx, rows) {
     if (rows.length === 0) return;
@@ -235,13 +257,8 @@ export class MessageLog {
     const lost: string[] = [];
     for (const code of [...counts.keys()].sort()) {
       const n = counts.get(code)!;
-      let update = tx
-        .updateTable('chats')
-        .set((eb) => ({ last_seq: eb('last_seq', '+', n) }))
-        .where('code', '=', code);
-      if (fence) update = update.where('lease_owner', '=', fence.owner).where('lease_epoch', '=', fence.epochs.get(code) ?? -1);
-      const row = await update.returning('last_seq').executeTakeFirst();
-      if (row) first.set(code, row.last_seq - n + 1);
+      const lastSeq = await this.rows.claim(tx, code, n, fence);
+      if (lastSeq !== undefined) first.set(code, lastSeq - n + 1);
       else if (fence) lost.push(code);
       else throw new Error(`chat ${code} does not exist`);
     }
