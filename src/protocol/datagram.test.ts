@@ -17,10 +17,9 @@ import {
   encodeProbe,
   fitsAlone,
   messageWireSize,
-  packMessages,
   parseHeader,
 } from './datagram.js';
-import { MAX_DATAGRAM_BYTES, MAX_TEXT_BYTES, MAX_VOUCHED_DATAGRAMS } from './limits.js';
+import { MAX_DATAGRAM_BYTES, MAX_VOUCHED_DATAGRAMS } from './limits.js';
 import { VouchedDigests } from './vouched-digests.js';
 
 const STREAM = '0123456789abcdef0a1b';
@@ -228,45 +227,7 @@ describe('EVENTS', () => {
   });
 });
 
-describe('packMessages', () => {
-  const texts = fc.string({ unit: 'binary', maxLength: 700 });
-
-  it('fills datagrams up to the limit, in order, with consecutive seqs', () => {
-    fc.assert(
-      fc.property(fc.array(texts, { minLength: 1, maxLength: 40 }), fc.integer({ min: 400, max: 1500 }), (list, maxBytes) => {
-        const messages = list.map((text, i) => msg(10 + i, text));
-        const groups = packMessages(messages, maxBytes);
-        expect(groups.flat().map((m) => m.seq)).toEqual(messages.map((m) => m.seq));
-        for (const group of groups) {
-          const encoded = data(group);
-          expect(encoded.length).toBeLessThanOrEqual(maxBytes);
-          expect(decode(encoded).ok).toBe(true);
-        }
-        // Greedy: the next group's first message would not have fitted the previous group.
-        for (let i = 1; i < groups.length; i++) {
-          const withNext = [...groups[i - 1]!, groups[i]![0]!];
-          expect(DATA_OVERHEAD_BYTES + withNext.reduce((s, m) => s + messageWireSize(m), 0)).toBeGreaterThan(maxBytes);
-        }
-        for (const m of groups.flat()) {
-          const original = messages.find((o) => o.seq === m.seq)!;
-          if (m.textOmitted) expect(fitsAlone(original, maxBytes)).toBe(false);
-          else expect(m).toEqual(original);
-        }
-      }),
-      { numRuns: 200 },
-    );
-  });
-
-  it('sends a message too large for any datagram without its text', () => {
-    const big = msg(2, 'é'.repeat(MAX_TEXT_BYTES / 2));
-    expect(fitsAlone(big)).toBe(false);
-    const groups = packMessages([msg(1, 'before'), big, msg(3, 'after')]);
-    expect(groups).toEqual([[msg(1, 'before'), { ...big, text: '', textOmitted: true }, msg(3, 'after')]]);
-    const buf = data(groups[0]!);
-    expect(buf.length).toBeLessThanOrEqual(MAX_DATAGRAM_BYTES);
-    expect(decode(buf).ok).toBe(true);
-  });
-
+describe('fitsAlone', () => {
   it('the largest text that fits alone fills a datagram exactly', () => {
     const room = MAX_DATAGRAM_BYTES - DATA_OVERHEAD_BYTES - messageWireSize(msg(1, ''));
     expect(fitsAlone(msg(1, 'x'.repeat(room)))).toBe(true);
@@ -274,15 +235,6 @@ describe('packMessages', () => {
     expect(data([msg(1, 'x'.repeat(room))]).length).toBe(MAX_DATAGRAM_BYTES);
   });
 
-  it('starts a new datagram where sequence numbers jump', () => {
-    const groups = packMessages([msg(1, 'a'), msg(2, 'b'), msg(5, 'c'), msg(6, 'd')]);
-    expect(groups.map((g) => g.map((m) => m.seq))).toEqual([[1, 2], [5, 6]]);
-  });
-
-  it('returns nothing for nothing, and refuses a limit nothing fits', () => {
-    expect(packMessages([])).toEqual([]);
-    expect(() => packMessages([msg(1, 'a')], DATA_OVERHEAD_BYTES + 5)).toThrow(RangeError);
-  });
 });
 
 describe('VOUCH and VOUCHED DATA', () => {

@@ -171,36 +171,6 @@ export function fitsAlone(msg: DatagramMessage, maxBytes = MAX_DATAGRAM_BYTES): 
   return DATA_OVERHEAD_BYTES + messageWireSize(msg) <= maxBytes;
 }
 
-/**
- * Groups messages, in order, into DATA datagrams of at most maxBytes each. A group holds only
- * consecutive sequence numbers. A message that does not fit alone goes with textOmitted set
- * and its text left out; receivers fetch it over HTTP.
- */
-export function packMessages(messages: DatagramMessage[], maxBytes = MAX_DATAGRAM_BYTES): DatagramMessage[][] {
-  const groups: DatagramMessage[][] = [];
-  let group: DatagramMessage[] = [];
-  let size = DATA_OVERHEAD_BYTES;
-  for (const original of messages) {
-    let msg = original;
-    let msgSize = messageWireSize(msg);
-    if (DATA_OVERHEAD_BYTES + msgSize > maxBytes && !msg.textOmitted) {
-      msg = { ...msg, text: '', textOmitted: true };
-      msgSize = messageWireSize(msg);
-    }
-    if (DATA_OVERHEAD_BYTES + msgSize > maxBytes) throw new RangeError(`Message ${msg.seq} does not fit ${maxBytes} bytes even without its text`);
-    const last = group.at(-1);
-    if (last && (size + msgSize > maxBytes || msg.seq !== last.seq + 1 || group.length === MAX_COUNT)) {
-      groups.push(group);
-      group = [];
-      size = DATA_OVERHEAD_BYTES;
-    }
-    group.push(msg);
-    size += msgSize;
-  }
-  if (group.length > 0) groups.push(group);
-  return groups;
-}
-
 function checkU32(value: number, what: string): void {
   if (!Number.isInteger(value) || value < 0 || value > MAX_U32) throw new RangeError(`${what} must be a u32`);
 }
@@ -251,7 +221,7 @@ function writeMessage(msg: DatagramMessage, out: Buffer, offset: number): number
   at = out.writeUInt8(msg.clientMsgId.length, at);
   at += out.write(msg.clientMsgId, at, 'latin1');
   const textLength = msg.textOmitted ? 0 : Buffer.byteLength(msg.text, 'utf8');
-  if (textLength > MAX_TEXT_FIELD_BYTES) throw new RangeError('text too long for a datagram: pack it with packMessages');
+  if (textLength > MAX_TEXT_FIELD_BYTES) throw new RangeError('text too long for a datagram: send it with textOmitted');
   at = out.writeUInt16BE(textLength, at);
   if (textLength > 0) at += out.write(msg.text, at, textLength, 'utf8');
   return at;
@@ -259,7 +229,7 @@ function writeMessage(msg: DatagramMessage, out: Buffer, offset: number): number
 
 /**
  * A sealed, signed DATA datagram. `messages` must have consecutive sequence numbers; their
- * size is not checked here (use packMessages). `nonce` must never have been used under `key`.
+ * size is not checked here (see fitsAlone and messageWireSize). `nonce` must never have been used under `key`.
  */
 export function encodeData(
   d: { stream: string; epoch: number; messages: DatagramMessage[] },
