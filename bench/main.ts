@@ -9,10 +9,11 @@
  *   npm run bench
  *   npm run bench -- --part library --messages 20000 --receivers 10
  *   npm run bench -- --part side-by-side --messages 2000 --receivers 1,3
+ *   npm run bench -- --part side-by-side --rounds 3     # medians of three alternating runs each
  *   CHORUS_MULTICAST_RATE=0 npm run bench     # the server's settings come from its environment
  *   npm run bench -- --sites 2                # only the cluster: two sites vs a single server on PostgreSQL
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { runMessaging } from './messaging.js';
 import { runSideBySide } from './side-by-side.js';
 import { runSites } from './sites.js';
@@ -26,11 +27,17 @@ interface Options {
   receivers?: number[];
   rate: number;
   rateSeconds: number;
+  rounds: number;
   profile?: string;
   sites?: number;
 }
 
 const list = (v: string) => v.split(',').map(Number);
+const wholeAtLeastOne = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('give a whole number, 1 or more');
+  return n;
+};
 const parts = (v: string) => {
   const chosen = v.split(',') as Part[];
   for (const p of chosen) if (!PARTS.includes(p)) throw new Error(`--part: give ${PARTS.join(' or ')}`);
@@ -43,6 +50,7 @@ const options = new Command()
   .option('--receivers <list>', 'receiver counts, comma separated (default 1,10,50 for library, 1,10,30 side by side)', list)
   .option('--rate <n>', 'library: messages per second offered in the latency run', Number, 1000)
   .option('--rate-seconds <n>', 'library: length of the latency run', Number, 5)
+  .option('--rounds <n>', 'side by side: runs of each system per receiver count, alternating; figures are their medians', wholeAtLeastOne, 1)
   .option('--profile <dir>', "write V8 CPU profiles (.cpuprofile) to this folder: library, each server's; side by side, Chorus's server, sender and receivers'")
   .option('--sites <n>', 'run only the cluster benchmark: two sites (PostgreSQL + NATS) beside a single server on PostgreSQL', Number)
   .parse()
@@ -62,7 +70,7 @@ if (options.part.includes('library')) {
   console.table(rows);
 }
 if (options.part.includes('side-by-side')) {
-  const rows = await runSideBySide({ messages: options.messages, receivers: options.receivers ?? [1, 10, 30], profile: options.profile });
+  const rows = await runSideBySide({ messages: options.messages, receivers: options.receivers ?? [1, 10, 30], rounds: options.rounds, profile: options.profile });
   console.log('Side by side: CLI processes (send --stdin, tail --json) vs Socket.IO + SQLite; messages/s until every receiver has every message');
   console.table(rows);
 }

@@ -23,6 +23,8 @@ export interface SideBySideRow {
   chorusPerSecond: number;
   peerPerSecond: number;
   ratio: number;
+  /** With several rounds: the lowest and highest ratio of one round's two runs. */
+  ratioRange?: string;
   chorusServerCpuPer1000: number;
   peerServerCpuPer1000: number;
   /** CPU seconds per 1,000 messages of one receiver process (the mean over them). */
@@ -44,29 +46,48 @@ interface System {
 
 /**
  * `profile`: a folder for V8 CPU profiles of Chorus's processes (server, sender, receivers), one
- * sub-folder per receiver count and process: where the end-to-end time goes.
+ * sub-folder per receiver count and process: where the end-to-end time goes. `rounds`: how many
+ * times each system runs per receiver count, the two alternating; each figure is the median of
+ * its rounds (the peer's rate moves a lot from run to run on a busy machine).
  */
-export async function runSideBySide(options: { messages: number; receivers: number[]; profile?: string }): Promise<SideBySideRow[]> {
+export async function runSideBySide(options: { messages: number; receivers: number[]; rounds?: number; profile?: string }): Promise<SideBySideRow[]> {
   const rows: SideBySideRow[] = [];
+  const rounds = options.rounds ?? 1;
   for (const r of options.receivers) {
     profileDir = options.profile && join(options.profile, `R${r}`);
-    process.stderr.write(`side by side: ${options.messages} lines, ${r} receiver process(es): Chorus…\n`);
-    const chorus = await measure(chorusSystem, options.messages, r);
-    process.stderr.write(`side by side: ${options.messages} lines, ${r} receiver process(es): Socket.IO + SQLite…\n`);
-    const peer = await measure(peerSystem, options.messages, r);
+    const chorus: Measured[] = [];
+    const peer: Measured[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const of = rounds > 1 ? ` (round ${round} of ${rounds})` : '';
+      process.stderr.write(`side by side: ${options.messages} lines, ${r} receiver process(es): Chorus${of}…\n`);
+      chorus.push(await measure(chorusSystem, options.messages, r));
+      process.stderr.write(`side by side: ${options.messages} lines, ${r} receiver process(es): Socket.IO + SQLite${of}…\n`);
+      peer.push(await measure(peerSystem, options.messages, r));
+    }
+    const ratios = chorus.map((c, i) => c.perSecond / peer[i]!.perSecond);
+    const chorusPerSecond = median(chorus.map((m) => m.perSecond));
+    const peerPerSecond = median(peer.map((m) => m.perSecond));
     rows.push({
       receivers: r,
       messages: options.messages,
-      chorusPerSecond: chorus.perSecond,
-      peerPerSecond: peer.perSecond,
-      ratio: +(chorus.perSecond / peer.perSecond).toFixed(2),
-      chorusServerCpuPer1000: chorus.serverCpuPer1000,
-      peerServerCpuPer1000: peer.serverCpuPer1000,
-      chorusReceiverCpuPer1000: chorus.receiverCpuPer1000,
-      peerReceiverCpuPer1000: peer.receiverCpuPer1000,
+      chorusPerSecond,
+      peerPerSecond,
+      ratio: +(chorusPerSecond / peerPerSecond).toFixed(2),
+      ...(rounds > 1 ? { ratioRange: `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}` } : {}),
+      chorusServerCpuPer1000: median(chorus.map((m) => m.serverCpuPer1000)),
+      peerServerCpuPer1000: median(peer.map((m) => m.serverCpuPer1000)),
+      chorusReceiverCpuPer1000: median(chorus.map((m) => m.receiverCpuPer1000)),
+      peerReceiverCpuPer1000: median(peer.map((m) => m.receiverCpuPer1000)),
     });
   }
   return rows;
+}
+
+/** The middle value (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** CPU seconds the receiver processes have used, together. */
@@ -74,7 +95,13 @@ function receiverCpuSeconds(receivers: ChildProcess[]): number {
   return receivers.reduce((sum, child) => sum + procStats(child.pid!).cpuSeconds, 0);
 }
 
-async function measure(start: (dir: string) => Promise<System>, messages: number, receiverCount: number) {
+interface Measured {
+  perSecond: number;
+  serverCpuPer1000: number;
+  receiverCpuPer1000: number;
+}
+
+async function measure(start: (dir: string) => Promise<System>, messages: number, receiverCount: number): Promise<Measured> {
   const dir = mkdtempSync(join(tmpdir(), 'chorus-side-by-side-'));
   const system = await start(dir);
   const receivers: ChildProcess[] = [];
