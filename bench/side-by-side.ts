@@ -84,7 +84,7 @@ export async function runSideBySide(options: { messages: number; receivers: numb
 }
 
 /** The middle value (the mean of the middle two for an even count). */
-export function median(values: readonly number[]): number {
+function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
