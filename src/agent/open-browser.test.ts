@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -70,17 +71,11 @@ describe.runIf(existsSync('/usr/bin/chromium'))('the app window, with the real C
   const dir = mkdtempSync(join(tmpdir(), 'chorus-app-window-'));
   const started: ChildProcess[] = [];
   afterAll(async () => {
-    for (const child of started) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    // Chromium's helper processes (renderer, crashpad) may still be writing into its profile for
-    // a moment after the browser itself exited: removal retries (ENOTEMPTY) rather than fail.
-    rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+    // Chromium's helpers (zygote, renderer, utility) outlive the browser by seconds on a busy
+    // machine and keep writing into its profile: the browser runs as its own process group, and
+    // the folder goes only once the whole group is gone.
+    for (const child of started) await stopGroup(child);
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   });
 
   it('follows the private page from file:// to the address on 127.0.0.1, which is never on its command line', async () => {
@@ -101,7 +96,7 @@ describe.runIf(existsSync('/usr/bin/chromium'))('the app window, with the real C
           (command, args) => {
             commandLine.push(command, ...args);
             // Headless, as no screen is there in a test; the navigation rules are the app window's.
-            const child = spawn(command, ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', ...args], { stdio: 'ignore' });
+            const child = spawn(command, ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', ...args], { stdio: 'ignore', detached: true });
             started.push(child);
           },
           installed('linux', ['/usr/bin/chromium'], { PATH: '/usr/bin' }),
@@ -114,3 +109,28 @@ describe.runIf(existsSync('/usr/bin/chromium'))('the app window, with the real C
     expect(existsSync(join(dir, 'profile', APP_WINDOW_DATA))).toBe(true);
   }, 30_000);
 });
+
+/** Ends the process group `child` leads (SIGTERM, then SIGKILL after 5 s) and waits until none of it is left. */
+async function stopGroup(child: ChildProcess): Promise<void> {
+  const group = -child.pid!;
+  const alive = () => {
+    try {
+      process.kill(group, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(group, name);
+    } catch {
+      // Gone already.
+    }
+  };
+  signal('SIGTERM');
+  for (let waited = 0; alive() && waited < 15_000; waited += 100) {
+    if (waited === 5_000) signal('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
