@@ -13,7 +13,8 @@
  *   CHORUS_MULTICAST_RATE=0 npm run bench     # the server's settings come from its environment
  *   npm run bench -- --sites 2                # only the cluster: two sites vs a single server on PostgreSQL
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positiveInteger } from '../src/cli/options.js';
 import { runMessaging } from './messaging.js';
 import { runSideBySide } from './side-by-side.js';
 import { runSites } from './sites.js';
@@ -33,11 +34,6 @@ interface Options {
 }
 
 const list = (v: string) => v.split(',').map(Number);
-const wholeAtLeastOne = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('give a whole number, 1 or more');
-  return n;
-};
 const parts = (v: string) => {
   const chosen = v.split(',') as Part[];
   for (const p of chosen) if (!PARTS.includes(p)) throw new Error(`--part: give ${PARTS.join(' or ')}`);
@@ -50,7 +46,7 @@ const options = new Command()
   .option('--receivers <list>', 'receiver counts, comma separated (default 1,10,50 for library, 1,10,30 side by side)', list)
   .option('--rate <n>', 'library: messages per second offered in the latency run', Number, 1000)
   .option('--rate-seconds <n>', 'library: length of the latency run', Number, 5)
-  .option('--rounds <n>', 'side by side: runs of each system per receiver count, alternating; figures are their medians', wholeAtLeastOne, 1)
+  .option('--rounds <n>', 'side by side: runs of each system per receiver count, alternating; figures are their medians', positiveInteger, 1)
   .option('--profile <dir>', "write V8 CPU profiles (.cpuprofile) to this folder: library, each server's; side by side, Chorus's server, sender and receivers'")
   .option('--sites <n>', 'run only the cluster benchmark: two sites (PostgreSQL + NATS) beside a single server on PostgreSQL', Number)
   .parse()
