@@ -101,16 +101,16 @@ export interface MessageRows {
   existing(tx: Transaction<Database>, batch: readonly NewMessage[]): Promise<Map<string, Stored>>;
   /**
    * Moves the chat's last_seq on by `count` and returns the new last_seq; undefined when no row
-   * matched: no such chat, or with a fence, a lease no longer held at that epoch.
+   * matched: no such chat, or with a `lease`, one no longer held by that owner at that epoch.
    */
-  claim(tx: Transaction<Database>, code: string, count: number, fence: Fence | undefined): Promise<number | undefined>;
+  claim(tx: Transaction<Database>, code: string, count: number, lease: Lease | undefined): Promise<number | undefined>;
   write(tx: Transaction<Database>, rows: readonly MessagesTableRow[]): Promise<void>;
 }
 
 /**
  * SQLite: prepared statements, run per row on SQLite's own handle (a point lookup in the unique
- * index, the chat's last_seq moved on, an insert). Kysely's SQLite driver has a single connection, and the transaction it began
- * is the one these join.
+ * index, the chat's last_seq moved on, an insert). Kysely's SQLite driver has a single
+ * connection, and the transaction it began is the one these join.
  */
 export function sqliteMessageRows(sqlite: BetterSqlite3.Database): MessageRows {
   const insert = sqlite.prepare('INSERT INTO messages (chat_code, seq, sender_id, text, sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?)');
@@ -132,9 +132,8 @@ export function sqliteMessageRows(sqlite: BetterSqlite3.Database): MessageRows {
       }
       return found;
     },
-    async claim(_tx, code, count, fence) {
-      const row = fence ? claimFenced.get(count, code, fence.owner, fence.epochs.get(code) ?? -1) : claim.get(count, code);
-      return row?.last_seq;
+    async claim(_tx, code, count, lease) {
+      return (lease ? claimFenced.get(count, code, lease.owner, lease.epoch) : claim.get(count, code))?.last_seq;
     },
     async write(_tx, rows) {
       for (const r of rows) insert.run(r.chat_code, r.seq, r.sender_id, r.text, r.sent_at, r.client_msg_id);
@@ -163,12 +162,12 @@ export const postgresMessageRows: MessageRows = {
     }
     return found;
   },
-  async claim(tx, code, count, fence) {
+  async claim(tx, code, count, lease) {
     let update = tx
       .updateTable('chats')
       .set((eb) => ({ last_seq: eb('last_seq', '+', count) }))
       .where('code', '=', code);
-    if (fence) update = update.where('lease_owner', '=', fence.owner).where('lease_epoch', '=', fence.epochs.get(code) ?? -1);
+    if (lease) update = update.where('lease_owner', '=', lease.owner).where('lease_epoch', '=', lease.epoch);
     return (await update.returning('last_seq').executeTakeFirst())?.last_seq;
   },
   async write(tx, rows) {
@@ -188,6 +187,12 @@ export const postgresMessageRows: MessageRows = {
 export interface Fence {
   owner: string;
   epochs: ReadonlyMap<string, number>;
+}
+
+/** One chat's lease as a commit expects to find it on the chat's row. */
+interface Lease {
+  owner: string;
+  epoch: number;
 }
 
 /** A fenced commit found chats whose lease it no longer holds: nothing of the transaction was stored. */
@@ -257,7 +262,8 @@ export class MessageLog {
     const lost: string[] = [];
     for (const code of [...counts.keys()].sort()) {
       const n = counts.get(code)!;
-      const lastSeq = await this.rows.claim(tx, code, n, fence);
+      // A chat the fence holds no epoch for matches no row: its commit is refused.
+      const lastSeq = await this.rows.claim(tx, code, n, fence && { owner: fence.owner, epoch: fence.epochs.get(code) ?? -1 });
       if (lastSeq !== undefined) first.set(code, lastSeq - n + 1);
       else if (fence) lost.push(code);
       else throw new Error(`chat ${code} does not exist`);
