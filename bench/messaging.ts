@@ -25,12 +25,14 @@ export interface MessagingOptions {
 
 /**
  * Sends `messages` 60-byte messages with ids b0, b1 … into the chat, as fast as the sender's
- * window allows or at `ratePerSecond`; when each was sent, and how long until all were acknowledged.
+ * window allows or at `ratePerSecond`; when each was sent and acknowledged (epoch ms), and how
+ * long until all were acknowledged.
  */
 export async function pipeline(sender: Sender, chat: string, messages: number, ratePerSecond?: number) {
   const text = 'x'.repeat(60);
   const now = () => performance.timeOrigin + performance.now();
   const sentAt: number[] = [];
+  const ackedAt: number[] = [];
   const start = now();
   const acks: Promise<unknown>[] = [];
   for (let i = 0; i < messages; i++) {
@@ -39,10 +41,10 @@ export async function pipeline(sender: Sender, chat: string, messages: number, r
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     }
     sentAt.push(now());
-    acks.push(sender.send(chat, text, `b${i}`));
+    acks.push(sender.send(chat, text, `b${i}`).then(() => void (ackedAt[i] = now())));
   }
   await Promise.all(acks);
-  return { start, sentAt, committedMs: now() - start };
+  return { start, sentAt, ackedAt, committedMs: now() - start };
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -73,13 +75,14 @@ async function scenario(options: MessagingOptions, receiverCount: number, messag
     const sender = new Sender({ host: '127.0.0.1', port: await tcpPortOf(url), token: owner.token, window: 1000 });
     await sender.connect();
     const before = procStats(child.pid!);
-    const { start, sentAt, committedMs } = await pipeline(sender, chat.code, messages, ratePerSecond);
+    const { start, sentAt, ackedAt, committedMs } = await pipeline(sender, chat.code, messages, ratePerSecond);
     const reports = await Promise.all(receivers.map((r) => r.report()));
     const after = procStats(child.pid!);
     const metrics = await (await fetch(`${url}/api/metrics`)).text();
     const datagrams = Number(/^chorus_datagrams_sent_total (\d+)/m.exec(metrics)?.[1]);
     sender.close();
     const latencies = reports.flatMap((r) => r.deliveredAt.map((t, i) => t - sentAt[i]!)).sort((a, b) => a - b);
+    const ackLatencies = ackedAt.map((t, i) => t - sentAt[i]!).sort((a, b) => a - b);
     const deliveredMs = reports.reduce((last, r) => r.deliveredAt.reduce((a, b) => Math.max(a, b), last), 0) - start;
     const repaired = reports.reduce((sum, r) => sum + r.repairedMessages, 0);
     return {
@@ -91,6 +94,9 @@ async function scenario(options: MessagingOptions, receiverCount: number, messag
       p50ms: +percentile(latencies, 50).toFixed(2),
       p99ms: +percentile(latencies, 99).toFixed(2),
       maxMs: +(latencies.at(-1) ?? NaN).toFixed(2),
+      // send() to its ack: the part of a delivery's latency spent before anything is multicast
+      // (the sender's process, TCP, the server's commit and its fsync).
+      ackP99ms: +percentile(ackLatencies, 99).toFixed(2),
       serverCpuSecondsPer1000: +(((after.cpuSeconds - before.cpuSeconds) / messages) * 1000).toFixed(3),
       serverPeakMiB: +after.peakMiB.toFixed(1),
       // How full datagrams are: messages per DATA datagram.
