@@ -1,5 +1,6 @@
 import { checkedName, NAME_LENGTH } from '../protocol/display-names.js';
 import { ChorusError } from '../protocol/errors.js';
+import { EMAIL_LENGTH, isEmailAddress, normalizeEmail } from '../protocol/email-address.js';
 import { PASSWORD_LENGTH, type PasswordOwner, passwordProblem } from '../protocol/password-rule.js';
 import { unsafeCharacterProblem } from '../protocol/text-safety.js';
 
@@ -14,12 +15,8 @@ export const LIMITS = {
   nameLength: NAME_LENGTH.user,
   chatNameLength: NAME_LENGTH.chat,
   passwordLength: PASSWORD_LENGTH,
-  emailLength: { max: 254 },
+  emailLength: EMAIL_LENGTH,
 } as const;
-
-// Deliberately simple: one @, something before it, a dotted domain after, no spaces. The
-// authority on an address is its mail server, not a regex.
-const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
 
 function invalid(field: string, message: string): never {
   throw new ChorusError('INVALID_FIELD', message, field);
@@ -33,9 +30,9 @@ export function chatName(value: string): string {
   return checkedName('chat', value);
 }
 
-/** The form an email is stored and looked up in: trimmed, NFC, lower case. */
+/** The form an email is stored and looked up in (protocol/email-address.ts); characters no address may hold are refused. */
 function normalizedEmail(value: string): string {
-  const normalized = value.normalize('NFC').trim().toLowerCase();
+  const normalized = normalizeEmail(value);
   const unsafe = unsafeCharacterProblem(normalized);
   if (unsafe) invalid('email', `Email address ${unsafe}`);
   return normalized;
@@ -44,9 +41,7 @@ function normalizedEmail(value: string): string {
 /** An email given at registration: normalised, and refused unless it looks like an address. */
 export function email(value: string): string {
   const normalized = normalizedEmail(value);
-  if (normalized.length > LIMITS.emailLength.max || !EMAIL.test(normalized)) {
-    invalid('email', 'Email address is not valid');
-  }
+  if (!isEmailAddress(normalized)) invalid('email', 'Email address is not valid');
   return normalized;
 }
 
