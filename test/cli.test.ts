@@ -174,6 +174,14 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
     expect(failureLine(scheme)).toBe('chorus: invalid --server "ftp://127.0.0.1:6789": it must start with http:// or https://');
   });
 
+  it('client --email: refused, before anything starts, unless it is an email address', async () => {
+    for (const bad of ['carlos', 'carlos@localhost', 'two words@example.com', `${'a'.repeat(250)}@example.com`]) {
+      const run = await chorus(as(join(scratch, 'emailed'), 'client', '--no-open', '--server', server.httpUrl, '--email', bad));
+      expect(run.code).toBe(2);
+      expect(failureLine(run)).toBe(`chorus: invalid --email "${bad.slice(0, 80)}": give an email address such as ada@example.com`);
+    }
+  });
+
   it('leave: the chat is gone from my list, and its history is closed to me', async () => {
     const run = await chorus(as(bob, 'leave', code));
     expect(run.code).toBe(0);

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureUiBuilt } from './browser/support/ui-build.js';
+import { launchBrowser, visible } from './browser/support/ui.js';
+import { DEMO_USERS } from '../src/cli/demo.js';
 import { refuseDemoBeyondLoopback } from '../src/cli/up.js';
 import { chorus, finished, spawnChorus } from './support/cli.js';
 import { http } from './support/server.js';
@@ -97,11 +99,16 @@ describe('chorus up', { timeout: 60_000 }, () => {
     const chatCodes: string[] = [];
     for (let round = 0; round < 2; round++) {
       const run = up(args);
-      const { serverUrl } = await run.ready;
+      const { serverUrl, clientUrl } = await run.ready;
+      // The window the banner says to log in as Carlos in opens on Login with his address filled
+      // in (a new profile would open on Register), and the banner's password logs in to the chat.
+      if (round === 0) await logInAsCarlos(clientUrl);
       run.child.kill('SIGTERM');
       const { stdout, code } = await run.exited;
       expect(code).toBe(0);
       expect(stdout).toContain('D E M O   M O D E');
+      // The second window's command opens on Luis's login the same way.
+      expect(stdout).toMatch(/client --server http:\/\/127\.0\.0\.1:\d+ --profile \S+-luis --email luis@gmail\.com\n/);
       expect(stdout).toContain('on this machine only (loopback)');
       const chatCode = /chat "Demo" \(code ([0-9A-Z]{5}-[0-9A-Z]{5})\)/.exec(stdout)?.[1];
       expect(chatCode).toBeDefined();
@@ -122,6 +129,22 @@ describe('chorus up', { timeout: 60_000 }, () => {
     }
     expect(chatCodes[1]).toBe(chatCodes[0]);
   });
+
+  async function logInAsCarlos(clientUrl: string) {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto(clientUrl);
+      await visible(page.getByRole('button', { name: 'Login', exact: true }));
+      expect(await page.getByLabel('Email address', { exact: true }).inputValue()).toBe('carlos@gmail.com');
+      await page.keyboard.type(DEMO_USERS[0]!.password);
+      await page.keyboard.press('Enter');
+      await visible(page.getByRole('button', { name: 'Logout' }));
+      await visible(page.getByText('Demo'));
+    } finally {
+      await browser.close();
+    }
+  }
 
   it('refuses --demo beyond loopback: the guard on the host, whatever flag sets it one day', () => {
     for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) expect(() => refuseDemoBeyondLoopback(host)).not.toThrow();

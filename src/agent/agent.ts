@@ -26,6 +26,8 @@ export interface AgentConfig {
   uiDir?: string;
   /** The command that starts this client again, as the person ran it, for the tab to show while it is away. */
   relaunch?: string;
+  /** The account this client was started for: the login screen comes first, with it filled in. */
+  loginEmail?: string;
 }
 
 export interface RunningAgent {
@@ -58,6 +60,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     ...(config.tlsFingerprint ? { tlsFingerprint: config.tlsFingerprint } : {}),
     interfaceAddress: config.interfaceAddress,
     ...(config.relaunch ? { relaunch: config.relaunch } : {}),
+    ...(config.loginEmail ? { loginEmail: config.loginEmail } : {}),
     push: broadcast,
   });
 

@@ -20,6 +20,8 @@ export interface SessionOptions {
   interfaceAddress: string;
   /** How the person starts this client again (e.g. "npm start"), shown by the tab while it is away. */
   relaunch?: string;
+  /** The account this client was started for (`--email`): offered on the login screen while logged out. */
+  loginEmail?: string;
   push(event: UiPush): void;
 }
 
@@ -390,6 +392,7 @@ export class Session {
       server: this.api.baseUrl,
       ...(this.notice ? { notice: this.notice } : {}),
       ...(firstTime ? { firstTime } : {}),
+      ...(!this.user && this.options.loginEmail ? { loginEmail: this.options.loginEmail } : {}),
       ...(this.options.relaunch ? { relaunch: this.options.relaunch } : {}),
     };
   }

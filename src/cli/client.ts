@@ -8,7 +8,7 @@ import { type Profile, loadProfile } from '../client/profile.js';
 import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
 import { profileDirOf } from './account.js';
 import { chorusCommand, relaunchCommand } from './invocation.js';
-import { DEFAULT_SERVER, multicastInterface, serverUrl } from './options.js';
+import { DEFAULT_SERVER, emailOption, multicastInterface, serverUrl } from './options.js';
 import { CliError, EXIT_USAGE, printNote, usageError } from './output.js';
 import { stopOnSignals } from './signals.js';
 
@@ -24,6 +24,7 @@ interface ClientOptions {
   open: boolean;
   multicastInterface?: string;
   fingerprint?: string;
+  email?: string;
 }
 
 
@@ -39,6 +40,7 @@ export function registerClientCommand(program: Command, env: NodeJS.ProcessEnv =
     .option('--no-open', NO_OPEN_HELP)
     .option('--multicast-interface <address>', `IPv4 address of this machine's interface to receive chats on (default ${DEFAULT_MULTICAST_INTERFACE})`)
     .option('--fingerprint <hex>', 'for an https:// server the profile has not trusted yet: the SHA-256 fingerprint of its certificate, as `chorus server` printed it')
+    .option('--email <address>', 'while logged out, open on the login screen with this email address filled in')
     .addHelpText(
       'after',
       `
@@ -54,6 +56,7 @@ or the one --fingerprint names.`,
     )
     .action(async (options: ClientOptions, command: Command) => {
       const profileDir = profileDirOf(command, env);
+      const loginEmail = options.email === undefined ? undefined : emailOption(options.email);
       if (await announceRunning(profileDir, options.open)) return;
       const profile = await loadProfile(profileDir);
       const server = serverUrl(options.server ?? profile?.server ?? DEFAULT_SERVER);
@@ -64,6 +67,7 @@ or the one --fingerprint names.`,
         port: port(options.port),
         interfaceAddress: multicastInterface(options.multicastInterface ?? DEFAULT_MULTICAST_INTERFACE),
         relaunch: relaunchCommand(env, 'client'),
+        ...(loginEmail ? { loginEmail } : {}),
       });
       // Before the address is printed: whoever reads it may stop us at once.
       stopOnSignals([agent]);

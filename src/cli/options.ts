@@ -2,6 +2,7 @@ import { isIPv4 } from 'node:net';
 import { InvalidArgumentError } from 'commander';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { DEFAULT_HOST, DEFAULT_HTTP_PORT } from '../protocol/defaults.js';
+import { isEmailAddress, normalizeEmail } from '../protocol/email-address.js';
 import { usageError } from './output.js';
 
 /** Arguments and option values shared by several command groups, each checked once, at the edge. */
@@ -56,4 +57,11 @@ export function serverUrl(raw: string): string {
     throw usageError(`invalid --server: give only the scheme, host and port, e.g. ${DEFAULT_SERVER}`);
   }
   return url.origin;
+}
+
+/** --email: an account's address, in the form the server keeps it (protocol/email-address.ts). */
+export function emailOption(value: string): string {
+  const email = normalizeEmail(value);
+  if (!isEmailAddress(email)) throw usageError(`invalid --email "${value.slice(0, 80)}": give an email address such as ada@example.com`);
+  return email;
 }

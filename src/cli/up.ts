@@ -56,13 +56,25 @@ Use "chorus server" for a server alone, with every setting.`,
       const server = await launchServer(config);
       let agent: RunningAgent;
       let banner = '';
+      let loginEmail: string | undefined;
       try {
         if (options.demo) {
           // Checked again on the address the server really took: the passwords below are public.
           refuseDemoBeyondLoopback(new URL(server.httpUrl).hostname);
-          banner = demoBanner(await demoSeeded(server.httpUrl), chorusCommand(`client --server ${server.httpUrl} --profile ${profileDir}-luis`));
+          const seed = await demoSeeded(server.httpUrl);
+          const [first, second] = seed.users;
+          // Each window opens on the login screen of the user the banner tells the person to be.
+          loginEmail = first!.email;
+          banner = demoBanner(seed, chorusCommand(`client --server ${server.httpUrl} --profile ${profileDir}-luis --email ${second!.email}`));
         }
-        agent = await launchAgent({ server: server.httpUrl, profileDir, port: uiPort, interfaceAddress: DEFAULTS.multicastInterface, relaunch: relaunchCommand(env, 'up') });
+        agent = await launchAgent({
+          server: server.httpUrl,
+          profileDir,
+          port: uiPort,
+          interfaceAddress: DEFAULTS.multicastInterface,
+          relaunch: relaunchCommand(env, 'up'),
+          ...(loginEmail ? { loginEmail } : {}),
+        });
       } catch (error) {
         await server.close();
         throw error;

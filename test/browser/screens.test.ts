@@ -134,6 +134,22 @@ describe('the screens of the web client', () => {
     await login(page, ADA.email, ADA.password);
   }, 30_000);
 
+  it('a client started for an account (--email, as up --demo does) opens on Login with it filled in, the password next', async () => {
+    // A new profile would start on Register: the address given says this person has an account.
+    const agent = await startClientAgent(server.httpUrl, { args: ['--email', ` ${ADA.email.toUpperCase()} `] });
+    try {
+      const { context, page } = await openClient(browser, agent);
+      await visible(page.getByRole('button', { name: 'Login', exact: true }));
+      expect(await page.getByLabel('Email address', { exact: true }).inputValue()).toBe(ADA.email);
+      await page.keyboard.type(ADA.password);
+      await page.keyboard.press('Enter');
+      await visible(page.getByRole('button', { name: 'Logout' }));
+      await context.close();
+    } finally {
+      await agent.stop();
+    }
+  }, 60_000);
+
   it('join: an unknown code says so clearly and changes nothing else', async () => {
     const { page } = ada;
     const before = await page.getByRole('navigation', { name: 'Your chats' }).textContent();

@@ -48,7 +48,7 @@ export function App() {
     );
   }
   if (!state.session) return <Splash title="Connecting…" />;
-  if (!state.session.user) return <AuthScreens server={state.session.server} notice={state.session.notice} firstTime={state.session.firstTime} />;
+  if (!state.session.user) return <AuthScreens server={state.session.server} notice={state.session.notice} firstTime={state.session.firstTime} loginEmail={state.session.loginEmail} />;
   return <Workspace state={state} dispatch={dispatch} user={state.session.user} />;
 }
 

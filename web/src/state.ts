@@ -34,7 +34,7 @@ export type Panel = 'none' | 'create' | 'join' | 'settings';
 export interface State {
   link: LinkState;
   /** Undefined until the agent has said who is logged in. */
-  session?: { user: UiUser | null; server: string; notice?: string; firstTime: boolean; relaunch?: string };
+  session?: { user: UiUser | null; server: string; notice?: string; firstTime: boolean; loginEmail?: string; relaunch?: string };
   chats: UiChat[];
   connection: { state: ConnectionState; detail?: string };
   conversations: Record<string, Conversation>;
@@ -125,7 +125,7 @@ function onPush(state: State, push: UiPush): State {
   switch (push.type) {
     case 'session': {
       const sameUser = state.session?.user?.id === push.user?.id && push.user !== null;
-      const session = { user: push.user, server: push.server, notice: push.notice, firstTime: push.firstTime === true, relaunch: push.relaunch };
+      const session = { user: push.user, server: push.server, notice: push.notice, firstTime: push.firstTime === true, loginEmail: push.loginEmail, relaunch: push.relaunch };
       // Another user (or none): nothing of the previous one's may stay on screen.
       return sameUser ? { ...state, session } : { ...initialState, link: state.link, session, connection: state.connection };
     }

@@ -21,10 +21,11 @@ async function newPasswordProblem(password: string, owner: { name: string; email
   return problem && `${problem.message}.`;
 }
 
-export function AuthScreens({ server, notice, firstTime = false }: { server: string; notice?: string; firstTime?: boolean }) {
-  // Someone who never logged in with this profile most likely has no account yet.
-  const [screen, setScreen] = useState<'login' | 'register'>(firstTime ? 'register' : 'login');
-  const [email, setEmail] = useState('');
+export function AuthScreens({ server, notice, firstTime = false, loginEmail }: { server: string; notice?: string; firstTime?: boolean; loginEmail?: string }) {
+  // A client started for an account (--email, up --demo) logs into it; otherwise someone who
+  // never logged in with this profile most likely has no account yet.
+  const [screen, setScreen] = useState<'login' | 'register'>(firstTime && !loginEmail ? 'register' : 'login');
+  const [email, setEmail] = useState(loginEmail ?? '');
   return (
     <main className="auth">
       <div className="auth-card">
@@ -51,7 +52,8 @@ function LoginForm({ email, onEmail, notice, onSwitch }: { email: string; onEmai
   const [busy, setBusy] = useState(false);
   const emailRef = useRef<HTMLInputElement>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
-  useEffect(() => emailRef.current?.focus(), []);
+  // Where the person types first: the password when the address came filled in.
+  useEffect(() => (email ? passwordRef : emailRef).current?.focus(), []);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
