@@ -97,6 +97,18 @@ describe('chorus send', { timeout: 60_000 }, () => {
     expect(stored.map((m) => m.seq)).toEqual(lines.map((_, i) => before + 1 + i));
   });
 
+  it('--stdin: lines may end in \\r\\n, and a last line of 32 MiB with no newline is refused by its size alone', async () => {
+    const before = (await history(ada, 1))[0]!.seq;
+    const run = await chorus(as(ada, 'send', code, '--stdin', '--json'), { input: `windows one\r\nwindows two\r\n${'z'.repeat(32 << 20)}` });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trimEnd()).toBe(`chorus: line 3: a message may be at most 16 KiB of UTF-8 (this one is ${32 << 20} bytes)`);
+    expect(JSON.parse(run.stdout)).toMatchObject({ sent: 2, refused: [{ line: 3 }] });
+    expect((await history(bob, 2)).map((m) => [m.seq, m.text])).toEqual([
+      [before + 1, 'windows one'],
+      [before + 2, 'windows two'],
+    ]);
+  });
+
   it('--stdin with refused lines: names each on stderr, exits 1, and still stores every other line', async () => {
     const before = (await history(ada, 1))[0]!.seq;
     const tooLong = 'x'.repeat(20_000);
@@ -163,6 +175,8 @@ describe('chorus send --stdin, against a stub server that acknowledges nothing u
   const CHAT = 'AAAAA-BBBBB';
   const LINES = 8;
   const received: { id: string; text: string }[] = [];
+  /** The next `send` frame ends its connection instead (and is not received). */
+  let cutAtNextSend = false;
   let http: ReturnType<typeof createHttpServer>;
   let ingest: ReturnType<typeof createTcpServer>;
   let profile: string;
@@ -176,6 +190,10 @@ describe('chorus send --stdin, against a stub server that acknowledges nothing u
         for (const frame of decoder.push(chunk)) {
           if (frame.t === 'hello') socket.write(encodeFrame({ t: 'welcome', v: 1, userId: 1 }));
           if (frame.t !== 'send') continue;
+          if (cutAtNextSend) {
+            cutAtNextSend = false;
+            return void socket.destroy();
+          }
           received.push({ id: frame.id, text: frame.text });
           // A sender that waited for each ack before the next send would wait for ever here.
           if (received.length < LINES) continue;
@@ -222,6 +240,19 @@ describe('chorus send --stdin, against a stub server that acknowledges nothing u
     const result = JSON.parse(run.stdout);
     expect(result.sent).toBe(LINES);
     expect(result.acks.map((a: { line: number; seq: number }) => [a.line, a.seq])).toEqual(lines.map((_, i) => [i + 1, 100 + i]));
+  });
+
+  it('says on stderr when the connection is lost and when it is back; every line still goes, once', async () => {
+    received.length = 0;
+    cutAtNextSend = true;
+    const lines = Array.from({ length: LINES }, (_, i) => `through a cut ${i + 1}`);
+    const send = running(as(profile, 'send', CHAT, '--stdin', '--json'));
+    send.child.stdin!.end(`${lines.join('\n')}\n`);
+    const run = await send.result;
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('  … connection to the server lost; reconnecting\n  … reconnected\n');
+    expect(received.map((r) => r.text)).toEqual(lines);
+    expect(JSON.parse(run.stdout).sent).toBe(LINES);
   });
 });
 

@@ -1,9 +1,8 @@
-import { HISTORY_PAGE_MAX } from '../protocol/limits.js';
+import { HISTORY_PAGE_MAX, MAX_TEXT_BYTES } from '../protocol/limits.js';
 import type { KeyObject } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { type ApiClient, type Chat, isSessionEnded } from '../client/api.js';
-import { messageTextProblem } from '../protocol/message-text.js';
+import { messageTextProblem, textTooLarge } from '../protocol/message-text.js';
 import { SenderLabels } from '../protocol/name-skeleton.js';
 import type { Profile } from '../client/profile.js';
 import { type ChatMessage, Receiver } from '../client/receiver.js';
@@ -19,6 +18,7 @@ import type { ServerEndpoint } from '../client/server-list.js';
 import { ChorusError } from '../protocol/errors.js';
 import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
 import { profileDirOf, requireSession } from './account.js';
+import { boundedLines } from './bounded-lines.js';
 import { ChatScreen } from './chat-screen.js';
 import { announceDelivery, announceServerMoves, chatDeliveryLine, chatServerLine, tailDeliveryLine, tailServerLine } from './delivery-notes.js';
 import { chatRefusal, onChat } from './chat-commands.js';
@@ -51,6 +51,8 @@ export function registerMessagingCommands(program: Command, env: NodeJS.ProcessE
 With --stdin the lines are sent without waiting for each answer; the command ends once every one
 is acknowledged and prints how many were sent. A line the server refuses (too long, say) is
 named on stderr with the reason, and the command then exits 1; the other lines are still sent.
+Lines end at \\n or \\r\\n. If the connection to the server is lost, stderr says so; unanswered
+messages wait and go once it is back (nothing is stored twice), and stderr says that too.
   printf 'one\\ntwo\\n' | chorus send ABCDE-12345 --stdin`,
     )
     .action(async (input: string, text: string | undefined, options: { stdin?: boolean; json?: boolean }, command: Command) => {
@@ -63,6 +65,9 @@ named on stderr with the reason, and the command then exits 1; the other lines a
       }
       const { client } = await openChat(command, env, code);
       const sender = await connectSender(client);
+      // Messages wait through a lost connection and go once it is back: said, so a pipe that
+      // stalls is not a mystery (on stderr: stdout is the result).
+      announceConnection(sender, printNote);
       try {
         if (text !== undefined) await sendOne(sender, code, text, options.json);
         else await sendLines(sender, code, options.json);
@@ -239,23 +244,32 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
   const answers: Promise<void>[] = [];
   let waited = 0;
   let lineNumber = 0;
-  const input = createInterface({ input: process.stdin, crlfDelay: Infinity });
   // The session ended (a logout, expiry): no later line can be sent, so stop reading at once.
   sender.onStateChange(() => {
-    if (isSessionEnded(sender.failure)) input.close();
+    if (isSessionEnded(sender.failure)) process.stdin.destroy();
   });
-  for await (const text of input) {
-    const line = ++lineNumber;
-    if (text === '') continue;
-    // A text that cannot be sent is refused by the Sender at once, like any refusal below.
-    answers.push(
-      sender.send(code, text).then(
-        (ack) => void acks.push({ line, seq: ack.seq, sentAt: ack.sentAt }),
-        (error: unknown) => void refused.push({ line, reason: describeFailure(chatRefusal(error, code, { hintJoin: false }) ?? error).line }),
-      ),
-    );
-    // Read on only while the backlog is reasonable: stdin may be much larger than memory.
-    while (sender.pending >= STDIN_BACKLOG && waited < answers.length) await answers[waited++];
+  try {
+    // Lines past a message's limit are refused by their length alone: stdin may hold no newline at all.
+    for await (const read of boundedLines(process.stdin, MAX_TEXT_BYTES)) {
+      const line = ++lineNumber;
+      if ('tooLongBytes' in read) {
+        refused.push({ line, reason: describeFailure(textTooLarge(read.tooLongBytes)).line });
+        continue;
+      }
+      if (read.text === '') continue;
+      // A text that cannot be sent is refused by the Sender at once, like any refusal below.
+      answers.push(
+        sender.send(code, read.text).then(
+          (ack) => void acks.push({ line, seq: ack.seq, sentAt: ack.sentAt }),
+          (error: unknown) => void refused.push({ line, reason: describeFailure(chatRefusal(error, code, { hintJoin: false }) ?? error).line }),
+        ),
+      );
+      // Read on only while the backlog is reasonable: stdin may be much larger than memory.
+      while (sender.pending >= STDIN_BACKLOG && waited < answers.length) await answers[waited++];
+    }
+  } catch (error) {
+    // Reading was cut short because the session ended: said below.
+    if (!isSessionEnded(sender.failure)) throw error;
   }
   await Promise.all(answers);
   if (isSessionEnded(sender.failure)) {

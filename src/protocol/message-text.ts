@@ -16,10 +16,13 @@ export function messageTextProblem(text: string): ChorusError | undefined {
   // The frame decoder refuses these and closes the connection (frames.ts): a client finds out here.
   if (LONE_SURROGATE.test(text)) return new ChorusError('INVALID_FIELD', 'A message must be well-formed Unicode (it holds a lone surrogate)', 'text');
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_TEXT_BYTES) {
-    return new ChorusError('PAYLOAD_TOO_LARGE', `A message may be at most ${MAX_TEXT_BYTES / 1024} KiB of UTF-8 (this one is ${bytes} bytes)`, 'text');
-  }
+  if (bytes > MAX_TEXT_BYTES) return textTooLarge(bytes);
   return jsonFormProblem(text);
+}
+
+/** The refusal of a text of `bytes` bytes of UTF-8, over MAX_TEXT_BYTES (for a caller that kept only its length). */
+export function textTooLarge(bytes: number): ChorusError {
+  return new ChorusError('PAYLOAD_TOO_LARGE', `A message may be at most ${MAX_TEXT_BYTES / 1024} KiB of UTF-8 (this one is ${bytes} bytes)`, 'text');
 }
 
 /**
