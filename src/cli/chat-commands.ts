@@ -8,6 +8,7 @@ import { requireSession } from './account.js';
 import { chorusCommand } from './invocation.js';
 import { chatCodeArgument, positiveInteger } from './options.js';
 import { CliError, messageLine, plural, printResult, table, terminalSafe } from './output.js';
+import { fitToTerminal } from './wrap.js';
 
 /** `chorus create`, `join`, `leave`, `chats`, `history`. */
 
@@ -84,7 +85,7 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
       const messages = await onChat(code, () => latestMessages(client, code, options.limit ?? HISTORY_DEFAULT));
       const labels = SenderLabels.knowing(messages.map((message) => message.sender));
       printResult(options.json, messages, () =>
-        messages.length === 0 ? `No messages in ${code} yet.` : messages.map((message) => messageLine(message, labels)),
+        messages.length === 0 ? `No messages in ${code} yet.` : messages.map((message) => fitToTerminal(messageLine(message, labels), process.stdout)),
       );
     });
 }

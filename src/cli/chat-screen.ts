@@ -1,4 +1,5 @@
 import { type Interface, clearScreenDown, createInterface, cursorTo, moveCursor } from 'node:readline';
+import { fitToTerminal } from './wrap.js';
 
 /**
  * The terminal side of `chorus chat`: an input line at the bottom, and lines printed above it
@@ -63,12 +64,8 @@ export class ChatScreen {
 
   /** Prints a whole line above the input line. */
   show(line: string): void {
-    if (this.closed) {
-      this.output.write(`${line}\n`);
-      return;
-    }
-    if (!this.tty) {
-      this.output.write(`${line}\n`);
+    if (this.closed || !this.tty) {
+      this.output.write(`${fitToTerminal(line, this.output)}\n`);
       return;
     }
     // Erase the input line (it may wrap over several rows; the cursor can be on any of them),
@@ -80,7 +77,7 @@ export class ChatScreen {
     // readline redraws by first moving up as many rows as the cursor was down in the input when
     // it last drew it: that many blank rows below the printed line are what it moves back over,
     // instead of over (and erasing) the end of the printed line and whatever came before it.
-    this.output.write(`${line}\n${'\n'.repeat(cursorRow)}`);
+    this.output.write(`${fitToTerminal(line, this.output)}\n${'\n'.repeat(cursorRow)}`);
     this.rl.prompt(true);
   }
 

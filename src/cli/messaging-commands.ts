@@ -20,6 +20,7 @@ import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
 import { profileDirOf, requireSession } from './account.js';
 import { boundedLines } from './bounded-lines.js';
 import { ChatScreen } from './chat-screen.js';
+import { fitToTerminal } from './wrap.js';
 import { announceDelivery, announceServerMoves, chatDeliveryLine, chatServerLine, tailDeliveryLine, tailServerLine } from './delivery-notes.js';
 import { chatRefusal, onChat } from './chat-commands.js';
 import { chatCodeArgument, countUpTo, multicastInterface } from './options.js';
@@ -109,7 +110,7 @@ chorus doctor says why, and what to try.`,
         const lines = new LineBatcher(process.stdout);
         try {
           const labels = new SenderLabels();
-          receiver.onMessage((message) => lines.write(options.json ? JSON.stringify(messageView(message)) : messageLine(message, labels)));
+          receiver.onMessage((message) => lines.write(options.json ? JSON.stringify(messageView(message)) : fitToTerminal(messageLine(message, labels), process.stdout)));
           // On stderr, with or without --json: stdout holds only the chat's messages.
           receiver.onPathChange(announceDelivery(printNote, tailDeliveryLine));
           watchReceiver(receiver, code, stop.fail);
@@ -382,7 +383,7 @@ interface Talk {
 /** The interactive chat, until /quit, Ctrl-D, Ctrl-C or a signal. */
 async function talk({ code, chat, client, me, sender, receiver, history, stop }: Talk): Promise<void> {
   let screen: ChatScreen | undefined;
-  const out = (line: string) => (screen ? screen.show(line) : void process.stdout.write(`${line}\n`));
+  const out = (line: string) => (screen ? screen.show(line) : void process.stdout.write(`${fitToTerminal(line, process.stdout)}\n`));
   /**
    * Each message is one line, shown in the chat's order when it arrives, like everyone else's;
    * while one typed here is being sent, the prompt counts it. Those acknowledged but not yet
