@@ -1,8 +1,9 @@
 /**
- * Word wrapping for the terminal chat: a long message breaks between words, its later rows
- * indented under the first, instead of being cut mid-word at the terminal's edge. Widths are
- * in terminal columns: most characters take one, East Asian wide ones and emoji two, combining
- * marks none (an approximation of wcwidth that is right for the text people type).
+ * Word wrapping for messages shown in a terminal (chat, history, tail): a long message breaks
+ * between words, its later rows indented under the first, instead of being cut mid-word at the
+ * terminal's edge. Widths are in terminal columns: most characters take one, East Asian wide
+ * ones and emoji two, combining marks none (an approximation of wcwidth that is right for the
+ * text people type).
  */
 
 const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1faff}\u{20000}-\u{3fffd}]/u;
