@@ -388,6 +388,9 @@ describe('chorus chat', { timeout: 60_000 }, () => {
 
     chat.child.stdin!.write(`${'y'.repeat(17_000)}\n`);
     await chat.waitFor(/"y{29}…" not sent: a message may be at most 16 KiB of UTF-8/);
+    // Piped, a line is not held past a message's limit: only its start and length are kept.
+    chat.child.stdin!.write(`${'z'.repeat(8 << 20)}\n`);
+    await chat.waitFor(/"z{29}…" not sent: a message may be at most 16 KiB of UTF-8 \(this one is 8388608 bytes\)/);
 
     // A slash that is no command is never sent to the room; "//" sends a leading slash.
     chat.child.stdin!.write('/who\n');

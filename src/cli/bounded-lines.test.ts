@@ -15,6 +15,15 @@ describe('boundedLines', () => {
     expect(await linesOf([], 10)).toEqual([]);
   });
 
+  it('keeps the start of a line past the bound, to say which it was, no character cut in two', async () => {
+    const line = '€'.repeat(100);
+    const [first] = await linesOf([`${line}\n`], 200);
+    // 128 bytes hold 42 whole euro signs (3 bytes each) and two bytes of the next.
+    expect(first).toEqual({ tooLongBytes: 300, head: '€'.repeat(42) });
+    const [chunked] = await linesOf([...Buffer.from(`${line}\n`)].map((byte) => Buffer.from([byte])), 200);
+    expect(chunked).toEqual({ tooLongBytes: 300, head: '€'.repeat(42) });
+  });
+
   it('decodes UTF-8 split across chunks', async () => {
     const text = Buffer.from('añ€😀\n', 'utf8');
     const chunks = [...text].map((byte) => Buffer.from([byte]));
@@ -25,8 +34,8 @@ describe('boundedLines', () => {
     expect(await linesOf(['abcd\nabcd\r\nabcde\nabcde\r\nok\n'], 4)).toEqual([
       { text: 'abcd' },
       { text: 'abcd' },
-      { tooLongBytes: 5 },
-      { tooLongBytes: 5 },
+      { tooLongBytes: 5, head: 'abcde' },
+      { tooLongBytes: 5, head: 'abcde' },
       { text: 'ok' },
     ]);
   });
@@ -48,7 +57,7 @@ describe('boundedLines', () => {
       grown = Math.max(grown, process.memoryUsage().rss - start);
       lines.push(line);
     }
-    expect(lines).toEqual([{ tooLongBytes: 128 << 20 }, { text: 'next' }]);
+    expect(lines).toEqual([{ tooLongBytes: 128 << 20, head: 'a'.repeat(128) }, { text: 'next' }]);
     // Holding the line (as readline does) would grow by 128 MiB or more.
     expect(grown).toBeLessThan(48 << 20);
   });

@@ -7,7 +7,10 @@
  * A line ends at "\n" or "\r\n"; the end of the input ends the last line, if it holds anything.
  * Text is UTF-8 (a malformed sequence becomes U+FFFD, as readline would show it).
  */
-export type InputLine = { text: string } | { tooLongBytes: number };
+export type InputLine = { text: string } | { tooLongBytes: number; head: string };
+
+/** How much of a line past the bound is kept, to show which line it was: 32 characters at least. */
+const HEAD_BYTES = 128;
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
@@ -17,6 +20,7 @@ export async function* boundedLines(input: AsyncIterable<Buffer | string>, maxBy
   // Bytes of the current line so far, kept or (once past the bound) dropped; a "\r" that may end it is counted.
   let bytes = 0;
   let dropping = false;
+  let head = '';
   let lastByte: number | undefined;
   // One byte more than the bound may be kept: the "\r" of a "\r\n" that ends a line of exactly maxBytes.
   const keepAtMost = maxBytes + 1;
@@ -27,14 +31,16 @@ export async function* boundedLines(input: AsyncIterable<Buffer | string>, maxBy
     if (dropping) return;
     if (bytes > keepAtMost) {
       dropping = true;
+      head = headOf([...parts, piece.subarray(0, HEAD_BYTES)]);
       parts = [];
     } else parts.push(piece);
   };
   const finish = (): InputLine => {
-    const line = dropping ? { tooLongBytes: lastByte === CARRIAGE_RETURN ? bytes - 1 : bytes } : lineOf(Buffer.concat(parts, bytes), maxBytes);
+    const line = dropping ? { tooLongBytes: lastByte === CARRIAGE_RETURN ? bytes - 1 : bytes, head } : lineOf(Buffer.concat(parts, bytes), maxBytes);
     parts = [];
     bytes = 0;
     dropping = false;
+    head = '';
     lastByte = undefined;
     return line;
   };
@@ -55,5 +61,11 @@ export async function* boundedLines(input: AsyncIterable<Buffer | string>, maxBy
 /** A kept line: its "\r" ending dropped, then over the bound or its text. */
 function lineOf(line: Buffer, maxBytes: number): InputLine {
   const body = line.at(-1) === CARRIAGE_RETURN ? line.subarray(0, -1) : line;
-  return body.length > maxBytes ? { tooLongBytes: body.length } : { text: body.toString('utf8') };
+  return body.length > maxBytes ? { tooLongBytes: body.length, head: headOf([body]) } : { text: body.toString('utf8') };
+}
+
+/** The text of the first HEAD_BYTES of these pieces, without a character cut in two at its end, nor the "\r" of a "\r\n". */
+function headOf(pieces: Buffer[]): string {
+  const start = Buffer.concat(pieces.map((piece) => piece.subarray(0, HEAD_BYTES))).subarray(0, HEAD_BYTES);
+  return start.toString('utf8').replace(/\uFFFD+$/, '').replace(/\r$/, '');
 }

@@ -1,4 +1,6 @@
 import { type Interface, clearScreenDown, createInterface, cursorTo, moveCursor } from 'node:readline';
+import { MAX_TEXT_BYTES } from '../protocol/limits.js';
+import { boundedLines } from './bounded-lines.js';
 import { fitToTerminal } from './wrap.js';
 
 /**
@@ -6,11 +8,14 @@ import { fitToTerminal } from './wrap.js';
  * while the user types. In a terminal, a printed line erases the prompt and what is being typed,
  * prints, and redraws them; the line the user just entered is replaced by what the chat makes of
  * it. Without a terminal (stdin or stdout piped), lines are simply read and printed, with no
- * prompt and no echo, so that a script can drive the chat.
+ * prompt and no echo, so that a script can drive the chat; a piped line longer than a message
+ * may be is not held, only its length (bounded-lines.ts).
  */
 export interface ChatScreenEvents {
   /** A line entered (without its newline). */
   line(text: string): void;
+  /** Without a terminal: a line longer than any message may be, of this many bytes (only its start, `head`, was kept). */
+  tooLong(bytes: number, head: string): void;
   /** Ctrl-D, or the end of the input. */
   end(): void;
   /** Ctrl-C. */
@@ -22,7 +27,8 @@ export interface ChatScreenEvents {
 const PROMPT = '> ';
 
 export class ChatScreen {
-  private readonly rl: Interface;
+  /** In a terminal only: the line editor. Piped input is read by readPiped. */
+  private readonly rl: Interface | undefined;
   private readonly tty: boolean;
   private closed = false;
   private promptText = PROMPT;
@@ -37,40 +43,58 @@ export class ChatScreen {
     events: ChatScreenEvents,
   ) {
     this.tty = Boolean(input.isTTY && output.isTTY);
-    // Without a terminal, readline gets no output: it must neither echo nor prompt.
-    this.rl = createInterface({ input, output: this.tty ? output : undefined, terminal: this.tty, prompt: PROMPT, crlfDelay: Infinity });
-    this.rl.on('line', (text) => {
+    if (!this.tty) {
+      this.rl = undefined;
+      void this.readPiped(events);
+      return;
+    }
+    const rl = createInterface({ input, output, terminal: true, prompt: PROMPT, crlfDelay: Infinity });
+    this.rl = rl;
+    rl.on('line', (text) => {
       if (this.closed) return;
       this.eraseEnteredLine(text);
       this.prompt();
       events.line(text);
     });
-    this.rl.on('close', () => {
+    rl.on('close', () => {
       if (!this.closed) events.end();
     });
     // In a terminal readline turns Ctrl-C into this event; otherwise it is a signal (see the caller).
-    this.rl.on('SIGINT', () => events.interrupt());
+    rl.on('SIGINT', () => events.interrupt());
     // readline reads keys in a terminal (it emits them on the input, this listener after its own):
     // the draft as it is after each one tells when typing starts, goes on, and stops.
-    if (this.tty) {
-      input.on('keypress', () => {
-        if (this.closed || this.rl.line === this.draft) return;
-        this.draft = this.rl.line;
-        events.draftChanged?.(this.draft);
-      });
-    }
+    input.on('keypress', () => {
+      if (this.closed || rl.line === this.draft) return;
+      this.draft = rl.line;
+      events.draftChanged?.(this.draft);
+    });
     this.prompt();
+  }
+
+  /** Without a terminal: each line of the input, then its end. */
+  private async readPiped(events: ChatScreenEvents): Promise<void> {
+    try {
+      for await (const read of boundedLines(this.input, MAX_TEXT_BYTES)) {
+        if (this.closed) return;
+        if ('tooLongBytes' in read) events.tooLong(read.tooLongBytes, read.head);
+        else events.line(read.text);
+      }
+    } catch {
+      // The input failed or was destroyed: that is its end too.
+    }
+    if (!this.closed) events.end();
   }
 
   /** Prints a whole line above the input line. */
   show(line: string): void {
-    if (this.closed || !this.tty) {
+    const rl = this.rl;
+    if (this.closed || !rl) {
       this.output.write(`${fitToTerminal(line, this.output)}\n`);
       return;
     }
     // Erase the input line (it may wrap over several rows; the cursor can be on any of them),
     // print the line where it began, then let readline draw the input below it again.
-    const cursorRow = this.rl.getCursorPos().rows;
+    const cursorRow = rl.getCursorPos().rows;
     cursorTo(this.output, 0);
     moveCursor(this.output, 0, -cursorRow);
     clearScreenDown(this.output);
@@ -78,7 +102,7 @@ export class ChatScreen {
     // it last drew it: that many blank rows below the printed line are what it moves back over,
     // instead of over (and erasing) the end of the printed line and whatever came before it.
     this.output.write(`${fitToTerminal(line, this.output)}\n${'\n'.repeat(cursorRow)}`);
-    this.rl.prompt(true);
+    rl.prompt(true);
   }
 
   /** Counts the messages being sent in the prompt ("2 sending > "), which readline redraws at once. */
@@ -103,8 +127,8 @@ export class ChatScreen {
     const prompt = this.status === undefined ? input : `${this.status}\n${input}`;
     if (prompt === this.promptText) return;
     this.promptText = prompt;
-    this.rl.setPrompt(prompt);
-    if (this.tty && !this.closed) this.rl.prompt(true);
+    this.rl?.setPrompt(prompt);
+    if (!this.closed) this.rl?.prompt(true);
   }
 
   /** Stops reading input; lines shown afterwards are printed plainly. */
@@ -115,13 +139,13 @@ export class ChatScreen {
       cursorTo(this.output, 0);
       clearScreenDown(this.output);
     }
-    this.rl.close();
-    // readline leaves a piped stdin paused but open; let it go so the process can end.
+    this.rl?.close();
+    // The input may still be open (a pipe, or a terminal readline paused): let it go so the process can end.
     this.input.unref?.();
   }
 
   private prompt(): void {
-    if (this.tty && !this.closed) this.rl.prompt();
+    if (!this.closed) this.rl?.prompt();
   }
 
   /** The terminal still shows "> text" above the cursor: remove it (the chat prints its own line). */

@@ -455,6 +455,7 @@ async function talk({ code, chat, client, me, sender, receiver, history, stop }:
       if (command.name === '/help') return out(CHAT_HELP);
       out(`  unknown command ${terminalSafe(command.name)}: /help lists them (start a message with // to send one that begins with /)`);
     },
+    tooLong: (bytes, head) => out(`  ✗ ${snippet(head)} not sent: ${describeFailure(textTooLarge(bytes)).line}`),
     end: () => leave('wait'),
     interrupt: () => leave('now'),
     draftChanged: (draft) => {
