@@ -1,8 +1,9 @@
 /**
  * Lines of a byte stream, with memory bounded by the longest line worth keeping. readline keeps
  * a whole line however long it is, so a file with no newline (a binary, a log without line
- * breaks) piped into `send --stdin` would be held in memory entire before being refused as too
- * long. Here a line past `maxBytes` is dropped as it comes and only its length is kept.
+ * breaks) piped into `send --stdin` or `chat` would be held in memory entire before being refused
+ * as too long. Here a line past `maxBytes` is dropped as it comes: only its length and its first
+ * HEAD_BYTES (to say which line it was) are kept.
  *
  * A line ends at "\n" or "\r\n"; the end of the input ends the last line, if it holds anything.
  * Text is UTF-8 (a malformed sequence becomes U+FFFD, as readline would show it).

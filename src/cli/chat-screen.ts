@@ -9,7 +9,7 @@ import { fitToTerminal } from './wrap.js';
  * prints, and redraws them; the line the user just entered is replaced by what the chat makes of
  * it. Without a terminal (stdin or stdout piped), lines are simply read and printed, with no
  * prompt and no echo, so that a script can drive the chat; a piped line longer than a message
- * may be is not held, only its length (bounded-lines.ts).
+ * may be is not held, only its start and length (bounded-lines.ts).
  */
 export interface ChatScreenEvents {
   /** A line entered (without its newline). */
