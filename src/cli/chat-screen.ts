@@ -27,9 +27,8 @@ export interface ChatScreenEvents {
 const PROMPT = '> ';
 
 export class ChatScreen {
-  /** In a terminal only: the line editor. Piped input is read by readPiped. */
+  /** In a terminal (stdin and stdout both) only: the line editor. Piped input is read by readPiped. */
   private readonly rl: Interface | undefined;
-  private readonly tty: boolean;
   private closed = false;
   private promptText = PROMPT;
   private pending = 0;
@@ -42,8 +41,7 @@ export class ChatScreen {
     private readonly output: NodeJS.WriteStream,
     events: ChatScreenEvents,
   ) {
-    this.tty = Boolean(input.isTTY && output.isTTY);
-    if (!this.tty) {
+    if (!(input.isTTY && output.isTTY)) {
       this.rl = undefined;
       void this.readPiped(events);
       return;
@@ -135,7 +133,7 @@ export class ChatScreen {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.tty) {
+    if (this.rl) {
       cursorTo(this.output, 0);
       clearScreenDown(this.output);
     }
@@ -150,7 +148,7 @@ export class ChatScreen {
 
   /** The terminal still shows "> text" above the cursor: remove it (the chat prints its own line). */
   private eraseEnteredLine(text: string): void {
-    if (!this.tty) return;
+    if (!this.rl) return;
     const columns = this.output.columns || 80;
     // The prompt may hold a status row above the input: each of its lines takes its own rows.
     const rows = (this.promptText + text).split('\n').reduce((sum, part) => sum + Math.max(1, Math.ceil([...part].length / columns)), 0);
