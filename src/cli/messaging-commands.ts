@@ -423,9 +423,11 @@ async function talk({ code, chat, client, me, sender, receiver, history, stop }:
     quitting ??= how;
     stop.stop();
   };
+  /** A line that did not go, shown by its start, and why. */
+  const notSent = (text: string, error: unknown) => out(`  ✗ ${snippet(text)} not sent: ${describeFailure(error).line}`);
   const send = (text: string) => {
     const problem = messageTextProblem(text);
-    if (problem) return out(`  ✗ ${snippet(text)} not sent: ${describeFailure(problem).line}`);
+    if (problem) return notSent(text, problem);
     typing.stop();
     const id = newClientMessageId();
     pending++;
@@ -437,7 +439,7 @@ async function talk({ code, chat, client, me, sender, receiver, history, stop }:
       (error: unknown) => {
         if (quitting === 'now') return;
         if (isSessionEnded(error)) return stop.fail(error);
-        out(`  ✗ ${snippet(text)} not sent: ${describeFailure(chatRefusal(error, code, { hintJoin: false }) ?? error).line}`);
+        notSent(text, chatRefusal(error, code, { hintJoin: false }) ?? error);
       },
     ).finally(() => {
       pending--;
@@ -455,7 +457,7 @@ async function talk({ code, chat, client, me, sender, receiver, history, stop }:
       if (command.name === '/help') return out(CHAT_HELP);
       out(`  unknown command ${terminalSafe(command.name)}: /help lists them (start a message with // to send one that begins with /)`);
     },
-    tooLong: (bytes, head) => out(`  ✗ ${snippet(head)} not sent: ${describeFailure(textTooLarge(bytes)).line}`),
+    tooLong: (bytes, head) => notSent(head, textTooLarge(bytes)),
     end: () => leave('wait'),
     interrupt: () => leave('now'),
     draftChanged: (draft) => {
