@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,6 +180,26 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
       const run = await chorus(as(join(scratch, 'emailed'), 'client', '--no-open', '--server', server.httpUrl, '--email', bad));
       expect(run.code).toBe(2);
       expect(failureLine(run)).toBe(`chorus: invalid --email "${bad.slice(0, 80)}": give an email address such as ada@example.com`);
+    }
+  });
+
+  it("client: a profile folder of another user's is refused before anything in it is asked (a socket there could answer with any link)", async () => {
+    // Another user (nobody, uid 65534) made the folder first and listens where a running client would.
+    const folder = join(scratch, 'made-by-another');
+    mkdirSync(folder, { mode: 0o777 });
+    const planted = createNetServer((socket) => socket.end('http://127.0.0.1:18999/#ticket=CHOSENBYANOTHERUSER\n'));
+    await new Promise<void>((listening) => planted.listen(join(folder, 'agent.sock'), listening));
+    let asked = 0;
+    planted.on('connection', () => asked++);
+    chownSync(folder, 65534, 65534);
+    try {
+      const run = await chorus(as(folder, 'client', '--no-open', '--server', server.httpUrl));
+      expect(run.code).toBe(1);
+      expect(failureLine(run)).toBe(`chorus: ${folder} belongs to another user (uid 65534): a profile folder must be your own; choose another with --profile`);
+      expect(run.stdout).not.toContain('CHOSENBYANOTHERUSER');
+      expect(asked).toBe(0);
+    } finally {
+      planted.close();
     }
   });
 

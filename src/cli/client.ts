@@ -4,7 +4,7 @@ import { askRunningAgent } from '../agent/control-socket.js';
 import { openBrowser } from '../agent/open-browser.js';
 import { UiNotBuiltError } from '../agent/static-files.js';
 import { normalizeFingerprint } from '../client/certificate-pin.js';
-import { type Profile, loadProfile } from '../client/profile.js';
+import { type Profile, loadProfile, preparePrivateFolder } from '../client/profile.js';
 import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
 import { profileDirOf } from './account.js';
 import { chorusCommand, relaunchCommand } from './invocation.js';
@@ -95,8 +95,13 @@ export function announce(agent: RunningAgent, open: boolean, profileDir: string)
   if (open) openBrowser(agent.url, profileDir);
 }
 
-/** A client already runs on this profile: print (and open) a fresh link from it instead of starting another. */
+/**
+ * A client already runs on this profile: print (and open) a fresh link from it instead of
+ * starting another. Only once the folder is known to be the user's own and private: whoever
+ * could put a socket in it could answer with a link of their choosing.
+ */
 export async function announceRunning(profileDir: string, open: boolean): Promise<boolean> {
+  await preparePrivateFolder(profileDir);
   const url = await askRunningAgent(profileDir);
   if (!url) return false;
   process.stdout.write(`Chorus client: ${url}\n`);

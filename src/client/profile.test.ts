@@ -1,8 +1,8 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Profile, ProfileError, loadProfile, pinsOf, profileServers, resolveProfileDir, saveProfile } from './profile.js';
+import { type Profile, ProfileError, loadProfile, pinsOf, preparePrivateFolder, profileServers, resolveProfileDir, saveProfile } from './profile.js';
 
 let root: string;
 beforeEach(() => {
@@ -72,6 +72,19 @@ describe('saveProfile and loadProfile', () => {
     expect(await loadProfile(dir)).toEqual(sample);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dir, 'profile.json')).mode & 0o777).toBe(0o600);
+  });
+
+  it("refuses a folder that belongs to another user, whatever its mode, and writes nothing into it", async () => {
+    const dir = join(root, 'made-by-another');
+    mkdirSync(dir);
+    chmodSync(dir, 0o777);
+    chownSync(dir, 65534, 65534);
+    const refusal = `${dir} belongs to another user (uid 65534): a profile folder must be your own; choose another with --profile`;
+    await expect(loadProfile(dir)).rejects.toThrow(refusal);
+    await expect(saveProfile(dir, sample)).rejects.toThrow(refusal);
+    await expect(preparePrivateFolder(dir)).rejects.toThrow(refusal);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(statSync(dir).mode & 0o777).toBe(0o777);
   });
 
   it('makes an existing 0755 folder 0700 when it saves into it', async () => {

@@ -90,13 +90,44 @@ export async function saveProfile(dir: string, profile: Profile): Promise<void> 
 }
 
 /**
+ * The profile folder, created if need be, the user's own and private (0700), before anything in
+ * it is read, written or connected to. `chorus client` asks the agent's control socket in the
+ * folder for a launch link: in a folder someone else made (`--profile /tmp/grace` made first
+ * by another user), that other user could answer with a link of their choosing.
+ */
+export async function preparePrivateFolder(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new ProfileError(`cannot create the profile folder ${dir}: ${(error as Error).message}`);
+  }
+  await makePrivate(dir);
+}
+
+/**
  * The folder 0700 and the profile file 0600, whatever they were: a folder that existed before
  * (made by hand, restored from a backup) keeps its mode otherwise, and mkdir's mode is filtered
- * by the umask. The folder's mode is what keeps the agent's other files in it private too.
+ * by the umask. The folder's mode is what keeps the agent's other files in it private too; and
+ * it must be the user's own, or its owner could still put files in it, whatever its mode.
  */
 async function makePrivate(dir: string): Promise<void> {
+  await refuseOthers(dir);
   await restrict(dir, 0o700);
   await restrict(join(dir, PROFILE_FILE), 0o600);
+}
+
+/** Refuses a folder that belongs to another user, root's included. Where there are no uids (Windows), nothing to check. */
+async function refuseOthers(dir: string): Promise<void> {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  let owner: number;
+  try {
+    owner = (await stat(dir)).uid;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new ProfileError(`cannot read ${dir}: ${(error as Error).message}`);
+  }
+  if (owner !== uid) throw new ProfileError(`${dir} belongs to another user (uid ${owner}): a profile folder must be your own; choose another with --profile`);
 }
 
 async function restrict(path: string, mode: number): Promise<void> {
