@@ -183,18 +183,49 @@ describe('connection limits', () => {
     for (const raw of held) raw.socket.destroy();
   });
 
-  it('refuses connections from one address past the per-address limit, logged in or not; other addresses go on', async () => {
+  it('refuses connections from one address past the per-address limit once all of them said hello; other addresses go on', async () => {
     const from = '127.0.0.77';
     const open = [];
-    for (let i = 0; i < PER_ADDRESS; i++) open.push(await rawFrameClient(tcpPort, '127.0.0.1', from));
+    for (const name of ['Jo', 'Kim']) {
+      const user = await signUp(server.httpUrl, name);
+      for (let i = 0; i < PER_ADDRESS / 2; i++) {
+        const raw = await rawFrameClient(tcpPort, '127.0.0.1', from);
+        await raw.login(user.token);
+        open.push(raw);
+      }
+    }
     const extra = await rawFrameClient(tcpPort, '127.0.0.1', from);
-    expect(await extra.next('error')).toMatchObject({ code: 'TOO_MANY_CONNECTIONS' });
+    expect(await extra.next('error')).toMatchObject({ code: 'TOO_MANY_CONNECTIONS', message: `At most ${PER_ADDRESS} connections from one address` });
     await extra.closed;
+    expect(open.every((raw) => !raw.isClosed)).toBe(true);
 
     const elsewhere = await rawFrameClient(tcpPort, '127.0.0.1', '127.0.0.78');
     elsewhere.send({ t: 'ping' });
     await elsewhere.next('pong');
     elsewhere.socket.destroy();
     for (const raw of open) raw.socket.destroy();
+  });
+
+  it('at the limit, a new connection takes the place of the oldest that has not said hello: sockets held open without a session lock nobody out', async () => {
+    const from = '127.0.0.79';
+    const squatted = [];
+    for (let i = 0; i < PER_ADDRESS; i++) squatted.push(await rawFrameClient(tcpPort, '127.0.0.1', from));
+    // Everyone on this machine shares the address: a user with a session still gets in.
+    const lea = await signUp(server.httpUrl, 'Lea');
+    const mine = await rawFrameClient(tcpPort, '127.0.0.1', from);
+    await mine.login(lea.token);
+    const displaced = await squatted[0]!.next('error');
+    expect(displaced).toMatchObject({ code: 'TOO_MANY_CONNECTIONS' });
+    expect(displaced.message).toContain('had not said hello');
+    await squatted[0]!.closed;
+    // Oldest first: the others still hold their places.
+    expect(squatted.slice(1).every((raw) => !raw.isClosed && raw.frames.length === 0)).toBe(true);
+
+    // Squatting goes on, as fast as the squatter likes: each new socket displaces another, never a connection that said hello.
+    for (let i = 0; i < 3 * PER_ADDRESS; i++) squatted.push(await rawFrameClient(tcpPort, '127.0.0.1', from));
+    mine.send({ t: 'ping' });
+    await mine.next('pong');
+    expect(mine.isClosed).toBe(false);
+    for (const raw of [...squatted, mine]) raw.socket.destroy();
   });
 });

@@ -8,26 +8,58 @@ export interface ConnectionLimits {
  * The ingest's open connections, counted per address (from accept) and per user and session
  * (from welcome): so that one user or one address cannot hold connections without bound, and
  * so that every connection of a session can be ended when the session is (logout, expiry).
+ *
+ * Every local user of a machine shares its address (127.0.0.1 most of all), so a full address
+ * must not lock out the others: a connection that has not said hello yet is only a claim on a
+ * place, and the newest arrival takes the place of the oldest such claim. Holding the address's
+ * places then takes that many sessions, not just sockets opened in a loop.
  */
 export class ConnectionRegistry<C> {
-  private readonly byAddress = new Map<string, number>();
+  private readonly byAddress = new Map<string, Set<C>>();
+  /** Connections that have not said hello, oldest first (a Set keeps insertion order). */
+  private readonly withoutHello = new Set<C>();
   private readonly byUser = new Map<number, Set<C>>();
   private readonly bySession = new Map<string, Set<C>>();
 
   constructor(private readonly limits: ConnectionLimits) {}
 
-  /** Counts a new connection from `address`; false (and not counted) when the address is at its limit. */
-  admitAddress(address: string): boolean {
-    const count = this.byAddress.get(address) ?? 0;
-    if (count >= this.limits.perAddress) return false;
-    this.byAddress.set(address, count + 1);
-    return true;
+  /**
+   * Counts a new connection from `address`. At the address's limit, its oldest connection that
+   * has not said hello gives up its place: returned as `displaced`, for the caller to close. Not
+   * admitted (and not counted) when every connection of the address has said hello.
+   */
+  admitAddress(address: string, connection: C): { admitted: true; displaced?: C } | { admitted: false } {
+    const ofAddress = this.byAddress.get(address) ?? new Set<C>();
+    let displaced: C | undefined;
+    if (ofAddress.size >= this.limits.perAddress) {
+      displaced = this.oldestWithoutHello(ofAddress);
+      if (displaced === undefined) return { admitted: false };
+      ofAddress.delete(displaced);
+      this.withoutHello.delete(displaced);
+    }
+    ofAddress.add(connection);
+    this.byAddress.set(address, ofAddress);
+    this.withoutHello.add(connection);
+    return displaced === undefined ? { admitted: true } : { admitted: true, displaced };
   }
 
-  releaseAddress(address: string): void {
-    const count = (this.byAddress.get(address) ?? 1) - 1;
-    if (count <= 0) this.byAddress.delete(address);
-    else this.byAddress.set(address, count);
+  /** The connection said hello: it holds its place from now on. */
+  saidHello(connection: C): void {
+    this.withoutHello.delete(connection);
+  }
+
+  /** The connection closed (a displaced one is no longer counted: nothing happens). */
+  releaseAddress(address: string, connection: C): void {
+    this.withoutHello.delete(connection);
+    const ofAddress = this.byAddress.get(address);
+    if (!ofAddress) return;
+    ofAddress.delete(connection);
+    if (ofAddress.size === 0) this.byAddress.delete(address);
+  }
+
+  private oldestWithoutHello(ofAddress: Set<C>): C | undefined {
+    for (const connection of this.withoutHello) if (ofAddress.has(connection)) return connection;
+    return undefined;
   }
 
   /** Counts an authenticated connection; false (and not counted) when the user is at its limit. */

@@ -98,12 +98,14 @@ export class Ingest {
     this.registry = new ConnectionRegistry(deps.connectionLimits);
     const accept = (socket: Socket) => {
       const address = socket.remoteAddress ?? 'unknown';
-      if (!this.registry.admitAddress(address)) return refuseConnection(socket, deps.connectionLimits.perAddress);
       const connection = new Connection(socket, deps, this.stats, this.registry, () => {
         this.connections.delete(connection);
-        this.registry.releaseAddress(address);
+        this.registry.releaseAddress(address, connection);
       });
+      const admission = this.registry.admitAddress(address, connection);
+      if (!admission.admitted) return connection.turnAway('TOO_MANY_CONNECTIONS', `At most ${deps.connectionLimits.perAddress} connections from one address`);
       this.connections.add(connection);
+      admission.displaced?.turnAway('TOO_MANY_CONNECTIONS', `At most ${deps.connectionLimits.perAddress} connections from one address: this one had not said hello, and a newer one took its place`);
     };
     this.server = tls ? createTlsServer({ ...SERVER_TLS_OPTIONS, cert: tls.cert, key: tls.key, handshakeTimeout: AUTH_TIMEOUT_MS }, accept) : createServer(accept);
   }
@@ -148,13 +150,6 @@ export class Ingest {
     await Promise.all([...this.connections].map((c) => c.finish()));
     await closed;
   }
-}
-
-/** Past the per-address limit: told why, and closed, before anything is read. */
-function refuseConnection(socket: Socket, limit: number): void {
-  socket.on('error', () => {});
-  socket.end(encodeFrame({ t: 'error', code: 'TOO_MANY_CONNECTIONS', message: `At most ${limit} connections from one address` }));
-  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 class Connection implements PushTarget {
@@ -307,7 +302,10 @@ class Connection implements PushTarget {
     if (frame.t === 'ping') return this.write({ t: 'pong' });
     if (frame.t === 'pong') return;
     if (!this.user) {
-      if (frame.t === 'hello' && !this.authenticating) return void this.hello(frame.v, frame.token);
+      if (frame.t === 'hello' && !this.authenticating) {
+        this.registry.saidHello(this);
+        return void this.hello(frame.v, frame.token);
+      }
       return this.fail('UNAUTHENTICATED', 'Say hello with a session token first');
     }
     if (frame.t === 'send') return void this.send(frame.id, frame.chat, frame.text);
@@ -554,6 +552,11 @@ class Connection implements PushTarget {
   }
 
   /** Protocol violation, or the connection may not go on: say why, then close. */
+  /** Closed before it is served, told why: past its address's limit, or its place taken by a newer connection (connection-registry.ts). */
+  turnAway(code: ErrorCode, message: string): void {
+    this.fail(code, message);
+  }
+
   private fail(code: ErrorCode, message: string, retryAfterMs?: number): void {
     if (this.failed) return;
     this.failed = true;
