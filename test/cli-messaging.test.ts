@@ -84,6 +84,25 @@ describe('chorus send', { timeout: 60_000 }, () => {
     expect(stored[1]!.sentAt).toBe(ack.sentAt);
   });
 
+  it("one's own messages are not unread; sending does not pass over others' messages not read yet", async () => {
+    const unreadOf = async (profile: string) => {
+      const chats = JSON.parse((await chorus(as(profile, 'chats', '--json'))).stdout) as { code: string; latestSeq: number; readSeq: number }[];
+      const chat = chats.find((c) => c.code === code)!;
+      return chat.latestSeq - chat.readSeq;
+    };
+    expect((await chorus(as(bob, 'read', code))).code).toBe(0);
+    expect(await unreadOf(bob)).toBe(0);
+    expect((await chorus(as(bob, 'send', code, 'my own words'))).code).toBe(0);
+    expect(await unreadOf(bob)).toBe(0);
+    expect((await chorus(as(bob, 'send', code, 'more of mine', 'in words'))).code).toBe(0);
+    expect((await history(ada, 1))[0]!.text).toBe('more of mine in words');
+    expect(await unreadOf(bob)).toBe(0);
+
+    expect((await chorus(as(ada, 'send', code, 'Bob has not read this'))).code).toBe(0);
+    expect((await chorus(as(bob, 'send', code, 'answering before reading'))).code).toBe(0);
+    expect(await unreadOf(bob)).toBe(2);
+  });
+
   it('--stdin sends one message per line, all acknowledged, in order, with consecutive sequence numbers', async () => {
     const lines = Array.from({ length: 40 }, (_, i) => `line ${i + 1} of the batch`);
     const before = (await history(ada, 1))[0]!.seq;
@@ -175,6 +194,8 @@ describe('chorus send --stdin, against a stub server that acknowledges nothing u
   const CHAT = 'AAAAA-BBBBB';
   const LINES = 8;
   const received: { id: string; text: string }[] = [];
+  /** The read positions the command set (PUT …/read). */
+  const readPuts: number[] = [];
   /** The next `send` frame ends its connection instead (and is not received). */
   let cutAtNextSend = false;
   let http: ReturnType<typeof createHttpServer>;
@@ -208,9 +229,21 @@ describe('chorus send --stdin, against a stub server that acknowledges nothing u
     const answers: Record<string, unknown> = {
       '/api/server-key': { algorithm: 'Ed25519', publicKey: key, fingerprint: 'f'.repeat(64) },
       '/api/server': { protocolVersion: 1, tcpPort },
-      [`/api/chats/${CHAT}`]: { code: CHAT, name: 'Stub', createdAt: new Date().toISOString(), createdBy: 1, latestSeq: 99, memberCount: 1 },
+      '/api/me': { id: 1, name: 'Stub', email: 'stub@example.com' },
+      [`/api/chats/${CHAT}/messages?limit=1`]: { messages: [], latestSeq: 99 },
+      [`/api/chats/${CHAT}`]: { code: CHAT, name: 'Stub', createdAt: new Date().toISOString(), createdBy: 1, latestSeq: 99, memberCount: 1, readSeq: 99,
+        multicast: { group: '239.255.201.7', port: 24987, streamId: 'ab'.repeat(10), keyEpoch: 1, key: Buffer.alloc(32).toString('base64') } },
     };
     http = createHttpServer((req, res) => {
+      if (req.method === 'PUT' && req.url === `/api/chats/${CHAT}/read`) {
+        let body = '';
+        req.on('data', (chunk: Buffer) => (body += chunk));
+        req.on('end', () => {
+          readPuts.push(JSON.parse(body).seq as number);
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: readPuts.at(-1) }));
+        });
+        return;
+      }
       const body = answers[req.url ?? ''];
       if (body === undefined) res.writeHead(404, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ code: 'NOT_FOUND', detail: 'no' }));
       else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -240,6 +273,8 @@ describe('chorus send --stdin, against a stub server that acknowledges nothing u
     const result = JSON.parse(run.stdout);
     expect(result.sent).toBe(LINES);
     expect(result.acks.map((a: { line: number; seq: number }) => [a.line, a.seq])).toEqual(lines.map((_, i) => [i + 1, 100 + i]));
+    // Everything before was read (readSeq 99 of 99), so writing these means having read up to the last.
+    expect(readPuts).toEqual([100 + LINES - 1]);
   });
 
   it('says on stderr when the connection is lost and when it is back; every line still goes, once', async () => {
@@ -253,6 +288,15 @@ describe('chorus send --stdin, against a stub server that acknowledges nothing u
     expect(run.stderr).toBe('  … connection to the server lost; reconnecting\n  … reconnected\n');
     expect(received.map((r) => r.text)).toEqual(lines);
     expect(JSON.parse(run.stdout).sent).toBe(LINES);
+  });
+
+  it('chat: a line never acknowledged is shown again on leaving, and the command fails (exit 1)', async () => {
+    received.length = 0; // one line is fewer than the stub waits for: it is never acknowledged
+    const run = await chorus(as(profile, 'chat', CHAT, '--history', '0'), { input: 'never answered \u001b[31m\n' });
+    expect(received.map((r) => r.text)).toEqual(['never answered \u001b[31m']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('  not acknowledged: never answered \uFFFD[31m\n');
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe('chorus: 1 message above not acknowledged by the server, so perhaps not sent: send it again once the server answers');
   });
 });
 

@@ -30,7 +30,6 @@ import { CliError, LineBatcher, describeFailure, messageLine, plural, printNote,
 
 const TAIL_HISTORY_DEFAULT = 10;
 const CHAT_HISTORY_DEFAULT = 20;
-/** The most the history API returns in one page, which is what the Receiver asks for. */
 /** send --stdin reads ahead of the acks by at most this many messages. */
 const STDIN_BACKLOG = 2048;
 /** /quit and Ctrl-D wait this long for messages still awaiting their ack. */
@@ -43,7 +42,7 @@ export function registerMessagingCommands(program: Command, env: NodeJS.ProcessE
     .command('send')
     .description('send a message; prints its sequence number once the server has stored it')
     .argument('<code>', "the chat's code")
-    .argument('[text]', 'the message (quote it)')
+    .argument('[text...]', 'the message (words after the code are joined with spaces; quote it to keep spacing)')
     .option('--stdin', 'send each line of stdin as one message instead (empty lines are skipped)')
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -56,22 +55,24 @@ Lines end at \\n or \\r\\n. If the connection to the server is lost, stderr says
 messages wait and go once it is back (nothing is stored twice), and stderr says that too.
   printf 'one\\ntwo\\n' | chorus send ABCDE-12345 --stdin`,
     )
-    .action(async (input: string, text: string | undefined, options: { stdin?: boolean; json?: boolean }, command: Command) => {
+    .action(async (input: string, words: string[], options: { stdin?: boolean; json?: boolean }, command: Command) => {
       const code = chatCodeArgument(input);
+      const text = words.length > 0 ? words.join(' ') : undefined;
       if (options.stdin && text !== undefined) throw usageError('give the message as TEXT or with --stdin, not both');
       if (!options.stdin && text === undefined) throw usageError('no message: give TEXT (quoted), or --stdin for one message per line');
       if (text !== undefined) {
         const problem = messageTextProblem(text);
         if (problem) throw problem;
       }
-      const { client } = await openChat(command, env, code);
+      const { client, chat } = await openChat(command, env, code);
       const sender = await connectSender(client);
       // Messages wait through a lost connection and go once it is back: said, so a pipe that
       // stalls is not a mystery (on stderr: stdout is the result).
       announceConnection(sender, printNote);
       try {
-        if (text !== undefined) await sendOne(sender, code, text, options.json);
-        else await sendLines(sender, code, options.json);
+        const sent = text !== undefined ? { seqs: [await sendOne(sender, code, text, options.json)], refused: [] } : await sendLines(sender, code, options.json);
+        await readUpToOwn(client, chat, sent.seqs);
+        if (sent.refused.length > 0) throw new CliError(refusalLines(sent.refused).join('\n'));
       } finally {
         sender.close();
         client.servers?.close();
@@ -228,9 +229,24 @@ function announceConnection(sender: Sender, say: (line: string) => void): void {
   });
 }
 
-async function sendOne(sender: Sender, code: string, text: string, json: boolean | undefined): Promise<void> {
+async function sendOne(sender: Sender, code: string, text: string, json: boolean | undefined): Promise<number> {
   const ack = await onChat(code, () => sender.send(code, text));
   printResult(json, { chat: ack.chat, seq: ack.seq, sentAt: ack.sentAt }, () => `Sent to ${ack.chat} as #${ack.seq}.`);
+  return ack.seq;
+}
+
+/**
+ * Writing a message means having read the chat up to it, unless others' messages wait unread
+ * (as in the web client): the read position moves over what was read before and the messages
+ * just sent, and stops at the first message of someone else's it has not shown. Best effort:
+ * the messages are sent either way.
+ */
+async function readUpToOwn(client: ApiClient, before: Chat, own: number[]): Promise<void> {
+  const mine = new Set(own);
+  let upTo = before.readSeq ?? 0;
+  if (upTo < before.latestSeq) return;
+  while (mine.has(upTo + 1)) upTo++;
+  if (upTo > (before.readSeq ?? 0)) await client.setReadPosition(before.code, upTo).catch(() => {});
 }
 
 interface Refusal {
@@ -238,8 +254,8 @@ interface Refusal {
   reason: string;
 }
 
-/** One message per line of stdin, pipelined: the Sender keeps up to its window unacknowledged. */
-async function sendLines(sender: Sender, code: string, json: boolean | undefined): Promise<void> {
+/** One message per line of stdin, pipelined: the Sender keeps up to its window unacknowledged. The lines refused are the caller's to report. */
+async function sendLines(sender: Sender, code: string, json: boolean | undefined): Promise<{ seqs: number[]; refused: Refusal[] }> {
   const acks: (Pick<Ack, 'seq' | 'sentAt'> & { line: number })[] = [];
   const refused: Refusal[] = [];
   const answers: Promise<void>[] = [];
@@ -284,7 +300,7 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
   printResult(json, { chat: code, sent: acks.length, acks, refused }, () =>
     refused.length === 0 ? `Sent ${plural(acks.length, 'message')} to ${code}.` : `Sent ${acks.length} of ${plural(total, 'message')} to ${code}.`,
   );
-  if (refused.length > 0) throw new CliError(refusalLines(refused).join('\n'));
+  return { seqs: acks.map((a) => a.seq), refused };
 }
 
 /** `line 3: why`, or `lines 3-5, 9: why` when several lines were refused for the same reason. */
@@ -393,6 +409,8 @@ async function talk({ code, chat, client, me, sender, receiver, history, stop }:
   const labels = new SenderLabels();
   let deliveredSeq = 0;
   let pending = 0;
+  /** Texts sent and not answered yet, by id: if the chat ends before their ack, they are shown, to be sent again. */
+  const unanswered = new Map<string, string>();
   let drained: (() => void) | undefined;
   let quitting: 'wait' | 'now' | undefined;
   const showPending = () => screen?.setPending(pending);
@@ -431,6 +449,7 @@ async function talk({ code, chat, client, me, sender, receiver, history, stop }:
     typing.stop();
     const id = newClientMessageId();
     pending++;
+    unanswered.set(id, text);
     showPending();
     void sender.send(code, text, id).then(
       (ack) => {
@@ -443,6 +462,7 @@ async function talk({ code, chat, client, me, sender, receiver, history, stop }:
       },
     ).finally(() => {
       pending--;
+      unanswered.delete(id);
       showPending();
       if (pending === 0) drained?.();
     });
@@ -488,10 +508,15 @@ async function talk({ code, chat, client, me, sender, receiver, history, stop }:
     // What was acknowledged is stored: show it, from the group if it comes in time, else from its ack.
     await waitUntil(() => acknowledged.size === 0, DELIVERY_WAIT_MS);
     for (const message of [...acknowledged.values()].sort((a, b) => a.seq - b.seq)) out(messageLine(message, labels));
-    if (pending > 0) printNote(`chorus: ${plural(pending, 'message')} not acknowledged: they may not have been sent`);
-    quitting = 'now'; // closing the sender now fails what is left: said above, not once per message
+    const lost = [...unanswered.values()];
+    for (const text of lost) printNote(`  not acknowledged: ${terminalSafe(text)}`);
+    quitting = 'now'; // closing the sender now fails what is left: said here, not once per message
     typing.stop();
     await Promise.race([readPosition.flush(), new Promise((resolve) => setTimeout(resolve, READ_FLUSH_WAIT_MS).unref())]);
+    if (lost.length > 0) {
+      const them = lost.length === 1 ? 'it' : 'them';
+      throw new CliError(`${plural(lost.length, 'message')} above not acknowledged by the server, so perhaps not sent: send ${them} again once the server answers`);
+    }
   } finally {
     typists.close();
     presence.close();
