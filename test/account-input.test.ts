@@ -34,6 +34,10 @@ describe('look-alike names', () => {
     ['ali\u2067ce', /U\+2067/],
     ['nul\u0000name', /NUL/],
     ['half\ud800', /not well-formed/],
+    ['alice\u2065', /U\+2065/],
+    ['\u3164', /U\+3164/],
+    ['\u2800', /U\+2800/],
+    ['alice\u0378', /not assigned yet \(found U\+0378\)/],
   ])('refuses the user name %j with a reason', async (name, detail) => {
     expectRefused(await register({ name }), 'name', detail);
   });
@@ -42,9 +46,19 @@ describe('look-alike names', () => {
     ['team\u200b', /U\+200B/],
     ['\u202etxt.exe', /U\+202E/],
     ['room\u0000', /NUL/],
+    ['\uffa0', /U\+FFA0/],
+    ['room\u115f', /U\+115F/],
   ])('refuses the chat name %j with a reason', async (name, detail) => {
     const { token } = await signUp(server.httpUrl, `Creator ${++serial}`, `creator${serial}@example.test`);
     expectRefused(await call('POST', '/api/chats', { token, json: { name } }), 'name', detail);
+  });
+
+  it('takes emoji names built with joiners and selectors, as typed', async () => {
+    for (const name of ['Ana 👩\u200d💻', '❤\ufe0f']) {
+      const registered = await register({ name });
+      expect(registered.status, name).toBe(201);
+      expect(registered.body.name).toBe(name);
+    }
   });
 
   it('stores names in NFC: one name typed two ways is the same name', async () => {

@@ -128,12 +128,12 @@ describe('chorus send', { timeout: 60_000 }, () => {
     ]);
   });
 
-  it('--stdin with refused lines: names each on stderr, exits 1, and still stores every other line', async () => {
+  it('--stdin with refused lines: names each on stderr, exits 1, and still stores every other line; skips lines that show nothing', async () => {
     const before = (await history(ada, 1))[0]!.seq;
     const tooLong = 'x'.repeat(20_000);
     // Under 16 KiB of text, but six bytes each once escaped in JSON: past the JSON-form limit.
     const controls = '\u0001'.repeat(12_000);
-    const input = ['kept one', tooLong, 'kept two', controls, '', 'kept three'].join('\n') + '\n';
+    const input = ['kept one', tooLong, 'kept two', controls, '', ' \t\u3164\u200b', 'kept three'].join('\n') + '\n';
     const run = await chorus(as(ada, 'send', code, '--stdin', '--json'), { input });
     expect(run.code).toBe(1);
     expect(run.stderr.trimEnd().split('\n')).toEqual([
@@ -145,7 +145,7 @@ describe('chorus send', { timeout: 60_000 }, () => {
     expect(result.acks.map((a: { line: number; seq: number }) => [a.line, a.seq])).toEqual([
       [1, before + 1],
       [3, before + 2],
-      [6, before + 3],
+      [7, before + 3],
     ]);
 
     const stored = await history(bob, 3);
@@ -156,7 +156,7 @@ describe('chorus send', { timeout: 60_000 }, () => {
     ]);
   });
 
-  it('refuses with one clear line: not a member, unknown chat, empty text, not logged in, server unreachable', async () => {
+  it('refuses with one clear line: not a member, unknown chat, empty or invisible text, not logged in, server unreachable', async () => {
     const notMember = await chorus(as(carol, 'send', code, 'let me in'));
     expect(notMember.code).toBe(1);
     expect(failureLine(notMember)).toBe(`chorus: you are not a member of ${code}: run chorus join ${code}`);
@@ -168,6 +168,10 @@ describe('chorus send', { timeout: 60_000 }, () => {
     const empty = await chorus(as(ada, 'send', code, ''));
     expect(empty.code).toBe(1);
     expect(failureLine(empty)).toBe('chorus: a message must not be empty');
+
+    const invisible = await chorus(as(ada, 'send', code, '\u3164\u200b '));
+    expect(invisible.code).toBe(1);
+    expect(failureLine(invisible)).toBe('chorus: a message must not be empty: it holds only spaces or invisible characters');
 
     const loggedOut = join(scratch, 'logged-out');
     mkdirSync(loggedOut, { mode: 0o700 });

@@ -122,14 +122,16 @@ describe('messaging on loopback', () => {
     c.socket.destroy();
   });
 
-  it('refuses empty and oversized text, keeping the connection', async () => {
+  it('refuses empty, invisible and oversized text, keeping the connection', async () => {
     const c = await rawClient();
     c.send({ t: 'hello', v: PROTOCOL_VERSION, token: alice.token });
     await c.next('welcome');
     c.send({ t: 'send', id: 'e1', chat: chat.code, text: '' });
     expect(await c.next('error')).toMatchObject({ id: 'e1', code: 'INVALID_FIELD' });
+    c.send({ t: 'send', id: 'e1b', chat: chat.code, text: ' \u3164\u200b\u2800 ' });
+    expect(await c.next('error', 1)).toMatchObject({ id: 'e1b', code: 'INVALID_FIELD', message: expect.stringContaining('invisible') });
     c.send({ t: 'send', id: 'e2', chat: chat.code, text: 'é'.repeat(8 * 1024 + 1) });
-    expect(await c.next('error', 1)).toMatchObject({ id: 'e2', code: 'PAYLOAD_TOO_LARGE' });
+    expect(await c.next('error', 2)).toMatchObject({ id: 'e2', code: 'PAYLOAD_TOO_LARGE' });
     c.send({ t: 'send', id: 'e3', chat: chat.code, text: 'still here' });
     expect(await c.next('ack')).toMatchObject({ id: 'e3' });
     c.socket.destroy();

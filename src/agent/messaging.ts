@@ -11,6 +11,7 @@ import { ChorusError, chorusError } from '../protocol/errors.js';
 import type { ChatEvent } from '../protocol/events.js';
 import { Backoff } from '../protocol/backoff.js';
 import { MAX_CLIENT_MSG_ID_LENGTH, MAX_TYPING_MEMBERS } from '../protocol/limits.js';
+import { blankTextProblem } from '../protocol/message-text.js';
 import type { ReadPositions } from './read-positions.js';
 import { mayMeanSessionEnded, toUiError } from './ui-errors.js';
 import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiDelivery, type UiMember, type UiPush, type UiSettings, type UiUser } from './ui-protocol.js';
@@ -157,7 +158,8 @@ export class Messaging {
   send(code: string, text: string, clientMsgId: string): void {
     const entry = this.entry(code);
     if (!CLIENT_MSG_ID.test(clientMsgId)) throw new ChorusError('BAD_UI_REQUEST', 'invalid message id');
-    if (text.trim() === '') throw new ChorusError('INVALID_FIELD', 'A message must not be empty', 'text');
+    const blank = blankTextProblem(text);
+    if (blank) throw blank;
     const chat = entry.chat.code;
     // Sent means no longer typing: receivers drop the line at once rather than after the idle time.
     entry.typing?.stop();

@@ -2,6 +2,7 @@ import { HISTORY_PAGE_MAX, MAX_TEXT_BYTES } from '../protocol/limits.js';
 import type { KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
 import { type ApiClient, type Chat, isSessionEnded } from '../client/api.js';
+import { isBlankText } from '../protocol/invisible-text.js';
 import { messageTextProblem, textTooLarge } from '../protocol/message-text.js';
 import { SenderLabels } from '../protocol/name-skeleton.js';
 import type { Profile } from '../client/profile.js';
@@ -43,7 +44,7 @@ export function registerMessagingCommands(program: Command, env: NodeJS.ProcessE
     .description('send a message; prints its sequence number once the server has stored it')
     .argument('<code>', "the chat's code")
     .argument('[text...]', 'the message (words after the code are joined with spaces; quote it to keep spacing)')
-    .option('--stdin', 'send each line of stdin as one message instead (empty lines are skipped)')
+    .option('--stdin', 'send each line of stdin as one message instead (lines that show nothing, empty or only spaces, are skipped)')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -273,7 +274,8 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
         refused.push({ line, reason: describeFailure(textTooLarge(read.tooLongBytes)).line });
         continue;
       }
-      if (read.text === '') continue;
+      // A blank line in a file is layout, not a message the server would take.
+      if (isBlankText(read.text)) continue;
       // A text that cannot be sent is refused by the Sender at once, like any refusal below.
       answers.push(
         sender.send(code, read.text).then(

@@ -30,6 +30,11 @@ describe('members table', () => {
       'Dan\uFFFD[2J        offline   unknown           #3',
     ]);
   });
+
+  it('numbers members whose names look alike, as history numbers senders', () => {
+    const lines = membersTable([member({ id: 1, name: 'alice', creator: true }), member({ id: 7, name: 'ɑlice' }), member({ id: 9, name: 'Bob' })], 7);
+    expect(lines.slice(1).map((line) => line.split('  ')[0])).toEqual(['alice #1 (creator)', 'ɑlice #7 (you)', 'Bob']);
+  });
 });
 
 describe('sentences', () => {

@@ -1,4 +1,5 @@
 import type { Member } from '../client/api.js';
+import { SenderLabels } from '../protocol/name-skeleton.js';
 import { localMinute, table } from './output.js';
 
 /** What `chorus members`, `read` and `settings` print: pure, so that unit tests read it exactly. */
@@ -16,17 +17,19 @@ export function positionText(readSeq: number, latestSeq: number): string {
 }
 
 /**
- * One row per member: the name (the creator and oneself marked), presence, when last seen, and
- * how far they have read (`private` for a member whose receipts are off; oneself's is always listed).
+ * One row per member: the name (the creator and oneself marked, and members whose names look
+ * alike numbered, as senders are: "Alice #12"), presence, when last seen, and how far they have
+ * read (`private` for a member whose receipts are off; oneself's is always listed).
  */
 export function membersTable(members: readonly Member[], selfId: number | undefined): string[] {
-  const rows = members.map((m) => [memberName(m, selfId), m.presence, lastSeen(m), m.readSeq === undefined ? 'private' : m.readSeq === 0 ? '—' : `#${m.readSeq}`]);
+  const labels = SenderLabels.knowing(members);
+  const rows = members.map((m) => [memberName(m, labels.label(m), selfId), m.presence, lastSeen(m), m.readSeq === undefined ? 'private' : m.readSeq === 0 ? '—' : `#${m.readSeq}`]);
   return table(['NAME', 'PRESENCE', 'LAST SEEN', 'READ'], rows);
 }
 
-function memberName(m: Member, selfId: number | undefined): string {
+function memberName(m: Member, label: string, selfId: number | undefined): string {
   const marks = [m.creator ? 'creator' : '', m.id === selfId ? 'you' : ''].filter(Boolean);
-  return marks.length > 0 ? `${m.name} (${marks.join(', ')})` : m.name;
+  return marks.length > 0 ? `${label} (${marks.join(', ')})` : label;
 }
 
 function lastSeen(m: Member): string {

@@ -14,6 +14,23 @@ describe('messageTextProblem', () => {
     expect(messageTextProblem('é'.repeat(MAX_TEXT_BYTES / 2 + 1))).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'text' });
   });
 
+  it('refuses text that shows nothing: only spaces, line breaks and invisible characters', () => {
+    for (const blank of [' ', '\n\t ', '\u200b', '\u3164', ' \u2800 ', '\u2065\u200d\ufe0f', '\u00ad\u202e']) {
+      expect(messageTextProblem(blank), JSON.stringify(blank)).toMatchObject({
+        code: 'INVALID_FIELD',
+        field: 'text',
+        message: 'A message must not be empty: it holds only spaces or invisible characters',
+      });
+    }
+    expect(messageTextProblem('')?.message).toBe('A message must not be empty');
+  });
+
+  it('takes emoji built with invisible characters, and text around invisible ones', () => {
+    for (const text of ['👩\u200d💻', '❤\ufe0f', ' 👍🏽 ', 'ok\u200b', '\u2800x']) {
+      expect(messageTextProblem(text), JSON.stringify(text)).toBeUndefined();
+    }
+  });
+
   it('refuses NUL (PostgreSQL cannot store it) and lone surrogates, for the server and clients alike', () => {
     expect(messageTextProblem('a\u0000b')).toMatchObject({ code: 'INVALID_FIELD', field: 'text', message: expect.stringContaining('U+0000') });
     expect(messageTextProblem('\u0000')).toMatchObject({ code: 'INVALID_FIELD' });
@@ -49,7 +66,9 @@ describe('jsonFormProblem', () => {
 
   it('takes every text at the UTF-8 limit whose escapes at most double it: quotes, backslashes, newlines', () => {
     for (const ch of ['x', '"', '\\', '\n', 'é']) {
-      const text = ch.repeat(MAX_TEXT_BYTES / Buffer.byteLength(ch));
+      // Ending in x's of the same size: newlines alone would be a blank message.
+      const size = Buffer.byteLength(ch);
+      const text = ch.repeat(MAX_TEXT_BYTES / size - 1) + 'x'.repeat(size);
       expect(messageTextProblem(text), JSON.stringify(ch)).toBeUndefined();
     }
   });

@@ -1,15 +1,17 @@
 import { ChorusError } from './errors.js';
 import { LONE_SURROGATE } from './frames.js';
+import { isBlankText } from './invisible-text.js';
 import { MAX_TEXT_BYTES, MAX_TEXT_JSON_BYTES } from './limits.js';
 
 /**
- * Why the server refuses this text (empty, holding U+0000 or a lone surrogate, over
+ * Why the server refuses this text (empty or blank, holding U+0000 or a lone surrogate, over
  * MAX_TEXT_BYTES of UTF-8, or over MAX_TEXT_JSON_BYTES as JSON), or undefined when it takes it.
  * The server's rule and wording (docs/protocol.md); clients check it before a text enters a
  * sender's queue. A text it takes always fits one frame: its JSON form is at most half a frame.
  */
 export function messageTextProblem(text: string): ChorusError | undefined {
-  if (text.length === 0) return new ChorusError('INVALID_FIELD', 'A message must not be empty', 'text');
+  const blank = blankTextProblem(text);
+  if (blank) return blank;
   // PostgreSQL cannot store U+0000 in text (SQLite can): refused alike on both engines, so a
   // message is stored the same wherever it goes and never reaches a commit it would fail.
   if (text.includes('\u0000')) return new ChorusError('INVALID_FIELD', 'A message must not contain the NUL character (U+0000)', 'text');
@@ -18,6 +20,16 @@ export function messageTextProblem(text: string): ChorusError | undefined {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_TEXT_BYTES) return textTooLarge(bytes);
   return jsonFormProblem(text);
+}
+
+/**
+ * Why a text shows nothing: empty, or only white space and invisible characters
+ * (invisible-text.ts), which would make a message line with a sender and nothing said.
+ */
+export function blankTextProblem(text: string): ChorusError | undefined {
+  if (text.length === 0) return new ChorusError('INVALID_FIELD', 'A message must not be empty', 'text');
+  if (isBlankText(text)) return new ChorusError('INVALID_FIELD', 'A message must not be empty: it holds only spaces or invisible characters', 'text');
+  return undefined;
 }
 
 /** The refusal of a text of `bytes` bytes of UTF-8, over MAX_TEXT_BYTES (for a caller that kept only its length). */

@@ -15,9 +15,18 @@ export function unsafeCharacterProblem(text: string): string | undefined {
   if (LONE_SURROGATE.test(text)) return 'is not well-formed Unicode text';
   if (text.includes('\u0000')) return 'must not contain the NUL character';
   const match = UNSAFE_CHARACTER.exec(text);
-  if (!match) return undefined;
-  const codePoint = match[0].codePointAt(0) ?? 0;
-  return `must not contain invisible, control or direction-changing characters (found U+${codePoint.toString(16).toUpperCase().padStart(4, '0')})`;
+  return match ? hiddenCharacterProblem(match[0]) : undefined;
+}
+
+/** The words for a character that hides or reorders text, naming it as U+XXXX. */
+export function hiddenCharacterProblem(char: string): string {
+  return `must not contain invisible, control or direction-changing characters (found ${codePointName(char)})`;
+}
+
+/** "U+200B": how refusals name a character, since it may not show. */
+export function codePointName(char: string): string {
+  const codePoint = char.codePointAt(0) ?? 0;
+  return `U+${codePoint.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 /** Whether a database can store this text and give back exactly the same (no NUL, no lone surrogate). */

@@ -1,6 +1,7 @@
 import { type Dispatch, useState } from 'react';
 import type { UiChat, UiMember, UiUser } from '../../../src/agent/ui-protocol.js';
 import type { ChorusError } from '../../../src/protocol/errors.js';
+import { SenderLabels } from '../../../src/protocol/name-skeleton.js';
 import { link } from '../agent-link.js';
 import { colourOf, fullTime, initial } from '../format.js';
 import type { Action } from '../state.js';
@@ -15,12 +16,14 @@ interface MembersPanelProps {
 }
 
 /**
- * Everyone in the chat: presence (a dot, and in words), when last seen, the creator marked. The
- * creator may remove a member from here; the server refuses anyone else, so the button shows
- * only for them.
+ * Everyone in the chat: presence (a dot, and in words), when last seen, the creator marked, and
+ * members whose names look alike numbered as senders are ("Alice #12"), so that the one removed
+ * is the one meant. The creator may remove a member from here; the server refuses anyone else,
+ * so the button shows only for them.
  */
 export function MembersPanel({ chat, members, user, dispatch, onClose }: MembersPanelProps) {
   const mayRemove = chat.createdBy === user.id;
+  const labels = SenderLabels.knowing(members ?? []);
   return (
     <aside className="members-panel" id="members-panel" aria-labelledby="members-title">
       <header className="members-header">
@@ -34,7 +37,15 @@ export function MembersPanel({ chat, members, user, dispatch, onClose }: Members
       ) : (
         <ul className="members-list">
           {sortedMembers(members, user.id).map((member) => (
-            <MemberRow key={member.id} code={chat.code} member={member} self={member.id === user.id} mayRemove={mayRemove && member.id !== user.id} dispatch={dispatch} />
+            <MemberRow
+              key={member.id}
+              code={chat.code}
+              member={member}
+              name={labels.label(member)}
+              self={member.id === user.id}
+              mayRemove={mayRemove && member.id !== user.id}
+              dispatch={dispatch}
+            />
           ))}
         </ul>
       )}
@@ -54,7 +65,17 @@ export function presenceText(member: Pick<UiMember, 'presence' | 'lastSeenAt'>):
   return `Offline · last seen ${fullTime(member.lastSeenAt)}`;
 }
 
-function MemberRow({ code, member, self, mayRemove, dispatch }: { code: string; member: UiMember; self: boolean; mayRemove: boolean; dispatch: Dispatch<Action> }) {
+interface MemberRowProps {
+  code: string;
+  member: UiMember;
+  /** The name as shown: numbered where another member's looks alike. */
+  name: string;
+  self: boolean;
+  mayRemove: boolean;
+  dispatch: Dispatch<Action>;
+}
+
+function MemberRow({ code, member, name, self, mayRemove, dispatch }: MemberRowProps) {
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<string | undefined>();
   const remove = () =>
@@ -71,7 +92,7 @@ function MemberRow({ code, member, self, mayRemove, dispatch }: { code: string; 
       <span className="member-text">
         <span className="member-name">
           <span className="member-name-text">
-            {member.name}
+            {name}
             {self && <span className="muted"> (you)</span>}
           </span>
           {member.creator && <span className="member-badge">Creator</span>}
@@ -85,7 +106,7 @@ function MemberRow({ code, member, self, mayRemove, dispatch }: { code: string; 
       </span>
       {mayRemove &&
         (confirming ? (
-          <span className="member-actions" role="group" aria-label={`Remove ${member.name}?`}>
+          <span className="member-actions" role="group" aria-label={`Remove ${name}?`}>
             <button type="button" className="button button-danger button-small" onClick={() => void remove()}>
               Remove
             </button>
@@ -94,7 +115,7 @@ function MemberRow({ code, member, self, mayRemove, dispatch }: { code: string; 
             </button>
           </span>
         ) : (
-          <button type="button" className="button button-ghost button-small" aria-label={`Remove ${member.name} from the chat`} onClick={() => setConfirming(true)}>
+          <button type="button" className="button button-ghost button-small" aria-label={`Remove ${name} from the chat`} onClick={() => setConfirming(true)}>
             Remove
           </button>
         ))}
