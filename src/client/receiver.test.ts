@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { NonceSource, newChatKey, newSigningKeyPair } from '../protocol/crypto.js';
-import { type DatagramMessage, encodeData, encodeHeartbeat, encodeProbe, encodeVouch, encodeVouchedData } from '../protocol/datagram.js';
+import { type DatagramMessage, encodeData, encodeEvents, encodeHeartbeat, encodeProbe, encodeVouch, encodeVouchedData } from '../protocol/datagram.js';
 import { ChorusError } from '../protocol/errors.js';
+import type { ChatEvent } from '../protocol/events.js';
 import type { ChatMessage } from '../protocol/message.js';
 import { FakeClock } from './clock.fake.js';
 import { MulticastJoinError } from './group-sockets.js';
@@ -101,6 +102,11 @@ class FakeServer implements ReceiverSource {
 
   probe(nonce: string, signer = this.signer.privateKey): Buffer {
     return encodeProbe({ stream: STREAM, epoch: this.epoch, latestSeq: this.log.length, nonce }, signer);
+  }
+
+  /** An EVENTS datagram with `stamp`, under `epoch` (the current one by default). */
+  events(stamp: number, events: ChatEvent[], epoch = this.epoch, signer = this.signer.privateKey): Buffer {
+    return encodeEvents({ stream: STREAM, epoch, stamp, events }, this.keys.get(epoch)!, nonces.next(), signer);
   }
 }
 
@@ -353,6 +359,88 @@ describe('Receiver: verification budget', () => {
     source.post(1);
     await arrive(source.data(5));
     expect(delivered).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe('Receiver: EVENTS (typing, read, presence) and their stamps', () => {
+  const online = { kind: 'presence' as const, userId: 3, name: 'Alice', state: 'online' as const };
+  const typing = { kind: 'typing' as const, userId: 3, name: 'Alice', on: true };
+  const stopped = { kind: 'typing' as const, userId: 3, name: 'Alice', on: false };
+  const offline = { kind: 'presence' as const, userId: 3, name: 'Alice', state: 'offline' as const };
+  // Stamps as a server makes them: microseconds since the Unix epoch, always going up.
+  const T = 1_764_547_200_000_000;
+
+  async function withEvents(options: Partial<ReceiverOptions> = {}) {
+    const context = await setup(options);
+    const got: ChatEvent[][] = [];
+    context.receiver.onEvents((_chat, events) => got.push(events));
+    return { ...context, got };
+  }
+
+  it('hands on events with increasing stamps; a captured one sent again after them is dropped as stale-events, before its signature check', async () => {
+    // Four signature checks and no refill: a replay that reached the check would be over-budget.
+    const { source, receiver, arrive, got } = await withEvents({ verifyBudget: { perSecond: 0, burst: 4 } });
+    const captured = [source.events(T + 1, [online]), source.events(T + 2, [typing])];
+    for (const datagram of captured) await arrive(datagram);
+    await arrive(source.events(T + 3, [stopped]));
+    await arrive(source.events(T + 4, [offline]));
+    expect(got).toEqual([[online], [typing], [stopped], [offline]]);
+    // Alice is offline; someone who captured the group's traffic sends it back.
+    for (const datagram of captured) await arrive(datagram);
+    await arrive(captured[1]!);
+    expect(got).toHaveLength(4);
+    expect(receiver.drops['stale-events']).toBe(3);
+    expect(receiver.drops['over-budget']).toBe(0);
+  });
+
+  it('drops the same datagram twice, and a genuine one older than one already taken (arrived late)', async () => {
+    const { source, receiver, arrive, got } = await withEvents();
+    const first = source.events(T + 10, [typing]);
+    const late = source.events(T + 15, [stopped]);
+    await arrive(first);
+    await arrive(first);
+    await arrive(source.events(T + 20, [online]));
+    await arrive(late);
+    expect(got).toEqual([[typing], [online]]);
+    expect(receiver.drops['stale-events']).toBe(2);
+  });
+
+  it('a forged EVENTS with a stamp far ahead moves nothing: genuine ones after it are taken', async () => {
+    const { source, receiver, arrive, got } = await withEvents();
+    await arrive(source.events(Number.MAX_SAFE_INTEGER, [typing], source.epoch, newSigningKeyPair().privateKey));
+    expect(receiver.drops['bad-signature']).toBe(1);
+    await arrive(source.events(T + 1, [online]));
+    expect(got).toEqual([[online]]);
+  });
+
+  it("keeps stamps per key epoch: a restarted server's (a new epoch) count even below the last run's, and the previous epoch's replays are dropped through its grace", async () => {
+    const { source, receiver, arrive, got } = await withEvents();
+    const oldEpoch = source.epoch;
+    const captured = source.events(T + 100, [typing]);
+    await arrive(captured);
+    await arrive(source.events(T + 200, [online]));
+    const lateUnderOldKey = source.events(T + 250, [stopped], oldEpoch);
+    // The server restarts with its clock set back a little: a new epoch, lower stamps.
+    source.rotate();
+    await arrive(source.events(T + 50, [online]));
+    expect(got).toEqual([[typing], [online], [online]]);
+    // Under the previous key, for its grace: a replay is stale, a late genuine one (never taken) is not.
+    await arrive(captured);
+    await arrive(lateUnderOldKey);
+    expect(got).toEqual([[typing], [online], [online], [stopped]]);
+    expect(receiver.drops['stale-events']).toBe(1);
+    await arrive(source.events(T + 50, [online]));
+    expect(receiver.drops['stale-events']).toBe(2);
+  });
+
+  it('takes stamp 0 (a server from before stamps) as it comes, until a stamp has come under the epoch', async () => {
+    const { source, receiver, arrive, got } = await withEvents();
+    await arrive(source.events(0, [typing]));
+    await arrive(source.events(0, [stopped]));
+    await arrive(source.events(T, [online]));
+    await arrive(source.events(0, [typing]));
+    expect(got).toEqual([[typing], [stopped], [online]]);
+    expect(receiver.drops['stale-events']).toBe(1);
   });
 });
 

@@ -63,8 +63,9 @@ export interface ReceiverOptions {
 }
 
 /** `over-budget`: dropped unchecked, the chat's signature checks for now spent (verify-budget.ts). */
-/** Why a datagram was dropped: the codec's reasons, one for another chat's stream, and one past the verification budget. */
-export type DropReason = DatagramDropReason | 'other-chat' | 'over-budget';
+/** `stale-events`: an EVENTS datagram whose stamp is not above the last one taken under its epoch (a replay, or a late one). */
+/** Why a datagram was dropped: the codec's reasons, one for another chat's stream, one past the verification budget, and stale events. */
+export type DropReason = DatagramDropReason | 'other-chat' | 'over-budget' | 'stale-events';
 
 // Signed datagrams under a newer epoch kept per chat while its key is fetched.
 const MAX_HELD_FOR_KEY = 2048;
@@ -74,13 +75,23 @@ const PREVIOUS_KEY_GRACE_MS = 10_000;
 // may have carried: heartbeats are dropped too, so they cannot be relied on to tell.
 const OVER_BUDGET_CATCH_UP_MS = 1000;
 
+/**
+ * A chat's key under one epoch. `eventsAfter`: the highest EVENTS stamp taken under it (0: none
+ * yet); an epoch is one server process's (chat-keys.ts), whose stamps only go up.
+ */
+interface EpochKey {
+  key: Buffer;
+  until: number;
+  eventsAfter: number;
+}
+
 interface Subscription {
   code: string;
   stream: string;
   ordering: ChatOrdering<ChatMessage>;
   /** While history loads: live messages and hints that arrived, replayed once it is in. */
   early?: { messages: ChatMessage[]; latest: number };
-  keys: Map<number, { key: Buffer; until: number }>;
+  keys: Map<number, EpochKey>;
   currentEpoch: number;
   port: number;
   group: string;
@@ -139,6 +150,7 @@ export class Receiver {
     undecryptable: 0,
     'other-chat': 0,
     'over-budget': 0,
+    'stale-events': 0,
   };
   /** `heldForKey`: datagrams under a new epoch that waited for its key (then read, or dropped). */
   /** `vouches`: VOUCHes checked; `vouchCopies`: a VOUCH's second copy, known by its bytes. */
@@ -208,7 +220,7 @@ export class Receiver {
       code,
       stream: info.multicast.streamId,
       ordering: new ChatOrdering<ChatMessage>(startAfter, (m) => this.emit(m)),
-      keys: new Map([[info.multicast.keyEpoch, { key: Buffer.from(info.multicast.key, 'base64'), until: Infinity }]]),
+      keys: new Map([[info.multicast.keyEpoch, { key: Buffer.from(info.multicast.key, 'base64'), until: Infinity, eventsAfter: 0 }]]),
       currentEpoch: info.multicast.keyEpoch,
       port: info.multicast.port,
       group: info.multicast.group,
@@ -407,6 +419,12 @@ export class Receiver {
       this.counts.othersProbes++;
       return;
     }
+    // EVENTS with a stamp not above the last taken under its epoch: a replay, or a late one.
+    // Dropped before the signature check: genuine or not it would go, so replays cost no check.
+    if (header.type === 'events' && !eventsFresh(sub.keys.get(header.epoch), header.firstSeq)) {
+      this.drops['stale-events']++;
+      return;
+    }
     if (header.type === 'vouch' && sub.lastVouch?.equals(datagram)) {
       // The same bytes passed the signature check: its digests are in already.
       this.counts.vouchCopies++;
@@ -453,7 +471,10 @@ export class Receiver {
       return;
     }
     if (d.type === 'events') {
-      // Ephemeral, never ordered or repaired: handed on as they come.
+      // Ephemeral, never ordered or repaired: handed on as they come, each stamp once (eventsFresh
+      // passed above; only a datagram that passed every check moves the mark).
+      const entry = sub.keys.get(d.epoch);
+      if (entry) entry.eventsAfter = Math.max(entry.eventsAfter, d.stamp);
       sub.delivery?.multicastArrived();
       return this.emitEvents(formatChatCode(sub.code), d.events);
     }
@@ -584,8 +605,8 @@ export class Receiver {
         if (keyEpoch > sub.currentEpoch && generation === this.serverGeneration) {
           const previous = sub.keys.get(sub.currentEpoch);
           sub.keys.clear();
-          if (previous) sub.keys.set(sub.currentEpoch, { key: previous.key, until: this.clock.now() + PREVIOUS_KEY_GRACE_MS });
-          sub.keys.set(keyEpoch, { key: Buffer.from(key, 'base64'), until: Infinity });
+          if (previous) sub.keys.set(sub.currentEpoch, { ...previous, until: this.clock.now() + PREVIOUS_KEY_GRACE_MS });
+          sub.keys.set(keyEpoch, { key: Buffer.from(key, 'base64'), until: Infinity, eventsAfter: 0 });
           sub.currentEpoch = keyEpoch;
         }
       } catch (error) {
@@ -619,6 +640,17 @@ export class Receiver {
   private reportError(error: unknown): void {
     for (const listener of this.errorListeners) listener(error);
   }
+}
+
+/**
+ * Whether an EVENTS stamp is new under its epoch: above the last taken. Stamp 0 comes from a
+ * server before stamps, and is taken (with no replay protection) while the epoch has shown no
+ * stamp. Without a key for the epoch there is nothing to compare: decoding drops it, or holds it
+ * for the key, and it comes back here.
+ */
+function eventsFresh(epochKey: EpochKey | undefined, stamp: number): boolean {
+  if (!epochKey) return true;
+  return stamp > epochKey.eventsAfter || (stamp === 0 && epochKey.eventsAfter === 0);
 }
 
 /**

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NonceSource, newChatKey, newSigningKeyPair, seal, sign } from './crypto.js';
+import { NonceSource, SIGNATURE_BYTES, newChatKey, newSigningKeyPair, seal, sign } from './crypto.js';
 import {
   DATA_OVERHEAD_BYTES,
   type DatagramMessage,
@@ -202,28 +202,56 @@ describe('EVENTS', () => {
     { kind: 'read' as const, userId: 3, name: 'Cleo', seq: 41 },
     { kind: 'presence' as const, userId: 4, name: 'Dan', state: 'away' as const },
   ];
+  // A stamp as the server makes them: microseconds since the Unix epoch.
+  const STAMP = 1_764_547_200_000_123;
+
+  function eventsDatagram(stamp = STAMP, list = events, signer = server.privateKey, sealKey = key): Buffer {
+    return encodeEvents({ stream: STREAM, epoch: EPOCH, stamp, events: list }, sealKey, nonces.next(), signer);
+  }
 
   it('round-trips, sealed: no name or user in clear', () => {
-    const buf = encodeEvents({ stream: STREAM, epoch: EPOCH, events }, key, nonces.next(), server.privateKey);
+    const buf = eventsDatagram();
     expect(buf[3]).toBe(4);
     expect(buf.includes(Buffer.from('Cleo'))).toBe(false);
-    expect(parseHeader(buf)).toMatchObject({ type: 'events', firstSeq: 0, count: 3 });
-    expect(decode(buf)).toEqual({ ok: true, datagram: { type: 'events', stream: STREAM, epoch: EPOCH, events } });
+    expect(parseHeader(buf)).toMatchObject({ type: 'events', firstSeq: STAMP, count: 3 });
+    expect(decode(buf)).toEqual({ ok: true, datagram: { type: 'events', stream: STREAM, epoch: EPOCH, stamp: STAMP, events } });
+  });
+
+  it('carries its stamp in the seq field (offset 18, u64), under the signature and the AEAD', () => {
+    const buf = eventsDatagram();
+    expect(buf.readBigUInt64BE(18)).toBe(BigInt(STAMP));
+    const restamped = Buffer.from(buf);
+    restamped.writeBigUInt64BE(BigInt(STAMP + 1), 18);
+    expect(decode(restamped)).toEqual({ ok: false, reason: 'bad-signature' });
+    // Even signed again by the server itself, another stamp does not open: the header is the associated data.
+    const signedEnd = restamped.length - SIGNATURE_BYTES;
+    sign(server.privateKey, restamped.subarray(0, signedEnd)).copy(restamped, signedEnd);
+    expect(decode(restamped)).toEqual({ ok: false, reason: 'undecryptable' });
+  });
+
+  it('takes stamp 0, which a server from before stamps sends, and refuses a stamp past 2^53 − 1', () => {
+    expect(decode(eventsDatagram(0))).toMatchObject({ ok: true, datagram: { type: 'events', stamp: 0 } });
+    expect(decode(eventsDatagram(Number.MAX_SAFE_INTEGER))).toMatchObject({ ok: true, datagram: { stamp: Number.MAX_SAFE_INTEGER } });
+    const huge = eventsDatagram();
+    huge.writeUInt32BE(0xffff_ffff, 18);
+    expect(parseHeader(huge)).toEqual({ reason: 'malformed' });
+    expect(() => eventsDatagram(-1)).toThrow(RangeError);
+    expect(() => eventsDatagram(Number.MAX_SAFE_INTEGER + 1)).toThrow(RangeError);
   });
 
   it('is refused forged, under another key, or with a count that does not match', () => {
     const forger = newSigningKeyPair();
-    expect(decode(encodeEvents({ stream: STREAM, epoch: EPOCH, events }, key, nonces.next(), forger.privateKey))).toEqual({ ok: false, reason: 'bad-signature' });
-    expect(decode(encodeEvents({ stream: STREAM, epoch: EPOCH, events }, newChatKey(), nonces.next(), server.privateKey))).toEqual({ ok: false, reason: 'undecryptable' });
-    const wrongCount = encodeEvents({ stream: STREAM, epoch: EPOCH, events }, key, nonces.next(), server.privateKey);
+    expect(decode(eventsDatagram(STAMP, events, forger.privateKey))).toEqual({ ok: false, reason: 'bad-signature' });
+    expect(decode(eventsDatagram(STAMP, events, server.privateKey, newChatKey()))).toEqual({ ok: false, reason: 'undecryptable' });
+    const wrongCount = eventsDatagram();
     wrongCount.writeUInt16BE(2, 26);
     expect(decode(wrongCount).ok).toBe(false);
   });
 
   it('refuses to encode none, or more than fit a datagram', () => {
-    expect(() => encodeEvents({ stream: STREAM, epoch: EPOCH, events: [] }, key, nonces.next(), server.privateKey)).toThrow(RangeError);
+    expect(() => eventsDatagram(STAMP, [])).toThrow(RangeError);
     const many = Array.from({ length: 32 }, (_, i) => ({ kind: 'typing' as const, userId: i + 1, name: 'x'.repeat(60), on: true }));
-    expect(() => encodeEvents({ stream: STREAM, epoch: EPOCH, events: many }, key, nonces.next(), server.privateKey)).toThrow(RangeError);
+    expect(() => eventsDatagram(STAMP, many)).toThrow(RangeError);
   });
 });
 

@@ -61,11 +61,16 @@ export interface ProbeDatagram {
   nonce: string;
 }
 
-/** Sealed, signed EVENTS: typing, read positions, presence (events.ts); not sequenced. */
+/**
+ * Sealed, signed EVENTS: typing, read positions, presence (events.ts); not sequenced, but
+ * stamped, so that receivers can tell a replay (docs/protocol.md, The EVENTS datagram).
+ */
 export interface EventsDatagram {
   type: 'events';
   stream: string;
   epoch: number;
+  /** The header's seq field: greater than every stamp the server sent before under this epoch; 0 from a server before stamps. */
+  stamp: number;
   events: ChatEvent[];
 }
 
@@ -83,8 +88,8 @@ export interface VouchDatagram {
 export type Datagram = DataDatagram | HeartbeatDatagram | ProbeDatagram | EventsDatagram | VouchDatagram;
 
 /**
- * The clear header. For a heartbeat or a probe, firstSeq is the chat's latest sequence number.
- * `vouched-data` is DATA without a signature, believed on a VOUCH's word.
+ * The clear header. For a heartbeat or a probe, firstSeq is the chat's latest sequence number;
+ * for EVENTS, its stamp. `vouched-data` is DATA without a signature, believed on a VOUCH's word.
  */
 export interface DatagramHeader {
   version: number;
@@ -333,17 +338,19 @@ export function encodeProbe(p: { stream: string; epoch: number; latestSeq: numbe
 
 /**
  * A sealed, signed EVENTS datagram: the events as UTF-8 JSON, sealed under the chat's key like a
- * DATA body (they say who types, reads, is online). Its seq field is 0 and its count the number
- * of events. Throws RangeError if they do not fit MAX_DATAGRAM_BYTES.
+ * DATA body (they say who types, reads, is online). Its seq field carries `stamp`, which must be
+ * above every stamp sent before under this key (server/event-stamps.ts), and its count the
+ * number of events. Throws RangeError if they do not fit MAX_DATAGRAM_BYTES.
  */
-export function encodeEvents(e: { stream: string; epoch: number; events: ChatEvent[] }, key: Buffer, nonce: Buffer, signingKey: KeyObject): Buffer {
+export function encodeEvents(e: { stream: string; epoch: number; stamp: number; events: ChatEvent[] }, key: Buffer, nonce: Buffer, signingKey: KeyObject): Buffer {
   checkStream(e.stream);
   checkU32(e.epoch, 'epoch');
+  checkSafe(e.stamp, 'stamp');
   if (e.events.length === 0 || e.events.length > MAX_EVENTS_PER_BATCH) throw new RangeError(`An EVENTS datagram holds 1..${MAX_EVENTS_PER_BATCH} events`);
   const body = Buffer.from(JSON.stringify(e.events), 'utf8');
   if (DATA_OVERHEAD_BYTES + body.length > MAX_DATAGRAM_BYTES) throw new RangeError('events too large for one datagram');
   const header = Buffer.allocUnsafe(HEADER_BYTES);
-  writeHeader(TYPE_EVENTS, e.stream, e.epoch, 0, e.events.length, nonce, header);
+  writeHeader(TYPE_EVENTS, e.stream, e.epoch, e.stamp, e.events.length, nonce, header);
   return sealAndSign(header, body, key, nonce, signingKey);
 }
 
@@ -380,7 +387,7 @@ export function parseHeader(buf: Buffer): DatagramHeader | { reason: HeaderDropR
     case 'probe':
       return buf.length === HEARTBEAT_BYTES && count === 0 ? header : drop('malformed');
     case 'events':
-      return firstSeq === 0 && count > 0 && count <= MAX_EVENTS_PER_BATCH && buf.length >= DATA_OVERHEAD_BYTES ? header : drop('malformed');
+      return count > 0 && count <= MAX_EVENTS_PER_BATCH && buf.length >= DATA_OVERHEAD_BYTES ? header : drop('malformed');
     case 'vouch':
       return firstSeq === 0 && count > 0 && count <= MAX_VOUCHED_DATAGRAMS && isZero(nonce) && buf.length === HEARTBEAT_BYTES + count * DIGEST_BYTES
         ? header
@@ -445,7 +452,7 @@ export function decodeDatagram(
   if (!body) return { ok: false, reason: 'undecryptable' };
   if (header.type === 'events') {
     const events = parseEvents(body, header.count);
-    return events ? { ok: true, datagram: { type: 'events', stream, epoch, events } } : { ok: false, reason: 'malformed' };
+    return events ? { ok: true, datagram: { type: 'events', stream, epoch, stamp: firstSeq, events } } : { ok: false, reason: 'malformed' };
   }
   const messages = parseBody(body, firstSeq, header.count);
   if (!messages) return { ok: false, reason: 'malformed' };

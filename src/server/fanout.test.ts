@@ -267,6 +267,26 @@ describe('probes and send errors', { timeout: 30_000 }, () => {
   });
 });
 
+describe('EVENTS datagrams', { timeout: 30_000 }, () => {
+  it('carry stamps that go up from one datagram to the next, in the order sent, a batch split in several included', async () => {
+    const { fanout, decoded } = await setUp({ bytesPerSecond: 0, datagramsPerSecond: 0 });
+    const typing = (on: boolean) => ({ kind: 'typing' as const, userId: 1, name: 'Ann', on });
+    // Names of 64 four-byte characters: a few events fill a datagram, so these forty take several.
+    const reads = Array.from({ length: 40 }, (_, i) => ({ kind: 'read' as const, userId: i + 1, name: '😀'.repeat(64), seq: i }));
+    await fanout.events(CHAT, [typing(true)]);
+    await fanout.events(CHAT, reads);
+    await fanout.events(CHAT, [typing(false)]);
+    const events = () => decoded().flatMap((d) => (d.type === 'events' ? [d] : []));
+    await waitFor(() => events().length === fanout.stats.events, 'every EVENTS datagram');
+    expect(fanout.stats.events).toBeGreaterThan(3);
+    expect(events().flatMap((d) => d.events)).toEqual([typing(true), ...reads, typing(false)]);
+    const stamps = events().map((d) => d.stamp);
+    for (let i = 1; i < stamps.length; i++) expect(stamps[i]).toBeGreaterThan(stamps[i - 1]!);
+    // Microseconds of the wall clock: about now.
+    expect(Math.abs(stamps[0]! / 1000 - Date.now())).toBeLessThan(60_000);
+  });
+});
+
 describe('packEvents', () => {
   it('packs events into batches that each fit one EVENTS datagram, in order, none lost', async () => {
     const { packEvents } = await import('./fanout.js');
@@ -280,7 +300,7 @@ describe('packEvents', () => {
     const key = newChatKey();
     const nonces = new NonceSource();
     const signer = newSigningKeyPair();
-    const encode = (batch: Parameters<typeof encodeEvents>[0]['events']) => encodeEvents({ stream: '0123456789abcdef0123', epoch: 1, events: batch }, key, nonces.next(), signer.privateKey);
+    const encode = (batch: Parameters<typeof encodeEvents>[0]['events']) => encodeEvents({ stream: '0123456789abcdef0123', epoch: 1, stamp: 1, events: batch }, key, nonces.next(), signer.privateKey);
     // Small events too: each batch within 32 events and 1200 bytes, and full (one more would not fit).
     const small = Array.from({ length: 70 }, (_, i) => ({ kind: 'typing' as const, userId: i + 1, name: 'A', on: true }));
     const smallBatches = packEvents(small);

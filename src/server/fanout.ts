@@ -17,6 +17,7 @@ import { type ChatEvent, MAX_EVENTS_PER_BATCH } from '../protocol/events.js';
 import { MAX_DATAGRAM_BYTES, MAX_VOUCHED_DATAGRAMS } from '../protocol/limits.js';
 import type { ChatKeys } from './chat-keys.js';
 import type { MulticastConfig } from './config.js';
+import { EventStamps } from './event-stamps.js';
 import { DEFAULT_PACE_POLICY, PaceControl, type PacePolicy } from './pace-control.js';
 import { type Clock, type MulticastRate, Pacer } from './pacer.js';
 import { type CommittedMessage, groupByChat } from './store/messages.js';
@@ -126,6 +127,8 @@ export class Fanout {
   /** The pace receivers' reports allow (the configured one until they report repairs). */
   private readonly paceControl: PaceControl;
   private readonly maxBacklogMs: number;
+  /** Each EVENTS datagram's stamp, by which receivers tell a replay. */
+  private readonly eventStamps = new EventStamps();
   private chain: Promise<void> = Promise.resolve();
   private pumping = false;
   private wake?: NodeJS.Timeout;
@@ -230,8 +233,9 @@ export class Fanout {
 
   /**
    * Multicasts the chat's events (typing, read, presence) now, sealed with the chat's current key
-   * and signed, packed into as few EVENTS datagrams as fit. Not paced like data: events are small
-   * and each user's are rate limited before they get here (ingest.ts, presence.ts).
+   * and signed, packed into as few EVENTS datagrams as fit, each with the next stamp. Not paced
+   * like data: events are small and each user's are rate limited before they get here (ingest.ts,
+   * presence.ts). Sealed and handed to the socket at once, so stamps go out in their order.
    */
   async events(chatCode: string, events: readonly ChatEvent[]): Promise<void> {
     if (this.closed || events.length === 0) return;
@@ -239,7 +243,8 @@ export class Fanout {
     const sealing = await this.keys.keyFor(chatCode);
     if (this.closed) return;
     for (const batch of packEvents(events)) {
-      const datagram = encodeEvents({ stream: state.address.stream, epoch: sealing.epoch, events: batch }, sealing.key, sealing.nonces.next(), this.identity.privateKey);
+      const stamp = this.eventStamps.next();
+      const datagram = encodeEvents({ stream: state.address.stream, epoch: sealing.epoch, stamp, events: batch }, sealing.key, sealing.nonces.next(), this.identity.privateKey);
       this.transmit(datagram, state.address);
       this.stats.events++;
     }
