@@ -396,6 +396,14 @@ describe('chorus --help', () => {
     expect(run.stdout).toContain('CHORUS_PASSWORD');
   });
 
+  it('--version prints the version in package.json; server --help shows its cluster example on two lines, continued with a backslash', async () => {
+    const run = await chorus(['--version']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+    const server = await chorus(['server', '--help']);
+    expect(server.stdout).toMatch(/--site north \\\n {16}--host 10\.1\.0\.5/);
+  });
+
   it('an unknown option is a usage error, exit 2', async () => {
     const run = await chorus(['chats', '--colour']);
     expect(run.code).toBe(2);

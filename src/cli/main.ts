@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerClientCommand } from './client.js';
 import { PASSWORD_HELP, registerAccountCommands } from './account.js';
@@ -15,10 +16,16 @@ import { registerUpCommand } from './up.js';
  * and is the only place where failures become exit codes. The environment is read here, at the
  * edge, and handed down.
  */
+/** The version in package.json: two folders up from this file, in src/cli as in dist/cli. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 function buildProgram(env: NodeJS.ProcessEnv): Command {
   setChorusCommand(env);
   const program = new Command('chorus')
     .description('Chorus: group chat for a local network. Run a server, then register, create or join chats.')
+    .version(packageVersion(), '--version', 'print the version of Chorus and exit')
     .option('--profile <dir>', 'folder holding your login and server address (default: $CHORUS_HOME, else ~/.config/chorus)')
     .showSuggestionAfterError()
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'chorus: ')) })

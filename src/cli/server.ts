@@ -85,7 +85,7 @@ who check it when they first log in (chorus login --server https://… --fingerp
 
 Cluster mode: one server per subnet, all on one PostgreSQL and one NATS; a message sent at any
 site is sequenced once and multicast at every site (docs/architecture.md, The cluster):
-  chorus server --database-url postgres://chorus@db/chorus --nats-url nats://bus:4222 --site north \
+  chorus server --database-url postgres://chorus@db/chorus --nats-url nats://bus:4222 --site north \\
                 --host 10.1.0.5 --multicast-interface 10.1.0.5`,
     );
   for (const [flags, env, description] of OPTIONS) command.addOption(new Option(flags, description).env(env));
