@@ -69,6 +69,11 @@ describe('chorus up', { timeout: 60_000 }, () => {
     expect(new URL(fresh!).origin).toBe(origin);
     expect(fresh).not.toBe(clientUrl);
     expect(again.stderr).toContain('already running');
+    // What would have shaped a new start is named as unused: nothing else was started.
+    expect(again.stderr).toContain('chorus: not used, since that client runs already: --data (no server was started). To start with them, stop the running client');
+    const plain = await chorus(['up', '--no-open', '--profile', profile], { env: { CHORUS_HOME: join(scratch, 'home') } });
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).not.toContain('not used');
 
     run.child.kill('SIGTERM');
     const stopped = await run.exited;

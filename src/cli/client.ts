@@ -57,7 +57,7 @@ or the one --fingerprint names.`,
     .action(async (options: ClientOptions, command: Command) => {
       const profileDir = profileDirOf(command, env);
       const loginEmail = options.email === undefined ? undefined : emailOption(options.email);
-      if (await announceRunning(profileDir, options.open)) return;
+      if (await announceRunning(profileDir, options.open, givenOptions(command, ['server', 'port', 'multicastInterface', 'fingerprint', 'email']))) return;
       const profile = await loadProfile(profileDir);
       const server = serverUrl(options.server ?? profile?.server ?? DEFAULT_SERVER);
       const agent = await launchAgent({
@@ -100,14 +100,23 @@ export function announce(agent: RunningAgent, open: boolean, profileDir: string)
  * starting another. Only once the folder is known to be the user's own and private: whoever
  * could put a socket in it could answer with a link of their choosing.
  */
-export async function announceRunning(profileDir: string, open: boolean): Promise<boolean> {
+export async function announceRunning(profileDir: string, open: boolean, unused: string[] = [], unusedMeans = ''): Promise<boolean> {
   await preparePrivateFolder(profileDir);
   const url = await askRunningAgent(profileDir);
   if (!url) return false;
   process.stdout.write(`Chorus client: ${url}\n`);
   printNote(`(the Chorus client for profile ${profileDir} is already running; the address above is a new one, for one browser tab, once)`);
+  // Options that would have shaped a new start do nothing now: say so, or the person believes they did.
+  if (unused.length > 0) {
+    printNote(`chorus: not used, since that client runs already: ${unused.join(', ')}${unusedMeans}. To start with them, stop the running client (Ctrl-C where it runs) or give another --profile.`);
+  }
   if (open) openBrowser(url, profileDir);
   return true;
+}
+
+/** The options of `names` given on the command line (or by environment), as the person typed them: --multicast-interface for multicastInterface. */
+export function givenOptions(command: Command, names: string[]): string[] {
+  return names.filter((name) => command.getOptionValue(name) !== undefined).map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 }
 
 /** An https:// server needs a pinned certificate: --fingerprint, else the profile's; a first contact is `chorus login`'s to confirm. */

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RunningAgent } from '../agent/agent.js';
 import { DEFAULTS, type RunningServer, type ServerConfig, defaultServerConfig, isLoopbackHost } from '../server/config.js';
-import { NO_OPEN_HELP, PORT_HELP, announce, announceRunning, launchAgent, port } from './client.js';
+import { NO_OPEN_HELP, PORT_HELP, announce, announceRunning, givenOptions, launchAgent, port } from './client.js';
 import { profileDirOf } from './account.js';
 import { demoBanner, seedDemo } from './demo.js';
 import { chorusCommand, relaunchCommand } from './invocation.js';
@@ -44,7 +44,8 @@ Use "chorus server" for a server alone, with every setting.`,
     .action(async (options: UpOptions, command: Command) => {
       const profileDir = profileDirOf(command, env);
       const uiPort = port(options.port);
-      if (await announceRunning(profileDir, options.open)) return;
+      const unused = givenOptions(command, ['data', 'httpPort', 'tcpPort', 'port', 'demo']);
+      if (await announceRunning(profileDir, options.open, unused, unused.length > 0 ? ' (no server was started)' : '')) return;
       const dataDir = resolve(options.data ?? DEFAULTS.dataDir);
       const config = defaultServerConfig({
         dataDir,
