@@ -112,6 +112,8 @@ describe('chorus up', { timeout: 60_000 }, () => {
       const { stdout, code } = await run.exited;
       expect(code).toBe(0);
       expect(stdout).toContain('D E M O   M O D E');
+      // --no-open: no window opens, so the banner points at the printed address.
+      expect(stdout).toContain('Log in as Carlos at the address printed below;');
       // The second window's command opens on Luis's login the same way.
       expect(stdout).toMatch(/client --server http:\/\/127\.0\.0\.1:\d+ --profile \S+-luis --email luis@gmail\.com\n/);
       expect(stdout).toContain('on this machine only (loopback)');

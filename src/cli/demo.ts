@@ -52,7 +52,7 @@ async function signedIn(api: ApiClient, user: DemoUser): Promise<ApiClient> {
 }
 
 /** The banner: big enough that nobody mistakes a demo for a real server. */
-export function demoBanner(seed: DemoSeed, secondClient: string): string {
+export function demoBanner(seed: DemoSeed, secondClient: string, windowOpens = true): string {
   const rule = '#'.repeat(72);
   const users = seed.users.map((u) => `#    ${u.name.padEnd(8)} ${u.email.padEnd(20)} password: ${u.password}`);
   return [
@@ -69,7 +69,7 @@ export function demoBanner(seed: DemoSeed, secondClient: string): string {
     ...users,
     `#    Both are in the chat "${seed.chat.name}" (code ${seed.chat.code}).`,
     '#',
-    '#    Log in as Carlos in the window that opens; to be Luis too, run in another terminal',
+    `#    Log in as Carlos ${windowOpens ? 'in the window that opens' : 'at the address printed below'}; to be Luis too, run in another terminal`,
     `#      ${secondClient}`,
     '#',
     rule,

@@ -66,7 +66,7 @@ Use "chorus server" for a server alone, with every setting.`,
           const [first, second] = seed.users;
           // Each window opens on the login screen of the user the banner tells the person to be.
           loginEmail = first!.email;
-          banner = demoBanner(seed, chorusCommand(`client --server ${server.httpUrl} --profile ${profileDir}-luis --email ${second!.email}`));
+          banner = demoBanner(seed, chorusCommand(`client --server ${server.httpUrl} --profile ${profileDir}-luis --email ${second!.email}`), options.open);
         }
         agent = await launchAgent({
           server: server.httpUrl,
