@@ -9,7 +9,7 @@ import { Cluster } from './cluster/cluster.js';
 import { sharedThrottles } from './cluster/shared-throttles.js';
 import { Chats } from './chat-service.js';
 import { CodeGuessThrottle } from './code-guess-throttle.js';
-import { DEFAULTS, DEFAULT_TIMEOUTS, type RunningServer, type ServerConfig, usesTls } from './config.js';
+import { DEFAULTS, DEFAULT_TIMEOUTS, type RunningServer, type ServerConfig, isLoopbackHost, usesTls } from './config.js';
 import { Fanout } from './fanout.js';
 import { HashQueue } from './hash-queue.js';
 import { buildHttpApp } from './http/app.js';
@@ -181,7 +181,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const historyRequestsPerUser = config.limits.historyRequestsPerUser ?? DEFAULTS.historyRequestsPerUser;
     // A logout ends the session's TCP connections too, not only its HTTP requests.
     const sessionEnded = (token: string) => ingest.endSession(token);
-    const app = await buildHttpApp({ accounts, chats, settings: new UserSettings(store.reads), identity, tcpPort, tls, metrics, historyRequestsPerUser, sessionEnded }, logger, config.timeouts);
+    const app = await buildHttpApp({ accounts, chats, settings: new UserSettings(store.reads), identity, tcpPort, tls, metrics, historyRequestsPerUser, sessionEnded, loopbackOnly: isLoopbackHost(config.host) }, logger, config.timeouts);
     await app.listen({ host: config.host, port: config.httpPort });
     cleanup.push(() => app.close());
 

@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
-import { DEFAULT_TIMEOUTS, type PeerTimeouts } from '../config.js';
+import { DEFAULT_TIMEOUTS, type PeerTimeouts, isLoopbackHost } from '../config.js';
 import { guardSlowResponses } from './response-deadline.js';
 import { SERVER_TLS_OPTIONS } from '../tls/cipher-policy.js';
 import type { App, HttpServices } from './services.js';
@@ -63,6 +63,27 @@ function guardSlowRequests(server: HttpServer, timeouts: PeerTimeouts): void {
   (server as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(deadline / 4)));
 }
 
+/**
+ * On loopback, a request whose Host names anything but a loopback address or localhost is
+ * refused before any route runs: that is a browser sent here by a rebound name, whose page could
+ * otherwise spend this machine's shared limits (registrations, login failures, code guesses).
+ * A request without Host (HTTP/1.0, scripts) is no browser's and goes on.
+ */
+function refuseOtherHosts(app: App): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const host = request.headers.host;
+    if (host === undefined || isLoopbackHost(hostnameOf(host))) return;
+    return sendProblem(reply, 'FORBIDDEN', 'This server answers only on this machine: address it as 127.0.0.1, [::1] or localhost');
+  });
+}
+
+/** The name in a Host header, without its port: "[::1]:6789" → "[::1]", "127.0.0.1:6789" → "127.0.0.1". */
+function hostnameOf(host: string): string {
+  const bracketed = /^(\[[^\]]*\])(?::\d*)?$/.exec(host);
+  if (bracketed) return bracketed[1]!;
+  return host.replace(/:\d*$/, '');
+}
+
 /** The HTTP API: one Fastify app, one route file per resource. */
 export async function buildHttpApp(services: HttpServices, logger: Logger, timeouts: PeerTimeouts = DEFAULT_TIMEOUTS): Promise<App> {
   const app = Fastify({
@@ -93,6 +114,7 @@ export async function buildHttpApp(services: HttpServices, logger: Logger, timeo
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
 
+  if (services.loopbackOnly) refuseOtherHosts(app);
   app.setErrorHandler(problemErrorHandler);
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`),

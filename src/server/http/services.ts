@@ -25,6 +25,12 @@ export interface HttpServices {
   historyRequestsPerUser?: number;
   /** Told of every logout, so that the session's TCP connections end too. */
   sessionEnded?: (token: string) => void;
+  /**
+   * The server listens on loopback: only requests naming a loopback host (or localhost) are
+   * answered. A web page whose name the attacker points at 127.0.0.1 (DNS rebinding) reaches a
+   * loopback port from the victim's browser, but its requests carry the page's name as Host.
+   */
+  loopbackOnly?: boolean;
 }
 
 /** The Fastify app with TypeBox typing, as every route file receives it. */
