@@ -60,3 +60,16 @@ describe('parseMessage', () => {
     expect(parseMessage(html)).toEqual([{ kind: 'paragraph', spans: [{ kind: 'text', text: html }] }]);
   });
 });
+
+describe('parseMessage and direction controls', () => {
+  it('shows embeddings, overrides and isolates as U+FFFD, in text, code and links alike: they cannot reorder what follows', () => {
+    expect(parseMessage('invoice\u202Efdp.exe')).toEqual([{ kind: 'paragraph', spans: [{ kind: 'text', text: 'invoice\uFFFDfdp.exe' }] }]);
+    expect(parseMessage('```\na\u2067b\n```')).toEqual([{ kind: 'code', text: 'a\uFFFDb' }]);
+    const [link] = (parseMessage('https://x.test/\u202Dgpj.exe')[0] as { spans: { kind: string; text: string }[] }).spans;
+    expect(link!.text).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+  });
+
+  it('keeps right-to-left text and its marks as they are', () => {
+    expect(parseMessage('שלום \u200Fעולם')).toEqual([{ kind: 'paragraph', spans: [{ kind: 'text', text: 'שלום \u200Fעולם' }] }]);
+  });
+});

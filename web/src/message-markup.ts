@@ -11,7 +11,15 @@ export type Span = { kind: 'text'; text: string } | { kind: 'code'; text: string
 /** ``` on a line of its own (an info string such as ```ts is allowed and not shown) opens and closes a block. */
 const FENCE = /^```[^`\n]*$/;
 
+/**
+ * Embeddings, overrides and isolates (U+202A-202E, U+2066-2069) reorder the text after them:
+ * "invoice\u202Efdp.exe" shows as "invoiceexe.pdf". A message is laid out by its own letters
+ * (dir="auto"), so these are shown as U+FFFD, as the terminal client shows them.
+ */
+const DIRECTION_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+
 export function parseMessage(text: string): Block[] {
+  text = text.replace(DIRECTION_CONTROLS, '\uFFFD');
   const blocks: Block[] = [];
   let paragraph: string[] = [];
   let code: string[] | undefined;
