@@ -199,11 +199,13 @@ export class Messaging {
   read(code: string, seq: number): void {
     const entry = this.entry(code);
     const upTo = Math.min(seq, entry.chat.latestSeq);
+    // The server hears of it even where the count here has it read already: a chat just joined
+    // or created, or new to the list, starts read here, but the server has no position for it.
+    entry.position.shown(upTo);
     if (upTo <= entry.readUpTo) return;
     entry.readUpTo = upTo;
     for (const s of entry.unread) if (s <= upTo) entry.unread.delete(s);
     this.options.readPositions.set(this.account, entry.chat.code, upTo);
-    entry.position.shown(upTo);
     this.options.push({ type: 'chat', chat: this.summary(entry) });
   }
 

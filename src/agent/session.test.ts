@@ -290,3 +290,19 @@ describe('Session: the chat list', () => {
     expect(session.chats().summaries().map((c) => c.code)).toEqual([chat.code]);
   });
 });
+
+describe('Session: read positions', () => {
+  it('tells the server what a tab shows of a chat just joined, which starts read here', async () => {
+    const server = await fakeServer();
+    server.tcp = 'welcome';
+    cleanup.push(() => server.close());
+    const { session } = await loggedInSession(server);
+    await expect.poll(() => server.chatsCalls, { timeout: 10_000 }).toBe(1);
+    const chat = chatNamed('KMNPQ-24680', 'One message in it', 1);
+    server.joinable.set(chat.code, chat);
+    const joined = await session.chats().join(chat.code);
+    expect(joined).toMatchObject({ unread: 0, readSeq: 1 });
+    session.chats().read(chat.code, 1);
+    await expect.poll(() => server.readWrites, { timeout: 5000 }).toEqual([{ chat: chat.code, seq: 1 }]);
+  });
+});

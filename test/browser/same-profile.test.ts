@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHAT_CODE, as, chorus, registerProfile } from '../support/cli.js';
 import { type OneUser, startOneUser } from './support/one-user.js';
-import { chatTitle, hasText, openChat, register, visible } from './support/ui.js';
+import { chatTitle, hasText, joinChat, openChat, register, visible } from './support/ui.js';
 
 /**
  * The web client and the `chorus` command on one profile are one user's one account: a chat
@@ -67,4 +67,18 @@ describe('the web client and the CLI on one profile', () => {
     await hasText(chatTitle(page), "Bob's table");
     await chatList().getByRole('button', { name: 'Made from CLI' }).waitFor({ state: 'detached', timeout: 10_000 });
   }, 90_000);
+
+  it('moves the read position on the server when a chat joined in the web shows its messages', async () => {
+    const { page } = world.user;
+    const code = await createWithCli(bob(), 'Second table');
+    await run(bob(), 'send', code, 'the only message');
+    await joinChat(page, code);
+    await hasText(chatTitle(page), 'Second table');
+    await visible(page.getByRole('log').getByText('the only message'));
+    const readSeq = async () => {
+      const chats = JSON.parse(await run(ada(), 'chats', '--json')) as { code: string; readSeq: number }[];
+      return chats.find((c) => c.code === code)?.readSeq;
+    };
+    await expect.poll(readSeq, { timeout: 10_000, interval: 500 }).toBe(1);
+  }, 60_000);
 });
