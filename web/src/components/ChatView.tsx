@@ -1,5 +1,5 @@
 import { type Dispatch, useCallback, useEffect, useRef, useState } from 'react';
-import type { UiChat, UiMember, UiUser } from '../../../src/agent/ui-protocol.js';
+import type { ConnectionState, UiChat, UiMember, UiUser } from '../../../src/agent/ui-protocol.js';
 import type { ChorusError } from '../../../src/protocol/errors.js';
 import { typingSentence } from '../../../src/protocol/typing-text.js';
 import { link } from '../agent-link.js';
@@ -20,12 +20,14 @@ interface ChatViewProps {
   members: UiMember[] | undefined;
   /** Who else is typing here, in the order they started. */
   typing: string[] | undefined;
+  /** The agent's link to the server: while it is down, the header does not say Live. */
+  connection: ConnectionState;
 }
 
 const FIRST_PAGE = 50;
 
 /** One chat: its name, its messages, and the box to write in. */
-export function ChatView({ chat, conversation, dispatch, user, members, typing }: ChatViewProps) {
+export function ChatView({ chat, conversation, dispatch, user, members, typing, connection }: ChatViewProps) {
   const code = chat.code;
   const status = conversation?.status;
 
@@ -89,7 +91,7 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing }
               // The separator wraps with the indicator, never alone at the end of a line.
               <span className="chat-meta-delivery">
                 <span aria-hidden="true">·</span>
-                <DeliveryIndicator delivery={chat.delivery} />
+                <DeliveryIndicator delivery={chat.delivery} connection={connection} />
               </span>
             )}
           </div>
