@@ -225,8 +225,15 @@ export class Messaging {
     this.sender.presence(state);
   }
 
-  members(code: string): Promise<UiMember[]> {
-    return this.options.api.listMembers(this.entry(code).chat.code);
+  /** The chat's members; the chat's member count follows the list (nothing announces a join, one with no message yet). */
+  async members(code: string): Promise<UiMember[]> {
+    const entry = this.entry(code);
+    const members = await this.options.api.listMembers(entry.chat.code);
+    if (members.length !== entry.chat.memberCount && this.chats.get(entry.chat.code) === entry) {
+      entry.chat = { ...entry.chat, memberCount: members.length };
+      this.options.push({ type: 'chat', chat: this.summary(entry) });
+    }
+    return members;
   }
 
   /** The creator removes a member (the server refuses anyone else); the member count is re-read. */

@@ -50,16 +50,18 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing, 
     }
   }, [status, load]);
 
-  // The member list (presence, receipts), read again as members come and go.
+  const [draft, setDraft] = useState('');
+  const [showMembers, setShowMembers] = useState(false);
+
+  // The member list (presence, receipts), read again as members come and go, and as the panel
+  // opens (or closes): someone who joined without a word yet is announced by nothing else.
   useEffect(() => {
     link.request('members', { code }).then(
       ({ members }) => dispatch({ type: 'members', code, members }),
       () => {},
     );
-  }, [code, chat.memberCount, status === undefined, dispatch]);
+  }, [code, chat.memberCount, status === undefined, showMembers, dispatch]);
 
-  const [draft, setDraft] = useState('');
-  const [showMembers, setShowMembers] = useState(false);
   const onTyping = useCallback((on: boolean) => void link.request('typing', { code, on }).catch(() => {}), [code]);
 
   const send = useCallback(
