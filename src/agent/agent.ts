@@ -127,6 +127,9 @@ function admitThenServe(socket: WebSocket, origin: string, gate: Gate, session: 
         onAdmitted();
         for (const event of session.snapshot()) send(socket, event);
         session.checkWithServer();
+        // The list in the snapshot is the one read last: chats joined or left elsewhere since
+        // (the CLI on this profile, say) come with the list read now, pushed to every tab.
+        session.refreshChats();
       },
       () => socket.terminate(),
     );

@@ -68,6 +68,10 @@ export class Messaging {
   private connection: { state: ConnectionState; detail?: string } = { state: 'connecting' };
   private connectTimer?: NodeJS.Timeout;
   private readonly connectBackoff = new Backoff(FIRST_CONNECTION_RETRY);
+  /** The end of the chain of membership changes (see oneAtATime). */
+  private membership: Promise<unknown> = Promise.resolve();
+  /** A re-read of the chat list waiting its turn, which later callers share. */
+  private queuedRefresh: Promise<UiChat[]> | undefined;
   private closed = false;
 
   constructor(private readonly options: MessagingOptions) {
@@ -107,9 +111,22 @@ export class Messaging {
     return [...this.chats.values()].map((e) => this.summary(e)).sort((a, b) => a.name.localeCompare(b.name) || a.code.localeCompare(b.code));
   }
 
-  /** Re-reads the chat list from the server; receives any chat not yet received. */
-  async refreshChats(): Promise<UiChat[]> {
+  /**
+   * Re-reads the chat list from the server: receives any chat not yet received (joined or
+   * created elsewhere: the CLI on this profile, another device) and forgets those left elsewhere.
+   * Callers while one waits its turn share it: the list it reads is as new as theirs would be.
+   */
+  refreshChats(): Promise<UiChat[]> {
+    this.queuedRefresh ??= this.oneAtATime(() => {
+      this.queuedRefresh = undefined;
+      return this.readChatList();
+    });
+    return this.queuedRefresh;
+  }
+
+  private async readChatList(): Promise<UiChat[]> {
     const chats = await this.options.api.listChats();
+    if (this.closed) return [];
     const listed = new Set(chats.map((c) => c.code));
     for (const code of [...this.chats.keys()]) {
       if (!listed.has(code)) this.forget(code);
@@ -120,9 +137,8 @@ export class Messaging {
     return summaries;
   }
 
-  async create(name: string): Promise<UiChat> {
-    const chat = await this.options.api.createChat(name);
-    return this.added(chat);
+  create(name: string): Promise<UiChat> {
+    return this.oneAtATime(async () => this.added(await this.options.api.createChat(name)));
   }
 
   async join(codeInput: string): Promise<UiChat> {
@@ -131,15 +147,16 @@ export class Messaging {
       // Not a code at all: the field is wrong (CHAT_NOT_FOUND is for a code no chat has).
       throw new ChorusError('INVALID_FIELD', `"${codeInput.trim().slice(0, 32)}" is not a chat code: a code looks like ABCDE-12345.`, 'code');
     }
-    const chat = await this.options.api.joinChat(formatChatCode(code));
-    return this.added(chat);
+    return this.oneAtATime(async () => this.added(await this.options.api.joinChat(formatChatCode(code))));
   }
 
   async leave(code: string): Promise<void> {
     const entry = this.entry(code);
-    await this.options.api.leaveChat(entry.chat.code);
-    this.forget(entry.chat.code);
-    this.options.push({ type: 'chats', chats: this.summaries() });
+    return this.oneAtATime(async () => {
+      await this.options.api.leaveChat(entry.chat.code);
+      this.forget(entry.chat.code);
+      this.options.push({ type: 'chats', chats: this.summaries() });
+    });
   }
 
   /** The latest page of a chat; what arrives after it comes as `message` pushes. */
@@ -184,11 +201,13 @@ export class Messaging {
   read(code: string, seq: number): void {
     const entry = this.entry(code);
     const upTo = Math.min(seq, entry.chat.latestSeq);
+    // The server hears of it even where the count here has it read already: a chat just joined
+    // or created, or new to the list, starts read here, but the server has no position for it.
+    entry.position.shown(upTo);
     if (upTo <= entry.readUpTo) return;
     entry.readUpTo = upTo;
     for (const s of entry.unread) if (s <= upTo) entry.unread.delete(s);
     this.options.readPositions.set(this.account, entry.chat.code, upTo);
-    entry.position.shown(upTo);
     this.options.push({ type: 'chat', chat: this.summary(entry) });
   }
 
@@ -208,8 +227,15 @@ export class Messaging {
     this.sender.presence(state);
   }
 
-  members(code: string): Promise<UiMember[]> {
-    return this.options.api.listMembers(this.entry(code).chat.code);
+  /** The chat's members; the chat's member count follows the list (nothing announces a join, one with no message yet). */
+  async members(code: string): Promise<UiMember[]> {
+    const entry = this.entry(code);
+    const members = await this.options.api.listMembers(entry.chat.code);
+    if (members.length !== entry.chat.memberCount && this.chats.get(entry.chat.code) === entry) {
+      entry.chat = { ...entry.chat, memberCount: members.length };
+      this.options.push({ type: 'chat', chat: this.summary(entry) });
+    }
+    return members;
   }
 
   /** The creator removes a member (the server refuses anyone else); the member count is re-read. */
@@ -273,6 +299,17 @@ export class Messaging {
     if (this.connection.state === state && this.connection.detail === detail) return;
     this.connection = detail ? { state, detail } : { state };
     this.options.push({ type: 'connection', ...this.connection });
+  }
+
+  /**
+   * Runs a change of the chat list after the ones before it: a list read from the server while
+   * a join was on its way would otherwise drop the chat just joined (or bring back one just
+   * left), and two receives of one chat would subscribe it twice.
+   */
+  private oneAtATime<T>(change: () => Promise<T>): Promise<T> {
+    const done = this.membership.then(change);
+    this.membership = done.catch(() => {});
+    return done;
   }
 
   private async added(chat: Chat): Promise<UiChat> {

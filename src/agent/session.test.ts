@@ -5,6 +5,7 @@ import { type AddressInfo, type Server as TcpServer, createServer as createTcpSe
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Chat } from '../client/api.js';
 import { saveProfile } from '../client/profile.js';
 import { FrameDecoder, encodeFrame } from '../protocol/frames.js';
 import { Session } from './session.js';
@@ -30,11 +31,36 @@ interface FakeServer {
   presence: string[];
   /** GET /api/me answered so far. */
   meCalls: number;
+  /** What GET /api/chats lists (a join adds to it), how often it was asked, and how long it takes to answer. */
+  chatList: Chat[];
+  chatsCalls: number;
+  chatsDelayMs: number;
+  /** Each PUT …/read, as chat and seq. */
+  readWrites: { chat: string; seq: number }[];
+  /** Chats a POST …/members joins, by code. */
+  joinable: Map<string, Chat>;
   close(): Promise<void>;
 }
 
+/** A chat as the server describes it to a member. */
+function chatNamed(code: string, name: string, latestSeq: number): Chat {
+  const multicast = { group: '239.1.2.3', port: 5000, streamId: '0123456789abcdef', keyEpoch: 1, key: Buffer.alloc(32).toString('base64') };
+  return { code, name, createdAt: '2024-01-01T00:00:00.000Z', createdBy: 1, latestSeq, memberCount: 2, multicast, readSeq: 0 };
+}
+
 async function fakeServer(): Promise<FakeServer> {
-  const state = { me: 200 as FakeServer['me'], hellos: 0, meCalls: 0, tcp: 'refuse' as FakeServer['tcp'], presence: [] as string[] };
+  const state = {
+    me: 200 as FakeServer['me'],
+    hellos: 0,
+    meCalls: 0,
+    tcp: 'refuse' as FakeServer['tcp'],
+    presence: [] as string[],
+    chatList: [] as Chat[],
+    chatsCalls: 0,
+    chatsDelayMs: 0,
+    readWrites: [] as FakeServer['readWrites'],
+    joinable: new Map<string, Chat>(),
+  };
   // TCP ingest that refuses every hello as the server did when its session lookup was slow.
   const tcp: TcpServer = createTcpServer((socket) => {
     const decoder = new FrameDecoder();
@@ -71,11 +97,32 @@ async function fakeServer(): Promise<FakeServer> {
         return json(200, { publicKey: SERVER_KEY, fingerprint: 'AB' });
       case '/api/server':
         return json(200, { protocolVersion: 1, tcpPort });
-      case '/api/chats':
-        return json(200, { chats: [] });
-      default:
-        return json(404, {});
+      case '/api/chats': {
+        state.chatsCalls++;
+        // The list as it is when asked, answered after the delay (a join may land meanwhile).
+        const listed = [...state.chatList];
+        setTimeout(() => json(200, { chats: listed }), state.chatsDelayMs);
+        return;
+      }
     }
+    const [, code, action] = /^\/api\/chats\/([^/]+)\/(members|read)$/.exec(req.url ?? '') ?? [];
+    const chat = state.joinable.get(decodeURIComponent(code ?? ''));
+    if (req.method === 'POST' && action === 'members' && chat) {
+      state.chatList.push(chat);
+      return json(200, chat);
+    }
+    if (req.method === 'PUT' && action === 'read' && chat) {
+      let body = '';
+      req.setEncoding('utf8').on('data', (c: string) => (body += c));
+      req.on('end', () => {
+        const seq = (JSON.parse(body) as { seq: number }).seq;
+        state.readWrites.push({ chat: chat.code, seq });
+        json(200, { chat: chat.code, seq });
+      });
+      return;
+    }
+    // Anything else, a chat's details among them: the receiver does not join its group here.
+    return json(404, {});
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   return Object.assign(state, {
@@ -204,5 +251,58 @@ describe('Session: presence from the tabs', () => {
     session.tabClosed(second);
     await waitFor(() => server.presence.length === 3, 'away again');
     expect(server.presence).toEqual(['away', 'online', 'away']);
+  });
+});
+
+describe('Session: the chat list', () => {
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+  it('re-reads the chat list when a tab is used again after being away, not at every report', async () => {
+    const server = await fakeServer();
+    server.tcp = 'welcome';
+    cleanup.push(() => server.close());
+    const { session } = await loggedInSession(server);
+    await expect.poll(() => server.chatsCalls, { timeout: 10_000 }).toBe(1);
+    const tab = {};
+    session.tabPresence(tab, 'active');
+    session.tabPresence(tab, 'active');
+    session.tabPresence(tab, 'away');
+    await settle();
+    expect(server.chatsCalls).toBe(1);
+    server.chatList.push(chatNamed('ABCDE-12345', 'Joined in a terminal', 0));
+    session.tabPresence(tab, 'active');
+    await expect.poll(() => session.chats().summaries().map((c) => c.name), { timeout: 5000 }).toEqual(['Joined in a terminal']);
+    expect(server.chatsCalls).toBe(2);
+  });
+
+  it('keeps a chat joined while the list was being read (read before the join, answered after)', async () => {
+    const server = await fakeServer();
+    server.tcp = 'welcome';
+    cleanup.push(() => server.close());
+    const { session } = await loggedInSession(server);
+    await expect.poll(() => server.chatsCalls, { timeout: 10_000 }).toBe(1);
+    const chat = chatNamed('FGHJK-67890', 'Joined in the web', 0);
+    server.joinable.set(chat.code, chat);
+    server.chatsDelayMs = 300;
+    const listed = session.chats().refreshChats();
+    const joined = session.chats().join(chat.code);
+    await Promise.all([listed, joined]);
+    expect(session.chats().summaries().map((c) => c.code)).toEqual([chat.code]);
+  });
+});
+
+describe('Session: read positions', () => {
+  it('tells the server what a tab shows of a chat just joined, which starts read here', async () => {
+    const server = await fakeServer();
+    server.tcp = 'welcome';
+    cleanup.push(() => server.close());
+    const { session } = await loggedInSession(server);
+    await expect.poll(() => server.chatsCalls, { timeout: 10_000 }).toBe(1);
+    const chat = chatNamed('KMNPQ-24680', 'One message in it', 1);
+    server.joinable.set(chat.code, chat);
+    const joined = await session.chats().join(chat.code);
+    expect(joined).toMatchObject({ unread: 0, readSeq: 1 });
+    session.chats().read(chat.code, 1);
+    await expect.poll(() => server.readWrites, { timeout: 5000 }).toEqual([{ chat: chat.code, seq: 1 }]);
   });
 });

@@ -48,9 +48,9 @@ export class Session {
   private user: UiUser | null = null;
   private api: ApiClient;
   private messaging: Messaging | undefined;
-  /** Each admitted tab's own state (see tabPresence); nothing is said before the first tab reports. */
   /** Tokens the server said are over: never adopted again from the profile file. */
   private readonly endedTokens = new Set<string>();
+  /** Each admitted tab's own state (see tabPresence); nothing is said before the first tab reports. */
   private readonly tabs = new Map<object, 'active' | 'away'>();
   private tabsReported = false;
   private notice: string | undefined;
@@ -103,8 +103,23 @@ export class Session {
    * server says offline when the connection is gone.
    */
   tabPresence(tab: object, state: 'active' | 'away'): void {
+    const before = this.tabs.get(tab);
     this.tabs.set(tab, state);
     this.sayPresence();
+    // Back at the tab (focus regained, or used after a while): the person may have just joined
+    // or left a chat elsewhere, in a terminal say. A tab's first report comes with its
+    // connection, which refreshes already.
+    if (before === 'away' && state === 'active') this.refreshChats();
+  }
+
+  /**
+   * Re-reads the chat list from the server. The server tells no one of a chat joined, created or
+   * left elsewhere (the CLI on this profile, another device): the agent asks when a tab
+   * connects, when one is used again, and every RECHECK_MS while one is open. One small GET each
+   * time, and nothing at all while no tab is open to show the list.
+   */
+  refreshChats(): void {
+    this.messaging?.refreshChats().catch((error: unknown) => this.requestFailed(error));
   }
 
   tabClosed(tab: object): void {
@@ -332,6 +347,7 @@ export class Session {
     this.recheckTimer = setInterval(() => {
       void this.reconcileWithProfile();
       this.checkWithServer();
+      if (this.tabs.size > 0) this.refreshChats();
     }, RECHECK_MS);
     this.recheckTimer.unref();
   }

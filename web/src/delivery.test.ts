@@ -7,11 +7,19 @@ const chat = (code: string, name: string): UiChat => ({ code, name, memberCount:
 
 describe('how a chat\'s messages arrive, in the chat header', () => {
   it('says "Live" on multicast, and "Live via the server" with the reason when multicast does not arrive', () => {
-    expect(deliveryText({ path: 'multicast', reason: '' }).label).toBe('Live');
-    const server = deliveryText({ path: 'server', reason: 'no probe came back by multicast within 2 s.' });
+    expect(deliveryText({ path: 'multicast', reason: '' }, 'connected').label).toBe('Live');
+    const server = deliveryText({ path: 'server', reason: 'no probe came back by multicast within 2 s.' }, 'connected');
     expect(server.label).toBe('Live via the server');
     expect(server.explanation).toMatch(/^Multicast does not reach this computer \(no probe came back by multicast within 2 s\), so the server sends/);
-    expect(deliveryText({ path: 'server', reason: '' }).explanation).toMatch(/^Multicast does not reach this computer, so/);
+    expect(deliveryText({ path: 'server', reason: '' }, 'connected').explanation).toMatch(/^Multicast does not reach this computer, so/);
+  });
+
+  it('says "Offline", never Live, while the connection to the server is down', () => {
+    for (const path of ['multicast', 'server'] as const) {
+      for (const connection of ['disconnected', 'connecting'] as const) {
+        expect(deliveryText({ path, reason: '' }, connection)).toMatchObject({ kind: 'offline', label: 'Offline' });
+      }
+    }
   });
 
   it('a delivery push changes that chat only; the chat list the agent sends on connect carries it already', () => {

@@ -1,5 +1,5 @@
 import { type Dispatch, useCallback, useEffect, useRef, useState } from 'react';
-import type { UiChat, UiMember, UiUser } from '../../../src/agent/ui-protocol.js';
+import type { ConnectionState, UiChat, UiMember, UiUser } from '../../../src/agent/ui-protocol.js';
 import type { ChorusError } from '../../../src/protocol/errors.js';
 import { typingSentence } from '../../../src/protocol/typing-text.js';
 import { link } from '../agent-link.js';
@@ -20,12 +20,14 @@ interface ChatViewProps {
   members: UiMember[] | undefined;
   /** Who else is typing here, in the order they started. */
   typing: string[] | undefined;
+  /** The agent's link to the server: while it is down, the header does not say Live. */
+  connection: ConnectionState;
 }
 
 const FIRST_PAGE = 50;
 
 /** One chat: its name, its messages, and the box to write in. */
-export function ChatView({ chat, conversation, dispatch, user, members, typing }: ChatViewProps) {
+export function ChatView({ chat, conversation, dispatch, user, members, typing, connection }: ChatViewProps) {
   const code = chat.code;
   const status = conversation?.status;
 
@@ -48,16 +50,18 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing }
     }
   }, [status, load]);
 
-  // The member list (presence, receipts), read again as members come and go.
+  const [draft, setDraft] = useState('');
+  const [showMembers, setShowMembers] = useState(false);
+
+  // The member list (presence, receipts), read again as members come and go, and as the panel
+  // opens (or closes): someone who joined without a word yet is announced by nothing else.
   useEffect(() => {
     link.request('members', { code }).then(
       ({ members }) => dispatch({ type: 'members', code, members }),
       () => {},
     );
-  }, [code, chat.memberCount, status === undefined, dispatch]);
+  }, [code, chat.memberCount, status === undefined, showMembers, dispatch]);
 
-  const [draft, setDraft] = useState('');
-  const [showMembers, setShowMembers] = useState(false);
   const onTyping = useCallback((on: boolean) => void link.request('typing', { code, on }).catch(() => {}), [code]);
 
   const send = useCallback(
@@ -89,7 +93,7 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing }
               // The separator wraps with the indicator, never alone at the end of a line.
               <span className="chat-meta-delivery">
                 <span aria-hidden="true">·</span>
-                <DeliveryIndicator delivery={chat.delivery} />
+                <DeliveryIndicator delivery={chat.delivery} connection={connection} />
               </span>
             )}
           </div>

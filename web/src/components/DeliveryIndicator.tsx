@@ -1,16 +1,17 @@
 import { type KeyboardEvent, useRef } from 'react';
-import type { UiDelivery } from '../../../src/agent/ui-protocol.js';
+import type { ConnectionState, UiDelivery } from '../../../src/agent/ui-protocol.js';
 import { deliveryText } from '../delivery.js';
 
 /**
- * How this chat's messages reach this computer, unobtrusively in the chat's header: "Live", or
- * "Live via the server" when multicast does not reach it. The reason shows on hover (title) and,
- * for keyboards and screen readers, in the panel the summary opens (Escape closes it again).
+ * How this chat's messages reach this computer, unobtrusively in the chat's header: "Live",
+ * "Live via the server" when multicast does not reach it, or "Offline" while the connection to
+ * the server is down. The reason shows on hover (title) and, for keyboards and screen readers,
+ * in the panel the summary opens (Escape closes it again).
  */
-export function DeliveryIndicator({ delivery }: { delivery: UiDelivery | undefined }) {
+export function DeliveryIndicator({ delivery, connection }: { delivery: UiDelivery | undefined; connection: ConnectionState }) {
   const details = useRef<HTMLDetailsElement>(null);
   if (!delivery) return null;
-  const { label, explanation } = deliveryText(delivery);
+  const { kind, label, explanation } = deliveryText(delivery, connection);
   const closeOnEscape = (event: KeyboardEvent) => {
     if (event.key !== 'Escape' || !details.current?.open) return;
     details.current.open = false;
@@ -18,7 +19,7 @@ export function DeliveryIndicator({ delivery }: { delivery: UiDelivery | undefin
     event.stopPropagation();
   };
   return (
-    <details ref={details} className={`delivery delivery-${delivery.path}`} title={explanation} data-delivery={delivery.path} onKeyDown={closeOnEscape}>
+    <details ref={details} className={`delivery delivery-${kind}`} title={explanation} data-delivery={kind} onKeyDown={closeOnEscape}>
       <summary>
         <span className="delivery-dot" aria-hidden="true" />
         {label}

@@ -36,6 +36,7 @@ export function Workspace({ state, dispatch, user }: WorkspaceProps) {
             user={user}
             members={state.members[activeChat.code]}
             typing={state.typing[activeChat.code]}
+            connection={state.connection.state}
           />
         )}
         {state.panel === 'none' && !activeChat && <EmptyState dispatch={dispatch} hasChats={state.chats.length > 0} />}
