@@ -26,7 +26,7 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
       const chat = await client.createChat(name);
       printResult(options.json, chatView(chat), () => [
         `Created "${terminalSafe(chat.name)}" with code ${chat.code}.`,
-        `Others join it with: chorus join ${chat.code}`,
+        `Others join it with: ${chorusCommand(`join ${chat.code}`)}`,
       ]);
     });
 
