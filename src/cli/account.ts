@@ -171,7 +171,7 @@ function alsoLine(servers: PinnedServer[]): string {
   return `\nWhen it does not answer: ${servers.slice(1).map((s) => s.client.baseUrl).join(', ')}.`;
 }
 
-const SERVER_HELP = `the server's address; repeat it (or give a comma list) for several servers of one cluster, home first (default: the profile's servers, else ${DEFAULT_SERVER})`;
+const SERVER_HELP = `the server's address (a URL, or host:port: http on loopback, https beyond); repeat it (or give a comma list) for several servers of one cluster, home first (default: the profile's servers, else ${DEFAULT_SERVER})`;
 
 const TLS_HELP = `An https:// server's certificate is pinned in the profile at the first login: confirm its
 fingerprint at the prompt, or give it with --fingerprint. A server presenting another one later is refused.

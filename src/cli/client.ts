@@ -35,7 +35,7 @@ export function registerClientCommand(program: Command, env: NodeJS.ProcessEnv =
   program
     .command('client')
     .description('run the web client: serves the chat UI on 127.0.0.1 and opens it in a window (Ctrl-C stops it)')
-    .option('--server <url>', `the server's address (default: the profile's server, else ${DEFAULT_SERVER})`)
+    .option('--server <url>', `the server's address, a URL or host:port (default: the profile's server, else ${DEFAULT_SERVER})`)
     .option('--port <port>', PORT_HELP)
     .option('--no-open', NO_OPEN_HELP)
     .option('--multicast-interface <address>', `IPv4 address of this machine's interface to receive chats on (default ${DEFAULT_MULTICAST_INTERFACE})`)

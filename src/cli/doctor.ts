@@ -15,6 +15,7 @@ import { profileDirOf, requireSession } from './account.js';
 import { chorusCommand } from './invocation.js';
 import { chatCodeArgument, multicastInterface } from './options.js';
 import { EXIT_REFUSED, describeFailure, terminalSafe } from './output.js';
+import { isLoopbackHost } from '../protocol/loopback.js';
 
 /**
  * `chorus doctor`: a self-test for a person whose messages do not arrive. It walks the path a
@@ -353,11 +354,6 @@ function lanAddresses(): { name: string; address: string }[] {
 function otherAddresses(): string {
   const lan = lanAddresses();
   return lan.length === 0 ? '' : `; this computer's network addresses: ${lan.map((a) => `${a.address} (${a.name})`).join(', ')}`;
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /** What the system grants the receiving sockets' buffer, and what to do when it caps it. */

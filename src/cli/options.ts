@@ -3,6 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { DEFAULT_HOST, DEFAULT_HTTP_PORT } from '../protocol/defaults.js';
 import { isEmailAddress, normalizeEmail } from '../protocol/email-address.js';
+import { isLoopbackHost } from '../protocol/loopback.js';
 import { usageError } from './output.js';
 
 /** Arguments and option values shared by several command groups, each checked once, at the edge. */
@@ -48,7 +49,7 @@ export const DEFAULT_SERVER = `http://${DEFAULT_HOST}:${DEFAULT_HTTP_PORT}`;
 export function serverUrl(raw: string): string {
   let url: URL;
   try {
-    url = new URL(raw);
+    url = new URL(withScheme(raw.trim()));
   } catch {
     throw usageError(`invalid --server "${raw.slice(0, 80)}": give a URL such as ${DEFAULT_SERVER}`);
   }
@@ -57,6 +58,19 @@ export function serverUrl(raw: string): string {
     throw usageError(`invalid --server: give only the scheme, host and port, e.g. ${DEFAULT_SERVER}`);
   }
   return url.origin;
+}
+
+/**
+ * A bare `host:port` (or `host`, on Chorus's port) is taken with the scheme that server must
+ * speak: beyond loopback a server always speaks TLS (https), on loopback plain HTTP unless it
+ * was told otherwise, when the full URL must be given.
+ */
+function withScheme(raw: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) return raw;
+  const bare = /^(\[[^\]]*\]|[^:/[\]]+)(:\d+)?$/.exec(raw);
+  if (!bare) return raw;
+  const [, host, port] = bare;
+  return `${isLoopbackHost(host!) ? 'http' : 'https'}://${host}${port ?? `:${DEFAULT_HTTP_PORT}`}`;
 }
 
 /** --email: an account's address, in the form the server keeps it (protocol/email-address.ts). */

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RunningAgent } from '../agent/agent.js';
-import { DEFAULTS, type RunningServer, type ServerConfig, defaultServerConfig, isLoopbackHost } from '../server/config.js';
+import { DEFAULTS, type RunningServer, type ServerConfig, defaultServerConfig } from '../server/config.js';
+import { isLoopbackHost } from '../protocol/loopback.js';
 import { NO_OPEN_HELP, PORT_HELP, announce, announceRunning, givenOptions, launchAgent, port } from './client.js';
 import { profileDirOf } from './account.js';
 import { demoBanner, seedDemo } from './demo.js';

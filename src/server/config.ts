@@ -1,5 +1,5 @@
-import { isIPv4 } from 'node:net';
 import { AUTH_TIMEOUT_MS, FRAME_TIMEOUT_MS } from '../protocol/limits.js';
+import { isLoopbackHost } from '../protocol/loopback.js';
 import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MULTICAST_INTERFACE, DEFAULT_TCP_PORT } from '../protocol/defaults.js';
 import { type CodeGuessPolicy, DEFAULT_CODE_GUESS_THROTTLE } from './code-guess-throttle.js';
 import { DEFAULT_HASHING, type HashingPolicy } from './hash-queue.js';
@@ -70,13 +70,6 @@ export function usesTls(config: Pick<ServerConfig, 'host' | 'tls'>): boolean {
   return config.tls.force || config.tls.files !== undefined || !isLoopbackHost(config.host);
 }
 
-/** 127.0.0.0/8, ::1 (also as an IPv4-mapped or bracketed address) and localhost. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  const v4 = h.replace(/^::ffff:/, '');
-  return isIPv4(v4) && v4.startsWith('127.');
-}
 
 /** The optional limits and timeouts are filled in from DEFAULTS and DEFAULT_TIMEOUTS where they are read. */
 export interface AbuseLimits {
