@@ -72,6 +72,18 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
     expect(run.stdout.trim()).toBe(`Bob <bob@example.com> at ${server.httpUrl}`);
   });
 
+  it('whoami with the server away: who the profile was logged in as, said unchecked, and exit 1', async () => {
+    const away = join(scratch, 'bob-away');
+    mkdirSync(away, { mode: 0o700 });
+    const url = `http://127.0.0.1:${await deadPort()}`;
+    const saved = JSON.parse(readFileSync(join(bob, 'profile.json'), 'utf8'));
+    writeFileSync(join(away, 'profile.json'), JSON.stringify({ ...saved, server: url }), { mode: 0o600 });
+    const run = await chorus(as(away, 'whoami'));
+    expect(run.code).toBe(1);
+    expect(run.stdout.trim()).toBe(`Bob <bob@example.com> at ${url} (as last logged in: the session could not be checked)`);
+    expect(failureLine(run)).toMatch(new RegExp(`^chorus: cannot reach the server at ${url}\\b`));
+  });
+
   it('create prints the code and how others join', async () => {
     const run = await chorus(as(ada, 'create', 'Team room'));
     expect(run.code).toBe(0);

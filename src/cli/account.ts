@@ -101,8 +101,17 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
     .description('show who is logged in, and where')
     .option('--json', 'print the result as JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
-      const { client } = await requireSession(command, env);
-      const user = await client.me();
+      const { client, profile } = await requireSession(command, env);
+      let user: User;
+      try {
+        user = await client.me();
+      } catch (error) {
+        // The server away is no reason to hide who the profile is logged in as: said, unchecked, and the command still fails.
+        if (!(error instanceof ChorusError && error.code === 'UNREACHABLE') || !profile.user) throw error;
+        const known = profile.user;
+        printResult(options.json, { server: client.baseUrl, user: known, checked: false }, () => `${describeUser(known)} at ${client.baseUrl} (as last logged in: the session could not be checked)`);
+        throw error;
+      }
       printResult(options.json, { server: client.baseUrl, user }, () => `${describeUser(user)} at ${client.baseUrl}`);
     });
 }
