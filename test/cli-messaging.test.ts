@@ -410,7 +410,7 @@ describe('chorus tail', { timeout: 60_000 }, () => {
 
     const tooMuch = await chorus(as(bob, 'tail', code, '--history', '501'));
     expect(tooMuch.code).toBe(2);
-    expect(failureLine(tooMuch)).toContain('give a whole number from 0 to 500');
+    expect(failureLine(tooMuch)).toBe("chorus: option '--history <n>' argument '501' is invalid. Give a whole number from 0 to 500.");
   });
 });
 

@@ -18,7 +18,7 @@ export function chatCodeArgument(input: string): string {
 /** For commander: a whole number of 1 or more. */
 export function positiveInteger(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw new InvalidArgumentError('give a whole number of 1 or more.');
+    throw new InvalidArgumentError('Give a whole number of 1 or more.');
   }
   return Number(value);
 }
@@ -26,7 +26,7 @@ export function positiveInteger(value: string): number {
 /** For commander: a whole number from 0 to `max`. */
 export function countUpTo(max: number): (value: string) => number {
   return (value) => {
-    if (!/^\d+$/.test(value) || Number(value) > max) throw new InvalidArgumentError(`give a whole number from 0 to ${max}.`);
+    if (!/^\d+$/.test(value) || Number(value) > max) throw new InvalidArgumentError(`Give a whole number from 0 to ${max}.`);
     return Number(value);
   };
 }
