@@ -52,7 +52,7 @@ describe('removal by the creator', () => {
       expect(JSON.stringify(again.body)).not.toContain(before.multicast.streamId);
     }
     expect(await memberIds(code)).toEqual([creator.user.id]);
-    expect((await call('GET', `/api/chats/${code}`, { token: member.token })).body.code).toBe('NOT_A_MEMBER');
+    expect((await call('GET', `/api/chats/${code}`, { token: member.token })).body.code).toBe('BANNED');
     expect((await call('GET', '/api/chats', { token: member.token })).body.chats.map((c: { code: string }) => c.code)).not.toContain(code);
     // Refused joins change nothing: no new epoch, no member.
     expect((await call('GET', `/api/chats/${code}`, { token: creator.token })).body).toMatchObject({ memberCount: 1, multicast: { keyEpoch: epoch } });
@@ -99,7 +99,7 @@ describe('lifting a ban', () => {
     expect((await remove(code, member)).status).toBe(204);
     // Not by another member, not by the banned user, not without a session.
     expect(await lift(code, member, other)).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
-    expect(await lift(code, member, member)).toMatchObject({ status: 403, body: { code: 'NOT_A_MEMBER' } });
+    expect(await lift(code, member, member)).toMatchObject({ status: 403, body: { code: 'BANNED' } });
     expect((await call('DELETE', `/api/chats/${code}/bans/${member.user.id}`)).status).toBe(401);
     expect((await join(code, member)).body.code).toBe('BANNED');
 

@@ -215,6 +215,20 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
     }
   });
 
+  it('removed by the creator: history and send say so, not "run chorus join" (which would be refused)', async () => {
+    const room = CODE.exec((await chorus(as(ada, 'create', 'Removal room'))).stdout)?.[1] ?? '';
+    expect((await chorus(as(bob, 'join', room))).code).toBe(0);
+    const tokenOf = (profile: string) => JSON.parse(readFileSync(join(profile, 'profile.json'), 'utf8')).token as string;
+    const bobId = JSON.parse(readFileSync(join(bob, 'profile.json'), 'utf8')).user.id as number;
+    const removal = await fetch(`${server.httpUrl}/api/chats/${room}/members/${bobId}`, { method: 'DELETE', headers: { authorization: `Bearer ${tokenOf(ada)}` } });
+    expect(removal.status).toBe(204);
+    for (const args of [['history', room], ['send', room, 'still here?'], ['join', room]]) {
+      const run = await chorus(as(bob, ...args));
+      expect(run.code, args.join(' ')).toBe(1);
+      expect(failureLine(run)).toBe(`chorus: you were removed from chat ${room} by its creator, and may not join it again`);
+    }
+  });
+
   it('leave: the chat is gone from my list, and its history is closed to me', async () => {
     const run = await chorus(as(bob, 'leave', code));
     expect(run.code).toBe(0);

@@ -115,11 +115,11 @@ describe('key rotation when a member leaves or is removed', () => {
     const members = (await call('GET', `/api/chats/${chat.code}/members`, { token: alice.token })).body.members;
     expect(members.map((m: { id: number }) => m.id).sort()).toEqual([alice.user.id, bob.user.id, erin.user.id].sort());
 
-    // Dave loses access at once: over HTTP, and on the TCP connection he already had open.
+    // Dave loses access at once: over HTTP (told he was removed), and on the TCP connection he already had open.
     for (const path of [`/api/chats/${chat.code}/messages`, `/api/chats/${chat.code}`, `/api/chats/${chat.code}/members`]) {
       const r = await call('GET', path, { token: dave.token });
       expect(r.status).toBe(403);
-      expect(r.body).toMatchObject({ code: 'NOT_A_MEMBER' });
+      expect(r.body).toMatchObject({ code: 'BANNED' });
     }
     daveTcp.send({ t: 'send', id: 'dave-after', chat: chat.code, text: 'am I still here?' });
     expect(await daveTcp.next('error')).toMatchObject({ id: 'dave-after', code: 'NOT_A_MEMBER' });
@@ -201,7 +201,7 @@ describe("a removed member's receiver", () => {
 
     // The datagram under the new epoch makes the receiver ask for the key: 403, so it stops.
     await waitFor(() => receiver.lastDelivered(room.code) === undefined, 'the receiver to stop receiving the chat', 5000);
-    expect(errors).toContainEqual(expect.objectContaining({ code: 'NOT_A_MEMBER' }));
+    expect(errors).toContainEqual(expect.objectContaining({ code: 'BANNED' }));
     const asked = errors.length;
     await sender.send(room.code, 'and another');
     await new Promise((resolve) => setTimeout(resolve, 1500));

@@ -659,7 +659,7 @@ function eventsFresh(epochKey: EpochKey | undefined, stamp: number): boolean {
  */
 function accessEnded(error: unknown): boolean {
   const code = error instanceof ChorusError ? error.code : undefined;
-  return code === 'NOT_A_MEMBER' || code === 'CHAT_NOT_FOUND';
+  return code === 'NOT_A_MEMBER' || code === 'BANNED' || code === 'CHAT_NOT_FOUND';
 }
 
 function toChatMessages(d: DataDatagram, code: string): (ChatMessage | undefined)[] {

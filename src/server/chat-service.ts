@@ -347,8 +347,10 @@ export class Chats {
   async requireMember(caller: ChatCaller, codeInput: string): Promise<ChatWithCount> {
     return this.guesses.guard(caller, async () => {
       const chat = await this.findOrThrow(codeInput);
-      if (!(await this.store.chats.isMember(chat.code, caller.user.id))) throw notAMember(chat.code);
-      return chat;
+      if (await this.store.chats.isMember(chat.code, caller.user.id)) return chat;
+      // Someone the creator removed is told so: "not a member, join it" would send them to a join that is refused.
+      if (await this.store.chats.isBanned(chat.code, caller.user.id)) throw chorusError('BANNED', formatChatCode(chat.code));
+      throw notAMember(chat.code);
     });
   }
 

@@ -301,10 +301,12 @@ describe('HTTP authorization matrix', () => {
 });
 
 describe("the chat's creator", () => {
-  it('removes another member (204), who then is a former member (403 on the chat) and may not join again (403 BANNED)', async () => {
+  it('removes another member (204), who then is a former member (403 BANNED on the chat and its history, saying so) and may not join again (403 BANNED)', async () => {
     const code = await freshChat();
     expect((await call('DELETE', `/api/chats/${code}/members/${tess.user.id}`, { token: carl.token })).status).toBe(204);
-    expect((await call('GET', `/api/chats/${code}`, { token: tess.token })).body.code).toBe('NOT_A_MEMBER');
+    for (const path of [`/api/chats/${code}`, `/api/chats/${code}/messages`]) {
+      expect(await call('GET', path, { token: tess.token })).toMatchObject({ status: 403, body: { code: 'BANNED', detail: `You were removed from chat ${code} by its creator, and may not join it again` } });
+    }
     expect(await call('POST', `/api/chats/${code}/members`, { token: tess.token })).toMatchObject({ status: 403, body: { code: 'BANNED' } });
     expect(await listed(code, tess.user.id)).toBe(false);
   });
