@@ -191,9 +191,9 @@ describe('cluster mode', () => {
     const before = (await http(b.httpUrl)('GET', `/api/chats/${chat.code}`, { token: dan.token })).body;
 
     expect((await http(a.httpUrl)('DELETE', `/api/chats/${chat.code}/members/${dan.user.id}`, { token: cat.token })).status).toBe(204);
-    // B refuses Dan now, over TCP and HTTP, and seals with a key of a later epoch.
+    // B refuses Dan now, over TCP and HTTP (telling him he was removed), and seals with a key of a later epoch.
     await expect(retryUntilRefused(() => danSender.send(chat.code, 'after removal'))).resolves.toMatchObject({ code: 'NOT_A_MEMBER' });
-    expect((await http(b.httpUrl)('GET', `/api/chats/${chat.code}`, { token: dan.token })).body.code).toBe('NOT_A_MEMBER');
+    expect((await http(b.httpUrl)('GET', `/api/chats/${chat.code}`, { token: dan.token })).body.code).toBe('BANNED');
     const catAtB = await signInAt(b.httpUrl, cat);
     const after = (await http(b.httpUrl)('GET', `/api/chats/${chat.code}`, { token: catAtB })).body;
     expect(after.multicast.keyEpoch).toBeGreaterThan(before.multicast.keyEpoch);

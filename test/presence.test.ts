@@ -142,7 +142,7 @@ describe('read positions', () => {
     const chat = await chatWith(2);
     expect((await readPut(chat.code, cleo, 2)).status).toBe(200);
     expect((await call('DELETE', `/api/chats/${chat.code}/members/${cleo.user.id}`, { token: ann.token })).status).toBe(204);
-    expect(await readPut(chat.code, cleo, 2)).toMatchObject({ status: 403, body: { code: 'NOT_A_MEMBER' } });
+    expect(await readPut(chat.code, cleo, 2)).toMatchObject({ status: 403, body: { code: 'BANNED' } });
     const members = (await call('GET', `/api/chats/${chat.code}/members`, { token: ann.token })).body.members;
     expect(members.map((m: { id: number }) => m.id)).not.toContain(cleo.user.id);
   });
