@@ -7,7 +7,7 @@ import { receiverFollowsServers } from '../client/several-servers.js';
 import { Sender, type SenderState, type SenderTarget } from '../client/sender.js';
 import { TypingSignal, TypingWatch } from '../client/typing.js';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
-import { ChorusError, chorusError } from '../protocol/errors.js';
+import { ChorusError, type ErrorCode, chorusError } from '../protocol/errors.js';
 import type { ChatEvent } from '../protocol/events.js';
 import { Backoff } from '../protocol/backoff.js';
 import { MAX_CLIENT_MSG_ID_LENGTH, MAX_TYPING_MEMBERS } from '../protocol/limits.js';
@@ -51,6 +51,8 @@ interface ChatEntry {
 }
 
 const FIRST_CONNECTION_RETRY = { firstMs: 500, maxMs: 10_000 };
+/** Refusals that mean the user is no longer in the chat. */
+const MEMBERSHIP_ENDED: ReadonlySet<ErrorCode> = new Set(['NOT_A_MEMBER', 'BANNED', 'CHAT_NOT_FOUND']);
 const CLIENT_MSG_ID = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_CLIENT_MSG_ID_LENGTH}}$`);
 
 /**
@@ -72,6 +74,8 @@ export class Messaging {
   private membership: Promise<unknown> = Promise.resolve();
   /** A re-read of the chat list waiting its turn, which later callers share. */
   private queuedRefresh: Promise<UiChat[]> | undefined;
+  /** Chats being left from here: the refusals that follow (a watch ended, a key refused) are no news. */
+  private readonly leaving = new Set<string>();
   private closed = false;
 
   constructor(private readonly options: MessagingOptions) {
@@ -88,6 +92,8 @@ export class Messaging {
       if (mayMeanSessionEnded(error)) this.options.onSessionDoubt(false);
     });
     this.receiver.onPathChange((state) => this.onPathChange(state));
+    // Removed from a chat: the server ends its watch, or refuses its new key or its history.
+    this.receiver.onAccessEnded((chat, error) => this.taken(chat, error));
     this.receiver.onEvents((chat, events) => this.onEvents(chat, events));
     this.typists = new TypingWatch({
       selfId: options.user.id,
@@ -128,8 +134,11 @@ export class Messaging {
     const chats = await this.options.api.listChats();
     if (this.closed) return [];
     const listed = new Set(chats.map((c) => c.code));
-    for (const code of [...this.chats.keys()]) {
-      if (!listed.has(code)) this.forget(code);
+    for (const [code, entry] of [...this.chats]) {
+      if (listed.has(code)) continue;
+      this.forget(code);
+      // Left elsewhere or removed, unnoticed till now: the tabs may hold a draft for it.
+      this.options.push({ type: 'removed', chat: code, name: entry.chat.name, reason: 'removed' });
     }
     await Promise.all(chats.map((chat) => this.track(chat, this.options.readPositions.get(this.account, chat.code))));
     const summaries = this.summaries();
@@ -152,11 +161,13 @@ export class Messaging {
 
   async leave(code: string): Promise<void> {
     const entry = this.entry(code);
+    const chat = entry.chat.code;
+    this.leaving.add(chat);
     return this.oneAtATime(async () => {
-      await this.options.api.leaveChat(entry.chat.code);
-      this.forget(entry.chat.code);
+      await this.options.api.leaveChat(chat);
+      this.forget(chat);
       this.options.push({ type: 'chats', chats: this.summaries() });
-    });
+    }).finally(() => this.leaving.delete(chat));
   }
 
   /** The latest page of a chat; what arrives after it comes as `message` pushes. */
@@ -191,8 +202,8 @@ export class Messaging {
         if (this.closed) return;
         this.options.push({ type: 'sendFailed', chat, clientMsgId, error: toUiError(error) });
         if (mayMeanSessionEnded(error)) this.options.onSessionDoubt(error instanceof ChorusError);
-        // Removed from the chat elsewhere (another device, the CLI): the list should say so.
-        if (error instanceof ChorusError && (error.code === 'NOT_A_MEMBER' || error.code === 'CHAT_NOT_FOUND')) void this.refreshChats().catch(() => {});
+        // Removed from the chat (or left it elsewhere): the tabs hear it after the failure, so the text is offered back.
+        if (error instanceof ChorusError && MEMBERSHIP_ENDED.has(error.code)) this.taken(chat, error);
       },
     );
   }
@@ -377,6 +388,22 @@ export class Messaging {
     } catch {
       // Only a count: leave it at zero.
     }
+  }
+
+  /**
+   * The server says the user may no longer use the chat, which was not left from here: it leaves
+   * the list, and the tabs are told which and why before the list without it. After any change
+   * of the list under way, so that a list read before the removal cannot bring it back.
+   */
+  private taken(code: string, error: ChorusError): void {
+    if (this.leaving.has(code) || !this.chats.has(code)) return;
+    void this.oneAtATime(async () => {
+      const entry = this.chats.get(code);
+      if (this.closed || !entry || this.leaving.has(code)) return;
+      this.forget(code);
+      this.options.push({ type: 'removed', chat: code, name: entry.chat.name, reason: error.code === 'CHAT_NOT_FOUND' ? 'gone' : 'removed' });
+      this.options.push({ type: 'chats', chats: this.summaries() });
+    });
   }
 
   private forget(code: string): void {

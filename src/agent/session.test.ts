@@ -39,6 +39,8 @@ interface FakeServer {
   readWrites: { chat: string; seq: number }[];
   /** Chats a POST …/members joins, by code. */
   joinable: Map<string, Chat>;
+  /** When set, every message sent over TCP is refused with this code (a removal, say). */
+  sendRefusal?: 'NOT_A_MEMBER';
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ async function fakeServer(): Promise<FakeServer> {
     chatsDelayMs: 0,
     readWrites: [] as FakeServer['readWrites'],
     joinable: new Map<string, Chat>(),
+    sendRefusal: undefined as FakeServer['sendRefusal'],
   };
   // TCP ingest that refuses every hello as the server did when its session lookup was slow.
   const tcp: TcpServer = createTcpServer((socket) => {
@@ -68,6 +71,7 @@ async function fakeServer(): Promise<FakeServer> {
     socket.on('data', (chunk) => {
       for (const frame of decoder.push(chunk)) {
         if (frame.t === 'presence') state.presence.push(frame.state);
+        if (frame.t === 'send' && state.sendRefusal) socket.write(encodeFrame({ t: 'error', id: frame.id, code: state.sendRefusal, message: `You are not a member of chat ${frame.chat}` }));
         if (frame.t !== 'hello') continue;
         state.hellos++;
         if (state.tcp === 'refuse') {
@@ -288,6 +292,46 @@ describe('Session: the chat list', () => {
     const joined = session.chats().join(chat.code);
     await Promise.all([listed, joined]);
     expect(session.chats().summaries().map((c) => c.code)).toEqual([chat.code]);
+  });
+});
+
+describe('Session: a chat taken away', () => {
+  /** The pushes from the first `removed` on. */
+  const removals = (pushes: UiPush[]) => pushes.slice(pushes.findIndex((p) => p.type === 'removed'));
+
+  it('tells the tabs which chat and why when a send is refused NOT_A_MEMBER, after the failure and before the list without it', async () => {
+    const server = await fakeServer();
+    server.tcp = 'welcome';
+    server.chatList.push(chatNamed('ABCDE-12345', 'Book club', 0));
+    cleanup.push(() => server.close());
+    const { session, pushes } = await loggedInSession(server);
+    await expect.poll(() => session.chats().summaries().length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => session.chats().connectionState.state, { timeout: 10_000 }).toBe('connected');
+    server.sendRefusal = 'NOT_A_MEMBER';
+    session.chats().send('ABCDE-12345', 'hello?', 'm1');
+    await expect.poll(() => pushes.some((p) => p.type === 'removed'), { timeout: 5000 }).toBe(true);
+    const from = pushes.findIndex((p) => p.type === 'sendFailed');
+    expect(pushes.slice(from).map((p) => p.type)).toEqual(['sendFailed', 'removed', 'chats']);
+    expect(pushes.slice(from + 1)).toEqual([
+      { type: 'removed', chat: 'ABCDE-12345', name: 'Book club', reason: 'removed' },
+      { type: 'chats', chats: [] },
+    ]);
+    expect(session.chats().summaries()).toEqual([]);
+  });
+
+  it('tells the tabs of a chat the server no longer lists (left elsewhere, or a removal not heard)', async () => {
+    const server = await fakeServer();
+    server.tcp = 'welcome';
+    server.chatList.push(chatNamed('ABCDE-12345', 'Book club', 0));
+    cleanup.push(() => server.close());
+    const { session, pushes } = await loggedInSession(server);
+    await expect.poll(() => session.chats().summaries().length, { timeout: 10_000 }).toBe(1);
+    server.chatList.length = 0;
+    await session.chats().refreshChats();
+    expect(removals(pushes)).toEqual([
+      { type: 'removed', chat: 'ABCDE-12345', name: 'Book club', reason: 'removed' },
+      { type: 'chats', chats: [] },
+    ]);
   });
 });
 

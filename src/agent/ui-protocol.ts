@@ -2,8 +2,8 @@
  * What the local agent and its web UI say to each other over the WebSocket, as JSON. The UI
  * sends requests (each with an id it chose); the agent answers each with a reply carrying the
  * same id, and pushes events on its own: the session, the chat list, live messages, acks, send
- * failures, the connection state, how each chat's messages arrive, and each chat's events (typing, read
- * positions, presence). Types and pure constants only, so that web/ can import them too
+ * failures, the connection state, how each chat's messages arrive, each chat's events (typing, read
+ * positions, presence), and a chat taken away (the user removed from it). Types and pure constants only, so that web/ can import them too
  * (what a tab sends is typed by its schemas in ui-schemas.ts, imported here as types only).
  *
  * The UI never sees the session token or a chat's key: the agent holds them.
@@ -124,7 +124,19 @@ export type UiPush =
   /** Who is typing in a chat now, in the order they started (never the user): expiry is the agent's. */
   | { type: 'typing'; chat: string; names: string[] }
   /** A chat's delivery path, at its first verdict and at every change (also in UiChat.delivery). */
-  | ({ type: 'delivery'; chat: string } & UiDelivery);
+  | ({ type: 'delivery'; chat: string } & UiDelivery)
+  /**
+   * The user is no longer in a chat, and did not leave it from this client: sent before the
+   * `chats` push without it, so that a tab can offer back what was written there and not sent.
+   */
+  | { type: 'removed'; chat: string; name: string; reason: UiRemovalReason };
+
+/**
+ * Why a chat was taken from the list. `removed`: the server says the user is not a member
+ * (removed by its creator; a leave on another device reads the same, and the server does not
+ * tell them apart); `gone`: the server has no such chat.
+ */
+export type UiRemovalReason = 'removed' | 'gone';
 
 export type AgentToUi = UiReply | UiPush | AgentChallenge | AgentAdmitted;
 

@@ -543,9 +543,14 @@ describe('Receiver: delivery path with a server link', () => {
     await settle();
     await wait(2000);
     expect([...link.watching.keys()]).toEqual([CODE]);
+    const ended: string[] = [];
+    receiver.onAccessEnded((chat, error) => ended.push(`${chat} ${error.code} ${receiver.lastDelivered(chat)}`));
     link.refuseWatch(CODE, new ChorusError('NOT_A_MEMBER', 'removed'));
     expect(receiver.lastDelivered(CODE)).toBeUndefined();
     expect(errors).toHaveLength(1);
+    // Told once, after the chat was left: a second refusal about it is no news.
+    link.refuseWatch(CODE, new ChorusError('NOT_A_MEMBER', 'removed'));
+    expect(ended).toEqual([`${CODE} NOT_A_MEMBER undefined`]);
   });
 
   it('a group that cannot be joined is no longer fatal with a link: the chat is pushed, and the reason says why', async () => {

@@ -134,6 +134,7 @@ export class Receiver {
   private readonly listeners: ((message: ChatMessage) => void)[] = [];
   private readonly errorListeners: ((error: unknown) => void)[] = [];
   private readonly joinFailureListeners: ((chat: string, error: MulticastJoinError) => void)[] = [];
+  private readonly accessEndedListeners: ((chat: string, error: ChorusError) => void)[] = [];
   private readonly pathListeners: ((state: DeliveryState) => void)[] = [];
   private readonly eventListeners: ((chat: string, events: ChatEvent[]) => void)[] = [];
   private readonly timings: ProbeTimings;
@@ -168,7 +169,7 @@ export class Receiver {
     options.link?.onEvents((chat, events) => this.onPushedEvents(chat, events));
     options.link?.onWatchRefused((chat, error) => {
       this.reportError(error);
-      if (accessEnded(error)) this.leave(chat);
+      this.endAccess(chat, error);
     });
   }
 
@@ -193,6 +194,15 @@ export class Receiver {
    */
   onJoinFailure(listener: (chat: string, error: MulticastJoinError) => void): void {
     this.joinFailureListeners.push(listener);
+  }
+
+  /**
+   * The server said this user may no longer read a chat being received (removed by its creator,
+   * or the chat is gone): a watch, a key or a history page refused. The receiver has stopped
+   * receiving it by then; told once per chat, whichever refusal came first.
+   */
+  onAccessEnded(listener: (chat: string, error: ChorusError) => void): void {
+    this.accessEndedListeners.push(listener);
   }
 
   /** With a link: each chat's first verdict (multicast or server push), and every change of path after it. */
@@ -549,9 +559,8 @@ export class Receiver {
       }
     } catch (error) {
       this.reportError(error);
-      if (accessEnded(error)) this.leave(sub.code);
       // Try again later: the next datagram or heartbeat would, but an idle chat needs a nudge.
-      else if (!this.closed) this.scheduleRepair(sub, 1000, catchUp);
+      if (!this.endAccess(sub.code, error) && !this.closed) this.scheduleRepair(sub, 1000, catchUp);
     } finally {
       sub.repairing = false;
     }
@@ -611,7 +620,7 @@ export class Receiver {
         }
       } catch (error) {
         this.reportError(error);
-        if (accessEnded(error)) this.leave(sub.code);
+        this.endAccess(sub.code, error);
       } finally {
         sub.fetchingKey = false;
         // With the key or without it: what waited is read now, or dropped and fetched as a gap.
@@ -640,6 +649,16 @@ export class Receiver {
   private reportError(error: unknown): void {
     for (const listener of this.errorListeners) listener(error);
   }
+
+  /** Stops receiving the chat if `error` says access to it ended (then true), and says so once. */
+  private endAccess(codeInput: string, error: unknown): boolean {
+    if (!accessEnded(error)) return false;
+    const code = normalizeChatCode(codeInput) ?? codeInput;
+    if (!this.chats.has(code)) return true;
+    this.leave(code);
+    for (const listener of this.accessEndedListeners) listener(formatChatCode(code), error);
+    return true;
+  }
 }
 
 /**
@@ -657,7 +676,7 @@ function eventsFresh(epochKey: EpochKey | undefined, stamp: number): boolean {
  * The server says this user may no longer read the chat (removed, or the chat is gone): asking
  * again cannot help, so the receiver stops receiving it. Listeners learn why from onError.
  */
-function accessEnded(error: unknown): boolean {
+function accessEnded(error: unknown): error is ChorusError {
   const code = error instanceof ChorusError ? error.code : undefined;
   return code === 'NOT_A_MEMBER' || code === 'BANNED' || code === 'CHAT_NOT_FOUND';
 }

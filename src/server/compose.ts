@@ -124,6 +124,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       isMember: (code, userId) => members.isMember(code, userId),
       logger,
     });
+    // A removed member's client hears at once, by its watch refused, rather than at the next message.
+    members.onChange((change) => {
+      if (change.change === 'removed') push.memberRemoved(change.chatCode, change.userId);
+    });
     const events = new ChatEvents({ multicast: activeFanout, push, logger, ...(cluster ? { relay: (code, list) => cluster.relayEvents(code, list) } : {}) });
     chatEvents = events;
 
@@ -147,6 +151,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       keys,
       keyRotated: (code) => activeFanout.nudge(code),
       eventsHere: (code, list) => events.sendHere(code, list),
+      memberRemoved: (code, userId) => push.memberRemoved(code, userId),
       presenceElsewhere: (serverId, userId, state) => presence.heardElsewhere(serverId, userId, state),
     });
 

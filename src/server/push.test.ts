@@ -239,6 +239,23 @@ describe('authorization and bookkeeping', () => {
     expect(t.hub.watchCount).toBe(0);
   });
 
+  it("refuses the removed user's watches of the chat at the removal, without waiting for a message", async () => {
+    const t = setUp({ members: new Set([1, 2]) });
+    const removed = new FakeConnection(1);
+    const other = new FakeConnection(2);
+    t.hub.watch(removed, CHAT, 0);
+    t.hub.watch(removed, 'OTHERCHAT1', 0);
+    t.hub.watch(other, CHAT, 0);
+    await settle();
+    t.hub.memberRemoved(CHAT, 1); // still a member (a leave and a join crossed): nothing ends
+    expect(t.hub.watchCount).toBe(3);
+    t.members.delete(1);
+    t.hub.memberRemoved(CHAT, 1);
+    expect(removed.frames).toMatchObject([{ t: 'refusal', about: 'watch', chat: FORMATTED, code: 'NOT_A_MEMBER' }]);
+    expect(other.frames).toEqual([]);
+    expect(t.hub.watchCount).toBe(2);
+  });
+
   it('checks membership after a store read too, before writing what it read', async () => {
     const t = setUp();
     t.commit(1, 3);

@@ -128,6 +128,15 @@ export class PushHub {
     if (watch) this.remove(watch);
   }
 
+  /**
+   * The user left the chat or was removed from it: their watches of it end now, refused as
+   * NOT_A_MEMBER, so that their client hears of it at once rather than at the chat's next message.
+   */
+  memberRemoved(chatCode: string, userId: number): void {
+    if (this.deps.isMemberNow(chatCode, userId) === true) return;
+    for (const watch of [...(this.byChat.get(chatCode) ?? [])]) if (watch.target.userId === userId) this.refuseNotMember(watch);
+  }
+
   /** The connection closed: its watches go. */
   closed(target: PushTarget): void {
     for (const watch of [...(this.byTarget.get(target)?.values() ?? [])]) this.remove(watch);

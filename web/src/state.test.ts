@@ -27,3 +27,31 @@ describe('a message that failed to send', () => {
     }
   });
 });
+
+describe('a chat taken away (the user removed from it)', () => {
+  const chat = { code: 'C', name: 'Book club', memberCount: 2, latestSeq: 0, unread: 0, readSeq: 0, createdBy: 1 };
+  const other = { ...chat, code: 'D', name: 'Other' };
+
+  it('leaves the list and the screen, and its notice offers back the failed message and the draft', () => {
+    let state = reduce(failed('NOT_A_MEMBER'), { type: 'push', push: { type: 'chats', chats: [chat, other] } });
+    state = reduce(state, { type: 'select', code: 'C' });
+    state = reduce(state, { type: 'draft', code: 'C', text: 'and one more thing' });
+    state = reduce(state, { type: 'draft', code: 'D', text: 'kept' });
+    state = reduce(state, { type: 'push', push: { type: 'removed', chat: 'C', name: 'Book club', reason: 'removed' } });
+    expect(state.chats.map((c) => c.code)).toEqual(['D']);
+    expect(state.active).toBeNull();
+    expect(state.conversations.C).toBeUndefined();
+    expect(state.drafts).toEqual({ D: 'kept' });
+    expect(state.notices).toEqual([{ chat: 'C', name: 'Book club', reason: 'removed', unsent: ['hello', 'and one more thing'] }]);
+    expect(reduce(state, { type: 'dismissNotice', chat: 'C' }).notices).toEqual([]);
+  });
+
+  it('offers nothing back when nothing was written, and another chat open stays open', () => {
+    let state = reduce(initialState, { type: 'push', push: { type: 'chats', chats: [chat, other] } });
+    state = reduce(state, { type: 'select', code: 'D' });
+    state = reduce(state, { type: 'draft', code: 'C', text: '   ' });
+    state = reduce(state, { type: 'push', push: { type: 'removed', chat: 'C', name: 'Book club', reason: 'gone' } });
+    expect(state.active).toBe('D');
+    expect(state.notices).toEqual([{ chat: 'C', name: 'Book club', reason: 'gone', unsent: [] }]);
+  });
+});

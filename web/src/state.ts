@@ -1,7 +1,7 @@
 import type { ChatMessage } from '../../src/protocol/message.js';
 import type { ErrorCode } from '../../src/protocol/errors.js';
 import type { ChatEvent } from '../../src/protocol/events.js';
-import type { ConnectionState, UiChat, UiMember, UiPush, UiUser } from '../../src/agent/ui-protocol.js';
+import type { ConnectionState, UiChat, UiMember, UiPush, UiRemovalReason, UiUser } from '../../src/agent/ui-protocol.js';
 import type { LinkState } from './agent-link.js';
 
 /** Everything the UI shows, changed only by `reduce`. */
@@ -31,6 +31,15 @@ export interface Conversation {
 
 export type Panel = 'none' | 'create' | 'join' | 'settings';
 
+/** A chat taken from the list (the user removed from it), and what was written there and not sent, offered back. */
+export interface RemovalNotice {
+  chat: string;
+  name: string;
+  reason: UiRemovalReason;
+  /** The draft in its box and the messages not acknowledged, in the order written. */
+  unsent: string[];
+}
+
 export interface State {
   link: LinkState;
   /** Undefined until the agent has said who is logged in. */
@@ -44,6 +53,10 @@ export interface State {
   members: Record<string, UiMember[]>;
   /** Who is typing in each chat, in the order they started (the agent expires them). */
   typing: Record<string, string[]>;
+  /** What is in each chat's compose box, kept while another chat is open. */
+  drafts: Record<string, string>;
+  /** Chats taken away, until the person dismisses the notice. */
+  notices: RemovalNotice[];
 }
 
 export const initialState: State = {
@@ -55,6 +68,8 @@ export const initialState: State = {
   panel: 'none',
   members: {},
   typing: {},
+  drafts: {},
+  notices: [],
 };
 
 export type Action =
@@ -71,7 +86,9 @@ export type Action =
   | { type: 'olderFailed'; code: string }
   | { type: 'sending'; code: string; clientMsgId: string; text: string }
   | { type: 'discard'; code: string; clientMsgId: string }
-  | { type: 'members'; code: string; members: UiMember[] };
+  | { type: 'members'; code: string; members: UiMember[] }
+  | { type: 'draft'; code: string; text: string }
+  | { type: 'dismissNotice'; chat: string };
 
 export function reduce(state: State, action: Action): State {
   switch (action.type) {
@@ -118,6 +135,12 @@ export function reduce(state: State, action: Action): State {
       return updateConversation(state, action.code, (c) => ({ ...c, pending: c.pending.filter((p) => p.clientMsgId !== action.clientMsgId) }));
     case 'members':
       return { ...state, members: { ...state.members, [action.code]: action.members } };
+    case 'draft': {
+      const { [action.code]: _, ...others } = state.drafts;
+      return { ...state, drafts: action.text === '' ? others : { ...others, [action.code]: action.text } };
+    }
+    case 'dismissNotice':
+      return { ...state, notices: state.notices.filter((n) => n.chat !== action.chat) };
   }
 }
 
@@ -169,7 +192,35 @@ function onPush(state: State, push: UiPush): State {
     }
     case 'events':
       return push.events.reduce((s, event) => withEvent(s, push.chat, event, new Date().toISOString()), state);
+    case 'removed':
+      return withoutChat(state, push);
   }
+}
+
+/**
+ * The chat leaves the list and the screen (the empty state if it was open), and a notice says
+ * so, with what the person wrote there and could not send: the draft and every message not
+ * acknowledged (sending or failed), so that nothing typed is lost without a word.
+ */
+function withoutChat(state: State, removed: { chat: string; name: string; reason: UiRemovalReason }): State {
+  const code = removed.chat;
+  const pending = state.conversations[code]?.pending.map((p) => p.text) ?? [];
+  const draft = state.drafts[code]?.trim() ? [state.drafts[code]!] : [];
+  const notice: RemovalNotice = { chat: code, name: removed.name, reason: removed.reason, unsent: [...pending, ...draft] };
+  const drop = <T>(record: Record<string, T>): Record<string, T> => {
+    const { [code]: _, ...others } = record;
+    return others;
+  };
+  return {
+    ...state,
+    chats: state.chats.filter((c) => c.code !== code),
+    active: state.active === code ? null : state.active,
+    conversations: drop(state.conversations),
+    members: drop(state.members),
+    typing: drop(state.typing),
+    drafts: drop(state.drafts),
+    notices: [...state.notices.filter((n) => n.chat !== code), notice],
+  };
 }
 
 /**

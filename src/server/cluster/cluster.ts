@@ -33,6 +33,8 @@ export interface LocalParts {
   keyRotated(chatCode: string): void;
   /** Events relayed from another server, sent at this site only. */
   eventsHere(chatCode: string, events: readonly ChatEvent[]): void;
+  /** A member removed (or gone) at another server: their watches here end. */
+  memberRemoved(chatCode: string, userId: number): void;
   /** What another server announced of a user's presence there. */
   presenceElsewhere(serverId: string, userId: number, state: 'online' | 'away' | 'offline'): void;
 }
@@ -130,6 +132,7 @@ export class Cluster {
       if (change.change === 'removed') {
         feed.removalSeen(change.chatCode);
         this.rotate(parts, change.chatCode);
+        parts.memberRemoved(change.chatCode, change.userId);
       }
     });
     parts.members.onChange((change) => {

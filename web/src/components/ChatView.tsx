@@ -22,12 +22,14 @@ interface ChatViewProps {
   typing: string[] | undefined;
   /** The agent's link to the server: while it is down, the header does not say Live. */
   connection: ConnectionState;
+  /** What is in the compose box (kept in the state: offered back if the chat is taken away). */
+  draft: string;
 }
 
 const FIRST_PAGE = 50;
 
 /** One chat: its name, its messages, and the box to write in. */
-export function ChatView({ chat, conversation, dispatch, user, members, typing, connection }: ChatViewProps) {
+export function ChatView({ chat, conversation, dispatch, user, members, typing, connection, draft }: ChatViewProps) {
   const code = chat.code;
   const status = conversation?.status;
 
@@ -50,7 +52,7 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing, 
     }
   }, [status, load]);
 
-  const [draft, setDraft] = useState('');
+  const setDraft = useCallback((text: string) => dispatch({ type: 'draft', code, text }), [code, dispatch]);
   const [showMembers, setShowMembers] = useState(false);
 
   // The member list (presence, receipts), read again as members come and go, and as the panel

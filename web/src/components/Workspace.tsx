@@ -5,6 +5,7 @@ import { BellIcon, JoinIcon, LogoMark, LogoutIcon, PlusIcon, SettingsIcon } from
 import { askForNotifications, notificationPermission } from '../notifications.js';
 import type { Action, State } from '../state.js';
 import { ChatView } from './ChatView.js';
+import { RemovalNotices } from './RemovalNotices.js';
 import { CreateChat, JoinChat } from './ChatForms.js';
 import { SettingsPanel } from './SettingsPanel.js';
 import { initial } from '../format.js';
@@ -21,6 +22,7 @@ export function Workspace({ state, dispatch, user }: WorkspaceProps) {
   const activeChat = state.chats.find((c) => c.code === state.active);
   return (
     <div className={`workspace ${showingMain ? 'workspace-main' : 'workspace-list'}`}>
+      <RemovalNotices notices={state.notices} dispatch={dispatch} />
       <Sidebar state={state} dispatch={dispatch} user={user} />
       <main className="main">
         <ConnectionBanner state={state} />
@@ -37,6 +39,7 @@ export function Workspace({ state, dispatch, user }: WorkspaceProps) {
             members={state.members[activeChat.code]}
             typing={state.typing[activeChat.code]}
             connection={state.connection.state}
+            draft={state.drafts[activeChat.code] ?? ''}
           />
         )}
         {state.panel === 'none' && !activeChat && <EmptyState dispatch={dispatch} hasChats={state.chats.length > 0} />}
