@@ -14,7 +14,7 @@ import { MAX_CLIENT_MSG_ID_LENGTH, MAX_TYPING_MEMBERS } from '../protocol/limits
 import { blankTextProblem } from '../protocol/message-text.js';
 import type { ReadPositions } from './read-positions.js';
 import { mayMeanSessionEnded, toUiError } from './ui-errors.js';
-import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiDelivery, type UiMember, type UiPush, type UiSettings, type UiUser } from './ui-protocol.js';
+import { type ConnectionState, DEFAULT_PAGE, MAX_PAGE, type UiChat, type UiDelivery, type UiMember, type UiPush, type UiRemovalReason, type UiSettings, type UiUser } from './ui-protocol.js';
 
 export interface MessagingOptions {
   /** With the session's token. */
@@ -138,7 +138,8 @@ export class Messaging {
       if (listed.has(code)) continue;
       this.forget(code);
       // Left elsewhere or removed, unnoticed till now: the tabs may hold a draft for it.
-      this.options.push({ type: 'removed', chat: code, name: entry.chat.name, reason: 'removed' });
+      const reason = (await this.removalReason(code, 'NOT_A_MEMBER')) ?? 'removed';
+      this.options.push({ type: 'removed', chat: code, name: entry.chat.name, reason });
     }
     await Promise.all(chats.map((chat) => this.track(chat, this.options.readPositions.get(this.account, chat.code))));
     const summaries = this.summaries();
@@ -400,10 +401,32 @@ export class Messaging {
     void this.oneAtATime(async () => {
       const entry = this.chats.get(code);
       if (this.closed || !entry || this.leaving.has(code)) return;
+      const reason = await this.removalReason(code, error.code);
+      if (reason === undefined || this.closed || this.chats.get(code) !== entry) return;
       this.forget(code);
-      this.options.push({ type: 'removed', chat: code, name: entry.chat.name, reason: error.code === 'CHAT_NOT_FOUND' ? 'gone' : 'removed' });
+      this.options.push({ type: 'removed', chat: code, name: entry.chat.name, reason });
       this.options.push({ type: 'chats', chats: this.summaries() });
     });
+  }
+
+  /**
+   * A refused watch or send says only "not a member", which a removal and a leave on another
+   * device both are; the chat itself, asked once, tells them apart (BANNED for a removal).
+   * Undefined: the user is a member after all (a leave and a join crossed), nothing to take.
+   */
+  private async removalReason(code: string, refusal: string): Promise<UiRemovalReason | undefined> {
+    if (refusal === 'CHAT_NOT_FOUND') return 'gone';
+    if (refusal === 'BANNED') return 'banned';
+    try {
+      await this.options.api.getChat(code);
+      return undefined;
+    } catch (asked) {
+      const answer = asked instanceof ChorusError ? asked.code : undefined;
+      if (answer === 'BANNED') return 'banned';
+      if (answer === 'NOT_A_MEMBER') return 'left';
+      if (answer === 'CHAT_NOT_FOUND') return 'gone';
+      return 'removed';
+    }
   }
 
   private forget(code: string): void {

@@ -41,6 +41,8 @@ interface FakeServer {
   joinable: Map<string, Chat>;
   /** When set, every message sent over TCP is refused with this code (a removal, say). */
   sendRefusal?: 'NOT_A_MEMBER';
+  /** When set, GET /api/chats/{code} is refused with this code (403). */
+  chatRefusal?: 'BANNED' | 'NOT_A_MEMBER';
   close(): Promise<void>;
 }
 
@@ -124,6 +126,9 @@ async function fakeServer(): Promise<FakeServer> {
         json(200, { chat: chat.code, seq });
       });
       return;
+    }
+    if (req.method === 'GET' && state.chatRefusal && /^\/api\/chats\/[^/?]+$/.test(req.url ?? '')) {
+      return json(403, { code: state.chatRefusal, title: 'Refused', status: 403, detail: state.chatRefusal });
     }
     // Anything else, a chat's details among them: the receiver does not join its group here.
     return json(404, {});
@@ -317,6 +322,24 @@ describe('Session: a chat taken away', () => {
       { type: 'chats', chats: [] },
     ]);
     expect(session.chats().summaries()).toEqual([]);
+  });
+
+  it('says a removal by the creator, or a leave elsewhere, as the chat asked once answers (BANNED, NOT_A_MEMBER)', async () => {
+    for (const [answer, reason] of [['BANNED', 'banned'], ['NOT_A_MEMBER', 'left']] as const) {
+      const server = await fakeServer();
+      server.tcp = 'welcome';
+      server.chatList.push(chatNamed('ABCDE-12345', 'Book club', 0));
+      cleanup.push(() => server.close());
+      const { session, pushes } = await loggedInSession(server);
+      await expect.poll(() => session.chats().summaries().length, { timeout: 10_000 }).toBe(1);
+      await expect.poll(() => session.chats().connectionState.state, { timeout: 10_000 }).toBe('connected');
+      server.chatRefusal = answer;
+      server.sendRefusal = 'NOT_A_MEMBER';
+      session.chats().send('ABCDE-12345', 'hello?', 'm1');
+      await expect.poll(() => pushes.some((p) => p.type === 'removed'), { timeout: 5000 }).toBe(true);
+      expect(removals(pushes)[0]).toEqual({ type: 'removed', chat: 'ABCDE-12345', name: 'Book club', reason });
+      await session.close();
+    }
   });
 
   it('tells the tabs of a chat the server no longer lists (left elsewhere, or a removal not heard)', async () => {

@@ -132,11 +132,11 @@ export type UiPush =
   | { type: 'removed'; chat: string; name: string; reason: UiRemovalReason };
 
 /**
- * Why a chat was taken from the list. `removed`: the server says the user is not a member
- * (removed by its creator; a leave on another device reads the same, and the server does not
- * tell them apart); `gone`: the server has no such chat.
+ * Why a chat was taken from the list. `banned`: its creator removed the user; `left`: the user
+ * left it elsewhere (another device, the CLI); `removed`: no longer a member, and which of the
+ * two could not be asked; `gone`: the server has no such chat.
  */
-export type UiRemovalReason = 'removed' | 'gone';
+export type UiRemovalReason = 'banned' | 'left' | 'removed' | 'gone';
 
 export type AgentToUi = UiReply | UiPush | AgentChallenge | AgentAdmitted;
 

@@ -60,7 +60,8 @@ describe('a member removed in the web', () => {
 
     const notice = carlos.page.getByRole('alert').filter({ hasText: CHAT });
     await visible(notice, NOTICE_WITHIN_MS);
-    await expect.poll(() => notice.first().textContent()).toContain(`You are no longer a member of “${CHAT}”.`);
+    // Removed by the creator, and told so: not "no longer a member", which a leave elsewhere also is.
+    await expect.poll(() => notice.first().textContent()).toContain(`You were removed from “${CHAT}” by its creator.`);
     // The draft, as typed (its line break too), ready to copy.
     const unsent = notice.getByLabel('Your unsent text');
     expect(await unsent.textContent()).toBe(DRAFT);

@@ -25,15 +25,7 @@ function Notice({ notice, onDismiss }: { notice: RemovalNotice; onDismiss(): voi
     <div className="notice" role="alert" aria-labelledby={`${id}-text`}>
       <div className="notice-body">
         <p id={`${id}-text`} className="notice-text">
-          {notice.reason === 'gone' ? (
-            <>
-              <strong>“{notice.name}” no longer exists</strong> on the server.
-            </>
-          ) : (
-            <>
-              <strong>You are no longer a member of “{notice.name}”.</strong> Its creator removed you, or you left it on another device.
-            </>
-          )}
+          <RemovalText name={notice.name} reason={notice.reason} />
         </p>
         {unsent && (
           <>
@@ -52,4 +44,12 @@ function Notice({ notice, onDismiss }: { notice: RemovalNotice; onDismiss(): voi
       </div>
     </div>
   );
+}
+
+/** Why the chat left the list, in the person's terms. */
+function RemovalText({ name, reason }: { name: string; reason: RemovalNotice['reason'] }) {
+  if (reason === 'gone') return <><strong>“{name}” no longer exists</strong> on the server.</>;
+  if (reason === 'banned') return <><strong>You were removed from “{name}”</strong> by its creator.</>;
+  if (reason === 'left') return <><strong>You left “{name}”</strong> on another device.</>;
+  return <><strong>You are no longer a member of “{name}”.</strong> Its creator removed you, or you left it on another device.</>;
 }
