@@ -65,6 +65,7 @@ async function fakeServer(): Promise<FakeServer> {
     readWrites: [] as FakeServer['readWrites'],
     joinable: new Map<string, Chat>(),
     sendRefusal: undefined as FakeServer['sendRefusal'],
+    chatRefusal: undefined as FakeServer['chatRefusal'],
   };
   // TCP ingest that refuses every hello as the server did when its session lookup was slow.
   const tcp: TcpServer = createTcpServer((socket) => {
