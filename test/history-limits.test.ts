@@ -94,7 +94,7 @@ describe('history requests per user', () => {
     const port = Number(new URL(server.httpUrl).port);
     const socket = connect({ port, host: '127.0.0.1' });
     await new Promise((resolve) => socket.once('connect', resolve));
-    const request = `GET /api/chats/${code}/messages?after=0&limit=500 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ada.token}\r\n\r\n`;
+    const request = `GET /api/chats/${code}/messages?after=0&limit=500 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${ada.token}\r\n\r\n`;
     socket.write(request.repeat(12));
     let received = '';
     socket.setEncoding('latin1');

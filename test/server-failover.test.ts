@@ -258,7 +258,7 @@ describe('several servers on one database: a client fails over and comes home', 
 
     const help = await chorus(['login', '--help']);
     const words = help.stdout.replace(/\s+/g, ' ');
-    expect(words).toContain('--server <url> the server\'s address; repeat it (or give a comma list) for several servers of one cluster, home first');
+    expect(words).toContain('--server <url> the server\'s address (a URL, or host:port: http on loopback, https beyond); repeat it (or give a comma list) for several servers of one cluster, home first');
     expect(words).toContain('--fingerprint is then given once per https:// server, in their order');
     expect(words).not.toContain('(default: [])');
   }, 60_000);
