@@ -47,7 +47,7 @@ describe('chorus doctor', { timeout: 60_000 }, () => {
     expect(exit).toBe(0);
     expect(statuses(report)).toEqual({ http: 'ok', tls: 'skip', session: 'ok', 'server-key': 'ok', tcp: 'ok', interface: 'ok', chat: 'skip', join: 'skip', probe: 'skip' });
     expect(report).toMatchObject({ server: server.httpUrl, chat: null, multicast: null, delivery: null, interface: { address: '127.0.0.1' } });
-    expect(report.hints.join('\n')).toMatch(/join a chat \(chorus join CODE\)/);
+    expect(report.hints.join('\n')).toContain(`join a chat (chorus --profile ${bob} join CODE)`);
   });
 
   it('in a chat, on loopback: every check passes and the verdict is that multicast works, exit 0; the human lines say the same', async () => {
@@ -87,7 +87,7 @@ describe('chorus doctor', { timeout: 60_000 }, () => {
     expect(exit).toBe(0);
     expect(report.checks.find((c) => c.id === 'chat')).toMatchObject({ status: 'fail', detail: expect.stringMatching(/not a member/i) });
     expect(statuses(report)).toMatchObject({ join: 'skip', probe: 'skip' });
-    expect(report.hints.join('\n')).toContain(`chorus join ${code}`);
+    expect(report.hints.join('\n')).toContain(`chorus --profile ${bob} join ${code}`);
   });
 
   it('a server that cannot be reached: exit 1, the HTTP check fails and nothing after it is tried', async () => {
@@ -110,7 +110,7 @@ describe('chorus doctor', { timeout: 60_000 }, () => {
     const { code: exit, report } = await doctor(copy);
     expect(exit).toBe(1);
     expect(statuses(report)).toEqual({ http: 'ok', tls: 'skip', session: 'fail' });
-    expect(report.hints).toEqual(['log in again: chorus login']);
+    expect(report.hints).toEqual([`log in again: chorus --profile ${copy} login`]);
   });
 
   it('not logged in at all: one line, exit 1; --help describes the checks and the exit codes', async () => {

@@ -159,7 +159,7 @@ describe('chorus send', { timeout: 60_000 }, () => {
   it('refuses with one clear line: not a member, unknown chat, empty or invisible text, not logged in, server unreachable', async () => {
     const notMember = await chorus(as(carol, 'send', code, 'let me in'));
     expect(notMember.code).toBe(1);
-    expect(failureLine(notMember)).toBe(`chorus: you are not a member of ${code}: run chorus join ${code}`);
+    expect(failureLine(notMember)).toBe(`chorus: you are not a member of ${code}: run chorus --profile ${carol} join ${code}`);
 
     const unknown = await chorus(as(ada, 'send', 'ABCDE-12345', 'anyone?'));
     expect(unknown.code).toBe(1);
@@ -178,7 +178,7 @@ describe('chorus send', { timeout: 60_000 }, () => {
     writeFileSync(join(loggedOut, 'profile.json'), JSON.stringify({ server: server.httpUrl }), { mode: 0o600 });
     const notLoggedIn = await chorus(as(loggedOut, 'send', code, 'hello'));
     expect(notLoggedIn.code).toBe(1);
-    expect(failureLine(notLoggedIn)).toBe('chorus: not logged in: run chorus login, or chorus register to make an account');
+    expect(failureLine(notLoggedIn)).toBe(`chorus: not logged in: run chorus --profile ${loggedOut} login, or chorus --profile ${loggedOut} register to make an account`);
 
     const stranded = join(scratch, 'stranded');
     mkdirSync(stranded, { mode: 0o700 });
@@ -362,7 +362,7 @@ describe('chorus tail', { timeout: 60_000 }, () => {
   it('refuses a non-member, and a server whose key is not the one pinned at login', async () => {
     const notMember = await chorus(as(carol, 'tail', code));
     expect(notMember.code).toBe(1);
-    expect(failureLine(notMember)).toBe(`chorus: you are not a member of ${code}: run chorus join ${code}`);
+    expect(failureLine(notMember)).toBe(`chorus: you are not a member of ${code}: run chorus --profile ${carol} join ${code}`);
 
     // Login pinned the server's key in the profile.
     const { publicKey } = (await (await fetch(`${server.httpUrl}/api/server-key`)).json()) as { publicKey: string };
@@ -480,7 +480,7 @@ describe('chorus chat', { timeout: 60_000 }, () => {
   it('a non-member is refused with one line, exit 1', async () => {
     const run = await chorus(as(carol, 'chat', code));
     expect(run.code).toBe(1);
-    expect(failureLine(run)).toBe(`chorus: you are not a member of ${code}: run chorus join ${code}`);
+    expect(failureLine(run)).toBe(`chorus: you are not a member of ${code}: run chorus --profile ${carol} join ${code}`);
   });
 });
 

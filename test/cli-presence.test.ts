@@ -83,7 +83,7 @@ describe('chorus read', { timeout: 60_000 }, () => {
   it('is refused for a chat one is not a member of, and for a SEQ that is not a number', async () => {
     const outsider = await chorus(as(carol, 'read', code));
     expect(outsider.code).toBe(1);
-    expect(failureLine(outsider)).toBe(`chorus: you are not a member of ${code}: run chorus join ${code}`);
+    expect(failureLine(outsider)).toBe(`chorus: you are not a member of ${code}: run chorus --profile ${carol} join ${code}`);
     const usage = await chorus(as(bob, 'read', code, 'latest'));
     expect(usage.code).toBe(2);
   });
@@ -143,7 +143,7 @@ describe('chorus members', { timeout: 60_000 }, () => {
   it('is refused to non-members', async () => {
     const run = await chorus(as(carol, 'members', code));
     expect(run.code).toBe(1);
-    expect(failureLine(run)).toBe(`chorus: you are not a member of ${code}: run chorus join ${code}`);
+    expect(failureLine(run)).toBe(`chorus: you are not a member of ${code}: run chorus --profile ${carol} join ${code}`);
   });
 });
 

@@ -10,7 +10,8 @@ import { http, type TestServer, startTestServer } from './support/server.js';
  * profile, here): one line saying so, and exit 1, rather than retrying for ever or going on.
  */
 
-const ENDED = 'chorus: your session ended: log in again (chorus login)';
+/** The line each prints: its hint names the profile it ran on. */
+const ended = (dir: string) => `chorus: your session ended: log in again (chorus --profile ${dir} login)`;
 
 let scratch: string;
 let server: TestServer;
@@ -54,7 +55,7 @@ describe('the session ends under a running command', { timeout: 60_000 }, () => 
     await logout(dir);
     const run = await chat.result;
     expect(run.code).toBe(1);
-    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(ENDED);
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(ended(dir));
   });
 
   it('chorus tail says so and exits 1', async () => {
@@ -64,7 +65,7 @@ describe('the session ends under a running command', { timeout: 60_000 }, () => 
     await logout(dir);
     const run = await tail.result;
     expect(run.code).toBe(1);
-    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(ENDED);
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(ended(dir));
   });
 
   it('chorus send --stdin stops reading, says so and exits 1; what was sent before stays sent', async () => {
@@ -84,7 +85,7 @@ describe('the session ends under a running command', { timeout: 60_000 }, () => 
     send.child.stdin!.write('after\n');
     const run = await Promise.race([send.result, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(JSON.stringify(send.output()))), 15_000))]);
     expect(run.code).toBe(1);
-    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(ENDED);
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(ended(dir));
     expect(await texts()).toEqual(['before']);
   });
 
@@ -95,6 +96,6 @@ describe('the session ends under a running command', { timeout: 60_000 }, () => 
     expect((await http(server.httpUrl)('DELETE', '/api/sessions/current', { token: profile.token })).status).toBe(204);
     const run = await chorus(as(dir, 'send', code, 'hello'));
     expect(run.code).toBe(1);
-    expect(failureLine(run)).toBe(ENDED);
+    expect(failureLine(run)).toBe(ended(dir));
   });
 });

@@ -89,7 +89,8 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
     expect(run.code).toBe(0);
     code = CODE.exec(run.stdout)?.[1] ?? '';
     expect(code).not.toBe('');
-    expect(run.stdout).toContain(`chorus join ${code}`);
+    // The others run it on their own profiles: the hint does not carry this one's.
+    expect(run.stdout).toContain(`Others join it with: chorus join ${code}\n`);
   });
 
   it('join works from the other profile, in any case and without the dash', async () => {
@@ -235,7 +236,7 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
     expect(JSON.parse((await chorus(as(bob, 'chats', '--json'))).stdout)).toEqual([]);
     const history = await chorus(as(bob, 'history', code));
     expect(history.code).toBe(1);
-    expect(failureLine(history)).toBe(`chorus: you are not a member of ${code}: run chorus join ${code}`);
+    expect(failureLine(history)).toBe(`chorus: you are not a member of ${code}: run chorus --profile ${bob} join ${code}`);
   });
 
   it('logout revokes the session; afterwards commands say "not logged in"', async () => {
@@ -252,11 +253,11 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
     for (const args of [['chats'], ['whoami'], ['create', 'Another'], ['history', code]]) {
       const refused = await chorus(as(ada, ...args));
       expect(refused.code, args.join(' ')).toBe(1);
-      expect(failureLine(refused)).toBe('chorus: not logged in: run chorus login, or chorus register to make an account');
+      expect(failureLine(refused)).toBe(`chorus: not logged in: run chorus --profile ${ada} login, or chorus --profile ${ada} register to make an account`);
     }
     // Run through npm inside the clone, where `chorus` alone is no command, it names `npx chorus`.
     const viaNpx = await chorus(as(ada, 'chats'), { env: { npm_command: 'exec' } });
-    expect(failureLine(viaNpx)).toBe('chorus: not logged in: run npx chorus login, or npx chorus register to make an account');
+    expect(failureLine(viaNpx)).toBe(`chorus: not logged in: run npx chorus --profile ${ada} login, or npx chorus --profile ${ada} register to make an account`);
   });
 
   it('logout with the server unreachable still forgets the token, and says the session lives on', async () => {

@@ -184,9 +184,11 @@ describe('chorus and a TLS server', { timeout: 60_000 }, () => {
 
   it('chorus client: an https:// server the profile has not trusted is refused before anything is sent, saying what to do', async () => {
     const fake = await impostor();
-    const run = await chorus(as(join(scratch, 'carol'), 'client', '--server', fake.url, '--no-open'));
+    const carol = join(scratch, 'carol');
+    const run = await chorus(as(carol, 'client', '--server', fake.url, '--no-open'));
     expect(run.code).toBe(2);
-    expect(failureLine(run)).toMatch(/^chorus: this profile has not trusted https:\/\/127\.0\.0\.1:\d+ yet: log in once with "chorus login --server https:\/\/127\.0\.0\.1:\d+" \(.*\), or pass --fingerprint/);
+    expect(failureLine(run)).toMatch(/^chorus: this profile has not trusted https:\/\/127\.0\.0\.1:\d+ yet: log in once with "chorus --profile \S+ login --server https:\/\/127\.0\.0\.1:\d+" \(.*\), or pass --fingerprint/);
+    expect(failureLine(run)).toContain(`"chorus --profile ${carol} login --server ${fake.url}"`);
     expect(fake.bytes()).toHaveLength(0);
   });
 

@@ -115,7 +115,9 @@ describe('chorus up', { timeout: 60_000 }, () => {
       // --no-open: no window opens, so the banner points at the printed address.
       expect(stdout).toContain('Log in as Carlos at the address printed below;');
       // The second window's command opens on Luis's login the same way.
-      expect(stdout).toMatch(/client --server http:\/\/127\.0\.0\.1:\d+ --profile \S+-luis --email luis@gmail\.com\n/);
+      // Luis has a profile of his own: the command does not carry this window's --profile.
+      expect(stdout).toContain(`chorus client --server ${serverUrl} --profile ${join(scratch, 'demo-profile')}-luis --email luis@gmail.com\n`);
+      expect(stdout).not.toContain(`--profile ${join(scratch, 'demo-profile')} client`);
       expect(stdout).toContain('on this machine only (loopback)');
       const chatCode = /chat "Demo" \(code ([0-9A-Z]{5}-[0-9A-Z]{5})\)/.exec(stdout)?.[1];
       expect(chatCode).toBeDefined();

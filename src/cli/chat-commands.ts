@@ -5,7 +5,7 @@ import type { ChatMessage } from '../protocol/message.js';
 import { ChorusError } from '../protocol/errors.js';
 import { SenderLabels } from '../protocol/name-skeleton.js';
 import { requireSession } from './account.js';
-import { chorusCommand } from './invocation.js';
+import { chorusCommand, chorusCommandForOthers } from './invocation.js';
 import { chatCodeArgument, positiveInteger } from './options.js';
 import { CliError, messageLine, plural, printResult, table, terminalSafe } from './output.js';
 import { fitToTerminal } from './wrap.js';
@@ -26,7 +26,7 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
       const chat = await client.createChat(name);
       printResult(options.json, chatView(chat), () => [
         `Created "${terminalSafe(chat.name)}" with code ${chat.code}.`,
-        `Others join it with: ${chorusCommand(`join ${chat.code}`)}`,
+        `Others join it with: ${chorusCommandForOthers(`join ${chat.code}`)}`,
       ]);
     });
 

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { chorusCommandFor, relaunchCommand } from './invocation.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { chorusCommand, chorusCommandFor, chorusCommandForOthers, relaunchCommand, setChorusProfile, shellWord } from './invocation.js';
 
 describe('how the person runs chorus', () => {
   it('is "npx chorus" when npm started it (npx, npm start, npm run), else "chorus"', () => {
@@ -14,5 +14,28 @@ describe('how the person runs chorus', () => {
     expect(relaunchCommand({ npm_command: 'exec' }, 'up')).toBe('npx chorus up');
     expect(relaunchCommand({ npm_command: 'exec' }, 'client')).toBe('npx chorus client');
     expect(relaunchCommand({}, 'client')).toBe('chorus client');
+  });
+
+  describe('with a --profile given', () => {
+    afterEach(() => setChorusProfile(undefined));
+
+    it('names it in the hints for this person, and not in those for others', () => {
+      setChorusProfile('/home/grace/chorus-grace');
+      expect(chorusCommand('login')).toBe('chorus --profile /home/grace/chorus-grace login');
+      expect(chorusCommandForOthers('join ABCDE-12345')).toBe('chorus join ABCDE-12345');
+      expect(relaunchCommand({}, 'client')).toBe('chorus --profile /home/grace/chorus-grace client');
+      expect(relaunchCommand({ npm_lifecycle_event: 'start' }, 'up')).toBe('npm start -- --profile /home/grace/chorus-grace');
+      setChorusProfile(undefined);
+      expect(chorusCommand('login')).toBe('chorus login');
+    });
+
+    it('quotes a folder the shell would read otherwise', () => {
+      setChorusProfile("/tmp/Grace's chats");
+      expect(chorusCommand('login')).toBe("chorus --profile '/tmp/Grace'\\''s chats' login");
+      expect(shellWord('/tmp/a b')).toBe("'/tmp/a b'");
+      expect(shellWord('$HOME/x')).toBe("'$HOME/x'");
+      expect(shellWord('~/x')).toBe("'~/x'");
+      expect(shellWord('./work/chorus-1.profile')).toBe('./work/chorus-1.profile');
+    });
   });
 });

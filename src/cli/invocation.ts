@@ -1,3 +1,5 @@
+import type { Command } from 'commander';
+
 /**
  * How this person starts Chorus, so that a message naming a command names one that runs for
  * them. Inside the clone, through npm (`npx chorus …`, `npm start`, `npm run chorus`), `chorus`
@@ -6,6 +8,8 @@
  * the processes it starts.
  */
 let command = 'chorus';
+/** The --profile this command was given, if any: hints name it, or they would act on another profile. */
+let profileArgs = '';
 
 export function chorusCommandFor(env: NodeJS.ProcessEnv): string {
   return env.npm_lifecycle_event !== undefined || env.npm_command !== undefined ? 'npx chorus' : 'chorus';
@@ -15,13 +19,44 @@ export function setChorusCommand(env: NodeJS.ProcessEnv): void {
   command = chorusCommandFor(env);
 }
 
-/** `chorus ARGS` as this person runs it: "npx chorus login" inside the clone, "chorus login" when installed. */
+/**
+ * Decides how hints name commands for this run of `program`: the way Chorus was started (from
+ * `env`), and, once the options are parsed, the --profile given.
+ */
+export function followInvocation(program: Command, env: NodeJS.ProcessEnv): void {
+  setChorusCommand(env);
+  program.hook('preAction', (_program, action) => setChorusProfile(action.optsWithGlobals<{ profile?: string }>().profile));
+}
+
+/**
+ * Hints name the --profile the person gave: "chorus join X" without it would act on the default
+ * profile, another login than the one the hint is about. Set once the options are parsed (main.ts).
+ */
+export function setChorusProfile(profile: string | undefined): void {
+  profileArgs = profile === undefined ? '' : ` --profile ${shellWord(profile)}`;
+}
+
+/**
+ * `chorus ARGS` as this person runs it: "npx chorus login" inside the clone, "chorus login" when
+ * installed, with the --profile this command was given ("chorus --profile ~/grace login").
+ */
 export function chorusCommand(args: string): string {
+  return `${command}${profileArgs} ${args}`;
+}
+
+/** `chorus ARGS` for someone else to run (a join hint for the others): their own profile, not ours. */
+export function chorusCommandForOthers(args: string): string {
   return `${command} ${args}`;
 }
 
 /** What starts the web client again: `npm start` when that is how `chorus up` was started. */
 export function relaunchCommand(env: NodeJS.ProcessEnv, subcommand: 'up' | 'client'): string {
-  if (subcommand === 'up' && env.npm_lifecycle_event === 'start') return 'npm start';
-  return `${chorusCommandFor(env)} ${subcommand}`;
+  if (subcommand === 'up' && env.npm_lifecycle_event === 'start') return profileArgs ? `npm start --${profileArgs}` : 'npm start';
+  return `${chorusCommandFor(env)}${profileArgs} ${subcommand}`;
+}
+
+/** A word a POSIX shell reads back as it is: bare when it holds nothing the shell treats specially, else in single quotes. */
+export function shellWord(word: string): string {
+  if (/^[A-Za-z0-9_./:@%+=,~-]+$/.test(word) && !word.startsWith('~')) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
 }

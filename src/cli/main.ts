@@ -5,7 +5,7 @@ import { PASSWORD_HELP, registerAccountCommands } from './account.js';
 import { registerChatCommands } from './chat-commands.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerMessagingCommands } from './messaging-commands.js';
-import { setChorusCommand } from './invocation.js';
+import { followInvocation } from './invocation.js';
 import { registerPresenceCommands } from './presence-commands.js';
 import { EXIT_USAGE, reportFailure } from './output.js';
 import { registerServerCommand } from './server.js';
@@ -22,7 +22,6 @@ function packageVersion(): string {
 }
 
 function buildProgram(env: NodeJS.ProcessEnv): Command {
-  setChorusCommand(env);
   const program = new Command('chorus')
     .description('Chorus: group chat for a local network. Run a server, then register, create or join chats.')
     .version(packageVersion(), '--version', 'print the version of Chorus and exit')
@@ -31,6 +30,7 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'chorus: ')) })
     // Commander's own errors (unknown option, missing argument) become usage errors, exit 2.
     .exitOverride();
+  followInvocation(program, env);
 
   registerUpCommand(program, env);
   registerServerCommand(program);
@@ -56,7 +56,7 @@ Getting started:
 Your login and the server's address are kept in a profile folder: --profile DIR, else
 $CHORUS_HOME, else $XDG_CONFIG_HOME/chorus or ~/.config/chorus (readable by you only).
 ${PASSWORD_HELP}
-Every command takes --json for scripts. Failures print one line on stderr and exit 1,
+Commands that print results take --json for scripts. Failures print one line on stderr and exit 1,
 or 2 when the command itself is wrong. "chorus help COMMAND" shows a command's options.`,
   );
   return program;

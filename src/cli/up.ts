@@ -6,7 +6,7 @@ import { isLoopbackHost } from '../protocol/loopback.js';
 import { NO_OPEN_HELP, PORT_HELP, announce, announceRunning, givenOptions, launchAgent, port } from './client.js';
 import { profileDirOf } from './account.js';
 import { demoBanner, seedDemo } from './demo.js';
-import { chorusCommand, relaunchCommand } from './invocation.js';
+import { chorusCommand, chorusCommandForOthers, relaunchCommand, shellWord } from './invocation.js';
 import { DEFAULT_SERVER } from './options.js';
 import { CliError, usageError } from './output.js';
 import { stopOnSignals } from './signals.js';
@@ -67,7 +67,9 @@ Use "chorus server" for a server alone, with every setting.`,
           const [first, second] = seed.users;
           // Each window opens on the login screen of the user the banner tells the person to be.
           loginEmail = first!.email;
-          banner = demoBanner(seed, chorusCommand(`client --server ${server.httpUrl} --profile ${profileDir}-luis --email ${second!.email}`), options.open);
+          // Luis is someone else: his own profile, beside this one, not the --profile this was given.
+          const luisProfile = shellWord(`${profileDir}-luis`);
+          banner = demoBanner(seed, chorusCommandForOthers(`client --server ${server.httpUrl} --profile ${luisProfile} --email ${second!.email}`), options.open);
         }
         agent = await launchAgent({
           server: server.httpUrl,

@@ -364,7 +364,8 @@ describe('a restart of the local client', () => {
 
     await first.stop();
     await visible(page.getByRole('heading', { name: 'Waiting for the Chorus client…' }));
-    await visible(page.getByText('npx chorus client', { exact: true }));
+    // With the profile it was given: a bare `npx chorus client` would start another login's client.
+    await visible(page.getByText(`npx chorus --profile ${profileDir} client`, { exact: true }));
     expect(await styled(page)).toBe(true);
     await shot(page, '2-client-stopped');
 

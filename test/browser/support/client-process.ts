@@ -4,9 +4,11 @@
  */
 import { Command } from 'commander';
 import { registerClientCommand } from '../../../src/cli/client.js';
+import { followInvocation } from '../../../src/cli/invocation.js';
 import { describeFailure } from '../../../src/cli/output.js';
 
 const program = new Command('chorus').option('--profile <dir>', 'profile folder').exitOverride();
+followInvocation(program, process.env);
 registerClientCommand(program, process.env);
 try {
   await program.parseAsync(process.argv);
