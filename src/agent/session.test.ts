@@ -159,6 +159,16 @@ async function loggedInSession(server: FakeServer): Promise<{ session: Session; 
   return { session, pushes, profileFile: join(profileDir, 'profile.json') };
 }
 
+/** A server that welcomes the TCP hello and lists `chats`, and a session logged in to it. */
+async function welcomedSession(chats: Chat[] = []): Promise<{ server: FakeServer; session: Session; pushes: UiPush[] }> {
+  const server = await fakeServer();
+  server.tcp = 'welcome';
+  server.chatList.push(...chats);
+  cleanup.push(() => server.close());
+  const { session, pushes } = await loggedInSession(server);
+  return { server, session, pushes };
+}
+
 const tokenIn = (file: string) => JSON.parse(readFileSync(file, 'utf8')).token;
 const loggedOut = (pushes: UiPush[]) => pushes.some((p) => p.type === 'session' && p.user === null);
 
@@ -239,10 +249,7 @@ describe('Session', () => {
 
 describe('Session: presence from the tabs', () => {
   it('is online while any tab is in use, away when every tab is away or the last active one closed', async () => {
-    const server = await fakeServer();
-    cleanup.push(() => server.close());
-    server.tcp = 'welcome';
-    const { session } = await loggedInSession(server);
+    const { server, session } = await welcomedSession();
     const waitFor = async (check: () => boolean, what: string) => {
       const deadline = Date.now() + 5000;
       while (!check()) {
@@ -268,10 +275,7 @@ describe('Session: the chat list', () => {
   const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
 
   it('re-reads the chat list when a tab is used again after being away, not at every report', async () => {
-    const server = await fakeServer();
-    server.tcp = 'welcome';
-    cleanup.push(() => server.close());
-    const { session } = await loggedInSession(server);
+    const { server, session } = await welcomedSession();
     await expect.poll(() => server.chatsCalls, { timeout: 10_000 }).toBe(1);
     const tab = {};
     session.tabPresence(tab, 'active');
@@ -286,10 +290,7 @@ describe('Session: the chat list', () => {
   });
 
   it('keeps a chat joined while the list was being read (read before the join, answered after)', async () => {
-    const server = await fakeServer();
-    server.tcp = 'welcome';
-    cleanup.push(() => server.close());
-    const { session } = await loggedInSession(server);
+    const { server, session } = await welcomedSession();
     await expect.poll(() => server.chatsCalls, { timeout: 10_000 }).toBe(1);
     const chat = chatNamed('FGHJK-67890', 'Joined in the web', 0);
     server.joinable.set(chat.code, chat);
@@ -306,11 +307,7 @@ describe('Session: a chat taken away', () => {
   const removals = (pushes: UiPush[]) => pushes.slice(pushes.findIndex((p) => p.type === 'removed'));
 
   it('tells the tabs which chat and why when a send is refused NOT_A_MEMBER, after the failure and before the list without it', async () => {
-    const server = await fakeServer();
-    server.tcp = 'welcome';
-    server.chatList.push(chatNamed('ABCDE-12345', 'Book club', 0));
-    cleanup.push(() => server.close());
-    const { session, pushes } = await loggedInSession(server);
+    const { server, session, pushes } = await welcomedSession([chatNamed('ABCDE-12345', 'Book club', 0)]);
     await expect.poll(() => session.chats().summaries().length, { timeout: 10_000 }).toBe(1);
     await expect.poll(() => session.chats().connectionState.state, { timeout: 10_000 }).toBe('connected');
     server.sendRefusal = 'NOT_A_MEMBER';
@@ -327,11 +324,7 @@ describe('Session: a chat taken away', () => {
 
   it('says a removal by the creator, or a leave elsewhere, as the chat asked once answers (BANNED, NOT_A_MEMBER)', async () => {
     for (const [answer, reason] of [['BANNED', 'banned'], ['NOT_A_MEMBER', 'left']] as const) {
-      const server = await fakeServer();
-      server.tcp = 'welcome';
-      server.chatList.push(chatNamed('ABCDE-12345', 'Book club', 0));
-      cleanup.push(() => server.close());
-      const { session, pushes } = await loggedInSession(server);
+      const { server, session, pushes } = await welcomedSession([chatNamed('ABCDE-12345', 'Book club', 0)]);
       await expect.poll(() => session.chats().summaries().length, { timeout: 10_000 }).toBe(1);
       await expect.poll(() => session.chats().connectionState.state, { timeout: 10_000 }).toBe('connected');
       server.chatRefusal = answer;
@@ -344,11 +337,7 @@ describe('Session: a chat taken away', () => {
   });
 
   it('tells the tabs of a chat the server no longer lists (left elsewhere, or a removal not heard)', async () => {
-    const server = await fakeServer();
-    server.tcp = 'welcome';
-    server.chatList.push(chatNamed('ABCDE-12345', 'Book club', 0));
-    cleanup.push(() => server.close());
-    const { session, pushes } = await loggedInSession(server);
+    const { server, session, pushes } = await welcomedSession([chatNamed('ABCDE-12345', 'Book club', 0)]);
     await expect.poll(() => session.chats().summaries().length, { timeout: 10_000 }).toBe(1);
     server.chatList.length = 0;
     await session.chats().refreshChats();
@@ -361,10 +350,7 @@ describe('Session: a chat taken away', () => {
 
 describe('Session: read positions', () => {
   it('tells the server what a tab shows of a chat just joined, which starts read here', async () => {
-    const server = await fakeServer();
-    server.tcp = 'welcome';
-    cleanup.push(() => server.close());
-    const { session } = await loggedInSession(server);
+    const { server, session } = await welcomedSession();
     await expect.poll(() => server.chatsCalls, { timeout: 10_000 }).toBe(1);
     const chat = chatNamed('KMNPQ-24680', 'One message in it', 1);
     server.joinable.set(chat.code, chat);
