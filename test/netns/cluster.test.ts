@@ -26,6 +26,7 @@ import {
   SITES,
   type SiteName,
   type StoredMessage,
+  holdsChatRow,
   openTransactions,
   pauseOwner,
   requireNats,
@@ -197,7 +198,7 @@ describe('cluster: two sites, one PostgreSQL, one NATS', { timeout: 120_000 }, (
     const taken = await c.leaseUntil((l) => l.owner === takerId && l.epoch > before.epoch, `site ${other} to take the lease`, 20_000).catch(async (error: Error) => {
       // Say plainly when PostgreSQL is what the takeover waits for.
       const waiting = await c.query<{ n: number }>("select count(*)::integer as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'update \"chats\" set \"lease_owner\"%'");
-      const held = (await openTransactions(c)).filter((q) => q.startsWith('update "chats" set "last_seq"') || q.startsWith('insert into "messages"'));
+      const held = (await openTransactions(c)).filter(holdsChatRow);
       if (waiting[0]!.n > 0 && held.length > 0) {
         throw new Error(`${error.message}\nThe takeover's UPDATE of the chat's row waits for a lock held by the paused owner's open commit transaction (its last statement: ${held[0]!.slice(0, 60)}…)`);
       }

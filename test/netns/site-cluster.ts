@@ -189,24 +189,72 @@ export async function openTransactions(c: Cluster): Promise<string[]> {
 }
 
 /**
- * Pauses the owner's server (SIGSTOP) at `where`: a pause that lands elsewhere is undone at
- * once (SIGCONT; far shorter than a lease) and tried again. Commits take milliseconds, so a
- * pause inside one takes a few tries. Returns how many.
+ * Whether a statement, the last of a transaction left open, holds the chat's row: the commit's
+ * claim of seqs (`UPDATE chats SET last_seq …`) or the insert after it (Kysely's quoted SQL, or
+ * PostgreSQL's own `INSERT INTO messages … unnest(…)`).
+ */
+export function holdsChatRow(query: string): boolean {
+  return /^(update "chats" set "last_seq"|insert into "?messages"?)/i.test(query);
+}
+
+/**
+ * Pauses the owner's server (SIGSTOP) at `where`. Returns how many tries it took.
+ *
+ * Inside a commit, deterministically: the test locks the messages table against inserts, waits
+ * until the owner's next commit has claimed its seqs and waits at its insert, pauses the owner,
+ * and lets the insert through. PostgreSQL finishes it; the paused server never sends COMMIT.
+ *
+ * Outside a commit, by trial: a pause that lands inside one is undone at once (SIGCONT; far
+ * shorter than a lease) and tried again. Commits take milliseconds, so most pauses land outside.
  */
 export async function pauseOwner(c: Cluster, site: SiteName, where: PausePoint): Promise<number> {
+  if (where === 'inside a commit') {
+    await pauseInsideCommit(c, site);
+    return 1;
+  }
   const server = c.server(site);
   for (let tries = 1; tries <= 60; tries++) {
     server.signal('SIGSTOP');
     c.paused.add(site);
     // Whatever the server had sent reaches PostgreSQL before it is looked at.
     await new Promise((r) => setTimeout(r, 50));
-    const holdsRow = (await openTransactions(c)).some((q) => /^(update "chats" set "last_seq"|insert into "messages")/.test(q));
-    if (holdsRow === (where === 'inside a commit')) return tries;
+    if (!(await openTransactions(c)).some(holdsChatRow)) return tries;
     server.signal('SIGCONT');
     c.paused.delete(site);
     await new Promise((r) => setTimeout(r, 10 + Math.random() * 60));
   }
   throw new Error(`could not pause the server of site ${site} ${where} in 60 tries`);
+}
+
+async function pauseInsideCommit(c: Cluster, site: SiteName): Promise<void> {
+  const server = c.server(site);
+  const blocker = new pg.Client({ connectionString: postgresUrlOf(c.database) });
+  await blocker.connect();
+  try {
+    await blocker.query('BEGIN');
+    // SHARE conflicts with the ROW EXCLUSIVE lock an INSERT takes, and with nothing a commit
+    // takes before it: the owner's next commit claims its seqs, then waits here.
+    await blocker.query('LOCK TABLE messages IN SHARE MODE');
+    await pollUntil(
+      async () => (await c.query<{ n: number }>(`select count(*)::integer as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into %messages%'`))[0]!.n > 0,
+      `the server of site ${site} to wait at the insert of a commit`,
+    );
+    server.signal('SIGSTOP');
+    c.paused.add(site);
+  } finally {
+    await blocker.query('COMMIT').catch(() => {});
+    await blocker.end().catch(() => {});
+  }
+  await pollUntil(async () => (await openTransactions(c)).some(holdsChatRow), `the paused server of site ${site} to hold its commit open`);
+}
+
+async function pollUntil(done: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** The UDP counters of a host's namespace (/proc/net/snmp): why a receiver missed datagrams on a lossless link. */
