@@ -1,12 +1,17 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureUiBuilt } from './browser/support/ui-build.js';
 import { launchBrowser, visible } from './browser/support/ui.js';
 import { DEMO_USERS } from '../src/cli/demo.js';
-import { refuseDemoBeyondLoopback } from '../src/cli/up.js';
+import { pinForProfile, refuseDemoBeyondLoopback } from '../src/cli/up.js';
+import { pinnedFetch } from '../src/client/pinned-fetch.js';
+import { createSelfSignedCertificate } from '../src/server/tls/self-signed.js';
 import { chorus, finished, spawnChorus } from './support/cli.js';
 import { http } from './support/server.js';
 
@@ -17,6 +22,7 @@ import { http } from './support/server.js';
 
 let scratch: string;
 const started: ChildProcess[] = [];
+const closers: (() => void)[] = [];
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'chorus-up-'));
@@ -24,22 +30,42 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
+  for (const close of closers) close();
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** Starts `chorus up ARGS`; `ready` resolves with the two addresses it prints. */
+const PASSWORD = 'correct horse battery staple';
+
+/** A TLS server on `port` with a certificate of its own that keeps every byte of application data it is sent. */
+async function impostorOn(port: number) {
+  const { certPem, keyPem } = createSelfSignedCertificate({ commonName: 'chorus', names: ['127.0.0.1'] });
+  const received: Buffer[] = [];
+  const server = createTlsServer({ cert: certPem, key: keyPem }, (socket) => {
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+  });
+  server.on('tlsClientError', () => {});
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(() => server.close());
+  expect((server.address() as AddressInfo).port).toBe(port);
+  return { bytes: () => Buffer.concat(received) };
+}
+
+/** Starts `chorus up ARGS`; `ready` resolves with the two addresses it prints and the server's certificate fingerprint. */
 function up(args: string[]) {
   const child = spawnChorus(['up', ...args], { CHORUS_HOME: join(scratch, 'home') });
   started.push(child);
   const exited = finished(child);
   let seen = '';
-  const ready = new Promise<{ serverUrl: string; clientUrl: string }>((done, fail) => {
+  const ready = new Promise<{ serverUrl: string; clientUrl: string; fingerprint: string }>((done, fail) => {
     child.stdout!.on('data', (chunk: string) => {
       seen += chunk;
-      const server = /Chorus server: (http:\/\/127\.0\.0\.1:\d+) \(TCP port \d+\)/.exec(seen);
+      const server = /Chorus server: (https:\/\/127\.0\.0\.1:\d+) \(TCP port \d+\)/.exec(seen);
+      const fingerprint = /its TLS certificate \(SHA-256\): ([0-9A-F:]{95})\n/.exec(seen);
       const client = /Chorus client: (http:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(seen);
-      if (server && client) done({ serverUrl: server[1]!, clientUrl: client[1]! });
+      if (server && fingerprint && client) done({ serverUrl: server[1]!, clientUrl: client[1]!, fingerprint: fingerprint[1]! });
     });
     void exited.then((run) => fail(new Error(`chorus up exited ${run.code} before it was ready: ${run.stderr}`)));
   });
@@ -51,9 +77,9 @@ describe('chorus up', { timeout: 60_000 }, () => {
   it("starts a server and a web client on loopback, serves the UI, hands a second start a new link from the running client, and stops on SIGTERM", async () => {
     const profile = join(scratch, 'ada');
     const run = up(['--no-open', '--data', join(scratch, 'data'), '--http-port', '0', '--tcp-port', '0', '--profile', profile]);
-    const { serverUrl, clientUrl } = await run.ready;
+    const { serverUrl, clientUrl, fingerprint } = await run.ready;
 
-    expect(await (await fetch(`${serverUrl}/api/health`)).json()).toEqual({ status: 'ok' });
+    expect(await (await pinnedFetch(fingerprint)(`${serverUrl}/api/health`)).json()).toEqual({ status: 'ok' });
     // The link's one-time ticket is in the fragment: what a browser sends is only the public page.
     expect(clientUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#ticket=[A-Za-z0-9_-]{32}$/);
     const origin = new URL(clientUrl).origin;
@@ -81,6 +107,71 @@ describe('chorus up', { timeout: 60_000 }, () => {
     expect(stopped.stderr).toContain('SIGTERM: stopping');
   });
 
+  it('speaks TLS on loopback too and hands its certificate to this profile: its commands need no question, and refuse another program on the port once the server is gone', async () => {
+    const profile = join(scratch, 'grace');
+    const env = { CHORUS_HOME: join(scratch, 'home') };
+    const run = up(['--no-open', '--data', join(scratch, 'grace-data'), '--http-port', '0', '--tcp-port', '0', '--profile', profile]);
+    const { serverUrl, fingerprint } = await run.ready;
+    const plainUrl = serverUrl.replace('https:', 'http:');
+    await expect(fetch(`${plainUrl}/api/health`)).rejects.toThrow();
+    // Its certificate is its own: nothing but the pin trusts it.
+    await expect(fetch(`${serverUrl}/api/health`)).rejects.toThrow();
+    expect(JSON.parse(readFileSync(join(profile, 'profile.json'), 'utf8'))).toEqual({ server: serverUrl, tlsFingerprint: fingerprint });
+
+    const registered = await chorus(['register', '--name', 'Grace', '--email', 'grace@example.com', '--password-stdin', '--profile', profile], { input: `${PASSWORD}\n`, env });
+    expect(registered.code, registered.stderr).toBe(0);
+    expect(registered.stdout).toContain(`at ${serverUrl}`);
+    const created = await chorus(['create', 'Room', '--profile', profile], { env });
+    expect(created.code, created.stderr).toBe(0);
+    const code = /code ([0-9A-Z]{5}-[0-9A-Z]{5})/.exec(created.stdout)![1]!;
+    const sent = await chorus(['send', code, 'hello over TLS', '--profile', profile], { env });
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sent.stdout).toContain('#1');
+
+    // The server stops; another program takes its port: this profile's login tells it nothing.
+    run.child.kill('SIGTERM');
+    expect((await run.exited).code).toBe(0);
+    const fake = await impostorOn(Number(new URL(serverUrl).port));
+    const login = await chorus(['login', '--email', 'grace@example.com', '--password-stdin', '--profile', profile], { input: `${PASSWORD}\n`, env });
+    expect(login.code).not.toBe(0);
+    expect(login.stderr).toMatch(/certificate/i);
+    expect(fake.bytes()).toHaveLength(0);
+  });
+
+  it("points its profile at its server: a new one, or one on this address over plain http (keeping its session); not one kept for another server", async () => {
+    const server = 'https://127.0.0.1:6789';
+    const pin = 'AB:'.repeat(31) + 'AB';
+    const at = (name: string, profile?: object) => {
+      const dir = join(scratch, 'pins', name);
+      mkdirSync(dir, { recursive: true });
+      if (profile) writeFileSync(join(dir, 'profile.json'), typeof profile === 'string' ? profile : JSON.stringify(profile));
+      return dir;
+    };
+    const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'profile.json'), 'utf8'));
+    const session = { token: 't', user: { id: 1, name: 'Ada', email: 'ada@example.com' }, serverKey: 'k' };
+
+    const fresh = at('new');
+    await pinForProfile(fresh, server, pin);
+    expect(read(fresh)).toEqual({ server, tlsFingerprint: pin });
+
+    const plain = at('plain', { server: 'http://127.0.0.1:6789', ...session });
+    await pinForProfile(plain, server, pin);
+    expect(read(plain)).toEqual({ server, tlsFingerprint: pin, ...session });
+
+    const otherCertificate = at('other-certificate', { server, tlsFingerprint: 'CD:'.repeat(31) + 'CD', ...session });
+    await pinForProfile(otherCertificate, server, pin);
+    expect(read(otherCertificate)).toEqual({ server, tlsFingerprint: pin });
+
+    for (const [name, profile] of [['lan', { server: 'https://10.0.2.5:6789', tlsFingerprint: 'CD', ...session }], ['other-port', { server: 'http://127.0.0.1:7000' }]] as const) {
+      const dir = at(name, profile);
+      await pinForProfile(dir, server, pin);
+      expect(read(dir), name).toEqual(profile);
+    }
+    const unreadable = at('unreadable', '{ not json' as unknown as object);
+    await pinForProfile(unreadable, server, pin);
+    expect(readFileSync(join(unreadable, 'profile.json'), 'utf8')).toBe('{ not json');
+  });
+
   it('says which port is taken when a server already runs there', async () => {
     const first = up(['--no-open', '--data', join(scratch, 'one'), '--http-port', '0', '--tcp-port', '0', '--profile', join(scratch, 'p1')]);
     const { serverUrl } = await first.ready;
@@ -104,7 +195,7 @@ describe('chorus up', { timeout: 60_000 }, () => {
     const chatCodes: string[] = [];
     for (let round = 0; round < 2; round++) {
       const run = up(args);
-      const { serverUrl, clientUrl } = await run.ready;
+      const { serverUrl, clientUrl, fingerprint } = await run.ready;
       // The window the banner says to log in as Carlos in opens on Login with his address filled
       // in (a new profile would open on Register), and the banner's password logs in to the chat.
       if (round === 0) await logInAsCarlos(clientUrl);
@@ -116,7 +207,7 @@ describe('chorus up', { timeout: 60_000 }, () => {
       expect(stdout).toContain('Log in as Carlos at the address printed below;');
       // The second window's command opens on Luis's login the same way.
       // Luis has a profile of his own: the command does not carry this window's --profile.
-      expect(stdout).toContain(`chorus client --server ${serverUrl} --profile ${join(scratch, 'demo-profile')}-luis --email luis@gmail.com\n`);
+      expect(stdout).toContain(`chorus client --server ${serverUrl} --fingerprint ${fingerprint} --profile ${join(scratch, 'demo-profile')}-luis --email luis@gmail.com\n`);
       expect(stdout).not.toContain(`--profile ${join(scratch, 'demo-profile')} client`);
       expect(stdout).toContain('on this machine only (loopback)');
       const chatCode = /chat "Demo" \(code ([0-9A-Z]{5}-[0-9A-Z]{5})\)/.exec(stdout)?.[1];
@@ -124,8 +215,11 @@ describe('chorus up', { timeout: 60_000 }, () => {
       chatCodes.push(chatCode!);
       // The printed passwords log in, on the data folder, and both users are in the chat.
       const again = up(['--no-open', '--data', join(scratch, 'demo-data'), '--http-port', '0', '--tcp-port', '0', '--profile', join(scratch, 'check-profile')]);
-      const check = http((await again.ready).serverUrl);
-      expect(serverUrl).toMatch(/^http:\/\/127\.0\.0\.1:/);
+      const { serverUrl: checkUrl, fingerprint: checkPin } = await again.ready;
+      // The same data folder, so the same certificate.
+      expect(checkPin).toBe(fingerprint);
+      const check = http(checkUrl, pinnedFetch(checkPin));
+      expect(serverUrl).toMatch(/^https:\/\/127\.0\.0\.1:/);
       for (const email of ['carlos@gmail.com', 'luis@gmail.com']) {
         const password = new RegExp(`${email.replace('.', '\\.')}\\s+password: (.+)`).exec(stdout)?.[1]?.trim();
         const session = await check('POST', '/api/sessions', { json: { email, password } });

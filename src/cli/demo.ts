@@ -28,8 +28,8 @@ export interface DemoSeed {
 }
 
 /** Creates (or finds) the demo users and their chat on the server at `serverUrl`. */
-export async function seedDemo(serverUrl: string): Promise<DemoSeed> {
-  const api = new ApiClient({ baseUrl: serverUrl });
+export async function seedDemo(serverUrl: string, tlsFingerprint?: string): Promise<DemoSeed> {
+  const api = new ApiClient({ baseUrl: serverUrl, ...(tlsFingerprint ? { tlsFingerprint } : {}) });
   const [owner, ...others] = await Promise.all(DEMO_USERS.map((user) => signedIn(api, user)));
   const existing = (await owner!.listChats()).find((chat) => chat.name === DEMO_CHAT);
   const chat = existing ?? (await owner!.createChat(DEMO_CHAT));

@@ -1,19 +1,24 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RunningAgent } from '../agent/agent.js';
+import { type Profile, loadProfile, saveProfile } from '../client/profile.js';
 import { DEFAULTS, type RunningServer, type ServerConfig, defaultServerConfig } from '../server/config.js';
 import { isLoopbackHost } from '../protocol/loopback.js';
 import { NO_OPEN_HELP, PORT_HELP, announce, announceRunning, givenOptions, launchAgent, port } from './client.js';
 import { profileDirOf } from './account.js';
 import { demoBanner, seedDemo } from './demo.js';
 import { chorusCommand, chorusCommandForOthers, relaunchCommand, shellWord } from './invocation.js';
-import { DEFAULT_SERVER } from './options.js';
 import { CliError, usageError } from './output.js';
 import { stopOnSignals } from './signals.js';
 
 /**
  * `chorus up`: a server on its embedded defaults and a web client for it, in one process: what a
  * newcomer runs first. One of the two commands that may load the server (with `chorus server`).
+ *
+ * The server speaks TLS even on loopback, with the certificate it made in its data folder, and
+ * `up` hands that certificate's fingerprint to its own client and profile: on a machine shared
+ * with others, a local user who takes the ports while the server is down gets no password or
+ * session token, since every client of this profile refuses any other certificate.
  */
 
 interface UpOptions {
@@ -38,8 +43,9 @@ export function registerUpCommand(program: Command, env: NodeJS.ProcessEnv = pro
     .addHelpText(
       'after',
       `
-The server listens on ${DEFAULT_SERVER} (this machine only). Others on this machine join it with
-  chorus client --profile DIR
+The server listens on https://${DEFAULTS.host}:${DEFAULTS.httpPort} (this machine only), with a certificate
+it made in its data folder; this profile pins it. At start it prints the command with which
+others on this machine join it (chorus client --server URL --fingerprint F --profile DIR).
 Use "chorus server" for a server alone, with every setting.`,
     )
     .action(async (options: UpOptions, command: Command) => {
@@ -53,9 +59,12 @@ Use "chorus server" for a server alone, with every setting.`,
         httpPort: options.httpPort === undefined ? DEFAULTS.httpPort : port(options.httpPort, '--http-port'),
         tcpPort: options.tcpPort === undefined ? DEFAULTS.tcpPort : port(options.tcpPort, '--tcp-port'),
         logLevel: 'warn',
+        // TLS on loopback too: clients then know this server from anything else on its ports.
+        tls: { force: true },
       });
       if (options.demo) refuseDemoBeyondLoopback(config.host);
       const server = await launchServer(config);
+      const pin = server.tlsFingerprint!;
       let agent: RunningAgent;
       let banner = '';
       let loginEmail: string | undefined;
@@ -63,16 +72,18 @@ Use "chorus server" for a server alone, with every setting.`,
         if (options.demo) {
           // Checked again on the address the server really took: the passwords below are public.
           refuseDemoBeyondLoopback(new URL(server.httpUrl).hostname);
-          const seed = await demoSeeded(server.httpUrl);
+          const seed = await demoSeeded(server.httpUrl, pin);
           const [first, second] = seed.users;
           // Each window opens on the login screen of the user the banner tells the person to be.
           loginEmail = first!.email;
           // Luis is someone else: his own profile, beside this one, not the --profile this was given.
           const luisProfile = shellWord(`${profileDir}-luis`);
-          banner = demoBanner(seed, chorusCommandForOthers(`client --server ${server.httpUrl} --profile ${luisProfile} --email ${second!.email}`), options.open);
+          banner = demoBanner(seed, chorusCommandForOthers(`client --server ${server.httpUrl} --fingerprint ${pin} --profile ${luisProfile} --email ${second!.email}`), options.open);
         }
+        await pinForProfile(profileDir, server.httpUrl, pin);
         agent = await launchAgent({
           server: server.httpUrl,
+          tlsFingerprint: pin,
           profileDir,
           port: uiPort,
           interfaceAddress: DEFAULTS.multicastInterface,
@@ -86,6 +97,8 @@ Use "chorus server" for a server alone, with every setting.`,
       // Before the addresses are printed: whoever reads them may stop us at once.
       stopOnSignals([agent, server]);
       process.stdout.write(`Chorus server: ${server.httpUrl} (TCP port ${server.tcpPort}), data in ${dataDir}\n`);
+      process.stdout.write(`  its TLS certificate (SHA-256): ${pin}\n`);
+      process.stdout.write(`  others on this machine join it with: ${chorusCommandForOthers(`client --server ${server.httpUrl} --fingerprint ${pin} --profile DIR`)}\n`);
       if (banner) process.stdout.write(banner);
       announce(agent, options.open, profileDir);
     });
@@ -102,9 +115,31 @@ export function refuseDemoBeyondLoopback(host: string): void {
   }
 }
 
-async function demoSeeded(serverUrl: string) {
+/**
+ * This profile's commands (`chorus register`, `send`, …) reach the server `up` runs without a
+ * question: `up` started it from its own data folder, so the certificate it hands over needs no
+ * confirming. A new profile is pointed at it; one kept for this address over plain http (a
+ * Chorus before this) moves to https with its session; one whose pin is another certificate on
+ * this address (another data folder) had its session and keys from another server, and starts
+ * afresh. A profile kept for another server is left as it is: logging in through the window
+ * moves it here, as it always did.
+ */
+export async function pinForProfile(profileDir: string, server: string, tlsFingerprint: string): Promise<void> {
+  let profile: Profile | undefined;
   try {
-    return await seedDemo(serverUrl);
+    profile = await loadProfile(profileDir);
+  } catch {
+    return; // An unreadable profile is left for the client to report, not overwritten.
+  }
+  if (profile && new URL(profile.server).host !== new URL(server).host) return;
+  if (profile?.server === server && profile.tlsFingerprint === tlsFingerprint) return;
+  const kept = profile && profile.server !== server ? profile : {};
+  await saveProfile(profileDir, { ...kept, server, tlsFingerprint });
+}
+
+async function demoSeeded(serverUrl: string, tlsFingerprint: string) {
+  try {
+    return await seedDemo(serverUrl, tlsFingerprint);
   } catch (error) {
     throw new CliError(`cannot set up the demo users and chat: ${(error as Error).message}`);
   }

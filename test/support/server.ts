@@ -68,7 +68,8 @@ export interface HttpResult<T = any> {
 }
 
 /** A tiny raw HTTP helper: tests see exactly what went over the wire. */
-export function http(baseUrl: string) {
+/** Requests to `baseUrl`; for an https:// server with its own certificate, pass pinnedFetch(its fingerprint). */
+export function http(baseUrl: string, fetchImpl: typeof fetch = fetch) {
   return async function call<T = any>(
     method: string,
     path: string,
@@ -84,7 +85,7 @@ export function http(baseUrl: string) {
       headers['content-type'] ??= 'application/json';
       body = options.raw;
     }
-    const response = await fetch(baseUrl + path, { method, headers, body });
+    const response = await fetchImpl(baseUrl + path, { method, headers, body });
     const text = await response.text();
     let parsed: unknown = text;
     try {
