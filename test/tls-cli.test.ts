@@ -2,13 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer as createTlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSelfSignedCertificate } from '../src/server/tls/self-signed.js';
 import { PASSWORD, ROOT, as, chorus, failureLine, spawnChorus } from './support/cli.js';
+import { impostor as impostorOn } from './support/impostor.js';
 
 /**
  * The CLI and TLS: `chorus server --tls` on 127.0.0.1 prints its certificate's fingerprint;
@@ -54,19 +52,11 @@ async function stop(child: ChildProcess): Promise<void> {
   await once(child, 'close');
 }
 
-/** A TLS server with its own certificate that keeps every byte of application data it is sent. */
+/** An impostor (support/impostor.ts), closed after the tests. */
 async function impostor() {
-  const { certPem, keyPem } = createSelfSignedCertificate({ commonName: 'chorus', names: ['127.0.0.1'] });
-  const received: Buffer[] = [];
-  const server = createTlsServer({ cert: certPem, key: keyPem }, (socket) => {
-    socket.on('error', () => {});
-    socket.on('data', (chunk: Buffer) => received.push(chunk));
-  });
-  server.on('tlsClientError', () => {});
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  closers.push(() => server.close());
-  return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, bytes: () => Buffer.concat(received) };
+  const fake = await impostorOn();
+  closers.push(() => fake.server.close());
+  return fake;
 }
 
 /** `chorus ARGS` with a terminal (util-linux `script`), `input` typed into it. */

@@ -1,8 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +8,8 @@ import { launchBrowser, visible } from './browser/support/ui.js';
 import { DEMO_USERS } from '../src/cli/demo.js';
 import { pinForProfile, refuseDemoBeyondLoopback } from '../src/cli/up.js';
 import { pinnedFetch } from '../src/client/pinned-fetch.js';
-import { createSelfSignedCertificate } from '../src/server/tls/self-signed.js';
 import { chorus, finished, spawnChorus } from './support/cli.js';
+import { impostor } from './support/impostor.js';
 import { http } from './support/server.js';
 
 /**
@@ -36,22 +33,6 @@ afterAll(() => {
 });
 
 const PASSWORD = 'correct horse battery staple';
-
-/** A TLS server on `port` with a certificate of its own that keeps every byte of application data it is sent. */
-async function impostorOn(port: number) {
-  const { certPem, keyPem } = createSelfSignedCertificate({ commonName: 'chorus', names: ['127.0.0.1'] });
-  const received: Buffer[] = [];
-  const server = createTlsServer({ cert: certPem, key: keyPem }, (socket) => {
-    socket.on('error', () => {});
-    socket.on('data', (chunk: Buffer) => received.push(chunk));
-  });
-  server.on('tlsClientError', () => {});
-  server.listen(port, '127.0.0.1');
-  await once(server, 'listening');
-  closers.push(() => server.close());
-  expect((server.address() as AddressInfo).port).toBe(port);
-  return { bytes: () => Buffer.concat(received) };
-}
 
 /** Starts `chorus up ARGS`; `ready` resolves with the two addresses it prints and the server's certificate fingerprint. */
 function up(args: string[]) {
@@ -131,7 +112,8 @@ describe('chorus up', { timeout: 60_000 }, () => {
     // The server stops; another program takes its port: this profile's login tells it nothing.
     run.child.kill('SIGTERM');
     expect((await run.exited).code).toBe(0);
-    const fake = await impostorOn(Number(new URL(serverUrl).port));
+    const fake = await impostor(Number(new URL(serverUrl).port));
+    closers.push(() => fake.server.close());
     const login = await chorus(['login', '--email', 'grace@example.com', '--password-stdin', '--profile', profile], { input: `${PASSWORD}\n`, env });
     expect(login.code).not.toBe(0);
     expect(login.stderr).toMatch(/certificate/i);
