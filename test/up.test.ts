@@ -162,6 +162,13 @@ describe('chorus up', { timeout: 60_000 }, () => {
     const refused = await second.exited;
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(new RegExp(`chorus: cannot start the server: port ${taken} or 0 on 127\\.0\\.0\\.1 is in use`));
+    // A fresh data folder holds no certificate to name: the hint says where the fingerprint is.
+    expect(refused.stderr).toContain(`connect to it with "chorus --profile ${join(scratch, 'p2')} client --server ${serverUrl} --fingerprint F", F being the fingerprint it printed at start`);
+    // The same data folder (npm start again, with another profile): its certificate is named.
+    const { fingerprint } = await first.ready;
+    const again = await up(['--no-open', '--data', join(scratch, 'one'), '--http-port', taken, '--tcp-port', '0', '--profile', join(scratch, 'p3')]).exited;
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`If it is the Chorus server "chorus up" started on this data folder, connect to it with "chorus --profile ${join(scratch, 'p3')} client --server ${serverUrl} --fingerprint ${fingerprint}"`);
     first.child.kill('SIGTERM');
     expect((await first.exited).code).toBe(0);
   });

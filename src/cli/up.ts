@@ -1,8 +1,11 @@
-import { resolve } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RunningAgent } from '../agent/agent.js';
 import { type Profile, loadProfile, saveProfile } from '../client/profile.js';
 import { DEFAULTS, type RunningServer, type ServerConfig, defaultServerConfig } from '../server/config.js';
+import { TLS_CERT_FILE } from '../server/tls/material.js';
 import { isLoopbackHost } from '../protocol/loopback.js';
 import { NO_OPEN_HELP, PORT_HELP, announce, announceRunning, givenOptions, launchAgent, port } from './client.js';
 import { profileDirOf } from './account.js';
@@ -146,6 +149,9 @@ async function demoSeeded(serverUrl: string, tlsFingerprint: string) {
 }
 
 async function launchServer(config: ServerConfig): Promise<RunningServer> {
+  // Read before the start, which makes a certificate when there is none: only one that was there
+  // already can be the running server's.
+  const pin = fingerprintIn(config.dataDir);
   // Loaded only here: `chorus client` needs none of the server's dependencies.
   const { startServer } = await import('../server/compose.js');
   try {
@@ -153,12 +159,24 @@ async function launchServer(config: ServerConfig): Promise<RunningServer> {
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
+      const server = `https://${DEFAULTS.host}:${config.httpPort}`;
+      const connect = pin
+        ? `If it is the Chorus server "chorus up" started on this data folder, connect to it with "${chorusCommand(`client --server ${server} --fingerprint ${pin}`)}"`
+        : `If a Chorus server is already running there, connect to it with "${chorusCommand(`client --server ${server} --fingerprint F`)}", F being the fingerprint it printed at start`;
       throw new CliError(
         `cannot start the server: port ${config.httpPort} or ${config.tcpPort} on ${DEFAULTS.host} is in use. ` +
-          `If a Chorus server is already running, use "${chorusCommand('client')}" to connect to it; else choose other ports with --http-port and --tcp-port.`,
+          `${connect}; else choose other ports with --http-port and --tcp-port.`,
       );
     }
     throw new CliError(`cannot start the server: ${e.message}`);
   }
 }
 
+/** The fingerprint of the certificate in dataDir, when there is one to read. */
+function fingerprintIn(dataDir: string): string | undefined {
+  try {
+    return new X509Certificate(readFileSync(join(dataDir, TLS_CERT_FILE))).fingerprint256;
+  } catch {
+    return undefined;
+  }
+}
