@@ -1,11 +1,9 @@
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RunningAgent } from '../agent/agent.js';
 import { type Profile, loadProfile, saveProfile } from '../client/profile.js';
 import { DEFAULTS, type RunningServer, type ServerConfig, defaultServerConfig } from '../server/config.js';
-import { TLS_CERT_FILE } from '../server/tls/material.js';
+import { selfSignedFingerprint } from '../server/tls/material.js';
 import { isLoopbackHost } from '../protocol/loopback.js';
 import { NO_OPEN_HELP, PORT_HELP, announce, announceRunning, givenOptions, launchAgent, port } from './client.js';
 import { profileDirOf } from './account.js';
@@ -81,7 +79,7 @@ Use "chorus server" for a server alone, with every setting.`,
           loginEmail = first!.email;
           // Luis is someone else: his own profile, beside this one, not the --profile this was given.
           const luisProfile = shellWord(`${profileDir}-luis`);
-          banner = demoBanner(seed, chorusCommandForOthers(`client --server ${server.httpUrl} --fingerprint ${pin} --profile ${luisProfile} --email ${second!.email}`), options.open);
+          banner = demoBanner(seed, chorusCommandForOthers(`${clientOf(server.httpUrl, pin)} --profile ${luisProfile} --email ${second!.email}`), options.open);
         }
         await pinForProfile(profileDir, server.httpUrl, pin);
         agent = await launchAgent({
@@ -101,7 +99,7 @@ Use "chorus server" for a server alone, with every setting.`,
       stopOnSignals([agent, server]);
       process.stdout.write(`Chorus server: ${server.httpUrl} (TCP port ${server.tcpPort}), data in ${dataDir}\n`);
       process.stdout.write(`  its TLS certificate (SHA-256): ${pin}\n`);
-      process.stdout.write(`  others on this machine join it with: ${chorusCommandForOthers(`client --server ${server.httpUrl} --fingerprint ${pin} --profile DIR`)}\n`);
+      process.stdout.write(`  others on this machine join it with: ${chorusCommandForOthers(`${clientOf(server.httpUrl, pin)} --profile DIR`)}\n`);
       if (banner) process.stdout.write(banner);
       announce(agent, options.open, profileDir);
     });
@@ -151,7 +149,7 @@ async function demoSeeded(serverUrl: string, tlsFingerprint: string) {
 async function launchServer(config: ServerConfig): Promise<RunningServer> {
   // Read before the start, which makes a certificate when there is none: only one that was there
   // already can be the running server's.
-  const pin = fingerprintIn(config.dataDir);
+  const pin = selfSignedFingerprint(config.dataDir);
   // Loaded only here: `chorus client` needs none of the server's dependencies.
   const { startServer } = await import('../server/compose.js');
   try {
@@ -161,8 +159,8 @@ async function launchServer(config: ServerConfig): Promise<RunningServer> {
     if (e.code === 'EADDRINUSE') {
       const server = `https://${DEFAULTS.host}:${config.httpPort}`;
       const connect = pin
-        ? `If it is the Chorus server "chorus up" started on this data folder, connect to it with "${chorusCommand(`client --server ${server} --fingerprint ${pin}`)}"`
-        : `If a Chorus server is already running there, connect to it with "${chorusCommand(`client --server ${server} --fingerprint F`)}", F being the fingerprint it printed at start`;
+        ? `If it is the Chorus server "chorus up" started on this data folder, connect to it with "${chorusCommand(clientOf(server, pin))}"`
+        : `If a Chorus server is already running there, connect to it with "${chorusCommand(clientOf(server, 'F'))}", F being the fingerprint it printed at start`;
       throw new CliError(
         `cannot start the server: port ${config.httpPort} or ${config.tcpPort} on ${DEFAULTS.host} is in use. ` +
           `${connect}; else choose other ports with --http-port and --tcp-port.`,
@@ -172,11 +170,7 @@ async function launchServer(config: ServerConfig): Promise<RunningServer> {
   }
 }
 
-/** The fingerprint of the certificate in dataDir, when there is one to read. */
-function fingerprintIn(dataDir: string): string | undefined {
-  try {
-    return new X509Certificate(readFileSync(join(dataDir, TLS_CERT_FILE))).fingerprint256;
-  } catch {
-    return undefined;
-  }
+/** The `chorus client` arguments that reach `server` with its certificate pinned. */
+function clientOf(server: string, fingerprint: string): string {
+  return `client --server ${server} --fingerprint ${fingerprint}`;
 }

@@ -15,6 +15,7 @@ import type { ReceiverProcess, SenderProcess, Setup } from './chorus-lan.js';
 import { setupChat, startReceiver, startSender } from './site-chat.js';
 import { SiteServer } from './site-server.js';
 import type { Sites } from './sites.js';
+import { waitFor } from './topology.js';
 
 /** Where NATS is (CI's, or CHORUS_TEST_NATS_URL): the servers' bus, or the target of the test's proxy. */
 export const NATS = { host: new URL(NATS_URL).hostname, port: Number(new URL(NATS_URL).port || 4222) };
@@ -194,7 +195,11 @@ export async function openTransactions(c: Cluster): Promise<string[]> {
  * PostgreSQL's own `INSERT INTO messages … unnest(…)`).
  */
 export function holdsChatRow(query: string): boolean {
-  return /^(update "chats" set "last_seq"|insert into "?messages"?)/i.test(query);
+  return /^update "chats" set "last_seq"/i.test(query) || isMessagesInsert(query);
+}
+
+function isMessagesInsert(query: string): boolean {
+  return /^insert into "?messages"?/i.test(query);
 }
 
 /**
@@ -235,10 +240,10 @@ async function pauseInsideCommit(c: Cluster, site: SiteName): Promise<void> {
     // SHARE conflicts with the ROW EXCLUSIVE lock an INSERT takes, and with nothing a commit
     // takes before it: the owner's next commit claims its seqs, then waits here.
     await blocker.query('LOCK TABLE messages IN SHARE MODE');
-    await pollUntil(
-      async () => (await c.query<{ n: number }>(`select count(*)::integer as n from pg_stat_activity
-        where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into %messages%'`))[0]!.n > 0,
-      `the server of site ${site} to wait at the insert of a commit`,
+    await waitFor(`the server of site ${site} to wait at the insert of a commit`, async () =>
+      (await c.query<{ query: string }>("select query from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'")).some((row) =>
+        isMessagesInsert(row.query),
+      ),
     );
     server.signal('SIGSTOP');
     c.paused.add(site);
@@ -246,15 +251,7 @@ async function pauseInsideCommit(c: Cluster, site: SiteName): Promise<void> {
     await blocker.query('COMMIT').catch(() => {});
     await blocker.end().catch(() => {});
   }
-  await pollUntil(async () => (await openTransactions(c)).some(holdsChatRow), `the paused server of site ${site} to hold its commit open`);
-}
-
-async function pollUntil(done: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(`the paused server of site ${site} to hold its commit open`, async () => (await openTransactions(c)).some(holdsChatRow));
 }
 
 /** The UDP counters of a host's namespace (/proc/net/snmp): why a receiver missed datagrams on a lossless link. */

@@ -67,8 +67,10 @@ export interface HttpResult<T = any> {
   body: T;
 }
 
-/** A tiny raw HTTP helper: tests see exactly what went over the wire. */
-/** Requests to `baseUrl`; for an https:// server with its own certificate, pass pinnedFetch(its fingerprint). */
+/**
+ * A tiny raw HTTP helper: tests see exactly what went over the wire. For an https:// server
+ * with a certificate of its own, pass pinnedFetch(its fingerprint) as `fetchImpl`.
+ */
 export function http(baseUrl: string, fetchImpl: typeof fetch = fetch) {
   return async function call<T = any>(
     method: string,

@@ -56,6 +56,15 @@ export function loadOrCreateSelfSigned(dataDir: string, host: string): TlsMateri
   return { cert: certPem, key: keyPem, fingerprint: new X509Certificate(certPem).fingerprint256 };
 }
 
+/** The fingerprint of the self-signed certificate in dataDir, if one is there to read (none is made). */
+export function selfSignedFingerprint(dataDir: string): string | undefined {
+  try {
+    return new X509Certificate(readFileSync(join(dataDir, TLS_CERT_FILE))).fingerprint256;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The subjectAltNames: the listening address, or every address of this machine for a wildcard one; and loopback. */
 export function certificateNames(host: string): string[] {
   const names: string[] = [];
