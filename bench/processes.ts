@@ -9,12 +9,12 @@ import { waitFor } from '../test/support/messaging.js';
 export const ROOT = resolve(import.meta.dirname, '..');
 export const CLI_MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 
-/** CPU seconds (user + system) and peak resident memory of a process so far, from /proc. */
+/** CPU seconds (user + system; and system alone: the kernel's share) and peak resident memory of a process so far, from /proc. */
 export function procStats(pid: number) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime, in clock ticks (100/s)
+  const [user, system] = [Number(stat[11]), Number(stat[12])]; // utime, stime, in clock ticks (100/s)
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return { cpuSeconds: ticks / 100, peakMiB: Number(hwm) / 1024 };
+  return { cpuSeconds: (user + system) / 100, systemSeconds: system / 100, peakMiB: Number(hwm) / 1024 };
 }
 
 /** A TypeScript entry point run as its own Node process, as `npm run` would. */

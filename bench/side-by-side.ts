@@ -117,7 +117,7 @@ async function measure(start: (dir: string) => Promise<System>, messages: number
     }
     const sender = await system.startSender();
     const lines = Array.from({ length: messages }, (_, i) => `line ${i} ${'x'.repeat(50)}`).join('\n') + '\n';
-    const cpuBefore = procStats(system.serverPid).cpuSeconds;
+    const serverBefore = procStats(system.serverPid);
     const receiversCpuBefore = receiverCpuSeconds(receivers);
     const startedAt = Date.now();
     sender.child.stdin!.end(lines);
@@ -125,7 +125,9 @@ async function measure(start: (dir: string) => Promise<System>, messages: number
     const last = new RegExp(`"seq":${messages}[,}]`);
     await waitFor(() => files.every((file) => last.test(tailOf(file))), 'every receiver to have every message', 600_000);
     const finishedAt = Math.max(...files.map((file) => statSync(file).mtimeMs));
-    const cpuSeconds = procStats(system.serverPid).cpuSeconds - cpuBefore;
+    const serverAfter = procStats(system.serverPid);
+    const cpuSeconds = serverAfter.cpuSeconds - serverBefore.cpuSeconds;
+    const systemSeconds = serverAfter.systemSeconds - serverBefore.systemSeconds;
     const receiverCpu = (receiverCpuSeconds(receivers) - receiversCpuBefore) / receivers.length;
     for (const file of files) checkComplete(file, messages);
     const counters = await system.counters?.();
@@ -133,9 +135,12 @@ async function measure(start: (dir: string) => Promise<System>, messages: number
       const count = (name: string) => counters.get(name) ?? 0;
       const datagrams = count('chorus_datagrams_sent_total');
       process.stderr.write(
-        `  chorus packed ${messages} messages in ${count('chorus_commits_total')} commits and ${datagrams} DATA datagrams (${(messages / datagrams).toFixed(1)} a datagram), with ${count('chorus_vouches_sent_total')} VOUCHes\n`,
+        `  chorus packed ${messages} messages in ${count('chorus_commits_total')} commits and ${datagrams} DATA datagrams (${(messages / datagrams).toFixed(1)} a datagram), with ${count('chorus_vouches_sent_total')} VOUCHes; ${count('chorus_messages_pushed_total')} messages pushed over TCP, ${count('chorus_progress_reports_total')} progress reports, ${count('chorus_multicast_rate_decreases_total')} pace decreases, ${count('chorus_read_updates_total')} read updates, ${count('chorus_events_datagrams_total')} EVENTS datagrams, ${count('chorus_heartbeats_sent_total')} heartbeats, ${count('chorus_acks_total')} acks\n`,
       );
     }
+    // The kernel's share says how much of a server's CPU is system calls: on loopback, that is
+    // where a multicast datagram is copied to every receiver's socket.
+    process.stderr.write(`  server CPU ${cpuSeconds.toFixed(2)} s, ${Math.round((systemSeconds / cpuSeconds) * 100)}% of it in the kernel\n`);
     return {
       perSecond: Math.round(messages / ((finishedAt - startedAt) / 1000)),
       serverCpuPer1000: +((cpuSeconds / messages) * 1000).toFixed(3),
