@@ -31,6 +31,7 @@ interface Options {
   rounds: number;
   profile?: string;
   sites?: number;
+  receiverNice?: number;
 }
 
 const list = (v: string) => v.split(',').map(Number);
@@ -48,6 +49,7 @@ const options = new Command()
   .option('--rate-seconds <n>', 'library: length of the latency run', Number, 5)
   .option('--rounds <n>', 'side by side: runs of each system per receiver count, alternating; figures are their medians', positiveInteger, 1)
   .option('--profile <dir>', "write V8 CPU profiles (.cpuprofile) to this folder: library, each server's; side by side, Chorus's server, sender and receivers'")
+  .option('--receiver-nice <n>', "library, a diagnostic: run the receivers at this lower priority (nice 1..19), to see how much of a figure is their share of this machine's cores", Number)
   .option('--sites <n>', 'run only the cluster benchmark: two sites (PostgreSQL + NATS) beside a single server on PostgreSQL', Number)
   .parse()
   .opts<Options>();

@@ -5,7 +5,7 @@
  * and peak memory are its own. Prints figures; asserts nothing about speed.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sender } from '../src/client/sender.js';
 import { tcpPortOf } from '../test/support/messaging.js';
@@ -21,6 +21,12 @@ export interface MessagingOptions {
   rate: number;
   rateSeconds: number;
   profile?: string;
+  /**
+   * A diagnostic, not a setting for figures to quote: the receivers' scheduling priority
+   * (`nice`, 1..19 lower). It shows how much of a figure is the receivers taking the server's
+   * and the sender's cores, as they would not on machines of their own.
+   */
+  receiverNice?: number;
 }
 
 /**
@@ -52,8 +58,9 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /** A receiver as its own process (bench/receiver-process.ts); resolves once it has joined. */
-export async function startReceiver(url: string, token: string, code: string, messages: number) {
+export async function startReceiver(url: string, token: string, code: string, messages: number, nice?: number) {
   const child = spawnTs(RECEIVER, [url, code, String(messages)], { env: { ...process.env, BENCH_TOKEN: token }, stderr: 'inherit' });
+  if (nice) setPriority(child.pid!, nice);
   const output = collect(child.stdout);
   await waitForOutput(output, /^ready$/m, 'a receiver to join');
   const report = async () => {
@@ -71,7 +78,7 @@ async function scenario(options: MessagingOptions, receiverCount: number, messag
     const call = http(url);
     const owner = await signUp(url, 'Bench');
     const chat = (await call('POST', '/api/chats', { token: owner.token, json: { name: 'bench' } })).body;
-    for (let i = 0; i < receiverCount; i++) receivers.push(await startReceiver(url, owner.token, chat.code, messages));
+    for (let i = 0; i < receiverCount; i++) receivers.push(await startReceiver(url, owner.token, chat.code, messages, options.receiverNice));
     const sender = new Sender({ host: '127.0.0.1', port: await tcpPortOf(url), token: owner.token, window: 1000 });
     await sender.connect();
     const before = procStats(child.pid!);
