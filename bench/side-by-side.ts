@@ -90,9 +90,10 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-/** CPU seconds the receiver processes have used, together. */
-function receiverCpuSeconds(receivers: ChildProcess[]): number {
-  return receivers.reduce((sum, child) => sum + procStats(child.pid!).cpuSeconds, 0);
+/** CPU seconds the receiver processes have used, together (user + system, and system alone). */
+function receiverCpuSeconds(receivers: ChildProcess[]): { cpuSeconds: number; systemSeconds: number } {
+  const stats = receivers.map((child) => procStats(child.pid!));
+  return { cpuSeconds: stats.reduce((sum, s) => sum + s.cpuSeconds, 0), systemSeconds: stats.reduce((sum, s) => sum + s.systemSeconds, 0) };
 }
 
 interface Measured {
@@ -128,7 +129,9 @@ async function measure(start: (dir: string) => Promise<System>, messages: number
     const serverAfter = procStats(system.serverPid);
     const cpuSeconds = serverAfter.cpuSeconds - serverBefore.cpuSeconds;
     const systemSeconds = serverAfter.systemSeconds - serverBefore.systemSeconds;
-    const receiverCpu = (receiverCpuSeconds(receivers) - receiversCpuBefore) / receivers.length;
+    const receiversCpuAfter = receiverCpuSeconds(receivers);
+    const receiverCpu = (receiversCpuAfter.cpuSeconds - receiversCpuBefore.cpuSeconds) / receivers.length;
+    const receiverSystem = (receiversCpuAfter.systemSeconds - receiversCpuBefore.systemSeconds) / receivers.length;
     for (const file of files) checkComplete(file, messages);
     const counters = await system.counters?.();
     if (counters) {
@@ -140,7 +143,7 @@ async function measure(start: (dir: string) => Promise<System>, messages: number
     }
     // The kernel's share says how much of a server's CPU is system calls: on loopback, that is
     // where a multicast datagram is copied to every receiver's socket.
-    process.stderr.write(`  server CPU ${cpuSeconds.toFixed(2)} s, ${Math.round((systemSeconds / cpuSeconds) * 100)}% of it in the kernel\n`);
+    process.stderr.write(`  server CPU ${cpuSeconds.toFixed(2)} s, ${Math.round((systemSeconds / cpuSeconds) * 100)}% of it in the kernel; each receiver ${receiverCpu.toFixed(2)} s, ${Math.round((receiverSystem / receiverCpu) * 100)}% in the kernel\n`);
     return {
       perSecond: Math.round(messages / ((finishedAt - startedAt) / 1000)),
       serverCpuPer1000: +((cpuSeconds / messages) * 1000).toFixed(3),
