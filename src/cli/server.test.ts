@@ -19,3 +19,18 @@ describe('chorus server --multicast-rate', () => {
     expect(() => serverConfigFrom({ multicastRate: value }, flag)).toThrow(`invalid --multicast-rate "${value}": give megabits per second`);
   });
 });
+
+describe('chorus server --multicast-datagram-bytes', () => {
+  it("is unset by default: the fan-out takes what the interface's MTU carries", () => {
+    expect(serverConfigFrom({}, flag).multicast.datagramBytes).toBeUndefined();
+  });
+
+  it('takes a size from 1200 to 16384 bytes', () => {
+    expect(serverConfigFrom({ multicastDatagramBytes: '1472' }, flag).multicast.datagramBytes).toBe(1472);
+    expect(serverConfigFrom({ multicastDatagramBytes: ' 16384 ' }, flag).multicast.datagramBytes).toBe(16_384);
+  });
+
+  it.each(['1199', '16385', '1.5k', '', '-1300', '65507'])('refuses %j, naming the flag', (value) => {
+    expect(() => serverConfigFrom({ multicastDatagramBytes: value }, flag)).toThrow(`invalid --multicast-datagram-bytes "${value}": give a whole number of bytes from 1200 to 16384`);
+  });
+});

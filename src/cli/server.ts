@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type ClusterConfig, DEFAULTS, DEFAULT_LEASE_TTL_MS, type RunningServer, type ServerConfig, type TlsConfig, defaultServerConfig } from '../server/config.js';
+import { LARGEST_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
 import { DEFAULT_MULTICAST_RATE, type MulticastRate } from '../server/pacer.js';
 import { DEFAULT_SEND_RATE } from '../server/send-rate.js';
 import { CliError, usageError } from './output.js';
@@ -27,6 +28,7 @@ interface ServerOptions {
   multicastInterface?: string;
   multicastTtl?: string;
   multicastRate?: string;
+  multicastDatagramBytes?: string;
   messageRate?: string;
   messageBurst?: string;
   maxChatsPerUser?: string;
@@ -57,6 +59,7 @@ const OPTIONS: [flags: string, env: string, description: string][] = [
   ['--multicast-interface <address>', 'CHORUS_MULTICAST_INTERFACE', `IPv4 address of the interface multicast leaves from (default ${DEFAULTS.multicastInterface})`],
   ['--multicast-ttl <hops>', 'CHORUS_MULTICAST_TTL', `how many routers multicast may cross, 0..255 (default ${DEFAULTS.multicastTtl}: this network only)`],
   ['--multicast-rate <mbit,datagrams>', 'CHORUS_MULTICAST_RATE', `pace of multicast, all chats together: megabits per second and datagrams per second; 0 for no pacing (default ${MC_RATE_DEFAULT})`],
+  ['--multicast-datagram-bytes <bytes>', 'CHORUS_MULTICAST_DATAGRAM_BYTES', `largest multicast datagram, ${MAX_DATAGRAM_BYTES}..${LARGEST_DATAGRAM_BYTES} (default: what the interface's MTU carries whole; ${MAX_DATAGRAM_BYTES} with a TTL above 1)`],
   ['--message-rate <per-second>', 'CHORUS_MESSAGE_RATE', `messages one user may send per second, sustained; 0 for no limit (default ${DEFAULT_SEND_RATE.perSecond})`],
   ['--message-burst <count>', 'CHORUS_MESSAGE_BURST', `messages one user may send at once before --message-rate applies (default ${DEFAULT_SEND_RATE.burst})`],
   ['--max-chats-per-user <count>', 'CHORUS_MAX_CHATS_PER_USER', `chats one user may create (default ${DEFAULTS.chatsPerUser})`],
@@ -177,6 +180,7 @@ export function serverConfigFrom(options: ServerOptions, nameOf: (key: keyof Ser
       interface: options.multicastInterface === undefined ? DEFAULTS.multicastInterface : ipv4(options.multicastInterface, (why) => invalid('multicastInterface', why)),
       ttl: options.multicastTtl === undefined ? DEFAULTS.multicastTtl : ttl(options.multicastTtl, (why) => invalid('multicastTtl', why)),
       rate: options.multicastRate === undefined ? { ...DEFAULT_MULTICAST_RATE } : multicastRate(options.multicastRate, (why) => invalid('multicastRate', why)),
+      ...(options.multicastDatagramBytes === undefined ? {} : { datagramBytes: datagramBytes(options.multicastDatagramBytes, (why) => invalid('multicastDatagramBytes', why)) }),
     },
   });
 }
@@ -277,6 +281,14 @@ function multicastRate(value: string, refuse: Refuse): MulticastRate {
     throw refuse(`give megabits per second (0.1 or more) and datagrams per second (1 or more), e.g. ${MC_RATE_DEFAULT}, or 0 for no pacing`);
   }
   return { bytesPerSecond: Math.round((mbit * 1e6) / 8), datagramsPerSecond: datagrams };
+}
+
+function datagramBytes(value: string, refuse: Refuse): number {
+  const bytes = Number(value.trim());
+  if (!/^\d{1,6}$/.test(value.trim()) || bytes < MAX_DATAGRAM_BYTES || bytes > LARGEST_DATAGRAM_BYTES) {
+    throw refuse(`give a whole number of bytes from ${MAX_DATAGRAM_BYTES} to ${LARGEST_DATAGRAM_BYTES} (1472 for Ethernet without fragments)`);
+  }
+  return bytes;
 }
 
 function startFailure(error: unknown, config: ServerConfig): string {

@@ -67,8 +67,10 @@ export interface ReceiverOptions {
 /** Why a datagram was dropped: the codec's reasons, one for another chat's stream, one past the verification budget, and stale events. */
 export type DropReason = DatagramDropReason | 'other-chat' | 'over-budget' | 'stale-events';
 
-// Signed datagrams under a newer epoch kept per chat while its key is fetched.
+// Signed datagrams under a newer epoch kept per chat while its key is fetched: so many, and so
+// many bytes (DATA may be up to 16 KiB where the interface allows it: server/datagram-size.ts).
 const MAX_HELD_FOR_KEY = 2048;
+const MAX_HELD_FOR_KEY_BYTES = 4 * 1024 * 1024;
 // How long after a rotation datagrams under the previous key are still accepted.
 const PREVIOUS_KEY_GRACE_MS = 10_000;
 // While a chat's datagrams are dropped unchecked, how often its history is asked for what they
@@ -102,6 +104,7 @@ interface Subscription {
   fetchingKey: boolean;
   /** Signed datagrams under an epoch newer than ours, replayed once its key is in. */
   heldForKey: Buffer[];
+  heldForKeyBytes: number;
   /** Its group is joined (and must be left). */
   listening: boolean;
   verifyBudget: VerifyBudget;
@@ -237,6 +240,7 @@ export class Receiver {
       repairing: false,
       fetchingKey: false,
       heldForKey: [],
+      heldForKeyBytes: 0,
       listening: false,
       verifyBudget: new VerifyBudget(this.options.verifyBudget ?? DEFAULT_VERIFY_BUDGET, this.clock.monotonic()),
       vouched: new VouchedDigests(() => this.clock.monotonic()),
@@ -302,6 +306,7 @@ export class Receiver {
       // Any epoch the new server signs is newer than this: its datagrams wait for its key.
       sub.currentEpoch = 0;
       sub.heldForKey.length = 0;
+      sub.heldForKeyBytes = 0;
       sub.refreshingKey = undefined;
       void this.refreshKey(sub);
       sub.delivery?.serverChanged();
@@ -459,8 +464,9 @@ export class Receiver {
       // burst after a restart would otherwise be fetched again over HTTP.
       const newerEpoch = result.reason === 'unknown-key' && header.epoch > sub.currentEpoch;
       if (newerEpoch) void this.refreshKey(sub);
-      if (newerEpoch && mayHold && sub.fetchingKey && sub.heldForKey.length < MAX_HELD_FOR_KEY) {
+      if (newerEpoch && mayHold && sub.fetchingKey && sub.heldForKey.length < MAX_HELD_FOR_KEY && sub.heldForKeyBytes + datagram.length <= MAX_HELD_FOR_KEY_BYTES) {
         sub.heldForKey.push(Buffer.from(datagram));
+        sub.heldForKeyBytes += datagram.length;
         this.counts.heldForKey++;
         return;
       }
@@ -625,6 +631,7 @@ export class Receiver {
         sub.fetchingKey = false;
         // With the key or without it: what waited is read now, or dropped and fetched as a gap.
         const held = sub.heldForKey.splice(0);
+        sub.heldForKeyBytes = 0;
         if (this.chats.get(sub.code) === sub && !this.closed) for (const datagram of held) this.handleDatagram(datagram, false);
         // Allow another refresh, but not more than one a second.
         this.clock.after(1000, () => (sub.refreshingKey = undefined), { weak: true });

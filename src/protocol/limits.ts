@@ -43,8 +43,18 @@ export const MAX_ERROR_MESSAGE_LENGTH = 1024;
 export const HISTORY_PAGE_DEFAULT = 100;
 export const HISTORY_PAGE_MAX = 500;
 
-/** Largest multicast datagram: well under any Ethernet MTU, so it is never IP-fragmented. */
+/**
+ * Largest multicast datagram any network takes: well under any Ethernet MTU, so it is never
+ * IP-fragmented. EVENTS datagrams keep to it always, DATA where the interface's MTU is not known
+ * to allow more (server/datagram-size.ts).
+ */
 export const MAX_DATAGRAM_BYTES = 1200;
+/**
+ * Largest DATA datagram, where the multicast interface's MTU allows it (loopback, jumbo frames).
+ * Receivers take any size a UDP datagram may have; past this one, a lost datagram costs too many
+ * messages' repair, and Linux's default receive buffer (208 KiB) would hold too few.
+ */
+export const LARGEST_DATAGRAM_BYTES = 16 * 1024;
 /**
  * Most datagrams one VOUCH vouches for: its 32 SHA-256 digests fit a datagram (1128 bytes), and
  * one signature check then stands for up to 32 datagrams (about 380 short messages).

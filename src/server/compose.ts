@@ -204,6 +204,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         tlsFingerprint: tls?.fingerprint,
         engine: store.engine,
         multicastInterface: config.multicast.interface,
+        multicastDatagramBytes: activeFanout.datagramBytes,
         ...(cluster ? { site: cluster.site, serverId: cluster.serverId } : {}),
       },
       'chorus server listening',

@@ -123,6 +123,8 @@ export interface MulticastConfig {
   ttl: number;
   /** The pace multicast leaves at, so that a burst is spread instead of dumped; see pacer.ts. */
   rate: MulticastRate;
+  /** The largest DATA datagram; unset: what the interface's MTU carries whole (datagram-size.ts). */
+  datagramBytes?: number;
 }
 
 export const DEFAULTS = {

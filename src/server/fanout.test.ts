@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { NonceSource, SIGNATURE_BYTES, newChatKey, newSigningKeyPair } from '../protocol/crypto.js';
-import { MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
+import { LARGEST_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
 import { type Datagram, datagramDigest, decodeDatagram, parseHeader } from '../protocol/datagram.js';
 import { VouchedDigests } from '../protocol/vouched-digests.js';
 import { captureGroup, waitFor } from '../../test/support/messaging.js';
@@ -28,12 +28,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setUp(rate: MulticastRate, maxBacklogMs?: number) {
+/** `datagramBytes`: the size any network takes, unless a test says otherwise (loopback's MTU would allow 16 KiB). */
+async function setUp(rate: MulticastRate, maxBacklogMs?: number, datagramBytes = MAX_DATAGRAM_BYTES) {
   const port = 40_000 + Math.floor(Math.random() * 10_000);
   const capture = await captureGroup(GROUP, port);
   cleanups.push(capture.close);
   const fanout = await Fanout.start(
-    { groups: '239.255.0.0/16', ports: { first: 40_000, last: 49_999 }, interface: '127.0.0.1', ttl: 1, rate },
+    { groups: '239.255.0.0/16', ports: { first: 40_000, last: 49_999 }, interface: '127.0.0.1', ttl: 1, rate, datagramBytes },
     keys,
     { privateKey: signing.privateKey },
     async () => ({ group: GROUP, port, stream: STREAM }),
@@ -179,6 +180,32 @@ describe('Fanout with pacing', { timeout: 30_000 }, () => {
     const sent = decoded().flatMap((d) => (d.type === 'data' ? d.messages : []));
     expect(sent.filter((m) => m.textOmitted).map((m) => m.seq)).toEqual([3, 5, 7]);
     for (const [i, m] of sent.entries()) expect(m).toMatchObject(m.textOmitted ? { text: '' } : { text: messages[i]!.text });
+  });
+
+  it('packs DATA up to the datagram size the interface allows, and no more than 20 ms of a slow pace', async () => {
+    const { fanout, decoded, dataSeqs, capture } = await setUp({ bytesPerSecond: 1_000_000, datagramsPerSecond: 2000 }, undefined, LARGEST_DATAGRAM_BYTES);
+    fanout.publish(committed(1, 1000));
+    await waitFor(() => dataSeqs().length === 1000, 'every message');
+    expect(dataSeqs()).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    const data = decoded().filter((d) => d.type === 'data');
+    // 20 ms of 1 MB/s is 20,000 bytes, more than the 16 KiB the interface takes: about 140 short messages a datagram.
+    expect(data.length).toBeLessThanOrEqual(Math.ceil(1000 / 100));
+    for (const datagram of capture.datagrams) expect(datagram.length).toBeLessThanOrEqual(LARGEST_DATAGRAM_BYTES);
+    expect(Math.max(...capture.datagrams.map((d) => d.length))).toBeGreaterThan(LARGEST_DATAGRAM_BYTES - 200);
+    // A text of 5,000 bytes fits such a datagram: it goes in it, not over HTTP.
+    fanout.publish(committed(1001, 1, 'y'.repeat(5000)));
+    await waitFor(() => dataSeqs().length === 1001, 'the long one');
+    expect(decoded().flatMap((d) => (d.type === 'data' ? d.messages : [])).at(-1)).toMatchObject({ seq: 1001, textOmitted: false, text: 'y'.repeat(5000) });
+  });
+
+  it('keeps each datagram within 20 ms of a slow pace, whatever the interface allows', async () => {
+    // 100,000 bytes/s: 20 ms of it is 2,000 bytes.
+    const { fanout, dataSeqs, capture } = await setUp({ bytesPerSecond: 100_000, datagramsPerSecond: 2000 }, undefined, LARGEST_DATAGRAM_BYTES);
+    fanout.publish(committed(1, 100));
+    await waitFor(() => dataSeqs().length === 100, 'every message');
+    const sizes = capture.datagrams.map((d) => d.length);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(2000);
+    expect(Math.max(...sizes)).toBeGreaterThan(MAX_DATAGRAM_BYTES);
   });
 
   it('sends what fits one datagram signed, with no VOUCH', async () => {

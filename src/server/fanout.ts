@@ -19,7 +19,8 @@ import type { ChatKeys } from './chat-keys.js';
 import type { MulticastConfig } from './config.js';
 import { EventStamps } from './event-stamps.js';
 import { DEFAULT_PACE_POLICY, PaceControl, type PacePolicy } from './pace-control.js';
-import { type Clock, type MulticastRate, Pacer } from './pacer.js';
+import { dataDatagramBytes } from './datagram-size.js';
+import { BURST_MS, type Clock, type MulticastRate, Pacer } from './pacer.js';
 import { type CommittedMessage, groupByChat } from './store/messages.js';
 import type { ServerIdentity } from './server-identity.js';
 
@@ -144,6 +145,8 @@ export class Fanout {
   /** The last send failed: said once in the log, and again once a send succeeds (see transmit). */
   private sendsFailing = false;
   private readonly send: SendDatagram;
+  /** The largest DATA datagram the multicast interface carries whole (datagram-size.ts). */
+  readonly datagramBytes: number;
 
   private constructor(
     private readonly config: MulticastConfig,
@@ -160,13 +163,26 @@ export class Fanout {
     this.pacer = new Pacer(config.rate, this.clock);
     this.paceControl = new PaceControl(config.rate, tuning.pacePolicy ?? DEFAULT_PACE_POLICY, this.clock);
     this.maxBacklogMs = tuning.maxBacklogMs ?? MAX_BACKLOG_MS;
+    this.datagramBytes = config.datagramBytes ?? dataDatagramBytes(config.interface, config.ttl);
+  }
+
+  /**
+   * The most a DATA datagram may take now: what the interface carries, but no more than BURST_MS
+   * of the current pace (and at least MAX_DATAGRAM_BYTES), so that one datagram never is a burst
+   * a slow pace would not allow. A message larger than that still goes, alone.
+   */
+  private get datagramLimit(): number {
+    const rate = this.paceControl.current();
+    if (rate.bytesPerSecond <= 0 || rate.datagramsPerSecond <= 0) return this.datagramBytes;
+    return Math.min(this.datagramBytes, Math.max(MAX_DATAGRAM_BYTES, Math.floor((rate.bytesPerSecond * BURST_MS) / 1000)));
   }
 
   /** MAX_BACKLOG_MS of the current pace: in bytes, the lower of its two limits, counting full datagrams. */
   private get backlogBytes(): number {
     const rate = this.paceControl.current();
-    const bytesPerSecond = Math.min(rate.bytesPerSecond, rate.datagramsPerSecond * MAX_DATAGRAM_BYTES);
-    return Math.max(MAX_DATAGRAM_BYTES, (bytesPerSecond * this.maxBacklogMs) / 1000);
+    const datagramLimit = this.datagramLimit;
+    const bytesPerSecond = Math.min(rate.bytesPerSecond, rate.datagramsPerSecond * datagramLimit);
+    return Math.max(datagramLimit, (bytesPerSecond * this.maxBacklogMs) / 1000);
   }
 
   /**
@@ -275,7 +291,7 @@ export class Fanout {
     for (const [chatCode, messages] of groupByChat(batch)) {
       const state = await this.stateOf(chatCode);
       for (const m of messages) {
-        const message = toDatagramMessage(m);
+        const message = toDatagramMessage(m, this.datagramBytes);
         const size = messageWireSize(message);
         state.queue.push({ message, size });
         state.queuedBytes += size;
@@ -357,8 +373,9 @@ export class Fanout {
     // Planned after the await: an enqueue meanwhile may have skipped the head. A run's datagrams
     // carry no signature, so each takes 64 bytes' worth more; what fits one of them is planned
     // again as a signed DATA (one, or two that then go as a run).
-    let run = planRun(state, VOUCHED_DATA_OVERHEAD_BYTES);
-    if (run.length === 1) run = planRun(state, DATA_OVERHEAD_BYTES);
+    const limit = this.datagramLimit;
+    let run = planRun(state, VOUCHED_DATA_OVERHEAD_BYTES, limit);
+    if (run.length === 1) run = planRun(state, DATA_OVERHEAD_BYTES, limit);
     if (run.length === 0) return 'nothing';
     if (run.length === 1 && this.startLinger(state, run[0]!.bytes)) return 'linger';
     if (!this.mayGoNow(run[0]!.bytes)) return 'wait';
@@ -398,7 +415,7 @@ export class Fanout {
    * (LINGER_MS); if so, it leaves the turn until its wait is over, or more is queued.
    */
   private startLinger(state: ChatState, bytes: number): boolean {
-    if (this.closing || state.lingered || state.lastSentAt === undefined || bytes + LINGER_ROOM_BYTES > MAX_DATAGRAM_BYTES) return false;
+    if (this.closing || state.lingered || state.lastSentAt === undefined || bytes + LINGER_ROOM_BYTES > this.datagramLimit) return false;
     const left = state.lastSentAt + LINGER_MS - this.clock();
     if (left <= 0) return false;
     this.ready.delete(state);
@@ -553,17 +570,17 @@ interface PlannedDatagram {
 }
 
 /**
- * The chat's next datagrams, from its queue: consecutive seqs up to MAX_DATAGRAM_BYTES each, as
+ * The chat's next datagrams, from its queue: consecutive seqs up to `maxBytes` each, as
  * many as are queued up to MAX_VOUCHED_DATAGRAMS. Only the last may be less than full: packing
  * what is queued now is all a run takes, and what comes later packs into the next.
  */
-function planRun(state: ChatState, overhead: number): PlannedDatagram[] {
+function planRun(state: ChatState, overhead: number, maxBytes: number): PlannedDatagram[] {
   const run: PlannedDatagram[] = [];
   let count = 0;
   let bytes = overhead;
   for (let i = state.head; i < state.queue.length; i++) {
     const { message, size } = state.queue[i]!;
-    if (count > 0 && (bytes + size > MAX_DATAGRAM_BYTES || message.seq !== state.queue[i - 1]!.message.seq + 1 || count === MAX_MESSAGES_PER_DATAGRAM)) {
+    if (count > 0 && (bytes + size > maxBytes || message.seq !== state.queue[i - 1]!.message.seq + 1 || count === MAX_MESSAGES_PER_DATAGRAM)) {
       run.push({ count, bytes, overhead });
       if (run.length === MAX_VOUCHED_DATAGRAMS) return run;
       count = 0;
@@ -576,8 +593,8 @@ function planRun(state: ChatState, overhead: number): PlannedDatagram[] {
   return run;
 }
 
-/** The message as a datagram carries it: a text too large for one datagram is left out (fetched over HTTP). */
-function toDatagramMessage(m: CommittedMessage): DatagramMessage {
+/** The message as a datagram carries it: a text too large for one datagram of `maxBytes` is left out (fetched over HTTP). */
+function toDatagramMessage(m: CommittedMessage, maxBytes: number): DatagramMessage {
   const message: DatagramMessage = {
     seq: m.seq,
     senderId: m.senderId,
@@ -587,7 +604,7 @@ function toDatagramMessage(m: CommittedMessage): DatagramMessage {
     text: m.text,
     textOmitted: false,
   };
-  return fitsAlone(message) ? message : { ...message, text: '', textOmitted: true };
+  return fitsAlone(message, maxBytes) ? message : { ...message, text: '', textOmitted: true };
 }
 
 /** Events in batches that each fit one EVENTS datagram (their JSON body within MAX_DATAGRAM_BYTES). */

@@ -88,6 +88,7 @@ export function serverMetrics(parts: MeteredParts): Registry {
   gauge('chorus_push_clients', 'Connections with at least one chat pushed to them (clients on push)', () => push.targetCount);
   gauge('chorus_push_watches', 'Chats pushed, summed over connections', () => push.watchCount);
   gauge('chorus_multicast_rate_bytes_per_second', 'The multicast pace now, in UDP payload bytes a second (lowered while receivers report repairs; 0: unpaced)', () => fanout.pace.rate.bytesPerSecond);
+  gauge('chorus_multicast_datagram_bytes', "The largest DATA datagram multicast may send: what the interface's MTU carries whole, 1,200 to 16,384 bytes", () => fanout.datagramBytes);
   gauge('chorus_multicast_rate_datagrams_per_second', 'The multicast pace now, in datagrams a second (lowered while receivers report repairs; 0: unpaced)', () => fanout.pace.rate.datagramsPerSecond);
   gauge('chorus_multicast_rate_share', 'The multicast pace now as a share of the configured one (1: not lowered)', () => fanout.pace.share);
   counter('chorus_multicast_rate_decreases_total', 'Times the pace was lowered because receivers reported repairs', () => fanout.pace.stats.decreases);

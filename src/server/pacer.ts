@@ -18,7 +18,8 @@ export interface MulticastRate {
  * without losing any.
  * Not 1,000: at light load each message is its own datagram, and 1,000 messages a second
  * offered would then queue (p99 latency 0.5 s in docs/benchmarks.md). Short messages pack 10-12
- * to a datagram under load, so the pace carries 12,000-15,000 of them a second;
+ * to a 1,200-byte datagram under load (more where the interface's MTU allows larger ones:
+ * datagram-size.ts), so the pace carries 12,000-15,000 of them a second;
  * `--multicast-rate` raises it for wired networks and fast receivers.
  */
 export const DEFAULT_MULTICAST_RATE: MulticastRate = { bytesPerSecond: 1_500_000, datagramsPerSecond: 2000 };

@@ -7,7 +7,7 @@ import { NonceSource, newSigningKeyPair } from '../../src/protocol/crypto.js';
 import { decodeDatagram, encodeData, encodeHeartbeat, encodeVouch, encodeVouchedData } from '../../src/protocol/datagram.js';
 import { VouchedDigests } from '../../src/protocol/vouched-digests.js';
 import { type Frame, encodeFrame } from '../../src/protocol/frames.js';
-import { PROTOCOL_VERSION } from '../../src/protocol/limits.js';
+import { MAX_DATAGRAM_BYTES, PROTOCOL_VERSION } from '../../src/protocol/limits.js';
 import { captureGroup, connectedSender, recordingReceiver, serverKeyOf, waitFor } from '../support/messaging.js';
 import { rawFrameClient } from '../support/raw-tcp.js';
 import { defaultServerConfig } from '../../src/server/config.js';
@@ -45,9 +45,10 @@ const senders: Sender[] = [];
 
 beforeAll(async () => {
   // A slow multicast pace, so that the burst queues whatever the commits' timing and goes out as
-  // runs (a VOUCH, then unsigned datagrams) through the flood.
+  // runs (a VOUCH, then unsigned datagrams) through the flood; and datagrams of the size any
+  // network takes, as on Ethernet (loopback's MTU would carry the burst in two or three).
   const defaults = defaultServerConfig({ dataDir: '' }).multicast;
-  server = await startTestServer({ multicast: { ...defaults, interface: '127.0.0.1', rate: { bytesPerSecond: 1_500_000, datagramsPerSecond: 50 } } });
+  server = await startTestServer({ multicast: { ...defaults, interface: '127.0.0.1', rate: { bytesPerSecond: 1_500_000, datagramsPerSecond: 50 }, datagramBytes: MAX_DATAGRAM_BYTES } });
   call = http(server.httpUrl);
   [alice, bob, carol, dave, mallory] = (await Promise.all(['Alice', 'Bob', 'Carol', 'Dave', 'Mallory'].map((n) => signUp(server.httpUrl, n)))) as [
     Account,
