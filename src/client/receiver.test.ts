@@ -326,6 +326,24 @@ describe('Receiver: key epochs', () => {
     expect(delivered).toEqual([1, 2]);
   });
 
+  it('holds at most 4 MiB of datagrams for a key (DATA may be 16 KiB): the rest is dropped, then fetched as a gap', async () => {
+    const { source, receiver, delivered, arrive, wait } = await setup();
+    source.rotate();
+    source.post(300);
+    for (const message of source.log) message.text = 'x'.repeat(16_000);
+    const key = deferred();
+    source.gate = key.promise;
+    for (let seq = 1; seq <= 300; seq++) await arrive(source.data(seq));
+    // About 16,150 bytes each: 259 fit 4 MiB.
+    expect(receiver.counts.heldForKey).toBe(259);
+    expect(receiver.drops['unknown-key']).toBe(41);
+    key.resolve();
+    await settle();
+    expect(delivered).toEqual(Array.from({ length: 259 }, (_, i) => i + 1));
+    await wait(25);
+    expect(delivered).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+  });
+
   it('a key that cannot be fetched: what was held is dropped and fetched as a gap', async () => {
     const { source, receiver, delivered, errors, arrive, wait } = await setup();
     source.rotate();
