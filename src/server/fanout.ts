@@ -20,7 +20,7 @@ import type { MulticastConfig } from './config.js';
 import { dataDatagramBytes } from './datagram-size.js';
 import { EventStamps } from './event-stamps.js';
 import { DEFAULT_PACE_POLICY, PaceControl, type PacePolicy } from './pace-control.js';
-import { BURST_MS, type Clock, type MulticastRate, Pacer } from './pacer.js';
+import { type Clock, type MulticastRate, Pacer, burstBytes } from './pacer.js';
 import { type CommittedMessage, groupByChat } from './store/messages.js';
 import type { ServerIdentity } from './server-identity.js';
 
@@ -167,14 +167,14 @@ export class Fanout {
   }
 
   /**
-   * The most a DATA datagram may take now: what the interface carries, but no more than BURST_MS
-   * of the current pace (and at least MAX_DATAGRAM_BYTES), so that one datagram never is a burst
-   * a slow pace would not allow. A message larger than that still goes, alone.
+   * The most a DATA datagram may take now: what the interface carries, but no more than the
+   * current pace's burst (pacer.ts: BURST_MS of it, at least MAX_DATAGRAM_BYTES), so that one
+   * datagram never is a burst a slow pace would not allow. A message larger than that still goes, alone.
    */
   private get datagramLimit(): number {
     const rate = this.paceControl.current();
     if (rate.bytesPerSecond <= 0 || rate.datagramsPerSecond <= 0) return this.datagramBytes;
-    return Math.min(this.datagramBytes, Math.max(MAX_DATAGRAM_BYTES, Math.floor((rate.bytesPerSecond * BURST_MS) / 1000)));
+    return Math.min(this.datagramBytes, Math.floor(burstBytes(rate)));
   }
 
   /** MAX_BACKLOG_MS of the current pace: in bytes, the lower of its two limits, counting full datagrams. */

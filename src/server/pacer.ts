@@ -30,6 +30,11 @@ export const DEFAULT_MULTICAST_RATE: MulticastRate = { bytesPerSecond: 1_500_000
  */
 export const BURST_MS = 20;
 
+/** BURST_MS of `rate` in bytes, and at least one full datagram: the most that may go at once. */
+export function burstBytes(rate: MulticastRate): number {
+  return Math.max(MAX_DATAGRAM_BYTES, (rate.bytesPerSecond * BURST_MS) / 1000);
+}
+
 /** Milliseconds, monotonic. */
 export type Clock = () => number;
 
@@ -70,7 +75,7 @@ export class Pacer {
   }
 
   private size(rate: MulticastRate): void {
-    this.byteCapacity = Math.max(MAX_DATAGRAM_BYTES, (rate.bytesPerSecond * BURST_MS) / 1000);
+    this.byteCapacity = burstBytes(rate);
     this.datagramCapacity = Math.max(1, (rate.datagramsPerSecond * BURST_MS) / 1000);
   }
 
