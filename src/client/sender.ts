@@ -8,6 +8,7 @@ import type { ChatMessage } from '../protocol/message.js';
 import { messageTextProblem } from '../protocol/message-text.js';
 import { KEEPALIVE_INTERVAL_MS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { type Clock, type Timer, systemClock } from './clock.js';
+import { Fifo } from './fifo.js';
 import type { SenderConnection, SenderTransport } from './sender-transport.js';
 import type { ServerLink } from './server-link.js';
 import type { ServerEndpoint, ServerList } from './server-list.js';
@@ -119,7 +120,7 @@ export class Sender implements ServerLink {
   /** Sent and awaiting their ack, in send order. */
   private readonly unacked = new Map<string, Outgoing>();
   /** Not yet sent: the window is full, we are not connected, or we are pausing for rate. */
-  private readonly queue: Outgoing[] = [];
+  private readonly queue = new Fifo<Outgoing>();
   /** Refused RATE_LIMITED, in send order: sent again, first, when the pause ends. */
   private readonly rateRefused: Outgoing[] = [];
   private pausedUntil = 0;
@@ -539,7 +540,7 @@ export class Sender implements ServerLink {
     for (const o of [...this.unacked.values(), ...this.rateRefused, ...this.queue]) o.reject(error);
     this.unacked.clear();
     this.rateRefused.length = 0;
-    this.queue.length = 0;
+    this.queue.clear();
   }
 
   /**
@@ -553,7 +554,7 @@ export class Sender implements ServerLink {
     this.pauseTimer?.cancel();
     this.pauseTimer = this.clock.after(this.pausedUntil - this.clock.now(), () => {
       this.pauseTimer = undefined;
-      this.queue.unshift(...this.rateRefused.splice(0));
+      this.queue.unshiftAll(this.rateRefused.splice(0));
       this.pump();
     });
   }
