@@ -67,6 +67,21 @@ describe('Sequencer', () => {
     expect(sequencer.stats.committed).toBe(39);
   });
 
+  it('commits the sends of one turn of the event loop together, and what comes during a commit in the next', async () => {
+    const { log, sequencer } = setUp();
+    const alone = await Promise.all(['a', 'b', 'c'].map((id) => sequencer.submit(message(id))));
+    expect(alone.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(log.transactions).toBe(1);
+    const firstTurn = ['d', 'e'].map((id) => sequencer.submit(message(id)));
+    await new Promise((resolve) => setImmediate(resolve));
+    // That commit is under way (the fake store takes a millisecond): these wait for the next.
+    const secondTurn = ['f', 'g'].map((id) => sequencer.submit(message(id)));
+    const seqs = (await Promise.all([...firstTurn, ...secondTurn])).map((r) => r.seq);
+    expect(seqs).toEqual([4, 5, 6, 7]);
+    expect(log.transactions).toBe(3);
+    expect(sequencer.stats.transactions).toBe(3);
+  });
+
   it('tries a batch again when the connection is lost, and fans out once a commit whose answer was lost', async () => {
     const { log, sequencer, published } = setUp();
     log.script = ['lost-after', 'lost-before', 'ok'];
@@ -110,7 +125,10 @@ describe('Sequencer', () => {
     // The whole batch is refused (a bad text), then its first half meets a database gone away.
     // The first send keeps the sequencer busy, so that the next four make one batch.
     log.script = ['ok', 'ok', ...Array.from({ length: 1000 }, () => 'lost-before' as const)];
-    const results = await Promise.allSettled(['w', 'a', 'b', 'c', 'd'].map((id) => sequencer.submit(message(id, id === 'd' ? 'BAD' : id))));
+    const first = sequencer.submit(message('w'));
+    await new Promise((resolve) => setImmediate(resolve));
+    const rest = ['a', 'b', 'c', 'd'].map((id) => sequencer.submit(message(id, id === 'd' ? 'BAD' : id)));
+    const results = await Promise.allSettled([first, ...rest]);
     expect(results.map((r) => (r.status === 'rejected' ? r.reason.code : r.status))).toEqual(['fulfilled', 'UNAVAILABLE', 'UNAVAILABLE', 'UNAVAILABLE', 'UNAVAILABLE']);
   });
 

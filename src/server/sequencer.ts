@@ -70,7 +70,12 @@ export class Sequencer implements MessageSink {
     return new Promise((resolve, reject) => {
       if (Date.now() < this.refusingUntil) return reject(unavailable());
       this.queue.push({ message, resolve, reject });
-      if (!this.running) void this.drain();
+      if (this.running) return;
+      // The first commit starts once this turn of the event loop is done, not at the first
+      // submission: sends read from one chunk of a connection reach here one by one, and would
+      // otherwise commit the first alone and the rest after it, two fsyncs where one does.
+      this.running = true;
+      setImmediate(() => void this.drain());
     });
   }
 
@@ -86,7 +91,6 @@ export class Sequencer implements MessageSink {
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
     while (this.queue.length > 0) await this.commit(this.queue.splice(0, MAX_BATCH));
     this.running = false;
     for (const resolve of this.idle.splice(0)) resolve();
