@@ -14,7 +14,7 @@
  *   npm run bench -- --sites 2                # only the cluster: two sites vs a single server on PostgreSQL
  */
 import { Command } from 'commander';
-import { positiveInteger } from '../src/cli/options.js';
+import { countUpTo, positiveInteger } from '../src/cli/options.js';
 import { runMessaging } from './messaging.js';
 import { runSideBySide } from './side-by-side.js';
 import { runSites } from './sites.js';
@@ -32,6 +32,7 @@ interface Options {
   profile?: string;
   sites?: number;
   receiverNice?: number;
+  warmUp: number;
 }
 
 const list = (v: string) => v.split(',').map(Number);
@@ -49,6 +50,7 @@ const options = new Command()
   .option('--rate-seconds <n>', 'library: length of the latency run', Number, 5)
   .option('--rounds <n>', 'side by side: runs of each system per receiver count, alternating; figures are their medians', positiveInteger, 1)
   .option('--profile <dir>', "write V8 CPU profiles (.cpuprofile) to this folder: library, each server's; side by side, Chorus's server, sender and receivers'")
+  .option('--warm-up <n>', 'library: messages sent into another chat before each timed run and not counted, so that the server runs warm (0: none)', countUpTo(1_000_000), 5000)
   .option('--receiver-nice <n>', "library, a diagnostic: run the receivers at this lower priority (nice 1..19), to see how much of a figure is their share of this machine's cores", Number)
   .option('--sites <n>', 'run only the cluster benchmark: two sites (PostgreSQL + NATS) beside a single server on PostgreSQL', Number)
   .parse()

@@ -27,6 +27,8 @@ export interface MessagingOptions {
    * and the sender's cores, as they would not on machines of their own.
    */
   receiverNice?: number;
+  /** Messages committed and multicast into a chat of their own before each timed run, not counted. */
+  warmUp: number;
 }
 
 /**
@@ -70,6 +72,36 @@ export async function startReceiver(url: string, token: string, code: string, me
   return { child, report };
 }
 
+/**
+ * A server that has been running a while has its hot paths compiled by V8's optimizing JIT; one
+ * just started has not, and a 20,000-message run at full speed lasts well under a second, a
+ * third of it before the code is warm (24,000-27,000 committed/s against 37,000-41,000 in a run
+ * of 150,000; docs/benchmarks.md, session 26). So each timed run follows `messages` sent into
+ * another chat, acknowledged and multicast (nobody receives them), which the figures do not count.
+ * Resolves once the server's multicast of them is done, so that they hold no share of the pace.
+ */
+async function warmUp(url: string, token: string, port: number, messages: number): Promise<void> {
+  if (messages === 0) return;
+  const chat = (await http(url)('POST', '/api/chats', { token, json: { name: 'warm-up' } })).body;
+  const sender = new Sender({ host: '127.0.0.1', port, token, window: 1000 });
+  await sender.connect();
+  await pipeline(sender, chat.code, messages);
+  sender.close();
+  let sent = -1;
+  for (;;) {
+    const now = await datagramsSent(url);
+    if (now === sent) return;
+    sent = now;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** DATA datagrams the server has multicast since it started. */
+async function datagramsSent(url: string): Promise<number> {
+  const metrics = await (await fetch(`${url}/api/metrics`)).text();
+  return Number(/^chorus_datagrams_sent_total (\d+)/m.exec(metrics)?.[1]);
+}
+
 async function scenario(options: MessagingOptions, receiverCount: number, messages: number, ratePerSecond?: number) {
   const dataDir = mkdtempSync(join(tmpdir(), 'chorus-bench-'));
   const { child, url } = await startChorusServer(dataDir, options.profile ? ['--cpu-prof', '--cpu-prof-dir', options.profile] : []);
@@ -77,16 +109,18 @@ async function scenario(options: MessagingOptions, receiverCount: number, messag
   try {
     const call = http(url);
     const owner = await signUp(url, 'Bench');
+    const port = await tcpPortOf(url);
+    await warmUp(url, owner.token, port, options.warmUp);
     const chat = (await call('POST', '/api/chats', { token: owner.token, json: { name: 'bench' } })).body;
     for (let i = 0; i < receiverCount; i++) receivers.push(await startReceiver(url, owner.token, chat.code, messages, options.receiverNice));
-    const sender = new Sender({ host: '127.0.0.1', port: await tcpPortOf(url), token: owner.token, window: 1000 });
+    const sender = new Sender({ host: '127.0.0.1', port, token: owner.token, window: 1000 });
     await sender.connect();
+    const datagramsBefore = await datagramsSent(url);
     const before = procStats(child.pid!);
     const { start, sentAt, ackedAt, committedMs } = await pipeline(sender, chat.code, messages, ratePerSecond);
     const reports = await Promise.all(receivers.map((r) => r.report()));
     const after = procStats(child.pid!);
-    const metrics = await (await fetch(`${url}/api/metrics`)).text();
-    const datagrams = Number(/^chorus_datagrams_sent_total (\d+)/m.exec(metrics)?.[1]);
+    const datagrams = (await datagramsSent(url)) - datagramsBefore;
     sender.close();
     const latencies = reports.flatMap((r) => r.deliveredAt.map((t, i) => t - sentAt[i]!)).sort((a, b) => a - b);
     const ackLatencies = ackedAt.map((t, i) => t - sentAt[i]!).sort((a, b) => a - b);
