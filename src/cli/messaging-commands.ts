@@ -26,6 +26,7 @@ import { announceDelivery, announceServerMoves, chatDeliveryLine, chatServerLine
 import { chatRefusal, onChat } from './chat-commands.js';
 import { chatCodeArgument, countUpTo, multicastInterface } from './options.js';
 import { CliError, LineBatcher, describeFailure, messageLine, plural, printNote, printResult, terminalSafe, usageError } from './output.js';
+import { ProgressLine } from './progress-line.js';
 
 /** `chorus send`, `tail` and `chat`: a chat's messages out (the Sender) and in (the Receiver). */
 
@@ -54,6 +55,8 @@ is acknowledged and prints how many were sent. A line the server refuses (too lo
 named on stderr with the reason, and the command then exits 1; the other lines are still sent.
 Lines end at \\n or \\r\\n. If the connection to the server is lost, stderr says so; unanswered
 messages wait and go once it is back (nothing is stored twice), and stderr says that too.
+When stderr is a terminal and sending takes more than a second, one line there shows how many
+are sent and at what rate (the server takes a limited number a second from each person).
   printf 'one\\ntwo\\n' | chorus send ABCDE-12345 --stdin`,
     )
     .action(async (input: string, words: string[], options: { stdin?: boolean; json?: boolean }, command: Command) => {
@@ -262,6 +265,15 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
   const answers: Promise<void>[] = [];
   let waited = 0;
   let lineNumber = 0;
+  // A large paste or file takes a while (the server limits each person's rate): once it has
+  // taken a second, show how far it is.
+  const progress = new ProgressLine(process.stderr);
+  const started = performance.now();
+  const showProgress = () => {
+    const seconds = (performance.now() - started) / 1000;
+    if (seconds < 1) return;
+    progress.update(() => `Sending to ${code}: ${acks.length} sent (${Math.round(acks.length / seconds)} a second), ${sender.pending} waiting…`);
+  };
   // The session ended (a logout, expiry): no later line can be sent, so stop reading at once.
   sender.onStateChange(() => {
     if (isSessionEnded(sender.failure)) process.stdin.destroy();
@@ -279,7 +291,10 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
       // A text that cannot be sent is refused by the Sender at once, like any refusal below.
       answers.push(
         sender.send(code, read.text).then(
-          (ack) => void acks.push({ line, seq: ack.seq, sentAt: ack.sentAt }),
+          (ack) => {
+            acks.push({ line, seq: ack.seq, sentAt: ack.sentAt });
+            showProgress();
+          },
           (error: unknown) => void refused.push({ line, reason: describeFailure(chatRefusal(error, code, { hintJoin: false }) ?? error).line }),
         ),
       );
@@ -288,9 +303,13 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
     }
   } catch (error) {
     // Reading was cut short because the session ended: said below.
-    if (!isSessionEnded(sender.failure)) throw error;
+    if (!isSessionEnded(sender.failure)) {
+      progress.clear();
+      throw error;
+    }
   }
   await Promise.all(answers);
+  progress.clear();
   if (isSessionEnded(sender.failure)) {
     // Left unread, an open stdin would keep the command running after it has said why it stops.
     process.stdin.destroy();
