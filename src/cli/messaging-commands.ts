@@ -70,11 +70,16 @@ are sent and at what rate (the server takes a limited number a second from each 
       }
       const { client, chat } = await openChat(command, env, code);
       const sender = await connectSender(client);
+      // --stdin on a terminal: how far it is, on a line of its own that a note first erases.
+      const progress = new ProgressLine(process.stderr);
       // Messages wait through a lost connection and go once it is back: said, so a pipe that
       // stalls is not a mystery (on stderr: stdout is the result).
-      announceConnection(sender, printNote);
+      announceConnection(sender, (line) => {
+        progress.clear();
+        printNote(line);
+      });
       try {
-        const sent = text !== undefined ? { seqs: [await sendOne(sender, code, text, options.json)], refused: [] } : await sendLines(sender, code, options.json);
+        const sent = text !== undefined ? { seqs: [await sendOne(sender, code, text, options.json)], refused: [] } : await sendLines(sender, code, options.json, progress);
         await readUpToOwn(client, chat, sent.seqs);
         if (sent.refused.length > 0) throw new CliError(refusalLines(sent.refused).join('\n'));
       } finally {
@@ -258,8 +263,11 @@ interface Refusal {
   reason: string;
 }
 
-/** One message per line of stdin, pipelined: the Sender keeps up to its window unacknowledged. The lines refused are the caller's to report. */
-async function sendLines(sender: Sender, code: string, json: boolean | undefined): Promise<{ seqs: number[]; refused: Refusal[] }> {
+/**
+ * One message per line of stdin, pipelined: the Sender keeps up to its window unacknowledged,
+ * and `progress` shows how far it is. The lines refused are the caller's to report.
+ */
+async function sendLines(sender: Sender, code: string, json: boolean | undefined, progress: ProgressLine): Promise<{ seqs: number[]; refused: Refusal[] }> {
   const acks: (Pick<Ack, 'seq' | 'sentAt'> & { line: number })[] = [];
   const refused: Refusal[] = [];
   const answers: Promise<void>[] = [];
@@ -267,7 +275,6 @@ async function sendLines(sender: Sender, code: string, json: boolean | undefined
   let lineNumber = 0;
   // A large paste or file takes a while (the server limits each person's rate): once it has
   // taken a second, show how far it is.
-  const progress = new ProgressLine(process.stderr);
   const started = performance.now();
   const showProgress = () => {
     const seconds = (performance.now() - started) / 1000;
