@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { as, chorus } from './support/cli.js';
@@ -120,5 +121,21 @@ describe('chorus register at a terminal', { timeout: 60_000 }, () => {
     expect(screen).not.toContain('velvet');
     expect(screen).not.toContain('short');
     terminal.kill();
+  });
+});
+
+describe('chorus send --stdin on a terminal', { timeout: 90_000 }, () => {
+  it('shows how many are sent while the server paces them, then erases that line for the result', async () => {
+    // 650 lines: the server takes a burst of 500 at once and then 50 a second, so this takes
+    // about 3 s, and the progress line appears once the first second has passed.
+    const lines = join(scratch, 'lines.txt');
+    writeFileSync(lines, Array.from({ length: 650 }, (_, i) => `pasted line ${i + 1}`).join('\n'));
+    const terminal = Terminal.start(as(ada, 'send', code, '--stdin'), { columns: 100, stdinFile: lines, keepScreen: true });
+    terminals.push(terminal);
+    const during = await terminal.waitFor((screen) => screen.includes(`Sending to ${code}: `), 'the progress line');
+    expect(during).toMatch(new RegExp(`Sending to ${code}: \\d+ sent \\(\\d+ a second\\), \\d+ waiting…`));
+    const after = await terminal.waitFor((screen) => screen.includes('Sent 650 messages'), 'the result');
+    expect(after).not.toContain('Sending to');
+    expect(after.split('\n').filter((row) => row.trim() !== '')).toEqual([`Sent 650 messages to ${code}.`]);
   });
 });

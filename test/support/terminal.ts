@@ -12,13 +12,28 @@ export class Terminal {
 
   private constructor(readonly columns: number, readonly rows: number) {}
 
-  /** Starts `chorus ARGS` in a new terminal of `columns` × `rows`. */
-  static start(args: string[], { columns, rows = 40 }: { columns: number; rows?: number }): Terminal {
+  /**
+   * Starts `chorus ARGS` in a new terminal of `columns` × `rows`, its stdin the terminal or, with
+   * `stdinFile`, that file. With `keepScreen`, the terminal stays open after the command ends,
+   * showing its last screen (tmux blanks the screen of a pane whose command has ended).
+   */
+  static start(args: string[], { columns, rows = 40, stdinFile, keepScreen }: { columns: number; rows?: number; stdinFile?: string; keepScreen?: boolean }): Terminal {
     const terminal = new Terminal(columns, rows);
     const env = Object.entries(childEnv({ TERM: 'xterm-256color' }))
       .filter(([key]) => key.startsWith('CHORUS_') || ['PATH', 'HOME', 'TZ', 'NO_COLOR', 'TERM', 'LANG'].includes(key))
       .map(([key, value]) => `${key}=${shellQuote(value ?? '')}`);
-    const command = ['env', '-i', ...env, shellQuote(process.execPath), '--import', 'tsx', shellQuote(CLI_MAIN), ...args.map(shellQuote)].join(' ');
+    const command = [
+      'env',
+      '-i',
+      ...env,
+      shellQuote(process.execPath),
+      '--import',
+      'tsx',
+      shellQuote(CLI_MAIN),
+      ...args.map(shellQuote),
+      ...(stdinFile ? ['<', shellQuote(stdinFile)] : []),
+      ...(keepScreen ? ['; sleep 600'] : []),
+    ].join(' ');
     // remain-on-exit keeps the last screen readable after the command ends.
     terminal.tmux('-f', '/dev/null', 'new-session', '-d', '-x', String(columns), '-y', String(rows), '-c', ROOT, command);
     terminal.tmux('set-option', '-g', 'remain-on-exit', 'on');
