@@ -96,11 +96,12 @@ export async function startReceiver(url: string, token: string, code: string, me
 
 /**
  * A server that has been running a while has its hot paths compiled by V8's optimizing JIT; one
- * just started has not, and a 20,000-message run at full speed lasts well under a second, a
- * third of it before the code is warm (24,000-27,000 committed/s against 37,000-41,000 in a run
- * of 150,000; docs/benchmarks.md, session 26). So each timed run follows `messages` sent into
- * another chat, acknowledged and multicast (nobody receives them), which the figures do not count.
- * Resolves once the server's multicast of them is done, so that they hold no share of the pace.
+ * just started has not, and a 20,000-message run at full speed lasts well under a second (at
+ * R = 1, 24,361 / 26,746 committed a second without this, 27,876 / 27,163 with it, and the
+ * server's CPU per message a quarter lower; docs/benchmarks.md, session 26). So each timed run
+ * follows `messages` sent into another chat, acknowledged and multicast (nobody receives them),
+ * which the figures do not count. Resolves once the server's multicast of them is done, so that
+ * they hold no share of the pace.
  */
 async function warmUp(url: string, token: string, port: number, messages: number): Promise<void> {
   if (messages === 0) return;
