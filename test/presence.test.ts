@@ -259,6 +259,32 @@ describe('typing', () => {
     }
   });
 
+  it('is told to a connection that starts watching while a member types, and not once they stopped', async () => {
+    const chat = await chatWith(0);
+    const bobs = await connected(bob);
+    const anns = await connected(ann);
+    const cleos = await connected(cleo);
+    try {
+      bobs.send({ t: 'typing', chat: chat.code, on: true });
+      await roundTrip(bobs);
+      // Ann watches after Bob's `on` went out: she is told it at once, not at his next refresh.
+      anns.send({ t: 'watch', chat: chat.code, after: 0 });
+      await waitFor(() => eventsOf(anns, chat.code).length > 0, 'an events frame');
+      expect(eventsOf(anns, chat.code)).toEqual([{ kind: 'typing', userId: bob.user.id, name: 'Bob', on: true }]);
+
+      bobs.send({ t: 'typing', chat: chat.code, on: false });
+      await waitFor(() => eventsOf(anns, chat.code).length === 2, 'the off');
+      // Cleo watches after the `off`: nobody is typing, so she is told nothing. A message pushed
+      // to her shows her watch in place (what a watch is told of typing comes before it).
+      cleos.send({ t: 'watch', chat: chat.code, after: 0 });
+      bobs.send({ t: 'send', id: 'after-off', chat: chat.code, text: 'hello' });
+      await waitFor(() => cleos.frames.some((f) => f.t === 'messages'), 'the message pushed to Cleo');
+      expect(eventsOf(cleos, chat.code)).toEqual([]);
+    } finally {
+      for (const c of [anns, bobs, cleos]) c.socket.destroy();
+    }
+  });
+
   it('is refused to a non-member, with nothing sent', async () => {
     const chat = await chatWith(0);
     const anns = await connected(ann);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ChatEvent } from '../protocol/events.js';
+import type { TypingNow } from './typing-now.js';
 
 /**
  * Where a chat's ephemeral events go: multicast as an EVENTS datagram on the chat's group (one
@@ -16,6 +17,8 @@ export class ChatEvents {
       logger: Pick<Logger, 'warn'>;
       /** Cluster mode: the same events to the other servers, which send them at their sites (`sendHere`). */
       relay?: (chatCode: string, events: readonly ChatEvent[]) => void;
+      /** Who is typing, for connections that start watching later (push.ts). */
+      typing?: TypingNow;
     },
   ) {}
 
@@ -29,6 +32,7 @@ export class ChatEvents {
   sendHere(chatCode: string, events: readonly ChatEvent[]): void {
     if (events.length === 0) return;
     for (const event of events) this.stats[event.kind]++;
+    this.deps.typing?.record(chatCode, events);
     this.deps.multicast.events(chatCode, events).catch((error) => this.deps.logger.warn({ err: error }, 'events could not be multicast'));
     this.deps.push.events(chatCode, events);
   }

@@ -33,6 +33,7 @@ import { UserSettings } from './settings.js';
 import { sqliteFileIn } from './store/database.js';
 import { Store } from './store/store.js';
 import { type TlsMaterial, loadOrCreateSelfSigned, loadTlsFiles } from './tls/material.js';
+import { TypingNow } from './typing-now.js';
 
 const EXPIRED_SESSION_SWEEP_MS = 60 * 60 * 1000;
 
@@ -118,17 +119,19 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     cleanup.push(async () => presence.close());
 
     // Catch-up reads what the history API would: the recent window in memory, else the store.
+    const typing = new TypingNow();
     const push = new PushHub({
       readAfter: async (code, after, limit) => recent.after(code, after, limit) ?? (await store.messages.page(code, { after, limit })),
       isMemberNow: (code, userId) => members.isMemberNow(code, userId),
       isMember: (code, userId) => members.isMember(code, userId),
+      typingIn: (code) => typing.in(code),
       logger,
     });
     // A removed member's client hears at once, by its watch refused, rather than at the next message.
     members.onChange((change) => {
       if (change.change === 'removed') push.memberRemoved(change.chatCode, change.userId);
     });
-    const events = new ChatEvents({ multicast: activeFanout, push, logger, ...(cluster ? { relay: (code, list) => cluster.relayEvents(code, list) } : {}) });
+    const events = new ChatEvents({ multicast: activeFanout, push, logger, typing, ...(cluster ? { relay: (code, list) => cluster.relayEvents(code, list) } : {}) });
     chatEvents = events;
 
     const sequencer = new Sequencer(

@@ -28,6 +28,8 @@ export interface PushDeps {
    */
   isMemberNow(chatCode: string, userId: number): boolean | undefined;
   isMember(chatCode: string, userId: number): Promise<boolean>;
+  /** Who is typing in the chat now (typing-now.ts): told to a connection when its watch starts. */
+  typingIn?(chatCode: string): ChatEvent[];
   logger: { error(obj: object, msg: string): void };
 }
 
@@ -120,6 +122,8 @@ export class PushHub {
     }
     ofChat.add(watch);
     void this.catchUp(watch);
+    // Typing events go out as they happen: one sent before this watch was in place is told now.
+    this.eventsTo(watch, this.deps.typingIn?.(chatCode) ?? []);
   }
 
   /** Stops pushing the chat to `target`; a chat not watched is a no-op. */
@@ -170,17 +174,16 @@ export class PushHub {
    * past PUSH_HIGH_WATER_BYTES, or whose user is no longer a member, is skipped.
    */
   events(chatCode: string, events: readonly ChatEvent[]): void {
-    const watches = this.byChat.get(chatCode);
-    if (!watches || events.length === 0) return;
-    let frames: EventsFrame[] | undefined;
-    for (const watch of watches) {
-      const { target } = watch;
-      if (!target.writable || target.unsentBytes >= PUSH_HIGH_WATER_BYTES) continue;
-      if (this.deps.isMemberNow(chatCode, target.userId) !== true) continue;
-      frames ??= chunk(events, MAX_EVENTS_PER_BATCH).map((batch) => ({ t: 'events', chat: watch.chat, events: batch }));
-      for (const frame of frames) target.writePush(frame);
-      this.stats.events += events.length;
-    }
+    for (const watch of this.byChat.get(chatCode) ?? []) this.eventsTo(watch, events);
+  }
+
+  /** Events to one watch's connection, unless it is behind, closing, or no longer a member's. */
+  private eventsTo(watch: Watch, events: readonly ChatEvent[]): void {
+    const { target } = watch;
+    if (events.length === 0 || !target.writable || target.unsentBytes >= PUSH_HIGH_WATER_BYTES) return;
+    if (this.deps.isMemberNow(watch.chatCode, target.userId) !== true) return;
+    for (const batch of chunk(events, MAX_EVENTS_PER_BATCH)) target.writePush({ t: 'events', chat: watch.chat, events: batch });
+    this.stats.events += events.length;
   }
 
   private offerLive(watch: Watch, messages: PushedMessage[]): void {
