@@ -123,7 +123,7 @@ export class PushHub {
     ofChat.add(watch);
     void this.catchUp(watch);
     // Typing events go out as they happen: one sent before this watch was in place is told now.
-    this.eventsTo(watch, this.deps.typingIn?.(chatCode) ?? []);
+    this.eventsTo(watch, eventFrames(watch.chat, this.deps.typingIn?.(chatCode) ?? []));
   }
 
   /** Stops pushing the chat to `target`; a chat not watched is a no-op. */
@@ -174,16 +174,22 @@ export class PushHub {
    * past PUSH_HIGH_WATER_BYTES, or whose user is no longer a member, is skipped.
    */
   events(chatCode: string, events: readonly ChatEvent[]): void {
-    for (const watch of this.byChat.get(chatCode) ?? []) this.eventsTo(watch, events);
+    const watches = this.byChat.get(chatCode);
+    if (!watches || events.length === 0) return;
+    // The same frames for every watch of the chat: built once.
+    const frames = eventFrames(formatChatCode(chatCode), events);
+    for (const watch of watches) this.eventsTo(watch, frames);
   }
 
-  /** Events to one watch's connection, unless it is behind, closing, or no longer a member's. */
-  private eventsTo(watch: Watch, events: readonly ChatEvent[]): void {
+  /** Events frames to one watch's connection, unless it is behind, closing, or no longer a member's. */
+  private eventsTo(watch: Watch, frames: readonly EventsFrame[]): void {
     const { target } = watch;
-    if (events.length === 0 || !target.writable || target.unsentBytes >= PUSH_HIGH_WATER_BYTES) return;
+    if (frames.length === 0 || !target.writable || target.unsentBytes >= PUSH_HIGH_WATER_BYTES) return;
     if (this.deps.isMemberNow(watch.chatCode, target.userId) !== true) return;
-    for (const batch of chunk(events, MAX_EVENTS_PER_BATCH)) target.writePush({ t: 'events', chat: watch.chat, events: batch });
-    this.stats.events += events.length;
+    for (const frame of frames) {
+      target.writePush(frame);
+      this.stats.events += frame.events.length;
+    }
   }
 
   private offerLive(watch: Watch, messages: PushedMessage[]): void {
@@ -320,6 +326,11 @@ function fromCommitted(m: CommittedMessage): PushedMessage {
 }
 
 
+
+/** A chat's events as `events` frames of at most MAX_EVENTS_PER_BATCH each; none for none. */
+function eventFrames(chat: string, events: readonly ChatEvent[]): EventsFrame[] {
+  return chunk(events, MAX_EVENTS_PER_BATCH).map((batch) => ({ t: 'events', chat, events: batch }));
+}
 
 function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
