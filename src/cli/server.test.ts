@@ -5,8 +5,9 @@ import { serverConfigFrom } from './server.js';
 const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 describe('chorus server --multicast-rate', () => {
-  it('defaults to the pace a 54 Mb/s Wi-Fi link and a busy receiver can take', () => {
-    expect(serverConfigFrom({}, flag).multicast.rate).toEqual(DEFAULT_MULTICAST_RATE);
+  it('leaves the pace to the fan-out when none is given: the one for the interface (pacer.ts)', () => {
+    expect(serverConfigFrom({}, flag).multicast.rate).toBeUndefined();
+    expect(serverConfigFrom({ multicastRate: '12,2000' }, flag).multicast.rate).toEqual(DEFAULT_MULTICAST_RATE);
   });
 
   it('takes megabits and datagrams per second, or 0 for no pacing', () => {

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { LARGEST_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
 import { type ClusterConfig, DEFAULTS, DEFAULT_LEASE_TTL_MS, type RunningServer, type ServerConfig, type TlsConfig, defaultServerConfig } from '../server/config.js';
-import { DEFAULT_MULTICAST_RATE, type MulticastRate } from '../server/pacer.js';
+import { DEFAULT_MULTICAST_RATE, LOOPBACK_MULTICAST_RATE, type MulticastRate } from '../server/pacer.js';
 import { DEFAULT_SEND_RATE } from '../server/send-rate.js';
 import { CliError, usageError } from './output.js';
 import { stopOnSignals } from './signals.js';
@@ -44,7 +44,8 @@ interface ServerOptions {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const { first: MC_FIRST, last: MC_LAST } = DEFAULTS.multicastPorts;
-const MC_RATE_DEFAULT = `${(DEFAULT_MULTICAST_RATE.bytesPerSecond * 8) / 1e6},${DEFAULT_MULTICAST_RATE.datagramsPerSecond}`;
+const rateText = (rate: MulticastRate) => `${(rate.bytesPerSecond * 8) / 1e6},${rate.datagramsPerSecond}`;
+const MC_RATE_DEFAULT = rateText(DEFAULT_MULTICAST_RATE);
 
 const OPTIONS: [flags: string, env: string, description: string][] = [
   ['--data <dir>', 'CHORUS_DATA', `folder for the database and the server's key (default ${DEFAULTS.dataDir})`],
@@ -58,7 +59,7 @@ const OPTIONS: [flags: string, env: string, description: string][] = [
   ['--multicast-ports <first-last>', 'CHORUS_MULTICAST_PORTS', `range of chats' UDP ports (default ${MC_FIRST}-${MC_LAST})`],
   ['--multicast-interface <address>', 'CHORUS_MULTICAST_INTERFACE', `IPv4 address of the interface multicast leaves from (default ${DEFAULTS.multicastInterface})`],
   ['--multicast-ttl <hops>', 'CHORUS_MULTICAST_TTL', `how many routers multicast may cross, 0..255 (default ${DEFAULTS.multicastTtl}: this network only)`],
-  ['--multicast-rate <mbit,datagrams>', 'CHORUS_MULTICAST_RATE', `pace of multicast, all chats together: megabits per second and datagrams per second; 0 for no pacing (default ${MC_RATE_DEFAULT})`],
+  ['--multicast-rate <mbit,datagrams>', 'CHORUS_MULTICAST_RATE', `pace of multicast, all chats together: megabits per second and datagrams per second; 0 for no pacing (default ${MC_RATE_DEFAULT}, for Wi-Fi; ${rateText(LOOPBACK_MULTICAST_RATE)} on a loopback interface)`],
   ['--multicast-datagram-bytes <bytes>', 'CHORUS_MULTICAST_DATAGRAM_BYTES', `largest multicast datagram, ${MAX_DATAGRAM_BYTES}..${LARGEST_DATAGRAM_BYTES} (default: what the interface's MTU carries whole; ${MAX_DATAGRAM_BYTES} with a TTL above 1)`],
   ['--message-rate <per-second>', 'CHORUS_MESSAGE_RATE', `messages one user may send per second, sustained; 0 for no limit (default ${DEFAULT_SEND_RATE.perSecond})`],
   ['--message-burst <count>', 'CHORUS_MESSAGE_BURST', `messages one user may send at once before --message-rate applies (default ${DEFAULT_SEND_RATE.burst})`],
@@ -179,7 +180,8 @@ export function serverConfigFrom(options: ServerOptions, nameOf: (key: keyof Ser
       ports: options.multicastPorts === undefined ? { ...DEFAULTS.multicastPorts } : portRange(options.multicastPorts, (why) => invalid('multicastPorts', why)),
       interface: options.multicastInterface === undefined ? DEFAULTS.multicastInterface : ipv4(options.multicastInterface, (why) => invalid('multicastInterface', why)),
       ttl: options.multicastTtl === undefined ? DEFAULTS.multicastTtl : ttl(options.multicastTtl, (why) => invalid('multicastTtl', why)),
-      rate: options.multicastRate === undefined ? { ...DEFAULT_MULTICAST_RATE } : multicastRate(options.multicastRate, (why) => invalid('multicastRate', why)),
+      // Unset: the fan-out paces for the interface (pacer.ts: defaultMulticastRate).
+      ...(options.multicastRate === undefined ? {} : { rate: multicastRate(options.multicastRate, (why) => invalid('multicastRate', why)) }),
       ...(options.multicastDatagramBytes === undefined ? {} : { datagramBytes: datagramBytes(options.multicastDatagramBytes, (why) => invalid('multicastDatagramBytes', why)) }),
     },
   });

@@ -4,7 +4,7 @@ import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MULTICAST_INTERFACE, DEFAULT_T
 import { type CodeGuessPolicy, DEFAULT_CODE_GUESS_THROTTLE } from './code-guess-throttle.js';
 import { DEFAULT_HASHING, type HashingPolicy } from './hash-queue.js';
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from './login-throttle.js';
-import { DEFAULT_MULTICAST_RATE, type MulticastRate } from './pacer.js';
+import type { MulticastRate } from './pacer.js';
 import { DEFAULT_REGISTRATION_THROTTLE, type RegistrationPolicy } from './registration-throttle.js';
 import { DEFAULT_SEND_RATE, type SendRatePolicy } from './send-rate.js';
 
@@ -121,8 +121,8 @@ export interface MulticastConfig {
   /** Address of the interface multicast leaves from. */
   interface: string;
   ttl: number;
-  /** The pace multicast leaves at, so that a burst is spread instead of dumped; see pacer.ts. */
-  rate: MulticastRate;
+  /** The pace multicast leaves at, so that a burst is spread instead of dumped; unset: the default for the interface (pacer.ts: defaultMulticastRate). */
+  rate?: MulticastRate;
   /** The largest DATA datagram; unset: what the interface's MTU carries whole (datagram-size.ts). */
   datagramBytes?: number;
 }
@@ -172,7 +172,6 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
       ports: { ...DEFAULTS.multicastPorts },
       interface: DEFAULTS.multicastInterface,
       ttl: DEFAULTS.multicastTtl,
-      rate: { ...DEFAULT_MULTICAST_RATE },
     },
     loginThrottle: { ...DEFAULT_THROTTLE },
     registrationThrottle: { ...DEFAULT_REGISTRATION_THROTTLE },

@@ -7,7 +7,7 @@ import { VouchedDigests } from '../protocol/vouched-digests.js';
 import { captureGroup, waitFor } from '../../test/support/messaging.js';
 import type { ChatKeys } from './chat-keys.js';
 import { Fanout, type FanoutTuning, type SendDatagram } from './fanout.js';
-import type { MulticastRate } from './pacer.js';
+import { LOOPBACK_MULTICAST_RATE, type MulticastRate } from './pacer.js';
 import type { CommittedMessage } from './sequencer.js';
 
 /**
@@ -29,7 +29,7 @@ afterEach(async () => {
 });
 
 /** `datagramBytes`: the size any network takes, unless a test says otherwise (loopback's MTU would allow 16 KiB). */
-async function setUp(rate: MulticastRate, maxBacklogMs?: number, datagramBytes = MAX_DATAGRAM_BYTES) {
+async function setUp(rate: MulticastRate | undefined, maxBacklogMs?: number, datagramBytes = MAX_DATAGRAM_BYTES) {
   const port = 40_000 + Math.floor(Math.random() * 10_000);
   const capture = await captureGroup(GROUP, port);
   cleanups.push(capture.close);
@@ -216,6 +216,14 @@ describe('Fanout with pacing', { timeout: 30_000 }, () => {
     }
     expect(capture.datagrams.map((d) => (parseHeader(d) as { type: string }).type).filter((t) => t !== 'heartbeat')).toEqual(Array(5).fill('data'));
     expect(fanout.stats.vouches).toBe(0);
+  });
+
+  it('paces for loopback when no rate is configured and the interface is loopback', async () => {
+    const { fanout, dataSeqs } = await setUp(undefined);
+    expect(fanout.pace.rate).toEqual(LOOPBACK_MULTICAST_RATE);
+    fanout.publish(committed(1, 200));
+    await waitFor(() => dataSeqs().length === 200, 'every message');
+    expect(dataSeqs()).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });
 
   it('sends at once, with no backlog limit, when pacing is off', async () => {

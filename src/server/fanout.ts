@@ -20,7 +20,7 @@ import type { MulticastConfig } from './config.js';
 import { dataDatagramBytes } from './datagram-size.js';
 import { EventStamps } from './event-stamps.js';
 import { DEFAULT_PACE_POLICY, PaceControl, type PacePolicy } from './pace-control.js';
-import { type Clock, type MulticastRate, Pacer, burstBytes } from './pacer.js';
+import { type Clock, type MulticastRate, Pacer, burstBytes, defaultMulticastRate } from './pacer.js';
 import { type CommittedMessage, groupByChat } from './store/messages.js';
 import type { ServerIdentity } from './server-identity.js';
 
@@ -160,8 +160,9 @@ export class Fanout {
     const send: SendDatagram = (datagram, port, group, done) => this.socket.send(datagram, port, group, done);
     this.send = tuning.wrapSend ? tuning.wrapSend(send) : send;
     this.clock = tuning.clock ?? (() => performance.now());
-    this.pacer = new Pacer(config.rate, this.clock);
-    this.paceControl = new PaceControl(config.rate, tuning.pacePolicy ?? DEFAULT_PACE_POLICY, this.clock);
+    const rate = config.rate ?? defaultMulticastRate(config.interface);
+    this.pacer = new Pacer(rate, this.clock);
+    this.paceControl = new PaceControl(rate, tuning.pacePolicy ?? DEFAULT_PACE_POLICY, this.clock);
     this.maxBacklogMs = tuning.maxBacklogMs ?? MAX_BACKLOG_MS;
     this.datagramBytes = config.datagramBytes ?? dataDatagramBytes(config.interface, config.ttl);
   }

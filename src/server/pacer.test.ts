@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_DATAGRAM_BYTES } from '../protocol/limits.js';
-import { BURST_MS, Pacer } from './pacer.js';
+import { BURST_MS, DEFAULT_MULTICAST_RATE, LOOPBACK_MULTICAST_RATE, Pacer, burstBytes, defaultMulticastRate } from './pacer.js';
 
 function fakeClock(start = 1000) {
   let now = start;
@@ -105,5 +105,27 @@ describe('Pacer', () => {
     expect(drive(pacer, clock, 100, 1).length).toBe(5);
     pacer.setRate({ bytesPerSecond: 100_000_000, datagramsPerSecond: 1000 });
     expect(drive(pacer, clock, 100, 1000).length).toBeGreaterThanOrEqual(999);
+  });
+});
+
+describe('defaultMulticastRate', () => {
+  it('paces for Wi-Fi on any interface but loopback', () => {
+    for (const address of ['192.168.1.20', '10.0.0.5', '10.127.0.1', '172.16.0.1']) expect(defaultMulticastRate(address)).toEqual(DEFAULT_MULTICAST_RATE);
+  });
+
+  it('paces for loopback on 127.0.0.0/8: faster in bytes, the same in datagrams', () => {
+    for (const address of ['127.0.0.1', '127.1.2.3']) expect(defaultMulticastRate(address)).toEqual(LOOPBACK_MULTICAST_RATE);
+    expect(LOOPBACK_MULTICAST_RATE.bytesPerSecond).toBeGreaterThan(DEFAULT_MULTICAST_RATE.bytesPerSecond);
+    expect(LOOPBACK_MULTICAST_RATE.datagramsPerSecond).toBe(DEFAULT_MULTICAST_RATE.datagramsPerSecond);
+  });
+
+  it("keeps loopback's burst within Linux's default 208 KiB receive buffer", () => {
+    expect(burstBytes(LOOPBACK_MULTICAST_RATE)).toBeLessThanOrEqual(208 * 1024);
+  });
+
+  it('hands out a copy: a caller changing it changes no default', () => {
+    const rate = defaultMulticastRate('127.0.0.1');
+    rate.bytesPerSecond = 1;
+    expect(LOOPBACK_MULTICAST_RATE.bytesPerSecond).toBe(8_000_000);
   });
 });

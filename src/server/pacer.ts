@@ -20,9 +20,26 @@ export interface MulticastRate {
  * offered would then queue (p99 latency 0.5 s in docs/benchmarks.md). Short messages pack 10-12
  * to a 1,200-byte datagram under load (more where the interface's MTU allows larger ones:
  * datagram-size.ts), so the pace carries 12,000-15,000 of them a second;
- * `--multicast-rate` raises it for wired networks and fast receivers.
+ * `--multicast-rate` raises it for wired networks and fast receivers. On loopback the default is
+ * LOOPBACK_MULTICAST_RATE (below).
  */
 export const DEFAULT_MULTICAST_RATE: MulticastRate = { bytesPerSecond: 1_500_000, datagramsPerSecond: 2000 };
+
+/**
+ * 64 Mbit/s and 2,000 datagrams/s, the default when multicast stays on loopback (every member
+ * on this one machine: `chorus up`, a demo, the benchmarks). There is no link to leave room on,
+ * so the Wi-Fi figure above would only hold messages back (at R = 1 it bound the side-by-side
+ * benchmark at about 12,000 short messages a second, the commits running 700 ms ahead of the
+ * deliveries). What is left to protect are the receivers on this machine: the datagram rate
+ * stays, and a burst (BURST_MS of 64 Mbit/s: 160 KB) still fits Linux's default 208 KiB receive
+ * buffer. 8 MB/s carries 60,000-70,000 short messages a second, more than the server commits.
+ */
+export const LOOPBACK_MULTICAST_RATE: MulticastRate = { bytesPerSecond: 8_000_000, datagramsPerSecond: 2000 };
+
+/** The pace when none is configured: LOOPBACK_MULTICAST_RATE on a loopback interface (127.0.0.0/8), else DEFAULT_MULTICAST_RATE. */
+export function defaultMulticastRate(interfaceAddress: string): MulticastRate {
+  return { ...(/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(interfaceAddress) ? LOOPBACK_MULTICAST_RATE : DEFAULT_MULTICAST_RATE) };
+}
 
 /**
  * How much may go at once after a quiet spell: this many milliseconds' worth of the rate (at
