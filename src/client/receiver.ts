@@ -690,16 +690,15 @@ function accessEnded(error: unknown): error is ChorusError {
 
 function toChatMessages(d: DataDatagram, code: string): (ChatMessage | undefined)[] {
   const chat = formatChatCode(code);
-  return d.messages.map((m) =>
-    m.textOmitted
-      ? undefined
-      : {
-          chat,
-          seq: m.seq,
-          sender: { id: m.senderId, name: m.senderName },
-          text: m.text,
-          sentAt: new Date(m.sentAt).toISOString(),
-          clientMsgId: m.clientMsgId,
-        },
-  );
+  // The messages of one commit share their time: formatted once for all of them.
+  let sentAtMs = NaN;
+  let sentAt = '';
+  return d.messages.map((m) => {
+    if (m.textOmitted) return undefined;
+    if (m.sentAt !== sentAtMs) {
+      sentAtMs = m.sentAt;
+      sentAt = new Date(m.sentAt).toISOString();
+    }
+    return { chat, seq: m.seq, sender: { id: m.senderId, name: m.senderName }, text: m.text, sentAt, clientMsgId: m.clientMsgId };
+  });
 }
