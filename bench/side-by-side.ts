@@ -133,6 +133,7 @@ async function measure(start: (dir: string) => Promise<System>, messages: number
     const receiverCpu = (receiversCpuAfter.cpuSeconds - receiversCpuBefore.cpuSeconds) / receivers.length;
     const receiverSystem = (receiversCpuAfter.systemSeconds - receiversCpuBefore.systemSeconds) / receivers.length;
     for (const file of files) checkComplete(file, messages);
+    process.stderr.write(`  ${commitTimeline(files[0]!, startedAt)}; every receiver done +${Math.round(finishedAt - startedAt)} ms\n`);
     const counters = await system.counters?.();
     if (counters) {
       const count = (name: string) => counters.get(name) ?? 0;
@@ -168,6 +169,17 @@ function tailOf(file: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * When the server committed the first, middle and last message (their sentAt, both servers
+ * stamp it at the commit), from the start: a last delivery long after the last commit is time
+ * spent between the two (the multicast pace, receivers behind), not in the commits.
+ */
+function commitTimeline(file: string, startedAt: number): string {
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+  const at = (line: string) => Math.round(Date.parse((JSON.parse(line) as { sentAt: string }).sentAt) - startedAt);
+  return `commits: first +${at(lines[0]!)} ms, middle +${at(lines[Math.floor(lines.length / 2)]!)} ms, last +${at(lines[lines.length - 1]!)} ms`;
 }
 
 /** Every message once, in order: seq 1..n, one per line. */
