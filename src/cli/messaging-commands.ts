@@ -111,7 +111,7 @@ chorus doctor says why, and what to try.`,
       const stop = stopSignal();
       try {
         const { client, serverKey, chat } = await openChat(command, env, code);
-        const session = await watchSession(client, stop.fail);
+        const { session, firstAttempt } = await watchSession(client, stop.fail);
         // The session's connection is also the receiver's link to the server: probes, and messages
         // pushed over it when multicast does not reach this computer.
         const receiver = new Receiver({ source: apiReceiverSource(client), serverKey, interfaceAddress, link: session });
@@ -126,6 +126,8 @@ chorus doctor says why, and what to try.`,
           watchReceiver(receiver, code, stop.fail);
           await receive(receiver, code, options.history ?? TAIL_HISTORY_DEFAULT);
           lines.flush(); // the history before the note, on a terminal that shows both
+          // "Following" means set up: a loss of the server from here on is said.
+          await Promise.race([firstAttempt, stop.stopped]);
           printNote(`Following "${terminalSafe(chat.name)}" (${code}); Ctrl-C stops.`);
           await stop.stopped;
         } finally {
@@ -202,19 +204,32 @@ async function connectSender(client: ApiClient): Promise<Sender> {
   return sender;
 }
 
+/** How long tail waits for its first connection before saying it follows the chat: multicast needs none. */
+const FIRST_CONNECTION_WAIT_MS = 5_000;
+
 /**
  * tail sends nothing, but holds the TCP connection a sender would: the server ends it the moment
  * the session ends (a logout anywhere, or expiry), and tail stops with that rather than go on
  * quietly. A connection that cannot be made is no reason to stop tailing: multicast needs none.
+ * `firstAttempt` settles when the first connection is made or has failed (or after a few
+ * seconds of neither), never with an error.
  */
-async function watchSession(client: ApiClient, fail: (error: unknown) => void): Promise<Sender> {
-  const sender = new Sender({ ...(await senderTarget(client)), token: client.token ?? '' });
-  sender.onStateChange(() => {
-    if (isSessionEnded(sender.failure)) fail(sender.failure);
+async function watchSession(client: ApiClient, fail: (error: unknown) => void): Promise<{ session: Sender; firstAttempt: Promise<void> }> {
+  const session = new Sender({ ...(await senderTarget(client)), token: client.token ?? '' });
+  session.onStateChange(() => {
+    if (isSessionEnded(session.failure)) fail(session.failure);
   });
-  // Once the first connection is made, its loss and return are said (on stderr: stdout is the chat's).
-  sender.connect().then(() => announceConnection(sender, printNote), () => {});
-  return sender;
+  // Its loss and return are said (on stderr: stdout is the chat's), from the first connection on.
+  announceConnection(session, printNote);
+  const firstAttempt = new Promise<void>((settled) => {
+    const timer = setTimeout(settled, FIRST_CONNECTION_WAIT_MS);
+    timer.unref();
+    session.connect().then(
+      () => settled(),
+      () => settled(),
+    );
+  });
+  return { session, firstAttempt };
 }
 
 /** A server of the profile without a pinned key: its multicast is not believed (the chat goes on by push). */
@@ -229,8 +244,11 @@ function unpinnedNote(endpoint: ServerEndpoint): void {
  */
 function announceConnection(sender: Sender, say: (line: string) => void): void {
   let lost = false;
+  // Before the first connection there is nothing to lose: a first attempt that fails is not news.
+  let connectedOnce = sender.connectionState === 'connected';
   sender.onStateChange((state) => {
-    if (isSessionEnded(sender.failure)) return;
+    connectedOnce ||= state === 'connected';
+    if (isSessionEnded(sender.failure) || !connectedOnce) return;
     if (state === 'disconnected' && !lost) say('  … connection to the server lost; reconnecting');
     else if (state === 'connected' && lost) say('  … reconnected');
     else return;
