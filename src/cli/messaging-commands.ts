@@ -215,7 +215,8 @@ const FIRST_CONNECTION_WAIT_MS = 5_000;
  * seconds of neither), never with an error.
  */
 async function watchSession(client: ApiClient, fail: (error: unknown) => void): Promise<{ session: Sender; firstAttempt: Promise<void> }> {
-  const session = new Sender({ ...(await senderTarget(client)), token: client.token ?? '' });
+  // Held: a first attempt that fails (the server restarting) is tried again, as a lost connection is.
+  const session = new Sender({ ...(await senderTarget(client)), token: client.token ?? '', holdConnection: true });
   session.onStateChange(() => {
     if (isSessionEnded(session.failure)) fail(session.failure);
   });

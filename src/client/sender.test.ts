@@ -264,6 +264,35 @@ describe('Sender: connect and welcome deadlines', () => {
   });
 });
 
+describe('Sender: a first attempt that fails with nothing to send', () => {
+  it('is left to the caller by default: connect() rejects and no other attempt follows', async () => {
+    const { sender, transport, clock } = setup({ minBackoffMs: 100 });
+    const connected = sender.connect();
+    transport.last.drop();
+    await expect(connected).rejects.toThrow();
+    clock.advance(60_000);
+    expect(transport.connections).toHaveLength(1);
+    expect(sender.connectionState).toBe('disconnected');
+  });
+
+  it('with holdConnection, connect() rejects but the sender keeps trying until welcomed', async () => {
+    const { sender, transport, clock, states } = setup({ minBackoffMs: 100, holdConnection: true });
+    const connected = sender.connect();
+    transport.last.drop();
+    await expect(connected).rejects.toThrow();
+    clock.advance(100);
+    expect(transport.connections).toHaveLength(2);
+    transport.last.drop();
+    await settle();
+    clock.advance(200);
+    expect(transport.connections).toHaveLength(3);
+    welcomeOn(transport.last);
+    expect(sender.connectionState).toBe('connected');
+    expect(states.map(([state]) => state)).toEqual(['connecting', 'disconnected', 'connecting', 'disconnected', 'connecting', 'connected']);
+    sender.close();
+  });
+});
+
 describe('Sender: close', () => {
   it('rejects what is pending and stops every timer', async () => {
     const { sender, transport, clock } = setup();

@@ -39,6 +39,13 @@ interface SenderCommonOptions {
   connectTimeoutMs?: number;
   /** Once the hello is sent, the welcome must come within this. Default 30 s. */
   welcomeTimeoutMs?: number;
+  /**
+   * Keep trying until connected even when the first attempt fails with nothing to send (connect()
+   * still rejects with that failure): for a connection held for what comes over it (tail's
+   * session, pushes), not for messages. Default false: a first attempt that fails with nothing
+   * waiting is left to the caller.
+   */
+  holdConnection?: boolean;
   /** How connections are made: node:net or node:tls from host, port and tls by default (tcp-transport.ts); tests pass a fake. */
   transport?: SenderTransport;
   /** Timers and time: the system's by default; tests pass a fake. */
@@ -495,7 +502,7 @@ export class Sender implements ServerLink {
     const nextServer = wasConnecting && !leaving && this.failOver(failure);
     if (wasConnecting && this.settledWaiters.length > 0 && this.pending === 0 && !serverBusy && !nextServer) {
       for (const w of this.settledWaiters.splice(0)) w.reject(failure ?? chorusError('UNREACHABLE', this.where));
-      return;
+      if (!this.options.holdConnection) return;
     }
     // Another server to try, or the list moved: at once. The same one again: after the backoff.
     if (nextServer || leaving) return this.open();
