@@ -50,7 +50,7 @@ const options = new Command()
   .option('--rate-seconds <n>', 'library: length of the latency run', Number, 5)
   .option('--rounds <n>', 'side by side: runs of each system per receiver count, alternating; figures are their medians', positiveInteger, 1)
   .option('--profile <dir>', "write V8 CPU profiles (.cpuprofile) to this folder: library, each server's; side by side, Chorus's server, sender and receivers'")
-  .option('--warm-up <n>', 'library: messages sent into another chat before each timed run and not counted, so that the server runs warm (0: none)', countUpTo(1_000_000), 5000)
+  .option('--warm-up <n>', 'messages not counted before each timed run (0: none), so that processes run warm as they do in use: library, into another chat (the server); side by side, into the same chat from a sender of their own (the server and the receivers, which have been following the chat)', countUpTo(1_000_000), 5000)
   .option('--receiver-nice <n>', "library, a diagnostic: run the receivers at this lower priority (nice 1..19), to see how much of a figure is their share of this machine's cores", Number)
   .option('--sites <n>', 'run only the cluster benchmark: two sites (PostgreSQL + NATS) beside a single server on PostgreSQL', Number)
   .parse()
@@ -70,7 +70,7 @@ if (options.part.includes('library')) {
   console.table(rows);
 }
 if (options.part.includes('side-by-side')) {
-  const rows = await runSideBySide({ messages: options.messages, receivers: options.receivers ?? [1, 10, 30], rounds: options.rounds, profile: options.profile });
+  const rows = await runSideBySide({ messages: options.messages, receivers: options.receivers ?? [1, 10, 30], rounds: options.rounds, profile: options.profile, warmUp: options.warmUp });
   console.log('Side by side: CLI processes (send --stdin, tail --json) vs Socket.IO + SQLite; messages/s until every receiver has every message');
   console.table(rows);
 }

@@ -38,13 +38,16 @@ export interface MessagingOptions {
  * 600 ms run (docs/benchmarks.md, session 26).
  */
 const READ_AHEAD = 2048;
+/** Client ids of timed messages are `b<index>`; the warm-up's, `w<index>`, which receivers skip. */
+export const TIMED_ID_PREFIX = 'b';
+const WARM_UP_ID_PREFIX = 'w';
 
 /**
  * Sends `messages` 60-byte messages with ids b0, b1 … into the chat, as fast as the sender's
  * window and READ_AHEAD allow, or at `ratePerSecond`; when each was sent and acknowledged (epoch
  * ms), and how long until all were acknowledged.
  */
-export async function pipeline(sender: Sender, chat: string, messages: number, ratePerSecond?: number) {
+export async function pipeline(sender: Sender, chat: string, messages: number, ratePerSecond?: number, idPrefix = TIMED_ID_PREFIX) {
   const text = 'x'.repeat(60);
   const now = () => performance.timeOrigin + performance.now();
   const sentAt: number[] = [];
@@ -52,7 +55,7 @@ export async function pipeline(sender: Sender, chat: string, messages: number, r
   const start = now();
   const send = (i: number) => {
     sentAt[i] = now();
-    return sender.send(chat, text, `b${i}`).then(() => void (ackedAt[i] = now()));
+    return sender.send(chat, text, `${idPrefix}${i}`).then(() => void (ackedAt[i] = now()));
   };
   if (ratePerSecond) {
     const acks: Promise<unknown>[] = [];
@@ -98,17 +101,17 @@ export async function startReceiver(url: string, token: string, code: string, me
  * A server that has been running a while has its hot paths compiled by V8's optimizing JIT; one
  * just started has not, and a 20,000-message run at full speed lasts well under a second (at
  * R = 1, 24,361 / 26,746 committed a second without this, 27,876 / 27,163 with it, and the
- * server's CPU per message a quarter lower; docs/benchmarks.md, session 26). So each timed run
- * follows `messages` sent into another chat, acknowledged and multicast (nobody receives them),
- * which the figures do not count. Resolves once the server's multicast of them is done, so that
- * they hold no share of the pace.
+ * server's CPU per message a quarter lower; docs/benchmarks.md, session 26). The same holds for
+ * members' receivers, which in use have been following their chat. So each timed run follows
+ * `messages` sent into the chat the receivers follow, acknowledged and multicast, which the
+ * figures do not count (the receivers skip them: their client ids say warm-up). Resolves once
+ * the server's multicast of them is done, so that they hold no share of the pace.
  */
-async function warmUp(url: string, token: string, port: number, messages: number): Promise<void> {
+async function warmUp(url: string, token: string, port: number, code: string, messages: number): Promise<void> {
   if (messages === 0) return;
-  const chat = (await http(url)('POST', '/api/chats', { token, json: { name: 'warm-up' } })).body;
   const sender = new Sender({ host: '127.0.0.1', port, token, window: 1000 });
   await sender.connect();
-  await pipeline(sender, chat.code, messages);
+  await pipeline(sender, code, messages, undefined, WARM_UP_ID_PREFIX);
   sender.close();
   let sent = -1;
   for (;;) {
@@ -133,9 +136,9 @@ async function scenario(options: MessagingOptions, receiverCount: number, messag
     const call = http(url);
     const owner = await signUp(url, 'Bench');
     const port = await tcpPortOf(url);
-    await warmUp(url, owner.token, port, options.warmUp);
     const chat = (await call('POST', '/api/chats', { token: owner.token, json: { name: 'bench' } })).body;
     for (let i = 0; i < receiverCount; i++) receivers.push(await startReceiver(url, owner.token, chat.code, messages, options.receiverNice));
+    await warmUp(url, owner.token, port, chat.code, options.warmUp);
     const sender = new Sender({ host: '127.0.0.1', port, token: owner.token, window: 1000 });
     await sender.connect();
     const datagramsBefore = await datagramsSent(url);

@@ -5,7 +5,9 @@
  * (bench/peer-socketio.ts), its sender and receivers separate processes too. The clock starts
  * when the lines are written to the connected sender's stdin and stops when the last receiver's
  * file has the last message (the file's modification time): process start-up, login and joins
- * are not counted, for either.
+ * are not counted, for either. With a warm-up, W other lines go through the same chat first, from
+ * a sender of their own, and the timed sender is a new process: the receivers have been following
+ * the chat, as they would when a burst comes, and the burst is one more command.
  */
 import { type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
@@ -50,9 +52,10 @@ interface System {
  * times each system runs per receiver count, the two alternating; each figure is the median of
  * its rounds (the peer's rate moves a lot from run to run on a busy machine).
  */
-export async function runSideBySide(options: { messages: number; receivers: number[]; rounds?: number; profile?: string }): Promise<SideBySideRow[]> {
+export async function runSideBySide(options: { messages: number; receivers: number[]; rounds?: number; profile?: string; warmUp?: number }): Promise<SideBySideRow[]> {
   const rows: SideBySideRow[] = [];
   const rounds = options.rounds ?? 1;
+  const warmUp = options.warmUp ?? 0;
   for (const r of options.receivers) {
     profileDir = options.profile && join(options.profile, `R${r}`);
     const chorus: Measured[] = [];
@@ -60,9 +63,9 @@ export async function runSideBySide(options: { messages: number; receivers: numb
     for (let round = 1; round <= rounds; round++) {
       const of = rounds > 1 ? ` (round ${round} of ${rounds})` : '';
       process.stderr.write(`side by side: ${options.messages} lines, ${r} receiver process(es): Chorus${of}…\n`);
-      chorus.push(await measure(chorusSystem, options.messages, r));
+      chorus.push(await measure(chorusSystem, options.messages, r, warmUp));
       process.stderr.write(`side by side: ${options.messages} lines, ${r} receiver process(es): Socket.IO + SQLite${of}…\n`);
-      peer.push(await measure(peerSystem, options.messages, r));
+      peer.push(await measure(peerSystem, options.messages, r, warmUp));
     }
     const ratios = chorus.map((c, i) => c.perSecond / peer[i]!.perSecond);
     const chorusPerSecond = median(chorus.map((m) => m.perSecond));
@@ -102,7 +105,25 @@ interface Measured {
   receiverCpuPer1000: number;
 }
 
-async function measure(start: (dir: string) => Promise<System>, messages: number, receiverCount: number): Promise<Measured> {
+/** Sends `count` lines from a sender process of their own and waits until every file has seq `upTo`. */
+async function sendUntracked(system: System, files: string[], count: number, upTo: number): Promise<void> {
+  const sender = await system.startSender();
+  sender.child.stdin!.end(benchLines(count, 'warm-up'));
+  await exited(sender.child, 'the warm-up sender', sender.stderr);
+  await untilEveryFileHas(files, upTo);
+}
+
+/** `count` lines of about 60 bytes, numbered. */
+function benchLines(count: number, label: string): string {
+  return Array.from({ length: count }, (_, i) => `${label} ${i} ${'x'.repeat(50)}`).join('\n') + '\n';
+}
+
+function untilEveryFileHas(files: string[], seq: number): Promise<void> {
+  const last = new RegExp(`"seq":${seq}[,}]`);
+  return waitFor(() => files.every((file) => last.test(tailOf(file))), `every receiver to have message ${seq}`, 600_000);
+}
+
+async function measure(start: (dir: string) => Promise<System>, messages: number, receiverCount: number, warmUp: number): Promise<Measured> {
   const dir = mkdtempSync(join(tmpdir(), 'chorus-side-by-side-'));
   const system = await start(dir);
   const receivers: ChildProcess[] = [];
@@ -116,15 +137,16 @@ async function measure(start: (dir: string) => Promise<System>, messages: number
         closeSync(fd);
       }
     }
+    if (warmUp > 0) await sendUntracked(system, files, warmUp, warmUp);
     const sender = await system.startSender();
-    const lines = Array.from({ length: messages }, (_, i) => `line ${i} ${'x'.repeat(50)}`).join('\n') + '\n';
+    const lines = benchLines(messages, 'line');
+    const countersBefore = await system.counters?.();
     const serverBefore = procStats(system.serverPid);
     const receiversCpuBefore = receiverCpuSeconds(receivers);
     const startedAt = Date.now();
     sender.child.stdin!.end(lines);
     await exited(sender.child, 'the sender', sender.stderr);
-    const last = new RegExp(`"seq":${messages}[,}]`);
-    await waitFor(() => files.every((file) => last.test(tailOf(file))), 'every receiver to have every message', 600_000);
+    await untilEveryFileHas(files, warmUp + messages);
     const finishedAt = Math.max(...files.map((file) => statSync(file).mtimeMs));
     const serverAfter = procStats(system.serverPid);
     const cpuSeconds = serverAfter.cpuSeconds - serverBefore.cpuSeconds;
@@ -132,11 +154,11 @@ async function measure(start: (dir: string) => Promise<System>, messages: number
     const receiversCpuAfter = receiverCpuSeconds(receivers);
     const receiverCpu = (receiversCpuAfter.cpuSeconds - receiversCpuBefore.cpuSeconds) / receivers.length;
     const receiverSystem = (receiversCpuAfter.systemSeconds - receiversCpuBefore.systemSeconds) / receivers.length;
-    for (const file of files) checkComplete(file, messages);
-    process.stderr.write(`  ${commitTimeline(files[0]!, startedAt)}; every receiver done +${Math.round(finishedAt - startedAt)} ms\n`);
+    for (const file of files) checkComplete(file, warmUp + messages);
+    process.stderr.write(`  ${commitTimeline(files[0]!, startedAt, warmUp)}; every receiver done +${Math.round(finishedAt - startedAt)} ms\n`);
     const counters = await system.counters?.();
     if (counters) {
-      const count = (name: string) => counters.get(name) ?? 0;
+      const count = (name: string) => (counters.get(name) ?? 0) - (countersBefore?.get(name) ?? 0);
       const datagrams = count('chorus_datagrams_sent_total');
       process.stderr.write(
         `  chorus packed ${messages} messages in ${count('chorus_commits_total')} commits and ${datagrams} DATA datagrams (${(messages / datagrams).toFixed(1)} a datagram), with ${count('chorus_vouches_sent_total')} VOUCHes; ${count('chorus_messages_pushed_total')} messages pushed over TCP, ${count('chorus_progress_reports_total')} progress reports, ${count('chorus_multicast_rate_decreases_total')} pace decreases, ${count('chorus_read_updates_total')} read updates, ${count('chorus_events_datagrams_total')} EVENTS datagrams, ${count('chorus_heartbeats_sent_total')} heartbeats, ${count('chorus_acks_total')} acks\n`,
@@ -176,8 +198,8 @@ function tailOf(file: string): string {
  * stamp it at the commit), from the start: a last delivery long after the last commit is time
  * spent between the two (the multicast pace, receivers behind), not in the commits.
  */
-function commitTimeline(file: string, startedAt: number): string {
-  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+function commitTimeline(file: string, startedAt: number, skip: number): string {
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n').slice(skip);
   const at = (line: string) => Math.round(Date.parse((JSON.parse(line) as { sentAt: string }).sentAt) - startedAt);
   return `commits: first +${at(lines[0]!)} ms, middle +${at(lines[Math.floor(lines.length / 2)]!)} ms, last +${at(lines[lines.length - 1]!)} ms`;
 }
@@ -233,15 +255,21 @@ async function chorusSystem(dir: string): Promise<System> {
     const metrics = await (await fetch(`${server.url}/api/metrics`)).text();
     return Number(/^chorus_tcp_connections (\d+)/m.exec(metrics)?.[1] ?? 0);
   };
+  let receivers = 0;
   return {
     serverPid: server.child.pid!,
     async startReceiver(fd) {
       const child = chorusCli(reader, ['tail', code, '--json', '--history', '0'], fd, 'tail');
       await waitForOutput(collect(child.stderr), /Following/, 'chorus tail to follow the chat');
+      receivers++;
       return child;
     },
     async startSender() {
-      const before = await tcpConnections();
+      // Each tail holds a session connection; a warm-up sender's is gone once the server saw it close.
+      let before = await tcpConnections();
+      for (const deadline = Date.now() + 10_000; before > receivers && Date.now() < deadline; before = await tcpConnections()) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       const child = chorusCli(writer, ['send', code, '--stdin'], 'pipe', 'send');
       const stderr = collect(child.stderr);
       // Connected (it reads stdin only after): its TCP connection is open at the server.
