@@ -38,8 +38,8 @@ export interface MessagingOptions {
  * 600 ms run (docs/benchmarks.md, session 26).
  */
 const READ_AHEAD = 2048;
-/** Client ids of timed messages are `b<index>`; the warm-up's, `w<index>`, which receivers skip. */
-export const TIMED_ID_PREFIX = 'b';
+/** Client ids of timed messages are `b<index>`; the warm-up's, `w<index>`, which receivers skip (receiver-process.ts). */
+const TIMED_ID_PREFIX = 'b';
 const WARM_UP_ID_PREFIX = 'w';
 
 /**

@@ -105,12 +105,12 @@ interface Measured {
   receiverCpuPer1000: number;
 }
 
-/** Sends `count` lines from a sender process of their own and waits until every file has seq `upTo`. */
-async function sendUntracked(system: System, files: string[], count: number, upTo: number): Promise<void> {
+/** The chat's first `count` lines, untimed, from a sender process of their own; resolves once every file has them. */
+async function warmUpReceivers(system: System, files: string[], count: number): Promise<void> {
   const sender = await system.startSender();
   sender.child.stdin!.end(benchLines(count, 'warm-up'));
   await exited(sender.child, 'the warm-up sender', sender.stderr);
-  await untilEveryFileHas(files, upTo);
+  await untilEveryFileHas(files, count);
 }
 
 /** `count` lines of about 60 bytes, numbered. */
@@ -137,7 +137,7 @@ async function measure(start: (dir: string) => Promise<System>, messages: number
         closeSync(fd);
       }
     }
-    if (warmUp > 0) await sendUntracked(system, files, warmUp, warmUp);
+    if (warmUp > 0) await warmUpReceivers(system, files, warmUp);
     const sender = await system.startSender();
     const lines = benchLines(messages, 'line');
     const countersBefore = await system.counters?.();
