@@ -4,7 +4,6 @@ import { type Profile, loadProfile, pinsOf, profileServers, resolveProfileDir, s
 import { checkServerKey } from '../client/server-key.js';
 import { profileApi } from '../client/several-servers.js';
 import { ChorusError } from '../protocol/errors.js';
-import { passwordProblem } from '../protocol/password-rule.js';
 import { chorusCommand } from './invocation.js';
 import { CliError, describeFailure, localMinute, printResult, terminalSafe, usageError } from './output.js';
 import { DEFAULT_SERVER, serverUrl } from './options.js';
@@ -41,6 +40,8 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
       const previous = await loadProfile(dir);
       const servers = await pinnedServers(options, previous, dir);
       const client = servers[0]!.client;
+      // Loaded only here: zxcvbn's word lists take about 0.1 s to load, which no other command should pay.
+      const { passwordProblem } = await import('../protocol/password-rule.js');
       const password = await readPassword(options, env, {
         confirm: true,
         problem: (candidate) => passwordProblem(candidate, { name: options.name, email: options.email })?.message,

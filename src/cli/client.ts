@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import type { AgentConfig, RunningAgent } from '../agent/agent.js';
 import { askRunningAgent } from '../agent/control-socket.js';
 import { openBrowser } from '../agent/open-browser.js';
-import { UiNotBuiltError } from '../agent/static-files.js';
 import { normalizeFingerprint } from '../client/certificate-pin.js';
 import { type Profile, loadProfile, preparePrivateFolder } from '../client/profile.js';
 import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
+import { ChorusError } from '../protocol/errors.js';
 import { profileDirOf } from './account.js';
 import { chorusCommand, relaunchCommand } from './invocation.js';
 import { DEFAULT_SERVER, emailOption, multicastInterface, serverUrl } from './options.js';
@@ -81,7 +81,8 @@ export async function launchAgent(config: AgentConfig): Promise<RunningAgent> {
     const { startAgent } = await import('../agent/agent.js');
     return await startAgent(config);
   } catch (error) {
-    if (error instanceof UiNotBuiltError) throw new CliError(`cannot start the client: ${error.message}`);
+    // By its code, not its class: importing static-files.ts here would load @fastify/static for every command.
+    if (error instanceof ChorusError && error.code === 'UI_NOT_BUILT') throw new CliError(`cannot start the client: ${error.message}`);
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new CliError(`cannot start the client: port ${config.port} on 127.0.0.1 is in use (choose another with --port, or 0)`);
     throw error;
