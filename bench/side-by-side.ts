@@ -86,11 +86,11 @@ export async function runSideBySide(options: { messages: number; receivers: numb
   return rows;
 }
 
-/** The middle value (the mean of the middle two for an even count). */
+/** The middle value (the mean of the middle two for an even count, to 4 decimals: 0.0065, not 0.006500000000000001). */
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  return sorted.length % 2 === 1 ? sorted[middle]! : +((sorted[middle - 1]! + sorted[middle]!) / 2).toFixed(4);
 }
 
 /** CPU seconds the receiver processes have used, together (user + system, and system alone). */
