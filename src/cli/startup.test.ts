@@ -7,15 +7,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 /**
  * Every `chorus` command starts a Node process, and a script may run many (`chorus send` in a
  * loop): what the CLI loads before it parses its arguments is paid by all of them. The server's
- * packages, the agent's and the password estimator's word lists are loaded only by the commands
- * that use them (`server` and `up`, `client`, `register`), by dynamic import.
+ * packages, the agent's, and the password estimator's word lists are loaded by dynamic import,
+ * only by the commands that use them (`server` and `up`, `client` and `up`, `register`).
  */
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'chorus-startup-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Packages only some commands need, and what loading them at every start would cost. */
+/** Packages only some commands need. */
 const LOADED_ON_DEMAND = [
   '@zxcvbn-ts', // password strength: `register` (its word lists, about 0.1 s)
   'fastify', // the server, and the agent's UI server
