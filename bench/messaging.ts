@@ -27,7 +27,7 @@ export interface MessagingOptions {
    * and the sender's cores, as they would not on machines of their own.
    */
   receiverNice?: number;
-  /** Messages committed and multicast into a chat of their own before each timed run, not counted. */
+  /** Messages committed and multicast into the receivers' chat before each timed run, not counted (receivers skip them). */
   warmUp: number;
 }
 
