@@ -181,6 +181,31 @@ describe('a peer that opens a TLS connection and never finishes its handshake', 
     await once(socket, 'close');
     expect(performance.now() - opened).toBeLessThan(8000);
   });
+
+  it('is closed after the hello deadline on the message port (Node 20 left it open for good), while a real client gets in', async () => {
+    const server = await startTestServer(
+      { tls: { force: true }, timeouts: { ...defaultServerConfig().timeouts, tcpHelloMs: 600 } },
+      join(scratch, 'slow-handshake-tcp'),
+    );
+    servers.push(server);
+    const silent = Array.from({ length: 20 }, () => netConnect(server.tcpPort, '127.0.0.1'));
+    const closed = silent.map((socket) => {
+      socket.on('error', () => {});
+      return once(socket, 'close');
+    });
+    await Promise.all(silent.map((socket) => once(socket, 'connect')));
+    const opened = performance.now();
+
+    const api = await signUp(new ApiClient({ baseUrl: server.httpUrl, tlsFingerprint: server.tlsFingerprint }), 'Hal');
+    const sender = new Sender({ ...(await ingestEndpoint(api)), token: api.token! });
+    closers.push(() => sender.close());
+    await sender.connect();
+    const chat = await api.createChat('Past the silent ones');
+    expect(await sender.send(chat.code, 'hello')).toMatchObject({ seq: 1 });
+
+    await Promise.all(closed);
+    expect(performance.now() - opened).toBeLessThan(8000);
+  });
 });
 
 describe('a client pinned to one certificate, facing another', () => {

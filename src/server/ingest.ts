@@ -7,10 +7,9 @@ import { messageTextProblem } from '../protocol/message-text.js';
 import type { ChatEvent } from '../protocol/events.js';
 import { type EventsFrame, type Frame, FrameDecoder, FrameError, type MessagesFrame, type RefusalFrame, encodeFrame } from '../protocol/frames.js';
 import {
-  AUTH_TIMEOUT_MS,
   IDLE_TIMEOUT_MS,
   MAX_IN_FLIGHT_PER_CONNECTION,
-    MAX_RETRY_AFTER_MS,
+  MAX_RETRY_AFTER_MS,
   MAX_TYPING_MEMBERS,
   MIN_PROTOCOL_VERSION,
   PROGRESS_BURST,
@@ -26,6 +25,7 @@ import type { PushHub, PushTarget } from './push.js';
 import { RATE_LIMIT_GRACE_MS, SendRateLimiter } from './send-rate.js';
 import type { MessageSink } from './sequencer.js';
 import { SERVER_TLS_OPTIONS } from './tls/cipher-policy.js';
+import { guardHandshakes } from './tls/handshake-guard.js';
 
 // A peer that does not read its acks must not make us buffer without bound: past the socket's
 // high-water mark we stop reading from it (backpressure); this is the last resort beyond that.
@@ -49,7 +49,7 @@ export interface IngestDeps {
   frameTimeoutMs: number;
   /** Sends to unknown codes count as guesses, as they do over HTTP (code-guess-throttle.ts). */
   guesses: CodeGuessThrottle;
-  /** A connection must say `hello` within this; the lookup that follows is not held to it. */
+  /** A connection must finish its TLS handshake within this, then say `hello` within it; the lookup that follows is not held to it. */
   helloTimeoutMs: number;
   /** A peer we stopped reading from (it does not read its answers) must drain them within this, or it is cut off. */
   drainTimeoutMs: number;
@@ -107,7 +107,15 @@ export class Ingest {
       this.connections.add(connection);
       admission.displaced?.turnAway('TOO_MANY_CONNECTIONS', `At most ${deps.connectionLimits.perAddress} connections from one address: this one had not said hello, and a newer one took its place`);
     };
-    this.server = tls ? createTlsServer({ ...SERVER_TLS_OPTIONS, cert: tls.cert, key: tls.key, handshakeTimeout: AUTH_TIMEOUT_MS }, accept) : createServer(accept);
+    if (tls) {
+      const server = createTlsServer({ ...SERVER_TLS_OPTIONS, cert: tls.cert, key: tls.key }, accept);
+      // Before its handshake a socket is no connection yet: held to the hello's deadline, and
+      // as many per address as connections.
+      guardHandshakes(server, { perAddress: deps.connectionLimits.perAddress, timeoutMs: deps.helloTimeoutMs });
+      this.server = server;
+    } else {
+      this.server = createServer(accept);
+    }
   }
 
   listen(host: string, port: number): Promise<number> {

@@ -4,11 +4,13 @@ import addFormatsPlugin from 'ajv-formats';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import type { Server as HttpServer } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
-import { DEFAULT_TIMEOUTS, type PeerTimeouts } from '../config.js';
+import { DEFAULTS, DEFAULT_TIMEOUTS, type PeerTimeouts } from '../config.js';
 import { isLoopbackHost } from '../../protocol/loopback.js';
 import { guardSlowResponses } from './response-deadline.js';
 import { SERVER_TLS_OPTIONS } from '../tls/cipher-policy.js';
+import { guardHandshakes } from '../tls/handshake-guard.js';
 import type { App, HttpServices } from './services.js';
 import { chatRoutes } from './chats.js';
 import { serverInfoRoutes } from './server-info.js';
@@ -88,9 +90,7 @@ function hostnameOf(host: string): string {
 /** The HTTP API: one Fastify app, one route file per resource. */
 export async function buildHttpApp(services: HttpServices, logger: Logger, timeouts: PeerTimeouts = DEFAULT_TIMEOUTS): Promise<App> {
   const app = Fastify({
-    // A TLS handshake is held to the headers deadline too (Node allows 120 s by default): a peer
-    // that opens connections and never finishes its handshake must not hold them.
-    ...(services.tls ? { https: { ...SERVER_TLS_OPTIONS, cert: services.tls.cert, key: services.tls.key, handshakeTimeout: timeouts.httpHeadersMs } } : {}),
+    ...(services.tls ? { https: { ...SERVER_TLS_OPTIONS, cert: services.tls.cert, key: services.tls.key } } : {}),
     loggerInstance: logger,
     bodyLimit: MAX_BODY_BYTES,
     // Slow clients must not hold a connection (and memory) open for ever: one that trickles
@@ -103,6 +103,9 @@ export async function buildHttpApp(services: HttpServices, logger: Logger, timeo
     clientErrorHandler: problemClientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
   guardSlowRequests(app.server, timeouts);
+  // A TLS handshake is held to the headers deadline too (Node allows 120 s, and then leaves the
+  // socket open): a peer that opens connections and never finishes its handshake must not hold them.
+  if (services.tls) guardHandshakes(app.server as unknown as TlsServer, { perAddress: DEFAULTS.connectionsPerAddress, timeoutMs: timeouts.httpHeadersMs });
   guardSlowResponses(app.server, timeouts.httpResponseMs ?? DEFAULT_TIMEOUTS.httpResponseMs!);
   app.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema, httpPart));
 

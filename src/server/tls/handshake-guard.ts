@@ -1,0 +1,67 @@
+import type { Socket } from 'node:net';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+
+export interface HandshakeLimits {
+  /** Handshakes one address may have in progress at once; the newest takes the oldest's place. */
+  perAddress: number;
+  /** A handshake not finished within this is given up: its socket is closed. */
+  timeoutMs: number;
+}
+
+interface Pending {
+  socket: Socket;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Bounds the sockets of a TLS server that have not finished their handshake. They are not
+ * connections yet (the ingest counts a connection from its handshake on), but each holds a file
+ * descriptor and memory; and on Node 20 `handshakeTimeout` only reports (`tlsClientError`), it
+ * leaves the socket open. A peer that opened sockets and sent nothing could so hold them without
+ * bound, until the server could accept no one (found by attacking it, 2026-12-03). Here each
+ * must finish within `timeoutMs`, and one address has at most `perAddress` in progress: the
+ * newest takes the place of the oldest, which is closed, as with connections that have not said
+ * hello (connection-registry.ts), so that sockets opened in a loop cannot keep another user of
+ * the same address out. A handshake that fails is closed at once.
+ */
+export function guardHandshakes(server: TlsServer, limits: HandshakeLimits): { inProgress(): number } {
+  const byAddress = new Map<string, Map<number, Pending>>();
+  let inProgress = 0;
+
+  const forget = (address: string, port: number, socket: Socket): void => {
+    const ofAddress = byAddress.get(address);
+    const pending = ofAddress?.get(port);
+    if (!ofAddress || pending?.socket !== socket) return;
+    clearTimeout(pending.timer);
+    ofAddress.delete(port);
+    inProgress--;
+    if (ofAddress.size === 0) byAddress.delete(address);
+  };
+
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress;
+    const port = socket.remotePort;
+    if (address === undefined || port === undefined) return void socket.destroy(); // already gone
+    const ofAddress = byAddress.get(address) ?? new Map<number, Pending>();
+    byAddress.set(address, ofAddress);
+    if (ofAddress.size >= limits.perAddress) {
+      const [oldestPort, oldest] = ofAddress.entries().next().value!;
+      forget(address, oldestPort, oldest.socket);
+      oldest.socket.destroy();
+    }
+    const timer = setTimeout(() => socket.destroy(), limits.timeoutMs);
+    timer.unref();
+    ofAddress.set(port, { socket, timer });
+    inProgress++;
+    socket.once('close', () => forget(address, port, socket));
+  });
+  // The TLS socket has the raw socket's address and port: that pair names one TCP connection.
+  server.on('secureConnection', (tlsSocket: TLSSocket) => {
+    const address = tlsSocket.remoteAddress;
+    const port = tlsSocket.remotePort;
+    const pending = address === undefined || port === undefined ? undefined : byAddress.get(address)?.get(port);
+    if (pending) forget(address!, port!, pending.socket);
+  });
+  server.on('tlsClientError', (_error: Error, tlsSocket: TLSSocket) => tlsSocket.destroy());
+  return { inProgress: () => inProgress };
+}
