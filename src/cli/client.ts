@@ -7,7 +7,7 @@ import { type Profile, loadProfile, preparePrivateFolder } from '../client/profi
 import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
 import { ChorusError } from '../protocol/errors.js';
 import { profileDirOf } from './account.js';
-import { chorusCommand, relaunchCommand } from './invocation.js';
+import { chorusCommand, givenFlags, relaunchCommand } from './invocation.js';
 import { DEFAULT_SERVER, emailOption, multicastInterface, serverUrl } from './options.js';
 import { CliError, EXIT_USAGE, printNote, usageError } from './output.js';
 import { stopOnSignals } from './signals.js';
@@ -66,7 +66,7 @@ or the one --fingerprint names.`,
         profileDir,
         port: port(options.port),
         interfaceAddress: multicastInterface(options.multicastInterface ?? DEFAULT_MULTICAST_INTERFACE),
-        relaunch: relaunchCommand(env, 'client'),
+        relaunch: relaunchCommand(env, 'client', givenFlags({ server: options.server, fingerprint: options.fingerprint, port: options.port, multicastInterface: options.multicastInterface })),
         ...(loginEmail ? { loginEmail } : {}),
       });
       // Before the address is printed: whoever reads it may stop us at once.

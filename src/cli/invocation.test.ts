@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { chorusCommand, chorusCommandFor, chorusCommandForOthers, relaunchCommand, setChorusProfile, shellWord } from './invocation.js';
+import { chorusCommand, chorusCommandFor, chorusCommandForOthers, givenFlags, relaunchCommand, setChorusProfile, shellWord } from './invocation.js';
 
 describe('how the person runs chorus', () => {
   it('is "npx chorus" when npm started it (npx, npm start, npm run), else "chorus"', () => {
@@ -14,6 +14,14 @@ describe('how the person runs chorus', () => {
     expect(relaunchCommand({ npm_command: 'exec' }, 'up')).toBe('npx chorus up');
     expect(relaunchCommand({ npm_command: 'exec' }, 'client')).toBe('npx chorus client');
     expect(relaunchCommand({}, 'client')).toBe('chorus client');
+  });
+
+  it('names the server, data and ports it was started with, or the same command could start another, empty server', () => {
+    const options = givenFlags({ data: '/srv/chorus data', httpPort: '18789', tcpPort: undefined, port: '18790' });
+    expect(options).toEqual(['--data', "'/srv/chorus data'", '--http-port', '18789', '--port', '18790']);
+    expect(relaunchCommand({ npm_command: 'exec' }, 'up', options)).toBe("npx chorus up --data '/srv/chorus data' --http-port 18789 --port 18790");
+    expect(relaunchCommand({ npm_lifecycle_event: 'start' }, 'up', ['--data', '/srv/x'])).toBe('npm start -- --data /srv/x');
+    expect(relaunchCommand({}, 'client', givenFlags({ server: 'https://192.168.1.20:6789' }))).toBe('chorus client --server https://192.168.1.20:6789');
   });
 
   describe('with a --profile given', () => {

@@ -49,10 +49,20 @@ export function chorusCommandForOthers(args: string): string {
   return `${command} ${args}`;
 }
 
-/** What starts the web client again: `npm start` when that is how `chorus up` was started. */
-export function relaunchCommand(env: NodeJS.ProcessEnv, subcommand: 'up' | 'client'): string {
-  if (subcommand === 'up' && env.npm_lifecycle_event === 'start') return profileArgs ? `npm start --${profileArgs}` : 'npm start';
-  return `${chorusCommandFor(env)}${profileArgs} ${subcommand}`;
+/**
+ * What starts the web client again: `npm start` when that is how `chorus up` was started, with
+ * `options` (already shell words: the flags that name its server, data and ports), without
+ * which the same command could start another, empty server.
+ */
+export function relaunchCommand(env: NodeJS.ProcessEnv, subcommand: 'up' | 'client', options: readonly string[] = []): string {
+  const given = options.length > 0 ? ` ${options.join(' ')}` : '';
+  if (subcommand === 'up' && env.npm_lifecycle_event === 'start') return profileArgs || given ? `npm start --${profileArgs}${given}` : 'npm start';
+  return `${chorusCommandFor(env)}${profileArgs} ${subcommand}${given}`;
+}
+
+/** `--flag value` for each option given a value (names as commander keeps them: httpPort), as shell words. */
+export function givenFlags(values: Readonly<Record<string, string | undefined>>): string[] {
+  return Object.entries(values).flatMap(([name, value]) => (value === undefined ? [] : [`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, shellWord(value)]));
 }
 
 /** A word a POSIX shell reads back as it is: bare when it holds nothing the shell treats specially, else in single quotes. */

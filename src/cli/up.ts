@@ -8,7 +8,7 @@ import { isLoopbackHost } from '../protocol/loopback.js';
 import { NO_OPEN_HELP, PORT_HELP, announce, announceRunning, givenOptions, launchAgent, port } from './client.js';
 import { profileDirOf } from './account.js';
 import { demoBanner, seedDemo } from './demo.js';
-import { chorusCommand, chorusCommandForOthers, relaunchCommand, shellWord } from './invocation.js';
+import { chorusCommand, chorusCommandForOthers, givenFlags, relaunchCommand, shellWord } from './invocation.js';
 import { CliError, usageError } from './output.js';
 import { stopOnSignals } from './signals.js';
 
@@ -88,7 +88,13 @@ Use "chorus server" for a server alone, with every setting.`,
           profileDir,
           port: uiPort,
           interfaceAddress: DEFAULTS.multicastInterface,
-          relaunch: relaunchCommand(env, 'up'),
+          // Its data folder absolute: `up` run elsewhere would otherwise start on another, empty one.
+          relaunch: relaunchCommand(env, 'up', givenFlags({
+            data: options.data !== undefined || env.npm_lifecycle_event !== 'start' ? dataDir : undefined,
+            httpPort: options.httpPort,
+            tcpPort: options.tcpPort,
+            port: options.port,
+          })),
           ...(loginEmail ? { loginEmail } : {}),
         });
       } catch (error) {
