@@ -235,6 +235,7 @@ describe('chorus send --stdin, against a stub server that acknowledges nothing u
       '/api/server': { protocolVersion: 1, tcpPort },
       '/api/me': { id: 1, name: 'Stub', email: 'stub@example.com' },
       [`/api/chats/${CHAT}/messages?limit=1`]: { messages: [], latestSeq: 99 },
+      [`/api/chats/${CHAT}/members`]: { members: [] },
       [`/api/chats/${CHAT}`]: { code: CHAT, name: 'Stub', createdAt: new Date().toISOString(), createdBy: 1, latestSeq: 99, memberCount: 1, readSeq: 99,
         multicast: { group: '239.255.201.7', port: 24987, streamId: 'ab'.repeat(10), keyEpoch: 1, key: Buffer.alloc(32).toString('base64') } },
     };
@@ -481,6 +482,33 @@ describe('chorus chat', { timeout: 60_000 }, () => {
     const run = await chorus(as(carol, 'chat', code));
     expect(run.code).toBe(1);
     expect(failureLine(run)).toBe(`chorus: you are not a member of ${code}: run chorus --profile ${carol} join ${code}`);
+  });
+});
+
+describe('a member named like another', { timeout: 60_000 }, () => {
+  it('is numbered from its first line in history, tail and chat, even when the other has not spoken in view', async () => {
+    const twin = join(scratch, 'twin');
+    await registerProfile(twin, server.httpUrl, 'Ada', 'ada.twin@example.com');
+    const created = await chorus(as(ada, 'create', 'Twins'));
+    const twins = CHAT_CODE.exec(created.stdout)?.[1] ?? '';
+    for (const profile of [bob, twin]) expect((await chorus(as(profile, 'join', twins))).code).toBe(0);
+    const twinId = profileOf(twin).user.id;
+    const sent = await chorus(as(twin, 'send', twins, 'I am the real Ada', '--json'));
+    expect(sent.code).toBe(0);
+    const line = `${minute(JSON.parse(sent.stdout).sentAt)} Ada #${twinId}: I am the real Ada`;
+
+    const printed = await chorus(as(bob, 'history', twins, '--limit', '1'));
+    expect(printed.stdout).toBe(`${line}\n`);
+
+    const tail = running(as(bob, 'tail', twins, '--history', '1'));
+    await tail.waitFor('Following', 'stderr');
+    tail.child.kill('SIGINT');
+    expect((await tail.result).stdout).toBe(`${line}\n`);
+
+    const chat = running(as(bob, 'chat', twins, '--history', '1'));
+    await chat.waitFor('I am the real Ada');
+    chat.child.stdin!.end('/quit\n');
+    expect((await chat.result).stdout).toContain(line);
   });
 });
 

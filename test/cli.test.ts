@@ -294,6 +294,10 @@ describe('chorus history, against a stub that serves a long history', { timeout:
     // Pages as docs/api.md describes them: the latest `limit`, or the last `limit` before `before`.
     stub = createHttpServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://stub');
+      if (url.pathname === `/api/chats/${CHAT}/members`) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ members: [] }));
+        return;
+      }
       requests.push(url.search);
       if (url.pathname !== `/api/chats/${CHAT}/messages` || req.headers.authorization !== 'Bearer stub-token') {
         res.writeHead(404, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ code: 'NOT_FOUND', detail: 'no' }));

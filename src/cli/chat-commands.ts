@@ -82,8 +82,9 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
     .action(async (input: string, options: { limit?: number; json?: boolean }, command: Command) => {
       const code = chatCodeArgument(input);
       const { client } = await requireSession(command, env);
-      const messages = await onChat(code, () => latestMessages(client, code, options.limit ?? HISTORY_DEFAULT));
-      const labels = SenderLabels.knowing(messages.map((message) => message.sender));
+      const [messages, members] = await onChat(code, () => Promise.all([latestMessages(client, code, options.limit ?? HISTORY_DEFAULT), client.listMembers(code)]));
+      // Members first: a sender named like another member is numbered even when only one of them spoke.
+      const labels = SenderLabels.knowing([...members, ...messages.map((message) => message.sender)]);
       printResult(options.json, messages, () =>
         messages.length === 0 ? `No messages in ${code} yet.` : messages.map((message) => fitToTerminal(messageLine(message, labels), process.stdout)),
       );

@@ -119,7 +119,7 @@ chorus doctor says why, and what to try.`,
         announceServerMoves(client.servers, printNote, tailServerLine);
         const lines = new LineBatcher(process.stdout);
         try {
-          const labels = new SenderLabels();
+          const labels = await memberLabels(client, code);
           receiver.onMessage((message) => lines.write(options.json ? JSON.stringify(messageView(message)) : fitToTerminal(messageLine(message, labels), process.stdout)));
           // On stderr, with or without --json: stdout holds only the chat's messages.
           receiver.onPathChange(announceDelivery(printNote, tailDeliveryLine));
@@ -185,6 +185,15 @@ server instead (the same messages, once, in order); chorus doctor says why, and 
 }
 
 /** The logged-in session, the server's pinned key (checked), and the chat (which must be ours). */
+/**
+ * Labels that know the chat's members from the start: a sender whose name looks like another
+ * member's is numbered from its first line, not only once the other has spoken in view (where
+ * a newcomer named like the creator passed for them, found trying it as a newcomer).
+ */
+async function memberLabels(client: ApiClient, code: string): Promise<SenderLabels> {
+  return SenderLabels.knowing(await onChat(code, () => client.listMembers(code)));
+}
+
 async function openChat(command: Command, env: NodeJS.ProcessEnv, code: string): Promise<{ client: ApiClient; profile: Profile; serverKey: KeyObject; chat: Chat }> {
   const { client, profile } = await requireSession(command, env);
   const serverKey = await pinnedServerKey(client, profile, profileDirOf(command, env));
@@ -453,7 +462,7 @@ async function talk({ code, chat, client, me, sender, receiver, history, stop }:
    * delivered wait here, so that none goes unshown when the chat ends.
    */
   const acknowledged = new Map<string, ChatMessage>();
-  const labels = new SenderLabels();
+  const labels = await memberLabels(client, code);
   let deliveredSeq = 0;
   let pending = 0;
   /** Texts sent and not answered yet, by id: if the chat ends before their ack, they are shown, to be sent again. */
