@@ -1,4 +1,5 @@
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { createServer as createNetServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -345,6 +346,16 @@ describe('chorus history, against a stub that serves a long history', { timeout:
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toHaveLength(TOTAL);
     expect(requests).toEqual(['?limit=500', '?before=701&limit=500', '?before=201&limit=500']);
+  });
+
+  it('ends quietly, exit 0, when its reader stops early (history --json | head -1)', async () => {
+    const child = spawnChorus(as(profile, 'history', CHAT, '--limit', '1200', '--json'));
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.stdout!.once('data', () => child.stdout!.destroy()); // the reader goes after its first chunk
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   it('refuses a limit that is not a positive whole number, exit 2', async () => {

@@ -75,4 +75,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
 }
 
+// A reader that stops early (`chorus history --json | head -1`) closes the pipe: what is left
+// of the output has nowhere to go, and the command ends as it would have, not with a stack trace
+// (an 'error' event with no listener). tail and chat listen too, to stop following.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
 process.exitCode = await run(process.argv, process.env);
