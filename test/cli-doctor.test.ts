@@ -110,7 +110,7 @@ describe('chorus doctor', { timeout: 60_000 }, () => {
     const { code: exit, report } = await doctor(copy);
     expect(exit).toBe(1);
     expect(statuses(report)).toEqual({ http: 'ok', tls: 'skip', session: 'fail' });
-    expect(report.hints).toEqual([`log in again: chorus --profile ${copy} login`]);
+    expect(report.hints).toEqual([`log in again: chorus --profile ${copy} login --email bob@example.com`]);
   });
 
   it('not logged in at all: one line, exit 1; --help describes the checks and the exit codes', async () => {

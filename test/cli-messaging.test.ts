@@ -178,7 +178,7 @@ describe('chorus send', { timeout: 60_000 }, () => {
     writeFileSync(join(loggedOut, 'profile.json'), JSON.stringify({ server: server.httpUrl }), { mode: 0o600 });
     const notLoggedIn = await chorus(as(loggedOut, 'send', code, 'hello'));
     expect(notLoggedIn.code).toBe(1);
-    expect(failureLine(notLoggedIn)).toBe(`chorus: not logged in: run chorus --profile ${loggedOut} login, or chorus --profile ${loggedOut} register to make an account`);
+    expect(failureLine(notLoggedIn)).toBe(`chorus: not logged in: run chorus --profile ${loggedOut} login --email EMAIL, or chorus --profile ${loggedOut} register to make an account`);
 
     const stranded = join(scratch, 'stranded');
     mkdirSync(stranded, { mode: 0o700 });

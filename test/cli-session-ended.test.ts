@@ -10,8 +10,8 @@ import { http, type TestServer, startTestServer } from './support/server.js';
  * profile, here): one line saying so, and exit 1, rather than retrying for ever or going on.
  */
 
-/** The line each prints: its hint names the profile it ran on. */
-const ended = (dir: string) => `chorus: your session ended: log in again (chorus --profile ${dir} login)`;
+/** The line each prints: its hint names the profile it ran on, and the email address to log in with. */
+const ended = (dir: string, email: string) => `chorus: your session ended: log in again (chorus --profile ${dir} login --email ${email})`;
 
 let scratch: string;
 let server: TestServer;
@@ -49,23 +49,23 @@ async function logout(dir: string): Promise<void> {
 
 describe('the session ends under a running command', { timeout: 60_000 }, () => {
   it('chorus chat says so and exits 1', async () => {
-    const { dir, code } = await profileWithChat('chatter');
+    const { dir, code, email } = await profileWithChat('chatter');
     const chat = running(as(dir, 'chat', code));
     await chat.waitFor('/quit or Ctrl-D leaves');
     await logout(dir);
     const run = await chat.result;
     expect(run.code).toBe(1);
-    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(ended(dir));
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(ended(dir, email));
   });
 
   it('chorus tail says so and exits 1', async () => {
-    const { dir, code } = await profileWithChat('tailer');
+    const { dir, code, email } = await profileWithChat('tailer');
     const tail = running(as(dir, 'tail', code));
     await tail.waitFor('Following', 'stderr');
     await logout(dir);
     const run = await tail.result;
     expect(run.code).toBe(1);
-    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(ended(dir));
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(ended(dir, email));
   });
 
   it('chorus send --stdin stops reading, says so and exits 1; what was sent before stays sent', async () => {
@@ -85,17 +85,34 @@ describe('the session ends under a running command', { timeout: 60_000 }, () => 
     send.child.stdin!.write('after\n');
     const run = await Promise.race([send.result, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(JSON.stringify(send.output()))), 15_000))]);
     expect(run.code).toBe(1);
-    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(ended(dir));
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(ended(dir, email));
     expect(await texts()).toEqual(['before']);
   });
 
   it('chorus send with a session the server no longer knows says so and exits 1', async () => {
-    const { dir, code } = await profileWithChat('stale');
+    const { dir, code, email } = await profileWithChat('stale');
     // Revoke on the server only, as an expiry would: the profile still holds the token.
     const profile = JSON.parse(readFileSync(join(dir, 'profile.json'), 'utf8'));
     expect((await http(server.httpUrl)('DELETE', '/api/sessions/current', { token: profile.token })).status).toBe(204);
     const run = await chorus(as(dir, 'send', code, 'hello'));
     expect(run.code).toBe(1);
-    expect(failureLine(run)).toBe(ended(dir));
+    expect(failureLine(run)).toBe(ended(dir, email));
+
+    // The hint works as printed; and so does login alone, the profile still naming its user.
+    const again = await chorus(as(dir, 'login', '--email', email, '--password-stdin'), { input: `${PASSWORD}\n` });
+    expect(again.code, again.stderr).toBe(0);
+    await http(server.httpUrl)('DELETE', '/api/sessions/current', { token: JSON.parse(readFileSync(join(dir, 'profile.json'), 'utf8')).token });
+    const alone = await chorus(as(dir, 'login', '--password-stdin'), { input: `${PASSWORD}\n` });
+    expect(alone.code, alone.stderr).toBe(0);
+    expect(alone.stdout).toContain(`Logged in as stale <${email}>`);
+    expect((await chorus(as(dir, 'send', code, 'back'))).code).toBe(0);
+  });
+
+  it('chorus login with no --email on a profile that names no user is a usage error saying so', async () => {
+    const { dir } = await profileWithChat('forgetful');
+    await logout(dir);
+    const run = await chorus(as(dir, 'login', '--password-stdin'), { input: `${PASSWORD}\n` });
+    expect(run.code).toBe(2);
+    expect(failureLine(run)).toBe('chorus: give --email: this profile does not know whom to log in as');
   });
 });

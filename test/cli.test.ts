@@ -254,11 +254,11 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
     for (const args of [['chats'], ['whoami'], ['create', 'Another'], ['history', code]]) {
       const refused = await chorus(as(ada, ...args));
       expect(refused.code, args.join(' ')).toBe(1);
-      expect(failureLine(refused)).toBe(`chorus: not logged in: run chorus --profile ${ada} login, or chorus --profile ${ada} register to make an account`);
+      expect(failureLine(refused)).toBe(`chorus: not logged in: run chorus --profile ${ada} login --email EMAIL, or chorus --profile ${ada} register to make an account`);
     }
     // Run through npm inside the clone, where `chorus` alone is no command, it names `npx chorus`.
     const viaNpx = await chorus(as(ada, 'chats'), { env: { npm_command: 'exec' } });
-    expect(failureLine(viaNpx)).toBe(`chorus: not logged in: run npx chorus --profile ${ada} login, or npx chorus --profile ${ada} register to make an account`);
+    expect(failureLine(viaNpx)).toBe(`chorus: not logged in: run npx chorus --profile ${ada} login --email EMAIL, or npx chorus --profile ${ada} register to make an account`);
   });
 
   it('logout with the server unreachable still forgets the token, and says the session lives on', async () => {

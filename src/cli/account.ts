@@ -4,7 +4,7 @@ import { type Profile, loadProfile, pinsOf, profileServers, resolveProfileDir, s
 import { checkServerKey } from '../client/server-key.js';
 import { profileApi } from '../client/several-servers.js';
 import { ChorusError } from '../protocol/errors.js';
-import { chorusCommand } from './invocation.js';
+import { chorusCommand, loginCommand, setLoginEmail } from './invocation.js';
 import { CliError, describeFailure, localMinute, printResult, terminalSafe, usageError } from './output.js';
 import { DEFAULT_SERVER, serverUrl } from './options.js';
 import { FINGERPRINT_HELP, fingerprintToPin } from './trust.js';
@@ -36,6 +36,7 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `\n${PASSWORD_HELP} When prompting, it asks twice.\n${TLS_HELP}`)
     .action(async (options: AccountOptions & { name: string; email: string }, command: Command) => {
+      setLoginEmail(options.email); // "already exists: log in" names it
       const dir = profileDirOf(command, env);
       const previous = await loadProfile(dir);
       const servers = await pinnedServers(options, previous, dir);
@@ -57,19 +58,22 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
   program
     .command('login')
     .description('log in; the session is kept in the profile')
-    .requiredOption('--email <email>', 'your email address')
+    .option('--email <email>', 'your email address (default: the one this profile was last logged in with, after its session ended)')
     .option('--server <url>', SERVER_HELP, collectServers)
     .option('--fingerprint <hex>', FINGERPRINT_HELP, collect)
     .option('--password-stdin', 'read the password from the first line of stdin')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `\n${PASSWORD_HELP}\n${TLS_HELP}`)
-    .action(async (options: AccountOptions & { email: string }, command: Command) => {
+    .action(async (options: AccountOptions & { email?: string }, command: Command) => {
       const dir = profileDirOf(command, env);
       const previous = await loadProfile(dir);
+      // "Log in again", when a session ended, is then the command alone: the profile still names its user.
+      const email = options.email ?? previous?.user?.email;
+      if (email === undefined) throw usageError('give --email: this profile does not know whom to log in as');
       const servers = await pinnedServers(options, previous, dir);
       const client = servers[0]!.client;
       const password = await readPassword(options, env, { confirm: false });
-      const session = await client.login({ email: options.email, password });
+      const session = await client.login({ email, password });
       await saveProfile(dir, loggedIn(servers, session));
       printResult(options.json, { ...serversView(servers), user: session.user, expiresAt: session.expiresAt }, () =>
         `Logged in as ${describeUser(session.user)} at ${client.baseUrl} (until ${localMinute(session.expiresAt)}).${alsoLine(servers)}`,
@@ -125,7 +129,8 @@ export function profileDirOf(command: Command, env: NodeJS.ProcessEnv): string {
 /** An API client with the profile's session, or a clear "not logged in". */
 export async function requireSession(command: Command, env: NodeJS.ProcessEnv): Promise<{ client: ApiClient; profile: Profile }> {
   const profile = await loadProfile(profileDirOf(command, env));
-  if (!profile?.token) throw new CliError(`not logged in: run ${chorusCommand('login')}, or ${chorusCommand('register')} to make an account`);
+  setLoginEmail(profile?.user?.email);
+  if (!profile?.token) throw new CliError(`not logged in: run ${loginCommand()}, or ${chorusCommand('register')} to make an account`);
   return { client: profileApi(profile), profile };
 }
 

@@ -12,7 +12,7 @@ import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
 import { ChorusError, isWireCode } from '../protocol/errors.js';
 import { PROBE_TIMEOUT_MS } from '../protocol/limits.js';
 import { profileDirOf, requireSession } from './account.js';
-import { chorusCommand } from './invocation.js';
+import { chorusCommand, loginCommand } from './invocation.js';
 import { chatCodeArgument, multicastInterface } from './options.js';
 import { EXIT_REFUSED, describeFailure, terminalSafe } from './output.js';
 import { isLoopbackHost } from '../protocol/loopback.js';
@@ -149,7 +149,7 @@ async function diagnose({ client, profileDir, profile, chat: chosen, interfaceAd
   } catch (error) {
     add({ id: 'session', title: 'session valid', status: 'fail', detail: describeFailure(error).line });
     const ended = isSessionEnded(error);
-    return cannotTell(ended ? 'the session has ended' : 'the session could not be checked', [ended ? `log in again: ${chorusCommand('login')}` : 'try again in a moment']);
+    return cannotTell(ended ? 'the session has ended' : 'the session could not be checked', [ended ? `log in again: ${loginCommand()}` : 'try again in a moment']);
   }
   let serverKey: Awaited<ReturnType<typeof pinnedServerKey>>;
   try {
@@ -171,7 +171,7 @@ async function diagnose({ client, profileDir, profile, chat: chosen, interfaceAd
     } catch (error) {
       const line = error instanceof ChorusError ? describeFailure(error).line : error instanceof Error ? error.message : String(error);
       add({ id: 'tcp', title: 'TCP connection welcomed', status: 'fail', detail: line });
-      if (isSessionEnded(error)) return cannotTell('the session has ended', [`log in again: ${chorusCommand('login')}`]);
+      if (isSessionEnded(error)) return cannotTell('the session has ended', [`log in again: ${loginCommand()}`]);
       return cannotTell(`the server's TCP port cannot be reached (${line})`, [
         "a firewall between here and the server may block its TCP port: the HTTP port alone is not enough",
         'if the server has just restarted, try again in a moment',
@@ -273,7 +273,7 @@ function tlsCheck(https: boolean, fingerprint: string | undefined, error?: unkno
   const title = 'TLS certificate pinned';
   if (!https) return { id: 'tls', title, status: 'skip', detail: 'plain http:// server: no TLS (a server beyond loopback speaks https://)' };
   if (error instanceof ChorusError && error.code === 'CERTIFICATE_CHANGED') return { id: 'tls', title, status: 'fail', detail: error.message };
-  if (!fingerprint) return { id: 'tls', title, status: 'fail', detail: `no certificate pinned for this server: log in again (${chorusCommand('login')})` };
+  if (!fingerprint) return { id: 'tls', title, status: 'fail', detail: `no certificate pinned for this server: log in again (${loginCommand()})` };
   if (error) return { id: 'tls', title, status: 'skip', detail: `pinned ${fingerprint}; not checked (the server did not answer)` };
   return { id: 'tls', title, status: 'ok', detail: `the server presents the pinned certificate ${fingerprint}` };
 }

@@ -44,6 +44,18 @@ export function chorusCommand(args: string): string {
   return `${command}${profileArgs} ${args}`;
 }
 
+/** The email address this command acts for, once known (the profile's user, or register's --email): "log in again" hints name it. */
+let loginEmail: string | undefined;
+
+export function setLoginEmail(email: string | undefined): void {
+  loginEmail = email;
+}
+
+/** How this person logs in again: with the email address when known, else a placeholder to fill in (login cannot guess it). */
+export function loginCommand(): string {
+  return chorusCommand(`login --email ${loginEmail === undefined ? 'EMAIL' : shellWord(loginEmail)}`);
+}
+
 /** `chorus ARGS` for someone else to run (a join hint for the others): their own profile, not ours. */
 export function chorusCommandForOthers(args: string): string {
   return `${command} ${args}`;

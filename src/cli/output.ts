@@ -1,6 +1,6 @@
 import { ChorusError } from '../protocol/errors.js';
 import type { SenderLabels } from '../protocol/name-skeleton.js';
-import { chorusCommand } from './invocation.js';
+import { chorusCommand, loginCommand } from './invocation.js';
 
 /**
  * What the CLI shows: results on stdout (human lines, or JSON with --json), and every failure as
@@ -13,7 +13,7 @@ export const EXIT_USAGE = 2;
 
 /** What every command says when the server ends or refuses the session. */
 export function sessionEndedLine(): string {
-  return `your session ended: log in again (${chorusCommand('login')})`;
+  return `your session ended: log in again (${loginCommand()})`;
 }
 
 /** A failure the CLI explains itself; the message is the whole line shown. */
@@ -70,7 +70,7 @@ function describeRefusal(error: ChorusError): string {
         ? `too many failed attempts: try again in ${waitTime(error.retryAfterSeconds)}`
         : 'too many failed attempts: try again later';
     case 'EMAIL_TAKEN':
-      return `an account with this email address already exists: run ${chorusCommand('login')}`;
+      return `an account with this email address already exists: run ${loginCommand()}`;
     default:
       return lowerFirst(error.message);
   }
