@@ -7,6 +7,7 @@ import { type TestServer, http, signUp, startTestServer } from '../support/serve
 import { type ClientAgent, startClientAgent } from './support/client-agents.js';
 import { ensureUiBuilt } from './support/ui-build.js';
 import {
+  DESKTOP,
   PHONE,
   type UserPage,
   chatTitle,
@@ -245,9 +246,10 @@ describe('the screens of the web client', () => {
     await visible(failed.getByText('(11,000 characters)'));
     await screenshot(page, 'send-failed');
     expect(await failed.getByRole('button', { name: 'Retry' }).count()).toBe(0);
-    // Edit puts the whole text back in the box, to change it.
+    // Edit puts the whole text back in the box, to change it, above what was typed meanwhile.
+    await page.getByLabel('Message', { exact: true }).fill('typed meanwhile');
     await failed.getByRole('button', { name: 'Edit' }).click();
-    expect(await page.getByLabel('Message', { exact: true }).inputValue()).toBe(unsendable);
+    expect(await page.getByLabel('Message', { exact: true }).inputValue()).toBe(`${unsendable}\ntyped meanwhile`);
     await expect.poll(() => page.locator('li[data-pending]').count()).toBe(0);
     await page.getByLabel('Message', { exact: true }).fill('');
     await send(page, unsendable);
@@ -304,7 +306,22 @@ describe('the screens of the web client', () => {
     expect(await log.evaluate((el) => el.scrollTop)).toBe(top);
     await visible(page.getByRole('button', { name: 'New messages' }));
     await page.getByRole('button', { name: 'New messages' }).click();
-    await expect.poll(() => log.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)).toBeLessThan(2);
+    const below = () => log.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+    await expect.poll(below).toBeLessThan(2);
+
+    // At the bottom, it stays there when the window narrows (the text rewraps, the list grows)
+    // and when a failed message of Ada's is last and someone else writes below it.
+    await page.setViewportSize({ width: 800, height: 600 });
+    await expect.poll(below).toBeLessThan(2);
+    await page.setViewportSize(DESKTOP);
+    await expect.poll(below).toBeLessThan(2);
+    await send(page, '\u0001'.repeat(11_000));
+    await visible(page.locator('li.message-failed'));
+    await expect.poll(below).toBeLessThan(2);
+    await sender.send(archive.body.code, 'written below the failed one');
+    await expect.poll(async () => (await shownMessages(page)).at(-1)?.text).toBe('written below the failed one');
+    await expect.poll(below).toBeLessThan(2);
+    await page.locator('li.message-failed').getByRole('button', { name: 'Discard' }).click();
     sender.close();
   }, 90_000);
 

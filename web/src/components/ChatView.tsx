@@ -133,7 +133,8 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing, 
           dispatch={dispatch}
           onRetry={(p) => send(p.text, p.clientMsgId)}
           onEdit={(p) => {
-            setDraft(p.text);
+            // What is being typed stays: the message to edit goes above it, nothing is lost.
+            setDraft(draft.trim() === '' ? p.text : `${p.text}\n${draft}`);
             dispatch({ type: 'discard', code, clientMsgId: p.clientMsgId });
           }}
           onDiscard={(p) => dispatch({ type: 'discard', code, clientMsgId: p.clientMsgId })}

@@ -51,7 +51,8 @@ export function MessageList({ code, name, conversation, user, members, dispatch,
   const loadingOlder = conversation?.loadingOlder ?? false;
   const lastMessage = messages[messages.length - 1];
   const lastPending = pending[pending.length - 1];
-  const lastKey = lastPending ? `p:${lastPending.clientMsgId}:${lastPending.state}` : lastMessage ? `m:${lastMessage.seq}` : undefined;
+  // Both ends: a message arriving below a failed one of ours (which stays last) is news too.
+  const lastKey = `${lastMessage?.seq ?? ''}|${lastPending ? `${lastPending.clientMsgId}:${lastPending.state}` : ''}`;
   const lastSeq = lastMessage?.seq ?? 0;
 
   // Messages up to the last one of the first page are history; later ones arrived while the
@@ -113,6 +114,19 @@ export function MessageList({ code, name, conversation, user, members, dispatch,
       previousLast.current = lastKey;
     }
   });
+
+  // A reader at the bottom stays there when sizes change without a new message: the window, a
+  // banner above the list, a message of ours growing its Retry and Edit buttons, text rewrapping.
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const follow = new ResizeObserver(() => {
+      if (atBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    follow.observe(el);
+    for (const list of el.querySelectorAll('.message-items')) follow.observe(list);
+    return () => follow.disconnect();
+  }, []);
 
   // Too little history to scroll? Fetch more until there is, or there is no more.
   useEffect(() => {
