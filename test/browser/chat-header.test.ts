@@ -12,6 +12,9 @@ import { createChat, hasText, openCreatedChat, register, visible } from './suppo
  * while the connection to the server is down).
  */
 
+// Functions given to page.evaluate run in the browser; the project is type-checked without the DOM library.
+declare const document: any;
+
 const ADA = { name: 'Ada Lovelace', email: 'ada@chat-header.test', password: 'analytical engine' };
 
 describe('the chat header', () => {
@@ -48,6 +51,36 @@ describe('the chat header', () => {
     await hasText(membersPanel().getByRole('heading'), 'Members (2)', 10_000);
     await visible(membersPanel().getByRole('listitem').filter({ hasText: 'Bob' }));
     await hasText(memberCount(), '2 members', 10_000);
+  }, 60_000);
+
+  it('opens the Members panel with the focus in it, Escape closes it back to the button; on a phone, Leave asks on a row of its own, Escape cancels', async () => {
+    const { page } = world.user;
+    await createChat(page, 'Keys and narrow screens');
+    await openCreatedChat(page, 'Keys and narrow screens');
+    const membersButton = page.getByRole('button', { name: 'Members', exact: true });
+    await membersButton.click();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.closest('aside')?.id)).toBe('members-panel');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => membersPanel().count()).toBe(0);
+    await expect.poll(() => membersButton.evaluate((button) => button === document.activeElement)).toBe(true);
+
+    await page.setViewportSize({ width: 420, height: 800 });
+    try {
+      await page.getByRole('button', { name: 'Leave', exact: true }).click();
+      const question = page.getByRole('group', { name: 'Leave this chat?' });
+      await visible(question);
+      const title = await page.locator('#chat-title').boundingBox();
+      expect(title!.width).toBeGreaterThan(100); // the name is not squeezed out
+      for (const name of ['Leave chat', 'Cancel']) {
+        const box = (await question.getByRole('button', { name }).boundingBox())!;
+        expect(box.x + box.width, name).toBeLessThanOrEqual(420);
+      }
+      await page.keyboard.press('Escape');
+      await expect.poll(() => question.count()).toBe(0);
+      await visible(page.getByRole('button', { name: 'Leave', exact: true }));
+    } finally {
+      await page.setViewportSize({ width: 1200, height: 780 });
+    }
   }, 60_000);
 
   it('says Offline, not Live, while the connection to the server is down', async () => {

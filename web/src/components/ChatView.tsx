@@ -54,6 +54,7 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing, 
 
   const setDraft = useCallback((text: string) => dispatch({ type: 'draft', code, text }), [code, dispatch]);
   const [showMembers, setShowMembers] = useState(false);
+  const membersButton = useRef<HTMLButtonElement>(null);
 
   // The member list (presence, receipts), read again as members come and go, and as the panel
   // opens (or closes): someone who joined without a word yet is announced by nothing else.
@@ -102,6 +103,7 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing, 
         </div>
         <div className="chat-actions">
           <button
+            ref={membersButton}
             type="button"
             className={`button button-secondary button-small${showMembers ? ' is-current' : ''}`}
             aria-expanded={showMembers}
@@ -146,7 +148,18 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing, 
       </p>
       <Composer chatName={chat.name} text={draft} onText={setDraft} onSend={send} onTyping={onTyping} />
       </div>
-      {showMembers && <MembersPanel chat={chat} members={members} user={user} dispatch={dispatch} onClose={() => setShowMembers(false)} />}
+      {showMembers && (
+        <MembersPanel
+          chat={chat}
+          members={members}
+          user={user}
+          dispatch={dispatch}
+          onClose={() => {
+            setShowMembers(false);
+            membersButton.current?.focus(); // where the panel was opened from, not lost on the page
+          }}
+        />
+      )}
       </div>
     </section>
   );
@@ -168,7 +181,7 @@ function LeaveButton({ code }: { code: string }) {
     );
   }
   return (
-    <span className="leave-confirm" role="group" aria-label="Leave this chat?">
+    <span className="leave-confirm" role="group" aria-label="Leave this chat?" onKeyDown={(event) => event.key === 'Escape' && setConfirming(false)}>
       <span className="leave-question">{error ?? 'Leave this chat?'}</span>
       <button
         ref={yes}

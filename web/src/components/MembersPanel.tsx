@@ -1,4 +1,4 @@
-import { type Dispatch, useState } from 'react';
+import { type Dispatch, useEffect, useRef, useState } from 'react';
 import type { UiChat, UiMember, UiUser } from '../../../src/agent/ui-protocol.js';
 import type { ChorusError } from '../../../src/protocol/errors.js';
 import { SenderLabels } from '../../../src/protocol/name-skeleton.js';
@@ -24,11 +24,14 @@ interface MembersPanelProps {
 export function MembersPanel({ chat, members, user, dispatch, onClose }: MembersPanelProps) {
   const mayRemove = chat.createdBy === user.id;
   const labels = SenderLabels.knowing(members ?? []);
+  // Opened, the panel has the focus (Tab goes on through its members); Escape closes it.
+  const close = useRef<HTMLButtonElement>(null);
+  useEffect(() => close.current?.focus(), []);
   return (
-    <aside className="members-panel" id="members-panel" aria-labelledby="members-title">
+    <aside className="members-panel" id="members-panel" aria-labelledby="members-title" onKeyDown={(event) => event.key === 'Escape' && onClose()}>
       <header className="members-header">
         <h3 id="members-title">Members{members ? ` (${members.length})` : ''}</h3>
-        <button type="button" className="button button-ghost button-small" onClick={onClose}>
+        <button ref={close} type="button" className="button button-ghost button-small" onClick={onClose}>
           Close
         </button>
       </header>
