@@ -220,8 +220,16 @@ describe('the screens of the web client', () => {
     for (const extra of overflow.text) expect(extra).toBeLessThanOrEqual(0);
   }, 30_000);
 
-  it('Shift+Enter starts a new line; Enter sends', async () => {
+  it('Shift+Enter starts a new line; Enter sends; a text that shows nothing (spaces, zero-width characters) is not sent', async () => {
     const box = ada.page.getByLabel('Message', { exact: true });
+    const sendButton = ada.page.getByRole('button', { name: 'Send', exact: true });
+    for (const blank of ['   ', '\u200b', ' \u2060\u200b ']) {
+      await box.fill(blank);
+      expect(await sendButton.isDisabled(), JSON.stringify(blank)).toBe(true);
+      await box.press('Enter');
+      expect(await box.inputValue()).toBe(blank); // not sent, so not cleared
+    }
+    await box.fill('');
     await box.click();
     await box.pressSequentially('first line');
     await box.press('Shift+Enter');

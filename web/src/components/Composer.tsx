@@ -1,4 +1,5 @@
 import { type FormEvent, type KeyboardEvent, useEffect, useLayoutEffect, useRef } from 'react';
+import { isBlankText } from '../../../src/protocol/invisible-text.js';
 import { MAX_TEXT_BYTES } from '../../../src/protocol/limits.js';
 import { SendIcon } from '../icons.js';
 
@@ -37,7 +38,7 @@ export function Composer({ chatName, text, onText: setText, onSend, onTyping }: 
 
   function edited(value: string) {
     setText(value);
-    if (value.trim() === '') {
+    if (isBlankText(value)) {
       if (lastKeystroke.current > Number.NEGATIVE_INFINITY) onTyping?.(false);
       lastKeystroke.current = Number.NEGATIVE_INFINITY;
       return;
@@ -63,7 +64,8 @@ export function Composer({ chatName, text, onText: setText, onSend, onTyping }: 
 
   function send() {
     const message = text.trimEnd();
-    if (message.trim() === '' || size.tooLong) return;
+    // As the server refuses it: a text of spaces and invisible characters only shows nothing.
+    if (isBlankText(message) || size.tooLong) return;
     onSend(message);
     lastKeystroke.current = Number.NEGATIVE_INFINITY;
     setText('');
@@ -100,7 +102,7 @@ export function Composer({ chatName, text, onText: setText, onSend, onTyping }: 
         aria-invalid={size.tooLong}
         aria-describedby={size.shown ? 'composer-size' : undefined}
       />
-      <button type="submit" className="button button-primary send-button" disabled={text.trim() === '' || size.tooLong}>
+      <button type="submit" className="button button-primary send-button" disabled={isBlankText(text) || size.tooLong}>
         <SendIcon />
         <span className="send-label">Send</span>
       </button>
