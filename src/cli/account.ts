@@ -212,10 +212,25 @@ async function pinnedServers(options: AccountOptions, previous: Profile | undefi
     const pins = pinsOf(previous, url);
     const tlsFingerprint = await fingerprintToPin(url, pins.tlsFingerprint, https.includes(url) || unique.length === 1 ? flag : undefined);
     const client = new ApiClient({ baseUrl: url, tlsFingerprint });
-    const key = await checkServerKey(client, pins.serverKey, dir);
+    const key = await checkServerKey(client, pins.serverKey, dir).catch((error: unknown) => {
+      throw (tlsFingerprint !== pins.tlsFingerprint && notTheFingerprintGiven(error, url, tlsFingerprint)) || error;
+    });
     servers.push({ client, serverKey: key.publicKey, ...(tlsFingerprint ? { tlsFingerprint } : {}) });
   }
   return servers;
+}
+
+/**
+ * A --fingerprint this profile had not pinned, which the server does not present: a mistype, or
+ * another server at that address. Not "the certificate changed", which says a pinned one did.
+ */
+function notTheFingerprintGiven(error: unknown, url: string, given: string | undefined): CliError | undefined {
+  if (!(error instanceof ChorusError) || error.code !== 'CERTIFICATE_CHANGED' || given === undefined) return undefined;
+  const presented = /got ([0-9A-F:]{95})/.exec(error.message)?.[1] ?? 'another certificate';
+  return new CliError(
+    `${url} presents ${presented}, not the certificate --fingerprint gives (${given}): check it against what \`chorus server\` printed when it started; ` +
+      'if it is right, another server (or someone posing as it) answers at that address. Nothing was sent to it',
+  );
 }
 
 /** For commander: --server given again, or as a comma list, adds to the servers. */
