@@ -78,6 +78,10 @@ describe('chorus read', { timeout: 60_000 }, () => {
     expect(back.code).toBe(0);
     expect(back.stdout).toBe(`Read position in ${code}: #3 of 3. (It only moves forward: #1 is behind it.)\n`);
     expect(byName(await members(ada), 'Bob').readSeq).toBe(3);
+
+    const beyond = await chorus(as(bob, 'read', code, '99'));
+    expect(beyond.code).toBe(0);
+    expect(beyond.stdout).toBe(`Read position in ${code}: #3 of 3. (There is no #99 yet: the latest is #3.)\n`);
   });
 
   it('is refused for a chat one is not a member of, and for a SEQ that is not a number', async () => {

@@ -33,7 +33,9 @@ chorus chat moves it by itself as it shows messages.
       const readSeq = await onChat(code, () => client.setReadPosition(code, asked));
       printResult(options.json, { chat: code, readSeq, latestSeq: chat.latestSeq }, () => {
         const where = `Read position in ${code}: ${positionText(readSeq, chat.latestSeq)}.`;
-        return readSeq > asked ? `${where} (It only moves forward: #${asked} is behind it.)` : where;
+        if (readSeq > asked) return `${where} (It only moves forward: #${asked} is behind it.)`;
+        // The server stops at the latest message: a later one is not there to have been read.
+        return asked > chat.latestSeq ? `${where} (There is no #${asked} yet: the latest is #${chat.latestSeq}.)` : where;
       });
     });
 
