@@ -99,6 +99,9 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
     const run = await chorus(as(bob, 'join', typed));
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`Joined "Team room" (${code}): 2 members.`);
+    const twice = await chorus(as(bob, 'join', code));
+    expect(twice.code).toBe(0);
+    expect(twice.stdout).toBe(`You are already in "Team room" (${code}): 2 members.\n`);
     const again = await chorus(as(bob, 'join', code, '--json'));
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ code, name: 'Team room', memberCount: 2 });

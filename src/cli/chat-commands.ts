@@ -38,9 +38,11 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
     .action(async (input: string, options: { json?: boolean }, command: Command) => {
       const code = chatCodeArgument(input);
       const { client } = await requireSession(command, env);
+      // Joining twice is harmless; saying "Joined" the second time would not be true.
+      const already = (await client.listChats()).some((mine) => mine.code === code);
       const chat = await onChat(code, () => client.joinChat(code));
       printResult(options.json, chatView(chat), () =>
-        `Joined "${terminalSafe(chat.name)}" (${chat.code}): ${plural(chat.memberCount, 'member')}.`,
+        `${already ? 'You are already in' : 'Joined'} "${terminalSafe(chat.name)}" (${chat.code}): ${plural(chat.memberCount, 'member')}.`,
       );
     });
 
