@@ -186,7 +186,9 @@ describe('chorus send', { timeout: 60_000 }, () => {
     writeFileSync(join(stranded, 'profile.json'), JSON.stringify({ ...profileOf(ada), server: url }), { mode: 0o600 });
     const unreachable = await chorus(as(stranded, 'send', code, 'hello'));
     expect(unreachable.code).toBe(1);
-    expect(failureLine(unreachable)).toMatch(new RegExp(`^chorus: cannot reach the server at ${url}\\b`));
+    expect(failureLine(unreachable)).toBe(
+      `chorus: cannot reach the server at ${url} (connection refused): is a Chorus server running there? Start one with chorus server (or chorus --profile ${stranded} up), or give --server URL`,
+    );
 
     const both = await chorus(as(ada, 'send', code, 'text', '--stdin'));
     expect(both.code).toBe(2);

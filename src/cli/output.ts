@@ -1,6 +1,6 @@
 import { ChorusError } from '../protocol/errors.js';
 import type { SenderLabels } from '../protocol/name-skeleton.js';
-import { chorusCommand, loginCommand } from './invocation.js';
+import { chorusCommand, chorusCommandForOthers, loginCommand } from './invocation.js';
 
 /**
  * What the CLI shows: results on stdout (human lines, or JSON with --json), and every failure as
@@ -69,6 +69,11 @@ function describeRefusal(error: ChorusError): string {
       return error.retryAfterSeconds !== undefined
         ? `too many failed attempts: try again in ${waitTime(error.retryAfterSeconds)}`
         : 'too many failed attempts: try again later';
+    // Refused: nothing listens there. A newcomer's first command meets this most: say what to do.
+    case 'UNREACHABLE':
+      return error.message.endsWith('(connection refused)')
+        ? `${lowerFirst(error.message)}: is a Chorus server running there? Start one with ${chorusCommandForOthers('server')} (or ${chorusCommand('up')}), or give --server URL`
+        : lowerFirst(error.message);
     case 'EMAIL_TAKEN':
       return `an account with this email address already exists: run ${loginCommand()}`;
     default:
