@@ -458,6 +458,8 @@ export class Messaging {
     if (this.closed || !entry) return;
     this.typists.events(chat, events);
     for (const event of events) if (event.kind === 'read' && event.userId === this.options.user.id) this.readElsewhere(entry, event.seq);
+    // The count follows the list (members()), and the UI reads the list again when the count moves.
+    if (events.some((e) => e.kind === 'membership')) void this.members(chat).catch(() => {});
     const shown = events.filter((e) => e.kind !== 'typing');
     if (shown.length > 0) this.options.push({ type: 'events', chat, events: shown });
   }

@@ -16,7 +16,9 @@ export type ChatEvent =
   | { kind: 'typing'; userId: number; name: string; on: boolean }
   /** The member's read position moved to `seq` (never sent for a member whose receipts are off). */
   | { kind: 'read'; userId: number; name: string; seq: number }
-  | { kind: 'presence'; userId: number; name: string; state: PresenceState };
+  | { kind: 'presence'; userId: number; name: string; state: PresenceState }
+  /** The member joined the chat, or left it (or was removed): member lists and counts are read again. */
+  | { kind: 'membership'; userId: number; name: string; change: 'joined' | 'left' };
 
 /** A value as it came off the wire (a sealed body, a frame), checked field by field; undefined if it is not one. */
 export function toChatEvent(value: unknown): ChatEvent | undefined {
@@ -33,6 +35,8 @@ export function toChatEvent(value: unknown): ChatEvent | undefined {
       return typeof o.seq === 'number' && Number.isSafeInteger(o.seq) && o.seq >= 0 ? { kind: 'read', userId, name, seq: o.seq } : undefined;
     case 'presence':
       return o.state === 'online' || o.state === 'away' || o.state === 'offline' ? { kind: 'presence', userId, name, state: o.state } : undefined;
+    case 'membership':
+      return o.change === 'joined' || o.change === 'left' ? { kind: 'membership', userId, name, change: o.change } : undefined;
     default:
       return undefined;
   }

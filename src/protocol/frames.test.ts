@@ -40,6 +40,8 @@ const SAMPLES: Frame[] = [
       { kind: 'typing', userId: 2, name: 'Ben', on: false },
       { kind: 'read', userId: 3, name: 'Cleo', seq: 41 },
       { kind: 'presence', userId: 4, name: 'Dan', state: 'offline' },
+      { kind: 'membership', userId: 5, name: 'Eve', change: 'joined' },
+      { kind: 'membership', userId: 6, name: 'Fay', change: 'left' },
     ],
   },
 ];
@@ -58,6 +60,7 @@ describe('delivery frames', () => {
   it('refuses events that are not valid, and presence states a client may not claim', () => {
     expect(() => validateFrame({ t: 'events', chat: 'ABCDE-FGHJK', events: [{ kind: 'typing', userId: 0, name: 'x', on: true }] })).toThrow(FrameError);
     expect(() => validateFrame({ t: 'events', chat: 'ABCDE-FGHJK', events: [{ kind: 'dance', userId: 1, name: 'x' }] })).toThrow(FrameError);
+    expect(() => validateFrame({ t: 'events', chat: 'ABCDE-FGHJK', events: [{ kind: 'membership', userId: 1, name: 'x', change: 'banned' }] })).toThrow(FrameError);
     expect(() => validateFrame({ t: 'events', chat: 'ABCDE-FGHJK', events: [] })).toThrow(FrameError);
     expect(() => validateFrame({ t: 'presence', state: 'offline' })).toThrow(FrameError);
     expect(() => validateFrame({ t: 'typing', chat: 'ABCDE-FGHJK', on: 'yes' })).toThrow(FrameError);

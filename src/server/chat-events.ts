@@ -8,7 +8,7 @@ import type { TypingNow } from './typing-now.js';
  * the chat by push. Never stored, never repaired.
  */
 export class ChatEvents {
-  readonly stats = { typing: 0, read: 0, presence: 0 };
+  readonly stats = { typing: 0, read: 0, presence: 0, membership: 0 };
 
   constructor(
     private readonly deps: {

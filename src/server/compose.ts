@@ -17,7 +17,7 @@ import { buildHttpApp } from './http/app.js';
 import { Ingest } from './ingest.js';
 import { createLogger } from './logger.js';
 import { LoginThrottle } from './login-throttle.js';
-import { MembershipCache } from './membership-cache.js';
+import { MembershipCache, type MembershipChange } from './membership-cache.js';
 import { serverMetrics } from './metrics.js';
 import { MulticastAllocator } from './multicast-allocator.js';
 import { Presence } from './presence.js';
@@ -133,6 +133,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     });
     const events = new ChatEvents({ multicast: activeFanout, push, logger, typing, ...(cluster ? { relay: (code, list) => cluster.relayEvents(code, list) } : {}) });
     chatEvents = events;
+    // Someone who joins without a word yet is announced by nothing else: members' clients count them.
+    members.onChange((change) => void announceMembership(store, events, change).catch((error) => logger.warn({ err: error }, 'a membership change could not be announced')));
 
     const sequencer = new Sequencer(
       store,
@@ -240,6 +242,12 @@ async function announcePresence(store: Store, events: ChatEvents | undefined, us
   if (!events) return;
   const event: ChatEvent = { kind: 'presence', userId: user.id, name: user.name, state };
   for (const chatCode of await store.reads.chatsOf(user.id)) events.send(chatCode, [event]);
+}
+
+async function announceMembership(store: Store, events: ChatEvents, change: MembershipChange): Promise<void> {
+  const user = await store.users.findById(change.userId);
+  if (!user) return;
+  events.send(change.chatCode, [{ kind: 'membership', userId: user.id, name: user.name, change: change.change === 'added' ? 'joined' : 'left' }]);
 }
 
 /** Positions written at a flush, as read events per chat: only those of members who share receipts. */

@@ -49,11 +49,12 @@ export function serverMetrics(parts: MeteredParts): Registry {
   counter('chorus_multicast_send_errors_total', 'Datagrams the operating system refused to send', () => fanout.stats.sendErrors);
   counter('chorus_probes_total', 'PROBE datagrams multicast at clients\' request', () => fanout.stats.probes);
   counter('chorus_messages_pushed_total', 'Messages pushed over TCP to connections multicast does not reach', () => push.stats.pushed);
-  counter('chorus_events_datagrams_total', 'EVENTS datagrams multicast (typing, read, presence)', () => fanout.stats.events);
+  counter('chorus_events_datagrams_total', 'EVENTS datagrams multicast (typing, read, presence, membership)', () => fanout.stats.events);
   counter('chorus_events_pushed_total', 'Events pushed over TCP to connections watching their chat', () => push.stats.events);
   counter('chorus_typing_events_total', 'Typing events sent to chats', () => events.stats.typing);
   counter('chorus_read_events_total', 'Read events sent to chats (members who share receipts)', () => events.stats.read);
   counter('chorus_presence_events_total', 'Presence events sent to chats', () => events.stats.presence);
+  counter('chorus_membership_events_total', 'Membership events (joined, left) sent to chats', () => events.stats.membership);
   counter('chorus_read_updates_total', 'Read position updates asked for (PUT /read)', () => reads.stats.updates);
   counter('chorus_read_positions_written_total', 'Read position rows written to the store (updates coalesced)', () => reads.stats.rowsWritten);
   counter('chorus_acks_total', 'Sends acknowledged over TCP', () => ingest.stats.acked);

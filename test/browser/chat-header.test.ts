@@ -8,7 +8,7 @@ import { createChat, hasText, openCreatedChat, register, visible } from './suppo
 
 /**
  * What the open chat's header says about the chat as it is now: how many members it has (someone
- * may join without a word, which nothing announces) and whether its messages arrive live (not
+ * may join without a word: a membership event says so) and whether its messages arrive live (not
  * while the connection to the server is down).
  */
 
@@ -35,7 +35,7 @@ describe('the chat header', () => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('counts a member who joined while the chat was open once the Members panel is opened again', async () => {
+  it('counts a member who joined while the chat was open, without a word from them, in the header and the open Members panel', async () => {
     const { page } = world.user;
     const code = await createChat(page, 'Who is here');
     await openCreatedChat(page, 'Who is here');
@@ -46,11 +46,15 @@ describe('the chat header', () => {
 
     const joined = await chorus(as(bob(), 'join', code));
     expect(joined.code, joined.stderr).toBe(0);
-    await membersPanel().getByRole('button', { name: 'Close' }).click();
-    await membersButton.click();
+    await hasText(memberCount(), '2 members', 10_000);
     await hasText(membersPanel().getByRole('heading'), 'Members (2)', 10_000);
     await visible(membersPanel().getByRole('listitem').filter({ hasText: 'Bob' }));
-    await hasText(memberCount(), '2 members', 10_000);
+
+    // And one who leaves.
+    expect((await chorus(as(bob(), 'leave', code))).code).toBe(0);
+    await hasText(memberCount(), '1 member', 10_000);
+    await hasText(membersPanel().getByRole('heading'), 'Members (1)', 10_000);
+    await membersPanel().getByRole('button', { name: 'Close' }).click();
   }, 60_000);
 
   it('opens the Members panel with the focus in it, Escape closes it back to the button; on a phone, Leave asks on a row of its own, Escape cancels', async () => {
