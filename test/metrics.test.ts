@@ -44,4 +44,20 @@ describe('GET /api/metrics', () => {
     expect(sample(text, 'chorus_process_cpu_seconds_total')).toBeGreaterThan(0);
     for (const form of [code, code.replace('-', '')]) expect(text).not.toContain(form);
   });
+
+  it('counts one membership event per change: a join, not a second join (which changes nothing), a leave', async () => {
+    const owner = await signUp(server.httpUrl, 'Owner');
+    const guest = await signUp(server.httpUrl, 'Guest');
+    const call = http(server.httpUrl);
+    const membershipEvents = async () => sample(await (await fetch(`${server.httpUrl}/api/metrics`)).text(), 'chorus_membership_events_total') ?? NaN;
+    const code: string = (await call('POST', '/api/chats', { token: owner.token, json: { name: 'Comings and goings' } })).body.code;
+    await expect.poll(membershipEvents).toBeGreaterThan(0); // the creator's own join
+    const before = await membershipEvents();
+    expect((await call('POST', `/api/chats/${code}/members`, { token: guest.token })).status).toBe(200);
+    expect((await call('POST', `/api/chats/${code}/members`, { token: guest.token })).status).toBe(200);
+    expect((await call('DELETE', `/api/chats/${code}/members/me`, { token: guest.token })).status).toBe(204);
+    await expect.poll(membershipEvents).toBe(before + 2);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await membershipEvents()).toBe(before + 2);
+  });
 });

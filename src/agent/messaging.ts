@@ -51,6 +51,8 @@ interface ChatEntry {
 }
 
 const FIRST_CONNECTION_RETRY = { firstMs: 500, maxMs: 10_000 };
+/** A chat's member list is read again at most this often after membership events. */
+const MEMBER_REREAD_MS = 2000;
 /** Refusals that mean the user is no longer in the chat. */
 const MEMBERSHIP_ENDED: ReadonlySet<ErrorCode> = new Set(['NOT_A_MEMBER', 'BANNED', 'CHAT_NOT_FOUND']);
 const CLIENT_MSG_ID = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_CLIENT_MSG_ID_LENGTH}}$`);
@@ -77,6 +79,8 @@ export class Messaging {
   /** Chats being left from here: the refusals that follow (a watch ended, a key refused) are no news. */
   private readonly leaving = new Set<string>();
   private closed = false;
+  /** Member lists to read again after membership events, one timer per chat (see membersChanged). */
+  private readonly memberRereads = new Map<string, { timer?: NodeJS.Timeout; last: number }>();
 
   constructor(private readonly options: MessagingOptions) {
     const { api } = options;
@@ -268,6 +272,7 @@ export class Messaging {
   close(): void {
     this.closed = true;
     clearTimeout(this.connectTimer);
+    for (const reread of this.memberRereads.values()) clearTimeout(reread.timer);
     for (const entry of this.chats.values()) this.stopChat(entry);
     this.typists.close();
     this.stopFollowingServers();
@@ -459,9 +464,25 @@ export class Messaging {
     this.typists.events(chat, events);
     for (const event of events) if (event.kind === 'read' && event.userId === this.options.user.id) this.readElsewhere(entry, event.seq);
     // The count follows the list (members()), and the UI reads the list again when the count moves.
-    if (events.some((e) => e.kind === 'membership')) void this.members(chat).catch(() => {});
+    if (events.some((e) => e.kind === 'membership')) this.membersChanged(chat);
     const shown = events.filter((e) => e.kind !== 'typing');
     if (shown.length > 0) this.options.push({ type: 'events', chat, events: shown });
+  }
+
+  /**
+   * Reads the chat's member list again after a membership event, at most once every
+   * MEMBER_REREAD_MS: someone joining and leaving in a loop would otherwise have every member's
+   * client ask the server for the list each time. The last change is always read.
+   */
+  private membersChanged(chat: string): void {
+    const reread = this.memberRereads.get(chat) ?? { last: Number.NEGATIVE_INFINITY };
+    this.memberRereads.set(chat, reread);
+    if (reread.timer) return;
+    reread.timer = setTimeout(() => {
+      reread.timer = undefined;
+      reread.last = Date.now();
+      if (!this.closed && this.chats.has(chat)) void this.members(chat).catch(() => {});
+    }, Math.max(0, reread.last + MEMBER_REREAD_MS - Date.now()));
   }
 
   private onLiveMessage(message: ChatMessage): void {

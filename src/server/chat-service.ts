@@ -212,8 +212,8 @@ export class Chats {
       if (chat.member_count >= this.limits.membersPerChat && !(await this.store.chats.isMember(code, user.id))) {
         throw chorusError('CHAT_FULL', formatChatCode(code), chat.member_count);
       }
-      await this.store.chats.addMember(code, user.id, Date.now());
-      await this.membership.added(code, user.id);
+      // A second join changes nothing, and tells nobody (members' clients read the list again at each change).
+      if (await this.store.chats.addMember(code, user.id, Date.now())) await this.membership.added(code, user.id);
       return this.describe(await this.findOrThrow(code), user.id);
     });
   }

@@ -57,12 +57,14 @@ export class ChatStore {
   }
 
   /** Adding an existing member is a no-op. */
-  async addMember(code: string, userId: number, joinedAt: number): Promise<void> {
-    await this.db
+  /** Adds the member; false when they were one already (nothing changed). */
+  async addMember(code: string, userId: number, joinedAt: number): Promise<boolean> {
+    const result = await this.db
       .insertInto('memberships')
       .values({ chat_code: code, user_id: userId, joined_at: joinedAt })
       .onConflict((oc) => oc.columns(['chat_code', 'user_id']).doNothing())
-      .execute();
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
   }
 
   async removeMember(code: string, userId: number): Promise<void> {

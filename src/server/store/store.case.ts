@@ -92,9 +92,9 @@ export function storeContract(engineName: string, newDatabase: NewDatabase) {
       expect(await store.chats.isBanned('BANBANBANB', bob)).toBe(false);
     });
 
-    it('adds members idempotently, lists and removes them', async () => {
-      await store.chats.addMember('AAAAAAAAAA', bob, 20);
-      await store.chats.addMember('AAAAAAAAAA', bob, 30);
+    it('adds members idempotently (saying whether anything changed), lists and removes them', async () => {
+      expect(await store.chats.addMember('AAAAAAAAAA', bob, 20)).toBe(true);
+      expect(await store.chats.addMember('AAAAAAAAAA', bob, 30)).toBe(false);
       expect((await store.chats.listMembers('AAAAAAAAAA')).map((m) => m.name)).toEqual(['Alice', 'Bób ☃']);
       expect((await store.chats.listForUser(bob)).map((c) => [c.code, c.member_count])).toEqual([['AAAAAAAAAA', 2]]);
       await store.chats.removeMember('AAAAAAAAAA', bob);
