@@ -364,8 +364,9 @@ describe('a restart of the local client', () => {
 
     await first.stop();
     await visible(page.getByRole('heading', { name: 'Waiting for the Chorus client…' }));
-    // With the profile it was given: a bare `npx chorus client` would start another login's client.
-    await visible(page.getByText(`npx chorus --profile ${profileDir} client`, { exact: true }));
+    // With the profile and the server it was given: a bare `npx chorus client` would start another
+    // login's client, or one for the default server.
+    await visible(page.getByText(`npx chorus --profile ${profileDir} client --server ${server.httpUrl}`, { exact: true }));
     expect(await styled(page)).toBe(true);
     await shot(page, '2-client-stopped');
 

@@ -94,6 +94,17 @@ describe('message formatting in the web client', () => {
     expect(shown.slice(0, 4).map((m) => m.sender)).toEqual(Array(4).fill(`Grace #${graceId}`));
   }, 30_000);
 
+  it('numbers a newcomer named like a member who has not spoken in view, from their first message', async () => {
+    // Ada created the chat and has said nothing in it; "Аda Lovelace" (a Cyrillic А) joins and speaks.
+    const twin = await signUp(server.httpUrl, '\u0410da Lovelace', 'twin@format.test');
+    expect((await http(server.httpUrl)('POST', `/api/chats/${code}/members`, { token: twin.token })).status).toBeLessThan(300);
+    const sender = await connectedSender(server.httpUrl, twin.token);
+    await sender.send(code, 'It is me, Ada');
+    sender.close();
+    const shown = await waitForMessageCount(ada.page, 6);
+    expect(shown[5]!.sender).toBe(`\u0410da Lovelace #${twin.user.id}`);
+  }, 30_000);
+
   it('shows the time of a grouped message on hover', async () => {
     // The messages above are all Grace's, within minutes: the second is grouped under the first.
     const second = ada.page.getByRole('log').locator('li[data-seq]').nth(1);

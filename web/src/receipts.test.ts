@@ -23,6 +23,11 @@ describe('read receipts under one\'s own messages', () => {
     expect(receiptText({ readers: ['A', 'B', 'C', 'D', 'E', 'F', 'G'], others: 9 })).toBe('Seen by 7 of 9');
   });
 
+  it('names members whose names look alike with their number, as the messages do', () => {
+    const members = [member(1, 'Ana', 10), member(7, 'Luis', 5), member(9, 'Luis', 2)];
+    expect(receiptFor(5, members, 1)).toEqual({ readers: ['Luis #7'], others: 2 });
+  });
+
   it('never counts the reader themself, nor a member whose receipts are off (no readSeq)', () => {
     const members = [member(1, 'Ana', 10), member(2, 'Ben', 5), member(3, 'Cleo')];
     expect(receiptFor(5, members, 1)).toEqual({ readers: ['Ben'], others: 2 });

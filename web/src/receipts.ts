@@ -1,5 +1,6 @@
 import type { ChatMessage } from '../../src/protocol/message.js';
 import type { UiMember } from '../../src/agent/ui-protocol.js';
+import { SenderLabels } from '../../src/protocol/name-skeleton.js';
 
 /**
  * Read receipts under one's own messages: who of the others has read at least that far. Only
@@ -19,7 +20,9 @@ export const NAMED_READERS = 3;
 
 export function receiptFor(seq: number, members: readonly UiMember[], selfId: number): Receipt {
   const others = members.filter((m) => m.id !== selfId);
-  return { readers: others.filter((m) => m.readSeq !== undefined && m.readSeq >= seq).map((m) => m.name), others: others.length };
+  // Named as the messages and the member list name them: look-alikes with their number ("Luis #7").
+  const labels = SenderLabels.knowing(members);
+  return { readers: others.filter((m) => m.readSeq !== undefined && m.readSeq >= seq).map((m) => labels.label(m)), others: others.length };
 }
 
 /** "Seen by Ben, Cleo" / "Seen by 7 of 9"; undefined when nobody has seen it yet. */

@@ -64,8 +64,9 @@ export function MessageList({ code, name, conversation, user, members, dispatch,
   const split = messages.findIndex((m) => m.seq > boundary);
   const history = split === -1 ? messages : messages.slice(0, split);
   const arrived = split === -1 ? [] : messages.slice(split);
-  // Senders whose names look alike are shown with their account number (protocol/name-skeleton.ts).
-  const labels = useMemo(() => SenderLabels.knowing(messages.map((m) => m.sender)), [messages]);
+  // Senders whose names look alike are shown with their account number (protocol/name-skeleton.ts),
+  // members included: a newcomer named like the creator is numbered before the creator speaks.
+  const labels = useMemo(() => SenderLabels.knowing([...(members ?? []), ...messages.map((m) => m.sender)]), [members, messages]);
 
   const receipts = useMemo(() => receiptsToShow(messages, members ?? [], user.id), [messages, members, user.id]);
   const presence = useMemo(() => new Map((members ?? []).map((m) => [m.id, m.presence])), [members]);

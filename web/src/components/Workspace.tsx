@@ -85,7 +85,7 @@ function Sidebar({ state, dispatch, user }: WorkspaceProps) {
                   <span className="chat-link-hash" aria-hidden="true">
                     #
                   </span>
-                  <span className="chat-link-name">{chat.name}</span>
+                  <span className="chat-link-name" title={chat.name}>{chat.name}</span>
                   {chat.unread > 0 && (
                     <span className="badge">
                       {chat.unread > 99 ? '99+' : chat.unread}
@@ -105,8 +105,8 @@ function Sidebar({ state, dispatch, user }: WorkspaceProps) {
             {initial(user.name)}
           </span>
           <span className="me-text">
-            <span className="me-name">{user.name}</span>
-            <span className="me-email">{user.email}</span>
+            <span className="me-name" title={user.name}>{user.name}</span>
+            <span className="me-email" title={user.email}>{user.email}</span>
           </span>
         </div>
         <button
