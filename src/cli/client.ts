@@ -7,7 +7,7 @@ import { type Profile, loadProfile, preparePrivateFolder } from '../client/profi
 import { DEFAULT_MULTICAST_INTERFACE } from '../protocol/defaults.js';
 import { ChorusError } from '../protocol/errors.js';
 import { profileDirOf } from './account.js';
-import { chorusCommand, givenFlags, relaunchCommand } from './invocation.js';
+import { chorusCommand, flagOf, givenFlags, relaunchCommand } from './invocation.js';
 import { DEFAULT_SERVER, emailOption, multicastInterface, serverUrl } from './options.js';
 import { CliError, EXIT_USAGE, printNote, usageError } from './output.js';
 import { stopOnSignals } from './signals.js';
@@ -117,7 +117,7 @@ export async function announceRunning(profileDir: string, open: boolean, unused:
 
 /** The options of `names` given on the command line (or by environment), as the person typed them: --multicast-interface for multicastInterface. */
 export function givenOptions(command: Command, names: string[]): string[] {
-  return names.filter((name) => command.getOptionValue(name) !== undefined).map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  return names.filter((name) => command.getOptionValue(name) !== undefined).map(flagOf);
 }
 
 /** An https:// server needs a pinned certificate: --fingerprint, else the profile's; a first contact is `chorus login`'s to confirm. */

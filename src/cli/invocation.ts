@@ -72,9 +72,14 @@ export function relaunchCommand(env: NodeJS.ProcessEnv, subcommand: 'up' | 'clie
   return `${chorusCommandFor(env)}${profileArgs} ${subcommand}${given}`;
 }
 
+/** An option's flag from its name as commander keeps it: httpPort → --http-port. */
+export function flagOf(name: string): string {
+  return `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
 /** `--flag value` for each option given a value (names as commander keeps them: httpPort), as shell words. */
 export function givenFlags(values: Readonly<Record<string, string | undefined>>): string[] {
-  return Object.entries(values).flatMap(([name, value]) => (value === undefined ? [] : [`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, shellWord(value)]));
+  return Object.entries(values).flatMap(([name, value]) => (value === undefined ? [] : [flagOf(name), shellWord(value)]));
 }
 
 /** A word a POSIX shell reads back as it is: bare when it holds nothing the shell treats specially, else in single quotes. */

@@ -184,7 +184,6 @@ server instead (the same messages, once, in order); chorus doctor says why, and 
     });
 }
 
-/** The logged-in session, the server's pinned key (checked), and the chat (which must be ours). */
 /**
  * Labels that know the chat's members from the start: a sender whose name looks like another
  * member's is numbered from its first line, not only once the other has spoken in view (where
@@ -194,6 +193,7 @@ async function memberLabels(client: ApiClient, code: string): Promise<SenderLabe
   return SenderLabels.knowing(await onChat(code, () => client.listMembers(code)));
 }
 
+/** The logged-in session, the server's pinned key (checked), and the chat (which must be ours). */
 async function openChat(command: Command, env: NodeJS.ProcessEnv, code: string): Promise<{ client: ApiClient; profile: Profile; serverKey: KeyObject; chat: Chat }> {
   const { client, profile } = await requireSession(command, env);
   const serverKey = await pinnedServerKey(client, profile, profileDirOf(command, env));

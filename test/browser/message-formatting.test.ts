@@ -81,13 +81,19 @@ describe('message formatting in the web client', () => {
     await screenshot(ada.page, 'formatted-messages');
   }, 60_000);
 
+  /** A new account joins the chat and says `text` there; the account. */
+  async function newcomerSays(name: string, email: string, text: string) {
+    const newcomer = await signUp(server.httpUrl, name, email);
+    expect((await http(server.httpUrl)('POST', `/api/chats/${code}/members`, { token: newcomer.token })).status).toBeLessThan(300);
+    const sender = await connectedSender(server.httpUrl, newcomer.token);
+    await sender.send(code, text);
+    sender.close();
+    return newcomer;
+  }
+
   it('tells apart senders whose names look alike, by their account number', async () => {
     // "Grасe" with a Cyrillic а and с: it would pass for Grace.
-    const impostor = await signUp(server.httpUrl, 'Gr\u0430\u0441e', 'impostor@format.test');
-    expect((await http(server.httpUrl)('POST', `/api/chats/${code}/members`, { token: impostor.token })).status).toBeLessThan(300);
-    const sender = await connectedSender(server.httpUrl, impostor.token);
-    await sender.send(code, 'I am Grace, trust me');
-    sender.close();
+    const impostor = await newcomerSays('Gr\u0430\u0441e', 'impostor@format.test', 'I am Grace, trust me');
     const shown = await waitForMessageCount(ada.page, 5);
     expect(shown[4]!.sender).toBe(`Gr\u0430\u0441e #${impostor.user.id}`);
     // Every message of the real Grace now carries her number too, not only the later ones.
@@ -96,11 +102,7 @@ describe('message formatting in the web client', () => {
 
   it('numbers a newcomer named like a member who has not spoken in view, from their first message', async () => {
     // Ada created the chat and has said nothing in it; "Аda Lovelace" (a Cyrillic А) joins and speaks.
-    const twin = await signUp(server.httpUrl, '\u0410da Lovelace', 'twin@format.test');
-    expect((await http(server.httpUrl)('POST', `/api/chats/${code}/members`, { token: twin.token })).status).toBeLessThan(300);
-    const sender = await connectedSender(server.httpUrl, twin.token);
-    await sender.send(code, 'It is me, Ada');
-    sender.close();
+    const twin = await newcomerSays('\u0410da Lovelace', 'twin@format.test', 'It is me, Ada');
     const shown = await waitForMessageCount(ada.page, 6);
     expect(shown[5]!.sender).toBe(`\u0410da Lovelace #${twin.user.id}`);
   }, 30_000);

@@ -18,10 +18,9 @@ export interface Receipt {
 /** Up to this many readers are named; beyond, the line says how many ("Seen by 7 of 9"). */
 export const NAMED_READERS = 3;
 
-export function receiptFor(seq: number, members: readonly UiMember[], selfId: number): Receipt {
+/** Readers are named as the messages and the member list name them: look-alikes with their number ("Luis #7"). */
+export function receiptFor(seq: number, members: readonly UiMember[], selfId: number, labels = SenderLabels.knowing(members)): Receipt {
   const others = members.filter((m) => m.id !== selfId);
-  // Named as the messages and the member list name them: look-alikes with their number ("Luis #7").
-  const labels = SenderLabels.knowing(members);
   return { readers: others.filter((m) => m.readSeq !== undefined && m.readSeq >= seq).map((m) => labels.label(m)), others: others.length };
 }
 
@@ -39,11 +38,12 @@ export function receiptText({ readers, others }: Receipt): string | undefined {
  */
 export function receiptsToShow(messages: readonly ChatMessage[], members: readonly UiMember[], selfId: number): Map<number, Receipt> {
   const shown = new Map<number, Receipt>();
+  const labels = SenderLabels.knowing(members); // once, not per message
   let below = 0;
   for (let i = messages.length - 1; i >= 0; i--) {
     const message = messages[i]!;
     if (message.sender.id !== selfId) continue;
-    const receipt = receiptFor(message.seq, members, selfId);
+    const receipt = receiptFor(message.seq, members, selfId, labels);
     if (receipt.readers.length > below) shown.set(message.seq, receipt);
     below = receipt.readers.length;
   }

@@ -56,8 +56,7 @@ export class ChatStore {
     return Number(row.n);
   }
 
-  /** Adding an existing member is a no-op. */
-  /** Adds the member; false when they were one already (nothing changed). */
+  /** Adds the member; adding an existing one is a no-op, and answers false (nothing changed). */
   async addMember(code: string, userId: number, joinedAt: number): Promise<boolean> {
     const result = await this.db
       .insertInto('memberships')

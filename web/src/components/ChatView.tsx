@@ -56,8 +56,8 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing, 
   const [showMembers, setShowMembers] = useState(false);
   const membersButton = useRef<HTMLButtonElement>(null);
 
-  // The member list (presence, receipts), read again as members come and go, and as the panel
-  // opens (or closes): someone who joined without a word yet is announced by nothing else.
+  // The member list (presence, receipts), read again as the count moves (the agent follows
+  // membership events) and as the panel opens (or closes).
   useEffect(() => {
     link.request('members', { code }).then(
       ({ members }) => dispatch({ type: 'members', code, members }),
