@@ -98,6 +98,37 @@ describe('read positions', () => {
     expect((await call('GET', `/api/chats/${chat.code}`, { token: cleo.token })).body.readSeq).toBe(0);
   });
 
+  it("give unreadCount: the messages others sent after the position, never one's own, in the chat list and the chat", async () => {
+    const chat = await chatWith(3);
+    const say = async (who: Account, texts: string[]) => {
+      const c = await connected(who);
+      for (const [i, text] of texts.entries()) {
+        c.send({ t: 'send', id: `unread-${who.user.id}-${i}`, chat: chat.code, text });
+        await c.next('ack', i);
+      }
+      c.socket.destroy();
+    };
+    // #1-#3 Ann, #4-#5 Bob, #6 Ann.
+    await say(bob, ['mine', 'mine too']);
+    await say(ann, ['yours']);
+    const unread = async (who: Account) => {
+      const listed = (await call('GET', '/api/chats', { token: who.token })).body.chats.find((c: ChatInfo) => c.code === chat.code);
+      const one = (await call('GET', `/api/chats/${chat.code}`, { token: who.token })).body;
+      expect(one.unreadCount).toBe(listed.unreadCount);
+      return [listed.readSeq, listed.unreadCount];
+    };
+    expect(await unread(bob)).toEqual([0, 4]);
+    expect(await unread(ann)).toEqual([0, 2]);
+    expect(await unread(cleo)).toEqual([0, 6]);
+    expect((await readPut(chat.code, bob, 3)).body.seq).toBe(3);
+    // Bob's own #4 and #5 are not unread, Ann's #6 is; whether the position is written yet or not.
+    expect(await unread(bob)).toEqual([3, 1]);
+    await new Promise((resolve) => setTimeout(resolve, 2 * READ_FLUSH_MS + 100));
+    expect(await unread(bob)).toEqual([3, 1]);
+    expect((await readPut(chat.code, bob, 6)).body.seq).toBe(6);
+    expect(await unread(bob)).toEqual([6, 0]);
+  });
+
   it('are refused to a non-member (403) and for a chat that does not exist (404), like history', async () => {
     const chat = await chatWith(1);
     expect(await readPut(chat.code, eve, 1)).toMatchObject({ status: 403, body: { code: 'NOT_A_MEMBER' } });
@@ -123,14 +154,16 @@ describe('read positions', () => {
       for (let seq = 1; seq <= 10; seq++) expect((await readPut(chat.code, b, seq, api)).body.seq).toBe(seq);
       expect(await metric('chorus_read_updates_total', first)).toBe(10);
       expect(await metric('chorus_read_positions_written_total', first)).toBe(0);
-      // Pending positions are read back merged.
-      expect((await api('GET', `/api/chats/${chat.code}`, { token: b.token })).body.readSeq).toBe(10);
+      // Pending positions are read back merged, and the unread count starts from them.
+      expect((await api('GET', `/api/chats/${chat.code}`, { token: b.token })).body).toMatchObject({ readSeq: 10, unreadCount: 0 });
+      expect((await api('GET', '/api/chats', { token: b.token })).body.chats).toEqual([expect.objectContaining({ readSeq: 10, unreadCount: 0 })]);
       await first.close();
 
       second = await startTestServer({}, first.dataDir);
       const again = http(second.httpUrl);
       const session = (await again('POST', '/api/sessions', { json: { email: b.email, password: b.password } })).body.token as string;
       expect((await again('GET', `/api/chats/${chat.code}`, { token: session })).body.readSeq).toBe(10);
+      expect((await again('GET', '/api/chats', { token: session })).body.chats).toEqual([expect.objectContaining({ readSeq: 10, unreadCount: 0 })]);
       // Still forward only after the restart.
       expect((await again('PUT', `/api/chats/${chat.code}/read`, { token: session, json: { seq: 4 } })).body.seq).toBe(10);
     } finally {

@@ -49,7 +49,7 @@ interface FakeServer {
 /** A chat as the server describes it to a member. */
 function chatNamed(code: string, name: string, latestSeq: number): Chat {
   const multicast = { group: '239.1.2.3', port: 5000, streamId: '0123456789abcdef', keyEpoch: 1, key: Buffer.alloc(32).toString('base64') };
-  return { code, name, createdAt: '2024-01-01T00:00:00.000Z', createdBy: 1, latestSeq, memberCount: 2, multicast, readSeq: 0 };
+  return { code, name, createdAt: '2024-01-01T00:00:00.000Z', createdBy: 1, latestSeq, memberCount: 2, multicast, readSeq: 0, unreadCount: latestSeq };
 }
 
 async function fakeServer(): Promise<FakeServer> {

@@ -40,6 +40,8 @@ export interface Chat {
   multicast: ChatMulticast;
   /** The caller's own read position: the highest seq they have seen (0: none), the same on every device. */
   readSeq: number;
+  /** How many messages after `readSeq` others sent: the caller's own messages are never unread. */
+  unreadCount: number;
 }
 
 export interface Member {

@@ -241,7 +241,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
 async function announcePresence(store: Store, events: ChatEvents | undefined, user: { id: number; name: string }, state: PresenceState): Promise<void> {
   if (!events) return;
   const event: ChatEvent = { kind: 'presence', userId: user.id, name: user.name, state };
-  for (const chatCode of await store.reads.chatsOf(user.id)) events.send(chatCode, [event]);
+  for (const chatCode of await store.chats.codesForUser(user.id)) events.send(chatCode, [event]);
 }
 
 async function announceMembership(store: Store, events: ChatEvents, change: MembershipChange): Promise<void> {

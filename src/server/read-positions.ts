@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { READ_FLUSH_MS } from '../protocol/limits.js';
 import type { ReadPositionRow, ReadPositionStore } from './store/read-positions.js';
 
-type PositionStore = Pick<ReadPositionStore, 'upsertMany' | 'get' | 'ofUser' | 'sharesReceipts'>;
+type PositionStore = Pick<ReadPositionStore, 'upsertMany' | 'get' | 'sharesReceipts'>;
 
 /** A position that moved, as flushed: who, where, how far, and whether they share it. */
 export interface MovedPosition extends ReadPositionRow {
@@ -72,9 +72,9 @@ export class ReadPositions {
     return Math.max(stored, this.pendingSeq(chatCode, userId));
   }
 
-  /** The user's position in each chat that has one, pending ones included. */
-  async ofUser(userId: number): Promise<Map<string, number>> {
-    const positions = await this.deps.store.ofUser(userId);
+  /** The user's positions not yet written (pending or being written), by chat: to merge into a stored listing. */
+  unwrittenOf(userId: number): ReadonlyMap<string, number> {
+    const positions = new Map<string, number>();
     for (const unwritten of [this.writing, this.pending]) {
       for (const [chatCode, ofChat] of unwritten) {
         const p = ofChat.get(userId);

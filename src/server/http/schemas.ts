@@ -40,6 +40,7 @@ export const Chat = Type.Object(
       key: Type.String({ description: 'AES-256-GCM key of the current epoch, base64' }),
     }),
     readSeq: Type.Integer({ description: "the caller's own read position (0: none)" }),
+    unreadCount: Type.Integer({ description: "how many messages after readSeq others sent (the caller's own are never unread)" }),
   },
   { $id: 'Chat' },
 );

@@ -5,6 +5,8 @@ export type ChatRow = Selectable<ChatsTable>;
 /** What a new chat is made of: the counters and the cluster's lease start at their defaults. */
 export type NewChat = Omit<ChatRow, 'last_seq' | 'key_epoch' | 'lease_owner' | 'lease_epoch' | 'membership_version'>;
 export type ChatWithCount = ChatRow & { member_count: number };
+/** A chat as one member sees it: their stored read position (0: none) and how many messages others sent after it. */
+export type MemberChatRow = ChatWithCount & { read_seq: number; unread_count: number };
 export interface MemberRow {
   id: number;
   name: string;
@@ -38,12 +40,36 @@ export class ChatStore {
     return this.withMemberCount().where('chats.code', '=', code).executeTakeFirst();
   }
 
-  async listForUser(userId: number): Promise<ChatWithCount[]> {
+  /**
+   * The user's chats, each with the user's stored read position and how many messages others
+   * sent after it, in one query. The count walks the messages' primary key (chat_code, seq) from
+   * the position on: it costs what is unread, never the whole log.
+   */
+  async listForUser(userId: number): Promise<MemberChatRow[]> {
+    const readSeq = sql<number>`coalesce(read_positions.seq, 0)`;
     return this.withMemberCount()
+      .leftJoin('read_positions', (join) => join.onRef('read_positions.chat_code', '=', 'chats.code').on('read_positions.user_id', '=', userId))
+      .select(readSeq.as('read_seq'))
+      .select((eb) =>
+        eb
+          .selectFrom('messages')
+          .select(sql<number>`cast(count(*) as integer)`.as('n'))
+          .whereRef('messages.chat_code', '=', 'chats.code')
+          .where('messages.seq', '>', readSeq)
+          .where('messages.sender_id', '<>', userId)
+          .as('unread_count'),
+      )
+      .$narrowType<{ unread_count: number }>()
       .where('chats.code', 'in', (q) => q.selectFrom('memberships').select('chat_code').where('user_id', '=', userId))
       .orderBy('chats.created_at')
       .orderBy('chats.code')
       .execute();
+  }
+
+  /** The codes of the user's chats, and nothing else about them (presence events go to each). */
+  async codesForUser(userId: number): Promise<string[]> {
+    const rows = await this.db.selectFrom('memberships').select('chat_code').where('user_id', '=', userId).execute();
+    return rows.map((row) => row.chat_code);
   }
 
   /** How many chats this user has created. */

@@ -57,6 +57,18 @@ export class MessageStore {
     const newestFirst = await query.orderBy('messages.seq', 'desc').execute();
     return newestFirst.reverse();
   }
+
+  /** How many of the chat's messages after `afterSeq` others sent: the user's unread count (ChatStore.listForUser counts the same). */
+  async countUnread(code: string, userId: number, afterSeq: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select(sql<number>`cast(count(*) as integer)`.as('n'))
+      .where('chat_code', '=', code)
+      .where('seq', '>', afterSeq)
+      .where('sender_id', '<>', userId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
 }
 
 export interface NewMessage {

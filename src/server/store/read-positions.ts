@@ -48,12 +48,6 @@ export class ReadPositionStore {
     return row?.seq ?? 0;
   }
 
-  /** The user's position in each chat that has one. */
-  async ofUser(userId: number): Promise<Map<string, number>> {
-    const rows = await this.db.selectFrom('read_positions').select(['chat_code', 'seq']).where('user_id', '=', userId).execute();
-    return new Map(rows.map((r) => [r.chat_code, r.seq]));
-  }
-
   /** The chat's members with their receipts setting and stored position (null: none yet). */
   async members(chatCode: string): Promise<MemberReadRow[]> {
     return this.db
@@ -74,11 +68,5 @@ export class ReadPositionStore {
 
   async setSharesReceipts(userId: number, on: boolean): Promise<void> {
     await this.db.updateTable('users').set({ share_receipts: on ? 1 : 0 }).where('id', '=', userId).execute();
-  }
-
-  /** The codes of the chats the user is in (presence events go to each). */
-  async chatsOf(userId: number): Promise<string[]> {
-    const rows = await this.db.selectFrom('memberships').select('chat_code').where('user_id', '=', userId).execute();
-    return rows.map((r) => r.chat_code);
   }
 }

@@ -254,12 +254,36 @@ export function storeContract(engineName: string, newDatabase: NewDatabase) {
       expect(await store.reads.get('READREADRE', alice)).toBe(5);
       await store.reads.upsertMany([{ chatCode: 'READREADRE', userId: alice, seq: 9 }], 3);
       expect(await store.reads.get('READREADRE', alice)).toBe(9);
-      expect((await store.reads.ofUser(alice)).get('READREADRE')).toBe(9);
+      expect((await store.chats.listForUser(alice)).find((c) => c.code === 'READREADRE')?.read_seq).toBe(9);
       expect(await store.db.selectFrom('read_positions').selectAll().where('chat_code', '=', 'READREADRE').execute()).toHaveLength(1);
       expect(await store.reads.sharesReceipts(bob)).toBe(true);
       await store.reads.setSharesReceipts(bob, false);
       expect(await store.reads.sharesReceipts(bob)).toBe(false);
       await store.reads.setSharesReceipts(bob, true);
+    });
+
+    it("lists the user's chats with their read position and how many messages others sent after it", async () => {
+      await store.chats.insertWithCreator(chat('UNREADUNRE', 43300));
+      await store.chats.insertWithCreator(chat('UNREADNONE', 43301));
+      await store.chats.addMember('UNREADUNRE', bob, 11);
+      await store.chats.addMember('UNREADNONE', bob, 11);
+      const from = (senderId: number, clientMsgId: string) => ({ chatCode: 'UNREADUNRE', senderId, clientMsgId, text: clientMsgId, sentAt: 50 });
+      // #1 Alice, #2 Bob, #3 Alice, #4 Bob, #5 Alice.
+      await store.log.append([from(alice, 'u1'), from(bob, 'u2'), from(alice, 'u3'), from(bob, 'u4'), from(alice, 'u5')]);
+      const unread = async (userId: number) =>
+        Object.fromEntries((await store.chats.listForUser(userId)).filter((c) => c.code.startsWith('UNREAD')).map((c) => [c.code, [c.read_seq, c.unread_count]]));
+      // No position yet: every message of the others is unread, none of one's own.
+      expect(await unread(bob)).toEqual({ UNREADUNRE: [0, 3], UNREADNONE: [0, 0] });
+      expect(await unread(alice)).toEqual({ UNREADUNRE: [0, 2], UNREADNONE: [0, 0] });
+      // After the position, only others' messages: Bob's own #4 is not unread, Alice's #5 is.
+      await store.reads.upsertMany([{ chatCode: 'UNREADUNRE', userId: bob, seq: 3 }], 60);
+      expect(await unread(bob)).toEqual({ UNREADUNRE: [3, 1], UNREADNONE: [0, 0] });
+      expect(await unread(alice)).toEqual({ UNREADUNRE: [0, 2], UNREADNONE: [0, 0] });
+      await store.reads.upsertMany([{ chatCode: 'UNREADUNRE', userId: bob, seq: 5 }], 61);
+      expect(await unread(bob)).toEqual({ UNREADUNRE: [5, 0], UNREADNONE: [0, 0] });
+      // The count for one chat, from any position (a position not written yet, say), agrees.
+      expect(await Promise.all([0, 1, 3, 4, 5].map((after) => store.messages.countUnread('UNREADUNRE', bob, after)))).toEqual([3, 2, 1, 1, 0]);
+      expect(await store.messages.countUnread('UNREADNONE', bob, 0)).toBe(0);
     });
   });
 
