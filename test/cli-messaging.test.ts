@@ -86,9 +86,11 @@ describe('chorus send', { timeout: 60_000 }, () => {
 
   it("one's own messages are not unread; sending does not pass over others' messages not read yet", async () => {
     const unreadOf = async (profile: string) => {
-      const chats = JSON.parse((await chorus(as(profile, 'chats', '--json'))).stdout) as { code: string; latestSeq: number; readSeq: number }[];
-      const chat = chats.find((c) => c.code === code)!;
-      return chat.latestSeq - chat.readSeq;
+      const chats = JSON.parse((await chorus(as(profile, 'chats', '--json'))).stdout) as { code: string; unreadCount: number }[];
+      const table = (await chorus(as(profile, 'chats'))).stdout;
+      const unread = chats.find((c) => c.code === code)!.unreadCount;
+      expect(table).toMatch(new RegExp(`^${code} .* ${unread}$`, 'm'));
+      return unread;
     };
     expect((await chorus(as(bob, 'read', code))).code).toBe(0);
     expect(await unreadOf(bob)).toBe(0);
@@ -100,7 +102,8 @@ describe('chorus send', { timeout: 60_000 }, () => {
 
     expect((await chorus(as(ada, 'send', code, 'Bob has not read this'))).code).toBe(0);
     expect((await chorus(as(bob, 'send', code, 'answering before reading'))).code).toBe(0);
-    expect(await unreadOf(bob)).toBe(2);
+    // Ada's message waits unread; Bob's answer after it is his own, and is not.
+    expect(await unreadOf(bob)).toBe(1);
   });
 
   it('--stdin sends one message per line, all acknowledged, in order, with consecutive sequence numbers', async () => {
@@ -238,7 +241,7 @@ describe('chorus send --stdin, against a stub server that acknowledges nothing u
       '/api/me': { id: 1, name: 'Stub', email: 'stub@example.com' },
       [`/api/chats/${CHAT}/messages?limit=1`]: { messages: [], latestSeq: 99 },
       [`/api/chats/${CHAT}/members`]: { members: [] },
-      [`/api/chats/${CHAT}`]: { code: CHAT, name: 'Stub', createdAt: new Date().toISOString(), createdBy: 1, latestSeq: 99, memberCount: 1, readSeq: 99,
+      [`/api/chats/${CHAT}`]: { code: CHAT, name: 'Stub', createdAt: new Date().toISOString(), createdBy: 1, latestSeq: 99, memberCount: 1, readSeq: 99, unreadCount: 0,
         multicast: { group: '239.255.201.7', port: 24987, streamId: 'ab'.repeat(10), keyEpoch: 1, key: Buffer.alloc(32).toString('base64') } },
     };
     http = createHttpServer((req, res) => {

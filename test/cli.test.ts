@@ -115,7 +115,7 @@ describe('chorus, two people on one server', { timeout: 60_000 }, () => {
       expect(table.stdout).toMatch(new RegExp(`^${code}\\s+Team room\\s+2\\s+0\\s+0$`, 'm'));
       const json = await chorus(as(profile, 'chats', '--json'));
       const chats = JSON.parse(json.stdout);
-      expect(chats).toEqual([expect.objectContaining({ code, name: 'Team room', memberCount: 2, latestSeq: 0 })]);
+      expect(chats).toEqual([expect.objectContaining({ code, name: 'Team room', memberCount: 2, latestSeq: 0, readSeq: 0, unreadCount: 0 })]);
       expect(chats[0]).not.toHaveProperty('multicast');
     }
   });

@@ -7,7 +7,9 @@ import { SenderLabels } from '../protocol/name-skeleton.js';
 import { requireSession } from './account.js';
 import { chorusCommand, chorusCommandForOthers } from './invocation.js';
 import { chatCodeArgument, positiveInteger } from './options.js';
-import { CliError, messageLine, plural, printResult, table, terminalSafe } from './output.js';
+import { chatsTable } from './chat-views.js';
+import { CliError, messageLine, plural, printResult, terminalSafe } from './output.js';
+import { terminalColumns } from './table.js';
 import { fitToTerminal } from './wrap.js';
 
 /** `chorus create`, `join`, `leave`, `chats`, `history`. */
@@ -60,7 +62,7 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
 
   program
     .command('chats')
-    .description('list my chats: code, name, members, messages so far, and how many of them you have not read')
+    .description("list my chats: code, name, members, messages so far, and how many of others' messages you have not read")
     .option('--json', 'print the chats as JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const { client } = await requireSession(command, env);
@@ -68,10 +70,7 @@ export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): 
       printResult(options.json, chats.map(chatView), () =>
         chats.length === 0
           ? `No chats yet: create one with ${chorusCommand('create NAME')}, or join one with ${chorusCommand('join CODE')}.`
-          : table(
-              ['CODE', 'NAME', 'MEMBERS', 'MESSAGES', 'UNREAD'],
-              chats.map((chat) => [chat.code, chat.name, String(chat.memberCount), String(chat.latestSeq), String(unread(chat))]),
-            ),
+          : chatsTable(chats, terminalColumns(process.stdout)),
       );
     });
 
@@ -114,13 +113,8 @@ async function latestMessages(client: ApiClient, code: string, limit: number): P
 
 /** A chat as scripts see it: everything but the chat's multicast key, which is a secret. */
 function chatView(chat: Chat) {
-  const { code, name, createdAt, createdBy, memberCount, latestSeq, readSeq } = chat;
-  return { code, name, createdAt, createdBy, memberCount, latestSeq, readSeq };
-}
-
-/** Messages after the read position: the same count on every device of the user (chorus read, chat move it). */
-function unread(chat: Chat): number {
-  return Math.max(0, chat.latestSeq - (chat.readSeq ?? 0));
+  const { code, name, createdAt, createdBy, memberCount, latestSeq, readSeq, unreadCount } = chat;
+  return { code, name, createdAt, createdBy, memberCount, latestSeq, readSeq, unreadCount };
 }
 
 /** Says which chat was refused, and why, in the user's words (refusals over HTTP or TCP alike). */

@@ -107,18 +107,6 @@ export function messageLine(message: { sentAt: string; sender: { id: number; nam
   return `[${localMinute(message.sentAt)}] ${terminalSafe(name)}: ${text}`;
 }
 
-/** Lines of a table with left-aligned columns; cells are made terminal-safe. */
-export function table(header: string[], rows: string[][]): string[] {
-  const cells = [header, ...rows].map((row) => row.map((cell) => terminalSafe(cell).replace(/[\t\n]/g, ' ')));
-  const widths = header.map((_, i) => Math.max(...cells.map((row) => [...(row[i] ?? '')].length)));
-  return cells.map((row) =>
-    row
-      .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - [...cell].length)))
-      .join('  ')
-      .trimEnd(),
-  );
-}
-
 /** `2026-11-24 10:31` in the local time zone. */
 export function localMinute(iso: string): string {
   const date = new Date(iso);

@@ -5,6 +5,7 @@ import { onChat } from './chat-commands.js';
 import { chatCodeArgument } from './options.js';
 import { plural, printResult } from './output.js';
 import { membersTable, positionText, receiptsSentence } from './presence-views.js';
+import { terminalColumns } from './table.js';
 
 /** `chorus read`, `settings` and `members`: read positions, private mode, and who is in a chat. */
 
@@ -75,7 +76,7 @@ receipts are off (chorus settings).`,
       const { client, profile } = await requireSession(command, env);
       const members = await onChat(code, () => client.listMembers(code));
       const online = members.filter((m) => m.presence !== 'offline').length;
-      printResult(options.json, members, () => [...membersTable(members, profile.user?.id), '', `${plural(members.length, 'member')}, ${online} online or away.`]);
+      printResult(options.json, members, () => [...membersTable(members, profile.user?.id, terminalColumns(process.stdout)), '', `${plural(members.length, 'member')}, ${online} online or away.`]);
     });
 }
 

@@ -35,6 +35,15 @@ describe('members table', () => {
     const lines = membersTable([member({ id: 1, name: 'alice', creator: true }), member({ id: 7, name: 'ɑlice' }), member({ id: 9, name: 'Bob' })], 7);
     expect(lines.slice(1).map((line) => line.split('  ')[0])).toEqual(['alice #1 (creator)', 'ɑlice #7 (you)', 'Bob']);
   });
+
+  it('lines up wide names, and cuts long ones with "…" to keep within the terminal', () => {
+    const lines = membersTable([member({ id: 1, name: '山田太郎', presence: 'online', readSeq: 2 }), member({ id: 2, name: `Bartholomew ${'the Magnificent '.repeat(4)}`, presence: 'online', readSeq: 2 })], 1, 47);
+    expect(lines).toEqual([
+      'NAME                  PRESENCE  LAST SEEN  READ',
+      '山田太郎 (you)        online    now        #2',
+      'Bartholomew the Mag…  online    now        #2',
+    ]);
+  });
 });
 
 describe('sentences', () => {

@@ -1,6 +1,7 @@
 import type { Member } from '../client/api.js';
 import { SenderLabels } from '../protocol/name-skeleton.js';
-import { localMinute, table } from './output.js';
+import { localMinute } from './output.js';
+import { table } from './table.js';
 
 /** What `chorus members`, `read` and `settings` print: pure, so that unit tests read it exactly. */
 
@@ -21,10 +22,11 @@ export function positionText(readSeq: number, latestSeq: number): string {
  * alike numbered, as senders are: "Alice #12"), presence, when last seen, and how far they have
  * read (`private` for a member whose receipts are off; oneself's is always listed).
  */
-export function membersTable(members: readonly Member[], selfId: number | undefined): string[] {
+export function membersTable(members: readonly Member[], selfId: number | undefined, columns?: number): string[] {
   const labels = SenderLabels.knowing(members);
   const rows = members.map((m) => [memberName(m, labels.label(m), selfId), m.presence, lastSeen(m), m.readSeq === undefined ? 'private' : m.readSeq === 0 ? '—' : `#${m.readSeq}`]);
-  return table(['NAME', 'PRESENCE', 'LAST SEEN', 'READ'], rows);
+  // Within the terminal's width, the names give way (cut with "…"), as in the chats table.
+  return table(['NAME', 'PRESENCE', 'LAST SEEN', 'READ'], rows, columns === undefined ? undefined : { columns, shrink: 0 });
 }
 
 function memberName(m: Member, label: string, selfId: number | undefined): string {

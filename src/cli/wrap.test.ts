@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { textWidth, wrapText } from './wrap.js';
+import { textWidth, truncateToWidth, wrapText } from './wrap.js';
 
 const widths = (text: string) => text.split('\n').map(textWidth);
 
@@ -55,5 +55,19 @@ describe('wrapText', () => {
   it('does not wrap in a terminal too narrow for it to help', () => {
     const line = 'Ada: a message of some length';
     expect(wrapText(line, 20)).toBe(line);
+  });
+});
+
+describe('truncateToWidth', () => {
+  it('leaves text that fits, and cuts the rest to the width with "…", counting wide characters as two', () => {
+    expect(truncateToWidth('Team room', 9)).toBe('Team room');
+    expect(truncateToWidth('Team room', 8)).toBe('Team ro…');
+    expect(truncateToWidth('日本語チャット', 8)).toBe('日本語…');
+    expect(truncateToWidth('日本語チャット', 7)).toBe('日本語…');
+  });
+
+  it('never cuts inside a character made of several code points', () => {
+    expect(truncateToWidth('Cafe\u0301 au lait', 5)).toBe('Cafe\u0301…');
+    expect(truncateToWidth('🇫🇷🇫🇷🇫🇷', 4)).toBe('🇫🇷…');
   });
 });

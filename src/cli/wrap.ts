@@ -21,6 +21,26 @@ export function textWidth(text: string): number {
   return width;
 }
 
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * `text` cut to at most `columns` wide, ending in "…" where anything was cut. It is cut between
+ * characters as people see them, never inside one made of several code points (a letter and
+ * its accent, an emoji and its joiners).
+ */
+export function truncateToWidth(text: string, columns: number): string {
+  if (textWidth(text) <= columns) return text;
+  let kept = '';
+  let width = 0;
+  for (const { segment } of graphemes.segment(text)) {
+    const w = textWidth(segment);
+    if (width + w > columns - 1) break;
+    kept += segment;
+    width += w;
+  }
+  return `${kept}…`;
+}
+
 /** Below this many columns for the text, wrapping would help nobody: lines are left as they are. */
 const MIN_TEXT_COLUMNS = 20;
 
