@@ -454,4 +454,35 @@ describe('chorus --help', () => {
     expect(run.code).toBe(2);
     expect(failureLine(run)).toBe("chorus: unknown option '--colour'");
   });
+
+  it('send with a message that starts with "-": the refusal says that -- ends the options, exit 2', async () => {
+    const run = await chorus(['--profile', join(scratch, 'dash'), 'send', 'ABCDE-12345', '-text']);
+    expect(run.code).toBe(2);
+    expect(failureLine(run)).toBe(
+      `chorus: unknown option '-text': a message that starts with "-" goes after --, as in chorus --profile ${join(scratch, 'dash')} send CODE -- -text`,
+    );
+    // A mistyped option keeps commander's own suggestion.
+    expect((await chorus(['send', 'ABCDE-12345', '--jsn', 'hi'])).stderr).toBe("chorus: unknown option '--jsn'\n(Did you mean --json?)\n");
+    // After --, it is the message (refused here only for want of a login).
+    const sent = await chorus(['--profile', join(scratch, 'dash'), 'send', 'ABCDE-12345', '--', '-text']);
+    expect(sent.code).toBe(1);
+    expect(failureLine(sent)).toMatch(/^chorus: not logged in/);
+  });
+
+  it('help for a command it does not know says so, with the one meant or the commands there are, exit 2', async () => {
+    const unknown = await chorus(['help', 'nothing']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stdout).toBe('');
+    expect(failureLine(unknown)).toMatch(/^chorus: unknown command 'nothing': the commands are up, server, client, register, login, .*, doctor, help$/);
+    const typo = await chorus(['help', 'chts']);
+    expect(typo.code).toBe(2);
+    expect(failureLine(typo)).toBe("chorus: unknown command 'chts' (did you mean chats?)");
+    // A command it knows: its help, on stdout, exit 0; and without one, the program's.
+    const send = await chorus(['help', 'send']);
+    expect(send.code).toBe(0);
+    expect(send.stdout).toMatch(/^Usage: chorus send \[options\] <code> \[text\.\.\.\]/);
+    const all = await chorus(['help']);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/^ {2}help \[command\] +display help for command$/m);
+  });
 });

@@ -25,6 +25,8 @@ export function setChorusCommand(env: NodeJS.ProcessEnv): void {
  */
 export function followInvocation(program: Command, env: NodeJS.ProcessEnv): void {
   setChorusCommand(env);
+  // Before the command's own parse, for the hints its refusals give (an unknown option), then again once all is parsed.
+  program.hook('preSubcommand', (parent) => setChorusProfile(parent.opts<{ profile?: string }>().profile));
   program.hook('preAction', (_program, action) => setChorusProfile(action.optsWithGlobals<{ profile?: string }>().profile));
 }
 

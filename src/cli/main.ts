@@ -5,6 +5,7 @@ import { PASSWORD_HELP, registerAccountCommands } from './account.js';
 import { registerChatCommands } from './chat-commands.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerMessagingCommands } from './messaging-commands.js';
+import { registerHelpCommand } from './help-command.js';
 import { followInvocation } from './invocation.js';
 import { registerPresenceCommands } from './presence-commands.js';
 import { EXIT_USAGE, reportFailure } from './output.js';
@@ -40,6 +41,7 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerMessagingCommands(program, env);
   registerPresenceCommands(program, env);
   registerDoctorCommand(program, env);
+  registerHelpCommand(program);
 
   program.addHelpText(
     'after',

@@ -24,7 +24,8 @@ import { ChatScreen } from './chat-screen.js';
 import { fitToTerminal } from './wrap.js';
 import { announceDelivery, announceServerMoves, chatDeliveryLine, chatServerLine, tailDeliveryLine, tailServerLine } from './delivery-notes.js';
 import { chatRefusal, onChat } from './chat-commands.js';
-import { chatCodeArgument, countUpTo, multicastInterface } from './options.js';
+import { chorusCommand, shellWord } from './invocation.js';
+import { chatCodeArgument, countUpTo, explainDashText, multicastInterface } from './options.js';
 import { CliError, LineBatcher, describeFailure, messageLine, plural, printNote, printResult, terminalSafe, usageError } from './output.js';
 import { ProgressLine } from './progress-line.js';
 
@@ -40,11 +41,11 @@ const QUIT_WAIT_MS = 10_000;
 const INTERFACE_HELP = `IPv4 address of this machine's interface to receive multicast on (default ${DEFAULT_MULTICAST_INTERFACE})`;
 
 export function registerMessagingCommands(program: Command, env: NodeJS.ProcessEnv): void {
-  program
-    .command('send')
+  // `chorus send CODE -text` is refused as an unknown option: the refusal says how to send it.
+  explainDashText(program.command('send'), (word) => `a message that starts with "-" goes after --, as in ${chorusCommand(`send CODE -- ${shellWord(word)}`)}`)
     .description('send a message; prints its sequence number once the server has stored it')
     .argument('<code>', "the chat's code")
-    .argument('[text...]', 'the message (words after the code are joined with spaces; quote it to keep spacing)')
+    .argument('[text...]', 'the message (words after the code are joined with spaces; quote it to keep spacing; one that starts with "-" goes after --)')
     .option('--stdin', 'send each line of stdin as one message instead (lines that show nothing, empty or only spaces, are skipped)')
     .option('--json', 'print the result as JSON')
     .addHelpText(

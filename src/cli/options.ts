@@ -1,5 +1,5 @@
 import { isIPv4 } from 'node:net';
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { formatChatCode, normalizeChatCode } from '../protocol/chat-code.js';
 import { DEFAULT_HOST, DEFAULT_HTTP_PORT } from '../protocol/defaults.js';
 import { isEmailAddress, normalizeEmail } from '../protocol/email-address.js';
@@ -13,6 +13,22 @@ export function chatCodeArgument(input: string): string {
   const code = normalizeChatCode(input);
   if (!code) throw usageError(`"${input.slice(0, 40)}" is not a chat code: codes look like ABCDE-12345`);
   return formatChatCode(code);
+}
+
+/**
+ * Text given as arguments (a message) may start with "-", which commander takes for an option
+ * it does not know, and refuses. For such a word, the refusal adds `hint(word)`: how to give it
+ * as text, after `--`, which ends the options. A word shaped like a long option (`--jsn`) is
+ * more likely a mistyped one, and keeps commander's own "did you mean".
+ */
+export function explainDashText(command: Command, hint: (word: string) => string): Command {
+  const inherited = command.configureOutput().outputError ?? ((text: string, write: (text: string) => void) => write(text));
+  return command.configureOutput({
+    outputError: (text, write) => {
+      const word = /^error: unknown option '(.+)'\n$/s.exec(text)?.[1];
+      inherited(word === undefined || /^--[a-z]/i.test(word) ? text : `${text.trimEnd()}: ${hint(word)}\n`, write);
+    },
+  });
 }
 
 /** For commander: a whole number of 1 or more. */
