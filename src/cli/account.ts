@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { ApiClient, type Session, type User } from '../client/api.js';
-import { type Profile, loadProfile, pinsOf, profileServers, resolveProfileDir, saveProfile } from '../client/profile.js';
+import { type Profile, loadProfile, pinsOf, profileServers, resolveProfileDir, saveProfile, withoutSession } from '../client/profile.js';
 import { checkServerKey } from '../client/server-key.js';
 import { profileApi } from '../client/several-servers.js';
+import { type SessionEnd, endProfileSession } from '../client/session-end.js';
 import { ChorusError } from '../protocol/errors.js';
 import { chorusCommand, loginCommand, setLoginEmail } from './invocation.js';
-import { CliError, describeFailure, localMinute, printResult, terminalSafe, usageError } from './output.js';
+import { CliError, localMinute, printNote, printResult, terminalSafe, usageError } from './output.js';
 import { DEFAULT_SERVER, serverUrl } from './options.js';
 import { FINGERPRINT_HELP, fingerprintToPin } from './trust.js';
 
@@ -50,9 +51,11 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
       const user = await client.register({ name: options.name, email: options.email, password });
       const session = await client.login({ email: user.email, password });
       await saveProfile(dir, loggedIn(servers, session));
-      printResult(options.json, { ...serversView(servers), user, expiresAt: session.expiresAt }, () =>
+      const replaced = await endReplacedSession(previous, session.token);
+      printResult(options.json, { ...serversView(servers), user, expiresAt: session.expiresAt, ...(replaced ? { previousSession: replaced } : {}) }, () =>
         `Registered ${describeUser(user)} at ${client.baseUrl}, and logged in.${alsoLine(servers)}`,
       );
+      if (replaced && !replaced.ended) printNote(replacedWarning(replaced));
     });
 
   program
@@ -75,29 +78,46 @@ export function registerAccountCommands(program: Command, env: NodeJS.ProcessEnv
       const password = await readPassword(options, env, { confirm: false });
       const session = await client.login({ email, password });
       await saveProfile(dir, loggedIn(servers, session));
-      printResult(options.json, { ...serversView(servers), user: session.user, expiresAt: session.expiresAt }, () =>
+      // Only now, the new session saved: ending the old one never stands in the way of the login.
+      const replaced = await endReplacedSession(previous, session.token);
+      const view = { ...serversView(servers), user: session.user, expiresAt: session.expiresAt, ...(replaced ? { previousSession: replaced } : {}) };
+      printResult(options.json, view, () =>
         `Logged in as ${describeUser(session.user)} at ${client.baseUrl} (until ${localMinute(session.expiresAt)}).${alsoLine(servers)}`,
       );
+      if (replaced && !replaced.ended) printNote(replacedWarning(replaced));
     });
 
   program
     .command('logout')
-    .description('end the session: revoke it on the server and forget it here')
+    .description('end the session: end it on the server, then forget it here')
+    .option('--forget', 'forget the session here even if the server cannot end it (it then stays valid there until it expires)')
     .option('--json', 'print the result as JSON')
-    .action(async (options: { json?: boolean }, command: Command) => {
+    .addHelpText('after', `\n${LOGOUT_HELP}`)
+    .action(async (options: { forget?: boolean; json?: boolean }, command: Command) => {
       const dir = profileDirOf(command, env);
       const profile = await loadProfile(dir);
       if (!profile?.token) {
         printResult(options.json, { loggedOut: true, revoked: false }, () => 'Not logged in.');
         return;
       }
-      // Forgotten here first: a web client on this profile then learns of the logout from the
-      // file (and says so) before the server ends its connection.
-      await saveProfile(dir, withoutSession(profile));
-      const revoked = await revoke(profile);
-      const warning = revoked === true ? undefined : revoked;
-      printResult(options.json, { loggedOut: true, revoked: revoked === true, ...(warning ? { warning } : {}) }, () =>
-        warning ? `Logged out here, but ${warning}.` : 'Logged out.',
+      // Ended on the server before it is forgotten here: the token is what ends it, so forgotten
+      // first it could not be ended at all once the server failed to answer (see LOGOUT_HELP).
+      const end = await endProfileSession({ ...profile, token: profile.token });
+      if (end.ended || options.forget) await saveProfile(dir, withoutSession(profile));
+      if (end.ended) {
+        printResult(options.json, { loggedOut: true, revoked: true }, () => 'Logged out.');
+        return;
+      }
+      const lives = `so the session was not ended there and stays valid ${validUntil(profile.expiresAt)}`;
+      const view = { loggedOut: options.forget === true, revoked: false, reason: end.reason, ...(profile.expiresAt ? { expiresAt: profile.expiresAt } : {}) };
+      if (options.forget) {
+        printResult(options.json, view, () => terminalSafe(`Logged out here only: ${end.reason}, ${lives}.`));
+        return;
+      }
+      if (options.json) printResult(true, view, () => '');
+      throw new CliError(
+        `not logged out: ${end.reason}, ${lives}. The profile keeps it: run ${chorusCommand('logout')} again once the server answers, ` +
+          `or ${chorusCommand('logout --forget')} to forget it here anyway`,
       );
     });
 
@@ -134,17 +154,33 @@ export async function requireSession(command: Command, env: NodeJS.ProcessEnv): 
   return { client: profileApi(profile), profile };
 }
 
-/** Revokes the session: true, or why it could not be (the local copy is forgotten either way). */
-async function revoke(profile: Profile): Promise<true | string> {
-  try {
-    await profileApi(profile, { timeoutMs: 10_000 }).logout();
-    return true;
-  } catch (error) {
-    const code = error instanceof ChorusError ? error.code : undefined;
-    if (code === 'UNAUTHENTICATED') return true; // already expired or revoked
-    const reason = code === 'UNREACHABLE' ? (error as ChorusError).message : `the server refused: ${describeFailure(error).line}`;
-    return `${reason}, so the session was not revoked there and stays valid until it expires`;
-  }
+/**
+ * Ends the session a login replaced (another user's, or the same user's older one), if the
+ * profile held one: undefined when it held none. Forgotten without this, it would stay valid on
+ * the server with no copy left here to end it.
+ */
+async function endReplacedSession(previous: Profile | undefined, newToken: string): Promise<(SessionEnd & ReplacedSession) | undefined> {
+  if (!previous?.token || previous.token === newToken) return undefined;
+  const end = await endProfileSession({ ...previous, token: previous.token });
+  const who = { server: previous.server, ...(previous.user ? { user: previous.user } : {}), ...(previous.expiresAt ? { expiresAt: previous.expiresAt } : {}) };
+  return { ...end, ...who };
+}
+
+/** The session a login replaced, as login --json shows it (with `ended` and, when it was not, `reason`). */
+interface ReplacedSession {
+  server: string;
+  user?: Pick<User, 'id' | 'name' | 'email'>;
+  expiresAt?: string;
+}
+
+function replacedWarning(replaced: ReplacedSession & { reason: string }): string {
+  const whose = replaced.user ? `${describeUser(replaced.user)} at ${replaced.server}` : `at ${replaced.server}`;
+  return terminalSafe(`chorus: the session this profile held before (${whose}) could not be ended: ${replaced.reason}; it stays valid there ${validUntil(replaced.expiresAt)}`);
+}
+
+/** "until 2026-12-24 10:31", or "until it expires" for a profile saved before logins noted when. */
+function validUntil(expiresAt: string | undefined): string {
+  return expiresAt ? `until ${localMinute(expiresAt)}` : 'until it expires';
 }
 
 /** A server of a login, with the pins taken for it, and an API client that uses them. */
@@ -162,13 +198,7 @@ interface PinnedServer {
 function loggedIn(servers: PinnedServer[], session: Session): Profile {
   const { id, name, email } = session.user;
   const [home, ...others] = servers.map(({ client, tlsFingerprint, serverKey }) => ({ server: client.baseUrl, serverKey, ...(tlsFingerprint ? { tlsFingerprint } : {}) }));
-  return { ...home!, token: session.token, user: { id, name, email }, ...(others.length > 0 ? { alternates: others } : {}) };
-}
-
-/** The profile after a logout: the servers and their pins, nothing of the session. */
-function withoutSession(profile: Profile): Profile {
-  const { server, alternates } = profile;
-  return { server, ...pinsOf(profile, server), ...(alternates?.length ? { alternates } : {}) };
+  return { ...home!, token: session.token, expiresAt: session.expiresAt, user: { id, name, email }, ...(others.length > 0 ? { alternates: others } : {}) };
 }
 
 /** What login and register print with --json: the home server, the others, and the pinned certificates. */
@@ -185,6 +215,12 @@ function alsoLine(servers: PinnedServer[]): string {
   if (servers.length < 2) return '';
   return `\nWhen it does not answer: ${servers.slice(1).map((s) => s.client.baseUrl).join(', ')}.`;
 }
+
+const LOGOUT_HELP = `The session is ended on the server first, then forgotten in the profile. When the server cannot
+end it (it does not answer, or refuses), the profile keeps the token and the command fails (exit 1),
+saying until when the session stays valid: a token forgotten here would stay valid on the server
+with nothing left to end it. Run logout again once the server answers. --forget forgets it here
+anyway (leaving a shared machine, a server gone for good); the session then ends only when it expires.`;
 
 const SERVER_HELP = `the server's address (a URL, or host:port: http on loopback, https beyond); repeat it (or give a comma list) for several servers of one cluster, home first (default: the profile's servers, else ${DEFAULT_SERVER})`;
 

@@ -15,6 +15,11 @@ export interface Profile {
   /** Base URL of the server, e.g. http://127.0.0.1:6789 */
   server: string;
   token?: string;
+  /**
+   * When the session ends by itself (ISO 8601), as the server said at the login: what a logout
+   * that cannot reach the server tells the user, since the session stays valid there until then.
+   */
+  expiresAt?: string;
   user?: { id: number; name: string; email: string };
   /** The server's signing key (Ed25519, base64), pinned at the first login: every datagram received is checked against it. */
   serverKey?: string;
@@ -152,6 +157,7 @@ function isProfile(value: unknown): value is Profile {
   const p = value as Record<string, unknown>;
   if (typeof p.server !== 'string') return false;
   if (p.token !== undefined && typeof p.token !== 'string') return false;
+  if (p.expiresAt !== undefined && typeof p.expiresAt !== 'string') return false;
   if (!hasValidPins(p)) return false;
   if (p.alternates !== undefined && (!Array.isArray(p.alternates) || !p.alternates.every(isAlternate))) return false;
   if (p.user !== undefined) {
@@ -181,6 +187,12 @@ export function profileServers(profile: Profile): ServerEndpoint[] {
     ...(pins.serverKey ? { serverKey: pins.serverKey } : {}),
   });
   return [endpoint(profile.server, profile), ...(profile.alternates ?? []).map((a) => endpoint(a.server, a))];
+}
+
+/** The profile after its session ended or was forgotten: its servers and their pins, nothing of the session. */
+export function withoutSession(profile: Profile): Profile {
+  const { server, alternates } = profile;
+  return { server, ...pinsOf(profile, server), ...(alternates?.length ? { alternates } : {}) };
 }
 
 /** What the profile pinned for `server` (home or an alternate), if it lists it. */
