@@ -1,14 +1,15 @@
 import { type FSWatcher, mkdirSync, watch } from 'node:fs';
 import { ApiClient, type User } from '../client/api.js';
-import { PROFILE_FILE, type Profile, loadProfile, pinsOf, saveProfile } from '../client/profile.js';
+import { PROFILE_FILE, type Profile, loadProfile, pinsOf, saveProfile, withoutSession } from '../client/profile.js';
 import { senderTarget, serverListOf } from '../client/several-servers.js';
 import { checkServerKey } from '../client/server-key.js';
+import { endProfileSession, endSession } from '../client/session-end.js';
 import { publicKeyFromBase64 } from '../protocol/crypto.js';
 import { ChorusError, chorusError } from '../protocol/errors.js';
 import { Messaging } from './messaging.js';
 import { ReadPositions } from './read-positions.js';
-import { isSessionEnded, mayMeanSessionEnded } from './ui-errors.js';
-import type { ConnectionState, UiPush, UiUser } from './ui-protocol.js';
+import { asSentence, isSessionEnded, mayMeanSessionEnded } from './ui-errors.js';
+import type { ConnectionState, UiPush, UiReplacedSession, UiResults, UiSessionNotEnded, UiUser } from './ui-protocol.js';
 
 export interface SessionOptions {
   profileDir: string;
@@ -29,9 +30,15 @@ const RESUME_RETRY_MS = 3000;
 /** How often the profile and the server are asked whether the login still holds, besides the file watch. */
 const RECHECK_MS = 30_000;
 const PROFILE_SETTLE_MS = 50;
+/**
+ * `chorus logout` ends the session on the server and then clears the profile: the server may
+ * tell this agent first. How long the file is given to say it was that logout (see sessionEnded).
+ */
+const LOGOUT_SETTLE_MS = 500;
 
 const LOGGED_OUT_ELSEWHERE = 'You were logged out of this profile (by "chorus logout", or a login as someone else). Please log in again.';
 const SESSION_ENDED = 'Your session has ended (it expired or was logged out elsewhere). Please log in again.';
+const LOGGED_OUT_HERE_ONLY = 'Logged out on this computer only: the server could not end the session, so it stays valid there until it expires.';
 
 /**
  * The user's login inside the agent, kept in the profile folder exactly as the CLI keeps it
@@ -62,6 +69,10 @@ export class Session {
   private settleTimer?: NodeJS.Timeout;
   private recheckTimer?: NodeJS.Timeout;
   private confirming = false;
+  /** The token a logout here is asking the server to end: its end, seen meanwhile, is that logout's to handle. */
+  private ending: string | undefined;
+  /** After a login: the session it replaced, which its server could not end (said until the next login or logout). */
+  private replacedSession: UiReplacedSession | undefined;
 
   private constructor(
     private readonly options: SessionOptions,
@@ -147,26 +158,49 @@ export class Session {
     const serverKey = await this.checkServerKey(anonymous);
     const session = await anonymous.login(credentials);
     const user = userOf(session.user);
-    this.profile = { ...this.pinsAfterLogin(anonymous, serverKey), token: session.token, user };
+    // A session the profile still holds (another server's, say: this agent did not take it up) is replaced: ended below.
+    const replaced = this.profile?.token && this.profile.token !== session.token ? { ...this.profile, token: this.profile.token } : undefined;
+    this.profile = { ...this.pinsAfterLogin(anonymous, serverKey), token: session.token, expiresAt: session.expiresAt, user };
     await saveProfile(this.options.profileDir, this.profile);
     this.api = anonymous.withToken(session.token);
     this.user = user;
     this.notice = undefined;
+    this.replacedSession = undefined;
     const generation = ++this.generation;
     this.options.push(this.sessionPush());
+    // In the background: the new login never waits for, nor fails with, the old session's server.
+    if (replaced) void this.endReplacedSession(replaced);
     await this.resume(generation);
     return user;
   }
 
-  /** Revokes the session on the server (if it can) and forgets it here either way. */
-  async logout(): Promise<void> {
-    const api = this.api;
+  /**
+   * Ends the session on the server, then forgets it here. When the server cannot end it (it does
+   * not answer, or refuses), the login is kept and the result says why: the token is the one
+   * thing that can still end the session, so forgotten it would stay valid on the server until
+   * it expires, for whoever has a copy of the profile. `forget` forgets it all the same, as
+   * `chorus logout --forget` does (leaving a shared computer, a server gone for good).
+   */
+  async logout({ forget = false }: { forget?: boolean } = {}): Promise<UiResults['logout']> {
+    const token = this.user ? this.api.token : undefined;
+    if (!token) return { loggedOut: true };
+    this.ending = token;
+    let end: Awaited<ReturnType<typeof endSession>>;
+    try {
+      end = await endSession(this.api);
+    } finally {
+      this.ending = undefined;
+    }
+    // Meanwhile another command's login on this profile replaced the session: that one stays.
+    if (this.api.token !== token) return { loggedOut: true };
+    const stillValid = end.ended ? undefined : notEnded(end.reason, this.profile?.token === token ? this.profile.expiresAt : undefined);
+    if (stillValid && !forget) return { loggedOut: false, notEnded: stillValid };
     // The profile forgets the token before any tab shows the login screen: a command run the
     // moment the tab says "logged out" must find the profile logged out too.
     this.generation++;
-    await this.forgetToken();
-    this.end(undefined);
-    if (api.token) await api.logout().catch(() => {});
+    await this.forgetToken(token);
+    this.end(stillValid ? LOGGED_OUT_HERE_ONLY : undefined);
+    return { loggedOut: true, ...(stillValid ? { notEnded: stillValid } : {}) };
   }
 
   /**
@@ -309,14 +343,22 @@ export class Session {
   /** The server no longer knows the session: back to the login screen, saying why. */
   private async sessionEnded(): Promise<void> {
     const token = this.api.token;
+    if (token && token === this.ending) return; // a logout here ended it, and finishes the job
     if (token) this.endedTokens.add(token);
     const generation = ++this.generation;
-    // A `chorus logout` on this profile ends the session on the server too, and the server may
-    // say so before the file watch does: the profile tells which of the two happened.
-    const saved = await loadProfile(this.options.profileDir).catch(() => undefined);
+    // A `chorus logout` on this profile ends the session on the server and then clears the
+    // file, and the server may say so first: the profile, given a moment, tells which it was.
+    let saved = await loadProfile(this.options.profileDir).catch(() => undefined);
+    if (token && saved?.token === token) {
+      await new Promise((resolve) => setTimeout(resolve, LOGOUT_SETTLE_MS));
+      saved = await loadProfile(this.options.profileDir).catch(() => undefined);
+    }
     if (generation !== this.generation) return;
     this.end(token && saved?.token !== token ? LOGGED_OUT_ELSEWHERE : SESSION_ENDED);
-    await this.forgetToken();
+    if (token) await this.forgetToken(token);
+    // The login another command saved in its place (`chorus login` as someone else, which ends
+    // the session it replaces) is taken up: the file watch's reconcile may have been cut short.
+    await this.reconcileWithProfile();
   }
 
   /** Takes the login another command saved in the profile. */
@@ -354,6 +396,7 @@ export class Session {
 
   private end(notice: string | undefined): void {
     this.generation++;
+    this.replacedSession = undefined;
     clearTimeout(this.retryTimer);
     this.messaging?.close();
     this.messaging = undefined;
@@ -365,11 +408,29 @@ export class Session {
     this.options.push({ type: 'chats', chats: [] });
   }
 
-  private async forgetToken(): Promise<void> {
-    if (!this.profile?.token) return;
-    const { server, serverKey, tlsFingerprint, alternates } = this.profile;
-    this.profile = { server, ...(serverKey ? { serverKey } : {}), ...(tlsFingerprint ? { tlsFingerprint } : {}), ...(alternates ? { alternates } : {}) };
+  /**
+   * Drops `token` from the profile file, if the file still holds it: a login saved there
+   * meanwhile (`chorus login`, as someone else) is not this session's to undo.
+   */
+  private async forgetToken(token: string): Promise<void> {
+    const saved = await loadProfile(this.options.profileDir).catch(() => this.profile);
+    this.profile = saved;
+    if (saved?.token !== token) return;
+    this.profile = withoutSession(saved);
     await saveProfile(this.options.profileDir, this.profile).catch(() => {});
+  }
+
+  /**
+   * Ends the session a login here replaced in the profile, on that session's servers; when they
+   * cannot, the tabs are told (until the next login or logout), since it stays valid there.
+   */
+  private async endReplacedSession(replaced: Profile & { token: string }): Promise<void> {
+    const login = this.api.token;
+    const end = await endProfileSession(replaced);
+    if (end.ended || !this.user || this.api.token !== login) return; // or that login is over already
+    const { server, user, expiresAt } = replaced;
+    this.replacedSession = { server, ...(user ? { user: userOf(user) } : {}), ...notEnded(end.reason, expiresAt) };
+    this.options.push(this.sessionPush());
   }
 
   /**
@@ -410,10 +471,16 @@ export class Session {
       ...(firstTime ? { firstTime } : {}),
       ...(!this.user && this.options.loginEmail ? { loginEmail: this.options.loginEmail } : {}),
       ...(this.options.relaunch ? { relaunch: this.options.relaunch } : {}),
+      ...(this.user && this.replacedSession ? { replacedSession: this.replacedSession } : {}),
     };
   }
 }
 
-function userOf(user: User): UiUser {
+/** Why a session could not be ended, for a tab; and until when it stays valid, when known. */
+function notEnded(reason: string, expiresAt: string | undefined): UiSessionNotEnded {
+  return { reason: asSentence(reason), ...(expiresAt ? { expiresAt } : {}) };
+}
+
+function userOf(user: Pick<User, 'id' | 'name' | 'email'>): UiUser {
   return { id: user.id, name: user.name, email: user.email };
 }

@@ -17,7 +17,7 @@ export function toUiError(error: unknown): UiError {
 }
 
 /** "cannot reach X (why)" → "Cannot reach X (why)."; a sentence already is one. */
-function asSentence(text: string): string {
+export function asSentence(text: string): string {
   if (!/^[a-z]/.test(text)) return text;
   return `${text[0]!.toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? '' : '.'}`;
 }

@@ -73,7 +73,8 @@ export type UiRequest = { [T in UiRequestType]: UiRequestOf<T> }[UiRequestType];
 export interface UiResults {
   register: { user: UiUser };
   login: { user: UiUser };
-  logout: Record<string, never>;
+  /** `loggedOut` false: the server could not end the session, so the login is kept (`notEnded` says why). */
+  logout: { loggedOut: boolean; notEnded?: UiSessionNotEnded };
   chats: { chats: UiChat[] };
   create: { chat: UiChat };
   join: { chat: UiChat };
@@ -94,6 +95,23 @@ export type UiReply =
   | { type: 'reply'; id: number; ok: true; result: unknown }
   | { type: 'reply'; id: number; ok: false; error: UiError };
 
+/**
+ * A session the server could not end (it did not answer, or refused): it stays valid there
+ * until it expires, whatever this client forgets.
+ */
+export interface UiSessionNotEnded {
+  /** Why, as a sentence ("Cannot reach the server at … (connection refused)."). */
+  reason: string;
+  /** When it expires by itself (ISO 8601), when known. */
+  expiresAt?: string;
+}
+
+/** The session a login replaced in the profile, which the server could not end. */
+export interface UiReplacedSession extends UiSessionNotEnded {
+  server: string;
+  user?: UiUser;
+}
+
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
 
 export type UiPush =
@@ -109,6 +127,8 @@ export type UiPush =
       loginEmail?: string;
       /** The command that starts the client again, as the person ran it ("npm start", "chorus client"). */
       relaunch?: string;
+      /** After a login: the session it replaced in the profile could not be ended on its server. */
+      replacedSession?: UiReplacedSession;
     }
   /** The whole chat list, sent when it changes as a whole (login, join, leave). */
   | { type: 'chats'; chats: UiChat[] }

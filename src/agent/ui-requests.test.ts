@@ -17,6 +17,7 @@ describe('parseUiRequest', () => {
     expect(parseUiRequest('{"id":4,"type":"presence","state":"away"}')).toEqual({ id: 4, type: 'presence', state: 'away' });
     expect(parseUiRequest('{"id":5,"type":"updateSettings","receipts":false}')).toEqual({ id: 5, type: 'updateSettings', receipts: false });
     expect(parseUiRequest('{"id":6,"type":"settings"}')).toEqual({ id: 6, type: 'settings' });
+    expect(parseUiRequest('{"id":7,"type":"logout","forget":true}')).toEqual({ id: 7, type: 'logout', forget: true });
   });
 
   it('drops fields a request does not have', () => {
@@ -33,6 +34,7 @@ describe('parseUiRequest', () => {
     ['{"id":9,"type":"older","code":"x","before":-1}', 9],
     ['{"id":10,"type":"older","code":"x","before":1.5}', 10],
     ['{"id":11,"type":"send","code":"x","text":5,"clientMsgId":"m"}', 11],
+    ['{"id":12,"type":"logout","forget":"yes"}', 12],
     // Issue 13: a tab is active or away (online and offline are the agent's and the server's to say).
     ['{"id":12,"type":"presence","state":"online"}', 12],
     ['{"id":13,"type":"typing","code":"x","on":"yes"}', 13],

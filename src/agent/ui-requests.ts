@@ -57,8 +57,7 @@ export async function performUiRequest(session: Session, request: UiRequest, tab
     case 'login':
       return { user: await session.login({ email: request.email, password: request.password }) };
     case 'logout':
-      await session.logout();
-      return {};
+      return session.logout({ forget: request.forget === true });
     case 'chats':
       return { chats: await session.chats().refreshChats() };
     case 'create':

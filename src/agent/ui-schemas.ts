@@ -32,7 +32,11 @@ export const TAB_ADMISSION = Type.Union([
 export const UI_REQUEST_SCHEMAS = {
   register: Type.Object({ id: Id, type: Type.Literal('register'), name: Text, email: Text, password: Text }),
   login: Type.Object({ id: Id, type: Type.Literal('login'), email: Text, password: Text }),
-  logout: Type.Object({ id: Id, type: Type.Literal('logout') }),
+  /**
+   * Ends the session on the server, then forgets it. When the server cannot end it, the login is
+   * kept (the result says why) unless `forget`: forgotten here all the same.
+   */
+  logout: Type.Object({ id: Id, type: Type.Literal('logout'), forget: Type.Optional(Type.Boolean()) }),
   chats: Type.Object({ id: Id, type: Type.Literal('chats') }),
   create: Type.Object({ id: Id, type: Type.Literal('create'), name: Text }),
   join: Type.Object({ id: Id, type: Type.Literal('join'), code: Text }),

@@ -49,7 +49,8 @@ export function App() {
   }
   if (!state.session) return <Splash title="Connecting…" />;
   if (!state.session.user) return <AuthScreens server={state.session.server} notice={state.session.notice} firstTime={state.session.firstTime} loginEmail={state.session.loginEmail} />;
-  return <Workspace state={state} dispatch={dispatch} user={state.session.user} />;
+  // Keyed by the user: nothing of one login's screen (a logout it could not finish, say) outlives it.
+  return <Workspace key={state.session.user.id} state={state} dispatch={dispatch} user={state.session.user} />;
 }
 
 /** How to start the client again: the command it was started with, when the agent said. */

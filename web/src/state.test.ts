@@ -55,3 +55,20 @@ describe('a chat taken away (the user removed from it)', () => {
     expect(state.notices).toEqual([{ chat: 'C', name: 'Book club', reason: 'gone', unsent: [] }]);
   });
 });
+
+describe('the session a login replaced, which its server could not end', () => {
+  const kim = { id: 1, name: 'Kim', email: 'kim@example.test' };
+  const replacedSession = { server: 'http://127.0.0.1:1', reason: 'Cannot reach the server at http://127.0.0.1:1 (connection refused).' };
+  const session = (user: typeof kim | null) => ({ type: 'push' as const, push: { type: 'session' as const, user, server: 'http://127.0.0.1:2', ...(user ? { replacedSession } : {}) } });
+
+  it('stays dismissed while the same user is logged in (the agent repeats it with every session push), and is said again after another login', () => {
+    let state = reduce(initialState, session(kim));
+    expect(state.session?.replacedSession).toEqual(replacedSession);
+    expect(state.replacedSessionDismissed).toBe(false);
+    state = reduce(state, { type: 'dismissReplacedSession' });
+    state = reduce(state, session(kim));
+    expect(state.replacedSessionDismissed).toBe(true);
+    state = reduce(reduce(state, session(null)), session(kim));
+    expect(state.replacedSessionDismissed).toBe(false);
+  });
+});

@@ -1,7 +1,7 @@
 import type { ChatMessage } from '../../src/protocol/message.js';
 import type { ErrorCode } from '../../src/protocol/errors.js';
 import type { ChatEvent } from '../../src/protocol/events.js';
-import type { ConnectionState, UiChat, UiMember, UiPush, UiRemovalReason, UiUser } from '../../src/agent/ui-protocol.js';
+import type { ConnectionState, UiChat, UiMember, UiPush, UiRemovalReason, UiReplacedSession, UiUser } from '../../src/agent/ui-protocol.js';
 import type { LinkState } from './agent-link.js';
 
 /** Everything the UI shows, changed only by `reduce`. */
@@ -43,7 +43,16 @@ export interface RemovalNotice {
 export interface State {
   link: LinkState;
   /** Undefined until the agent has said who is logged in. */
-  session?: { user: UiUser | null; server: string; notice?: string; firstTime: boolean; loginEmail?: string; relaunch?: string };
+  session?: {
+    user: UiUser | null;
+    server: string;
+    notice?: string;
+    firstTime: boolean;
+    loginEmail?: string;
+    relaunch?: string;
+    /** The session the last login replaced, which its server could not end. */
+    replacedSession?: UiReplacedSession;
+  };
   chats: UiChat[];
   connection: { state: ConnectionState; detail?: string };
   conversations: Record<string, Conversation>;
@@ -57,6 +66,8 @@ export interface State {
   drafts: Record<string, string>;
   /** Chats taken away, until the person dismisses the notice. */
   notices: RemovalNotice[];
+  /** The person has read the notice of session.replacedSession (the agent says it with every session push until the next login). */
+  replacedSessionDismissed: boolean;
 }
 
 export const initialState: State = {
@@ -70,6 +81,7 @@ export const initialState: State = {
   typing: {},
   drafts: {},
   notices: [],
+  replacedSessionDismissed: false,
 };
 
 export type Action =
@@ -88,7 +100,8 @@ export type Action =
   | { type: 'discard'; code: string; clientMsgId: string }
   | { type: 'members'; code: string; members: UiMember[] }
   | { type: 'draft'; code: string; text: string }
-  | { type: 'dismissNotice'; chat: string };
+  | { type: 'dismissNotice'; chat: string }
+  | { type: 'dismissReplacedSession' };
 
 export function reduce(state: State, action: Action): State {
   switch (action.type) {
@@ -141,6 +154,8 @@ export function reduce(state: State, action: Action): State {
     }
     case 'dismissNotice':
       return { ...state, notices: state.notices.filter((n) => n.chat !== action.chat) };
+    case 'dismissReplacedSession':
+      return { ...state, replacedSessionDismissed: true };
   }
 }
 
@@ -148,7 +163,8 @@ function onPush(state: State, push: UiPush): State {
   switch (push.type) {
     case 'session': {
       const sameUser = state.session?.user?.id === push.user?.id && push.user !== null;
-      const session = { user: push.user, server: push.server, notice: push.notice, firstTime: push.firstTime === true, loginEmail: push.loginEmail, relaunch: push.relaunch };
+      const { user, server, notice, loginEmail, relaunch, replacedSession } = push;
+      const session = { user, server, notice, firstTime: push.firstTime === true, loginEmail, relaunch, ...(replacedSession ? { replacedSession } : {}) };
       // Another user (or none): nothing of the previous one's may stay on screen.
       return sameUser ? { ...state, session } : { ...initialState, link: state.link, session, connection: state.connection };
     }

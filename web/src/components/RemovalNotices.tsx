@@ -8,13 +8,12 @@ import { CopyButton } from './CopyButton.js';
  * copy: a removal must not throw away a draft without a word.
  */
 export function RemovalNotices({ notices, dispatch }: { notices: RemovalNotice[]; dispatch: Dispatch<Action> }) {
-  if (notices.length === 0) return null;
   return (
-    <div className="notices">
+    <>
       {notices.map((notice) => (
         <Notice key={notice.chat} notice={notice} onDismiss={() => dispatch({ type: 'dismissNotice', chat: notice.chat })} />
       ))}
-    </div>
+    </>
   );
 }
 

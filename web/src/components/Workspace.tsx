@@ -1,11 +1,12 @@
 import { type Dispatch, useEffect, useState } from 'react';
-import type { UiUser } from '../../../src/agent/ui-protocol.js';
+import type { UiSessionNotEnded, UiUser } from '../../../src/agent/ui-protocol.js';
 import { link } from '../agent-link.js';
 import { BellIcon, JoinIcon, LogoMark, LogoutIcon, PlusIcon, SettingsIcon } from '../icons.js';
 import { askForNotifications, notificationPermission } from '../notifications.js';
 import type { Action, State } from '../state.js';
 import { ChatView } from './ChatView.js';
 import { RemovalNotices } from './RemovalNotices.js';
+import { LogoutNotice, ReplacedSessionNotice } from './SessionNotices.js';
 import { CreateChat, JoinChat } from './ChatForms.js';
 import { SettingsPanel } from './SettingsPanel.js';
 import { initial } from '../format.js';
@@ -16,14 +17,39 @@ interface WorkspaceProps {
   user: UiUser;
 }
 
+/** A logout under way, or one the server could not carry out (the login kept, `notEnded` says why). */
+interface LogoutState {
+  busy: boolean;
+  notEnded?: UiSessionNotEnded;
+}
+
 /** After login: the chat list on the left, the open chat (or a form) on the right. On a phone, one at a time. */
 export function Workspace({ state, dispatch, user }: WorkspaceProps) {
   const showingMain = state.active !== null || state.panel !== 'none';
   const activeChat = state.chats.find((c) => c.code === state.active);
+  const [logout, setLogout] = useState<LogoutState>({ busy: false });
+  const requestLogout = (forget: boolean) => {
+    setLogout((current) => ({ ...current, busy: true }));
+    // Logged out, the session push brings the login screen; not, the notice says why and offers the choice.
+    link.request('logout', forget ? { forget } : {}).then(
+      (result) => {
+        if (!result.loggedOut) setLogout({ busy: false, ...(result.notEnded ? { notEnded: result.notEnded } : {}) });
+      },
+      () => setLogout((current) => ({ ...current, busy: false })),
+    );
+  };
+  const replaced = state.replacedSessionDismissed ? undefined : state.session?.replacedSession;
+  const noticed = logout.notEnded !== undefined || replaced !== undefined || state.notices.length > 0;
   return (
     <div className={`workspace ${showingMain ? 'workspace-main' : 'workspace-list'}`}>
-      <RemovalNotices notices={state.notices} dispatch={dispatch} />
-      <Sidebar state={state} dispatch={dispatch} user={user} />
+      {noticed && (
+        <div className="notices">
+          {logout.notEnded && <LogoutNotice notEnded={logout.notEnded} busy={logout.busy} onRetry={() => requestLogout(false)} onForget={() => requestLogout(true)} />}
+          {replaced && <ReplacedSessionNotice replaced={replaced} onDismiss={() => dispatch({ type: 'dismissReplacedSession' })} />}
+          <RemovalNotices notices={state.notices} dispatch={dispatch} />
+        </div>
+      )}
+      <Sidebar state={state} dispatch={dispatch} user={user} loggingOut={logout.busy} onLogout={() => requestLogout(false)} />
       <main className="main">
         <ConnectionBanner state={state} />
         {state.panel === 'create' && <CreateChat dispatch={dispatch} />}
@@ -48,8 +74,7 @@ export function Workspace({ state, dispatch, user }: WorkspaceProps) {
   );
 }
 
-function Sidebar({ state, dispatch, user }: WorkspaceProps) {
-  const [loggingOut, setLoggingOut] = useState(false);
+function Sidebar({ state, dispatch, user, loggingOut, onLogout }: WorkspaceProps & { loggingOut: boolean; onLogout(): void }) {
   return (
     <aside className="sidebar" aria-label="Chats and account">
       <header className="sidebar-header">
@@ -122,10 +147,7 @@ function Sidebar({ state, dispatch, user }: WorkspaceProps) {
           type="button"
           className="button button-ghost-dark"
           disabled={loggingOut}
-          onClick={() => {
-            setLoggingOut(true);
-            link.request('logout', {}).catch(() => setLoggingOut(false));
-          }}
+          onClick={onLogout}
         >
           <LogoutIcon />
           Logout
