@@ -227,11 +227,11 @@ describe('chorus up', { timeout: 60_000 }, () => {
     try {
       const page = await browser.newPage();
       await page.goto(clientUrl);
-      await visible(page.getByRole('button', { name: 'Login', exact: true }));
+      await visible(page.getByRole('button', { name: 'Log in', exact: true }));
       expect(await page.getByLabel('Email address', { exact: true }).inputValue()).toBe('carlos@gmail.com');
       await page.keyboard.type(DEMO_USERS[0]!.password);
       await page.keyboard.press('Enter');
-      await visible(page.getByRole('button', { name: 'Logout' }));
+      await visible(page.getByRole('button', { name: 'Log out' }));
       await visible(page.getByText('Demo'));
     } finally {
       await browser.close();

@@ -123,7 +123,7 @@ export type UiPush =
       notice?: string;
       /** No login ever succeeded with this profile on this server: the UI starts on Register. */
       firstTime?: boolean;
-      /** Logged out, and the client was started for this account (`chorus client --email`, `up --demo`): the UI starts on Login with it filled in. */
+      /** Logged out, and the client was started for this account (`chorus client --email`, `up --demo`): the UI starts on the login screen with it filled in. */
       loginEmail?: string;
       /** The command that starts the client again, as the person ran it ("npm start", "chorus client"). */
       relaunch?: string;

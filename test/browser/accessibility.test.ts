@@ -102,12 +102,12 @@ describe('accessibility of the web client (axe-core, WCAG 2.1 A/AA; keyboard; sc
     await visible(page.getByText('The passwords do not match.'));
     await expectAccessible(page, 'register-errors');
 
-    await page.getByRole('link', { name: 'Already have an account? Login' }).click();
-    await visible(page.getByRole('button', { name: 'Login', exact: true }));
+    await page.getByRole('link', { name: 'Already have an account? Log in' }).click();
+    await visible(page.getByRole('button', { name: 'Log in', exact: true }));
     await expectAccessible(page, 'login');
     await page.getByLabel('Email address', { exact: true }).fill(ADA.email);
     await page.getByLabel('Password', { exact: true }).fill('not the password');
-    await page.getByRole('button', { name: 'Login', exact: true }).click();
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await visible(page.getByRole('alert').filter({ hasText: 'Wrong email address or password.' }));
     await expectAccessible(page, 'login-error');
   }, 60_000);
@@ -228,7 +228,7 @@ describe('accessibility of the web client (axe-core, WCAG 2.1 A/AA; keyboard; sc
     const at = (name: string) => names.findIndex((n) => n.includes(name));
     // The sidebar first (its actions, the chats, the account), then the chat's header, its messages, the box to write in.
     expect(names.slice(0, 3)).toEqual(['Create chat', 'Join chat', '#Analytical']);
-    for (const [before, after] of [['#Analytical', 'Settings'], ['Settings', 'Logout'], ['Logout', 'Members'], ['Members', 'Copy code'], ['Copy code', 'Leave'], ['Leave', 'This is the beginning'], ['This is the beginning', 'composer-input']]) {
+    for (const [before, after] of [['#Analytical', 'Settings'], ['Settings', 'Log out'], ['Log out', 'Members'], ['Members', 'Copy code'], ['Copy code', 'Leave'], ['Leave', 'This is the beginning'], ['This is the beginning', 'composer-input']]) {
       expect(at(before!), `${before} before ${after} in ${names.join(' | ')}`).toBeLessThan(at(after!));
       expect(at(before!)).toBeGreaterThanOrEqual(0);
     }

@@ -265,7 +265,7 @@ describe("another local user's page in the same browser", () => {
       expect(refused.closeCode).not.toBeUndefined();
     }
     // The user's own tab is unaffected.
-    await visible(user.page.getByRole('button', { name: 'Logout' }));
+    await visible(user.page.getByRole('button', { name: 'Log out' }));
     await user.context.close();
   }, 120_000);
 });
@@ -373,7 +373,7 @@ describe('a restart of the local client', () => {
     const second = await startClientAgent(server.httpUrl, { profileDir });
     agents.push(second);
     expect(second.port).toBe(first.port);
-    await visible(page.getByRole('button', { name: 'Logout' }), 30_000);
+    await visible(page.getByRole('button', { name: 'Log out' }), 30_000);
     await openChat(page, 'Restart room');
     await send(page, 'after the restart');
     await waitForMessageCount(page, 2);
@@ -381,7 +381,7 @@ describe('a restart of the local client', () => {
     await shot(page, '3-after-restart');
 
     await page.reload();
-    await visible(page.getByRole('button', { name: 'Logout' }));
+    await visible(page.getByRole('button', { name: 'Log out' }));
     expect(await styled(page)).toBe(true);
     expect(user.dialogs).toEqual([]);
     await user.context.close();
@@ -394,7 +394,7 @@ describe('a restart of the local client', () => {
     const owner = await browser.newContext();
     const ownerPage = await owner.newPage();
     await ownerPage.goto(printed);
-    await visible(ownerPage.getByRole('button', { name: 'Logout' }));
+    await visible(ownerPage.getByRole('button', { name: 'Log out' }));
     // …then in another: refused, and it says what to do.
     const other = await browser.newContext();
     const otherPage = await other.newPage();
@@ -407,7 +407,7 @@ describe('a restart of the local client', () => {
     expect(new URL(fresh).origin).toBe(agent.origin);
     expect(ticketOf(fresh)).not.toBe(ticketOf(printed));
     await otherPage.goto(fresh);
-    await visible(otherPage.getByRole('button', { name: 'Logout' }));
+    await visible(otherPage.getByRole('button', { name: 'Log out' }));
     expect(new URL(otherPage.url()).hash).toBe('');
     await Promise.all([owner.close(), other.close()]);
   }, 120_000);
@@ -435,11 +435,11 @@ describe('one profile, one truth', () => {
     await register(user.page, { name: 'Leaver', email: 'leaver@example.test', password: 'leaver password 1' });
     const run = await chorus(as(agent.profileDir, 'logout'));
     expect(run.code, run.stderr).toBe(0);
-    await visible(user.page.getByRole('button', { name: 'Login', exact: true }));
+    await visible(user.page.getByRole('button', { name: 'Log in', exact: true }));
     await visible(user.page.getByText('You were logged out of this profile'));
     await shot(user.page, '5-logged-out-from-cli');
     await user.page.reload();
-    await visible(user.page.getByRole('button', { name: 'Login', exact: true }));
+    await visible(user.page.getByRole('button', { name: 'Log in', exact: true }));
     // Logging in again in the tab is the profile's login too.
     await login(user.page, 'leaver@example.test', 'leaver password 1');
     expect(JSON.parse(readFileSync(join(agent.profileDir, 'profile.json'), 'utf8')).user.name).toBe('Leaver');
@@ -448,12 +448,12 @@ describe('one profile, one truth', () => {
 
   it('after the server revoked the session, the tab shows the login screen and the profile forgets the token', async () => {
     const user = await openClient(browser, agent);
-    await visible(user.page.getByRole('button', { name: 'Logout' }));
+    await visible(user.page.getByRole('button', { name: 'Log out' }));
     const { token } = JSON.parse(readFileSync(join(agent.profileDir, 'profile.json'), 'utf8'));
     const revoked = await fetch(`${server.httpUrl}/api/sessions/current`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
     expect(revoked.status).toBeLessThan(300);
     await user.page.reload();
-    await visible(user.page.getByRole('button', { name: 'Login', exact: true }));
+    await visible(user.page.getByRole('button', { name: 'Log in', exact: true }));
     await visible(user.page.getByText('Your session has ended'));
     await shot(user.page, '6-session-revoked');
     expect(JSON.parse(readFileSync(join(agent.profileDir, 'profile.json'), 'utf8')).token).toBeUndefined();

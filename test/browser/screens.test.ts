@@ -71,15 +71,15 @@ describe('the screens of the web client', () => {
 
   it('register: a new profile starts on Register; labels, inline errors for differing and weak passwords, then an account', async () => {
     const { page } = ada;
-    // Never logged in with this profile: the first screen is Register, with Login a link away.
+    // Never logged in with this profile: the first screen is Register, with Log in a link away.
     await visible(page.getByRole('button', { name: 'Register', exact: true }));
     expect(await page.getByText('Welcome back').count()).toBe(0);
-    await page.getByRole('link', { name: 'Already have an account? Login' }).click();
-    await visible(page.getByRole('button', { name: 'Login', exact: true }));
+    await page.getByRole('link', { name: 'Already have an account? Log in' }).click();
+    await visible(page.getByRole('button', { name: 'Log in', exact: true }));
     await screenshot(page, 'login');
     await page.getByRole('link', { name: "Don't have an account? Register" }).click();
     for (const label of ['Name', 'Email address', 'Password', 'Confirm Password']) await visible(page.getByLabel(label, { exact: true }));
-    await visible(page.getByRole('link', { name: 'Already have an account? Login' }));
+    await visible(page.getByRole('link', { name: 'Already have an account? Log in' }));
     await screenshot(page, 'register');
 
     await page.getByLabel('Name', { exact: true }).fill(ADA.name);
@@ -105,7 +105,7 @@ describe('the screens of the web client', () => {
     await page.getByLabel('Password', { exact: true }).fill(ADA.password);
     await page.getByLabel('Confirm Password', { exact: true }).fill(ADA.password);
     await page.getByRole('button', { name: 'Register', exact: true }).click();
-    await visible(page.getByRole('button', { name: 'Logout' }));
+    await visible(page.getByRole('button', { name: 'Log out' }));
     await visible(page.getByText('Start a conversation'));
     await screenshot(page, 'welcome');
   }, 60_000);
@@ -121,7 +121,7 @@ describe('the screens of the web client', () => {
     expect(await page.getByLabel('Email address', { exact: true }).getAttribute('aria-invalid')).toBe('true');
     await page.getByLabel('Email address', { exact: true }).fill(BOB.email);
     await page.getByRole('button', { name: 'Register', exact: true }).click();
-    await visible(page.getByRole('button', { name: 'Logout' }));
+    await visible(page.getByRole('button', { name: 'Log out' }));
   }, 30_000);
 
   it('login: wrong credentials say so inline; right ones log in', async () => {
@@ -129,7 +129,7 @@ describe('the screens of the web client', () => {
     await logout(page);
     await page.getByLabel('Email address', { exact: true }).fill(ADA.email);
     await page.getByLabel('Password', { exact: true }).fill('not the password');
-    await page.getByRole('button', { name: 'Login', exact: true }).click();
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await visible(page.getByRole('alert').filter({ hasText: 'Wrong email address or password.' }));
     await screenshot(page, 'login-error');
     await login(page, ADA.email, ADA.password);
@@ -140,11 +140,11 @@ describe('the screens of the web client', () => {
     const agent = await startClientAgent(server.httpUrl, { args: ['--email', ` ${ADA.email.toUpperCase()} `] });
     try {
       const { context, page } = await openClient(browser, agent);
-      await visible(page.getByRole('button', { name: 'Login', exact: true }));
+      await visible(page.getByRole('button', { name: 'Log in', exact: true }));
       expect(await page.getByLabel('Email address', { exact: true }).inputValue()).toBe(ADA.email);
       await page.keyboard.type(ADA.password);
       await page.keyboard.press('Enter');
-      await visible(page.getByRole('button', { name: 'Logout' }));
+      await visible(page.getByRole('button', { name: 'Log out' }));
       await context.close();
     } finally {
       await agent.stop();
@@ -396,8 +396,8 @@ describe('the screens of the web client', () => {
     expect(profile.serverKey).toBeTruthy();
     expect((await http(server.httpUrl)('GET', '/api/me', { token })).status).toBe(401);
     await page.reload();
-    await visible(page.getByRole('button', { name: 'Login', exact: true }));
-    expect(await page.getByRole('button', { name: 'Logout' }).count()).toBe(0);
+    await visible(page.getByRole('button', { name: 'Log in', exact: true }));
+    expect(await page.getByRole('button', { name: 'Log out' }).count()).toBe(0);
     // And back in: the chats are still there.
     await login(page, BOB.email, BOB.password);
     await visible(page.getByRole('navigation', { name: 'Your chats' }).getByRole('button', { name: 'Beta' }));

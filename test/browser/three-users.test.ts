@@ -115,7 +115,7 @@ describe('three people chatting through three chorus client processes', () => {
       };
     });
     await grace.page.reload();
-    await visible(grace.page.getByRole('button', { name: 'Logout' }));
+    await visible(grace.page.getByRole('button', { name: 'Log out' }));
     const code = await createChat(ada.page, 'Side room');
     await openCreatedChat(ada.page, 'Side room');
     await joinChat(grace.page, code);

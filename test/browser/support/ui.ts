@@ -50,7 +50,7 @@ export async function openClient(browser: Browser, agent: ClientAgent, viewport 
 }
 
 export async function register(page: Page, user: { name: string; email: string; password: string }): Promise<void> {
-  await page.getByRole('link', { name: 'Already have an account? Login' }).or(page.getByRole('link', { name: "Don't have an account? Register" })).waitFor();
+  await page.getByRole('link', { name: 'Already have an account? Log in' }).or(page.getByRole('link', { name: "Don't have an account? Register" })).waitFor();
   if (await page.getByRole('link', { name: "Don't have an account? Register" }).isVisible()) {
     await page.getByRole('link', { name: "Don't have an account? Register" }).click();
   }
@@ -59,19 +59,19 @@ export async function register(page: Page, user: { name: string; email: string; 
   await page.getByLabel('Password', { exact: true }).fill(user.password);
   await page.getByLabel('Confirm Password', { exact: true }).fill(user.password);
   await page.getByRole('button', { name: 'Register', exact: true }).click();
-  await visible(page.getByRole('button', { name: 'Logout' }));
+  await visible(page.getByRole('button', { name: 'Log out' }));
 }
 
 export async function login(page: Page, email: string, password: string): Promise<void> {
   await page.getByLabel('Email address', { exact: true }).fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Login', exact: true }).click();
-  await visible(page.getByRole('button', { name: 'Logout' }));
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+  await visible(page.getByRole('button', { name: 'Log out' }));
 }
 
 export async function logout(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Logout' }).click();
-  await visible(page.getByRole('button', { name: 'Login', exact: true }));
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await visible(page.getByRole('button', { name: 'Log in', exact: true }));
 }
 
 /** Creates a chat; returns the code the screen shows to share. */

@@ -5,7 +5,10 @@ import { link } from '../agent-link.js';
 import { LogoMark } from '../icons.js';
 import { Field, FormError } from './Field.js';
 
-/** Register and Login: the original app's two screens, with the original's labels. */
+/**
+ * Register and log in: the original app's two screens, with its labels, but for the verbs: a
+ * button says what it does ("Log in", "Log out"), where the original had the noun ("Login").
+ */
 
 type Errors = Partial<Record<'name' | 'email' | 'password' | 'confirm' | 'form', string>>;
 
@@ -80,9 +83,9 @@ function LoginForm({ email, onEmail, notice, onSwitch }: { email: string; onEmai
       <Field ref={emailRef} label="Email address" type="email" autoComplete="email" value={email} onChange={(e) => onEmail(e.target.value)} error={errors.email} />
       <Field ref={passwordRef} label="Password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} error={errors.password} />
       <button type="submit" className="button button-primary button-wide" disabled={busy}>
-        Login
+        Log in
       </button>
-      <SwitchLink onClick={onSwitch} question="Don't have an account?" action="Register" />
+      <SwitchLink onClick={onSwitch} question="Don't have an account?" action="Register" target="register" />
     </AuthForm>
   );
 }
@@ -148,7 +151,7 @@ function RegisterForm({ email, onEmail, onSwitch }: { email: string; onEmail(v: 
       <button type="submit" className="button button-primary button-wide" disabled={busy}>
         Register
       </button>
-      <SwitchLink onClick={onSwitch} question="Already have an account?" action="Login" />
+      <SwitchLink onClick={onSwitch} question="Already have an account?" action="Log in" target="login" />
     </AuthForm>
   );
 }
@@ -164,11 +167,11 @@ function AuthForm({ title, subtitle, onSubmit, busy, children }: { title: string
 }
 
 /** The whole sentence is the link, as in the original: "Don't have an account? Register". */
-function SwitchLink({ question, action, onClick }: { question: string; action: string; onClick(): void }) {
+function SwitchLink({ question, action, target, onClick }: { question: string; action: string; target: 'login' | 'register'; onClick(): void }) {
   return (
     <p className="auth-switch">
       <a
-        href={`#${action.toLowerCase()}`}
+        href={`#${target}`}
         onClick={(e) => {
           e.preventDefault();
           onClick();

@@ -150,7 +150,7 @@ function Sidebar({ state, dispatch, user, loggingOut, onLogout }: WorkspaceProps
           onClick={onLogout}
         >
           <LogoutIcon />
-          Logout
+          Log out
         </button>
       </footer>
     </aside>
