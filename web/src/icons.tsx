@@ -88,6 +88,18 @@ export const BellIcon = (p: IconProps) => (
   </Svg>
 );
 
+export const BellOffIcon = (p: IconProps) => (
+  <Svg {...p}>
+    <path d="M13.73 21a2 2 0 0 1-3.46 0M18.63 13A17.89 17.89 0 0 1 18 8M6.26 6.26A5.86 5.86 0 0 0 6 8c0 7-3 9-3 9h14M18 8a6 6 0 0 0-9.33-5M1 1l22 22" />
+  </Svg>
+);
+
+export const CloseIcon = (p: IconProps) => (
+  <Svg {...p}>
+    <path d="M18 6L6 18M6 6l12 12" />
+  </Svg>
+);
+
 export const HashIcon = (p: IconProps) => (
   <Svg {...p}>
     <path d="M4 9h16M4 15h16M10 3L8 21M16 3l-2 18" />

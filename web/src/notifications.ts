@@ -15,6 +15,31 @@ export async function askForNotifications(): Promise<NotificationPermission | 'u
   return Notification.requestPermission();
 }
 
+/**
+ * Calls `onChange` with the permission whenever it may have changed outside the page: the
+ * browser says so (Permissions API), or the window is back from elsewhere (its settings, say).
+ * Notification.permission is what is read each time, the one source `notify` goes by.
+ */
+export function watchNotificationPermission(onChange: (permission: NotificationPermission | 'unsupported') => void): () => void {
+  const read = () => onChange(notificationPermission());
+  let status: PermissionStatus | undefined;
+  let stopped = false;
+  navigator.permissions
+    ?.query({ name: 'notifications' })
+    .then((s) => {
+      if (stopped) return;
+      status = s;
+      status.addEventListener('change', read);
+    })
+    .catch(() => {});
+  window.addEventListener('focus', read);
+  return () => {
+    stopped = true;
+    status?.removeEventListener('change', read);
+    window.removeEventListener('focus', read);
+  };
+}
+
 /** Shows one notification (text only: a notification never interprets markup); a click opens the chat. */
 export function notify(message: ChatMessage, chatName: string, onOpen: () => void): void {
   if (notificationPermission() !== 'granted') return;

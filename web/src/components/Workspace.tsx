@@ -1,10 +1,10 @@
 import { type Dispatch, useEffect, useState } from 'react';
 import type { UiSessionNotEnded, UiUser } from '../../../src/agent/ui-protocol.js';
 import { link } from '../agent-link.js';
-import { BellIcon, JoinIcon, LogoMark, LogoutIcon, PlusIcon, SettingsIcon } from '../icons.js';
-import { askForNotifications, notificationPermission } from '../notifications.js';
+import { JoinIcon, LogoMark, LogoutIcon, PlusIcon, SettingsIcon } from '../icons.js';
 import type { Action, State } from '../state.js';
 import { ChatView } from './ChatView.js';
+import { NotificationsPrompt } from './NotificationsPrompt.js';
 import { RemovalNotices } from './RemovalNotices.js';
 import { LogoutNotice, ReplacedSessionNotice } from './SessionNotices.js';
 import { CreateChat, JoinChat } from './ChatForms.js';
@@ -154,19 +154,6 @@ function Sidebar({ state, dispatch, user, loggingOut, onLogout }: WorkspaceProps
         </button>
       </footer>
     </aside>
-  );
-}
-
-function NotificationsPrompt() {
-  const [permission, setPermission] = useState(notificationPermission());
-  if (permission !== 'default') return null;
-  return (
-    <div className="sidebar-prompt">
-      <button type="button" className="button button-ghost-dark button-small" onClick={() => void askForNotifications().then(setPermission)}>
-        <BellIcon />
-        Enable notifications
-      </button>
-    </div>
   );
 }
 
