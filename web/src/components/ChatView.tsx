@@ -57,13 +57,15 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing, 
   const membersButton = useRef<HTMLButtonElement>(null);
 
   // The member list (presence, receipts), read again as the count moves (the agent follows
-  // membership events) and as the panel opens (or closes).
+  // membership events), as the panel opens (or closes), and when the connection to the server is
+  // back: presence changes while it was down were never heard of.
+  const connected = connection === 'connected';
   useEffect(() => {
     link.request('members', { code }).then(
       ({ members }) => dispatch({ type: 'members', code, members }),
       () => {},
     );
-  }, [code, chat.memberCount, status === undefined, showMembers, dispatch]);
+  }, [code, chat.memberCount, status === undefined, showMembers, connected, dispatch]);
 
   const onTyping = useCallback((on: boolean) => void link.request('typing', { code, on }).catch(() => {}), [code]);
 
@@ -132,6 +134,7 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing, 
           conversation={conversation}
           user={user}
           members={members}
+          connected={connected}
           dispatch={dispatch}
           onRetry={(p) => send(p.text, p.clientMsgId)}
           onEdit={(p) => {
@@ -153,6 +156,7 @@ export function ChatView({ chat, conversation, dispatch, user, members, typing, 
           chat={chat}
           members={members}
           user={user}
+          connected={connected}
           dispatch={dispatch}
           onClose={() => {
             setShowMembers(false);

@@ -5,12 +5,14 @@ import { SenderLabels } from '../../../src/protocol/name-skeleton.js';
 import { link } from '../agent-link.js';
 import { colourOf, fullTime, initial } from '../format.js';
 import type { Action } from '../state.js';
-import { PRESENCE_LABEL, PresenceDot } from './PresenceDot.js';
+import { PRESENCE_LABEL, PresenceDot, shownPresence } from './PresenceDot.js';
 
 interface MembersPanelProps {
   chat: UiChat;
   members: UiMember[] | undefined;
   user: UiUser;
+  /** The agent is connected to the server: the members' presence is current (else unknown). */
+  connected: boolean;
   dispatch: Dispatch<Action>;
   onClose(): void;
 }
@@ -21,7 +23,7 @@ interface MembersPanelProps {
  * is the one meant. The creator may remove a member from here; the server refuses anyone else,
  * so the button shows only for them.
  */
-export function MembersPanel({ chat, members, user, dispatch, onClose }: MembersPanelProps) {
+export function MembersPanel({ chat, members, user, connected, dispatch, onClose }: MembersPanelProps) {
   const mayRemove = chat.createdBy === user.id;
   const labels = SenderLabels.knowing(members ?? []);
   // Opened, the panel has the focus (Tab goes on through its members); Escape closes it.
@@ -46,6 +48,7 @@ export function MembersPanel({ chat, members, user, dispatch, onClose }: Members
               member={member}
               name={labels.label(member)}
               self={member.id === user.id}
+              connected={connected}
               mayRemove={mayRemove && member.id !== user.id}
               dispatch={dispatch}
             />
@@ -56,15 +59,19 @@ export function MembersPanel({ chat, members, user, dispatch, onClose }: Members
   );
 }
 
-/** Oneself first, then who is here (online, away, offline), then by name. */
+/** Oneself first, then who is here (online, away, offline: the last word while disconnected, so that nobody moves), then by name. */
 function sortedMembers(members: UiMember[], selfId: number): UiMember[] {
   const rank = { online: 0, away: 1, offline: 2 } as const;
   return [...members].sort((a, b) => Number(b.id === selfId) - Number(a.id === selfId) || rank[a.presence] - rank[b.presence] || a.name.localeCompare(b.name));
 }
 
-/** "Online", "Away", "Offline · last seen 14:02", or just "Offline" when the server has not seen them since it started. */
-export function presenceText(member: Pick<UiMember, 'presence' | 'lastSeenAt'>): string {
-  if (member.presence !== 'offline' || !member.lastSeenAt) return PRESENCE_LABEL[member.presence];
+/**
+ * "Online", "Away", "Offline · last seen 14:02", or just "Offline" when the server has not seen
+ * them since it started; "Unknown while disconnected" while this client is not connected to it.
+ */
+export function presenceText(member: Pick<UiMember, 'presence' | 'lastSeenAt'>, connected: boolean): string {
+  const shown = shownPresence(member.presence, connected);
+  if (shown !== 'offline' || !member.lastSeenAt) return PRESENCE_LABEL[shown];
   return `Offline · last seen ${fullTime(member.lastSeenAt)}`;
 }
 
@@ -74,11 +81,12 @@ interface MemberRowProps {
   /** The name as shown: numbered where another member's looks alike. */
   name: string;
   self: boolean;
+  connected: boolean;
   mayRemove: boolean;
   dispatch: Dispatch<Action>;
 }
 
-function MemberRow({ code, member, name, self, mayRemove, dispatch }: MemberRowProps) {
+function MemberRow({ code, member, name, self, connected, mayRemove, dispatch }: MemberRowProps) {
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<string | undefined>();
   const remove = () =>
@@ -90,7 +98,7 @@ function MemberRow({ code, member, name, self, mayRemove, dispatch }: MemberRowP
     <li className="member" data-member={member.id}>
       <span className={`avatar avatar-small colour-${colourOf(member.id)}`} aria-hidden="true">
         {initial(member.name)}
-        <PresenceDot presence={member.presence} />
+        <PresenceDot presence={shownPresence(member.presence, connected)} />
       </span>
       <span className="member-text">
         <span className="member-name">
@@ -100,7 +108,7 @@ function MemberRow({ code, member, name, self, mayRemove, dispatch }: MemberRowP
           </span>
           {member.creator && <span className="member-badge">Creator</span>}
         </span>
-        <span className="member-presence">{presenceText(member)}</span>
+        <span className="member-presence">{presenceText(member, connected)}</span>
         {error && (
           <span className="member-error" role="alert">
             {error}

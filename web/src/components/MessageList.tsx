@@ -8,7 +8,7 @@ import { AlertIcon, ArrowDownIcon } from '../icons.js';
 import { NAMED_READERS, type Receipt, receiptText, receiptsToShow } from '../receipts.js';
 import { useReadPosition } from '../read-tracking.js';
 import { MessageText } from './MessageText.js';
-import { PresenceDot } from './PresenceDot.js';
+import { PresenceDot, type ShownPresence, shownPresence } from './PresenceDot.js';
 import type { Action, Conversation, PendingMessage } from '../state.js';
 
 interface MessageListProps {
@@ -18,6 +18,8 @@ interface MessageListProps {
   user: UiUser;
   /** The chat's members when loaded: presence on avatars, receipts under one's own messages. */
   members: UiMember[] | undefined;
+  /** The agent is connected to the server: the members' presence is current (else unknown). */
+  connected: boolean;
   dispatch: Dispatch<Action>;
   onRetry(pending: PendingMessage): void;
   onEdit(pending: PendingMessage): void;
@@ -37,7 +39,7 @@ const GROUP_MS = 5 * 60_000;
  * the user is at the bottom and stays put when they are reading older ones; scrolling up fetches
  * older history and keeps the message in view where it was.
  */
-export function MessageList({ code, name, conversation, user, members, dispatch, onRetry, onEdit, onDiscard }: MessageListProps) {
+export function MessageList({ code, name, conversation, user, members, connected, dispatch, onRetry, onEdit, onDiscard }: MessageListProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
   const anchor = useRef<{ seq: number; offset: number } | null>(null);
@@ -69,7 +71,7 @@ export function MessageList({ code, name, conversation, user, members, dispatch,
   const labels = useMemo(() => SenderLabels.knowing([...(members ?? []), ...messages.map((m) => m.sender)]), [members, messages]);
 
   const receipts = useMemo(() => receiptsToShow(messages, members ?? [], user.id), [messages, members, user.id]);
-  const presence = useMemo(() => new Map((members ?? []).map((m) => [m.id, m.presence])), [members]);
+  const presence = useMemo(() => new Map((members ?? []).map((m) => [m.id, shownPresence(m.presence, connected)])), [members, connected]);
   const context: ItemContext = { userId: user.id, labels, receipts, presence };
   // The read position moves as messages are on screen in a focused, visible window.
   useReadPosition(code, scroller, ready);
@@ -199,7 +201,7 @@ interface ItemContext {
   labels: SenderLabels;
   /** Receipt lines under one's own messages, by seq. */
   receipts: Map<number, Receipt>;
-  presence: Map<number, UiMember['presence']>;
+  presence: Map<number, ShownPresence>;
 }
 
 function MessageItems({ messages, before, context }: { messages: ChatMessage[]; before: ChatMessage | undefined; context: ItemContext }) {
@@ -235,7 +237,7 @@ interface MessageItemProps {
   continued: boolean;
   own: boolean;
   receipt: Receipt | undefined;
-  presence: UiMember['presence'] | undefined;
+  presence: ShownPresence | undefined;
 }
 
 function MessageItem({ message, sender, continued, own, receipt, presence }: MessageItemProps) {
