@@ -1,6 +1,7 @@
 import { type ReactNode, useEffect, useReducer, useRef } from 'react';
 import { type DeniedReason, link } from './agent-link.js';
 import { useChatInAddress } from './chat-address.js';
+import { type ClientIdentity, useIdentityFromOtherTabs, useShareIdentity } from './client-identity.js';
 import { AuthScreens } from './components/AuthScreens.js';
 import { Workspace } from './components/Workspace.js';
 import { LogoMark } from './icons.js';
@@ -33,6 +34,7 @@ export function App() {
 
   useChatInAddress(state, dispatch);
   useTabPresence(Boolean(state.session?.user));
+  useShareIdentity(identityOf(state));
 
   const unread = totalUnread(state.chats);
   useEffect(() => {
@@ -43,7 +45,7 @@ export function App() {
   if (state.link === 'away') {
     return (
       <Splash title="Waiting for the Chorus client…">
-        It has stopped. This tab reconnects by itself as soon as it runs again ({relaunchHint(state.session?.relaunch)}).
+        <p>It has stopped. This tab reconnects by itself as soon as it runs again ({relaunchHint(state.session?.relaunch)}).</p>
       </Splash>
     );
   }
@@ -63,6 +65,14 @@ function relaunchHint(relaunch: string | undefined): ReactNode {
   );
 }
 
+/** Whose client this is, for a tab of this browser the agent does not admit: told only while connected. */
+function identityOf(state: State): ClientIdentity | undefined {
+  const session = state.session;
+  if (state.link !== 'open' || !session) return undefined;
+  const user = session.user && { name: session.user.name, email: session.user.email };
+  return { user, server: session.server, ...(session.relaunch ? { relaunch: session.relaunch } : {}) };
+}
+
 function notifyIfAway(state: State, message: Parameters<typeof notify>[0], open: (code: string) => void) {
   const me = state.session?.user;
   if (!me || message.sender.id === me.id) return;
@@ -71,13 +81,48 @@ function notifyIfAway(state: State, message: Parameters<typeof notify>[0], open:
   notify(message, chat?.name ?? message.chat, () => open(message.chat));
 }
 
+/**
+ * A tab the agent does not admit: it says why, names the client when another tab of this browser
+ * can tell whose it is (the agent tells a tab nothing before admitting it), and how to get a
+ * new address.
+ */
 function NotAdmitted({ reason }: { reason: DeniedReason | undefined }) {
+  const identity = useIdentityFromOtherTabs();
   return (
     <Splash title={reason === 'link-used' ? 'This link has already been used' : 'This tab is not connected to your Chorus client'}>
-      {reason === 'link-used' ? 'Each address the Chorus client prints opens one browser tab, once. ' : ''}
-      For a new address, run <span className="mono">chorus client</span> again (<span className="mono">npx chorus client</span> inside the Chorus
-      folder; with the same <span className="mono">--profile</span>): the running client prints one and opens it.
+      <p className="splash-whose">
+        <WhoseClient identity={identity} />
+      </p>
+      <p>
+        {reason === 'link-used' ? 'Each address the Chorus client prints opens one browser tab, once. ' : ''}
+        {identity?.relaunch ? (
+          'For a new address for this tab, run this again; the running client prints one and opens it:'
+        ) : (
+          <>
+            For a new address, run <span className="mono">chorus client</span> again (<span className="mono">npx chorus client</span> inside the Chorus
+            folder; with the same <span className="mono">--profile</span>): the running client prints one and opens it.
+          </>
+        )}
+      </p>
+      {identity?.relaunch && <code className="splash-command">{identity.relaunch}</code>}
     </Splash>
+  );
+}
+
+/** "127.0.0.1:PORT is the Chorus client of Ada (ada@…) on SERVER", as far as this browser's other tabs can tell. */
+function WhoseClient({ identity }: { identity: ClientIdentity | undefined }) {
+  const address = <span className="mono">{location.host}</span>;
+  if (!identity) return <>This address, {address}, is a Chorus client's; the terminal where it runs prints this address and its profile.</>;
+  const server = <span className="mono">{identity.server}</span>;
+  return identity.user ? (
+    <>
+      This address, {address}, is the Chorus client of <strong>{identity.user.name}</strong> (<span className="nowrap">{identity.user.email}</span>) on {server}, open in another tab of
+      this browser.
+    </>
+  ) : (
+    <>
+      This address, {address}, is a Chorus client on {server}, with nobody logged in, open in another tab of this browser.
+    </>
   );
 }
 
@@ -86,7 +131,7 @@ function Splash({ title, children }: { title: string; children?: ReactNode }) {
     <main className="splash">
       <LogoMark className="logo-mark logo-large" />
       <h1>{title}</h1>
-      {children && <p>{children}</p>}
+      {children}
     </main>
   );
 }
