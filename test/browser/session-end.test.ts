@@ -59,17 +59,17 @@ describe('a session the server cannot end, in the web client', () => {
     const before = profile();
     const away = await serverAway();
 
-    await page.getByRole('button', { name: 'Logout' }).click();
+    await page.getByRole('button', { name: 'Log out', exact: true }).click();
     const notice = page.getByRole('alert').filter({ hasText: 'You are still logged in' });
     await visible(notice);
     expect(await notice.textContent()).toContain(`Cannot reach the server at ${server.httpUrl} (connection refused).`);
     expect(await notice.textContent()).toContain(`It stays valid there until ${shownDate(before.expiresAt!)}`);
-    expect(await page.getByRole('button', { name: 'Logout' }).isEnabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Log out', exact: true }).isEnabled()).toBe(true);
     expect(profile()).toEqual(before);
 
     await away.back();
     await notice.getByRole('button', { name: 'Try again' }).click();
-    await visible(page.getByRole('button', { name: 'Login', exact: true }));
+    await visible(page.getByRole('button', { name: 'Log in', exact: true }));
     expect(await page.getByText('You are still logged in').count()).toBe(0);
     expect(profile().token).toBeUndefined();
     expect((await http(server.httpUrl)('GET', '/api/me', { token: before.token })).status).toBe(401);
@@ -82,9 +82,9 @@ describe('a session the server cannot end, in the web client', () => {
     const { token } = profile();
     const away = await serverAway();
 
-    await page.getByRole('button', { name: 'Logout' }).click();
+    await page.getByRole('button', { name: 'Log out', exact: true }).click();
     await page.getByRole('alert').getByRole('button', { name: 'Log out here only' }).click();
-    await visible(page.getByRole('button', { name: 'Login', exact: true }));
+    await visible(page.getByRole('button', { name: 'Log in', exact: true }));
     await visible(page.getByText('Logged out on this computer only: the server could not end the session, so it stays valid there until it expires.'));
     expect(profile().token).toBeUndefined();
     await away.back();
