@@ -14,6 +14,7 @@ import { isLoopbackHost } from '../protocol/loopback.js';
 import { Fanout } from './fanout.js';
 import { HashQueue } from './hash-queue.js';
 import { buildHttpApp } from './http/app.js';
+import { HttpConnectionCap } from './http/connection-cap.js';
 import { Ingest } from './ingest.js';
 import { createLogger } from './logger.js';
 import { LoginThrottle } from './login-throttle.js';
@@ -188,11 +189,16 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const tcpPort = await ingest.listen(config.host, config.tcpPort);
     cleanup.push(() => ingest.close());
 
-    const metrics = serverMetrics({ sequencer, fanout: activeFanout, ingest, push, reads, events, ...(cluster ? { cluster } : {}) });
+    const httpConnections = new HttpConnectionCap(config.limits.httpConnectionsPerAddress ?? DEFAULTS.httpConnectionsPerAddress);
+    const metrics = serverMetrics({ sequencer, fanout: activeFanout, ingest, httpConnections, push, reads, events, ...(cluster ? { cluster } : {}) });
     const historyRequestsPerUser = config.limits.historyRequestsPerUser ?? DEFAULTS.historyRequestsPerUser;
     // A logout ends the session's TCP connections too, not only its HTTP requests.
     const sessionEnded = (token: string) => ingest.endSession(token);
-    const app = await buildHttpApp({ accounts, chats, settings: new UserSettings(store.reads), identity, tcpPort, tls, metrics, historyRequestsPerUser, sessionEnded, loopbackOnly: isLoopbackHost(config.host) }, logger, config.timeouts);
+    const app = await buildHttpApp(
+      { accounts, chats, settings: new UserSettings(store.reads), identity, tcpPort, tls, metrics, connections: httpConnections, historyRequestsPerUser, sessionEnded, loopbackOnly: isLoopbackHost(config.host) },
+      logger,
+      config.timeouts,
+    );
     await app.listen({ host: config.host, port: config.httpPort });
     cleanup.push(() => app.close());
 

@@ -83,6 +83,8 @@ export interface AbuseLimits {
   connectionsPerUser?: number;
   /** TCP connections one address may hold open at once, logged in or not. */
   connectionsPerAddress?: number;
+  /** HTTP connections one address may hold open at once (TLS handshakes in progress included); see http/connection-cap.ts. */
+  httpConnectionsPerAddress?: number;
   /** History requests one user may have being answered at once (429 with Retry-After past it). */
   historyRequestsPerUser?: number;
   /** A history page stops before its JSON passes this many bytes (it always holds one message). */
@@ -144,6 +146,9 @@ export const DEFAULTS = {
   membersPerChat: 1000,
   connectionsPerUser: 32,
   connectionsPerAddress: 1024,
+  // Every local user of a machine, or a whole office behind one NAT address, shares its count:
+  // a person's clients hold a few connections each (the CLI one, the agent a handful).
+  httpConnectionsPerAddress: 1024,
   historyRequestsPerUser: 4,
   historyPageBytes: 1024 * 1024,
 } as const;
@@ -183,6 +188,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
       membersPerChat: DEFAULTS.membersPerChat,
       connectionsPerUser: DEFAULTS.connectionsPerUser,
       connectionsPerAddress: DEFAULTS.connectionsPerAddress,
+      httpConnectionsPerAddress: DEFAULTS.httpConnectionsPerAddress,
       historyRequestsPerUser: DEFAULTS.historyRequestsPerUser,
       historyPageBytes: DEFAULTS.historyPageBytes,
     },

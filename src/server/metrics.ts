@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ChatEvents } from './chat-events.js';
 import type { Cluster } from './cluster/cluster.js';
 import type { Fanout } from './fanout.js';
+import type { HttpConnectionCap } from './http/connection-cap.js';
 import type { Ingest } from './ingest.js';
 import type { PushHub } from './push.js';
 import type { ReadPositions } from './read-positions.js';
@@ -11,6 +12,7 @@ export interface MeteredParts {
   sequencer: Sequencer;
   fanout: Fanout;
   ingest: Ingest;
+  httpConnections: HttpConnectionCap;
   push: PushHub;
   reads: ReadPositions;
   events: ChatEvents;
@@ -85,6 +87,10 @@ export function serverMetrics(parts: MeteredParts): Registry {
         this.set(read());
       },
     });
+  const { httpConnections } = parts;
+  gauge('chorus_http_connections', 'Open connections to the HTTP port (TLS handshakes in progress included)', () => httpConnections.open);
+  counter('chorus_http_connections_displaced_total', 'HTTP connections closed to make room for a newer one from their address, at its limit: they had no request being answered', () => httpConnections.stats.displaced);
+  counter('chorus_http_connections_refused_total', 'HTTP connections closed on accept: every connection of their address at its limit had a request being answered', () => httpConnections.stats.refused);
   gauge('chorus_tcp_unsent_bytes', 'Bytes written to TCP connections and not yet taken by the operating system, all together', () => ingest.unsentBytes);
   gauge('chorus_push_clients', 'Connections with at least one chat pushed to them (clients on push)', () => push.targetCount);
   gauge('chorus_push_watches', 'Chats pushed, summed over connections', () => push.watchCount);

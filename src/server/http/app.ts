@@ -8,6 +8,7 @@ import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { DEFAULTS, DEFAULT_TIMEOUTS, type PeerTimeouts } from '../config.js';
 import { isLoopbackHost } from '../../protocol/loopback.js';
+import { HttpConnectionCap } from './connection-cap.js';
 import { guardSlowResponses } from './response-deadline.js';
 import { SERVER_TLS_OPTIONS } from '../tls/cipher-policy.js';
 import { guardHandshakes } from '../tls/handshake-guard.js';
@@ -103,9 +104,12 @@ export async function buildHttpApp(services: HttpServices, logger: Logger, timeo
     clientErrorHandler: problemClientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
   guardSlowRequests(app.server, timeouts);
+  const connections = services.connections ?? new HttpConnectionCap(DEFAULTS.httpConnectionsPerAddress);
   // A TLS handshake is held to the headers deadline too (Node allows 120 s, and then leaves the
   // socket open): a peer that opens connections and never finishes its handshake must not hold them.
-  if (services.tls) guardHandshakes(app.server as unknown as TlsServer, { perAddress: DEFAULTS.connectionsPerAddress, timeoutMs: timeouts.httpHeadersMs });
+  if (services.tls) guardHandshakes(app.server as unknown as TlsServer, { perAddress: connections.perAddress, timeoutMs: timeouts.httpHeadersMs });
+  // The timeouts bound how long each connection lives, this how many one address holds at once.
+  connections.guard(app.server);
   guardSlowResponses(app.server, timeouts.httpResponseMs ?? DEFAULT_TIMEOUTS.httpResponseMs!);
   app.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema, httpPart));
 

@@ -6,6 +6,7 @@ import type { Chats } from '../chat-service.js';
 import type { ServerIdentity } from '../server-identity.js';
 import type { UserSettings } from '../settings.js';
 import type { TlsMaterial } from '../tls/material.js';
+import type { HttpConnectionCap } from './connection-cap.js';
 
 /** What the HTTP API is built from (app.ts) and what each route file (one per resource) is given. */
 
@@ -21,6 +22,8 @@ export interface HttpServices {
   tls?: TlsMaterial;
   /** Served at GET /api/metrics. */
   metrics: Registry;
+  /** Counts the port's connections per address (default: one of DEFAULTS.httpConnectionsPerAddress, unmetered). */
+  connections?: HttpConnectionCap;
   /** History requests one user may have being answered at once (default DEFAULTS.historyRequestsPerUser). */
   historyRequestsPerUser?: number;
   /** Told of every logout, so that the session's TCP connections end too. */

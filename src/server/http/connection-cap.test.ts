@@ -1,0 +1,192 @@
+import { once } from 'node:events';
+import { type IncomingMessage, type Server as HttpServer, type ServerResponse, createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { type AddressInfo, type Socket, connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSelfSignedCertificate } from '../tls/self-signed.js';
+import { ConnectionPlaces, HttpConnectionCap } from './connection-cap.js';
+
+describe('ConnectionPlaces', () => {
+  const held = new Set<string>();
+  const places = (perAddress: number) => new ConnectionPlaces<string>(perAddress, (c) => held.has(c));
+  afterEach(() => held.clear());
+
+  it('admits up to the limit per address; other addresses have their own', () => {
+    const p = places(2);
+    expect(p.admit('10.0.0.1', 'a')).toEqual({ admitted: true });
+    expect(p.admit('10.0.0.1', 'b')).toEqual({ admitted: true });
+    expect(p.admit('10.0.0.2', 'c')).toEqual({ admitted: true });
+    expect(p.admit('10.0.0.2', 'd')).toEqual({ admitted: true });
+    expect(p.size).toBe(4);
+  });
+
+  it('at the limit, the newest takes the place of the oldest that does not hold its own', () => {
+    const p = places(3);
+    for (const c of ['a', 'b', 'c']) p.admit('10.0.0.1', c);
+    held.add('a');
+    expect(p.admit('10.0.0.1', 'd')).toEqual({ admitted: true, displaced: 'b' });
+    expect(p.admit('10.0.0.1', 'e')).toEqual({ admitted: true, displaced: 'c' });
+    expect(p.admit('10.0.0.1', 'f')).toEqual({ admitted: true, displaced: 'd' });
+    expect(p.size).toBe(3);
+    // Another address is not touched.
+    p.admit('10.0.0.2', 'x');
+    expect(p.admit('10.0.0.1', 'g')).toEqual({ admitted: true, displaced: 'e' });
+  });
+
+  it('refuses the newest when every place is held, and admits again once one is released', () => {
+    const p = places(2);
+    p.admit('10.0.0.1', 'a');
+    p.admit('10.0.0.1', 'b');
+    held.add('a').add('b');
+    expect(p.admit('10.0.0.1', 'c')).toEqual({ admitted: false });
+    expect(p.size).toBe(2);
+    p.release('c'); // never admitted: nothing happens
+    expect(p.admit('10.0.0.1', 'c')).toEqual({ admitted: false });
+    p.release('a');
+    expect(p.admit('10.0.0.1', 'c')).toEqual({ admitted: true });
+    expect(p.size).toBe(2);
+  });
+
+  it('does not count a displaced connection again when it closes', () => {
+    const p = places(1);
+    p.admit('10.0.0.1', 'a');
+    expect(p.admit('10.0.0.1', 'b')).toEqual({ admitted: true, displaced: 'a' });
+    p.release('a');
+    expect(p.size).toBe(1);
+    held.add('b');
+    expect(p.admit('10.0.0.1', 'c')).toEqual({ admitted: false });
+  });
+});
+
+const { certPem, keyPem } = createSelfSignedCertificate({ commonName: 'chorus', names: ['127.0.0.1'] });
+const BOUND_MS = 5000;
+
+let server: HttpServer | undefined;
+const peers: Socket[] = [];
+/** Responses the handler holds back until the test lets them go. */
+const waiting: ServerResponse[] = [];
+
+afterEach(async () => {
+  for (const socket of peers.splice(0)) socket.destroy();
+  waiting.splice(0);
+  if (server) await new Promise((resolve) => server!.close(resolve));
+  server = undefined;
+});
+
+/** `/slow` is answered only when the test says so; anything else at once. */
+function handler(request: IncomingMessage, response: ServerResponse): void {
+  request.resume();
+  request.on('end', () => (request.url === '/slow' ? waiting.push(response) : response.end('ok')));
+}
+
+async function capped(perAddress: number, tls: boolean) {
+  server = tls ? createHttpsServer({ cert: certPem, key: keyPem }, handler) : createHttpServer(handler);
+  const cap = new HttpConnectionCap(perAddress);
+  cap.guard(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { cap, port: (server.address() as AddressInfo).port };
+}
+
+interface Peer {
+  socket: Socket;
+  closed: () => boolean;
+  received: () => string;
+}
+
+/** A connection (TLS handshake done, for a TLS server) that sends `request`, if any, and reads what comes. */
+async function peer(port: number, tls: boolean, request?: string): Promise<Peer> {
+  const socket = tls ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : netConnect(port, '127.0.0.1');
+  let closed = false;
+  let received = '';
+  socket.on('close', () => (closed = true));
+  socket.on('error', () => {});
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  peers.push(socket);
+  // Not events.once: a refused TLS connection emits 'error', then 'close'.
+  await new Promise((resolve) => {
+    socket.once(tls ? 'secureConnect' : 'connect', resolve);
+    socket.once('close', resolve);
+  });
+  if (request !== undefined && !closed) socket.write(request);
+  return { socket, closed: () => closed, received: () => received };
+}
+
+const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + BOUND_MS;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+for (const tls of [false, true]) {
+  describe(`HttpConnectionCap on an ${tls ? 'HTTPS' : 'HTTP'} server`, () => {
+    it('keeps at most the limit of silent sockets from one address: the oldest are closed, and a request still gets in', async () => {
+      const { cap, port } = await capped(4, tls);
+      const flood: Peer[] = [];
+      for (let i = 0; i < 12; i++) flood.push(await peer(port, tls));
+      await until(() => flood.filter((p) => p.closed()).length === 8, 'the 8 oldest to be closed');
+      expect(flood.slice(0, 8).every((p) => p.closed())).toBe(true);
+      expect(cap.open).toBe(4);
+      expect(cap.stats).toEqual({ displaced: 8, refused: 0 });
+
+      const asking = await peer(port, tls, get('/'));
+      await until(() => asking.received().includes('\r\n\r\nok'), 'the answer');
+      expect(asking.received()).toMatch(/^HTTP\/1\.1 200 /);
+    });
+
+    it('counts a connection between two requests (keep-alive) as free to give up its place', async () => {
+      const { cap, port } = await capped(1, tls);
+      const first = await peer(port, tls, get('/'));
+      await until(() => first.received().includes('ok'), 'the first answer');
+      const second = await peer(port, tls, get('/'));
+      await until(() => second.received().includes('ok'), 'the second answer');
+      await until(first.closed, 'the idle keep-alive connection to be closed');
+      expect(cap.stats.displaced).toBe(1);
+    });
+
+    it('lets connections being answered hold their places: a new one is closed at once, and gets in once they are done', async () => {
+      const { cap, port } = await capped(3, tls);
+      const busy: Peer[] = [];
+      for (let i = 0; i < 3; i++) busy.push(await peer(port, tls, get('/slow')));
+      await until(() => waiting.length === 3, 'three requests being answered');
+
+      const refused = await peer(port, tls, get('/'));
+      await until(refused.closed, 'the newest connection to be closed');
+      expect(refused.received()).toBe('');
+      expect(busy.some((p) => p.closed())).toBe(false);
+      expect(cap.stats).toEqual({ displaced: 0, refused: 1 });
+      expect(cap.open).toBe(3);
+
+      // Answered, they are between requests again: a new connection takes the oldest one's place.
+      for (const response of waiting.splice(0)) response.end('done');
+      await until(() => busy.every((p) => p.received().includes('done')), 'the slow answers');
+      const later = await peer(port, tls, get('/'));
+      await until(() => later.received().includes('ok'), 'the later answer');
+      await until(busy[0]!.closed, 'the oldest to give up its place');
+      expect(cap.stats).toEqual({ displaced: 1, refused: 1 });
+    });
+
+    it('does not let a request still trickling its body hold a place', async () => {
+      const { cap, port } = await capped(1, tls);
+      const trickling = await peer(port, tls, 'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const asking = await peer(port, tls, get('/'));
+      await until(() => asking.received().includes('ok'), 'the answer');
+      await until(trickling.closed, 'the trickling connection to be closed');
+      expect(cap.stats).toEqual({ displaced: 1, refused: 0 });
+    });
+
+    it('forgets every connection once closed', async () => {
+      const { cap, port } = await capped(8, tls);
+      const some = [await peer(port, tls), await peer(port, tls, get('/')), await peer(port, tls, get('/slow'))];
+      await until(() => cap.open === 3 && waiting.length === 1, 'the three connections');
+      for (const p of some) p.socket.destroy();
+      await until(() => cap.open === 0, 'nothing counted');
+    });
+  });
+}
