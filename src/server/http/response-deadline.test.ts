@@ -63,6 +63,30 @@ describe('guardSlowResponses', () => {
     expect(again.status).toBe(200);
     await again.arrayBuffer();
   });
+
+  it('keeps nothing of a connection once it is gone: not even the deadlines of responses queued behind another', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const answered: unknown[] = [];
+    const server = createServer((_request, response) => answered.push(response)); // never answered
+    let serverSocket: Socket | undefined;
+    server.on('connection', (socket) => (serverSocket = socket));
+    guardSlowResponses(server, 60_000);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const before = timers();
+    const client = connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1' });
+    client.on('error', () => {});
+    await new Promise((resolve) => client.once('connect', resolve));
+    client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(5));
+    for (let i = 0; i < 250 && answered.length < 5; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(answered).toHaveLength(5);
+    expect(timers()).toBeGreaterThanOrEqual(before + 5);
+
+    client.destroy();
+    for (let i = 0; i < 250 && !serverSocket?.destroyed; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(timers()).toBeLessThanOrEqual(before);
+  });
 });
 
 describe('the HTTP API', () => {
