@@ -38,7 +38,8 @@ for (const tls of [false, true]) {
 
     beforeAll(async () => {
       server = await startTestServer({
-        limits: { ...defaultServerConfig().limits, httpConnectionsPerAddress: PER_ADDRESS },
+        // Pipelining far past the default (8), for connections that hold their place below.
+        limits: { ...defaultServerConfig().limits, httpConnectionsPerAddress: PER_ADDRESS, httpPipelinedRequests: UNREAD_REQUESTS },
         timeouts: TIMEOUTS,
         ...(tls ? { tls: { force: true } } : {}),
       });
@@ -119,3 +120,30 @@ for (const tls of [false, true]) {
     });
   });
 }
+
+describe('HTTP pipelining', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => server?.dispose());
+
+  it('closes a connection that pipelines more requests than allowed, answering at most that many, and serves others', async () => {
+    const socket = netConnect(Number(new URL(server.httpUrl).port), '127.0.0.1');
+    let received = '';
+    let closed = false;
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => {});
+    // 64 KiB of requests in one write: Node parses them all before it would stop to let the
+    // answers drain, and each answer is 17 KB (some 60 MB held for a client that reads none).
+    const request = 'GET /api/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+    socket.write(request.repeat(Math.floor(65_536 / request.length)));
+    await waitFor(() => closed, 'the connection to be closed', 5000);
+    expect(received.match(/HTTP\/1\.1 200 /g)?.length ?? 0).toBeLessThanOrEqual(defaultServerConfig().limits.httpPipelinedRequests!);
+
+    expect((await fetch(`${server.httpUrl}/api/health`)).status).toBe(200);
+    const metrics = await (await fetch(`${server.httpUrl}/api/metrics`)).text();
+    expect(metrics).toMatch(/^chorus_http_pipelining_closed_total 1$/m);
+  });
+});

@@ -189,7 +189,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const tcpPort = await ingest.listen(config.host, config.tcpPort);
     cleanup.push(() => ingest.close());
 
-    const httpConnections = new HttpConnectionCap(config.limits.httpConnectionsPerAddress ?? DEFAULTS.httpConnectionsPerAddress);
+    const httpConnections = new HttpConnectionCap({
+      perAddress: config.limits.httpConnectionsPerAddress ?? DEFAULTS.httpConnectionsPerAddress,
+      pipelined: config.limits.httpPipelinedRequests ?? DEFAULTS.httpPipelinedRequests,
+    });
     const metrics = serverMetrics({ sequencer, fanout: activeFanout, ingest, httpConnections, push, reads, events, ...(cluster ? { cluster } : {}) });
     const historyRequestsPerUser = config.limits.historyRequestsPerUser ?? DEFAULTS.historyRequestsPerUser;
     // A logout ends the session's TCP connections too, not only its HTTP requests.

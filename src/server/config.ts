@@ -85,6 +85,8 @@ export interface AbuseLimits {
   connectionsPerAddress?: number;
   /** HTTP connections one address may hold open at once (TLS handshakes in progress included); see http/connection-cap.ts. */
   httpConnectionsPerAddress?: number;
+  /** HTTP requests one connection may have awaiting their response at once (pipelined); past it the connection is closed. */
+  httpPipelinedRequests?: number;
   /** History requests one user may have being answered at once (429 with Retry-After past it). */
   historyRequestsPerUser?: number;
   /** A history page stops before its JSON passes this many bytes (it always holds one message). */
@@ -149,6 +151,8 @@ export const DEFAULTS = {
   // Every local user of a machine, or a whole office behind one NAT address, shares its count:
   // a person's clients hold a few connections each (the CLI one, the agent a handful).
   httpConnectionsPerAddress: 1024,
+  // No client of Chorus pipelines; a few allow for one that does.
+  httpPipelinedRequests: 8,
   historyRequestsPerUser: 4,
   historyPageBytes: 1024 * 1024,
 } as const;
@@ -189,6 +193,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
       connectionsPerUser: DEFAULTS.connectionsPerUser,
       connectionsPerAddress: DEFAULTS.connectionsPerAddress,
       httpConnectionsPerAddress: DEFAULTS.httpConnectionsPerAddress,
+      httpPipelinedRequests: DEFAULTS.httpPipelinedRequests,
       historyRequestsPerUser: DEFAULTS.historyRequestsPerUser,
       historyPageBytes: DEFAULTS.historyPageBytes,
     },

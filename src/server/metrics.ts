@@ -91,6 +91,7 @@ export function serverMetrics(parts: MeteredParts): Registry {
   gauge('chorus_http_connections', 'Open connections to the HTTP port (TLS handshakes in progress included)', () => httpConnections.open);
   counter('chorus_http_connections_displaced_total', 'HTTP connections closed to make room for a newer one from their address, at its limit: they had no request being answered', () => httpConnections.stats.displaced);
   counter('chorus_http_connections_refused_total', 'HTTP connections closed on accept: every connection of their address at its limit had a request being answered', () => httpConnections.stats.refused);
+  counter('chorus_http_pipelining_closed_total', 'HTTP connections closed for having more requests awaiting their response than allowed (pipelined)', () => httpConnections.stats.overPipelined);
   gauge('chorus_tcp_unsent_bytes', 'Bytes written to TCP connections and not yet taken by the operating system, all together', () => ingest.unsentBytes);
   gauge('chorus_push_clients', 'Connections with at least one chat pushed to them (clients on push)', () => push.targetCount);
   gauge('chorus_push_watches', 'Chats pushed, summed over connections', () => push.watchCount);

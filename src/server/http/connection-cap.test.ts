@@ -3,8 +3,15 @@ import { type IncomingMessage, type Server as HttpServer, type ServerResponse, c
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, type Socket, connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import pino from 'pino';
+import type { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Accounts } from '../accounts.js';
+import type { Chats } from '../chat-service.js';
+import type { ServerIdentity } from '../server-identity.js';
+import type { UserSettings } from '../settings.js';
 import { createSelfSignedCertificate } from '../tls/self-signed.js';
+import { buildHttpApp } from './app.js';
 import { ConnectionPlaces, HttpConnectionCap } from './connection-cap.js';
 
 describe('ConnectionPlaces', () => {
@@ -80,9 +87,9 @@ function handler(request: IncomingMessage, response: ServerResponse): void {
   request.on('end', () => (request.url === '/slow' ? waiting.push(response) : response.end('ok')));
 }
 
-async function capped(perAddress: number, tls: boolean) {
+async function capped(perAddress: number, tls: boolean, pipelined = 8) {
   server = tls ? createHttpsServer({ cert: certPem, key: keyPem }, handler) : createHttpServer(handler);
-  const cap = new HttpConnectionCap(perAddress);
+  const cap = new HttpConnectionCap({ perAddress, pipelined });
   cap.guard(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -132,7 +139,7 @@ for (const tls of [false, true]) {
       await until(() => flood.filter((p) => p.closed()).length === 8, 'the 8 oldest to be closed');
       expect(flood.slice(0, 8).every((p) => p.closed())).toBe(true);
       expect(cap.open).toBe(4);
-      expect(cap.stats).toEqual({ displaced: 8, refused: 0 });
+      expect(cap.stats).toEqual({ displaced: 8, refused: 0, overPipelined: 0 });
 
       const asking = await peer(port, tls, get('/'));
       await until(() => asking.received().includes('\r\n\r\nok'), 'the answer');
@@ -159,7 +166,7 @@ for (const tls of [false, true]) {
       await until(refused.closed, 'the newest connection to be closed');
       expect(refused.received()).toBe('');
       expect(busy.some((p) => p.closed())).toBe(false);
-      expect(cap.stats).toEqual({ displaced: 0, refused: 1 });
+      expect(cap.stats).toEqual({ displaced: 0, refused: 1, overPipelined: 0 });
       expect(cap.open).toBe(3);
 
       // Answered, they are between requests again: a new connection takes the oldest one's place.
@@ -168,7 +175,7 @@ for (const tls of [false, true]) {
       const later = await peer(port, tls, get('/'));
       await until(() => later.received().includes('ok'), 'the later answer');
       await until(busy[0]!.closed, 'the oldest to give up its place');
-      expect(cap.stats).toEqual({ displaced: 1, refused: 1 });
+      expect(cap.stats).toEqual({ displaced: 1, refused: 1, overPipelined: 0 });
     });
 
     it('does not let a request still trickling its body hold a place', async () => {
@@ -178,7 +185,25 @@ for (const tls of [false, true]) {
       const asking = await peer(port, tls, get('/'));
       await until(() => asking.received().includes('ok'), 'the answer');
       await until(trickling.closed, 'the trickling connection to be closed');
-      expect(cap.stats).toEqual({ displaced: 1, refused: 0 });
+      expect(cap.stats).toEqual({ displaced: 1, refused: 0, overPipelined: 0 });
+    });
+
+    it('answers requests pipelined up to the limit, and closes a connection that pipelines more', async () => {
+      const { cap, port } = await capped(8, tls, 4);
+      const within = await peer(port, tls, get('/').repeat(4));
+      await until(() => within.received().match(/\r\n\r\nok/g)?.length === 4, 'the four answers');
+      expect(within.closed()).toBe(false);
+
+      const beyond = await peer(port, tls, get('/slow').repeat(5));
+      await until(beyond.closed, 'the connection to be closed');
+      expect(beyond.received()).toBe('');
+      expect(cap.stats.overPipelined).toBe(1);
+      // One at a time, a connection may go on for ever.
+      for (let i = 0; i < 10; i++) {
+        within.socket.write(get('/'));
+        await until(() => within.received().match(/\r\n\r\nok/g)?.length === 5 + i, 'the next answer');
+      }
+      expect(within.closed()).toBe(false);
     });
 
     it('forgets every connection once closed', async () => {
@@ -190,3 +215,31 @@ for (const tls of [false, true]) {
     });
   });
 }
+
+describe('the HTTP API', () => {
+  it('works on no request of a connection closed for pipelining too many, though Node hands them all over', async () => {
+    let answersBuilt = 0;
+    const app = await buildHttpApp(
+      {
+        accounts: {} as Accounts,
+        chats: {} as Chats,
+        settings: {} as UserSettings,
+        identity: {} as ServerIdentity,
+        tcpPort: 1,
+        metrics: { contentType: 'text/plain', metrics: async () => (answersBuilt++, '') } as unknown as Registry,
+        connections: new HttpConnectionCap({ perAddress: 8, pipelined: 4 }),
+      },
+      pino({ level: 'silent' }),
+    );
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const port = (app.server.address() as AddressInfo).port;
+      const client = await peer(port, false, get('/api/metrics').repeat(200));
+      await until(client.closed, 'the connection to be closed');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(answersBuilt).toBeLessThanOrEqual(4);
+    } finally {
+      await app.close();
+    }
+  });
+});

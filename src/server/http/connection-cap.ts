@@ -71,23 +71,39 @@ function answering(connection: Tracked): boolean {
   return false;
 }
 
+export interface HttpConnectionLimits {
+  /** Connections one address may hold open at once, TLS handshakes in progress included. */
+  perAddress: number;
+  /** Requests one connection may have awaiting their response at once (HTTP/1.1 pipelining). */
+  pipelined: number;
+}
+
 /**
- * Bounds the connections one address may hold open to the HTTP port, plain or TLS. Each is a
- * file descriptor, and the timeouts only bound how long each lives: without a count, a peer that
- * opens sockets faster than they time out (tens of thousands in the headers deadline) runs the
- * server out of descriptors and shuts everyone out. Every local user shares 127.0.0.1 and an
- * office may share one NAT address, so a full address must not lock them out: the newest
- * connection takes the place of the oldest one not being answered, which is closed; only when
- * every connection of the address has a request being answered is the newest closed at once.
+ * Bounds what one address may hold open on the HTTP port, plain or TLS.
+ *
+ * Connections: each is a file descriptor, and the timeouts only bound how long each lives:
+ * without a count, a peer that opens sockets faster than they time out (tens of thousands in
+ * the headers deadline) runs the server out of descriptors and shuts everyone out. Every local
+ * user shares 127.0.0.1 and an office may share one NAT address, so a full address must not lock
+ * them out: the newest connection takes the place of the oldest one not being answered, which is
+ * closed; only when every connection of the address has a request being answered is the newest
+ * closed at once.
+ *
+ * Requests per connection: Node parses every request of a chunk it reads before it stops to let
+ * the answers drain, so one 64 KiB write of pipelined requests for the 17 KB OpenAPI document
+ * made the server hold some 60 MB of answers for a client that read none. No client of Chorus
+ * pipelines (fetch and node:https send one request at a time on a connection), so a connection
+ * with more than `pipelined` requests awaiting their response is closed, and what was being
+ * answered on it is thrown away with it.
  */
 export class HttpConnectionCap {
-  readonly stats = { displaced: 0, refused: 0 };
+  readonly stats = { displaced: 0, refused: 0, overPipelined: 0 };
   private readonly places: ConnectionPlaces<Tracked>;
   /** By "address|port": a TLS request's socket is not the TCP socket counted, but has its endpoints. */
   private readonly byEndpoint = new Map<string, Tracked>();
 
-  constructor(readonly perAddress: number) {
-    this.places = new ConnectionPlaces(perAddress, answering);
+  constructor(readonly limits: HttpConnectionLimits) {
+    this.places = new ConnectionPlaces(limits.perAddress, answering);
   }
 
   /** Connections counted now, all addresses together. */
@@ -98,7 +114,8 @@ export class HttpConnectionCap {
   /** Counts the server's connections from their accept (on a TLS server, before the handshake). */
   guard(server: HttpServer | HttpsServer): void {
     server.on('connection', (socket: Socket) => this.admit(socket));
-    server.on('request', (request: IncomingMessage, response: ServerResponse) => this.answer(request, response));
+    // Before the app's own listener: a request past the pipelining limit is not worked on.
+    server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => this.answer(request, response));
   }
 
   private admit(socket: Socket): void {
@@ -128,6 +145,11 @@ export class HttpConnectionCap {
     connection.requests.add(request);
     // 'close' follows 'finish', and comes too when the connection goes first.
     response.once('close', () => connection.requests.delete(request));
+    // Node goes on handing over the requests of the chunk it is parsing: the connection is counted once.
+    if (connection.requests.size > this.limits.pipelined && !request.socket.destroyed) {
+      this.stats.overPipelined++;
+      request.socket.destroy();
+    }
   }
 }
 

@@ -22,7 +22,7 @@ export interface HttpServices {
   tls?: TlsMaterial;
   /** Served at GET /api/metrics. */
   metrics: Registry;
-  /** Counts the port's connections per address (default: one of DEFAULTS.httpConnectionsPerAddress, unmetered). */
+  /** Counts the port's connections per address and requests per connection (default: one with DEFAULTS' limits, unmetered). */
   connections?: HttpConnectionCap;
   /** History requests one user may have being answered at once (default DEFAULTS.historyRequestsPerUser). */
   historyRequestsPerUser?: number;
