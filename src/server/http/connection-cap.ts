@@ -139,14 +139,16 @@ export class HttpConnectionCap {
   }
 
   private answer(request: IncomingMessage, response: ServerResponse): void {
+    // Node goes on handing over the requests of a chunk it was parsing when the connection closed.
+    if (request.socket.destroyed) return;
     const key = endpointOf(request.socket);
     const connection = key === undefined ? undefined : this.byEndpoint.get(key);
     if (!connection) return;
     connection.requests.add(request);
-    // 'close' follows 'finish', and comes too when the connection goes first.
+    // A response queued behind another never closes if the connection goes first: the
+    // connection is then forgotten whole (admit), its requests with it.
     response.once('close', () => connection.requests.delete(request));
-    // Node goes on handing over the requests of the chunk it is parsing: the connection is counted once.
-    if (connection.requests.size > this.limits.pipelined && !request.socket.destroyed) {
+    if (connection.requests.size > this.limits.pipelined) {
       this.stats.overPipelined++;
       request.socket.destroy();
     }
