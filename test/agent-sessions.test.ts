@@ -1,12 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Session } from '../src/agent/session.js';
 import type { UiPush } from '../src/agent/ui-protocol.js';
-import { type Profile, saveProfile } from '../src/client/profile.js';
+import { saveProfile } from '../src/client/profile.js';
 import { PASSWORD, as, chorus, deadPort } from './support/cli.js';
-import { type TestServer, http, signUp, startTestServer } from './support/server.js';
+import { savedProfile, sessionStatus } from './support/profiles.js';
+import { type TestServer, signUp, startTestServer } from './support/server.js';
 
 /**
  * The web client's agent leaves no session valid on the server behind the user's back, as the
@@ -29,12 +30,6 @@ afterAll(async () => {
   await server?.dispose();
   rmSync(scratch, { recursive: true, force: true });
 });
-
-const profileOf = (dir: string): Profile => JSON.parse(readFileSync(join(dir, 'profile.json'), 'utf8'));
-
-async function meStatus(baseUrl: string, token: string): Promise<number> {
-  return (await http(baseUrl)('GET', '/api/me', { token })).status;
-}
 
 async function openSession(profileDir: string, url: string): Promise<{ session: Session; pushes: UiPush[] }> {
   const pushes: UiPush[] = [];
@@ -64,10 +59,10 @@ describe('the web client logs out', { timeout: 60_000 }, () => {
     const dir = join(scratch, 'plain');
     const { session, pushes } = await openSession(dir, server.httpUrl);
     await session.register({ name: 'Ann', email: 'ann@example.test', password: PASSWORD });
-    const { token } = profileOf(dir);
+    const { token } = savedProfile(dir);
     expect(await session.logout()).toEqual({ loggedOut: true });
-    expect(profileOf(dir).token).toBeUndefined();
-    expect(await meStatus(server.httpUrl, token!)).toBe(401);
+    expect(savedProfile(dir).token).toBeUndefined();
+    expect(await sessionStatus(server.httpUrl, token!)).toBe(401);
     await new Promise((resolve) => setTimeout(resolve, 700)); // the server's end of the TCP connection, seen meanwhile, says nothing more
     const last = sessionPushes(pushes).at(-1)!;
     expect(last.user).toBeNull();
@@ -80,21 +75,21 @@ describe('the web client logs out', { timeout: 60_000 }, () => {
     const dir = join(scratch, 'patient');
     const { session, pushes } = await openSession(dir, url);
     await session.register({ name: 'Ben', email: 'ben@example.test', password: PASSWORD });
-    const before = profileOf(dir);
+    const before = savedProfile(dir);
     expect(before.expiresAt).toEqual(expect.any(String));
     await own.stop();
 
     const result = await session.logout();
     expect(result).toEqual({ loggedOut: false, notEnded: { reason: `Cannot reach the server at ${url} (connection refused).`, expiresAt: before.expiresAt } });
-    expect(profileOf(dir)).toEqual(before);
+    expect(savedProfile(dir)).toEqual(before);
     expect(sessionPushes(pushes).at(-1)!.user).toMatchObject({ name: 'Ben' });
     expect(session.snapshot()[0]).toMatchObject({ type: 'session', user: { name: 'Ben' } });
 
     await own.restart();
-    expect(await meStatus(url, before.token!)).toBe(200);
+    expect(await sessionStatus(url, before.token!)).toBe(200);
     expect(await session.logout()).toEqual({ loggedOut: true });
-    expect(profileOf(dir).token).toBeUndefined();
-    expect(await meStatus(url, before.token!)).toBe(401);
+    expect(savedProfile(dir).token).toBeUndefined();
+    expect(await sessionStatus(url, before.token!)).toBe(401);
   });
 
   it('with the server away, told to forget: logged out here only, and the login screen says the session lives on there', async () => {
@@ -103,15 +98,15 @@ describe('the web client logs out', { timeout: 60_000 }, () => {
     const dir = join(scratch, 'leaving');
     const { session, pushes } = await openSession(dir, url);
     await session.register({ name: 'Cy', email: 'cy@example.test', password: PASSWORD });
-    const { token, expiresAt } = profileOf(dir);
+    const { token, expiresAt } = savedProfile(dir);
     await own.stop();
 
     expect(await session.logout({ forget: true })).toEqual({ loggedOut: true, notEnded: { reason: `Cannot reach the server at ${url} (connection refused).`, expiresAt } });
-    expect(profileOf(dir).token).toBeUndefined();
+    expect(savedProfile(dir).token).toBeUndefined();
     expect(sessionPushes(pushes).at(-1)).toMatchObject({ user: null, notice: expect.stringMatching(/^Logged out on this computer only: .* stays valid there until it expires/) });
     // As said: the server, back, still honours it.
     await own.restart();
-    expect(await meStatus(url, token!)).toBe(200);
+    expect(await sessionStatus(url, token!)).toBe(200);
   });
 });
 
@@ -124,9 +119,9 @@ describe('the web client logs in where the profile held another session', { time
     await saveProfile(dir, { server: other.httpUrl, token: old.token, user: old.user });
     const { session, pushes } = await openSession(dir, server.httpUrl);
     await session.register({ name: 'Eli', email: 'eli@example.test', password: PASSWORD });
-    expect(profileOf(dir)).toMatchObject({ server: server.httpUrl, user: { name: 'Eli' } });
-    await expect.poll(() => meStatus(other.httpUrl, old.token), { timeout: 10_000 }).toBe(401);
-    expect(await meStatus(server.httpUrl, profileOf(dir).token!)).toBe(200);
+    expect(savedProfile(dir)).toMatchObject({ server: server.httpUrl, user: { name: 'Eli' } });
+    await expect.poll(() => sessionStatus(other.httpUrl, old.token), { timeout: 10_000 }).toBe(401);
+    expect(await sessionStatus(server.httpUrl, savedProfile(dir).token!)).toBe(200);
     expect(sessionPushes(pushes).some((p) => p.replacedSession)).toBe(false);
   });
 
@@ -158,18 +153,18 @@ describe('`chorus login` as someone else on the profile the web client uses', { 
     const { session, pushes } = await openSession(dir, server.httpUrl);
     await session.register({ name: 'Hana', email: 'hana@example.test', password: PASSWORD });
     await expect.poll(() => pushes.some((p) => p.type === 'connection' && p.state === 'connected'), { timeout: 10_000 }).toBe(true);
-    const hanas = profileOf(dir).token!;
+    const hanas = savedProfile(dir).token!;
     await signUp(server.httpUrl, 'Ivo', 'ivo@example.test', PASSWORD);
 
     const run = await chorus(as(dir, 'login', '--email', 'ivo@example.test'), { env: { CHORUS_PASSWORD: PASSWORD } });
     expect(run.code, run.stderr).toBe(0);
-    const ivos = profileOf(dir).token!;
-    expect(await meStatus(server.httpUrl, hanas)).toBe(401);
+    const ivos = savedProfile(dir).token!;
+    expect(await sessionStatus(server.httpUrl, hanas)).toBe(401);
 
     await expect.poll(() => sessionPushes(pushes).at(-1)?.user?.name, { timeout: 10_000 }).toBe('Ivo');
     await new Promise((resolve) => setTimeout(resolve, 1500)); // anything the old session's end set off has run
-    expect(profileOf(dir).token).toBe(ivos);
+    expect(savedProfile(dir).token).toBe(ivos);
     expect(sessionPushes(pushes).at(-1)!.user?.name).toBe('Ivo');
-    expect(await meStatus(server.httpUrl, ivos)).toBe(200);
+    expect(await sessionStatus(server.httpUrl, ivos)).toBe(200);
   });
 });

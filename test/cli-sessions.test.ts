@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Profile } from '../src/client/profile.js';
 import { PASSWORD, as, chorus, deadPort, failureLine, registerProfile } from './support/cli.js';
-import { type TestServer, http, startTestServer } from './support/server.js';
+import { savedProfile, sessionStatus } from './support/profiles.js';
+import { type TestServer, startTestServer } from './support/server.js';
 
 /**
  * No session is left valid on the server behind the user's back: a login that replaces the
@@ -24,13 +24,6 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-const profileOf = (dir: string): Profile => JSON.parse(readFileSync(join(dir, 'profile.json'), 'utf8'));
-
-/** What the server says of a token now: 200 while its session is valid, 401 once it ended. */
-async function meStatus(baseUrl: string, token: string): Promise<number> {
-  return (await http(baseUrl)('GET', '/api/me', { token })).status;
-}
-
 /** "2026-12-24 10:31" as the CLI prints an instant (the children run with TZ=UTC). */
 const utcMinute = (iso: string) => iso.slice(0, 16).replace('T', ' ');
 
@@ -41,40 +34,40 @@ describe('a login that replaces the session in the profile', { timeout: 60_000 }
     const dir = join(scratch, 'shared');
     await registerProfile(dir, server.httpUrl, 'Ada');
     await registerProfile(join(scratch, 'bob'), server.httpUrl, 'Bob');
-    const adas = profileOf(dir);
+    const adas = savedProfile(dir);
     expect(adas.expiresAt).toEqual(expect.any(String));
-    expect(await meStatus(server.httpUrl, adas.token!)).toBe(200);
+    expect(await sessionStatus(server.httpUrl, adas.token!)).toBe(200);
 
     const run = await login(dir, '--email', 'bob@example.com');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Logged in as Bob <bob@example.com>');
-    const bobs = profileOf(dir);
+    const bobs = savedProfile(dir);
     expect(bobs.user?.name).toBe('Bob');
-    expect(await meStatus(server.httpUrl, adas.token!)).toBe(401);
-    expect(await meStatus(server.httpUrl, bobs.token!)).toBe(200);
+    expect(await sessionStatus(server.httpUrl, adas.token!)).toBe(401);
+    expect(await sessionStatus(server.httpUrl, bobs.token!)).toBe(200);
   });
 
   it('as the same user again: the older session is ended, the new one kept; --json says it was', async () => {
     const dir = join(scratch, 'again');
     await registerProfile(dir, server.httpUrl, 'Carol');
-    const older = profileOf(dir).token!;
+    const older = savedProfile(dir).token!;
     const run = await login(dir, '--json');
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).previousSession).toMatchObject({ ended: true, server: server.httpUrl, user: { name: 'Carol' } });
-    const newer = profileOf(dir).token!;
+    const newer = savedProfile(dir).token!;
     expect(newer).not.toBe(older);
-    expect(await meStatus(server.httpUrl, older)).toBe(401);
-    expect(await meStatus(server.httpUrl, newer)).toBe(200);
+    expect(await sessionStatus(server.httpUrl, older)).toBe(401);
+    expect(await sessionStatus(server.httpUrl, newer)).toBe(200);
   });
 
   it('register while logged in ends the session it replaces too', async () => {
     const dir = join(scratch, 'reregister');
     await registerProfile(dir, server.httpUrl, 'Dora');
-    const doras = profileOf(dir).token!;
+    const doras = savedProfile(dir).token!;
     await registerProfile(dir, server.httpUrl, 'Eve');
-    expect(profileOf(dir).user?.name).toBe('Eve');
-    expect(await meStatus(server.httpUrl, doras)).toBe(401);
+    expect(savedProfile(dir).user?.name).toBe('Eve');
+    expect(await sessionStatus(server.httpUrl, doras)).toBe(401);
   });
 
   it('whose previous server does not answer: logged in all the same, saying the old session lives on, and until when', async () => {
@@ -92,18 +85,18 @@ describe('a login that replaces the session in the profile', { timeout: 60_000 }
       `chorus: the session this profile held before (Gus <gus@example.com> at ${away}) could not be ended: ` +
         `cannot reach the server at ${away} (connection refused); it stays valid there until ${utcMinute(expiresAt)}`,
     );
-    expect(profileOf(dir)).toMatchObject({ server: server.httpUrl, user: { name: 'Fay' } });
-    expect(await meStatus(server.httpUrl, profileOf(dir).token!)).toBe(200);
+    expect(savedProfile(dir)).toMatchObject({ server: server.httpUrl, user: { name: 'Fay' } });
+    expect(await sessionStatus(server.httpUrl, savedProfile(dir).token!)).toBe(200);
   });
 
   it('a failed login ends nothing: the session in the profile stays, valid', async () => {
     const dir = join(scratch, 'mistyped');
     await registerProfile(dir, server.httpUrl, 'Hal');
-    const before = profileOf(dir);
+    const before = savedProfile(dir);
     const run = await chorus(as(dir, 'login', '--email', 'hal@example.com'), { env: { CHORUS_PASSWORD: 'not the password at all' } });
     expect(run.code).toBe(1);
-    expect(profileOf(dir)).toEqual(before);
-    expect(await meStatus(server.httpUrl, before.token!)).toBe(200);
+    expect(savedProfile(dir)).toEqual(before);
+    expect(await sessionStatus(server.httpUrl, before.token!)).toBe(200);
   });
 });
 
@@ -114,7 +107,7 @@ describe('chorus logout when the server does not answer', { timeout: 60_000 }, (
     const dir = join(scratch, 'patient');
     try {
       await registerProfile(dir, own.httpUrl, 'Ivy');
-      const before = profileOf(dir);
+      const before = savedProfile(dir);
       const { httpUrl, tcpPort, dataDir } = own;
       await own.close();
 
@@ -126,15 +119,15 @@ describe('chorus logout when the server does not answer', { timeout: 60_000 }, (
           `and stays valid until ${utcMinute(before.expiresAt!)}. The profile keeps it: run chorus --profile ${dir} logout again once the server answers, ` +
           `or chorus --profile ${dir} logout --forget to forget it here anyway`,
       );
-      expect(profileOf(dir)).toEqual(before);
+      expect(savedProfile(dir)).toEqual(before);
 
       own = await startTestServer({ httpPort: Number(new URL(httpUrl).port), tcpPort }, dataDir);
-      expect(await meStatus(own.httpUrl, before.token!)).toBe(200);
+      expect(await sessionStatus(own.httpUrl, before.token!)).toBe(200);
       const again = await chorus(as(dir, 'logout'));
       expect(again.code, again.stderr).toBe(0);
       expect(again.stdout.trim()).toBe('Logged out.');
-      expect(profileOf(dir).token).toBeUndefined();
-      expect(await meStatus(own.httpUrl, before.token!)).toBe(401);
+      expect(savedProfile(dir).token).toBeUndefined();
+      expect(await sessionStatus(own.httpUrl, before.token!)).toBe(401);
     } finally {
       await own.dispose();
     }
@@ -155,7 +148,7 @@ describe('chorus logout when the server does not answer', { timeout: 60_000 }, (
       expiresAt: '2031-01-02T03:04:05.000Z',
     });
     expect(failureLine(run)).toMatch(/^chorus: not logged out: /);
-    expect(profileOf(dir)).toEqual(stranded);
+    expect(savedProfile(dir)).toEqual(stranded);
   });
 
   it('--forget forgets it here all the same, and says plainly that it lives on at the server', async () => {
@@ -168,16 +161,16 @@ describe('chorus logout when the server does not answer', { timeout: 60_000 }, (
     expect(run.stdout.trim()).toBe(
       `Logged out here only: cannot reach the server at ${url} (connection refused), so the session was not ended there and stays valid until it expires.`,
     );
-    expect(profileOf(dir)).toEqual({ server: url });
+    expect(savedProfile(dir)).toEqual({ server: url });
   });
 
   it('--forget with the server there ends the session there as any logout does', async () => {
     const dir = join(scratch, 'forgetful');
     await registerProfile(dir, server.httpUrl, 'Jo');
-    const token = profileOf(dir).token!;
+    const token = savedProfile(dir).token!;
     const run = await chorus(as(dir, 'logout', '--forget'));
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.trim()).toBe('Logged out.');
-    expect(await meStatus(server.httpUrl, token)).toBe(401);
+    expect(await sessionStatus(server.httpUrl, token)).toBe(401);
   });
 });
