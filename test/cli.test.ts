@@ -458,7 +458,7 @@ describe('chorus --help', () => {
     expect(failureLine(sent)).toMatch(/^chorus: not logged in/);
   });
 
-  it('help for a command it does not know says so, with the one meant or the commands there are, exit 2', async () => {
+  it('a command it does not know, given to help or alone: says so, with the one meant or the commands there are, exit 2', async () => {
     const unknown = await chorus(['help', 'nothing']);
     expect(unknown.code).toBe(2);
     expect(unknown.stdout).toBe('');
@@ -466,6 +466,13 @@ describe('chorus --help', () => {
     const typo = await chorus(['help', 'chts']);
     expect(typo.code).toBe(2);
     expect(failureLine(typo)).toBe("chorus: unknown command 'chts' (did you mean chats?)");
+    // The same words for the command itself, not asked through help.
+    const bare = await chorus(['nothing']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr.trim()).toMatch(/^chorus: unknown command 'nothing': the commands are up, server, client, register, login, .*, doctor, help$/);
+    const bareTypo = await chorus(['chts']);
+    expect(bareTypo.code).toBe(2);
+    expect(bareTypo.stderr.trim()).toBe("chorus: unknown command 'chts' (did you mean chats?)");
     // A command it knows: its help, on stdout, exit 0; and without one, the program's.
     const send = await chorus(['help', 'send']);
     expect(send.code).toBe(0);

@@ -5,7 +5,7 @@ import { PASSWORD_HELP, registerAccountCommands } from './account.js';
 import { registerChatCommands } from './chat-commands.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerMessagingCommands } from './messaging-commands.js';
-import { registerHelpCommand } from './help-command.js';
+import { registerHelpCommand, unknownCommandLine } from './help-command.js';
 import { followInvocation } from './invocation.js';
 import { registerPresenceCommands } from './presence-commands.js';
 import { EXIT_USAGE, reportFailure } from './output.js';
@@ -28,7 +28,7 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
     .version(packageVersion(), '--version', 'print the version of Chorus and exit')
     .option('--profile <dir>', 'folder holding your login and server address (default: $CHORUS_HOME, else ~/.config/chorus)')
     .showSuggestionAfterError()
-    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'chorus: ')) })
+    .configureOutput({ outputError: (text, write) => write(errorLine(text, program)) })
     // Commander's own errors (unknown option, missing argument) become usage errors, exit 2.
     .exitOverride();
   followInvocation(program, env);
@@ -62,6 +62,16 @@ Commands that print results take --json for scripts. Failures print one line on 
 or 2 when the command itself is wrong. "chorus help COMMAND" shows a command's options.`,
   );
   return program;
+}
+
+/**
+ * Commander's error in Chorus's words: "chorus: …"; an unknown command (`chorus chts`) as
+ * `chorus help chts` says it, with the one meant or the commands there are.
+ */
+function errorLine(text: string, program: Command): string {
+  const unknown = /^error: unknown command '([^']*)'/.exec(text);
+  if (unknown) return `chorus: ${unknownCommandLine(unknown[1]!, program.commands.map((command) => command.name()))}\n`;
+  return text.replace(/^error: /, 'chorus: ');
 }
 
 async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
