@@ -444,7 +444,7 @@ describe('chorus --help', () => {
     expect(failureLine(run)).toBe("chorus: unknown option '--colour'");
   });
 
-  it('send with a message that starts with "-": the refusal says that -- ends the options, exit 2', async () => {
+  it('send (or create) with a message (a name) that starts with "-": the refusal says that -- ends the options, exit 2', async () => {
     const run = await chorus(['--profile', join(scratch, 'dash'), 'send', 'ABCDE-12345', '-text']);
     expect(run.code).toBe(2);
     expect(failureLine(run)).toBe(
@@ -456,6 +456,10 @@ describe('chorus --help', () => {
     const sent = await chorus(['--profile', join(scratch, 'dash'), 'send', 'ABCDE-12345', '--', '-text']);
     expect(sent.code).toBe(1);
     expect(failureLine(sent)).toMatch(/^chorus: not logged in/);
+    // A chat's name the same.
+    const named = await chorus(['create', '-team-']);
+    expect(named.code).toBe(2);
+    expect(failureLine(named)).toBe(`chorus: unknown option '-team-': a name that starts with "-" goes after --, as in chorus create -- -team-`);
   });
 
   it('a command it does not know, given to help or alone: says so, with the one meant or the commands there are, exit 2', async () => {

@@ -5,8 +5,8 @@ import type { ChatMessage } from '../protocol/message.js';
 import { ChorusError } from '../protocol/errors.js';
 import { SenderLabels } from '../protocol/name-skeleton.js';
 import { requireSession } from './account.js';
-import { chorusCommand, chorusCommandForOthers } from './invocation.js';
-import { chatCodeArgument, positiveInteger } from './options.js';
+import { chorusCommand, chorusCommandForOthers, shellWord } from './invocation.js';
+import { chatCodeArgument, explainDashText, positiveInteger } from './options.js';
 import { chatsTable } from './chat-views.js';
 import { CliError, messageLine, plural, printResult, terminalSafe } from './output.js';
 import { terminalColumns } from './table.js';
@@ -18,10 +18,10 @@ const HISTORY_DEFAULT = 50;
 /** The most the API returns in one page (docs/api.md); longer histories take several. */
 
 export function registerChatCommands(program: Command, env: NodeJS.ProcessEnv): void {
-  program
-    .command('create')
+  // `chorus create -team-` is refused as an unknown option: the refusal says how to name it so.
+  explainDashText(program.command('create'), (word) => `a name that starts with "-" goes after --, as in ${chorusCommand(`create -- ${shellWord(word)}`)}`)
     .description('create a chat and print its code, which is what others need to join')
-    .argument('<name>', 'the chat\'s name (1..100 characters)')
+    .argument('<name>', 'the chat\'s name (1..100 characters; one that starts with "-" goes after --)')
     .option('--json', 'print the chat as JSON')
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
       const { client } = await requireSession(command, env);
