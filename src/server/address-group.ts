@@ -1,16 +1,33 @@
 import { isIPv4, isIPv6 } from 'node:net';
 
+/** Every address of this machine's loopback (127.0.0.0/8, ::1) as one: they are all one host. */
+export const LOOPBACK_HOST = 'loopback';
+
 /**
- * The unit throttles count a client's address in. An IPv4 address is its own group; an IPv6
- * address counts by its /64, since one host is routinely given a whole /64 (SLAAC, privacy
- * addresses) and could otherwise present a new address for every attempt. An IPv4-mapped IPv6
- * address (::ffff:a.b.c.d, as a dual-stack socket reports IPv4 clients) is the IPv4 address.
+ * The host an address is, for what one host may hold (connections): an IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d, as a dual-stack socket reports IPv4 clients) is the IPv4 address, and every
+ * loopback address is this machine. Without that, a local user binding 127.0.0.2, 127.0.0.3, …
+ * (Linux routes the whole /8 to loopback) would count as thousands of hosts.
  */
-export function addressGroup(address: string): string {
+export function hostOf(address: string): string {
   const bare = address.replace(/%.*$/, '');
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
-  if (mapped?.[1] && isIPv4(mapped[1])) return mapped[1];
-  if (!isIPv6(bare)) return address;
+  const ipv4 = mapped?.[1] && isIPv4(mapped[1]) ? mapped[1] : isIPv4(bare) ? bare : undefined;
+  if (ipv4 !== undefined) return ipv4.startsWith('127.') ? LOOPBACK_HOST : ipv4;
+  if (isIPv6(bare) && expandIPv6(bare).join(':') === '0:0:0:0:0:0:0:1') return LOOPBACK_HOST;
+  return address;
+}
+
+/**
+ * The unit throttles count a client's address in: its host (hostOf: loopback is one, an
+ * IPv4-mapped address is IPv4), and an IPv6 address by its /64, since one host is routinely given
+ * a whole /64 (SLAAC, privacy addresses) and could otherwise present a new address for every
+ * attempt.
+ */
+export function addressGroup(address: string): string {
+  const host = hostOf(address);
+  const bare = host.replace(/%.*$/, '');
+  if (!isIPv6(bare)) return host;
   return `${expandIPv6(bare).slice(0, 4).join(':')}::/64`;
 }
 

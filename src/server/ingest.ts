@@ -17,6 +17,7 @@ import {
   PROTOCOL_VERSION,
 } from '../protocol/limits.js';
 import { type Accounts, type User, hashToken } from './accounts.js';
+import { hostOf } from './address-group.js';
 import type { CodeGuessThrottle } from './code-guess-throttle.js';
 import { type ConnectionLimits, ConnectionRegistry } from './connection-registry.js';
 import type { MembershipCache } from './membership-cache.js';
@@ -97,7 +98,8 @@ export class Ingest {
   ) {
     this.registry = new ConnectionRegistry(deps.connectionLimits);
     const accept = (socket: Socket) => {
-      const address = socket.remoteAddress ?? 'unknown';
+      // Per host: every loopback address is one (address-group.ts), or 127.0.0.2… would be others.
+      const address = hostOf(socket.remoteAddress ?? 'unknown');
       const connection = new Connection(socket, deps, this.stats, this.registry, () => {
         this.connections.delete(connection);
         this.registry.releaseAddress(address, connection);

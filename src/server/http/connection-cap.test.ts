@@ -103,8 +103,9 @@ interface Peer {
 }
 
 /** A connection (TLS handshake done, for a TLS server) that sends `request`, if any, and reads what comes. */
-async function peer(port: number, tls: boolean, request?: string): Promise<Peer> {
-  const socket = tls ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : netConnect(port, '127.0.0.1');
+async function peer(port: number, tls: boolean, request?: string, localAddress?: string): Promise<Peer> {
+  const from = localAddress ? { localAddress } : {};
+  const socket = tls ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false, ...from }) : netConnect({ port, host: '127.0.0.1', ...from });
   let closed = false;
   let received = '';
   socket.on('close', () => (closed = true));
@@ -144,6 +145,15 @@ for (const tls of [false, true]) {
       const asking = await peer(port, tls, get('/'));
       await until(() => asking.received().includes('\r\n\r\nok'), 'the answer');
       expect(asking.received()).toMatch(/^HTTP\/1\.1 200 /);
+    });
+
+    it('counts every loopback address as one host: sockets from 127.0.0.2, 127.0.0.3, … share 127.0.0.1\'s places', async () => {
+      const { cap, port } = await capped(4, tls);
+      const flood: Peer[] = [];
+      for (let i = 0; i < 12; i++) flood.push(await peer(port, tls, undefined, `127.0.0.${2 + i}`));
+      await until(() => flood.filter((p) => p.closed()).length === 8, 'the 8 oldest to be closed');
+      expect(cap.open).toBe(4);
+      expect(cap.stats.displaced).toBe(8);
     });
 
     it('counts a connection between two requests (keep-alive) as free to give up its place', async () => {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { hostOf } from '../address-group.js';
 
 /**
  * Places for connections, per address: at most `perAddress` at once. At the limit the oldest
@@ -122,7 +123,8 @@ export class HttpConnectionCap {
     const key = endpointOf(socket);
     if (key === undefined) return void socket.destroy(); // already gone
     const connection: Tracked = { socket, requests: new Set() };
-    const admission = this.places.admit(socket.remoteAddress!, connection);
+    // Per host: every loopback address is one (address-group.ts), or 127.0.0.2… would be others.
+    const admission = this.places.admit(hostOf(socket.remoteAddress!), connection);
     if (!admission.admitted) {
       this.stats.refused++;
       return void socket.destroy();

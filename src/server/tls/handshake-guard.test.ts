@@ -22,8 +22,8 @@ async function guarded(perAddress: number) {
 }
 
 /** A TCP connection that never starts its handshake; resolves once connected. */
-async function silent(port: number): Promise<{ socket: Socket; closed: () => boolean }> {
-  const socket = netConnect(port, '127.0.0.1');
+async function silent(port: number, localAddress?: string): Promise<{ socket: Socket; closed: () => boolean }> {
+  const socket = netConnect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) });
   let closed = false;
   socket.on('close', () => (closed = true));
   socket.on('error', () => {});
@@ -66,6 +66,17 @@ describe('guardHandshakes', () => {
     await until(() => peers[0]!.closed() && peers[1]!.closed(), 'the two oldest to be closed');
     expect(peers.slice(2).map((p) => p.closed())).toEqual([false, false, false]);
     expect(guard.inProgress()).toBe(3);
+  });
+
+  it('counts every loopback address as one host: 127.0.0.2, 127.0.0.3, … take 127.0.0.1\'s places', async () => {
+    const { guard, port } = await guarded(3);
+    const peers: Awaited<ReturnType<typeof silent>>[] = [];
+    for (let i = 0; i < 5; i++) {
+      peers.push(await silent(port, `127.0.0.${2 + i}`));
+      await until(() => guard.inProgress() === Math.min(i + 1, 3), `socket ${i} counted`);
+    }
+    await until(() => peers[0]!.closed() && peers[1]!.closed(), 'the two oldest to be closed');
+    expect(peers.slice(2).map((p) => p.closed())).toEqual([false, false, false]);
   });
 
   it('lets a finished handshake live past the deadline, and no longer counts it', async () => {

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import { hostOf } from '../address-group.js';
 
 export interface HandshakeLimits {
   /** Handshakes one address may have in progress at once; the newest takes the oldest's place. */
@@ -25,42 +26,49 @@ interface Pending {
  * the same address out. A handshake that fails is closed at once.
  */
 export function guardHandshakes(server: TlsServer, limits: HandshakeLimits): { inProgress(): number } {
-  const byAddress = new Map<string, Map<number, Pending>>();
+  // By host (every loopback address is one: address-group.ts), then by the socket's own
+  // "address|port", which names one TCP connection.
+  const byHost = new Map<string, Map<string, Pending>>();
   let inProgress = 0;
 
-  const forget = (address: string, port: number, socket: Socket): void => {
-    const ofAddress = byAddress.get(address);
-    const pending = ofAddress?.get(port);
-    if (!ofAddress || pending?.socket !== socket) return;
+  const forget = (host: string, endpoint: string, socket: Socket): void => {
+    const ofHost = byHost.get(host);
+    const pending = ofHost?.get(endpoint);
+    if (!ofHost || pending?.socket !== socket) return;
     clearTimeout(pending.timer);
-    ofAddress.delete(port);
+    ofHost.delete(endpoint);
     inProgress--;
-    if (ofAddress.size === 0) byAddress.delete(address);
+    if (ofHost.size === 0) byHost.delete(host);
   };
 
   server.on('connection', (socket: Socket) => {
     const address = socket.remoteAddress;
     const port = socket.remotePort;
     if (address === undefined || port === undefined) return void socket.destroy(); // already gone
-    const ofAddress = byAddress.get(address) ?? new Map<number, Pending>();
-    byAddress.set(address, ofAddress);
-    if (ofAddress.size >= limits.perAddress) {
-      const [oldestPort, oldest] = ofAddress.entries().next().value!;
-      forget(address, oldestPort, oldest.socket);
+    const host = hostOf(address);
+    const endpoint = `${address}|${port}`;
+    const ofHost = byHost.get(host) ?? new Map<string, Pending>();
+    byHost.set(host, ofHost);
+    if (ofHost.size >= limits.perAddress) {
+      const [oldestEndpoint, oldest] = ofHost.entries().next().value!;
+      forget(host, oldestEndpoint, oldest.socket);
       oldest.socket.destroy();
     }
     const timer = setTimeout(() => socket.destroy(), limits.timeoutMs);
     timer.unref();
-    ofAddress.set(port, { socket, timer });
+    ofHost.set(endpoint, { socket, timer });
     inProgress++;
-    socket.once('close', () => forget(address, port, socket));
+    socket.once('close', () => forget(host, endpoint, socket));
   });
   // The TLS socket has the raw socket's address and port: that pair names one TCP connection.
   server.on('secureConnection', (tlsSocket: TLSSocket) => {
     const address = tlsSocket.remoteAddress;
     const port = tlsSocket.remotePort;
-    const pending = address === undefined || port === undefined ? undefined : byAddress.get(address)?.get(port);
-    if (pending) forget(address!, port!, pending.socket);
+    if (address === undefined || port === undefined) return;
+    const host = hostOf(address);
+    const endpoint = `${address}|${port}`;
+    const pending = byHost.get(host)?.get(endpoint);
+    if (pending) forget(host, endpoint, pending.socket);
   });
   server.on('tlsClientError', (_error: Error, tlsSocket: TLSSocket) => tlsSocket.destroy());
   return { inProgress: () => inProgress };
