@@ -19,15 +19,16 @@ export function hostOf(address: string): string {
 }
 
 /**
- * The unit throttles count a client's address in: its host (hostOf: loopback is one, an
- * IPv4-mapped address is IPv4), and an IPv6 address by its /64, since one host is routinely given
- * a whole /64 (SLAAC, privacy addresses) and could otherwise present a new address for every
- * attempt.
+ * The unit throttles count a client's address in. An IPv4 address is its own group; an IPv6
+ * address counts by its /64, since one host is routinely given a whole /64 (SLAAC, privacy
+ * addresses) and could otherwise present a new address for every attempt. An IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d, as a dual-stack socket reports IPv4 clients) is the IPv4 address.
  */
 export function addressGroup(address: string): string {
-  const host = hostOf(address);
-  const bare = host.replace(/%.*$/, '');
-  if (!isIPv6(bare)) return host;
+  const bare = address.replace(/%.*$/, '');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
+  if (mapped?.[1] && isIPv4(mapped[1])) return mapped[1];
+  if (!isIPv6(bare)) return address;
   return `${expandIPv6(bare).slice(0, 4).join(':')}::/64`;
 }
 

@@ -1,5 +1,4 @@
 import { ChorusError } from '../protocol/errors.js';
-import { addressGroup } from './address-group.js';
 import { FailureWindow } from './failure-window.js';
 
 /**
@@ -54,13 +53,13 @@ export class CodeGuessThrottle {
   /** Seconds the caller must wait before naming chats it is not in again (0: go ahead). */
   retryAfterSeconds(caller: Caller): number {
     const t = this.now();
-    return Math.ceil(Math.max(this.byUser.waitMs(String(caller.user.id), t), this.byAddress.waitMs(addressGroup(caller.address), t)) / 1000);
+    return Math.ceil(Math.max(this.byUser.waitMs(String(caller.user.id), t), this.byAddress.waitMs(caller.address, t)) / 1000);
   }
 
   recordFailure(caller: Caller): void {
     const t = this.now();
     this.byUser.record(String(caller.user.id), t);
-    this.byAddress.record(addressGroup(caller.address), t);
+    this.byAddress.record(caller.address, t);
   }
 
   /** Throws TOO_MANY_REQUESTS while the caller is refused: a join asks this first, whatever the code. */

@@ -17,7 +17,6 @@ import {
   PROTOCOL_VERSION,
 } from '../protocol/limits.js';
 import { type Accounts, type User, hashToken } from './accounts.js';
-import { hostOf } from './address-group.js';
 import type { CodeGuessThrottle } from './code-guess-throttle.js';
 import { type ConnectionLimits, ConnectionRegistry } from './connection-registry.js';
 import type { MembershipCache } from './membership-cache.js';
@@ -98,8 +97,7 @@ export class Ingest {
   ) {
     this.registry = new ConnectionRegistry(deps.connectionLimits);
     const accept = (socket: Socket) => {
-      // Per host: every loopback address is one (address-group.ts), or 127.0.0.2… would be others.
-      const address = hostOf(socket.remoteAddress ?? 'unknown');
+      const address = socket.remoteAddress ?? 'unknown';
       const connection = new Connection(socket, deps, this.stats, this.registry, () => {
         this.connections.delete(connection);
         this.registry.releaseAddress(address, connection);
