@@ -46,6 +46,15 @@ describe('members table', () => {
   });
 });
 
+describe('membersTable, narrow', () => {
+  it('cuts a long name before the number that tells look-alikes apart and the marks, which stay whole', () => {
+    const long = 'Maximilian Alexander Rosenberg';
+    const lines = membersTable([member({ id: 6, name: long, creator: true }), member({ id: 7, name: long })], 7, 50);
+    expect(lines.slice(1).map((line) => line.split('  ')[0])).toEqual(['Maximi… #6 (creator)', 'Maximilian… #7 (you)']);
+    expect(lines.every((line) => line.length <= 50)).toBe(true);
+  });
+});
+
 describe('sentences', () => {
   it('says what private mode means, and where a read position is', () => {
     expect(receiptsSentence(true)).toMatch(/^Read receipts: on\. Members of your chats see how far you have read/);

@@ -24,14 +24,18 @@ export function positionText(readSeq: number, latestSeq: number): string {
  */
 export function membersTable(members: readonly Member[], selfId: number | undefined, columns?: number): string[] {
   const labels = SenderLabels.knowing(members);
-  const rows = members.map((m) => [memberName(m, labels.label(m), selfId), m.presence, lastSeen(m), m.readSeq === undefined ? 'private' : m.readSeq === 0 ? '—' : `#${m.readSeq}`]);
-  // Within the terminal's width, the names give way (cut with "…"), as in the chats table.
-  return table(['NAME', 'PRESENCE', 'LAST SEEN', 'READ'], rows, columns === undefined ? undefined : { columns, shrink: 0 });
+  const names = members.map((m) => memberName(m, labels.label(m), selfId));
+  const rows = members.map((m, i) => [names[i]!.whole, m.presence, lastSeen(m), m.readSeq === undefined ? 'private' : m.readSeq === 0 ? '—' : `#${m.readSeq}`]);
+  // Within the terminal's width, the names give way (cut with "…"), as in the chats table; the
+  // number that tells look-alikes apart and the marks stay whole.
+  return table(['NAME', 'PRESENCE', 'LAST SEEN', 'READ'], rows, columns === undefined ? undefined : { columns, shrink: 0, keptEnds: names.map((n) => n.end) });
 }
 
-function memberName(m: Member, label: string, selfId: number | undefined): string {
+/** "Alice #12 (creator, you)", and its end after the name itself (" #12 (creator, you)"). */
+function memberName(m: Member, label: string, selfId: number | undefined): { whole: string; end: string } {
   const marks = [m.creator ? 'creator' : '', m.id === selfId ? 'you' : ''].filter(Boolean);
-  return marks.length > 0 ? `${label} (${marks.join(', ')})` : label;
+  const whole = marks.length > 0 ? `${label} (${marks.join(', ')})` : label;
+  return { whole, end: whole.startsWith(m.name) ? whole.slice(m.name.length) : '' };
 }
 
 function lastSeen(m: Member): string {

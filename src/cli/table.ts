@@ -5,6 +5,8 @@ import { textWidth, truncateToWidth } from './wrap.js';
 export interface TableFit {
   columns: number;
   shrink: number;
+  /** Per row (header not included): the end of its cell in `shrink` that is never cut ("#12 (you)"), the rest giving way before it. */
+  keptEnds?: readonly string[];
 }
 
 const GAP = '  ';
@@ -19,16 +21,24 @@ export function table(header: string[], rows: string[][], fit?: TableFit): strin
   const cells = [header, ...rows].map((row) => row.map((cell) => terminalSafe(cell).replace(/[\t\n]/g, ' ')));
   const widths = header.map((_, i) => Math.max(...cells.map((row) => textWidth(row[i] ?? ''))));
   if (fit) narrow(widths, fit, textWidth(cells[0]![fit.shrink] ?? ''));
-  return cells.map((row) =>
+  return cells.map((row, r) =>
     row
       .map((cell, i) => {
         const width = widths[i] ?? 0;
-        const shown = i === fit?.shrink ? truncateToWidth(cell, width) : cell;
+        const shown = i === fit?.shrink ? cutToWidth(cell, width, r === 0 ? '' : (fit.keptEnds?.[r - 1] ?? '')) : cell;
         return i === row.length - 1 ? shown : shown + ' '.repeat(Math.max(0, width - textWidth(shown)));
       })
       .join(GAP)
       .trimEnd(),
   );
+}
+
+/** `cell` within `width`: what comes before `keptEnd` is cut (with "…") so that the end stays whole. */
+function cutToWidth(cell: string, width: number, keptEnd: string): string {
+  const end = terminalSafe(keptEnd);
+  if (end === '' || !cell.endsWith(end) || textWidth(cell) <= width) return truncateToWidth(cell, width);
+  const room = width - textWidth(end);
+  return room >= 2 ? `${truncateToWidth(cell.slice(0, cell.length - end.length), room)}${end}` : truncateToWidth(cell, width);
 }
 
 /** Takes what the table has too much from the column that gives way, down to `least`. */
