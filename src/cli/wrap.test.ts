@@ -52,6 +52,17 @@ describe('wrapText', () => {
     expect(wrapped.split('\n')[0]).toBe('Ada: 日本語 日本語');
   });
 
+  it('counts what terminals draw as an emoji as two columns: emoji by default, by VS16, keycaps, flags, ZWJ sequences', () => {
+    for (const emoji of ['✅', '⭐', '✨', '❌', '☕', '⌚', '⚡', '🆗', '❤️', '#️⃣', '🇯🇵', '👨‍👩‍👧‍👦']) expect([emoji, textWidth(emoji)]).toEqual([emoji, 2]);
+    // The same symbols as text, without VS16: one column, as terminals draw them.
+    expect(textWidth('❤ © ™ ↔')).toBe(7);
+    const wrapped = wrapText(`Ada: ${'✅ '.repeat(30).trim()}`, 24);
+    expect(Math.max(...widths(wrapped))).toBeLessThanOrEqual(24);
+    // A word wider than a row is cut between whole emoji, never inside a ZWJ sequence.
+    const family = '👨‍👩‍👧‍👦';
+    expect(wrapText(`Ada: ${family.repeat(12)}`, 24).split('\n').every((row) => !row.includes('\u200d\n') && textWidth(row) <= 24)).toBe(true);
+  });
+
   it('does not wrap in a terminal too narrow for it to help', () => {
     const line = 'Ada: a message of some length';
     expect(wrapText(line, 20)).toBe(line);

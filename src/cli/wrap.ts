@@ -8,20 +8,34 @@
 
 const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1faff}\u{20000}-\u{3fffd}]/u;
 const ZERO_WIDTH = /[\p{Mn}\p{Me}\u200b-\u200f\ufe00-\ufe0f]/u;
+/**
+ * A character people see as an emoji, which terminals draw two columns wide: one shown as an
+ * emoji by default (✅ ⭐ ☕ 🆗), one made an emoji by VS16 (❤️), a keycap (#️⃣), or a flag (two regional
+ * indicators). A sequence joined with ZWJ (👨‍👩‍👧) is one such character.
+ */
+const EMOJI = /^(?:\p{Emoji_Presentation}|\p{Extended_Pictographic}\ufe0f|\p{Regional_Indicator}{2}|[#*0-9]\ufe0f?\u20e3)/u;
 
-/** Terminal columns one character (code point) takes. */
-export function charWidth(char: string): number {
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** Terminal columns one code point takes, alone. */
+function codePointWidth(char: string): number {
   if (ZERO_WIDTH.test(char)) return 0;
   return WIDE.test(char) ? 2 : 1;
 }
 
-export function textWidth(text: string): number {
+/** Terminal columns one character as people see it (a grapheme: a letter and its accents, an emoji and its joiners) takes. */
+export function charWidth(grapheme: string): number {
+  if (EMOJI.test(grapheme)) return 2;
   let width = 0;
-  for (const char of text) width += charWidth(char);
+  for (const char of grapheme) width += codePointWidth(char);
   return width;
 }
 
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+export function textWidth(text: string): number {
+  let width = 0;
+  for (const { segment } of graphemes.segment(text)) width += charWidth(segment);
+  return width;
+}
 
 /**
  * `text` cut to at most `columns` wide, ending in "…" where anything was cut. It is cut between
@@ -91,7 +105,7 @@ function wrapLine(line: string, first: number, rest: number): string[] {
       // A word that fits a row of its own starts one; a word wider than any row fills this
       // one and is cut where each row ends.
       if (width > 0 && tokenWidth <= rest) breakRow();
-      for (const char of token) {
+      for (const { segment: char } of graphemes.segment(token)) {
         const w = charWidth(char);
         if (width + w > limit && width > 0) breakRow();
         row += char;
