@@ -90,6 +90,6 @@ function onOff(value: string): boolean {
 
 /** For commander: a sequence number, 0 or more. */
 function wholeNumber(value: string): number {
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('give a message\'s sequence number, a whole number (e.g. 42).');
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('Give a message\'s sequence number, a whole number (e.g. 42).');
   return Number(value);
 }
