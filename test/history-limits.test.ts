@@ -24,7 +24,8 @@ let code: string;
 
 beforeAll(async () => {
   server = await startTestServer({
-    limits: { ...defaultServerConfig().limits, historyPageBytes: PAGE_BYTES, historyRequestsPerUser: PER_USER },
+    // Twelve pipelined requests below: more than a connection may have awaiting answers by default.
+    limits: { ...defaultServerConfig().limits, historyPageBytes: PAGE_BYTES, historyRequestsPerUser: PER_USER, httpPipelinedRequests: 12 },
   });
   call = http(server.httpUrl);
   ada = await signUp(server.httpUrl, 'Ada');
@@ -89,18 +90,17 @@ describe('texts are counted in their JSON form', () => {
 
 describe('history requests per user', () => {
   it('refuses history requests past the per-user limit with 429 and Retry-After while others are being answered; later ones go through', async () => {
-    // Eight requests pipelined in one write (the most a connection may have awaiting answers,
-    // limits.httpPipelinedRequests) reach the server together, so all are being answered at
-    // once; each holds its slot until its response is written out.
+    // Twelve requests pipelined in one write reach the server together, so all are being
+    // answered at once; each holds its slot until its response is written out.
     const port = Number(new URL(server.httpUrl).port);
     const socket = connect({ port, host: '127.0.0.1' });
     await new Promise((resolve) => socket.once('connect', resolve));
     const request = `GET /api/chats/${code}/messages?after=0&limit=500 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${ada.token}\r\n\r\n`;
-    socket.write(request.repeat(8));
+    socket.write(request.repeat(12));
     let received = '';
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => (received += chunk));
-    await waitFor(() => (received.match(/HTTP\/1\.1 \d{3}/g) ?? []).length >= 8, 'eight answers');
+    await waitFor(() => (received.match(/HTTP\/1\.1 \d{3}/g) ?? []).length >= 12, 'twelve answers');
     const statuses = (received.match(/HTTP\/1\.1 (\d{3})/g) ?? []).map((line) => Number(line.slice(9)));
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(PER_USER);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
