@@ -1,4 +1,4 @@
-import { ChorusError } from '../protocol/errors.js';
+import { ChorusError, messageAsClause } from '../protocol/errors.js';
 import type { SenderLabels } from '../protocol/name-skeleton.js';
 import { chorusCommand, chorusCommandForOthers, loginCommand } from './invocation.js';
 
@@ -72,12 +72,12 @@ function describeRefusal(error: ChorusError): string {
     // Refused: nothing listens there. A newcomer's first command meets this most: say what to do.
     case 'UNREACHABLE':
       return error.message.endsWith('(connection refused)')
-        ? `${lowerFirst(error.message)}: is a Chorus server running there? Start one with ${chorusCommandForOthers('server')} (or ${chorusCommand('up')}), or give --server URL`
-        : lowerFirst(error.message);
+        ? `${messageAsClause(error.message)}: is a Chorus server running there? Start one with ${chorusCommandForOthers('server')} (or ${chorusCommand('up')}), or give --server URL`
+        : messageAsClause(error.message);
     case 'EMAIL_TAKEN':
       return `an account with this email address already exists: run ${loginCommand()}`;
     default:
-      return lowerFirst(error.message);
+      return messageAsClause(error.message);
   }
 }
 
@@ -122,11 +122,6 @@ export function plural(n: number, noun: string): string {
 
 function waitTime(seconds: number): string {
   return seconds < 90 ? `${seconds} s` : `${Math.ceil(seconds / 60)} minutes`;
-}
-
-function lowerFirst(text: string): string {
-  // "No chat with code X" reads better after "chorus: " as "no chat with code X".
-  return text.length > 1 && /^[A-Z](?:[a-z]| [a-z])/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
 }
 
 /**

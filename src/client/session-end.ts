@@ -1,4 +1,4 @@
-import { ChorusError } from '../protocol/errors.js';
+import { ChorusError, messageAsClause } from '../protocol/errors.js';
 import { type ApiClient, ApiError, isSessionEnded } from './api.js';
 import type { Profile } from './profile.js';
 import { profileApi } from './several-servers.js';
@@ -49,10 +49,6 @@ export async function endProfileSession(profile: Profile & { token: string }, op
 /** "cannot reach the server at …", or the server's refusal, as a clause. */
 function notEndedReason(error: ChorusError, baseUrl: string): string {
   // The server's own words come without its name; a guessed one (a bare status) names it already.
-  if (error instanceof ApiError && error.explicit) return `the server at ${baseUrl} refused: ${lowerFirst(error.message)}`;
-  return lowerFirst(error.message);
-}
-
-function lowerFirst(text: string): string {
-  return text.length > 0 ? `${text[0]!.toLowerCase()}${text.slice(1)}` : text;
+  if (error instanceof ApiError && error.explicit) return `the server at ${baseUrl} refused: ${messageAsClause(error.message)}`;
+  return messageAsClause(error.message);
 }

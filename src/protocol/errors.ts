@@ -162,3 +162,12 @@ export function wireCode(code: ErrorCode): WireErrorCode {
 
 /** Every wire code: what docs/protocol.md lists, and what a frame or problem document may carry. */
 export const WIRE_ERROR_CODES: readonly WireErrorCode[] = (Object.keys(ERRORS) as ErrorCode[]).filter(isWireCode);
+
+/**
+ * An error's message as a clause inside a sentence ("chorus: no chat with code X", "…: cannot
+ * reach the server at …"): its first letter lowered where it starts a plain word, never an
+ * acronym's ("TLS …" stays).
+ */
+export function messageAsClause(text: string): string {
+  return text.length > 1 && /^[A-Z](?:[a-z]| [a-z])/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
+}
